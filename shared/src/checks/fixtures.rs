@@ -1,0 +1,85 @@
+//! A compliant node and the policy it complies with; tests break one fact.
+
+use std::time::{Duration, SystemTime};
+
+use crate::facts::{HttpTokens, ImageFacts, InstanceFacts, NodeFacts, SubnetFacts};
+use crate::policy::Policy;
+
+pub const NOW_SECS: u64 = 1_790_000_000; // 2026-09-21
+pub const PROFILE: &str = "arn:aws:iam::123456789012:instance-profile/prod-node";
+
+pub fn now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(NOW_SECS)
+}
+
+pub fn days_ago(days: u64) -> SystemTime {
+    now() - Duration::from_secs(days * 86_400)
+}
+
+pub fn strict_policy(extra: &[(&str, &str)]) -> Policy {
+    let mut vars: Vec<(String, String)> = [
+        ("GUARD_CLUSTER", "prod"),
+        (
+            "GUARD_ALERT_TOPIC_ARN",
+            "arn:aws:sns:eu-west-1:123456789012:alerts",
+        ),
+        ("GUARD_ALLOWED_AMI_OWNERS", "amazon"),
+        (
+            "GUARD_ALLOWED_AMI_NAME_PATTERNS",
+            "amazon-eks-node-al2023-*",
+        ),
+        ("GUARD_MAX_AMI_AGE_DAYS", "90"),
+        (
+            "GUARD_ALLOWED_SUBNET_IDS",
+            "subnet-0aaa0001,subnet-0aaa0002",
+        ),
+        (
+            "GUARD_ALLOWED_SECURITY_GROUP_IDS",
+            "sg-0bbb0001,sg-0bbb0002",
+        ),
+        ("GUARD_ALLOWED_INSTANCE_TYPES", "m6i.*,c7g.2xlarge"),
+        ("GUARD_DENIED_INSTANCE_TYPES", "*.metal"),
+        ("GUARD_ALLOWED_INSTANCE_PROFILES", PROFILE),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    vars.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    Policy::from_vars(vars).unwrap()
+}
+
+pub fn compliant_node() -> NodeFacts {
+    NodeFacts {
+        instance: InstanceFacts {
+            instance_id: "i-0123456789abcdef0".into(),
+            instance_type: "m6i.large".into(),
+            image_id: "ami-0ccc0001".into(),
+            state: "pending".into(),
+            subnet_id: Some("subnet-0aaa0001".into()),
+            vpc_id: Some("vpc-0ddd0001".into()),
+            security_group_ids: vec!["sg-0bbb0001".into()],
+            public_ip: None,
+            http_tokens: Some(HttpTokens::Required),
+            instance_profile_arn: Some(PROFILE.into()),
+            owner_account: Some("123456789012".into()),
+            ..InstanceFacts::default()
+        },
+        image: Some(ImageFacts {
+            image_id: "ami-0ccc0001".into(),
+            name: Some("amazon-eks-node-al2023-x86_64-standard-1.31-v20260901".into()),
+            owner_id: Some("602401143452".into()),
+            owner_alias: Some("amazon".into()),
+            creation_date: Some(days_ago(20)),
+            deprecation_time: Some(days_ago(20) + Duration::from_secs(2 * 365 * 86_400)),
+        }),
+        subnet: Some(SubnetFacts {
+            subnet_id: "subnet-0aaa0001".into(),
+            vpc_id: Some("vpc-0ddd0001".into()),
+            map_public_ip_on_launch: false,
+        }),
+    }
+}

@@ -1,0 +1,85 @@
+//! The node checks of SPEC §4: pure functions of facts and policy.
+//!
+//! Every check runs; the result lists every violation in a deterministic
+//! order (by check name, then resource), never only the first.
+
+mod image;
+mod imds;
+mod instance_profile;
+mod instance_type;
+mod names;
+mod security_groups;
+mod subnet;
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+pub use names::{CheckName, UnknownCheck};
+
+use crate::facts::NodeFacts;
+use crate::policy::Policy;
+
+/// One rule broken by one resource.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Violation {
+    pub check: CheckName,
+    /// The resource at fault: an instance, image, subnet or group id.
+    pub resource: String,
+    pub expected: String,
+    pub actual: String,
+    /// One lowercase sentence a person can act on.
+    pub message: String,
+}
+
+impl Violation {
+    pub fn new(
+        check: CheckName,
+        resource: impl Into<String>,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            check,
+            resource: resource.into(),
+            expected: expected.into(),
+            actual: actual.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Runs every node check (image, subnet, security groups, instance type,
+/// IMDSv2, instance profile) and returns all violations, sorted.
+pub fn check_node(policy: &Policy, facts: &NodeFacts, now: SystemTime) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    violations.extend(image::check(&policy.image, facts, now));
+    violations.extend(subnet::check(&policy.network, facts));
+    violations.extend(security_groups::check(&policy.network, &facts.instance));
+    violations.extend(instance_type::check(
+        &policy.instance_types,
+        &facts.instance,
+    ));
+    violations.extend(imds::check(policy.require_imdsv2, &facts.instance));
+    violations.extend(instance_profile::check(
+        &policy.allowed_instance_profiles,
+        &facts.instance,
+    ));
+    violations.sort();
+    violations
+}
+
+/// Formats a set of ids for `expected`/`actual` fields: `a, b, c`.
+fn join<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
+    items
+        .into_iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,212 @@
+use pretty_assertions::assert_eq;
+use rstest::rstest;
+
+use super::fixtures::{compliant_node, days_ago, now, strict_policy};
+use super::*;
+use crate::facts::{HttpTokens, NodeFacts};
+
+fn names(violations: &[Violation]) -> Vec<&'static str> {
+    violations.iter().map(|v| v.check.as_str()).collect()
+}
+
+#[test]
+fn a_compliant_node_has_no_violations() {
+    assert_eq!(
+        check_node(&strict_policy(&[]), &compliant_node(), now()),
+        vec![]
+    );
+}
+
+#[test]
+fn with_every_check_off_even_a_bad_node_passes() {
+    let policy = crate::policy::Policy::from_vars([
+        ("GUARD_CLUSTER", "prod"),
+        (
+            "GUARD_ALERT_TOPIC_ARN",
+            "arn:aws:sns:eu-west-1:123456789012:alerts",
+        ),
+        ("GUARD_DENY_DEPRECATED_AMIS", "false"),
+        ("GUARD_REQUIRE_PRIVATE_SUBNET", "false"),
+        ("GUARD_REQUIRE_IMDSV2", "false"),
+    ])
+    .unwrap();
+    let mut node = compliant_node();
+    node.instance.public_ip = Some("203.0.113.7".into());
+    node.instance.http_tokens = Some(HttpTokens::Optional);
+    node.image = None;
+    node.subnet = None;
+    assert_eq!(check_node(&policy, &node, now()), vec![]);
+}
+
+type Breaker = fn(&mut NodeFacts);
+
+#[rstest]
+#[case::unapproved_image_name(
+    |n: &mut NodeFacts| n.image.as_mut().unwrap().name = Some("ubuntu-22.04-custom".into()),
+    "image.allowed", "ami-0ccc0001",
+    "image `ami-0ccc0001` (`ubuntu-22.04-custom`, owner `amazon`) is not an approved image"
+)]
+#[case::unapproved_image_owner(
+    |n: &mut NodeFacts| { let i = n.image.as_mut().unwrap(); i.owner_alias = None; i.owner_id = Some("999999999999".into()); },
+    "image.allowed", "ami-0ccc0001",
+    "image `ami-0ccc0001` (`amazon-eks-node-al2023-x86_64-standard-1.31-v20260901`, owner `999999999999`) is not an approved image"
+)]
+#[case::old_image(
+    |n: &mut NodeFacts| n.image.as_mut().unwrap().creation_date = Some(days_ago(120)),
+    "image.age", "ami-0ccc0001",
+    "image `ami-0ccc0001` is 120 days old, older than the 90 days allowed"
+)]
+#[case::image_without_creation_date(
+    |n: &mut NodeFacts| n.image.as_mut().unwrap().creation_date = None,
+    "image.age", "ami-0ccc0001",
+    "image `ami-0ccc0001` has no creation date, so its age is unknown"
+)]
+#[case::deprecated_image(
+    |n: &mut NodeFacts| n.image.as_mut().unwrap().deprecation_time = Some(days_ago(1)),
+    "image.deprecated", "ami-0ccc0001",
+    "image `ami-0ccc0001` is deprecated since 2026-09-20T14:13:20Z"
+)]
+#[case::subnet_not_allowed(
+    |n: &mut NodeFacts| n.instance.subnet_id = Some("subnet-0eee0009".into()),
+    "subnet.allowed", "i-0123456789abcdef0",
+    "instance `i-0123456789abcdef0` runs in subnet `subnet-0eee0009`, which is not allowed"
+)]
+#[case::public_ip(
+    |n: &mut NodeFacts| n.instance.public_ip = Some("203.0.113.7".into()),
+    "subnet.public", "i-0123456789abcdef0",
+    "instance `i-0123456789abcdef0` has the public ip address `203.0.113.7`"
+)]
+#[case::subnet_maps_public_ips(
+    |n: &mut NodeFacts| n.subnet.as_mut().unwrap().map_public_ip_on_launch = true,
+    "subnet.public", "subnet-0aaa0001",
+    "subnet `subnet-0aaa0001` gives public ip addresses to what launches in it"
+)]
+#[case::subnet_unknown(
+    |n: &mut NodeFacts| n.subnet = None,
+    "subnet.public", "subnet-0aaa0001",
+    "subnet `subnet-0aaa0001` could not be described, so it cannot be shown to be private"
+)]
+#[case::foreign_security_group(
+    |n: &mut NodeFacts| n.instance.security_group_ids.push("sg-0fff0666".into()),
+    "security_groups.allowed", "i-0123456789abcdef0",
+    "instance `i-0123456789abcdef0` carries security groups that are not allowed: `sg-0fff0666`"
+)]
+#[case::type_not_in_allow_list(
+    |n: &mut NodeFacts| n.instance.instance_type = "p5.48xlarge".into(),
+    "instance_type.allowed", "i-0123456789abcdef0",
+    "instance type `p5.48xlarge` matches none of the allowed patterns `m6i.*,c7g.2xlarge`"
+)]
+#[case::type_denied_although_allowed(
+    |n: &mut NodeFacts| n.instance.instance_type = "m6i.metal".into(),
+    "instance_type.allowed", "i-0123456789abcdef0",
+    "instance type `m6i.metal` is denied by pattern `*.metal`"
+)]
+#[case::imdsv1(
+    |n: &mut NodeFacts| n.instance.http_tokens = Some(HttpTokens::Optional),
+    "imds.v2", "i-0123456789abcdef0",
+    "instance `i-0123456789abcdef0` allows IMDSv1 (HttpTokens=optional); set the launch template's metadata option HttpTokens to `required`"
+)]
+#[case::no_metadata_options(
+    |n: &mut NodeFacts| n.instance.http_tokens = None,
+    "imds.v2", "i-0123456789abcdef0",
+    "instance `i-0123456789abcdef0` allows IMDSv1 (no metadata options reported); set the launch template's metadata option HttpTokens to `required`"
+)]
+#[case::other_environments_profile(
+    |n: &mut NodeFacts| n.instance.instance_profile_arn = Some("arn:aws:iam::123456789012:instance-profile/staging-node".into()),
+    "instance_profile.allowed", "i-0123456789abcdef0",
+    "instance `i-0123456789abcdef0` runs with instance profile `arn:aws:iam::123456789012:instance-profile/staging-node`, which is not allowed"
+)]
+#[case::no_profile(
+    |n: &mut NodeFacts| n.instance.instance_profile_arn = None,
+    "instance_profile.allowed", "i-0123456789abcdef0",
+    "instance `i-0123456789abcdef0` runs with instance profile `none`, which is not allowed"
+)]
+fn each_broken_fact_is_reported_by_its_check(
+    #[case] breaker: Breaker,
+    #[case] check: &str,
+    #[case] resource: &str,
+    #[case] message: &str,
+) {
+    let mut node = compliant_node();
+    breaker(&mut node);
+    let violations = check_node(&strict_policy(&[]), &node, now());
+    assert_eq!(names(&violations), vec![check]);
+    assert_eq!(violations[0].resource, resource);
+    assert_eq!(violations[0].message, message);
+}
+
+#[test]
+fn every_violation_is_reported_sorted_not_only_the_first() {
+    let mut node = compliant_node();
+    node.instance.instance_type = "m6i.metal".into();
+    node.instance.http_tokens = Some(HttpTokens::Optional);
+    node.instance.public_ip = Some("203.0.113.7".into());
+    node.image.as_mut().unwrap().creation_date = Some(days_ago(400));
+    node.instance.security_group_ids = vec!["sg-0fff0666".into()];
+    let violations = check_node(&strict_policy(&[]), &node, now());
+    assert_eq!(
+        names(&violations),
+        vec![
+            "image.age",
+            "subnet.public",
+            "security_groups.allowed",
+            "instance_type.allowed",
+            "imds.v2"
+        ]
+    );
+}
+
+#[test]
+fn an_image_that_cannot_be_described_fails_every_image_check_that_is_on() {
+    let mut node = compliant_node();
+    node.image = None;
+    let violations = check_node(&strict_policy(&[]), &node, now());
+    assert_eq!(
+        names(&violations),
+        vec!["image.allowed", "image.age", "image.deprecated"]
+    );
+    assert!(violations.iter().all(|v| v.actual == "not found"));
+}
+
+#[rstest]
+#[case::listed_id(&[("GUARD_ALLOWED_AMI_IDS", "ami-0ccc0001")], "ubuntu", Some("111111111111"), None, true)]
+#[case::id_list_only_rejects_others(&[("GUARD_ALLOWED_AMI_OWNERS", ""), ("GUARD_ALLOWED_AMI_NAME_PATTERNS", ""), ("GUARD_ALLOWED_AMI_IDS", "ami-0fff0001")], "amazon-eks-node-al2023-x", None, Some("amazon"), false)]
+#[case::self_owned(&[("GUARD_ALLOWED_AMI_OWNERS", "self"), ("GUARD_ALLOWED_AMI_NAME_PATTERNS", "")], "golden-node", Some("123456789012"), None, true)]
+#[case::self_means_this_account(&[("GUARD_ALLOWED_AMI_OWNERS", "self"), ("GUARD_ALLOWED_AMI_NAME_PATTERNS", "")], "golden-node", Some("210987654321"), None, false)]
+#[case::owner_account(&[("GUARD_ALLOWED_AMI_OWNERS", "111111111111"), ("GUARD_ALLOWED_AMI_NAME_PATTERNS", "")], "any", Some("111111111111"), None, true)]
+#[case::name_alone(&[("GUARD_ALLOWED_AMI_OWNERS", ""), ("GUARD_ALLOWED_AMI_NAME_PATTERNS", "golden-*")], "golden-node", Some("111111111111"), None, true)]
+#[case::right_name_wrong_owner(&[], "amazon-eks-node-al2023-fake", Some("666666666666"), None, false)]
+fn image_allow_rules_combine_id_or_owner_and_name(
+    #[case] extra: &[(&str, &str)],
+    #[case] name: &str,
+    #[case] owner_id: Option<&str>,
+    #[case] alias: Option<&str>,
+    #[case] allowed: bool,
+) {
+    let mut node = compliant_node();
+    let image = node.image.as_mut().unwrap();
+    image.name = Some(name.into());
+    image.owner_id = owner_id.map(Into::into);
+    image.owner_alias = alias.map(Into::into);
+    let violations = check_node(&strict_policy(extra), &node, now());
+    assert_eq!(violations.is_empty(), allowed, "{violations:?}");
+}
+
+#[test]
+fn an_image_deprecated_in_the_future_still_passes() {
+    let node = compliant_node();
+    assert!(node.image.as_ref().unwrap().deprecation_time.unwrap() > now());
+    assert_eq!(check_node(&strict_policy(&[]), &node, now()), vec![]);
+}
+
+#[test]
+fn an_image_exactly_at_the_age_limit_passes_and_a_second_later_fails() {
+    let mut node = compliant_node();
+    node.image.as_mut().unwrap().creation_date = Some(days_ago(90));
+    assert_eq!(check_node(&strict_policy(&[]), &node, now()), vec![]);
+    let later = now() + std::time::Duration::from_secs(1);
+    assert_eq!(
+        names(&check_node(&strict_policy(&[]), &node, later)),
+        vec!["image.age"]
+    );
+}

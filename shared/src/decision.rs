@@ -1,0 +1,121 @@
+//! From violations to a lifecycle decision (SPEC §5 step 4).
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::checks::Violation;
+use crate::policy::{FailMode, Mode, Policy};
+
+/// The result a lifecycle action is completed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LifecycleResult {
+    Continue,
+    Abandon,
+}
+
+impl LifecycleResult {
+    /// The value of `CompleteLifecycleAction`'s `LifecycleActionResult`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleResult::Continue => "CONTINUE",
+            LifecycleResult::Abandon => "ABANDON",
+        }
+    }
+}
+
+impl fmt::Display for LifecycleResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A violation and whether it blocks under the policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    #[serde(flatten)]
+    pub violation: Violation,
+    pub blocking: bool,
+}
+
+/// The decision for one launch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub result: LifecycleResult,
+    pub findings: Vec<Finding>,
+}
+
+impl Verdict {
+    /// Any blocking violation abandons the launch; reported-only ones do not.
+    pub fn from_violations(policy: &Policy, violations: Vec<Violation>) -> Self {
+        let findings: Vec<Finding> = violations
+            .into_iter()
+            .map(|violation| Finding {
+                blocking: policy.blocks(violation.check),
+                violation,
+            })
+            .collect();
+        let result = if findings.iter().any(|f| f.blocking) {
+            LifecycleResult::Abandon
+        } else {
+            LifecycleResult::Continue
+        };
+        Self { result, findings }
+    }
+
+    pub fn blocking(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.blocking)
+    }
+}
+
+/// The result when facts cannot be established: the policy's fail mode, except
+/// in audit mode, which never blocks.
+pub fn fail_result(policy: &Policy) -> LifecycleResult {
+    match (policy.mode, policy.fail_mode) {
+        (Mode::Audit, _) | (Mode::Enforce, FailMode::Continue) => LifecycleResult::Continue,
+        (Mode::Enforce, FailMode::Abandon) => LifecycleResult::Abandon,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+    use crate::checks::CheckName;
+    use crate::checks::fixtures::strict_policy;
+
+    fn violation(check: CheckName) -> Violation {
+        Violation::new(check, "i-1", "x", "y", "z")
+    }
+
+    #[rstest]
+    #[case::clean(&[], &[], LifecycleResult::Continue)]
+    #[case::blocking(&[], &[CheckName::ImdsV2], LifecycleResult::Abandon)]
+    #[case::audit_mode(&[("GUARD_MODE", "audit")], &[CheckName::ImdsV2], LifecycleResult::Continue)]
+    #[case::audit_only_check(&[("GUARD_AUDIT_ONLY_CHECKS", "imds.v2")], &[CheckName::ImdsV2], LifecycleResult::Continue)]
+    #[case::audit_only_plus_blocking(&[("GUARD_AUDIT_ONLY_CHECKS", "imds.v2")], &[CheckName::ImdsV2, CheckName::ImageAge], LifecycleResult::Abandon)]
+    fn any_blocking_violation_abandons(
+        #[case] extra: &[(&str, &str)],
+        #[case] checks: &[CheckName],
+        #[case] expected: LifecycleResult,
+    ) {
+        let policy = strict_policy(extra);
+        let verdict =
+            Verdict::from_violations(&policy, checks.iter().copied().map(violation).collect());
+        assert_eq!(verdict.result, expected);
+        assert_eq!(verdict.findings.len(), checks.len());
+    }
+
+    #[rstest]
+    #[case::abandon(&[], LifecycleResult::Abandon)]
+    #[case::continue_(&[("GUARD_FAIL_MODE", "continue")], LifecycleResult::Continue)]
+    #[case::audit_never_blocks(&[("GUARD_MODE", "audit")], LifecycleResult::Continue)]
+    fn fail_mode_decides_when_facts_are_missing(
+        #[case] extra: &[(&str, &str)],
+        #[case] expected: LifecycleResult,
+    ) {
+        assert_eq!(fail_result(&strict_policy(extra)), expected);
+    }
+}

@@ -1,0 +1,89 @@
+//! Plain facts about the resources a decision looks at. Adapters fill them from
+//! AWS; checks read them. No SDK type crosses this line.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+/// The instance metadata service setting that matters for `imds.v2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpTokens {
+    Required,
+    Optional,
+}
+
+/// An instance's CPU options, when set explicitly at launch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuOptions {
+    pub core_count: u32,
+    pub threads_per_core: u32,
+}
+
+/// What `DescribeInstances` says about one instance.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InstanceFacts {
+    pub instance_id: String,
+    pub instance_type: String,
+    pub image_id: String,
+    /// `pending`, `running`, `stopping`, …
+    pub state: String,
+    pub subnet_id: Option<String>,
+    pub vpc_id: Option<String>,
+    pub security_group_ids: Vec<String>,
+    pub public_ip: Option<String>,
+    /// `None` when the instance reports no metadata options.
+    pub http_tokens: Option<HttpTokens>,
+    pub instance_profile_arn: Option<String>,
+    /// The account that owns the instance (its reservation's owner).
+    pub owner_account: Option<String>,
+    pub cpu_options: Option<CpuOptions>,
+    pub launch_time: Option<SystemTime>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What `DescribeImages` says about one image.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImageFacts {
+    pub image_id: String,
+    pub name: Option<String>,
+    pub owner_id: Option<String>,
+    /// `amazon`, `aws-marketplace`, or `None` for account-owned images.
+    pub owner_alias: Option<String>,
+    pub creation_date: Option<SystemTime>,
+    pub deprecation_time: Option<SystemTime>,
+}
+
+/// What `DescribeSubnets` says about one subnet.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SubnetFacts {
+    pub subnet_id: String,
+    pub vpc_id: Option<String>,
+    pub map_public_ip_on_launch: bool,
+}
+
+/// Everything the node checks look at. `image` and `subnet` are `None` when
+/// AWS does not know them (deregistered image, deleted subnet); the checks
+/// that need them then report a violation instead of passing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NodeFacts {
+    pub instance: InstanceFacts,
+    pub image: Option<ImageFacts>,
+    pub subnet: Option<SubnetFacts>,
+}
+
+/// What `DescribeAutoScalingGroups` says about one group.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupFacts {
+    pub name: String,
+    pub min_size: i32,
+    pub max_size: i32,
+    pub desired_capacity: i32,
+    pub tags: BTreeMap<String, String>,
+    pub suspended_processes: Vec<String>,
+}
+
+impl GroupFacts {
+    /// Whether the group is a member of the cluster the policy guards.
+    pub fn is_member_of(&self, cluster_tag_key: &str) -> bool {
+        self.tags.contains_key(cluster_tag_key)
+    }
+}

@@ -1,0 +1,411 @@
+//! Parsing and whole-policy validation of the `GUARD_*` variables.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use super::ids::{is_account_id, is_arn, is_resource_id};
+use super::{
+    AuditAction, BudgetPolicy, FailMode, ImageRules, InstanceTypeRules, Mode, NetworkRules,
+    Patterns, Policy,
+};
+use crate::checks::CheckName;
+
+/// Every setting the policy reads; anything else starting with `GUARD_` is a typo.
+const SETTINGS: &[&str] = &[
+    "GUARD_CLUSTER",
+    "GUARD_CLUSTER_TAG_KEY",
+    "GUARD_MODE",
+    "GUARD_AUDIT_ONLY_CHECKS",
+    "GUARD_ALLOWED_AMI_IDS",
+    "GUARD_ALLOWED_AMI_OWNERS",
+    "GUARD_ALLOWED_AMI_NAME_PATTERNS",
+    "GUARD_MAX_AMI_AGE_DAYS",
+    "GUARD_DENY_DEPRECATED_AMIS",
+    "GUARD_ALLOWED_SUBNET_IDS",
+    "GUARD_REQUIRE_PRIVATE_SUBNET",
+    "GUARD_ALLOWED_SECURITY_GROUP_IDS",
+    "GUARD_ALLOWED_INSTANCE_TYPES",
+    "GUARD_DENIED_INSTANCE_TYPES",
+    "GUARD_REQUIRE_IMDSV2",
+    "GUARD_ALLOWED_INSTANCE_PROFILES",
+    "GUARD_MAX_VCPUS",
+    "GUARD_MAX_MEMORY_MIB",
+    "GUARD_MAX_INSTANCES",
+    "GUARD_SUSPEND_AT_PERCENT",
+    "GUARD_RESUME_BELOW_PERCENT",
+    "GUARD_CLAMP_MAX_SIZE",
+    "GUARD_FAIL_MODE",
+    "GUARD_HOOK_NAME",
+    "GUARD_ENROLL_GROUPS",
+    "GUARD_AUDIT_ACTION",
+    "GUARD_QUARANTINE_SECURITY_GROUP_ID",
+    "GUARD_ALLOWED_LAUNCHER_TAGS",
+    "GUARD_ALERT_TOPIC_ARN",
+];
+
+/// The policy is invalid; every problem found is listed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct PolicyError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.problems.len();
+        let noun = if count == 1 { "problem" } else { "problems" };
+        write!(
+            f,
+            "invalid policy ({count} {noun}): {}",
+            self.problems.join("; ")
+        )
+    }
+}
+
+/// Reads settings and collects problems instead of stopping at the first.
+struct Reader {
+    vars: BTreeMap<String, String>,
+    problems: Vec<String>,
+}
+
+impl Reader {
+    /// The trimmed value; empty counts as unset (CloudFormation passes empty
+    /// strings for parameters left blank).
+    fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn problem(&mut self, text: String) {
+        self.problems.push(text);
+    }
+
+    fn required(&mut self, name: &str) -> String {
+        match self.get(name) {
+            Some(value) => value.to_owned(),
+            None => {
+                self.problem(format!("`{name}` is required"));
+                String::new()
+            }
+        }
+    }
+
+    fn list(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .map(|value| {
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A list whose every item must satisfy `valid`; `what` describes a valid item.
+    fn checked_list(
+        &mut self,
+        name: &str,
+        what: &str,
+        valid: impl Fn(&str) -> bool,
+    ) -> BTreeSet<String> {
+        let items = self.list(name);
+        for item in items.iter().filter(|item| !valid(item)) {
+            self.problems
+                .push(format!("`{name}` has `{item}`, which is not {what}"));
+        }
+        items.into_iter().collect()
+    }
+
+    fn patterns(&mut self, name: &str) -> Patterns {
+        match Patterns::new(self.list(name)) {
+            Ok(patterns) => patterns,
+            Err(problems) => {
+                for problem in problems {
+                    self.problem(format!("`{name}`: {problem}"));
+                }
+                Patterns::default()
+            }
+        }
+    }
+
+    fn flag(&mut self, name: &str, default: bool) -> bool {
+        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
+            None => default,
+            Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                let other = other.to_owned();
+                self.problem(format!("`{name}` must be `true` or `false`, not `{other}`"));
+                default
+            }
+        }
+    }
+
+    fn choice<T: Copy>(
+        &mut self,
+        name: &str,
+        default: T,
+        choices: &[&str],
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> T {
+        let Some(text) = self.get(name).map(str::to_owned) else {
+            return default;
+        };
+        parse(&text).unwrap_or_else(|| {
+            let one_of = choices
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            self.problem(format!("`{name}` must be one of {one_of}, not `{text}`"));
+            default
+        })
+    }
+
+    /// A positive integer no larger than `max`, or unset.
+    fn positive(&mut self, name: &str, max: u64) -> Option<u64> {
+        let text = self.get(name)?.to_owned();
+        match text.parse::<u64>() {
+            Ok(value) if (1..=max).contains(&value) => Some(value),
+            _ => {
+                self.problem(format!(
+                    "`{name}` must be a whole number from 1 to {max}, not `{text}`"
+                ));
+                None
+            }
+        }
+    }
+
+    fn unknown_settings(&mut self) {
+        let unknown: Vec<String> = self
+            .vars
+            .keys()
+            .filter(|key| key.starts_with("GUARD_") && !SETTINGS.contains(&key.as_str()))
+            .cloned()
+            .collect();
+        for key in unknown {
+            self.problem(format!("unknown setting `{key}`"));
+        }
+    }
+}
+
+fn is_cluster_name(name: &str) -> bool {
+    // EKS: 1-100 characters, alphanumerics, hyphens and underscores, starting alphanumeric.
+    name.len() <= 100
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn is_hook_name(name: &str) -> bool {
+    // Auto Scaling: 1-255 characters of [A-Za-z0-9\-_\/].
+    name.len() <= 255
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_/".contains(&b))
+}
+
+fn is_tag_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= 128 && !key.starts_with("aws:")
+}
+
+/// Whether every type the allow list names is also denied, so nothing is left.
+/// An allow pattern counts as covered when a deny pattern matches its text:
+/// `m6*` covers `m6i.*`, `*` covers everything.
+fn nothing_left_allowed(rules: &InstanceTypeRules) -> bool {
+    !rules.allowed.is_empty()
+        && !rules.denied.is_empty()
+        && rules
+            .allowed
+            .texts()
+            .iter()
+            .all(|allowed| rules.denied.first_match(allowed).is_some())
+}
+
+pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyError> {
+    let mut r = Reader {
+        vars,
+        problems: Vec::new(),
+    };
+    r.unknown_settings();
+
+    let cluster = r.required("GUARD_CLUSTER");
+    if !cluster.is_empty() && !is_cluster_name(&cluster) {
+        r.problem(format!(
+            "`GUARD_CLUSTER` must be 1-100 letters, digits, `-` or `_`, not `{cluster}`"
+        ));
+    }
+    let cluster_tag_key = r
+        .get("GUARD_CLUSTER_TAG_KEY")
+        .map_or_else(|| format!("kubernetes.io/cluster/{cluster}"), str::to_owned);
+    if !is_tag_key(&cluster_tag_key) {
+        r.problem(format!(
+            "`GUARD_CLUSTER_TAG_KEY` is not a valid tag key: `{cluster_tag_key}`"
+        ));
+    }
+
+    let mode = r.choice("GUARD_MODE", Mode::Enforce, Mode::CHOICES, Mode::parse);
+    let audit_only_checks = r
+        .list("GUARD_AUDIT_ONLY_CHECKS")
+        .into_iter()
+        .filter_map(|name| match name.parse::<CheckName>() {
+            Ok(check) => Some(check),
+            Err(err) => {
+                r.problem(format!("`GUARD_AUDIT_ONLY_CHECKS`: {err}"));
+                None
+            }
+        })
+        .collect();
+
+    let image = ImageRules {
+        allowed_ids: r.checked_list("GUARD_ALLOWED_AMI_IDS", "an image id (`ami-…`)", |id| {
+            is_resource_id(id, "ami")
+        }),
+        allowed_owners: r.checked_list(
+            "GUARD_ALLOWED_AMI_OWNERS",
+            "an account id, `amazon`, `aws-marketplace` or `self`",
+            |owner| is_account_id(owner) || ["amazon", "aws-marketplace", "self"].contains(&owner),
+        ),
+        allowed_name_patterns: r.patterns("GUARD_ALLOWED_AMI_NAME_PATTERNS"),
+        max_age_days: r
+            .positive("GUARD_MAX_AMI_AGE_DAYS", 36_500)
+            .and_then(|days| u32::try_from(days).ok()),
+        deny_deprecated: r.flag("GUARD_DENY_DEPRECATED_AMIS", true),
+    };
+
+    let network = NetworkRules {
+        allowed_subnet_ids: r.checked_list(
+            "GUARD_ALLOWED_SUBNET_IDS",
+            "a subnet id (`subnet-…`)",
+            |id| is_resource_id(id, "subnet"),
+        ),
+        require_private_subnet: r.flag("GUARD_REQUIRE_PRIVATE_SUBNET", true),
+        allowed_security_group_ids: r.checked_list(
+            "GUARD_ALLOWED_SECURITY_GROUP_IDS",
+            "a security group id (`sg-…`)",
+            |id| is_resource_id(id, "sg"),
+        ),
+    };
+
+    let instance_types = InstanceTypeRules {
+        allowed: r.patterns("GUARD_ALLOWED_INSTANCE_TYPES"),
+        denied: r.patterns("GUARD_DENIED_INSTANCE_TYPES"),
+    };
+    if nothing_left_allowed(&instance_types) {
+        r.problem(format!(
+            "`GUARD_DENIED_INSTANCE_TYPES` (`{}`) denies every type that `GUARD_ALLOWED_INSTANCE_TYPES` (`{}`) allows",
+            instance_types.denied.texts().join(","),
+            instance_types.allowed.texts().join(",")
+        ));
+    }
+
+    let require_imdsv2 = r.flag("GUARD_REQUIRE_IMDSV2", true);
+    let allowed_instance_profiles = r.checked_list(
+        "GUARD_ALLOWED_INSTANCE_PROFILES",
+        "an instance profile arn (`arn:aws:iam::<account>:instance-profile/<name>`)",
+        |arn| is_arn(arn, "iam", false, "instance-profile/"),
+    );
+
+    let budget = BudgetPolicy {
+        max_vcpus: r.positive("GUARD_MAX_VCPUS", u64::from(u32::MAX)),
+        max_memory_mib: r.positive("GUARD_MAX_MEMORY_MIB", u64::from(u32::MAX) * 1024),
+        max_instances: r.positive("GUARD_MAX_INSTANCES", u64::from(u32::MAX)),
+        suspend_at_percent: percent(&mut r, "GUARD_SUSPEND_AT_PERCENT", 100),
+        resume_below_percent: percent(&mut r, "GUARD_RESUME_BELOW_PERCENT", 90),
+        clamp_max_size: r.flag("GUARD_CLAMP_MAX_SIZE", false),
+    };
+    if budget.resume_below_percent >= budget.suspend_at_percent {
+        r.problem(format!(
+            "`GUARD_RESUME_BELOW_PERCENT` (`{}`) must be below `GUARD_SUSPEND_AT_PERCENT` (`{}`)",
+            budget.resume_below_percent, budget.suspend_at_percent
+        ));
+    }
+
+    let fail_mode = r.choice(
+        "GUARD_FAIL_MODE",
+        FailMode::Abandon,
+        FailMode::CHOICES,
+        FailMode::parse,
+    );
+    let hook_name = r
+        .get("GUARD_HOOK_NAME")
+        .unwrap_or("scaling-guard-launch")
+        .to_owned();
+    if !is_hook_name(&hook_name) {
+        r.problem(format!(
+            "`GUARD_HOOK_NAME` must be 1-255 letters, digits, `-`, `_` or `/`, not `{hook_name}`"
+        ));
+    }
+    let enroll_groups = r.flag("GUARD_ENROLL_GROUPS", true);
+    let audit_action = r.choice(
+        "GUARD_AUDIT_ACTION",
+        AuditAction::Alert,
+        AuditAction::CHOICES,
+        AuditAction::parse,
+    );
+    let quarantine_security_group_id = r
+        .get("GUARD_QUARANTINE_SECURITY_GROUP_ID")
+        .map(str::to_owned);
+    match &quarantine_security_group_id {
+        Some(id) if !is_resource_id(id, "sg") => r.problem(format!(
+            "`GUARD_QUARANTINE_SECURITY_GROUP_ID` must be a security group id (`sg-…`), not `{id}`"
+        )),
+        None if audit_action == AuditAction::Isolate => r.problem(
+            "`GUARD_AUDIT_ACTION` `isolate` needs `GUARD_QUARANTINE_SECURITY_GROUP_ID`".to_owned(),
+        ),
+        _ => {}
+    }
+    let allowed_launcher_tags = if r.vars.contains_key("GUARD_ALLOWED_LAUNCHER_TAGS") {
+        r.list("GUARD_ALLOWED_LAUNCHER_TAGS").into_iter().collect()
+    } else {
+        BTreeSet::from(["karpenter.sh/nodepool".to_owned()])
+    };
+
+    let alert_topic_arn = r.required("GUARD_ALERT_TOPIC_ARN");
+    if !alert_topic_arn.is_empty() && !is_arn(&alert_topic_arn, "sns", true, "") {
+        r.problem(format!(
+            "`GUARD_ALERT_TOPIC_ARN` is not an sns topic arn: `{alert_topic_arn}`"
+        ));
+    }
+
+    if !r.problems.is_empty() {
+        return Err(PolicyError {
+            problems: r.problems,
+        });
+    }
+    Ok(Policy {
+        cluster,
+        cluster_tag_key,
+        mode,
+        audit_only_checks,
+        image,
+        network,
+        instance_types,
+        require_imdsv2,
+        allowed_instance_profiles,
+        budget,
+        fail_mode,
+        hook_name,
+        enroll_groups,
+        audit_action,
+        quarantine_security_group_id,
+        allowed_launcher_tags,
+        alert_topic_arn,
+    })
+}
+
+fn percent(r: &mut Reader, name: &str, default: u32) -> u32 {
+    r.positive(name, 100)
+        .and_then(|value| u32::try_from(value).ok())
+        .unwrap_or(default)
+}
+
+#[cfg(test)]
+mod tests;
