@@ -2,8 +2,14 @@
 //! decision, the alert format, the ports the handlers need and their AWS
 //! adapters.
 
+pub mod alerts;
+pub mod aws;
 pub mod checks;
 pub mod decision;
 pub mod facts;
+#[cfg(any(test, feature = "test-util"))]
+pub mod fakes;
+pub mod lifecycle;
 pub mod policy;
+pub mod ports;
 pub mod time;

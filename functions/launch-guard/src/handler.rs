@@ -1,0 +1,437 @@
+//! SPEC §5: ignore what is not ours, gather facts, check, decide, complete
+//! every owned action, alert, summarise.
+
+use std::time::SystemTime;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use serde::Serialize;
+use serde_json::Value;
+use shared::alerts::{Alert, AlertKind, Severity};
+use shared::checks::check_node;
+use shared::decision::{Finding, LifecycleResult, Verdict, fail_result};
+use shared::facts::NodeFacts;
+use shared::lifecycle::{self, EventError, LAUNCHING, LifecycleAction, Notification, Origin};
+use shared::policy::{Mode, Policy};
+use shared::ports::{
+    AlertPublish, AwsError, Completion, GroupRead, InstanceRead, LifecycleComplete,
+    NetworkImageRead,
+};
+
+/// Why an invocation failed. The event is then retried (async invocation,
+/// SQS redelivery) and, when retries run out, kept in the dead-letter queue.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error("cannot tell whether group `{group}` belongs to the cluster: {source}")]
+    Ownership {
+        group: String,
+        #[source]
+        source: AwsError,
+    },
+    #[error("lifecycle action of `{instance_id}` could not be completed: {source}")]
+    Completion {
+        instance_id: String,
+        #[source]
+        source: AwsError,
+    },
+}
+
+/// What happened to one notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Decision {
+    Continue,
+    Abandon,
+    Ignored,
+}
+
+impl From<LifecycleResult> for Decision {
+    fn from(result: LifecycleResult) -> Self {
+        match result {
+            LifecycleResult::Continue => Decision::Continue,
+            LifecycleResult::Abandon => Decision::Abandon,
+        }
+    }
+}
+
+/// The JSON summary an invocation returns (and logs) per notification.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub decision: Decision,
+    pub instance_id: Option<String>,
+    pub group: Option<String>,
+    pub violations: Vec<Finding>,
+    pub mode: Mode,
+    /// Why the notification was ignored or decided without facts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The action was already completed or timed out (a duplicate event).
+    pub duplicate: bool,
+}
+
+/// The launch guard over its ports.
+#[derive(Debug)]
+pub struct LaunchGuard<'a, E, N, G, A> {
+    policy: &'a Policy,
+    instances: &'a E,
+    images: &'a N,
+    groups: &'a G,
+    alerts: &'a A,
+    clock: fn() -> SystemTime,
+}
+
+/// The facts of a launch, or why they could not be established.
+type Gathered = Result<NodeFacts, String>;
+
+impl<'a, E, N, G, A> LaunchGuard<'a, E, N, G, A>
+where
+    E: InstanceRead,
+    N: NetworkImageRead,
+    G: GroupRead + LifecycleComplete,
+    A: AlertPublish,
+{
+    pub fn new(
+        policy: &'a Policy,
+        instances: &'a E,
+        images: &'a N,
+        groups: &'a G,
+        alerts: &'a A,
+    ) -> Self {
+        Self {
+            policy,
+            instances,
+            images,
+            groups,
+            alerts,
+            clock: SystemTime::now,
+        }
+    }
+
+    /// Replaces the clock (tests pin "now" for image ages).
+    pub fn with_clock(mut self, clock: fn() -> SystemTime) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Entry point: an EventBridge event, a hook message, or an SQS batch of
+    /// either. A batch answers with `batchItemFailures` so that one bad
+    /// message never fails its neighbours.
+    pub async fn handle(&self, payload: Value) -> Result<Value, HandlerError> {
+        if payload.get("Records").is_some() {
+            let batch: SqsEvent = serde_json::from_value(payload)
+                .map_err(|err| EventError::BadDetail(format!("sqs batch: {err}")))?;
+            return Ok(serde_json::to_value(self.handle_batch(batch).await).unwrap_or_default());
+        }
+        let summary = self.handle_notification(lifecycle::parse(payload)?).await?;
+        Ok(serde_json::to_value(summary).unwrap_or_default())
+    }
+
+    async fn handle_batch(&self, batch: SqsEvent) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for record in batch.records {
+            let id = record.message_id.unwrap_or_default();
+            let body = record.body.unwrap_or_default();
+            let outcome = match lifecycle::parse_text(&body) {
+                Ok(notification) => self.handle_notification(notification).await.map(drop),
+                Err(err) => Err(HandlerError::from(err)),
+            };
+            if let Err(err) = outcome {
+                tracing::error!(message_id = %id, %err, "sqs message failed");
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+        response
+    }
+
+    pub async fn handle_notification(
+        &self,
+        notification: Notification,
+    ) -> Result<Summary, HandlerError> {
+        match notification {
+            Notification::Test { group } => {
+                Ok(self.ignored(None, group, "test notification".to_owned()))
+            }
+            Notification::Action { action, origin } => self.handle_action(*action, origin).await,
+        }
+    }
+
+    async fn handle_action(
+        &self,
+        action: LifecycleAction,
+        origin: Origin,
+    ) -> Result<Summary, HandlerError> {
+        let policy = self.policy;
+        let ignore = |reason: String| {
+            Ok(self.ignored(
+                Some(action.instance_id.clone()),
+                Some(action.group.clone()),
+                reason,
+            ))
+        };
+        if action.transition != LAUNCHING {
+            return ignore(format!(
+                "transition `{}` is not a launch",
+                action.transition
+            ));
+        }
+        if action.hook != policy.hook_name {
+            return ignore(format!(
+                "hook `{}` is not the guard's hook `{}`",
+                action.hook, policy.hook_name
+            ));
+        }
+        // Membership and the instance are independent: ask both at once.
+        let (group, gathered) = futures::join!(
+            self.groups.group(&action.group),
+            self.gather(&action.instance_id)
+        );
+        match group {
+            Ok(Some(group)) if group.is_member_of(&policy.cluster_tag_key) => {}
+            Ok(Some(_)) => {
+                return ignore(format!(
+                    "group `{}` is not a member of cluster `{}`",
+                    action.group, policy.cluster
+                ));
+            }
+            Ok(None) => return ignore(format!("group `{}` does not exist", action.group)),
+            Err(source) => {
+                return Err(HandlerError::Ownership {
+                    group: action.group.clone(),
+                    source,
+                });
+            }
+        }
+        let (verdict, reason) = match gathered {
+            Ok(facts) => (
+                Verdict::from_violations(policy, check_node(policy, &facts, (self.clock)())),
+                None,
+            ),
+            Err(reason) => (
+                Verdict {
+                    result: fail_result(policy),
+                    findings: Vec::new(),
+                },
+                Some(reason),
+            ),
+        };
+
+        let completion = match self.groups.complete(&action, verdict.result).await {
+            Ok(completion) => completion,
+            Err(source) => {
+                let err = HandlerError::Completion {
+                    instance_id: action.instance_id.clone(),
+                    source,
+                };
+                let mut alert = self.alert(
+                    AlertKind::GuardError,
+                    Severity::Critical,
+                    &action,
+                    &origin,
+                    &verdict,
+                );
+                alert.headline = format!(
+                    "lifecycle action of {} could not be completed",
+                    action.instance_id
+                );
+                alert.advice = format!(
+                    "{err}. The instance waits until the hook's heartbeat timeout and then gets its DefaultResult; check the function's permissions and logs."
+                );
+                self.publish(&alert).await;
+                return Err(err);
+            }
+        };
+        let summary = Summary {
+            decision: verdict.result.into(),
+            instance_id: Some(action.instance_id.clone()),
+            group: Some(action.group.clone()),
+            violations: verdict.findings.clone(),
+            mode: policy.mode,
+            reason: reason.clone(),
+            duplicate: completion == Completion::NoActiveAction,
+        };
+        let checks: Vec<&str> = verdict
+            .findings
+            .iter()
+            .map(|f| f.violation.check.as_str())
+            .collect();
+        tracing::info!(
+            decision = ?summary.decision,
+            instance_id = %action.instance_id,
+            group = %action.group,
+            mode = %policy.mode,
+            ?checks,
+            reason = reason.as_deref().unwrap_or(""),
+            duplicate = summary.duplicate,
+            "launch decided"
+        );
+        // A duplicate was alerted on when its first copy was decided.
+        let alert = (completion == Completion::Completed)
+            .then(|| self.decision_alert(&action, &origin, &verdict, reason.as_deref()))
+            .flatten();
+        if let Some(alert) = alert {
+            self.publish(&alert).await;
+        }
+        Ok(summary)
+    }
+
+    /// Reads the instance, then its image and subnet in parallel.
+    async fn gather(&self, instance_id: &str) -> Gathered {
+        let instance = match self.instances.instance(instance_id).await {
+            Ok(Some(instance)) => instance,
+            Ok(None) => return Err(format!("instance `{instance_id}` was not found")),
+            Err(err) => return Err(err.to_string()),
+        };
+        let subnet = async {
+            match &instance.subnet_id {
+                Some(id) => self.images.subnet(id).await,
+                None => Ok(None),
+            }
+        };
+        let (image, subnet) = futures::join!(self.images.image(&instance.image_id), subnet);
+        Ok(NodeFacts {
+            image: image.map_err(|err| err.to_string())?,
+            subnet: subnet.map_err(|err| err.to_string())?,
+            instance,
+        })
+    }
+
+    fn decision_alert(
+        &self,
+        action: &LifecycleAction,
+        origin: &Origin,
+        verdict: &Verdict,
+        fact_error: Option<&str>,
+    ) -> Option<Alert> {
+        let id = &action.instance_id;
+        if let Some(reason) = fact_error {
+            let mut alert = self.alert(
+                AlertKind::GuardError,
+                Severity::Critical,
+                action,
+                origin,
+                verdict,
+            );
+            let done = match verdict.result {
+                LifecycleResult::Continue => "let in",
+                LifecycleResult::Abandon => "abandoned",
+            };
+            alert.headline = format!("launch of {id} {done} unchecked (fail mode)");
+            alert.advice = format!(
+                "the facts of the launch could not be established ({reason}), so GUARD_FAIL_MODE decided. \
+                 Check the instance and the function's logs and permissions."
+            );
+            return Some(alert);
+        }
+        let checks = verdict
+            .findings
+            .iter()
+            .map(|f| f.violation.check.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        match verdict.result {
+            LifecycleResult::Abandon => {
+                let mut alert = self.alert(
+                    AlertKind::LaunchDenied,
+                    Severity::Warning,
+                    action,
+                    origin,
+                    verdict,
+                );
+                alert.headline = format!("launch of {id} denied ({checks})");
+                alert.advice = "the instance was abandoned and is being terminated. Fix the group's launch \
+                    template (or the policy, if it is wrong) so that new nodes comply; the group keeps \
+                    launching replacements until then."
+                    .to_owned();
+                Some(alert)
+            }
+            LifecycleResult::Continue if !verdict.findings.is_empty() => {
+                let mut alert = self.alert(
+                    AlertKind::LaunchViolationReported,
+                    Severity::Info,
+                    action,
+                    origin,
+                    verdict,
+                );
+                alert.headline = format!("launch of {id} let in with violations ({checks})");
+                alert.advice = format!(
+                    "these checks only report ({}). Fix the launch template before they are enforced.",
+                    if self.policy.mode == Mode::Audit {
+                        "audit mode"
+                    } else {
+                        "GUARD_AUDIT_ONLY_CHECKS"
+                    }
+                );
+                Some(alert)
+            }
+            LifecycleResult::Continue => None,
+        }
+    }
+
+    fn alert(
+        &self,
+        kind: AlertKind,
+        severity: Severity,
+        action: &LifecycleAction,
+        origin: &Origin,
+        verdict: &Verdict,
+    ) -> Alert {
+        let mut alert = Alert::new(kind, severity, self.policy, (self.clock)(), "");
+        alert.decision = verdict.result.as_str().to_owned();
+        alert.instance_id = Some(action.instance_id.clone());
+        alert.group = Some(action.group.clone());
+        alert.violations = verdict.findings.clone();
+        alert.account = origin.account.clone();
+        alert.region = origin
+            .region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok());
+        alert
+    }
+
+    /// Publishing is best effort: the decision is already made and logged, and
+    /// failing the invocation would not bring the alert back (a retry finds
+    /// the action completed). The alert is logged in full instead.
+    async fn publish(&self, alert: &Alert) {
+        if let Err(err) = self.alerts.publish(alert).await {
+            tracing::error!(%err, alert = %alert.json(), "alert could not be published");
+        }
+    }
+
+    fn ignored(
+        &self,
+        instance_id: Option<String>,
+        group: Option<String>,
+        reason: String,
+    ) -> Summary {
+        tracing::info!(reason = %reason, instance_id = instance_id.as_deref().unwrap_or(""), "ignored");
+        Summary {
+            decision: Decision::Ignored,
+            instance_id,
+            group,
+            violations: Vec::new(),
+            mode: self.policy.mode,
+            reason: Some(reason),
+            duplicate: false,
+        }
+    }
+}
+
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(err: HandlerError) -> Self {
+        let error_type = match &err {
+            HandlerError::Event(_) => "MalformedEvent",
+            HandlerError::Ownership { .. } => "OwnershipUnknown",
+            HandlerError::Completion { .. } => "CompletionFailed",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

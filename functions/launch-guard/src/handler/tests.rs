@@ -1,0 +1,474 @@
+use std::time::{Duration, SystemTime};
+
+use pretty_assertions::assert_eq;
+use rstest::rstest;
+use serde_json::{Value, json};
+use shared::alerts::AlertKind;
+use shared::decision::LifecycleResult;
+use shared::facts::{GroupFacts, HttpTokens, ImageFacts, InstanceFacts, SubnetFacts};
+use shared::fakes::FakeAws;
+use shared::policy::Policy;
+
+use super::*;
+
+const LAUNCH: &str = include_str!("../../../../events/launch-lifecycle-action.json");
+const WARM_POOL: &str = include_str!("../../../../events/launch-from-warm-pool.json");
+const TEST_NOTIFICATION: &str = include_str!("../../../../events/test-notification.json");
+const SQS_BATCH: &str = include_str!("../../../../events/launch-sqs-batch.json");
+
+const INSTANCE: &str = "i-0a1b2c3d4e5f60718";
+const TOKEN: &str = "87654321-4321-4321-4321-210987654321";
+const PROFILE: &str = "arn:aws:iam::123456789012:instance-profile/prod-node";
+
+fn now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_687_200) // 2026-11-26
+}
+
+fn days_ago(days: u64) -> SystemTime {
+    now() - Duration::from_secs(days * 86_400)
+}
+
+fn policy(extra: &[(&str, &str)]) -> Policy {
+    let mut vars: Vec<(String, String)> = [
+        ("GUARD_CLUSTER", "prod"),
+        (
+            "GUARD_ALERT_TOPIC_ARN",
+            "arn:aws:sns:eu-west-1:123456789012:alerts",
+        ),
+        ("GUARD_ALLOWED_AMI_OWNERS", "amazon"),
+        (
+            "GUARD_ALLOWED_AMI_NAME_PATTERNS",
+            "amazon-eks-node-al2023-*",
+        ),
+        ("GUARD_MAX_AMI_AGE_DAYS", "90"),
+        ("GUARD_ALLOWED_SUBNET_IDS", "subnet-0aaa0001"),
+        ("GUARD_ALLOWED_SECURITY_GROUP_IDS", "sg-0bbb0001"),
+        ("GUARD_ALLOWED_INSTANCE_TYPES", "m6i.*"),
+        ("GUARD_ALLOWED_INSTANCE_PROFILES", PROFILE),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    vars.dedup_by(|later, earlier| later.0 == earlier.0);
+    Policy::from_vars(vars).unwrap()
+}
+
+fn compliant_instance(id: &str) -> InstanceFacts {
+    InstanceFacts {
+        instance_id: id.into(),
+        instance_type: "m6i.large".into(),
+        image_id: "ami-0ccc0001".into(),
+        state: "pending".into(),
+        subnet_id: Some("subnet-0aaa0001".into()),
+        security_group_ids: vec!["sg-0bbb0001".into()],
+        http_tokens: Some(HttpTokens::Required),
+        instance_profile_arn: Some(PROFILE.into()),
+        ..InstanceFacts::default()
+    }
+}
+
+/// A cluster group `prod-general` with a compliant pending instance and an
+/// open lifecycle action for it, as in `events/launch-lifecycle-action.json`.
+fn aws() -> FakeAws {
+    let aws = FakeAws::new();
+    aws.add_group(GroupFacts {
+        name: "prod-general".into(),
+        tags: [("kubernetes.io/cluster/prod".to_owned(), "owned".to_owned())].into(),
+        ..GroupFacts::default()
+    });
+    aws.add_instance(compliant_instance(INSTANCE));
+    aws.add_image(ImageFacts {
+        image_id: "ami-0ccc0001".into(),
+        name: Some("amazon-eks-node-al2023-x86_64-standard-1.31-v20261101".into()),
+        owner_alias: Some("amazon".into()),
+        creation_date: Some(days_ago(25)),
+        ..ImageFacts::default()
+    });
+    for subnet in ["subnet-0aaa0001", "subnet-0aaa0002"] {
+        aws.add_subnet(SubnetFacts {
+            subnet_id: subnet.into(),
+            ..SubnetFacts::default()
+        });
+    }
+    aws.open_action(TOKEN);
+    aws
+}
+
+async fn run(policy: &Policy, aws: &FakeAws, event: &str) -> Result<Value, HandlerError> {
+    let guard = LaunchGuard::new(policy, aws, aws, aws, aws).with_clock(now);
+    guard.handle(serde_json::from_str(event).unwrap()).await
+}
+
+fn results(aws: &FakeAws) -> Vec<LifecycleResult> {
+    aws.completed()
+        .into_iter()
+        .map(|(_, result)| result)
+        .collect()
+}
+
+fn kinds(aws: &FakeAws) -> Vec<AlertKind> {
+    aws.published()
+        .into_iter()
+        .map(|alert| alert.kind)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_compliant_launch_continues_without_an_alert() {
+    let (policy, aws) = (policy(&[]), aws());
+    let summary = run(&policy, &aws, LAUNCH).await.unwrap();
+    assert_eq!(
+        summary,
+        json!({
+            "decision": "CONTINUE", "instance_id": INSTANCE, "group": "prod-general",
+            "violations": [], "mode": "enforce", "duplicate": false
+        })
+    );
+    let completed = aws.completed();
+    assert_eq!(completed.len(), 1);
+    let (action, result) = &completed[0];
+    assert_eq!(
+        (action.token.as_str(), action.hook.as_str(), *result),
+        (TOKEN, "scaling-guard-launch", LifecycleResult::Continue)
+    );
+    assert_eq!(kinds(&aws), vec![]);
+}
+
+type Breaker = fn(&mut InstanceFacts);
+
+#[rstest]
+#[case::image_not_allowed(|i: &mut InstanceFacts| i.image_id = "ami-0ccc0099".into(), "image.allowed")]
+#[case::subnet_not_allowed(|i: &mut InstanceFacts| i.subnet_id = Some("subnet-0aaa0002".into()), "subnet.allowed")]
+#[case::public_ip(|i: &mut InstanceFacts| i.public_ip = Some("203.0.113.9".into()), "subnet.public")]
+#[case::foreign_security_group(|i: &mut InstanceFacts| i.security_group_ids.push("sg-0fff0666".into()), "security_groups.allowed")]
+#[case::instance_type(|i: &mut InstanceFacts| i.instance_type = "p5.48xlarge".into(), "instance_type.allowed")]
+#[case::imdsv1(|i: &mut InstanceFacts| i.http_tokens = Some(HttpTokens::Optional), "imds.v2")]
+#[case::other_environments_profile(|i: &mut InstanceFacts| i.instance_profile_arn = Some("arn:aws:iam::123456789012:instance-profile/staging-node".into()), "instance_profile.allowed")]
+#[tokio::test]
+async fn each_violation_abandons_the_launch_and_names_its_check(
+    #[case] breaker: Breaker,
+    #[case] check: &str,
+) {
+    let (policy, aws) = (policy(&[]), aws());
+    let mut instance = compliant_instance(INSTANCE);
+    breaker(&mut instance);
+    if instance.image_id == "ami-0ccc0099" {
+        aws.add_image(ImageFacts {
+            image_id: "ami-0ccc0099".into(),
+            name: Some("ubuntu-custom".into()),
+            creation_date: Some(days_ago(1)),
+            ..ImageFacts::default()
+        });
+    }
+    aws.add_instance(instance);
+
+    let summary = run(&policy, &aws, LAUNCH).await.unwrap();
+
+    assert_eq!(summary["decision"], "ABANDON");
+    let checks: Vec<&str> = summary["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(checks, vec![check]);
+    assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
+    let alerts = aws.published();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].kind, AlertKind::LaunchDenied);
+    assert_eq!(
+        alerts[0].subject(),
+        format!("[scaling-guard] prod: launch of {INSTANCE} denied ({check})")
+    );
+    assert_eq!(alerts[0].account.as_deref(), Some("123456789012"));
+    assert_eq!(alerts[0].region.as_deref(), Some("eu-west-1"));
+}
+
+#[tokio::test]
+async fn an_old_image_is_denied_by_age() {
+    let (policy, aws) = (policy(&[]), aws());
+    aws.add_image(ImageFacts {
+        image_id: "ami-0ccc0001".into(),
+        name: Some("amazon-eks-node-al2023-x86_64-standard-1.29-v20250101".into()),
+        owner_alias: Some("amazon".into()),
+        creation_date: Some(days_ago(200)),
+        deprecation_time: Some(days_ago(10)),
+        ..ImageFacts::default()
+    });
+    let summary = run(&policy, &aws, LAUNCH).await.unwrap();
+    assert_eq!(summary["decision"], "ABANDON");
+    assert_eq!(summary["violations"][0]["check"], "image.age");
+    assert_eq!(summary["violations"][1]["check"], "image.deprecated");
+}
+
+#[rstest]
+#[case::audit_mode(&[("GUARD_MODE", "audit")], "audit")]
+#[case::audit_only_check(&[("GUARD_AUDIT_ONLY_CHECKS", "imds.v2")], "enforce")]
+#[tokio::test]
+async fn reported_only_violations_continue_with_an_alert(
+    #[case] extra: &[(&str, &str)],
+    #[case] mode: &str,
+) {
+    let (policy, aws) = (policy(extra), aws());
+    let mut instance = compliant_instance(INSTANCE);
+    instance.http_tokens = Some(HttpTokens::Optional);
+    aws.add_instance(instance);
+
+    let summary = run(&policy, &aws, LAUNCH).await.unwrap();
+
+    assert_eq!(summary["decision"], "CONTINUE");
+    assert_eq!(summary["mode"], mode);
+    assert_eq!(summary["violations"][0]["check"], "imds.v2");
+    assert_eq!(summary["violations"][0]["blocking"], false);
+    assert_eq!(results(&aws), vec![LifecycleResult::Continue]);
+    assert_eq!(kinds(&aws), vec![AlertKind::LaunchViolationReported]);
+}
+
+#[rstest]
+#[case::abandon_by_default(&[], LifecycleResult::Abandon)]
+#[case::continue_when_configured(&[("GUARD_FAIL_MODE", "continue")], LifecycleResult::Continue)]
+#[tokio::test]
+async fn when_describe_instances_fails_the_fail_mode_decides(
+    #[case] extra: &[(&str, &str)],
+    #[case] expected: LifecycleResult,
+) {
+    let (policy, aws) = (policy(extra), aws());
+    aws.fail("DescribeInstances");
+
+    let summary = run(&policy, &aws, LAUNCH).await.unwrap();
+
+    assert_eq!(results(&aws), vec![expected]);
+    assert_eq!(
+        summary["reason"],
+        "`DescribeInstances` failed: injected failure"
+    );
+    let alerts = aws.published();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].kind, AlertKind::GuardError);
+    assert_eq!(alerts[0].severity.as_str(), "critical");
+}
+
+#[tokio::test]
+async fn a_missing_instance_is_decided_by_the_fail_mode() {
+    let (policy, aws) = (policy(&[]), FakeAws::new());
+    aws.add_group(GroupFacts {
+        name: "prod-general".into(),
+        tags: [("kubernetes.io/cluster/prod".to_owned(), "owned".to_owned())].into(),
+        ..GroupFacts::default()
+    });
+    aws.open_action(TOKEN);
+
+    let summary = run(&policy, &aws, LAUNCH).await.unwrap();
+
+    assert_eq!(summary["decision"], "ABANDON");
+    assert_eq!(
+        summary["reason"],
+        format!("instance `{INSTANCE}` was not found")
+    );
+    assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
+}
+
+#[tokio::test]
+async fn when_the_image_lookup_fails_the_fail_mode_decides() {
+    let (policy, aws) = (policy(&[]), aws());
+    aws.fail("DescribeImages");
+    let summary = run(&policy, &aws, LAUNCH).await.unwrap();
+    assert_eq!(summary["decision"], "ABANDON");
+    assert_eq!(
+        summary["reason"],
+        "`DescribeImages` failed: injected failure"
+    );
+}
+
+#[tokio::test]
+async fn audit_mode_never_blocks_even_without_facts() {
+    let (policy, aws) = (policy(&[("GUARD_MODE", "audit")]), aws());
+    aws.fail("DescribeInstances");
+    run(&policy, &aws, LAUNCH).await.unwrap();
+    assert_eq!(results(&aws), vec![LifecycleResult::Continue]);
+}
+
+#[tokio::test]
+async fn a_duplicate_event_succeeds_quietly_without_a_second_alert() {
+    let (policy, aws) = (policy(&[]), aws());
+    let mut instance = compliant_instance(INSTANCE);
+    instance.instance_type = "p5.48xlarge".into();
+    aws.add_instance(instance);
+
+    let first = run(&policy, &aws, LAUNCH).await.unwrap();
+    let second = run(&policy, &aws, LAUNCH).await.unwrap();
+
+    assert_eq!(first["duplicate"], false);
+    assert_eq!(second["duplicate"], true);
+    assert_eq!(aws.calls("CompleteLifecycleAction"), 2);
+    assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
+    assert_eq!(kinds(&aws), vec![AlertKind::LaunchDenied]);
+}
+
+#[tokio::test]
+async fn the_warm_pool_variant_is_vetted_like_any_launch() {
+    let (policy, aws) = (policy(&[]), aws());
+    aws.add_instance(compliant_instance("i-0f9e8d7c6b5a40312"));
+    aws.open_action("11112222-3333-4444-5555-666677778888");
+    let summary = run(&policy, &aws, WARM_POOL).await.unwrap();
+    assert_eq!(summary["decision"], "CONTINUE");
+    assert_eq!(results(&aws), vec![LifecycleResult::Continue]);
+}
+
+fn launch_with(change: impl FnOnce(&mut Value)) -> String {
+    let mut event: Value = serde_json::from_str(LAUNCH).unwrap();
+    change(&mut event);
+    event.to_string()
+}
+
+#[rstest]
+#[case::test_notification(TEST_NOTIFICATION.to_owned(), "test notification")]
+#[case::other_hook(launch_with(|e| e["detail"]["LifecycleHookName"] = json!("someone-elses-hook")), "hook `someone-elses-hook` is not the guard's hook `scaling-guard-launch`")]
+#[case::other_transition(launch_with(|e| e["detail"]["LifecycleTransition"] = json!("autoscaling:EC2_INSTANCE_TERMINATING")), "transition `autoscaling:EC2_INSTANCE_TERMINATING` is not a launch")]
+#[case::other_cluster(launch_with(|e| e["detail"]["AutoScalingGroupName"] = json!("staging-general")), "group `staging-general` is not a member of cluster `prod`")]
+#[case::unknown_group(launch_with(|e| e["detail"]["AutoScalingGroupName"] = json!("deleted-group")), "group `deleted-group` does not exist")]
+#[tokio::test]
+async fn what_is_not_ours_is_ignored_with_no_aws_mutation(
+    #[case] event: String,
+    #[case] reason: &str,
+) {
+    let (policy, aws) = (policy(&[]), aws());
+    aws.add_group(GroupFacts {
+        name: "staging-general".into(),
+        tags: [(
+            "kubernetes.io/cluster/staging".to_owned(),
+            "owned".to_owned(),
+        )]
+        .into(),
+        ..GroupFacts::default()
+    });
+
+    let summary = run(&policy, &aws, &event).await.unwrap();
+
+    assert_eq!(summary["decision"], "IGNORED");
+    assert_eq!(summary["reason"], reason);
+    assert_eq!(
+        aws.mutations(),
+        Default::default(),
+        "no completion, no alert"
+    );
+}
+
+#[tokio::test]
+async fn when_group_ownership_cannot_be_read_the_event_fails_for_a_retry() {
+    let (policy, aws) = (policy(&[]), aws());
+    aws.fail("DescribeAutoScalingGroups");
+    let err = run(&policy, &aws, LAUNCH).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot tell whether group `prod-general` belongs to the cluster: `DescribeAutoScalingGroups` failed: injected failure"
+    );
+    assert_eq!(aws.mutations(), Default::default());
+}
+
+#[tokio::test]
+async fn a_failed_completion_fails_the_invocation_and_alerts() {
+    let (policy, aws) = (policy(&[]), aws());
+    aws.fail("CompleteLifecycleAction");
+    let err = run(&policy, &aws, LAUNCH).await.unwrap_err();
+    assert!(matches!(err, HandlerError::Completion { .. }), "{err}");
+    assert_eq!(kinds(&aws), vec![AlertKind::GuardError]);
+}
+
+#[tokio::test]
+async fn a_failed_alert_does_not_undo_the_decision() {
+    let (policy, aws) = (policy(&[]), aws());
+    let mut instance = compliant_instance(INSTANCE);
+    instance.instance_type = "p5.48xlarge".into();
+    aws.add_instance(instance);
+    aws.fail("Publish");
+    let summary = run(&policy, &aws, LAUNCH).await.unwrap();
+    assert_eq!(summary["decision"], "ABANDON");
+    assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
+}
+
+#[rstest]
+#[case::not_json("{\"detail-type\": ")]
+#[case::unknown_shape("{\"hello\": \"world\"}")]
+#[case::missing_token(
+    "{\"detail-type\":\"EC2 Instance-launch Lifecycle Action\",\"source\":\"aws.autoscaling\",\"detail\":{\"AutoScalingGroupName\":\"prod-general\"}}"
+)]
+#[tokio::test]
+async fn a_malformed_event_gets_a_clear_error_and_changes_nothing(#[case] event: &str) {
+    let (policy, aws) = (policy(&[]), aws());
+    let payload = serde_json::from_str(event).unwrap_or(Value::String(event.to_owned()));
+    let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws);
+    let err = guard.handle(payload).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("event is not a lifecycle notification")
+            || err
+                .to_string()
+                .starts_with("lifecycle notification is missing"),
+        "{err}"
+    );
+    assert_eq!(aws.mutations(), Default::default());
+}
+
+#[tokio::test]
+async fn an_sqs_batch_decides_each_message_and_reports_only_the_bad_one() {
+    let (policy, aws) = (policy(&[]), aws());
+    aws.add_instance(compliant_instance("i-0b2c3d4e5f6071829"));
+    aws.open_action("99990000-aaaa-bbbb-cccc-ddddeeeeffff");
+    let mut batch: Value = serde_json::from_str(SQS_BATCH).unwrap();
+    let mut bad = batch["Records"][0].clone();
+    bad["messageId"] = json!("bad-message");
+    bad["body"] = json!("{\"LifecycleActionToken\": 42");
+    batch["Records"].as_array_mut().unwrap().insert(1, bad);
+
+    let response = run(&policy, &aws, &batch.to_string()).await.unwrap();
+
+    assert_eq!(
+        response,
+        json!({ "batchItemFailures": [{ "itemIdentifier": "bad-message" }] })
+    );
+    let instances: Vec<String> = aws
+        .completed()
+        .into_iter()
+        .map(|(a, _)| a.instance_id)
+        .collect();
+    assert_eq!(
+        instances,
+        vec![INSTANCE.to_owned(), "i-0b2c3d4e5f6071829".to_owned()]
+    );
+}
+
+#[tokio::test]
+async fn an_sqs_message_whose_completion_fails_is_returned_for_redelivery() {
+    let (policy, aws) = (policy(&[]), aws());
+    aws.fail("CompleteLifecycleAction");
+    let response = run(&policy, &aws, SQS_BATCH).await.unwrap();
+    let failed: Vec<&str> = response["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        failed,
+        vec![
+            "0c5f1a9e-6b3d-4e2a-9f8c-7d6e5b4a3c20",
+            "0c5f1a9e-6b3d-4e2a-9f8c-7d6e5b4a3c21"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn image_and_subnet_are_read_once_per_launch() {
+    let (policy, aws) = (policy(&[]), aws());
+    run(&policy, &aws, LAUNCH).await.unwrap();
+    assert_eq!(
+        (
+            aws.calls("DescribeInstances"),
+            aws.calls("DescribeImages"),
+            aws.calls("DescribeSubnets")
+        ),
+        (1, 1, 1)
+    );
+}

@@ -1,0 +1,6 @@
+//! The launch guard's handler, generic over the ports so that it runs against
+//! AWS in production and against in-memory fakes in tests.
+
+mod handler;
+
+pub use handler::{Decision, HandlerError, LaunchGuard, Summary};

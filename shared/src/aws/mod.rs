@@ -1,0 +1,78 @@
+//! Adapters: the ports of [`crate::ports`] on the real AWS SDK clients.
+
+mod autoscaling;
+mod cache;
+mod ec2;
+mod sns;
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+
+pub use autoscaling::AutoScaling;
+pub use cache::{CachedNetworkImages, TtlCache};
+pub use ec2::Ec2;
+pub use sns::Sns;
+
+use crate::ports::AwsError;
+
+/// Loads the SDK configuration once per execution environment: the standard
+/// credential chain, `AWS_ENDPOINT_URL` when set (the local emulator), and
+/// retries and timeouts bounded so that a handler finishes well inside its
+/// Lambda timeout and the hook's heartbeat.
+pub async fn load_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::adaptive().with_max_attempts(3))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(2))
+                .operation_timeout(Duration::from_secs(5))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// Every adapter a function needs, built once per execution environment from
+/// one SDK configuration.
+#[derive(Debug)]
+pub struct Adapters {
+    pub ec2: Ec2,
+    /// Images and subnets, cached across warm invocations.
+    pub images: CachedNetworkImages<Ec2>,
+    pub autoscaling: AutoScaling,
+    pub sns: Sns,
+}
+
+impl Adapters {
+    pub fn new(config: &SdkConfig, alert_topic_arn: &str) -> Self {
+        let ec2 = Ec2::new(aws_sdk_ec2::Client::new(config));
+        Self {
+            images: CachedNetworkImages::new(ec2.clone()),
+            ec2,
+            autoscaling: AutoScaling::new(aws_sdk_autoscaling::Client::new(config)),
+            sns: Sns::new(aws_sdk_sns::Client::new(config), alert_topic_arn),
+        }
+    }
+}
+
+/// Flattens an SDK error into the port's error, keeping the service's code.
+pub(crate) fn aws_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = err.code().map(str::to_owned);
+    let message = err
+        .message()
+        .map(str::to_owned)
+        .unwrap_or_else(|| aws_smithy_types::error::display::DisplayErrorContext(&err).to_string());
+    AwsError {
+        operation,
+        code,
+        message,
+    }
+}

@@ -1,0 +1,175 @@
+//! In-memory fakes of every port, for handler tests (feature `test-util`).
+//!
+//! One `FakeAws` plays EC2, Auto Scaling and SNS: tests seed it with facts,
+//! open lifecycle actions on it, make chosen operations fail, and read back
+//! what the handler completed, published and called.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::alerts::Alert;
+use crate::decision::LifecycleResult;
+use crate::facts::{GroupFacts, ImageFacts, InstanceFacts, SubnetFacts};
+use crate::lifecycle::LifecycleAction;
+use crate::ports::{
+    AlertPublish, AwsError, AwsResult, Completion, GroupRead, InstanceRead, LifecycleComplete,
+    NetworkImageRead,
+};
+
+#[derive(Debug, Default)]
+struct State {
+    instances: BTreeMap<String, InstanceFacts>,
+    images: BTreeMap<String, ImageFacts>,
+    subnets: BTreeMap<String, SubnetFacts>,
+    groups: BTreeMap<String, GroupFacts>,
+    /// Tokens of lifecycle actions still waiting for completion.
+    open_tokens: BTreeSet<String>,
+    completed: Vec<(LifecycleAction, LifecycleResult)>,
+    published: Vec<Alert>,
+    failing: BTreeSet<&'static str>,
+    calls: BTreeMap<&'static str, usize>,
+}
+
+/// The fake AWS account.
+#[derive(Debug, Default)]
+pub struct FakeAws {
+    state: Mutex<State>,
+}
+
+impl FakeAws {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn add_instance(&self, instance: InstanceFacts) {
+        self.state()
+            .instances
+            .insert(instance.instance_id.clone(), instance);
+    }
+
+    pub fn add_image(&self, image: ImageFacts) {
+        self.state().images.insert(image.image_id.clone(), image);
+    }
+
+    pub fn add_subnet(&self, subnet: SubnetFacts) {
+        self.state()
+            .subnets
+            .insert(subnet.subnet_id.clone(), subnet);
+    }
+
+    pub fn add_group(&self, group: GroupFacts) {
+        self.state().groups.insert(group.name.clone(), group);
+    }
+
+    /// Opens a lifecycle action that `complete` may then complete once.
+    pub fn open_action(&self, token: &str) {
+        self.state().open_tokens.insert(token.to_owned());
+    }
+
+    /// Makes every later call of `operation` (e.g. `DescribeInstances`) fail.
+    pub fn fail(&self, operation: &'static str) {
+        self.state().failing.insert(operation);
+    }
+
+    pub fn completed(&self) -> Vec<(LifecycleAction, LifecycleResult)> {
+        self.state().completed.clone()
+    }
+
+    pub fn published(&self) -> Vec<Alert> {
+        self.state().published.clone()
+    }
+
+    /// How often `operation` was called.
+    pub fn calls(&self, operation: &str) -> usize {
+        self.state()
+            .calls
+            .get(operation)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Names of the operations that change something, with their call counts.
+    pub fn mutations(&self) -> BTreeMap<&'static str, usize> {
+        self.state()
+            .calls
+            .iter()
+            .filter(|(op, _)| !op.starts_with("Describe"))
+            .map(|(op, n)| (*op, *n))
+            .collect()
+    }
+
+    fn call(&self, operation: &'static str) -> AwsResult<MutexGuard<'_, State>> {
+        let mut state = self.state();
+        *state.calls.entry(operation).or_default() += 1;
+        if state.failing.contains(operation) {
+            return Err(AwsError::new(
+                operation,
+                Some("InternalError"),
+                "injected failure",
+            ));
+        }
+        Ok(state)
+    }
+}
+
+impl InstanceRead for FakeAws {
+    async fn instance(&self, instance_id: &str) -> AwsResult<Option<InstanceFacts>> {
+        Ok(self
+            .call("DescribeInstances")?
+            .instances
+            .get(instance_id)
+            .cloned())
+    }
+}
+
+impl NetworkImageRead for FakeAws {
+    async fn image(&self, image_id: &str) -> AwsResult<Option<ImageFacts>> {
+        Ok(self.call("DescribeImages")?.images.get(image_id).cloned())
+    }
+
+    async fn subnet(&self, subnet_id: &str) -> AwsResult<Option<SubnetFacts>> {
+        Ok(self
+            .call("DescribeSubnets")?
+            .subnets
+            .get(subnet_id)
+            .cloned())
+    }
+}
+
+impl GroupRead for FakeAws {
+    async fn group(&self, name: &str) -> AwsResult<Option<GroupFacts>> {
+        Ok(self
+            .call("DescribeAutoScalingGroups")?
+            .groups
+            .get(name)
+            .cloned())
+    }
+}
+
+impl LifecycleComplete for FakeAws {
+    async fn complete(
+        &self,
+        action: &LifecycleAction,
+        result: LifecycleResult,
+    ) -> AwsResult<Completion> {
+        let mut state = self.call("CompleteLifecycleAction")?;
+        if !state.open_tokens.remove(&action.token) {
+            return Ok(Completion::NoActiveAction);
+        }
+        state.completed.push((action.clone(), result));
+        Ok(Completion::Completed)
+    }
+}
+
+impl AlertPublish for FakeAws {
+    async fn publish(&self, alert: &Alert) -> AwsResult<()> {
+        self.call("Publish")?.published.push(alert.clone());
+        Ok(())
+    }
+}

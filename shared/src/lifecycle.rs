@@ -1,0 +1,238 @@
+//! Lifecycle action notifications: the EventBridge event and the hook's own
+//! SQS message format, parsed into one [`LifecycleAction`].
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const LAUNCH_DETAIL_TYPE: &str = "EC2 Instance-launch Lifecycle Action";
+pub const LAUNCHING: &str = "autoscaling:EC2_INSTANCE_LAUNCHING";
+pub const TEST_NOTIFICATION: &str = "autoscaling:TEST_NOTIFICATION";
+
+/// One pending lifecycle action: what `CompleteLifecycleAction` needs, and
+/// where the instance comes from and goes to (warm pools).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleAction {
+    #[serde(rename = "LifecycleActionToken")]
+    pub token: String,
+    #[serde(rename = "AutoScalingGroupName")]
+    pub group: String,
+    #[serde(rename = "LifecycleHookName")]
+    pub hook: String,
+    #[serde(rename = "EC2InstanceId")]
+    pub instance_id: String,
+    #[serde(rename = "LifecycleTransition")]
+    pub transition: String,
+    #[serde(
+        rename = "NotificationMetadata",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub notification_metadata: Option<String>,
+    /// `EC2`, `WarmPool` or `AutoScalingGroup`.
+    #[serde(rename = "Origin", default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// `AutoScalingGroup` or `WarmPool`.
+    #[serde(
+        rename = "Destination",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub destination: Option<String>,
+}
+
+/// Where a notification came from, for alerts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub account: Option<String>,
+    pub region: Option<String>,
+}
+
+/// What a notification turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    Action {
+        action: Box<LifecycleAction>,
+        origin: Origin,
+    },
+    /// `autoscaling:TEST_NOTIFICATION`, sent when a hook's target is set.
+    Test { group: Option<String> },
+}
+
+/// The notification cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("event is not json: {0}")]
+    NotJson(String),
+    #[error("event is not a lifecycle notification: {0}")]
+    Unrecognised(String),
+    #[error("lifecycle notification is missing a field or has a wrong one: {0}")]
+    BadDetail(String),
+}
+
+/// The flat test notification that Auto Scaling sends to a hook's target.
+#[derive(Debug, Deserialize)]
+struct TestMessage {
+    #[serde(rename = "Event")]
+    event: String,
+    #[serde(rename = "AutoScalingGroupName", default)]
+    group: Option<String>,
+}
+
+/// The hook's own notification format: the action's fields, flat, plus these.
+#[derive(Debug, Deserialize)]
+struct HookMessage {
+    #[serde(flatten)]
+    action: LifecycleAction,
+    #[serde(rename = "AccountId", default)]
+    account: Option<String>,
+}
+
+/// Parses an EventBridge event (`detail-type` `EC2 Instance-launch Lifecycle
+/// Action`, or the test notification's detail) or a hook's native message.
+pub fn parse(value: Value) -> Result<Notification, EventError> {
+    if value.get("detail-type").is_some() {
+        return parse_eventbridge(value);
+    }
+    if value.get("Event").and_then(Value::as_str) == Some(TEST_NOTIFICATION) {
+        let test: TestMessage =
+            serde_json::from_value(value).map_err(|e| EventError::BadDetail(e.to_string()))?;
+        debug_assert_eq!(test.event, TEST_NOTIFICATION);
+        return Ok(Notification::Test { group: test.group });
+    }
+    if value.get("LifecycleActionToken").is_some() {
+        let message: HookMessage =
+            serde_json::from_value(value).map_err(|e| EventError::BadDetail(e.to_string()))?;
+        return Ok(Notification::Action {
+            action: Box::new(message.action),
+            origin: Origin {
+                account: message.account,
+                region: None,
+            },
+        });
+    }
+    Err(EventError::Unrecognised(
+        "expected an EventBridge event or an Auto Scaling lifecycle hook message".into(),
+    ))
+}
+
+/// Parses the text of an SQS message body.
+pub fn parse_text(body: &str) -> Result<Notification, EventError> {
+    let value = serde_json::from_str(body).map_err(|e| EventError::NotJson(e.to_string()))?;
+    parse(value)
+}
+
+fn parse_eventbridge(value: Value) -> Result<Notification, EventError> {
+    let event: EventBridgeEvent<Value> =
+        serde_json::from_value(value).map_err(|e| EventError::BadDetail(e.to_string()))?;
+    if event.detail.get("Event").and_then(Value::as_str) == Some(TEST_NOTIFICATION) {
+        let group = event
+            .detail
+            .get("AutoScalingGroupName")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        return Ok(Notification::Test { group });
+    }
+    if event.detail_type != LAUNCH_DETAIL_TYPE {
+        return Err(EventError::Unrecognised(format!(
+            "detail-type `{}`",
+            event.detail_type
+        )));
+    }
+    let action: LifecycleAction =
+        serde_json::from_value(event.detail).map_err(|e| EventError::BadDetail(e.to_string()))?;
+    Ok(Notification::Action {
+        action: Box::new(action),
+        origin: Origin {
+            account: event.account,
+            region: event.region,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LAUNCH: &str = include_str!("../../events/launch-lifecycle-action.json");
+    const WARM_POOL: &str = include_str!("../../events/launch-from-warm-pool.json");
+    const TEST: &str = include_str!("../../events/test-notification.json");
+    const SQS: &str = include_str!("../../events/launch-sqs-batch.json");
+
+    #[test]
+    fn the_sample_eventbridge_launch_parses_into_an_action() {
+        let Notification::Action { action, origin } = parse_text(LAUNCH).unwrap() else {
+            panic!("not an action");
+        };
+        assert_eq!(action.transition, LAUNCHING);
+        assert_eq!(action.hook, "scaling-guard-launch");
+        assert_eq!(action.instance_id, "i-0a1b2c3d4e5f60718");
+        assert_eq!(action.origin.as_deref(), Some("EC2"));
+        assert_eq!(origin.account.as_deref(), Some("123456789012"));
+        assert_eq!(origin.region.as_deref(), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn the_warm_pool_variant_keeps_origin_and_destination() {
+        let Notification::Action { action, .. } = parse_text(WARM_POOL).unwrap() else {
+            panic!("not an action");
+        };
+        assert_eq!(action.origin.as_deref(), Some("WarmPool"));
+        assert_eq!(action.destination.as_deref(), Some("AutoScalingGroup"));
+    }
+
+    #[test]
+    fn the_sample_test_notification_is_recognised() {
+        assert!(matches!(
+            parse_text(TEST).unwrap(),
+            Notification::Test { .. }
+        ));
+    }
+
+    #[test]
+    fn every_sqs_sample_body_parses() {
+        let batch: aws_lambda_events::sqs::SqsEvent = serde_json::from_str(SQS).unwrap();
+        let parsed: Vec<_> = batch
+            .records
+            .iter()
+            .map(|r| parse_text(r.body.as_deref().unwrap_or_default()))
+            .collect();
+        assert!(
+            matches!(parsed[0], Ok(Notification::Action { .. })),
+            "hook format: {:?}",
+            parsed[0]
+        );
+        assert!(
+            matches!(parsed[1], Ok(Notification::Action { .. })),
+            "eventbridge: {:?}",
+            parsed[1]
+        );
+        assert!(
+            matches!(parsed[2], Ok(Notification::Test { .. })),
+            "test: {:?}",
+            parsed[2]
+        );
+    }
+
+    #[test]
+    fn malformed_input_gets_a_clear_error() {
+        assert!(matches!(
+            parse_text("{not json"),
+            Err(EventError::NotJson(_))
+        ));
+        assert_eq!(
+            parse_text(r#"{"hello":"world"}"#).unwrap_err().to_string(),
+            "event is not a lifecycle notification: expected an EventBridge event or an Auto Scaling lifecycle hook message"
+        );
+        let missing_token = r#"{"detail-type":"EC2 Instance-launch Lifecycle Action","source":"aws.autoscaling","detail":{"AutoScalingGroupName":"g"}}"#;
+        assert!(matches!(
+            parse_text(missing_token),
+            Err(EventError::BadDetail(_))
+        ));
+        let other = r#"{"detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","detail":{}}"#;
+        assert_eq!(
+            parse_text(other).unwrap_err().to_string(),
+            "event is not a lifecycle notification: detail-type `EC2 Instance State-change Notification`"
+        );
+    }
+}

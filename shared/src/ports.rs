@@ -1,0 +1,81 @@
+//! The capabilities the handlers need, one small trait each (ports). The AWS
+//! adapters in [`crate::aws`] implement them on the SDK clients; the fakes
+//! behind the `test-util` feature implement them in memory.
+
+use std::future::Future;
+
+use crate::alerts::Alert;
+use crate::decision::LifecycleResult;
+use crate::facts::{GroupFacts, ImageFacts, InstanceFacts, SubnetFacts};
+use crate::lifecycle::LifecycleAction;
+
+/// An AWS call failed after the SDK's own retries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{operation}` failed: {message}")]
+pub struct AwsError {
+    /// The API operation, e.g. `DescribeInstances`.
+    pub operation: &'static str,
+    /// The service's error code (`Throttling`, `ValidationError`, …) when it gave one.
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn new(operation: &'static str, code: Option<&str>, message: impl Into<String>) -> Self {
+        Self {
+            operation,
+            code: code.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+}
+
+pub type AwsResult<T> = Result<T, AwsError>;
+
+/// Reads instances (never cached: their state is what is being decided).
+pub trait InstanceRead: Send + Sync {
+    /// `Ok(None)` when EC2 does not know the instance.
+    fn instance(
+        &self,
+        instance_id: &str,
+    ) -> impl Future<Output = AwsResult<Option<InstanceFacts>>> + Send;
+}
+
+/// Reads images and subnets (cacheable: they change rarely).
+pub trait NetworkImageRead: Send + Sync {
+    fn image(&self, image_id: &str) -> impl Future<Output = AwsResult<Option<ImageFacts>>> + Send;
+    fn subnet(
+        &self,
+        subnet_id: &str,
+    ) -> impl Future<Output = AwsResult<Option<SubnetFacts>>> + Send;
+}
+
+/// Reads Auto Scaling groups.
+pub trait GroupRead: Send + Sync {
+    /// `Ok(None)` when the group does not exist.
+    fn group(&self, name: &str) -> impl Future<Output = AwsResult<Option<GroupFacts>>> + Send;
+}
+
+/// How `CompleteLifecycleAction` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// This call completed the action.
+    Completed,
+    /// No active action matched: a duplicate event, or the action was already
+    /// completed or timed out.
+    NoActiveAction,
+}
+
+/// Completes lifecycle actions.
+pub trait LifecycleComplete: Send + Sync {
+    fn complete(
+        &self,
+        action: &LifecycleAction,
+        result: LifecycleResult,
+    ) -> impl Future<Output = AwsResult<Completion>> + Send;
+}
+
+/// Publishes alerts to the topic.
+pub trait AlertPublish: Send + Sync {
+    fn publish(&self, alert: &Alert) -> impl Future<Output = AwsResult<()>> + Send;
+}
