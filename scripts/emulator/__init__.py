@@ -1,0 +1,20 @@
+"""Local AWS emulator for the scaling-guard tests: moto in server mode plus a
+few small, documented extensions (see README.md in this folder).
+
+`install()` applies every extension to the moto classes in this process; it is
+idempotent. `server.py` calls it before serving.
+"""
+
+_installed = False
+
+
+def install() -> None:
+    """Apply every extension once (monkeypatches of moto's classes)."""
+    global _installed
+    if _installed:
+        return
+    from . import autoscaling_ext, ec2_ext  # imports moto: only when installing
+
+    autoscaling_ext.install()
+    ec2_ext.install()
+    _installed = True

@@ -1,0 +1,136 @@
+"""The test harness's control endpoint (not an AWS API), under `/_scaling_guard/`,
+for what moto cannot do through the AWS API. Everything else goes to moto.
+
+    GET  /_scaling_guard/lifecycle-actions[?group=NAME]
+         -> 200 [{token, group, hook, instance_id, transition,
+                  notification_metadata, account, region, time, origin, destination}]
+    POST /_scaling_guard/lifecycle-actions/<token>/timeout
+         -> 200 {token, instance_id, result}   (the hook's DefaultResult, applied
+                                                 as when the heartbeat times out)
+    POST /_scaling_guard/images/<ami-id>
+         body {"creation_date": ISO-8601, "deprecation_time": ISO-8601 | null,
+               "region": optional, default every region that has the image}
+         -> 200 [{image_id, account, region, creation_date, deprecation_time}]
+
+Errors answer {"error": message} with 400 (bad request) or 404 (unknown).
+
+All requests (AWS and control) are served one at a time: moto's backends are
+not thread-safe, and the end-to-end tests fire concurrent launch decisions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from typing import Any, Callable, Iterable
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ec2.models import ec2_backends
+from moto.ec2.utils import format_timestamp
+from werkzeug.wrappers import Request, Response
+
+from . import autoscaling_ext, ec2_ext
+
+PREFIX = "/_scaling_guard/"
+
+
+class ControlError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def list_actions(request: Request) -> list[dict[str, Any]]:
+    group = request.args.get("group")
+    return [
+        dataclasses.asdict(action)
+        for backend in autoscaling_ext.loaded_backends()
+        for action in autoscaling_ext.active_actions(backend)
+        if group is None or action.group == group
+    ]
+
+
+def time_out_action(token: str) -> dict[str, Any]:
+    for backend in autoscaling_ext.loaded_backends():
+        for action in autoscaling_ext.active_actions(backend):
+            if action.token == token:
+                result = autoscaling_ext.time_out(backend, action)
+                return {"token": token, "instance_id": action.instance_id, "result": result}
+    raise ControlError(404, f"no active lifecycle action with token {token}")
+
+
+def update_image(image_id: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    unknown = set(body) - {"creation_date", "deprecation_time", "region"}
+    if unknown:
+        raise ControlError(400, f"unknown keys: {sorted(unknown)}")
+    if "region" in body:  # load the region's backend (moto creates them on first use)
+        try:
+            ec2_backends[DEFAULT_ACCOUNT_ID][body["region"]]
+        except KeyError as error:
+            raise ControlError(400, f"unknown region {body['region']}") from error
+    updated = []
+    for account, per_region in list(ec2_backends.items()):
+        for region, backend in list(per_region.items()):
+            ami = backend.amis.get(image_id)
+            if ami is None or body.get("region", region) != region:
+                continue
+            try:
+                ec2_ext.set_image_dates(ami, body)
+            except (TypeError, ValueError) as error:
+                raise ControlError(400, f"bad timestamp: {error}") from error
+            updated.append(
+                {
+                    "image_id": image_id,
+                    "account": account,
+                    "region": region,
+                    "creation_date": format_timestamp(ami.creation_date),
+                    "deprecation_time": ami.deprecation_time,
+                }
+            )
+    if not updated:
+        raise ControlError(404, f"no image {image_id}")
+    return updated
+
+
+def route(request: Request) -> Any:
+    parts = request.path[len(PREFIX):].strip("/").split("/")
+    if request.method == "GET" and parts == ["lifecycle-actions"]:
+        return list_actions(request)
+    if request.method == "POST" and len(parts) == 3 and parts[0] == "lifecycle-actions" and parts[2] == "timeout":
+        return time_out_action(parts[1])
+    if request.method == "POST" and len(parts) == 2 and parts[0] == "images":
+        body = request.get_json(force=True, silent=True)
+        if not isinstance(body, dict):
+            raise ControlError(400, "the body must be a JSON object")
+        return update_image(parts[1], body)
+    raise ControlError(404, f"no control endpoint {request.method} {request.path}")
+
+
+class EmulatorApp:
+    """WSGI app: the control endpoint in front of moto's app, one request at a time."""
+
+    def __init__(self, moto_app: Callable[..., Iterable[bytes]]):
+        self.moto_app = moto_app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        with self.lock:
+            if environ.get("PATH_INFO", "").startswith(PREFIX):
+                return self.control(environ, start_response)
+            body = self.moto_app(environ, start_response)
+            try:
+                return list(body)  # produce the whole answer while holding the lock
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
+
+    def control(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            status, payload = 200, route(request)
+        except ControlError as error:
+            status, payload = error.status, {"error": error.message}
+        response = Response(json.dumps(payload), status=status, mimetype="application/json")
+        return response(environ, start_response)

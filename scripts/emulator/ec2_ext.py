@@ -1,0 +1,195 @@
+"""EC2 extensions to moto 5.2.5.
+
+Closes these moto gaps (each patch below says which one):
+
+* images: moto has no `EnableImageDeprecation` / `DisableImageDeprecation`,
+  never reports `DeprecationTime`, and stamps `CreationDate` with "now";
+  `set_image_dates` (used by the control endpoint) backdates both;
+* instances: moto ignores the launch template's `IamInstanceProfile`,
+  `MetadataOptions` and `CpuOptions` (for RunInstances with a template and for
+  Auto Scaling launches), and drops `CpuOptions` of RunInstances.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from moto.autoscaling.models import ASG_NAME_TAG, FakeAutoScalingGroup
+from moto.core.parse import default_timestamp_parser
+from moto.core.responses import ActionResult
+from moto.ec2.models import EC2Backend
+from moto.ec2.models.amis import Ami
+from moto.ec2.models.instances import Instance, MetadataOptions
+from moto.ec2.responses import EC2Response
+from moto.ec2.utils import filter_iam_instance_profiles
+
+
+# --- images ------------------------------------------------------------------
+
+
+def parse_time(value: Any) -> datetime:
+    """An ISO 8601 (or epoch) timestamp as a naive UTC datetime, like moto's own."""
+    parsed = value if isinstance(value, datetime) else default_timestamp_parser(value)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+def format_time(value: datetime) -> str:
+    """AWS's format of DeprecationTime: `2021-01-01T00:00:00.000Z`."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def set_image_dates(ami: Ami, changes: dict[str, Any]) -> None:
+    """Apply `creation_date` and/or `deprecation_time` (None clears it)."""
+    if changes.get("creation_date") is not None:
+        ami.creation_date = parse_time(changes["creation_date"])
+    if "deprecation_time" in changes:
+        value = changes["deprecation_time"]
+        ami.deprecation_time = None if value is None else format_time(parse_time(value))
+
+
+def describe_image(response: EC2Response, image_id: str) -> Ami:
+    """The image, or moto's own InvalidAMIID errors."""
+    return response.ec2_backend.describe_images(ami_ids=[image_id])[0]
+
+
+def enable_image_deprecation(self: EC2Response) -> ActionResult:
+    """Gap: EnableImageDeprecation is not implemented by moto. (Unlike AWS,
+    a past DeprecateAt is accepted, and seconds are kept.)"""
+    ami = describe_image(self, self._get_param("ImageId"))
+    self.error_on_dryrun()
+    set_image_dates(ami, {"deprecation_time": self._get_param("DeprecateAt")})
+    return ActionResult({"Return": True})
+
+
+def disable_image_deprecation(self: EC2Response) -> ActionResult:
+    """Gap: DisableImageDeprecation is not implemented by moto."""
+    ami = describe_image(self, self._get_param("ImageId"))
+    self.error_on_dryrun()
+    set_image_dates(ami, {"deprecation_time": None})
+    return ActionResult({"Return": True})
+
+
+# --- instances -----------------------------------------------------------------
+
+
+def _cpu_options(options: dict[str, Any]) -> dict[str, Any]:
+    cpu = {key: int(options[key]) for key in ("CoreCount", "ThreadsPerCore") if key in options}
+    if "AmdSevSnp" in options:
+        cpu["AmdSevSnp"] = options["AmdSevSnp"]
+    return cpu
+
+
+def _attach_profile(ec2: EC2Backend, instance: Instance, profile: dict[str, Any]) -> None:
+    """Associate the profile like RunInstances does; a profile that does not
+    exist in moto's IAM is still shown on the instance (AWS would refuse the
+    launch; a test double that needs no IAM set-up is more useful here)."""
+    arn, name = profile.get("Arn"), profile.get("Name")
+    try:
+        found = filter_iam_instance_profiles(ec2.account_id, ec2.partition, arn, name)
+    except Exception:  # moto's IAM raises when the profile is unknown
+        found = None
+    if found is not None:
+        ec2.associate_iam_instance_profile(
+            instance_id=instance.id, iam_instance_profile_name=name, iam_instance_profile_arn=arn
+        )
+    else:
+        arn = arn or f"arn:{ec2.partition}:iam::{ec2.account_id}:instance-profile/{name}"
+        instance.iam_instance_profile = {"Arn": arn, "Id": "AIPA" + uuid.uuid4().hex[:17].upper()}
+
+
+def apply_template(
+    ec2: EC2Backend, instance: Instance, data: dict[str, Any], explicit: set[str]
+) -> None:
+    """Carry the template's CpuOptions, MetadataOptions and IamInstanceProfile
+    onto the instance, unless the request set them itself (`explicit`)."""
+    if data.get("CpuOptions") and "cpu" not in explicit:
+        instance.cpu_options = _cpu_options(data["CpuOptions"])
+    if data.get("MetadataOptions") and "metadata" not in explicit:
+        instance.metadata_options = MetadataOptions(data["MetadataOptions"])
+    if (
+        data.get("IamInstanceProfile")
+        and "profile" not in explicit
+        and instance.iam_instance_profile is None
+    ):
+        _attach_profile(ec2, instance, data["IamInstanceProfile"])
+
+
+def _patch_run_instances() -> None:
+    """Gap: RunInstances with a launch template ignores the template's
+    IamInstanceProfile, MetadataOptions and CpuOptions. Wraps
+    `EC2Backend.run_instances` (Auto Scaling launches are handled below, with the
+    group's template version)."""
+    original = EC2Backend.run_instances
+
+    def run_instances(
+        self: EC2Backend, image_id: str, count: int, user_data: Any, security_group_names: list[str], **kwargs: Any
+    ) -> Any:
+        template = kwargs.get("launch_template")
+        by_group = ASG_NAME_TAG in (kwargs.get("tags") or {}).get("instance", {})
+        reservation = original(self, image_id, count, user_data, security_group_names, **kwargs)
+        if template and not by_group:
+            data = self._get_template_from_args(template).data
+            explicit = set()
+            if kwargs.get("metadata_options"):
+                explicit.add("metadata")
+            if kwargs.get("iam_instance_profile_name") or kwargs.get("iam_instance_profile_arn"):
+                explicit.add("profile")
+            for instance in reservation.instances:
+                apply_template(self, instance, data, explicit)
+        return reservation
+
+    EC2Backend.run_instances = run_instances  # type: ignore[method-assign]
+
+
+def _patch_group_launch() -> None:
+    """Gap: instances an Auto Scaling group launches from a launch template
+    lack the template's IamInstanceProfile, MetadataOptions and CpuOptions.
+    Wraps `FakeAutoScalingGroup.replace_autoscaling_group_instances` and applies
+    the group's template version (`$Default`, `$Latest` or a number)."""
+    original = FakeAutoScalingGroup.replace_autoscaling_group_instances
+
+    def replace_autoscaling_group_instances(
+        self: FakeAutoScalingGroup, count_needed: int, propagated_tags: dict[str, str]
+    ) -> None:
+        before = {state.instance.id for state in self.instance_states}
+        original(self, count_needed, propagated_tags)
+        if self.ec2_launch_template is None:
+            return
+        data = self.ec2_launch_template.get_version(self.launch_template_version).data
+        for state in self.instance_states:
+            if state.instance.id not in before:
+                apply_template(self.ec2_backend, state.instance, data, set())
+
+    FakeAutoScalingGroup.replace_autoscaling_group_instances = (  # type: ignore[method-assign]
+        replace_autoscaling_group_instances
+    )
+
+
+def _patch_run_instances_cpu_options() -> None:
+    """Gap: RunInstances drops `CpuOptions`. Wraps `EC2Response.run_instances`;
+    DescribeInstances (and the RunInstances answer) then show them."""
+    original = EC2Response.run_instances
+
+    def run_instances(self: EC2Response) -> Any:
+        result = original(self)
+        cpu = self._get_param("CpuOptions")
+        if cpu and isinstance(result, ActionResult):
+            for instance in result.result.instances:  # type: ignore[attr-defined]
+                instance.cpu_options = _cpu_options(cpu)
+        return result
+
+    EC2Response.run_instances = run_instances  # type: ignore[method-assign]
+
+
+def install() -> None:
+    Ami.deprecation_time = None  # type: ignore[attr-defined]
+    Instance.cpu_options = None  # type: ignore[attr-defined]
+    EC2Response.enable_image_deprecation = enable_image_deprecation  # type: ignore[attr-defined]
+    EC2Response.disable_image_deprecation = disable_image_deprecation  # type: ignore[attr-defined]
+    _patch_run_instances()
+    _patch_group_launch()
+    _patch_run_instances_cpu_options()

@@ -1,0 +1,379 @@
+"""Tests of the emulator's extensions, with boto3 against a running server.py.
+
+    .venv/bin/python -m pytest scripts/emulator -q
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+SERVER = Path(__file__).resolve().parent / "server.py"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+HOOK = "scaling-guard-launch"
+LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
+
+
+DUMMY_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dummy_credentials():
+    """Dummy credentials only: no profile, no real account is ever used."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("AWS_")]:
+            patch.delenv(name)
+        for name, value in DUMMY_ENV.items():
+            patch.setenv(name, value)
+        yield
+
+
+@pytest.fixture(scope="session")
+def endpoint(tmp_path_factory: pytest.TempPathFactory, dummy_credentials):
+    """server.py on a free port; stopped at the end even when tests fail."""
+    tmp = tmp_path_factory.mktemp("emulator")
+    port_file, log_path = tmp / "port", tmp / "server.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVER), "--port", "0", "--port-file", str(port_file)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not port_file.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"emulator did not start:\n{log_path.read_text()}")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port_file.read_text().strip()}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+    assert proc.returncode == 0, log_path.read_text()
+    assert not port_file.exists()
+
+
+def client(endpoint: str, service: str):
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION)
+
+
+@pytest.fixture(scope="session")
+def ec2(endpoint):
+    return client(endpoint, "ec2")
+
+
+@pytest.fixture(scope="session")
+def asg(endpoint):
+    return client(endpoint, "autoscaling")
+
+
+def control(endpoint: str, method: str, path: str, body: object = None) -> tuple[int, object]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{endpoint}/_scaling_guard/{path}", data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture(scope="session")
+def world(endpoint, ec2):
+    """A private subnet, an image, an instance profile and a hardened launch template."""
+    iam = client(endpoint, "iam")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone=f"{REGION}a")["Subnet"]["SubnetId"]
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    profile = iam.create_instance_profile(InstanceProfileName="eks-node")["InstanceProfile"]["Arn"]
+    template = ec2.create_launch_template(
+        LaunchTemplateName="eks-nodes",
+        LaunchTemplateData={
+            "ImageId": image,
+            "InstanceType": "m6i.large",
+            "IamInstanceProfile": {"Arn": profile},
+            "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2},
+            "CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 1},
+        },
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    return {"subnet": subnet, "image": image, "profile": profile, "template": template}
+
+
+@pytest.fixture
+def make_group(asg, world):
+    def make(desired: int, hooked: bool = True, default_result: str = "ABANDON") -> str:
+        name = f"nodes-{uuid.uuid4().hex[:8]}"
+        hooks = [
+            {
+                "LifecycleHookName": HOOK,
+                "LifecycleTransition": LAUNCHING,
+                "NotificationMetadata": '{"cluster":"prod"}',
+                "HeartbeatTimeout": 300,
+                "DefaultResult": default_result,
+            }
+        ]
+        asg.create_auto_scaling_group(
+            AutoScalingGroupName=name,
+            LaunchTemplate={"LaunchTemplateId": world["template"], "Version": "$Latest"},
+            MinSize=0,
+            MaxSize=10,
+            DesiredCapacity=desired,
+            VPCZoneIdentifier=world["subnet"],
+            **({"LifecycleHookSpecificationList": hooks} if hooked else {}),
+        )
+        return name
+
+    return make
+
+
+def instances(asg, group: str) -> dict[str, str]:
+    """instance id -> lifecycle state, as DescribeAutoScalingGroups reports it."""
+    (found,) = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+    return {i["InstanceId"]: i["LifecycleState"] for i in found["Instances"]}
+
+
+def actions(endpoint: str, group: str) -> list[dict]:
+    status, body = control(endpoint, "GET", f"lifecycle-actions?group={group}")
+    assert status == 200
+    return body
+
+
+def complete(asg, group: str, result: str, **target) -> None:
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName=group, LifecycleHookName=HOOK, LifecycleActionResult=result, **target
+    )
+
+
+def ec2_state(ec2, instance_id: str) -> str:
+    (reservation,) = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    return reservation["Instances"][0]["State"]["Name"]
+
+
+def test_launch_into_hooked_group_waits_and_records_an_action(endpoint, asg, make_group):
+    group = make_group(desired=2)
+    states = instances(asg, group)
+    assert list(states.values()) == ["Pending:Wait", "Pending:Wait"]
+    described = asg.describe_auto_scaling_instances(InstanceIds=list(states))["AutoScalingInstances"]
+    assert {i["LifecycleState"] for i in described} == {"Pending:Wait"}
+
+    listed = actions(endpoint, group)
+    assert sorted(a["instance_id"] for a in listed) == sorted(states)
+    action = listed[0]
+    assert uuid.UUID(action["token"]).version == 4
+    assert {k: action[k] for k in ("group", "hook", "transition", "notification_metadata", "account", "region")} == {
+        "group": group,
+        "hook": HOOK,
+        "transition": LAUNCHING,
+        "notification_metadata": '{"cluster":"prod"}',
+        "account": ACCOUNT,
+        "region": REGION,
+    }
+    (hook,) = asg.describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"]
+    assert hook["NotificationMetadata"] == '{"cluster":"prod"}'
+
+    # Waiting instances count towards the desired capacity: no relaunch, one more on scale-out.
+    asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)
+    assert len(instances(asg, group)) == 2
+    asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=3)
+    assert list(instances(asg, group).values()).count("Pending:Wait") == 3
+    assert len(actions(endpoint, group)) == 3
+
+
+def test_hook_put_later_holds_the_next_launches(endpoint, asg, make_group):
+    group = make_group(desired=1, hooked=False)
+    asg.put_lifecycle_hook(
+        AutoScalingGroupName=group, LifecycleHookName=HOOK, LifecycleTransition=LAUNCHING, NotificationMetadata="m"
+    )
+    asg.update_auto_scaling_group(AutoScalingGroupName=group, DesiredCapacity=2)
+    assert sorted(instances(asg, group).values()) == ["InService", "Pending:Wait"]
+    assert [a["notification_metadata"] for a in actions(endpoint, group)] == ["m"]
+
+
+def test_group_without_hook_goes_in_service(endpoint, asg, make_group):
+    group = make_group(desired=2, hooked=False)
+    assert list(instances(asg, group).values()) == ["InService", "InService"]
+    assert actions(endpoint, group) == []
+
+
+def test_continue_puts_the_instance_in_service(endpoint, asg, make_group):
+    group = make_group(desired=2)
+    first, second = actions(endpoint, group)
+    complete(asg, group, "CONTINUE", LifecycleActionToken=first["token"])
+    complete(asg, group, "CONTINUE", InstanceId=second["instance_id"])
+    assert instances(asg, group) == {first["instance_id"]: "InService", second["instance_id"]: "InService"}
+    assert actions(endpoint, group) == []
+
+
+def test_abandon_terminates_and_removes_the_instance(endpoint, ec2, asg, make_group):
+    group = make_group(desired=1)
+    (action,) = actions(endpoint, group)
+    complete(asg, group, "ABANDON", LifecycleActionToken=action["token"])
+    assert ec2_state(ec2, action["instance_id"]) == "terminated"
+    states = instances(asg, group)
+    assert action["instance_id"] not in states
+    # As AWS does, the group replaces it; the replacement waits for its own decision.
+    assert list(states.values()) == ["Pending:Wait"]
+    (replacement,) = actions(endpoint, group)
+    assert replacement["token"] != action["token"]
+    assert replacement["instance_id"] in states
+
+
+def test_no_replacement_while_launch_is_suspended(endpoint, asg, make_group):
+    group = make_group(desired=1)
+    (action,) = actions(endpoint, group)
+    asg.suspend_processes(AutoScalingGroupName=group, ScalingProcesses=["Launch"])
+    complete(asg, group, "ABANDON", LifecycleActionToken=action["token"])
+    asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)
+    assert instances(asg, group) == {}
+    asg.resume_processes(AutoScalingGroupName=group, ScalingProcesses=["Launch"])
+    assert list(instances(asg, group).values()) == ["Pending:Wait", "Pending:Wait"]
+
+
+def test_unknown_token_is_a_validation_error(asg, make_group):
+    group = make_group(desired=1)
+    token = str(uuid.uuid4())
+    with pytest.raises(ClientError) as raised:
+        complete(asg, group, "CONTINUE", LifecycleActionToken=token)
+    error = raised.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "ValidationError"
+    assert error["Error"]["Message"] == f"No active Lifecycle Action found with token {token}"
+
+
+def test_duplicate_completion_is_the_same_validation_error(asg, make_group):
+    group = make_group(desired=1)
+    (state,) = instances(asg, group)
+    complete(asg, group, "CONTINUE", InstanceId=state)
+    with pytest.raises(ClientError) as by_instance:
+        complete(asg, group, "CONTINUE", InstanceId=state)
+    assert by_instance.value.response["Error"]["Code"] == "ValidationError"
+    assert by_instance.value.response["Error"]["Message"] == f"No active Lifecycle Action found with instance ID {state}"
+
+
+def test_duplicate_completion_by_token(endpoint, asg, make_group):
+    group = make_group(desired=1)
+    (action,) = actions(endpoint, group)
+    complete(asg, group, "CONTINUE", LifecycleActionToken=action["token"])
+    with pytest.raises(ClientError) as raised:
+        complete(asg, group, "ABANDON", LifecycleActionToken=action["token"])
+    assert raised.value.response["Error"] == {
+        "Code": "ValidationError",
+        "Message": f"No active Lifecycle Action found with token {action['token']}",
+        "Type": "Sender",
+    }
+    assert list(instances(asg, group).values()) == ["InService"]
+
+
+def test_heartbeat_validates_the_action(endpoint, asg, make_group):
+    group = make_group(desired=1)
+    (action,) = actions(endpoint, group)
+    asg.record_lifecycle_action_heartbeat(
+        AutoScalingGroupName=group, LifecycleHookName=HOOK, LifecycleActionToken=action["token"]
+    )
+    with pytest.raises(ClientError, match="No active Lifecycle Action found with token"):
+        asg.record_lifecycle_action_heartbeat(
+            AutoScalingGroupName=group, LifecycleHookName="other-hook", LifecycleActionToken=action["token"]
+        )
+
+
+def test_timeout_applies_the_default_result(endpoint, asg, make_group):
+    group = make_group(desired=1, default_result="CONTINUE")
+    (action,) = actions(endpoint, group)
+    status, body = control(endpoint, "POST", f"lifecycle-actions/{action['token']}/timeout")
+    assert (status, body) == (200, {"token": action["token"], "instance_id": action["instance_id"], "result": "CONTINUE"})
+    assert instances(asg, group) == {action["instance_id"]: "InService"}
+    status, _ = control(endpoint, "POST", f"lifecycle-actions/{action['token']}/timeout")
+    assert status == 404
+
+
+def test_deleting_a_group_deletes_its_hooks_and_actions(endpoint, asg, make_group):
+    group = make_group(desired=1)
+    asg.delete_auto_scaling_group(AutoScalingGroupName=group, ForceDelete=True)
+    assert actions(endpoint, group) == []
+    assert asg.describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"] == []
+
+
+def test_image_backdating_and_deprecation(endpoint, ec2, world):
+    image = ec2.register_image(Name="eks-node-old", RootDeviceName="/dev/xvda")["ImageId"]
+    status, body = control(
+        endpoint,
+        "POST",
+        f"images/{image}",
+        {"creation_date": "2020-01-01T00:00:00.000Z", "deprecation_time": "2021-01-01T00:00:00.000Z", "region": REGION},
+    )
+    assert status == 200
+    assert body == [
+        {
+            "image_id": image,
+            "account": ACCOUNT,
+            "region": REGION,
+            "creation_date": "2020-01-01T00:00:00.000Z",
+            "deprecation_time": "2021-01-01T00:00:00.000Z",
+        }
+    ]
+    (described,) = ec2.describe_images(ImageIds=[image])["Images"]
+    assert described["CreationDate"] == "2020-01-01T00:00:00.000Z"
+    assert described["DeprecationTime"] == "2021-01-01T00:00:00.000Z"
+
+    ec2.enable_image_deprecation(ImageId=image, DeprecateAt=datetime(2030, 6, 1, 12, 30, tzinfo=timezone.utc))
+    assert ec2.describe_images(ImageIds=[image])["Images"][0]["DeprecationTime"] == "2030-06-01T12:30:00.000Z"
+    ec2.disable_image_deprecation(ImageId=image)
+    assert "DeprecationTime" not in ec2.describe_images(ImageIds=[image])["Images"][0]
+
+    assert control(endpoint, "POST", "images/ami-12345678", {"creation_date": "2020-01-01T00:00:00Z"})[0] == 404
+    assert control(endpoint, "POST", f"images/{image}", {"creation_date": "yesterday"})[0] == 400
+
+
+def test_group_instances_carry_the_launch_template_settings(ec2, asg, make_group, world):
+    group = make_group(desired=1, hooked=False)
+    (instance_id,) = instances(asg, group)
+    (reservation,) = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    instance = reservation["Instances"][0]
+    assert instance["IamInstanceProfile"]["Arn"] == world["profile"]
+    assert instance["MetadataOptions"]["HttpTokens"] == "required"
+    assert instance["MetadataOptions"]["HttpPutResponseHopLimit"] == 2
+    assert instance["CpuOptions"] == {"CoreCount": 1, "ThreadsPerCore": 1}
+    assert instance["InstanceType"] == "m6i.large"
+
+
+def test_run_instances_echoes_cpu_options_and_template_settings(ec2, world):
+    direct = ec2.run_instances(
+        ImageId=world["image"], InstanceType="c7g.2xlarge", MinCount=1, MaxCount=1,
+        CpuOptions={"CoreCount": 4, "ThreadsPerCore": 1},
+    )["Instances"][0]["InstanceId"]
+    templated = ec2.run_instances(
+        LaunchTemplate={"LaunchTemplateId": world["template"]}, MinCount=1, MaxCount=1,
+        MetadataOptions={"HttpTokens": "optional"},
+    )["Instances"][0]["InstanceId"]
+    described = {
+        i["InstanceId"]: i
+        for r in ec2.describe_instances(InstanceIds=[direct, templated])["Reservations"]
+        for i in r["Instances"]
+    }
+    assert described[direct]["CpuOptions"] == {"CoreCount": 4, "ThreadsPerCore": 1}
+    assert "IamInstanceProfile" not in described[direct]
+    assert described[templated]["CpuOptions"] == {"CoreCount": 1, "ThreadsPerCore": 1}
+    assert described[templated]["IamInstanceProfile"]["Arn"] == world["profile"]
+    assert described[templated]["MetadataOptions"]["HttpTokens"] == "optional"  # the request wins
