@@ -1,0 +1,870 @@
+//! Tier 3 (SPEC §10): the adapters of `shared::aws` on the real SDK clients,
+//! with `aws-smithy-mocks` answering in place of AWS. They prove the exact
+//! requests the guard sends, how the answers become facts, which error codes
+//! mean "nothing there", and that throttling is retried a bounded number of
+//! times.
+
+// `clippy.toml`'s `allow-unwrap-in-tests` covers `#[test]` functions only; in
+// an integration-test crate their helpers (recorders, fixtures) are test code
+// too.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+use aws_config::retry::RetryConfig;
+use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use aws_smithy_types::error::ErrorMetadata;
+use pretty_assertions::assert_eq;
+use rstest::rstest;
+use serde_json::Value;
+
+use shared::alerts::{Alert, AlertKind, Severity};
+use shared::aws::{AutoScaling, CachedNetworkImages, Ec2, Sns};
+use shared::decision::LifecycleResult;
+use shared::facts::{CpuOptions, GroupFacts, HttpTokens, ImageFacts, InstanceFacts, SubnetFacts};
+use shared::lifecycle::{LAUNCHING, LifecycleAction};
+use shared::policy::Policy;
+use shared::ports::{
+    AlertPublish, AwsError, Completion, GroupRead, InstanceRead, LifecycleComplete,
+    NetworkImageRead,
+};
+
+use aws_sdk_autoscaling::operation::complete_lifecycle_action::{
+    CompleteLifecycleActionError, CompleteLifecycleActionInput, CompleteLifecycleActionOutput,
+};
+use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::{
+    DescribeAutoScalingGroupsInput, DescribeAutoScalingGroupsOutput,
+};
+use aws_sdk_autoscaling::types::{AutoScalingGroup, SuspendedProcess, TagDescription};
+use aws_sdk_ec2::operation::describe_images::{
+    DescribeImagesError, DescribeImagesInput, DescribeImagesOutput,
+};
+use aws_sdk_ec2::operation::describe_instances::{
+    DescribeInstancesError, DescribeInstancesInput, DescribeInstancesOutput,
+};
+use aws_sdk_ec2::operation::describe_subnets::{DescribeSubnetsInput, DescribeSubnetsOutput};
+use aws_sdk_ec2::types::{
+    GroupIdentifier, HttpTokensState, IamInstanceProfile, Image, Instance,
+    InstanceMetadataOptionsResponse, InstanceState, InstanceStateName, InstanceType, Reservation,
+    Subnet, Tag,
+};
+use aws_sdk_sns::operation::publish::{PublishError, PublishInput, PublishOutput};
+use aws_sdk_sns::types::MessageAttributeValue;
+
+const TOKEN: &str = "c613620e-07e2-4ed2-a9e2-ef8258911ade";
+const HOOK: &str = "scaling-guard-launch";
+const GROUP: &str = "prod-general";
+const INSTANCE: &str = "i-0a1b2c3d4e5f60718";
+const IMAGE: &str = "ami-0123456789abcdef0";
+const SUBNET: &str = "subnet-0aaa1111bbbb2222c";
+const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:alerts";
+
+// ---------------------------------------------------------------------------
+// Mocked clients
+// ---------------------------------------------------------------------------
+
+/// The standard retry strategy, bounded like production (three attempts), with
+/// a 1 ms backoff so that retried tests stay fast.
+fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_backoff(Duration::from_millis(1))
+}
+
+/// A real `$sdk::Client` whose every call is answered by `$rules`.
+///
+/// This is `aws_smithy_mocks::mock_client!` without `with_test_defaults_v2`,
+/// which exists only with the SDK crates' `test-util` feature: enabling it for
+/// tests would build every SDK crate twice (once for `cargo build`, once for
+/// `cargo test`). Static credentials and a region stand in for the test
+/// defaults; the retry configuration is the one above.
+macro_rules! mocked {
+    ($sdk:ident, $mode:expr, $rules:expr) => {{
+        let mut interceptor = MockResponseInterceptor::new().rule_mode($mode);
+        for rule in $rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        $sdk::Client::from_conf(
+            $sdk::Config::builder()
+                .behavior_version($sdk::config::BehaviorVersion::latest())
+                .region($sdk::config::Region::new("eu-west-1"))
+                .credentials_provider($sdk::config::Credentials::new(
+                    "AKIDADAPTERTESTS",
+                    "adapter-tests-secret",
+                    None,
+                    None,
+                    "adapter-tests",
+                ))
+                .http_client(create_mock_http_client())
+                .interceptor(interceptor)
+                .retry_config(retry_config())
+                .build(),
+        )
+    }};
+}
+
+/// Rules answer in order, a simple rule once: an unexpected extra call (or an
+/// unexpected operation) fails the test.
+fn auto_scaling(rules: &[&Rule]) -> AutoScaling {
+    AutoScaling::new(mocked!(
+        aws_sdk_autoscaling,
+        RuleMode::Sequential,
+        rules.iter().copied()
+    ))
+}
+
+fn ec2(rules: &[&Rule]) -> Ec2 {
+    Ec2::new(mocked!(
+        aws_sdk_ec2,
+        RuleMode::Sequential,
+        rules.iter().copied()
+    ))
+}
+
+/// Rules stay in place and answer as often as they match: for counting hits.
+fn ec2_answering_repeatedly(rules: &[&Rule]) -> Ec2 {
+    Ec2::new(mocked!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        rules.iter().copied()
+    ))
+}
+
+fn sns(rules: &[&Rule]) -> Sns {
+    Sns::new(
+        mocked!(aws_sdk_sns, RuleMode::Sequential, rules.iter().copied()),
+        TOPIC,
+    )
+}
+
+/// The requests a rule was asked to answer, in order.
+type Seen<I> = Arc<Mutex<Vec<I>>>;
+
+/// A `match_requests` filter that matches everything and records it, so that
+/// the test can compare the whole request with the expected one.
+fn recorder<I>() -> (Seen<I>, impl Fn(&I) -> bool + Send + Sync + 'static)
+where
+    I: Clone + Send + 'static,
+{
+    let seen: Seen<I> = Arc::default();
+    let sink = Arc::clone(&seen);
+    let record = move |request: &I| {
+        sink.lock().unwrap().push(request.clone());
+        true
+    };
+    (seen, record)
+}
+
+fn taken<I: Clone>(seen: &Seen<I>) -> Vec<I> {
+    seen.lock().unwrap().clone()
+}
+
+/// An error as AWS's query protocols report it: a code and a message.
+fn meta(code: &str, message: &str) -> ErrorMetadata {
+    ErrorMetadata::builder().code(code).message(message).build()
+}
+
+/// How the first attempt of a retried call fails.
+#[derive(Debug, Clone, Copy)]
+enum Transient {
+    /// The service's throttling error code (`Throttling`, `RequestLimitExceeded`).
+    Throttled,
+    /// `503 Service Unavailable`, no body.
+    Unavailable,
+}
+
+// ---------------------------------------------------------------------------
+// Auto Scaling: CompleteLifecycleAction
+// ---------------------------------------------------------------------------
+
+fn action() -> LifecycleAction {
+    LifecycleAction {
+        token: TOKEN.to_owned(),
+        group: GROUP.to_owned(),
+        hook: HOOK.to_owned(),
+        instance_id: INSTANCE.to_owned(),
+        transition: LAUNCHING.to_owned(),
+        notification_metadata: None,
+        origin: Some("EC2".to_owned()),
+        destination: Some("AutoScalingGroup".to_owned()),
+    }
+}
+
+fn completed() -> CompleteLifecycleActionOutput {
+    CompleteLifecycleActionOutput::builder().build()
+}
+
+fn complete_error(code: &str, message: &str) -> CompleteLifecycleActionError {
+    CompleteLifecycleActionError::generic(meta(code, message))
+}
+
+#[rstest]
+#[case::continue_(LifecycleResult::Continue, "CONTINUE")]
+#[case::abandon(LifecycleResult::Abandon, "ABANDON")]
+#[tokio::test]
+async fn complete_sends_token_hook_group_instance_and_result(
+    #[case] result: LifecycleResult,
+    #[case] wire: &str,
+) {
+    let (seen, record) = recorder::<CompleteLifecycleActionInput>();
+    let rule = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
+        .match_requests(record)
+        .then_output(completed);
+
+    let completion = auto_scaling(&[&rule]).complete(&action(), result).await;
+
+    assert_eq!(completion, Ok(Completion::Completed));
+    let expected = CompleteLifecycleActionInput::builder()
+        .lifecycle_hook_name(HOOK)
+        .auto_scaling_group_name(GROUP)
+        .lifecycle_action_token(TOKEN)
+        .lifecycle_action_result(wire)
+        .instance_id(INSTANCE)
+        .build()
+        .unwrap();
+    assert_eq!(taken(&seen), vec![expected]);
+    assert_eq!(rule.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn complete_without_an_active_action_is_no_active_action_not_an_error() {
+    // Given: Auto Scaling's answer to a duplicate event or a timed-out action
+    let rule = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action).then_error(|| {
+        complete_error(
+            "ValidationError",
+            &format!("No active Lifecycle Action found with token {TOKEN}"),
+        )
+    });
+
+    // When
+    let completion = auto_scaling(&[&rule])
+        .complete(&action(), LifecycleResult::Continue)
+        .await;
+
+    // Then
+    assert_eq!(completion, Ok(Completion::NoActiveAction));
+    assert_eq!(rule.num_calls(), 1, "a validation error is not retried");
+}
+
+#[rstest]
+#[case::other_validation_error(
+    "ValidationError",
+    "1 validation error detected: Value 'MAYBE' at 'lifecycleActionResult' failed to satisfy constraint"
+)]
+#[case::access_denied(
+    "AccessDenied",
+    "User: arn:aws:sts::123456789012:assumed-role/launch-guard/fn is not authorized to perform: autoscaling:CompleteLifecycleAction"
+)]
+#[tokio::test]
+async fn complete_reports_any_other_error_with_operation_and_code(
+    #[case] code: &'static str,
+    #[case] message: &'static str,
+) {
+    let rule = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
+        .then_error(move || complete_error(code, message));
+
+    let completion = auto_scaling(&[&rule])
+        .complete(&action(), LifecycleResult::Abandon)
+        .await;
+
+    assert_eq!(
+        completion,
+        Err(AwsError::new(
+            "CompleteLifecycleAction",
+            Some(code),
+            message
+        ))
+    );
+    assert_eq!(rule.num_calls(), 1, "`{code}` is not retried");
+}
+
+#[rstest]
+#[case::throttling(Transient::Throttled)]
+#[case::service_unavailable(Transient::Unavailable)]
+#[tokio::test]
+async fn complete_is_retried_after_throttling_or_a_503(#[case] first: Transient) {
+    let sequence = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action).sequence();
+    let sequence = match first {
+        Transient::Throttled => sequence.error(|| complete_error("Throttling", "Rate exceeded")),
+        Transient::Unavailable => sequence.http_status(503, None),
+    };
+    let rule = sequence.output(completed).build();
+
+    let completion = auto_scaling(&[&rule])
+        .complete(&action(), LifecycleResult::Continue)
+        .await;
+
+    assert_eq!(completion, Ok(Completion::Completed));
+    assert_eq!(rule.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn complete_gives_up_after_three_throttled_attempts() {
+    let rule = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
+        .sequence()
+        .error(|| complete_error("Throttling", "Rate exceeded"))
+        .repeatedly()
+        .build();
+
+    let completion = auto_scaling(&[&rule])
+        .complete(&action(), LifecycleResult::Continue)
+        .await;
+
+    assert_eq!(
+        completion,
+        Err(AwsError::new(
+            "CompleteLifecycleAction",
+            Some("Throttling"),
+            "Rate exceeded"
+        ))
+    );
+    assert_eq!(rule.num_calls(), 3);
+}
+
+// ---------------------------------------------------------------------------
+// Auto Scaling: DescribeAutoScalingGroups
+// ---------------------------------------------------------------------------
+
+fn group_tag(key: &str, value: &str) -> TagDescription {
+    TagDescription::builder()
+        .resource_id(GROUP)
+        .resource_type("auto-scaling-group")
+        .key(key)
+        .value(value)
+        .propagate_at_launch(true)
+        .build()
+}
+
+fn suspended(process: &str) -> SuspendedProcess {
+    SuspendedProcess::builder()
+        .process_name(process)
+        .suspension_reason("User suspended at 2026-09-21T14:13:20Z")
+        .build()
+}
+
+#[tokio::test]
+async fn describe_group_maps_sizes_tags_and_suspended_processes() {
+    let (seen, record) = recorder::<DescribeAutoScalingGroupsInput>();
+    let rule = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
+        .match_requests(record)
+        .then_output(|| {
+            DescribeAutoScalingGroupsOutput::builder()
+                .auto_scaling_groups(
+                    AutoScalingGroup::builder()
+                        .auto_scaling_group_name(GROUP)
+                        .min_size(1)
+                        .max_size(12)
+                        .desired_capacity(4)
+                        .tags(group_tag("scaling-guard:cluster", "prod"))
+                        .tags(group_tag("team", ""))
+                        .suspended_processes(suspended("Launch"))
+                        .suspended_processes(suspended("AZRebalance"))
+                        .build(),
+                )
+                .build()
+        });
+
+    let group = auto_scaling(&[&rule]).group(GROUP).await;
+
+    assert_eq!(
+        group,
+        Ok(Some(GroupFacts {
+            name: GROUP.to_owned(),
+            min_size: 1,
+            max_size: 12,
+            desired_capacity: 4,
+            tags: BTreeMap::from([
+                ("scaling-guard:cluster".to_owned(), "prod".to_owned()),
+                ("team".to_owned(), String::new()),
+            ]),
+            suspended_processes: vec!["Launch".to_owned(), "AZRebalance".to_owned()],
+        }))
+    );
+    let requests = taken(&seen);
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].auto_scaling_group_names(), [GROUP]);
+}
+
+#[tokio::test]
+async fn a_missing_group_is_none() {
+    // Auto Scaling answers an unknown name with an empty list, not an error.
+    let rule = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
+        .then_output(|| DescribeAutoScalingGroupsOutput::builder().build());
+
+    assert_eq!(auto_scaling(&[&rule]).group("prod-gone").await, Ok(None));
+}
+
+// ---------------------------------------------------------------------------
+// SNS: Publish
+// ---------------------------------------------------------------------------
+
+fn alert() -> Alert {
+    let policy =
+        Policy::from_vars([("GUARD_CLUSTER", "prod"), ("GUARD_ALERT_TOPIC_ARN", TOPIC)]).unwrap();
+    let now = UNIX_EPOCH + Duration::from_secs(1_790_000_000);
+    let mut alert = Alert::new(
+        AlertKind::LaunchDenied,
+        Severity::Critical,
+        &policy,
+        now,
+        format!("launch of {INSTANCE} denied (instance_type.allowed)"),
+    );
+    alert.decision = "ABANDON".to_owned();
+    alert.instance_id = Some(INSTANCE.to_owned());
+    alert.group = Some(GROUP.to_owned());
+    alert.advice = "use an allowed instance type in the launch template".to_owned();
+    alert
+}
+
+fn published() -> PublishOutput {
+    PublishOutput::builder()
+        .message_id("0c5f0a57-3b0c-5e4c-9a9e-4b1bde1f4a2e")
+        .build()
+}
+
+fn string_attribute(value: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn publish_sends_subject_json_bodies_and_filter_attributes_to_the_topic() {
+    let (seen, record) = recorder::<PublishInput>();
+    let rule = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(record)
+        .then_output(published);
+    let alert = alert();
+
+    let sent = sns(&[&rule]).publish(&alert).await;
+
+    assert_eq!(sent, Ok(()));
+    // The whole request: nothing else is set (not an SMS, not a FIFO
+    // publish, not a direct target).
+    let expected = PublishInput::builder()
+        .topic_arn(TOPIC)
+        .subject(alert.subject())
+        .message_structure("json")
+        .message(alert.sns_message())
+        .message_attributes("cluster", string_attribute("prod"))
+        .message_attributes("kind", string_attribute("launch_denied"))
+        .message_attributes("severity", string_attribute("critical"))
+        .message_attributes("decision", string_attribute("ABANDON"))
+        .build()
+        .unwrap();
+    let requests = taken(&seen);
+    assert_eq!(requests, vec![expected]);
+    // `MessageStructure: json`: a JSON object with one body per protocol.
+    let message: Value = serde_json::from_str(requests[0].message().unwrap()).unwrap();
+    let default: Value = serde_json::from_str(message["default"].as_str().unwrap()).unwrap();
+    assert_eq!(default["version"], 1);
+    assert_eq!(default["kind"], "launch_denied");
+    assert_eq!(default["cluster"], "prod");
+    assert_eq!(default["severity"], "critical");
+    assert_eq!(default["decision"], "ABANDON");
+    assert_eq!(default["instance_id"], INSTANCE);
+    assert_eq!(default["group"], GROUP);
+    let email = message["email"].as_str().unwrap();
+    assert!(
+        email.starts_with("[scaling-guard] prod: launch of i-0a1b2c3d4e5f60718 denied"),
+        "{email}"
+    );
+    assert!(
+        email.contains("What to do: use an allowed instance type"),
+        "{email}"
+    );
+}
+
+#[rstest]
+#[case::throttling(Transient::Throttled)]
+#[case::service_unavailable(Transient::Unavailable)]
+#[tokio::test]
+async fn publish_is_retried_after_throttling_or_a_503(#[case] first: Transient) {
+    let sequence = mock!(aws_sdk_sns::Client::publish).sequence();
+    let sequence = match first {
+        Transient::Throttled => {
+            sequence.error(|| PublishError::generic(meta("Throttling", "Rate exceeded")))
+        }
+        Transient::Unavailable => sequence.http_status(503, None),
+    };
+    let rule = sequence.output(published).build();
+
+    assert_eq!(sns(&[&rule]).publish(&alert()).await, Ok(()));
+    assert_eq!(rule.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn publish_gives_up_after_three_throttled_attempts() {
+    let rule = mock!(aws_sdk_sns::Client::publish)
+        .sequence()
+        .error(|| PublishError::generic(meta("Throttling", "Rate exceeded")))
+        .repeatedly()
+        .build();
+
+    assert_eq!(
+        sns(&[&rule]).publish(&alert()).await,
+        Err(AwsError::new(
+            "Publish",
+            Some("Throttling"),
+            "Rate exceeded"
+        ))
+    );
+    assert_eq!(rule.num_calls(), 3);
+}
+
+// ---------------------------------------------------------------------------
+// EC2: DescribeInstances
+// ---------------------------------------------------------------------------
+
+fn ec2_tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+fn pending_instance(metadata: Option<HttpTokensState>) -> Instance {
+    let instance = Instance::builder()
+        .instance_id(INSTANCE)
+        .instance_type(InstanceType::from("m6i.large"))
+        .image_id(IMAGE)
+        .state(
+            InstanceState::builder()
+                .code(0)
+                .name(InstanceStateName::Pending)
+                .build(),
+        )
+        .subnet_id(SUBNET)
+        .vpc_id("vpc-0123456789abcdef0")
+        .security_groups(
+            GroupIdentifier::builder()
+                .group_id("sg-0aaa")
+                .group_name("web")
+                .build(),
+        )
+        .security_groups(
+            GroupIdentifier::builder()
+                .group_id("sg-0bbb")
+                .group_name("ssh")
+                .build(),
+        )
+        .public_ip_address("203.0.113.7")
+        .iam_instance_profile(
+            IamInstanceProfile::builder()
+                .arn("arn:aws:iam::123456789012:instance-profile/prod-node")
+                .id("AIPAEXAMPLE")
+                .build(),
+        )
+        .cpu_options(
+            aws_sdk_ec2::types::CpuOptions::builder()
+                .core_count(1)
+                .threads_per_core(2)
+                .build(),
+        )
+        .launch_time(aws_smithy_types::DateTime::from_secs(1_790_000_000))
+        .tags(ec2_tag("aws:autoscaling:groupName", GROUP))
+        .tags(ec2_tag("scaling-guard:cluster", "prod"));
+    match metadata {
+        Some(tokens) => instance
+            .metadata_options(
+                InstanceMetadataOptionsResponse::builder()
+                    .http_tokens(tokens)
+                    .build(),
+            )
+            .build(),
+        None => instance.build(),
+    }
+}
+
+fn reservation_of(instance: Instance) -> DescribeInstancesOutput {
+    DescribeInstancesOutput::builder()
+        .reservations(
+            Reservation::builder()
+                .reservation_id("r-0123456789abcdef0")
+                .owner_id("123456789012")
+                .requester_id("940372691376")
+                .instances(instance)
+                .build(),
+        )
+        .build()
+}
+
+fn instance_facts(http_tokens: Option<HttpTokens>) -> InstanceFacts {
+    InstanceFacts {
+        instance_id: INSTANCE.to_owned(),
+        instance_type: "m6i.large".to_owned(),
+        image_id: IMAGE.to_owned(),
+        state: "pending".to_owned(),
+        subnet_id: Some(SUBNET.to_owned()),
+        vpc_id: Some("vpc-0123456789abcdef0".to_owned()),
+        security_group_ids: vec!["sg-0aaa".to_owned(), "sg-0bbb".to_owned()],
+        public_ip: Some("203.0.113.7".to_owned()),
+        http_tokens,
+        instance_profile_arn: Some(
+            "arn:aws:iam::123456789012:instance-profile/prod-node".to_owned(),
+        ),
+        owner_account: Some("123456789012".to_owned()),
+        cpu_options: Some(CpuOptions {
+            core_count: 1,
+            threads_per_core: 2,
+        }),
+        launch_time: Some(UNIX_EPOCH + Duration::from_secs(1_790_000_000)),
+        tags: BTreeMap::from([
+            ("aws:autoscaling:groupName".to_owned(), GROUP.to_owned()),
+            ("scaling-guard:cluster".to_owned(), "prod".to_owned()),
+        ]),
+    }
+}
+
+#[rstest]
+#[case::imds_v2_required(Some(HttpTokensState::Required), Some(HttpTokens::Required))]
+#[case::imds_v1_allowed(Some(HttpTokensState::Optional), Some(HttpTokens::Optional))]
+#[case::no_metadata_options(None, None)]
+#[tokio::test]
+async fn describe_instance_maps_every_fact_the_checks_read(
+    #[case] reported: Option<HttpTokensState>,
+    #[case] http_tokens: Option<HttpTokens>,
+) {
+    let (seen, record) = recorder::<DescribeInstancesInput>();
+    let rule = mock!(aws_sdk_ec2::Client::describe_instances)
+        .match_requests(record)
+        .then_output(move || reservation_of(pending_instance(reported.clone())));
+
+    let facts = ec2(&[&rule]).instance(INSTANCE).await;
+
+    assert_eq!(facts, Ok(Some(instance_facts(http_tokens))));
+    let expected = DescribeInstancesInput::builder()
+        .instance_ids(INSTANCE)
+        .build()
+        .unwrap();
+    assert_eq!(taken(&seen), vec![expected]);
+}
+
+#[tokio::test]
+async fn an_unknown_instance_is_none() {
+    let rule = mock!(aws_sdk_ec2::Client::describe_instances).then_error(|| {
+        DescribeInstancesError::generic(meta(
+            "InvalidInstanceID.NotFound",
+            &format!("The instance ID '{INSTANCE}' does not exist"),
+        ))
+    });
+
+    assert_eq!(ec2(&[&rule]).instance(INSTANCE).await, Ok(None));
+}
+
+#[tokio::test]
+async fn describe_instances_reports_other_errors_with_operation_and_code() {
+    let message = "You are not authorized to perform this operation.";
+    let rule = mock!(aws_sdk_ec2::Client::describe_instances).then_error(move || {
+        DescribeInstancesError::generic(meta("UnauthorizedOperation", message))
+    });
+
+    assert_eq!(
+        ec2(&[&rule]).instance(INSTANCE).await,
+        Err(AwsError::new(
+            "DescribeInstances",
+            Some("UnauthorizedOperation"),
+            message
+        ))
+    );
+}
+
+#[rstest]
+#[case::request_limit_exceeded(Transient::Throttled)]
+#[case::service_unavailable(Transient::Unavailable)]
+#[tokio::test]
+async fn describe_instances_is_retried_after_throttling_or_a_503(#[case] first: Transient) {
+    let sequence = mock!(aws_sdk_ec2::Client::describe_instances).sequence();
+    let sequence = match first {
+        Transient::Throttled => sequence.error(|| {
+            DescribeInstancesError::generic(meta("RequestLimitExceeded", "Request limit exceeded."))
+        }),
+        Transient::Unavailable => sequence.http_status(503, None),
+    };
+    let rule = sequence
+        .output(|| reservation_of(pending_instance(Some(HttpTokensState::Required))))
+        .build();
+
+    let facts = ec2(&[&rule]).instance(INSTANCE).await;
+
+    assert_eq!(facts, Ok(Some(instance_facts(Some(HttpTokens::Required)))));
+    assert_eq!(rule.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn describe_instances_gives_up_after_three_throttled_attempts() {
+    let rule = mock!(aws_sdk_ec2::Client::describe_instances)
+        .sequence()
+        .error(|| {
+            DescribeInstancesError::generic(meta("RequestLimitExceeded", "Request limit exceeded."))
+        })
+        .repeatedly()
+        .build();
+
+    assert_eq!(
+        ec2(&[&rule]).instance(INSTANCE).await,
+        Err(AwsError::new(
+            "DescribeInstances",
+            Some("RequestLimitExceeded"),
+            "Request limit exceeded."
+        ))
+    );
+    assert_eq!(rule.num_calls(), 3);
+}
+
+// ---------------------------------------------------------------------------
+// EC2: DescribeImages and DescribeSubnets
+// ---------------------------------------------------------------------------
+
+fn image_output() -> DescribeImagesOutput {
+    DescribeImagesOutput::builder()
+        .images(
+            Image::builder()
+                .image_id(IMAGE)
+                .name("al2023-ami-2023.3.20240131.0-kernel-6.1-x86_64")
+                .owner_id("137112412989")
+                .image_owner_alias("amazon")
+                .creation_date("2024-01-31T12:00:00.000Z")
+                .deprecation_time("2026-01-31T12:00:00.000Z")
+                .build(),
+        )
+        .build()
+}
+
+fn image_facts() -> ImageFacts {
+    ImageFacts {
+        image_id: IMAGE.to_owned(),
+        name: Some("al2023-ami-2023.3.20240131.0-kernel-6.1-x86_64".to_owned()),
+        owner_id: Some("137112412989".to_owned()),
+        owner_alias: Some("amazon".to_owned()),
+        creation_date: Some(UNIX_EPOCH + Duration::from_secs(1_706_702_400)),
+        deprecation_time: Some(UNIX_EPOCH + Duration::from_secs(1_769_860_800)),
+    }
+}
+
+fn image_not_found() -> DescribeImagesError {
+    DescribeImagesError::generic(meta(
+        "InvalidAMIID.NotFound",
+        &format!("The image id '[{IMAGE}]' does not exist"),
+    ))
+}
+
+#[tokio::test]
+async fn describe_image_includes_deprecated_images_and_maps_dates_and_owner_alias() {
+    let (seen, record) = recorder::<DescribeImagesInput>();
+    let rule = mock!(aws_sdk_ec2::Client::describe_images)
+        .match_requests(record)
+        .then_output(image_output);
+
+    let image = ec2(&[&rule]).image(IMAGE).await;
+
+    assert_eq!(image, Ok(Some(image_facts())));
+    let expected = DescribeImagesInput::builder()
+        .image_ids(IMAGE)
+        .include_deprecated(true)
+        .build()
+        .unwrap();
+    assert_eq!(taken(&seen), vec![expected]);
+}
+
+#[tokio::test]
+async fn an_unknown_image_is_none() {
+    let rule = mock!(aws_sdk_ec2::Client::describe_images).then_error(image_not_found);
+
+    assert_eq!(ec2(&[&rule]).image(IMAGE).await, Ok(None));
+}
+
+#[rstest]
+#[case::public(true)]
+#[case::private(false)]
+#[tokio::test]
+async fn describe_subnet_maps_map_public_ip_on_launch(#[case] public: bool) {
+    let (seen, record) = recorder::<DescribeSubnetsInput>();
+    let rule = mock!(aws_sdk_ec2::Client::describe_subnets)
+        .match_requests(record)
+        .then_output(move || {
+            DescribeSubnetsOutput::builder()
+                .subnets(
+                    Subnet::builder()
+                        .subnet_id(SUBNET)
+                        .vpc_id("vpc-0123456789abcdef0")
+                        .map_public_ip_on_launch(public)
+                        .build(),
+                )
+                .build()
+        });
+
+    let subnet = ec2(&[&rule]).subnet(SUBNET).await;
+
+    assert_eq!(
+        subnet,
+        Ok(Some(SubnetFacts {
+            subnet_id: SUBNET.to_owned(),
+            vpc_id: Some("vpc-0123456789abcdef0".to_owned()),
+            map_public_ip_on_launch: public,
+        }))
+    );
+    let expected = DescribeSubnetsInput::builder()
+        .subnet_ids(SUBNET)
+        .build()
+        .unwrap();
+    assert_eq!(taken(&seen), vec![expected]);
+}
+
+// ---------------------------------------------------------------------------
+// The image and subnet cache over the EC2 adapter
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_found_image_is_read_from_ec2_once() {
+    let rule = mock!(aws_sdk_ec2::Client::describe_images).then_output(image_output);
+    let cached = CachedNetworkImages::new(ec2_answering_repeatedly(&[&rule]));
+
+    let first = cached.image(IMAGE).await;
+    let second = cached.image(IMAGE).await;
+
+    assert_eq!(first, Ok(Some(image_facts())));
+    assert_eq!(second, first);
+    assert_eq!(rule.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_missing_image_is_not_cached() {
+    let rule = mock!(aws_sdk_ec2::Client::describe_images).then_error(image_not_found);
+    let cached = CachedNetworkImages::new(ec2_answering_repeatedly(&[&rule]));
+
+    assert_eq!(cached.image(IMAGE).await, Ok(None));
+    assert_eq!(cached.image(IMAGE).await, Ok(None));
+    assert_eq!(
+        rule.num_calls(),
+        2,
+        "a missing image may appear: it is asked for again"
+    );
+}
+
+#[tokio::test]
+async fn a_found_subnet_is_read_from_ec2_once() {
+    let rule = mock!(aws_sdk_ec2::Client::describe_subnets).then_output(|| {
+        DescribeSubnetsOutput::builder()
+            .subnets(
+                Subnet::builder()
+                    .subnet_id(SUBNET)
+                    .map_public_ip_on_launch(false)
+                    .build(),
+            )
+            .build()
+    });
+    let cached = CachedNetworkImages::new(ec2_answering_repeatedly(&[&rule]));
+
+    let first = cached.subnet(SUBNET).await;
+    let second = cached.subnet(SUBNET).await;
+
+    assert!(
+        matches!(&first, Ok(Some(subnet)) if subnet.subnet_id == SUBNET),
+        "{first:?}"
+    );
+    assert_eq!(second, first);
+    assert_eq!(rule.num_calls(), 1);
+}
