@@ -133,7 +133,13 @@ where
             let id = record.message_id.unwrap_or_default();
             let body = record.body.unwrap_or_default();
             let outcome = match lifecycle::parse_text(&body) {
-                Ok(notification) => self.handle_notification(notification).await.map(drop),
+                Ok(mut notification) => {
+                    // The hook's own message format names no region; the queue's does.
+                    if let Notification::Action { origin, .. } = &mut notification {
+                        origin.region = origin.region.take().or_else(|| record.aws_region.clone());
+                    }
+                    self.handle_notification(notification).await.map(drop)
+                }
                 Err(err) => Err(HandlerError::from(err)),
             };
             if let Err(err) = outcome {
@@ -384,10 +390,7 @@ where
         alert.group = Some(action.group.clone());
         alert.violations = verdict.findings.clone();
         alert.account = origin.account.clone();
-        alert.region = origin
-            .region
-            .clone()
-            .or_else(|| std::env::var("AWS_REGION").ok());
+        alert.region = origin.region.clone();
         alert
     }
 
