@@ -70,6 +70,14 @@ pub struct NodeFacts {
     pub subnet: Option<SubnetFacts>,
 }
 
+/// One instance as its Auto Scaling group sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupInstance {
+    pub instance_id: String,
+    /// `Pending:Wait`, `InService`, `Terminating`, …
+    pub lifecycle_state: String,
+}
+
 /// What `DescribeAutoScalingGroups` says about one group.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GroupFacts {
@@ -79,6 +87,23 @@ pub struct GroupFacts {
     pub desired_capacity: i32,
     pub tags: BTreeMap<String, String>,
     pub suspended_processes: Vec<String>,
+    pub instances: Vec<GroupInstance>,
+}
+
+/// One lifecycle hook of a group (`DescribeLifecycleHooks`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HookFacts {
+    pub name: String,
+    pub transition: String,
+    pub default_result: Option<String>,
+    pub heartbeat_timeout: Option<i32>,
+}
+
+/// What `DescribeInstanceTypes` says about one type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InstanceTypeSpec {
+    pub default_vcpus: u32,
+    pub memory_mib: u64,
 }
 
 impl GroupFacts {

@@ -9,11 +9,13 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::alerts::Alert;
 use crate::decision::LifecycleResult;
-use crate::facts::{GroupFacts, ImageFacts, InstanceFacts, SubnetFacts};
+use crate::facts::{
+    GroupFacts, HookFacts, ImageFacts, InstanceFacts, InstanceTypeSpec, SubnetFacts,
+};
 use crate::lifecycle::LifecycleAction;
 use crate::ports::{
-    AlertPublish, AwsError, AwsResult, Completion, GroupRead, InstanceRead, LifecycleComplete,
-    NetworkImageRead,
+    AlertPublish, AwsError, AwsResult, ClusterGroupsRead, ClusterInstancesRead, Completion,
+    GroupRead, InstanceRead, InstanceTypesRead, LifecycleComplete, NetworkImageRead,
 };
 
 #[derive(Debug, Default)]
@@ -22,6 +24,8 @@ struct State {
     images: BTreeMap<String, ImageFacts>,
     subnets: BTreeMap<String, SubnetFacts>,
     groups: BTreeMap<String, GroupFacts>,
+    hooks: BTreeMap<String, Vec<HookFacts>>,
+    instance_types: BTreeMap<String, InstanceTypeSpec>,
     /// Tokens of lifecycle actions still waiting for completion.
     open_tokens: BTreeSet<String>,
     completed: Vec<(LifecycleAction, LifecycleResult)>,
@@ -65,6 +69,33 @@ impl FakeAws {
 
     pub fn add_group(&self, group: GroupFacts) {
         self.state().groups.insert(group.name.clone(), group);
+    }
+
+    pub fn add_hook(&self, group: &str, hook: HookFacts) {
+        self.state()
+            .hooks
+            .entry(group.to_owned())
+            .or_default()
+            .push(hook);
+    }
+
+    pub fn add_instance_type(&self, name: &str, spec: InstanceTypeSpec) {
+        self.state().instance_types.insert(name.to_owned(), spec);
+    }
+
+    /// Changes a stored group in place (tests of suspension, clamping, …).
+    pub fn update_group(&self, name: &str, change: impl FnOnce(&mut GroupFacts)) {
+        if let Some(group) = self.state().groups.get_mut(name) {
+            change(group);
+        }
+    }
+
+    pub fn group_facts(&self, name: &str) -> Option<GroupFacts> {
+        self.state().groups.get(name).cloned()
+    }
+
+    pub fn instance_facts(&self, id: &str) -> Option<InstanceFacts> {
+        self.state().instances.get(id).cloned()
     }
 
     /// Opens a lifecycle action that `complete` may then complete once.
@@ -125,6 +156,54 @@ impl InstanceRead for FakeAws {
             .instances
             .get(instance_id)
             .cloned())
+    }
+}
+
+impl ClusterInstancesRead for FakeAws {
+    async fn cluster_instances(&self, tag_key: &str) -> AwsResult<Vec<InstanceFacts>> {
+        let state = self.call("DescribeInstances")?;
+        Ok(state
+            .instances
+            .values()
+            .filter(|i| {
+                i.tags.contains_key(tag_key) && matches!(i.state.as_str(), "pending" | "running")
+            })
+            .cloned()
+            .collect())
+    }
+}
+
+impl InstanceTypesRead for FakeAws {
+    async fn instance_types(
+        &self,
+        names: &[String],
+    ) -> AwsResult<BTreeMap<String, InstanceTypeSpec>> {
+        let state = self.call("DescribeInstanceTypes")?;
+        Ok(names
+            .iter()
+            .filter_map(|n| Some((n.clone(), *state.instance_types.get(n)?)))
+            .collect())
+    }
+}
+
+impl ClusterGroupsRead for FakeAws {
+    async fn cluster_groups(&self, tag_key: &str) -> AwsResult<Vec<GroupFacts>> {
+        let state = self.call("DescribeAutoScalingGroups")?;
+        Ok(state
+            .groups
+            .values()
+            .filter(|g| g.tags.contains_key(tag_key))
+            .cloned()
+            .collect())
+    }
+
+    async fn lifecycle_hooks(&self, group: &str) -> AwsResult<Vec<HookFacts>> {
+        Ok(self
+            .call("DescribeLifecycleHooks")?
+            .hooks
+            .get(group)
+            .cloned()
+            .unwrap_or_default())
     }
 }
 

@@ -6,7 +6,11 @@ use std::future::Future;
 
 use crate::alerts::Alert;
 use crate::decision::LifecycleResult;
-use crate::facts::{GroupFacts, ImageFacts, InstanceFacts, SubnetFacts};
+use std::collections::BTreeMap;
+
+use crate::facts::{
+    GroupFacts, HookFacts, ImageFacts, InstanceFacts, InstanceTypeSpec, SubnetFacts,
+};
 use crate::lifecycle::LifecycleAction;
 
 /// An AWS call failed after the SDK's own retries.
@@ -48,6 +52,38 @@ pub trait NetworkImageRead: Send + Sync {
         &self,
         subnet_id: &str,
     ) -> impl Future<Output = AwsResult<Option<SubnetFacts>>> + Send;
+}
+
+/// Reads every instance of the cluster (all pages).
+pub trait ClusterInstancesRead: Send + Sync {
+    /// Instances carrying the tag `tag_key`, in state `pending` or `running`.
+    fn cluster_instances(
+        &self,
+        tag_key: &str,
+    ) -> impl Future<Output = AwsResult<Vec<InstanceFacts>>> + Send;
+}
+
+/// Reads instance type specs (immutable: cacheable for the environment's life).
+pub trait InstanceTypesRead: Send + Sync {
+    /// Specs of the named types, keyed by type name; unknown names are absent.
+    fn instance_types(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = AwsResult<BTreeMap<String, InstanceTypeSpec>>> + Send;
+}
+
+/// Reads the cluster's groups and their hooks.
+pub trait ClusterGroupsRead: Send + Sync {
+    /// Every group carrying the tag `tag_key` (all pages).
+    fn cluster_groups(
+        &self,
+        tag_key: &str,
+    ) -> impl Future<Output = AwsResult<Vec<GroupFacts>>> + Send;
+    /// The group's lifecycle hooks.
+    fn lifecycle_hooks(
+        &self,
+        group: &str,
+    ) -> impl Future<Output = AwsResult<Vec<HookFacts>>> + Send;
 }
 
 /// Reads Auto Scaling groups.

@@ -362,6 +362,14 @@ async fn describe_group_maps_sizes_tags_and_suspended_processes() {
                         .tags(group_tag("team", ""))
                         .suspended_processes(suspended("Launch"))
                         .suspended_processes(suspended("AZRebalance"))
+                        .instances(
+                            aws_sdk_autoscaling::types::Instance::builder()
+                                .instance_id("i-0waiting")
+                                .lifecycle_state(
+                                    aws_sdk_autoscaling::types::LifecycleState::PendingWait,
+                                )
+                                .build(),
+                        )
                         .build(),
                 )
                 .build()
@@ -381,6 +389,10 @@ async fn describe_group_maps_sizes_tags_and_suspended_processes() {
                 ("team".to_owned(), String::new()),
             ]),
             suspended_processes: vec!["Launch".to_owned(), "AZRebalance".to_owned()],
+            instances: vec![shared::facts::GroupInstance {
+                instance_id: "i-0waiting".to_owned(),
+                lifecycle_state: "Pending:Wait".to_owned(),
+            }],
         }))
     );
     let requests = taken(&seen);

@@ -1,13 +1,13 @@
 //! Auto Scaling: group reads and lifecycle completion.
 
 use aws_sdk_autoscaling::Client;
-use aws_sdk_autoscaling::types::AutoScalingGroup;
+use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter};
 
 use super::aws_error;
 use crate::decision::LifecycleResult;
-use crate::facts::GroupFacts;
+use crate::facts::{GroupFacts, GroupInstance, HookFacts};
 use crate::lifecycle::LifecycleAction;
-use crate::ports::{AwsResult, Completion, GroupRead, LifecycleComplete};
+use crate::ports::{AwsResult, ClusterGroupsRead, Completion, GroupRead, LifecycleComplete};
 
 /// What Auto Scaling answers for a token or instance with no pending action.
 const NO_ACTIVE_ACTION: &str = "No active Lifecycle Action found";
@@ -38,6 +38,48 @@ impl GroupRead for AutoScaling {
             .iter()
             .find(|group| group.auto_scaling_group_name() == Some(name))
             .map(group_facts))
+    }
+}
+
+impl ClusterGroupsRead for AutoScaling {
+    async fn cluster_groups(&self, tag_key: &str) -> AwsResult<Vec<GroupFacts>> {
+        let pages: Vec<_> = self
+            .client
+            .describe_auto_scaling_groups()
+            .filters(Filter::builder().name("tag-key").values(tag_key).build())
+            .max_records(100)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| aws_error("DescribeAutoScalingGroups", err))?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.auto_scaling_groups())
+            .map(group_facts)
+            // The filter is the server's; the tag is checked again here.
+            .filter(|group| group.tags.contains_key(tag_key))
+            .collect())
+    }
+
+    async fn lifecycle_hooks(&self, group: &str) -> AwsResult<Vec<HookFacts>> {
+        let output = self
+            .client
+            .describe_lifecycle_hooks()
+            .auto_scaling_group_name(group)
+            .send()
+            .await
+            .map_err(|err| aws_error("DescribeLifecycleHooks", err))?;
+        Ok(output
+            .lifecycle_hooks()
+            .iter()
+            .map(|hook| HookFacts {
+                name: hook.lifecycle_hook_name().unwrap_or_default().to_owned(),
+                transition: hook.lifecycle_transition().unwrap_or_default().to_owned(),
+                default_result: hook.default_result().map(str::to_owned),
+                heartbeat_timeout: hook.heartbeat_timeout(),
+            })
+            .collect())
     }
 }
 
@@ -96,6 +138,17 @@ pub(crate) fn group_facts(group: &AutoScalingGroup) -> GroupFacts {
             .suspended_processes()
             .iter()
             .filter_map(|p| p.process_name().map(str::to_owned))
+            .collect(),
+        instances: group
+            .instances()
+            .iter()
+            .map(|i| GroupInstance {
+                instance_id: i.instance_id().unwrap_or_default().to_owned(),
+                lifecycle_state: i
+                    .lifecycle_state()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+            })
             .collect(),
     }
 }

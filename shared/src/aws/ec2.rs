@@ -1,24 +1,135 @@
 //! EC2 reads: instances, images, subnets.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{HttpTokensState, Image, Instance, Subnet};
+use aws_sdk_ec2::types::{Filter, HttpTokensState, Image, Instance, InstanceType, Subnet};
 
 use super::aws_error;
-use crate::facts::{CpuOptions, HttpTokens, ImageFacts, InstanceFacts, SubnetFacts};
-use crate::ports::{AwsResult, InstanceRead, NetworkImageRead};
+use crate::facts::{
+    CpuOptions, HttpTokens, ImageFacts, InstanceFacts, InstanceTypeSpec, SubnetFacts,
+};
+use crate::ports::{
+    AwsResult, ClusterInstancesRead, InstanceRead, InstanceTypesRead, NetworkImageRead,
+};
 use crate::time::parse_rfc3339;
 
-/// The EC2 adapter.
+/// `DescribeInstanceTypes` takes at most 100 names per request.
+const TYPES_PER_REQUEST: usize = 100;
+
+/// The EC2 adapter. Instance type specs never change, so they are kept for
+/// the life of the execution environment.
 #[derive(Debug, Clone)]
 pub struct Ec2 {
     client: Client,
+    type_specs: Arc<Mutex<BTreeMap<String, InstanceTypeSpec>>>,
 }
 
 impl Ec2 {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            type_specs: Arc::default(),
+        }
+    }
+}
+
+impl ClusterInstancesRead for Ec2 {
+    async fn cluster_instances(&self, tag_key: &str) -> AwsResult<Vec<InstanceFacts>> {
+        let pages: Vec<_> = self
+            .client
+            .describe_instances()
+            .filters(Filter::builder().name("tag-key").values(tag_key).build())
+            .filters(
+                Filter::builder()
+                    .name("instance-state-name")
+                    .values("pending")
+                    .values("running")
+                    .build(),
+            )
+            .max_results(1000)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| aws_error("DescribeInstances", err))?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.reservations())
+            .flat_map(|reservation| {
+                reservation
+                    .instances()
+                    .iter()
+                    .map(move |instance| instance_facts(instance, reservation.owner_id()))
+            })
+            .collect())
+    }
+}
+
+impl InstanceTypesRead for Ec2 {
+    async fn instance_types(
+        &self,
+        names: &[String],
+    ) -> AwsResult<BTreeMap<String, InstanceTypeSpec>> {
+        let missing: Vec<String> = {
+            let known = self
+                .type_specs
+                .lock()
+                .map(|k| k.clone())
+                .unwrap_or_default();
+            let mut missing: Vec<String> = names
+                .iter()
+                .filter(|n| !known.contains_key(*n))
+                .cloned()
+                .collect();
+            missing.sort();
+            missing.dedup();
+            missing
+        };
+        for batch in missing.chunks(TYPES_PER_REQUEST) {
+            let pages: Vec<_> = self
+                .client
+                .describe_instance_types()
+                .set_instance_types(Some(
+                    batch
+                        .iter()
+                        .map(|n| InstanceType::from(n.as_str()))
+                        .collect(),
+                ))
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|err| aws_error("DescribeInstanceTypes", err))?;
+            let found = pages
+                .iter()
+                .flat_map(|page| page.instance_types())
+                .filter_map(|info| {
+                    let name = info.instance_type()?.as_str().to_owned();
+                    let default_vcpus = u32::try_from(info.v_cpu_info()?.default_v_cpus()?).ok()?;
+                    let memory_mib = u64::try_from(info.memory_info()?.size_in_mib()?).ok()?;
+                    Some((
+                        name,
+                        InstanceTypeSpec {
+                            default_vcpus,
+                            memory_mib,
+                        },
+                    ))
+                });
+            if let Ok(mut known) = self.type_specs.lock() {
+                known.extend(found);
+            }
+        }
+        let known = self
+            .type_specs
+            .lock()
+            .map(|k| k.clone())
+            .unwrap_or_default();
+        Ok(names
+            .iter()
+            .filter_map(|n| Some((n.clone(), *known.get(n)?)))
+            .collect())
     }
 }
 
