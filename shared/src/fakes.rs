@@ -14,8 +14,9 @@ use crate::facts::{
 };
 use crate::lifecycle::LifecycleAction;
 use crate::ports::{
-    AlertPublish, AwsError, AwsResult, ClusterGroupsRead, ClusterInstancesRead, Completion,
-    GroupRead, InstanceRead, InstanceTypesRead, LifecycleComplete, NetworkImageRead,
+    AlarmRead, AlertPublish, AwsError, AwsResult, ClusterGroupsRead, ClusterInstancesRead,
+    Completion, GroupRead, InstanceRead, InstanceTypesRead, LifecycleComplete, Metric,
+    MetricsPublish, NetworkImageRead, ScaleOutControl,
 };
 
 #[derive(Debug, Default)]
@@ -31,6 +32,10 @@ struct State {
     completed: Vec<(LifecycleAction, LifecycleResult)>,
     published: Vec<Alert>,
     failing: BTreeSet<&'static str>,
+    alarms_in_alarm: BTreeSet<String>,
+    metrics: Vec<(String, Vec<Metric>)>,
+    /// Every mutating Auto Scaling call, in order: `SuspendProcesses prod-a`, …
+    group_changes: Vec<String>,
     calls: BTreeMap<&'static str, usize>,
 }
 
@@ -96,6 +101,25 @@ impl FakeAws {
 
     pub fn instance_facts(&self, id: &str) -> Option<InstanceFacts> {
         self.state().instances.get(id).cloned()
+    }
+
+    /// Puts the alarm `name` into state `ALARM` (or takes it out).
+    pub fn set_alarm(&self, name: &str, in_alarm: bool) {
+        let mut state = self.state();
+        if in_alarm {
+            state.alarms_in_alarm.insert(name.to_owned());
+        } else {
+            state.alarms_in_alarm.remove(name);
+        }
+    }
+
+    pub fn metrics(&self) -> Vec<(String, Vec<Metric>)> {
+        self.state().metrics.clone()
+    }
+
+    /// Every mutating Auto Scaling call so far, as `Operation group`.
+    pub fn group_changes(&self) -> Vec<String> {
+        self.state().group_changes.clone()
     }
 
     /// Opens a lifecycle action that `complete` may then complete once.
@@ -243,6 +267,102 @@ impl LifecycleComplete for FakeAws {
         }
         state.completed.push((action.clone(), result));
         Ok(Completion::Completed)
+    }
+}
+
+impl MetricsPublish for FakeAws {
+    async fn put_metrics(&self, cluster: &str, metrics: &[Metric]) -> AwsResult<()> {
+        self.call("PutMetricData")?
+            .metrics
+            .push((cluster.to_owned(), metrics.to_vec()));
+        Ok(())
+    }
+}
+
+impl AlarmRead for FakeAws {
+    async fn alarms_in_alarm(&self, names: &[String]) -> AwsResult<Vec<String>> {
+        let state = self.call("DescribeAlarms")?;
+        Ok(names
+            .iter()
+            .filter(|n| state.alarms_in_alarm.contains(*n))
+            .cloned()
+            .collect())
+    }
+}
+
+impl FakeAws {
+    fn change_group(
+        &self,
+        operation: &'static str,
+        group: &str,
+        change: impl FnOnce(&mut GroupFacts),
+    ) -> AwsResult<()> {
+        let mut state = self.call(operation)?;
+        state.group_changes.push(format!("{operation} {group}"));
+        match state.groups.get_mut(group) {
+            Some(facts) => {
+                change(facts);
+                Ok(())
+            }
+            None => Err(AwsError::new(
+                operation,
+                Some("ValidationError"),
+                format!("group {group} not found"),
+            )),
+        }
+    }
+}
+
+impl ScaleOutControl for FakeAws {
+    async fn suspend_launch(&self, group: &str) -> AwsResult<()> {
+        self.change_group("SuspendProcesses", group, |g| {
+            if !g.suspended_processes.iter().any(|p| p == "Launch") {
+                g.suspended_processes.push("Launch".to_owned());
+            }
+        })
+    }
+
+    async fn resume_launch(&self, group: &str) -> AwsResult<()> {
+        self.change_group("ResumeProcesses", group, |g| {
+            g.suspended_processes.retain(|p| p != "Launch")
+        })
+    }
+
+    async fn set_max_size(&self, group: &str, max_size: i32) -> AwsResult<()> {
+        self.change_group("UpdateAutoScalingGroup", group, |g| g.max_size = max_size)
+    }
+
+    async fn tag_group(&self, group: &str, key: &str, value: &str) -> AwsResult<()> {
+        self.change_group("CreateOrUpdateTags", group, |g| {
+            g.tags.insert(key.to_owned(), value.to_owned());
+        })
+    }
+
+    async fn untag_group(&self, group: &str, key: &str) -> AwsResult<()> {
+        self.change_group("DeleteTags", group, |g| {
+            g.tags.remove(key);
+        })
+    }
+
+    async fn put_launch_hook(
+        &self,
+        group: &str,
+        hook: &str,
+        default_result: &str,
+        heartbeat_seconds: i32,
+        _metadata: &str,
+    ) -> AwsResult<()> {
+        self.change_group("PutLifecycleHook", group, |_| {})?;
+        self.add_hook(
+            group,
+            HookFacts {
+                name: hook.to_owned(),
+                transition: crate::lifecycle::LAUNCHING.to_owned(),
+                default_result: Some(default_result.to_owned()),
+                heartbeat_timeout: Some(heartbeat_seconds),
+            },
+        );
+        Ok(())
     }
 }
 

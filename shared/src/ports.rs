@@ -115,3 +115,70 @@ pub trait LifecycleComplete: Send + Sync {
 pub trait AlertPublish: Send + Sync {
     fn publish(&self, alert: &Alert) -> impl Future<Output = AwsResult<()>> + Send;
 }
+
+/// The unit of a published metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricUnit {
+    Count,
+    Percent,
+    Megabytes,
+}
+
+/// One metric datum (namespace `ScalingGuard`, dimension `Cluster`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    pub name: &'static str,
+    pub value: f64,
+    pub unit: MetricUnit,
+}
+
+/// Publishes metrics: every call is one `PutMetricData`.
+pub trait MetricsPublish: Send + Sync {
+    fn put_metrics(
+        &self,
+        cluster: &str,
+        metrics: &[Metric],
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+}
+
+/// Reads CloudWatch alarm states.
+pub trait AlarmRead: Send + Sync {
+    /// The names among `names` whose alarm is in state `ALARM` now.
+    fn alarms_in_alarm(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
+}
+
+/// Changes what an Auto Scaling group may launch. Each call is one API call
+/// on one group; the IAM policy conditions them on the cluster tag.
+pub trait ScaleOutControl: Send + Sync {
+    /// `SuspendProcesses` with only `Launch`.
+    fn suspend_launch(&self, group: &str) -> impl Future<Output = AwsResult<()>> + Send;
+    /// `ResumeProcesses` with only `Launch`.
+    fn resume_launch(&self, group: &str) -> impl Future<Output = AwsResult<()>> + Send;
+    /// `UpdateAutoScalingGroup` with only `MaxSize`.
+    fn set_max_size(
+        &self,
+        group: &str,
+        max_size: i32,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+    /// `CreateOrUpdateTags` with one tag that does not propagate to instances.
+    fn tag_group(
+        &self,
+        group: &str,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+    /// `DeleteTags` of one tag.
+    fn untag_group(&self, group: &str, key: &str) -> impl Future<Output = AwsResult<()>> + Send;
+    /// `PutLifecycleHook` for `autoscaling:EC2_INSTANCE_LAUNCHING`.
+    fn put_launch_hook(
+        &self,
+        group: &str,
+        hook: &str,
+        default_result: &str,
+        heartbeat_seconds: i32,
+        metadata: &str,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+}

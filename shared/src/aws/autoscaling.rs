@@ -1,13 +1,19 @@
 //! Auto Scaling: group reads and lifecycle completion.
 
 use aws_sdk_autoscaling::Client;
-use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter};
+use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, Tag};
 
 use super::aws_error;
 use crate::decision::LifecycleResult;
 use crate::facts::{GroupFacts, GroupInstance, HookFacts};
+use crate::lifecycle::LAUNCHING;
 use crate::lifecycle::LifecycleAction;
-use crate::ports::{AwsResult, ClusterGroupsRead, Completion, GroupRead, LifecycleComplete};
+use crate::ports::{
+    AwsResult, ClusterGroupsRead, Completion, GroupRead, LifecycleComplete, ScaleOutControl,
+};
+
+/// The only process the guard ever suspends or resumes.
+const LAUNCH: &str = "Launch";
 
 /// What Auto Scaling answers for a token or instance with no pending action.
 const NO_ACTIVE_ACTION: &str = "No active Lifecycle Action found";
@@ -81,6 +87,95 @@ impl ClusterGroupsRead for AutoScaling {
             })
             .collect())
     }
+}
+
+impl ScaleOutControl for AutoScaling {
+    async fn suspend_launch(&self, group: &str) -> AwsResult<()> {
+        self.client
+            .suspend_processes()
+            .auto_scaling_group_name(group)
+            .scaling_processes(LAUNCH)
+            .send()
+            .await
+            .map_err(|err| aws_error("SuspendProcesses", err))?;
+        Ok(())
+    }
+
+    async fn resume_launch(&self, group: &str) -> AwsResult<()> {
+        self.client
+            .resume_processes()
+            .auto_scaling_group_name(group)
+            .scaling_processes(LAUNCH)
+            .send()
+            .await
+            .map_err(|err| aws_error("ResumeProcesses", err))?;
+        Ok(())
+    }
+
+    async fn set_max_size(&self, group: &str, max_size: i32) -> AwsResult<()> {
+        self.client
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(group)
+            .max_size(max_size)
+            .send()
+            .await
+            .map_err(|err| aws_error("UpdateAutoScalingGroup", err))?;
+        Ok(())
+    }
+
+    async fn tag_group(&self, group: &str, key: &str, value: &str) -> AwsResult<()> {
+        self.client
+            .create_or_update_tags()
+            .tags(
+                group_tag(group, key)
+                    .value(value)
+                    .propagate_at_launch(false)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|err| aws_error("CreateOrUpdateTags", err))?;
+        Ok(())
+    }
+
+    async fn untag_group(&self, group: &str, key: &str) -> AwsResult<()> {
+        self.client
+            .delete_tags()
+            .tags(group_tag(group, key).build())
+            .send()
+            .await
+            .map_err(|err| aws_error("DeleteTags", err))?;
+        Ok(())
+    }
+
+    async fn put_launch_hook(
+        &self,
+        group: &str,
+        hook: &str,
+        default_result: &str,
+        heartbeat_seconds: i32,
+        metadata: &str,
+    ) -> AwsResult<()> {
+        self.client
+            .put_lifecycle_hook()
+            .auto_scaling_group_name(group)
+            .lifecycle_hook_name(hook)
+            .lifecycle_transition(LAUNCHING)
+            .default_result(default_result)
+            .heartbeat_timeout(heartbeat_seconds)
+            .notification_metadata(metadata)
+            .send()
+            .await
+            .map_err(|err| aws_error("PutLifecycleHook", err))?;
+        Ok(())
+    }
+}
+
+fn group_tag(group: &str, key: &str) -> aws_sdk_autoscaling::types::builders::TagBuilder {
+    Tag::builder()
+        .resource_id(group)
+        .resource_type("auto-scaling-group")
+        .key(key)
 }
 
 impl LifecycleComplete for AutoScaling {

@@ -2,6 +2,7 @@
 
 mod autoscaling;
 mod cache;
+mod cloudwatch;
 mod ec2;
 mod sns;
 
@@ -14,6 +15,7 @@ use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 
 pub use autoscaling::AutoScaling;
 pub use cache::{CachedNetworkImages, TtlCache};
+pub use cloudwatch::{CloudWatch, NAMESPACE};
 pub use ec2::Ec2;
 pub use sns::Sns;
 
@@ -44,6 +46,7 @@ pub struct Adapters {
     /// Images and subnets, cached across warm invocations.
     pub images: CachedNetworkImages<Ec2>,
     pub autoscaling: AutoScaling,
+    pub cloudwatch: CloudWatch,
     pub sns: Sns,
 }
 
@@ -54,6 +57,7 @@ impl Adapters {
             images: CachedNetworkImages::new(ec2.clone()),
             ec2,
             autoscaling: AutoScaling::new(aws_sdk_autoscaling::Client::new(config)),
+            cloudwatch: CloudWatch::new(aws_sdk_cloudwatch::Client::new(config)),
             sns: Sns::new(aws_sdk_sns::Client::new(config), alert_topic_arn),
         }
     }

@@ -1,0 +1,82 @@
+//! CloudWatch: metrics and alarm states.
+
+use aws_sdk_cloudwatch::Client;
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit, StateValue};
+
+use super::aws_error;
+use crate::ports::{AlarmRead, AwsResult, Metric, MetricUnit, MetricsPublish};
+
+/// The namespace of every metric the guard publishes.
+pub const NAMESPACE: &str = "ScalingGuard";
+
+/// The CloudWatch adapter.
+#[derive(Debug, Clone)]
+pub struct CloudWatch {
+    client: Client,
+}
+
+impl CloudWatch {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+impl MetricsPublish for CloudWatch {
+    async fn put_metrics(&self, cluster: &str, metrics: &[Metric]) -> AwsResult<()> {
+        let dimension = Dimension::builder().name("Cluster").value(cluster).build();
+        let data = metrics
+            .iter()
+            .map(|metric| {
+                MetricDatum::builder()
+                    .metric_name(metric.name)
+                    .dimensions(dimension.clone())
+                    .value(metric.value)
+                    .unit(match metric.unit {
+                        MetricUnit::Count => StandardUnit::Count,
+                        MetricUnit::Percent => StandardUnit::Percent,
+                        MetricUnit::Megabytes => StandardUnit::Megabytes,
+                    })
+                    .build()
+            })
+            .collect();
+        self.client
+            .put_metric_data()
+            .namespace(NAMESPACE)
+            .set_metric_data(Some(data))
+            .send()
+            .await
+            .map_err(|err| aws_error("PutMetricData", err))?;
+        Ok(())
+    }
+}
+
+impl AlarmRead for CloudWatch {
+    async fn alarms_in_alarm(&self, names: &[String]) -> AwsResult<Vec<String>> {
+        let mut firing = Vec::new();
+        // DescribeAlarms takes at most 100 names per request.
+        for batch in names.chunks(100) {
+            let pages: Vec<_> = self
+                .client
+                .describe_alarms()
+                .set_alarm_names(Some(batch.to_vec()))
+                .state_value(StateValue::Alarm)
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|err| aws_error("DescribeAlarms", err))?;
+            firing.extend(pages.iter().flat_map(|page| {
+                let metric = page.metric_alarms().iter().filter_map(|a| a.alarm_name());
+                let composite = page
+                    .composite_alarms()
+                    .iter()
+                    .filter_map(|a| a.alarm_name());
+                metric
+                    .chain(composite)
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            }));
+        }
+        Ok(firing)
+    }
+}
