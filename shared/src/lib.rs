@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod aws;
+pub mod budget;
 pub mod checks;
 pub mod decision;
 pub mod facts;
@@ -12,4 +13,5 @@ pub mod fakes;
 pub mod lifecycle;
 pub mod policy;
 pub mod ports;
+pub mod suspension;
 pub mod time;
