@@ -7,15 +7,22 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use serde::Serialize;
 use serde_json::Value;
 use shared::alerts::{Alert, AlertKind, Severity};
-use shared::checks::check_node;
+use shared::budget;
+use shared::checks::{CheckName, Violation, check_node};
 use shared::decision::{Finding, LifecycleResult, Verdict, fail_result};
-use shared::facts::NodeFacts;
+use shared::facts::{GroupFacts, NodeFacts};
 use shared::lifecycle::{self, EventError, LAUNCHING, LifecycleAction, Notification, Origin};
 use shared::policy::{Mode, Policy};
 use shared::ports::{
-    AlertPublish, AwsError, Completion, GroupRead, InstanceRead, LifecycleComplete,
-    NetworkImageRead,
+    AlertPublish, AwsError, ClusterGroupsRead, ClusterInstancesRead, Completion, GroupRead,
+    InstanceRead, InstanceTypesRead, LifecycleComplete, NetworkImageRead, ScaleOutControl,
 };
+use shared::suspension::{self, SUSPENDED_TAG, SuspensionRecord};
+use shared::time::format_rfc3339;
+
+use admission::{Admission, ClusterState, Ledger};
+
+mod admission;
 
 /// Why an invocation failed. The event is then retried (async invocation,
 /// SQS redelivery) and, when retries run out, kept in the dead-letter queue.
@@ -79,6 +86,10 @@ pub struct LaunchGuard<'a, E, N, G, A> {
     groups: &'a G,
     alerts: &'a A,
     clock: fn() -> SystemTime,
+    ledger: Ledger,
+    /// Serializes admissions within this environment (also when a batch or a
+    /// concurrent runtime hands it several launches at once).
+    admission_lock: tokio::sync::Mutex<()>,
 }
 
 /// The facts of a launch, or why they could not be established.
@@ -86,9 +97,9 @@ type Gathered = Result<NodeFacts, String>;
 
 impl<'a, E, N, G, A> LaunchGuard<'a, E, N, G, A>
 where
-    E: InstanceRead,
+    E: InstanceRead + ClusterInstancesRead + InstanceTypesRead,
     N: NetworkImageRead,
-    G: GroupRead + LifecycleComplete,
+    G: GroupRead + LifecycleComplete + ClusterGroupsRead + ScaleOutControl,
     A: AlertPublish,
 {
     pub fn new(
@@ -105,6 +116,8 @@ where
             groups,
             alerts,
             clock: SystemTime::now,
+            ledger: Ledger::default(),
+            admission_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -189,13 +202,28 @@ where
                 action.hook, policy.hook_name
             ));
         }
-        // Membership and the instance are independent: ask both at once.
-        let (group, gathered) = futures::join!(
+        // From reading usage to recording the admission, one launch at a time.
+        let _admission = match policy.budget.is_on() {
+            true => Some(self.admission_lock.lock().await),
+            false => None,
+        };
+        // Membership, the instance and (with budgets) the cluster are
+        // independent: ask them all at once.
+        let cluster = async {
+            match policy.budget.is_on() {
+                true => admission::cluster_state(policy, self.instances, self.groups)
+                    .await
+                    .map(Some),
+                false => Ok(None),
+            }
+        };
+        let (group, gathered, cluster) = futures::join!(
             self.groups.group(&action.group),
-            self.gather(&action.instance_id)
+            self.gather(&action.instance_id),
+            cluster
         );
-        match group {
-            Ok(Some(group)) if group.is_member_of(&policy.cluster_tag_key) => {}
+        let group = match group {
+            Ok(Some(group)) if group.is_member_of(&policy.cluster_tag_key) => group,
             Ok(Some(_)) => {
                 return ignore(format!(
                     "group `{}` is not a member of cluster `{}`",
@@ -209,18 +237,18 @@ where
                     source,
                 });
             }
-        }
-        let (verdict, reason) = match gathered {
-            Ok(facts) => (
-                Verdict::from_violations(policy, check_node(policy, &facts, (self.clock)())),
-                None,
-            ),
+        };
+        let (verdict, reason, budget) = match self.check(gathered, cluster).await {
+            Ok((violations, budget)) => {
+                (Verdict::from_violations(policy, violations), None, budget)
+            }
             Err(reason) => (
                 Verdict {
                     result: fail_result(policy),
                     findings: Vec::new(),
                 },
                 Some(reason),
+                None,
             ),
         };
 
@@ -274,13 +302,122 @@ where
             "launch decided"
         );
         // A duplicate was alerted on when its first copy was decided.
-        let alert = (completion == Completion::Completed)
-            .then(|| self.decision_alert(&action, &origin, &verdict, reason.as_deref()))
-            .flatten();
-        if let Some(alert) = alert {
-            self.publish(&alert).await;
+        if completion == Completion::Completed {
+            if verdict.result == LifecycleResult::Continue {
+                self.ledger.record(&action.instance_id);
+            }
+            self.after_decision(
+                &action,
+                &origin,
+                &verdict,
+                reason.as_deref(),
+                &group,
+                budget,
+            )
+            .await;
         }
         Ok(summary)
+    }
+
+    /// Every node check and, with budgets, the admission. `Err` when the
+    /// facts could not be established.
+    async fn check(
+        &self,
+        gathered: Gathered,
+        cluster: Result<Option<ClusterState>, String>,
+    ) -> Result<(Vec<Violation>, Option<(Admission, ClusterState)>), String> {
+        let facts = gathered?;
+        let mut violations = check_node(self.policy, &facts, (self.clock)());
+        let Some(cluster) = cluster? else {
+            return Ok((violations, None));
+        };
+        let admission = admission::admit(
+            self.policy,
+            self.instances,
+            &self.ledger,
+            &cluster,
+            &facts.instance,
+        )
+        .await?;
+        violations.extend(admission.violations.iter().cloned());
+        violations.sort();
+        Ok((violations, Some((admission, cluster))))
+    }
+
+    /// Alerts on the decision and, for a budget denial, suspends scale-out of
+    /// every cluster group so that groups do not loop launch → abandon.
+    async fn after_decision(
+        &self,
+        action: &LifecycleAction,
+        origin: &Origin,
+        verdict: &Verdict,
+        fact_error: Option<&str>,
+        group: &GroupFacts,
+        budget: Option<(Admission, ClusterState)>,
+    ) {
+        let denied_for_budget = verdict.blocking().any(|f| is_budget(f.violation.check));
+        let only_budget = verdict.blocking().all(|f| is_budget(f.violation.check));
+        // Same condition, not alerted twice: a budget-only denial on a group
+        // the guard already suspended is expected until usage falls.
+        let already_suspended = group.tags.contains_key(SUSPENDED_TAG);
+        let quiet = denied_for_budget && only_budget && already_suspended;
+        if let Some(mut alert) = self
+            .decision_alert(action, origin, verdict, fact_error)
+            .filter(|_| !quiet)
+        {
+            if let Some((admission, _)) = &budget {
+                add_usage(&mut alert, self.policy, admission);
+            }
+            self.publish(&alert).await;
+        }
+        let Some((admission, cluster)) = budget.filter(|_| denied_for_budget) else {
+            return;
+        };
+        let record = SuspensionRecord {
+            reason: format!("launch of {} denied for budget", action.instance_id),
+            trigger: "budget_denial".to_owned(),
+            time: format_rfc3339((self.clock)()),
+            alarms: Vec::new(),
+            original_max_size: None,
+        };
+        let report = suspension::suspend(
+            self.groups,
+            &cluster.groups,
+            self.policy.budget.clamp_max_size,
+            &record,
+        )
+        .await;
+        tracing::info!(changed = ?report.changed, failed = ?report.failed, "scale-out suspension after budget denial");
+        if report.changed.is_empty() && report.failed.is_empty() {
+            return;
+        }
+        let mut alert = self.alert(
+            AlertKind::ScaleOutSuspended,
+            Severity::Critical,
+            action,
+            origin,
+            verdict,
+        );
+        alert.decision = "suspend".to_owned();
+        alert.group = None;
+        alert.headline = format!(
+            "scale-out suspended on {} group(s): budget reached",
+            report.changed.len()
+        );
+        alert.advice = "the cluster reached its budget, so new launches are abandoned and Launch is suspended on \
+            the cluster's groups (only Launch; health checks and replacements go on). budget-guard resumes it \
+            when usage falls below GUARD_RESUME_BELOW_PERCENT. Look for what is scaling out."
+            .to_owned();
+        alert
+            .details
+            .insert("groups".to_owned(), serde_json::json!(report.changed));
+        if !report.failed.is_empty() {
+            alert
+                .details
+                .insert("failed".to_owned(), serde_json::json!(report.failed));
+        }
+        add_usage(&mut alert, self.policy, &admission);
+        self.publish(&alert).await;
     }
 
     /// Reads the instance, then its image and subnet in parallel.
@@ -420,6 +557,32 @@ where
             duplicate: false,
         }
     }
+}
+
+fn is_budget(check: CheckName) -> bool {
+    matches!(
+        check,
+        CheckName::BudgetVcpus | CheckName::BudgetMemory | CheckName::BudgetInstances
+    )
+}
+
+/// Usage and budget figures, in the JSON and the e-mail of an alert.
+fn add_usage(alert: &mut Alert, policy: &Policy, admission: &Admission) {
+    for dim in budget::dimensions(&policy.budget, admission.usage) {
+        alert.details.insert(
+            format!("usage_{}", dim.name),
+            serde_json::json!(format!(
+                "{} of {} ({:.1}%)",
+                dim.used,
+                dim.max,
+                dim.percent()
+            )),
+        );
+    }
+    alert.details.insert(
+        "launch_would_add".to_owned(),
+        serde_json::json!(admission.candidate),
+    );
 }
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {

@@ -472,3 +472,240 @@ async fn image_and_subnet_are_read_once_per_launch() {
         (1, 1, 1)
     );
 }
+
+mod budgets {
+    use shared::facts::{GroupInstance, InstanceTypeSpec};
+    use pretty_assertions::assert_eq;
+    use shared::suspension::SUSPENDED_TAG;
+
+    use super::*;
+
+    const CLUSTER_TAG: &str = "kubernetes.io/cluster/prod";
+
+    fn member(id: &str, state: &str) -> InstanceFacts {
+        let mut instance = compliant_instance(id);
+        instance.state = state.into();
+        instance.tags.insert(CLUSTER_TAG.into(), "owned".into());
+        instance
+    }
+
+    /// `waiting` instances of group prod-general sit in Pending:Wait, each
+    /// with an open action; `running` cluster instances are in service.
+    fn cluster(running: usize, waiting: usize) -> FakeAws {
+        let aws = aws();
+        aws.add_instance_type(
+            "m6i.large",
+            InstanceTypeSpec {
+                default_vcpus: 2,
+                memory_mib: 8192,
+            },
+        );
+        let mut group_instances = Vec::new();
+        for n in 0..running {
+            let id = format!("i-run{n:04}");
+            aws.add_instance(member(&id, "running"));
+            group_instances.push(GroupInstance {
+                instance_id: id,
+                lifecycle_state: "InService".into(),
+            });
+        }
+        for n in 0..waiting {
+            let id = format!("i-new{n:04}");
+            aws.add_instance(member(&id, "pending"));
+            aws.open_action(&format!("token-{id}"));
+            group_instances.push(GroupInstance {
+                instance_id: id,
+                lifecycle_state: "Pending:Wait".into(),
+            });
+        }
+        aws.update_group("prod-general", |g| {
+            g.instances = group_instances;
+            g.max_size = 500;
+            g.desired_capacity = i32::try_from(running + waiting).unwrap();
+        });
+        aws
+    }
+
+    fn launch_of(n: usize) -> String {
+        let id = format!("i-new{n:04}");
+        launch_with(|e| {
+            e["detail"]["EC2InstanceId"] = json!(id);
+            e["detail"]["LifecycleActionToken"] = json!(format!("token-{id}"));
+        })
+    }
+
+    fn launched(aws: &FakeAws, result: LifecycleResult) -> usize {
+        results(aws).into_iter().filter(|r| *r == result).count()
+    }
+
+    #[tokio::test]
+    async fn an_admitted_launch_counts_at_once_although_aws_still_shows_it_waiting() {
+        let policy = policy(&[("GUARD_MAX_INSTANCES", "3")]);
+        let aws = cluster(1, 3);
+        let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+
+        for n in 0..3 {
+            guard
+                .handle(serde_json::from_str(&launch_of(n)).unwrap())
+                .await
+                .unwrap();
+        }
+
+        // 1 running + 2 admitted = 3; the third launch would make 4.
+        assert_eq!(
+            results(&aws),
+            vec![
+                LifecycleResult::Continue,
+                LifecycleResult::Continue,
+                LifecycleResult::Abandon
+            ]
+        );
+        let denied = aws
+            .published()
+            .into_iter()
+            .find(|a| a.kind == AlertKind::LaunchDenied)
+            .unwrap();
+        assert_eq!(
+            denied.violations[0].violation.check.as_str(),
+            "budget.instances"
+        );
+        assert_eq!(denied.details["usage_instances"], json!("3 of 3 (100.0%)"));
+    }
+
+    #[tokio::test]
+    async fn a_denied_launch_over_the_vcpu_budget_suspends_only_launch_on_every_cluster_group() {
+        let policy = policy(&[("GUARD_MAX_VCPUS", "4")]);
+        let aws = cluster(2, 1);
+        aws.add_group(GroupFacts {
+            name: "prod-gpu".into(),
+            max_size: 3,
+            tags: [(CLUSTER_TAG.to_owned(), "owned".to_owned())].into(),
+            ..GroupFacts::default()
+        });
+
+        let summary = run(&policy, &aws, &launch_of(0)).await.unwrap();
+
+        assert_eq!(summary["decision"], "ABANDON");
+        assert_eq!(summary["violations"][0]["check"], "budget.vcpus");
+        assert_eq!(
+            aws.group_changes(),
+            vec![
+                "CreateOrUpdateTags prod-general",
+                "SuspendProcesses prod-general",
+                "CreateOrUpdateTags prod-gpu",
+                "SuspendProcesses prod-gpu"
+            ]
+        );
+        for group in ["prod-general", "prod-gpu"] {
+            let facts = aws.group_facts(group).unwrap();
+            assert_eq!(facts.suspended_processes, vec!["Launch".to_owned()]);
+            assert!(facts.tags[SUSPENDED_TAG].contains("\"trigger\":\"budget_denial\""));
+        }
+        assert_eq!(
+            kinds(&aws),
+            vec![AlertKind::LaunchDenied, AlertKind::ScaleOutSuspended]
+        );
+        let suspended = &aws.published()[1];
+        assert_eq!(
+            suspended.subject(),
+            "[scaling-guard] prod: scale-out suspended on 2 group(s): budget reached"
+        );
+        assert_eq!(suspended.details["usage_vcpus"], json!("4 of 4 (100.0%)"));
+        assert!(
+            suspended.email().contains("usage_vcpus:   4 of 4 (100.0%)"),
+            "{}",
+            suspended.email()
+        );
+    }
+
+    #[tokio::test]
+    async fn budget_denials_on_an_already_suspended_group_are_not_alerted_again() {
+        let policy = policy(&[("GUARD_MAX_INSTANCES", "1")]);
+        let aws = cluster(1, 3);
+        let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+        for n in 0..3 {
+            guard
+                .handle(serde_json::from_str(&launch_of(n)).unwrap())
+                .await
+                .unwrap();
+        }
+        assert_eq!(launched(&aws, LifecycleResult::Abandon), 3);
+        assert_eq!(
+            kinds(&aws),
+            vec![AlertKind::LaunchDenied, AlertKind::ScaleOutSuspended]
+        );
+        assert_eq!(aws.calls("SuspendProcesses"), 1);
+    }
+
+    #[tokio::test]
+    async fn two_hundred_concurrent_launches_never_admit_more_than_the_budget() {
+        let policy = policy(&[("GUARD_MAX_INSTANCES", "50"), ("GUARD_MAX_VCPUS", "1000")]);
+        let aws = cluster(0, 200);
+        let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+
+        let events: Vec<Value> = (0..200)
+            .map(|n| serde_json::from_str(&launch_of(n)).unwrap())
+            .collect();
+        let outcomes = futures::future::join_all(events.into_iter().map(|e| guard.handle(e))).await;
+
+        assert!(outcomes.iter().all(Result::is_ok));
+        assert_eq!(
+            aws.completed().len(),
+            200,
+            "every lifecycle action completed"
+        );
+        assert_eq!(launched(&aws, LifecycleResult::Continue), 50);
+        assert_eq!(launched(&aws, LifecycleResult::Abandon), 150);
+        assert_eq!(aws.calls("SuspendProcesses"), 1);
+        let suspensions = kinds(&aws)
+            .into_iter()
+            .filter(|k| *k == AlertKind::ScaleOutSuspended)
+            .count();
+        assert_eq!(suspensions, 1);
+    }
+
+    #[tokio::test]
+    async fn a_group_suspended_by_someone_else_is_not_taken_over() {
+        let policy = policy(&[("GUARD_MAX_INSTANCES", "1")]);
+        let aws = cluster(1, 1);
+        aws.update_group("prod-general", |g| {
+            g.suspended_processes = vec!["Launch".into()]
+        });
+        run(&policy, &aws, &launch_of(0)).await.unwrap();
+        assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
+        assert_eq!(aws.group_changes(), Vec::<String>::new());
+        assert!(
+            !aws.group_facts("prod-general")
+                .unwrap()
+                .tags
+                .contains_key(SUSPENDED_TAG)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_instance_type_decides_by_fail_mode() {
+        let policy = policy(&[("GUARD_MAX_VCPUS", "100")]);
+        let aws = cluster(0, 1);
+        let mut odd = member("i-new0000", "pending");
+        odd.instance_type = "m6i.9xhuge".into();
+        aws.add_instance(odd);
+        let summary = run(&policy, &aws, &launch_of(0)).await.unwrap();
+        assert_eq!(summary["decision"], "ABANDON");
+        assert_eq!(
+            summary["reason"],
+            "instance type `m6i.9xhuge` is unknown, so its capacity cannot be counted"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_budgets_the_cluster_is_not_read() {
+        let (policy, aws) = (super::policy(&[]), cluster(3, 1));
+        run(&policy, &aws, &launch_of(0)).await.unwrap();
+        assert_eq!(aws.calls("DescribeInstanceTypes"), 0);
+        assert_eq!(
+            aws.calls("DescribeAutoScalingGroups"),
+            1,
+            "only the membership check"
+        );
+    }
+}
