@@ -168,7 +168,7 @@ impl Alert {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let _ = writeln!(text, "{:<15}{value}", format!("{key}:"));
+            let _ = writeln!(text, "{:<14} {value}", format!("{key}:"));
         }
         if !self.violations.is_empty() {
             let _ = writeln!(text);

@@ -64,6 +64,13 @@ impl Verdict {
         Self { result, findings }
     }
 
+    /// The names of the checks that found something, each once, in order.
+    pub fn check_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.findings.iter().map(|f| f.violation.check.as_str()).collect();
+        names.dedup();
+        names
+    }
+
     pub fn blocking(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.blocking)
     }
@@ -106,6 +113,18 @@ mod tests {
             Verdict::from_violations(&policy, checks.iter().copied().map(violation).collect());
         assert_eq!(verdict.result, expected);
         assert_eq!(verdict.findings.len(), checks.len());
+    }
+
+    #[test]
+    fn check_names_are_listed_once_each() {
+        let policy = strict_policy(&[]);
+        let violations = vec![
+            violation(CheckName::SubnetAllowed),
+            violation(CheckName::SubnetPublic),
+            violation(CheckName::SubnetPublic),
+        ];
+        let verdict = Verdict::from_violations(&policy, violations);
+        assert_eq!(verdict.check_names(), vec!["subnet.allowed", "subnet.public"]);
     }
 
     #[rstest]

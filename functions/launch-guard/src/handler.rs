@@ -286,11 +286,7 @@ where
             reason: reason.clone(),
             duplicate: completion == Completion::NoActiveAction,
         };
-        let checks: Vec<&str> = verdict
-            .findings
-            .iter()
-            .map(|f| f.violation.check.as_str())
-            .collect();
+        let checks = verdict.check_names();
         tracing::info!(
             decision = ?summary.decision,
             instance_id = %action.instance_id,
@@ -468,12 +464,7 @@ where
             );
             return Some(alert);
         }
-        let checks = verdict
-            .findings
-            .iter()
-            .map(|f| f.violation.check.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let checks = verdict.check_names().join(", ");
         match verdict.result {
             LifecycleResult::Abandon => {
                 let mut alert = self.alert(

@@ -1,0 +1,199 @@
+//! What wakes the budget guard: the schedule, a CloudWatch alarm's Lambda
+//! action, or an alarm delivered through SNS.
+
+use aws_lambda_events::cloudwatch_alarms::{CloudWatchAlarm, CloudWatchAlarmStateValue};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The state an alarm entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlarmState {
+    Alarm,
+    Ok,
+    InsufficientData,
+}
+
+/// One reason to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// The every-minute schedule.
+    Schedule,
+    /// An alarm changed state; `group` is its `AutoScalingGroupName` dimension.
+    Alarm {
+        name: String,
+        state: AlarmState,
+        group: Option<String>,
+    },
+}
+
+/// The event is not one the budget guard knows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("event is not a schedule or an alarm: {0}")]
+    Unrecognised(String),
+    #[error("alarm event is malformed: {0}")]
+    BadAlarm(String),
+}
+
+/// The alarm notification CloudWatch sends to SNS (the fields the guard reads).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SnsAlarm {
+    alarm_name: String,
+    new_state_value: String,
+    #[serde(default)]
+    trigger: Option<SnsTrigger>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SnsTrigger {
+    #[serde(default)]
+    dimensions: Vec<SnsDimension>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SnsDimension {
+    #[serde(alias = "Name")]
+    name: String,
+    #[serde(alias = "Value")]
+    value: String,
+}
+
+const GROUP_DIMENSION: &str = "AutoScalingGroupName";
+
+/// Parses the payload into one trigger per alarm (an SNS batch may carry several).
+pub fn parse(payload: Value) -> Result<Vec<Trigger>, EventError> {
+    if payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
+        return Ok(vec![Trigger::Schedule]);
+    }
+    if payload.get("alarmData").is_some() {
+        return lambda_action(payload).map(|t| vec![t]);
+    }
+    if let Some(records) = payload.get("Records").and_then(Value::as_array) {
+        return records.iter().map(sns_record).collect();
+    }
+    Err(EventError::Unrecognised(
+        "expected a `Scheduled Event`, a CloudWatch alarm action or an SNS alarm notification"
+            .to_owned(),
+    ))
+}
+
+fn lambda_action(payload: Value) -> Result<Trigger, EventError> {
+    let alarm: CloudWatchAlarm<Value, Value> =
+        serde_json::from_value(payload).map_err(|e| EventError::BadAlarm(e.to_string()))?;
+    let data = alarm.alarm_data;
+    let state = match data.state.map(|s| s.value) {
+        Some(CloudWatchAlarmStateValue::Alarm) => AlarmState::Alarm,
+        Some(CloudWatchAlarmStateValue::Ok) => AlarmState::Ok,
+        _ => AlarmState::InsufficientData,
+    };
+    // Metric alarms name their dimensions per metric; the first group wins.
+    let group = data
+        .configuration
+        .get("metrics")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find_map(|m| {
+            m.pointer("/metricStat/metric/dimensions")?
+                .get(GROUP_DIMENSION)?
+                .as_str()
+        })
+        .map(str::to_owned);
+    Ok(Trigger::Alarm {
+        name: data.alarm_name,
+        state,
+        group,
+    })
+}
+
+fn sns_record(record: &Value) -> Result<Trigger, EventError> {
+    let message = record
+        .pointer("/Sns/Message")
+        .and_then(Value::as_str)
+        .ok_or_else(|| EventError::Unrecognised("sns record without a message".to_owned()))?;
+    let alarm: SnsAlarm =
+        serde_json::from_str(message).map_err(|e| EventError::BadAlarm(e.to_string()))?;
+    let state = match alarm.new_state_value.as_str() {
+        "ALARM" => AlarmState::Alarm,
+        "OK" => AlarmState::Ok,
+        _ => AlarmState::InsufficientData,
+    };
+    let group = alarm
+        .trigger
+        .into_iter()
+        .flat_map(|t| t.dimensions)
+        .find(|d| d.name == GROUP_DIMENSION)
+        .map(|d| d.value);
+    Ok(Trigger::Alarm {
+        name: alarm.alarm_name,
+        state,
+        group,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Vec<Trigger> {
+        parse(serde_json::from_str(text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_sample_events_parse() {
+        assert_eq!(
+            load(include_str!("../../../events/budget-schedule.json")),
+            vec![Trigger::Schedule]
+        );
+        assert_eq!(
+            load(include_str!("../../../events/budget-alarm-alarm.json")),
+            vec![Trigger::Alarm {
+                name: "scaling-guard-VcpuPercentOfBudget".into(),
+                state: AlarmState::Alarm,
+                group: None
+            }]
+        );
+        assert_eq!(
+            load(include_str!("../../../events/budget-alarm-ok.json")),
+            vec![Trigger::Alarm {
+                name: "scaling-guard-VcpuPercentOfBudget".into(),
+                state: AlarmState::Ok,
+                group: None
+            }]
+        );
+        assert_eq!(
+            load(include_str!("../../../events/budget-alarm-sns.json")),
+            vec![Trigger::Alarm {
+                name: "scaling-guard-surge-requests".into(),
+                state: AlarmState::Alarm,
+                group: Some("prod-general".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn a_group_dimension_scopes_a_lambda_action_alarm() {
+        let mut event: Value =
+            serde_json::from_str(include_str!("../../../events/budget-alarm-alarm.json")).unwrap();
+        event["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"] =
+            serde_json::json!({ "AutoScalingGroupName": "prod-gpu" });
+        let Trigger::Alarm { group, .. } = &parse(event).unwrap()[0] else {
+            panic!()
+        };
+        assert_eq!(group.as_deref(), Some("prod-gpu"));
+    }
+
+    #[test]
+    fn unknown_and_malformed_events_get_clear_errors() {
+        assert_eq!(
+            parse(serde_json::json!({"hello": 1}))
+                .unwrap_err()
+                .to_string(),
+            "event is not a schedule or an alarm: expected a `Scheduled Event`, a CloudWatch alarm action or an SNS alarm notification"
+        );
+        let bad = serde_json::json!({"Records": [{"Sns": {"Message": "not json"}}]});
+        assert!(matches!(parse(bad), Err(EventError::BadAlarm(_))));
+    }
+}

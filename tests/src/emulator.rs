@@ -1,0 +1,249 @@
+//! The local AWS: `scripts/emulator/server.py` (moto plus the project's
+//! documented extensions) as a child process, one per test, and its control
+//! endpoint.
+
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::http;
+use crate::workspace_root;
+
+/// moto's account: every resource the emulator creates belongs to it.
+pub const ACCOUNT: &str = "123456789012";
+
+/// How long the emulator may take to import moto and listen. It takes about a
+/// second alone; tests start several at once on two cores.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running emulator. Dropping it kills the process, so a failing test
+/// leaves nothing running.
+#[derive(Debug)]
+pub struct Emulator {
+    child: Child,
+    port: u16,
+    port_file: PathBuf,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Emulator {
+    /// Starts `.venv/bin/python scripts/emulator/server.py --port 0` and waits
+    /// until it listens.
+    pub fn start() -> Result<Self> {
+        let root = workspace_root();
+        let python = root.join(".venv/bin/python");
+        if !python.is_file() {
+            return Err(Error::Setup(format!(
+                "the emulator's virtualenv is missing (`{}`): run `scripts/bootstrap` first",
+                python.display()
+            )));
+        }
+        let port_file = unique_port_file();
+        let mut child = Command::new(&python)
+            .arg(root.join("scripts/emulator/server.py"))
+            .args(["--port", "0", "--port-file"])
+            .arg(&port_file)
+            .current_dir(&root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(Error::io(format!("cannot start `{}`", python.display())))?;
+        let stderr = Arc::new(Mutex::new(String::new()));
+        if let Some(pipe) = child.stderr.take() {
+            collect(pipe, Arc::clone(&stderr));
+        }
+        let mut emulator = Emulator {
+            child,
+            port: 0,
+            port_file,
+            stderr,
+        };
+        emulator.port = emulator.wait_for_port()?;
+        Ok(emulator)
+    }
+
+    fn wait_for_port(&mut self) -> Result<u16> {
+        let started = Instant::now();
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&self.port_file)
+                && let Ok(port) = text.trim().parse()
+            {
+                return Ok(port);
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(Error::Emulator(format!(
+                    "exited before listening ({status}): {}",
+                    self.logs()
+                )));
+            }
+            if started.elapsed() > START_TIMEOUT {
+                return Err(Error::Emulator(format!(
+                    "not listening after {START_TIMEOUT:?}: {}",
+                    self.logs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, for `endpoint_url` / `AWS_ENDPOINT_URL`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.address())
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn control(&self) -> Control {
+        Control {
+            address: self.address(),
+        }
+    }
+
+    /// What the emulator wrote to stderr (moto logs errors there).
+    pub fn logs(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.port_file);
+        let logs = self.logs();
+        if std::thread::panicking() && !logs.trim().is_empty() {
+            eprintln!("--- emulator stderr ---\n{logs}");
+        }
+    }
+}
+
+fn unique_port_file() -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("scaling-guard-e2e-{}-{n}.port", std::process::id()))
+}
+
+/// Appends everything `pipe` yields to `sink`, in a thread, until it closes.
+pub(crate) fn collect(mut pipe: impl Read + Send + 'static, sink: Arc<Mutex<String>>) {
+    std::thread::spawn(move || {
+        let mut buffer = [0_u8; 4096];
+        while let Ok(n) = pipe.read(&mut buffer) {
+            let Some(chunk) = buffer.get(..n).filter(|c| !c.is_empty()) else {
+                break;
+            };
+            if let Ok(mut sink) = sink.lock() {
+                sink.push_str(&String::from_utf8_lossy(chunk));
+            }
+        }
+    });
+}
+
+/// One lifecycle action waiting for completion, as the control endpoint lists
+/// it: everything the EventBridge event of the launch carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAction {
+    pub token: String,
+    pub group: String,
+    pub hook: String,
+    pub instance_id: String,
+    pub transition: String,
+    pub notification_metadata: Option<String>,
+    pub account: String,
+    pub region: String,
+    pub time: String,
+    pub origin: String,
+    pub destination: String,
+}
+
+/// New dates of an image (ISO 8601); `deprecation_time: Some(None)` clears it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImageDates {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creation_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deprecation_time: Option<Option<String>>,
+}
+
+/// The emulator's control endpoint (`/_scaling_guard/...`, not an AWS API).
+#[derive(Debug, Clone)]
+pub struct Control {
+    address: String,
+}
+
+impl Control {
+    /// The pending lifecycle actions, of one group or of all.
+    pub fn lifecycle_actions(&self, group: Option<&str>) -> Result<Vec<PendingAction>> {
+        let mut path = "/_scaling_guard/lifecycle-actions".to_owned();
+        if let Some(group) = group {
+            path.push_str("?group=");
+            path.push_str(&percent_encode(group));
+        }
+        let body = self.call("GET", &path, None)?;
+        serde_json::from_str(&body).map_err(Error::json("pending lifecycle actions"))
+    }
+
+    /// The pending action of one instance, if any.
+    pub fn lifecycle_action_of(&self, instance_id: &str) -> Result<Option<PendingAction>> {
+        Ok(self
+            .lifecycle_actions(None)?
+            .into_iter()
+            .find(|action| action.instance_id == instance_id))
+    }
+
+    /// Backdates or deprecates an image (moto stamps "now" and has no
+    /// deprecation time).
+    pub fn set_image_dates(&self, image_id: &str, dates: &ImageDates) -> Result<()> {
+        let body = serde_json::to_string(dates).map_err(Error::json("image dates"))?;
+        self.call(
+            "POST",
+            &format!("/_scaling_guard/images/{image_id}"),
+            Some(&body),
+        )
+        .map(drop)
+    }
+
+    /// Applies the hook's `DefaultResult`, as when the heartbeat times out.
+    pub fn time_out(&self, token: &str) -> Result<()> {
+        self.call(
+            "POST",
+            &format!("/_scaling_guard/lifecycle-actions/{token}/timeout"),
+            Some("{}"),
+        )
+        .map(drop)
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<&str>) -> Result<String> {
+        let answer = http::request(&self.address, method, path, body, CONTROL_TIMEOUT)?;
+        if answer.status != 200 {
+            return Err(Error::Emulator(format!(
+                "{method} {path} answered {}: {}",
+                answer.status, answer.body
+            )));
+        }
+        Ok(answer.body)
+    }
+}
+
+fn percent_encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}

@@ -1,0 +1,107 @@
+//! Events as AWS delivers them, built from the samples in `events/` (the
+//! files users invoke with `cargo lambda invoke` and `sam local invoke`), so
+//! the end-to-end tests prove those shapes.
+
+use serde_json::{Map, Value, json};
+
+use crate::emulator::PendingAction;
+use crate::error::{Error, Result};
+
+const LAUNCH: &str = include_str!("../../events/launch-lifecycle-action.json");
+const TEST_NOTIFICATION: &str = include_str!("../../events/test-notification.json");
+const SQS_BATCH: &str = include_str!("../../events/launch-sqs-batch.json");
+
+fn sample(text: &str, name: &'static str) -> Result<Value> {
+    serde_json::from_str(text).map_err(Error::json(name))
+}
+
+fn object<'a>(value: &'a mut Value, what: &str) -> Result<&'a mut Map<String, Value>> {
+    value
+        .as_object_mut()
+        .ok_or_else(|| Error::Fixture(format!("{what} is not a json object")))
+}
+
+fn group_arn(action: &PendingAction) -> String {
+    format!(
+        "arn:aws:autoscaling:{}:{}:autoScalingGroup:00000000-0000-4000-8000-000000000000:autoScalingGroupName/{}",
+        action.region, action.account, action.group
+    )
+}
+
+/// The EventBridge `EC2 Instance-launch Lifecycle Action` event AWS sends for
+/// `action` (`events/launch-lifecycle-action.json`, filled in).
+pub fn lifecycle_event(action: &PendingAction) -> Result<Value> {
+    let mut event = sample(LAUNCH, "events/launch-lifecycle-action.json")?;
+    let top = object(&mut event, "the sample event")?;
+    top.insert("id".into(), json!(action.token));
+    top.insert("account".into(), json!(action.account));
+    top.insert("region".into(), json!(action.region));
+    top.insert("time".into(), json!(action.time));
+    top.insert("resources".into(), json!([group_arn(action)]));
+    let detail = top
+        .get_mut("detail")
+        .ok_or_else(|| Error::Fixture("the sample event has no detail".into()))?;
+    *detail = Value::Object(hook_fields(action));
+    Ok(event)
+}
+
+/// The detail / hook message fields of an action.
+fn hook_fields(action: &PendingAction) -> Map<String, Value> {
+    let mut fields = Map::new();
+    fields.insert("LifecycleActionToken".into(), json!(action.token));
+    fields.insert("AutoScalingGroupName".into(), json!(action.group));
+    fields.insert("LifecycleHookName".into(), json!(action.hook));
+    fields.insert("EC2InstanceId".into(), json!(action.instance_id));
+    fields.insert("LifecycleTransition".into(), json!(action.transition));
+    if let Some(metadata) = &action.notification_metadata {
+        fields.insert("NotificationMetadata".into(), json!(metadata));
+    }
+    fields.insert("Origin".into(), json!(action.origin));
+    fields.insert("Destination".into(), json!(action.destination));
+    fields
+}
+
+/// The message a hook with an SQS notification target sends (the flat
+/// format of the first record of `events/launch-sqs-batch.json`).
+pub fn hook_message(action: &PendingAction) -> String {
+    let mut fields = hook_fields(action);
+    fields.insert("AccountId".into(), json!(action.account));
+    fields.insert("RequestId".into(), json!(format!("req-{}", action.token)));
+    fields.insert("Service".into(), json!("AWS Auto Scaling"));
+    fields.insert("Time".into(), json!(action.time));
+    Value::Object(fields).to_string()
+}
+
+/// `events/test-notification.json`: what Auto Scaling sends when a hook's
+/// notification target is set.
+pub fn test_notification() -> Result<Value> {
+    sample(TEST_NOTIFICATION, "events/test-notification.json")
+}
+
+/// An SQS event whose records carry `bodies` (shaped like
+/// `events/launch-sqs-batch.json`); message ids are `msg-0`, `msg-1`, ...
+pub fn sqs_batch(bodies: &[String]) -> Result<Value> {
+    let mut batch = sample(SQS_BATCH, "events/launch-sqs-batch.json")?;
+    let template = batch
+        .get("Records")
+        .and_then(Value::as_array)
+        .and_then(|records| records.first())
+        .cloned()
+        .ok_or_else(|| Error::Fixture("the sample sqs batch has no record".into()))?;
+    let mut records = Vec::new();
+    for (n, body) in bodies.iter().enumerate() {
+        let mut record = template.clone();
+        let fields = object(&mut record, "a sample sqs record")?;
+        fields.insert("messageId".into(), json!(message_id(n)));
+        fields.insert("receiptHandle".into(), json!(format!("AQEB{n}==")));
+        fields.insert("body".into(), json!(body));
+        records.push(record);
+    }
+    object(&mut batch, "the sample sqs batch")?.insert("Records".into(), Value::Array(records));
+    Ok(batch)
+}
+
+/// The message id `sqs_batch` gives the record at `index`.
+pub fn message_id(index: usize) -> String {
+    format!("msg-{index}")
+}
