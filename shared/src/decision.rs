@@ -66,7 +66,11 @@ impl Verdict {
 
     /// The names of the checks that found something, each once, in order.
     pub fn check_names(&self) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = self.findings.iter().map(|f| f.violation.check.as_str()).collect();
+        let mut names: Vec<&'static str> = self
+            .findings
+            .iter()
+            .map(|f| f.violation.check.as_str())
+            .collect();
         names.dedup();
         names
     }
@@ -124,7 +128,10 @@ mod tests {
             violation(CheckName::SubnetPublic),
         ];
         let verdict = Verdict::from_violations(&policy, violations);
-        assert_eq!(verdict.check_names(), vec!["subnet.allowed", "subnet.public"]);
+        assert_eq!(
+            verdict.check_names(),
+            vec!["subnet.allowed", "subnet.public"]
+        );
     }
 
     #[rstest]

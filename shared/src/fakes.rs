@@ -36,6 +36,8 @@ struct State {
     metrics: Vec<(String, Vec<Metric>)>,
     /// Every mutating Auto Scaling call, in order: `SuspendProcesses prod-a`, …
     group_changes: Vec<String>,
+    /// Every remediation call, in order: `StopInstances i-0abc`, …
+    instance_changes: Vec<String>,
     calls: BTreeMap<&'static str, usize>,
 }
 
@@ -185,6 +187,8 @@ impl InstanceRead for FakeAws {
 
 impl ClusterInstancesRead for FakeAws {
     async fn cluster_instances(&self, tag_key: &str) -> AwsResult<Vec<InstanceFacts>> {
+        // Yield like a real call would, so concurrent handlers interleave.
+        tokio::task::yield_now().await;
         let state = self.call("DescribeInstances")?;
         Ok(state
             .instances
@@ -202,6 +206,8 @@ impl InstanceTypesRead for FakeAws {
         &self,
         names: &[String],
     ) -> AwsResult<BTreeMap<String, InstanceTypeSpec>> {
+        // Yield like a real call would, so concurrent handlers interleave.
+        tokio::task::yield_now().await;
         let state = self.call("DescribeInstanceTypes")?;
         Ok(names
             .iter()
@@ -261,6 +267,7 @@ impl LifecycleComplete for FakeAws {
         action: &LifecycleAction,
         result: LifecycleResult,
     ) -> AwsResult<Completion> {
+        tokio::task::yield_now().await;
         let mut state = self.call("CompleteLifecycleAction")?;
         if !state.open_tokens.remove(&action.token) {
             return Ok(Completion::NoActiveAction);
@@ -370,5 +377,65 @@ impl AlertPublish for FakeAws {
     async fn publish(&self, alert: &Alert) -> AwsResult<()> {
         self.call("Publish")?.published.push(alert.clone());
         Ok(())
+    }
+}
+
+impl FakeAws {
+    /// Every remediation call so far, as `Operation instance`.
+    pub fn instance_changes(&self) -> Vec<String> {
+        self.state().instance_changes.clone()
+    }
+
+    fn change_instance(
+        &self,
+        operation: &'static str,
+        instance_id: &str,
+        change: impl FnOnce(&mut InstanceFacts),
+    ) -> AwsResult<()> {
+        let mut state = self.call(operation)?;
+        state
+            .instance_changes
+            .push(format!("{operation} {instance_id}"));
+        match state.instances.get_mut(instance_id) {
+            Some(facts) => {
+                change(facts);
+                Ok(())
+            }
+            None => Err(AwsError::new(
+                operation,
+                Some("InvalidInstanceID.NotFound"),
+                format!("The instance ID '{instance_id}' does not exist"),
+            )),
+        }
+    }
+}
+
+/// Like EC2: stop and terminate move the instance out of `pending`/`running`
+/// at once (`stopping`, `shutting-down`); isolate swaps the groups, then tags.
+impl crate::ports::InstanceRemediate for FakeAws {
+    async fn stop(&self, instance_id: &str) -> AwsResult<()> {
+        self.change_instance("StopInstances", instance_id, |i| {
+            i.state = "stopping".to_owned();
+        })
+    }
+
+    async fn terminate(&self, instance_id: &str) -> AwsResult<()> {
+        self.change_instance("TerminateInstances", instance_id, |i| {
+            i.state = "shutting-down".to_owned();
+        })
+    }
+
+    async fn isolate(
+        &self,
+        instance_id: &str,
+        security_group_id: &str,
+        tags: &[(String, String)],
+    ) -> AwsResult<()> {
+        self.change_instance("ModifyInstanceAttribute", instance_id, |i| {
+            i.security_group_ids = vec![security_group_id.to_owned()];
+        })?;
+        self.change_instance("CreateTags", instance_id, |i| {
+            i.tags.extend(tags.iter().cloned());
+        })
     }
 }

@@ -3,6 +3,7 @@
 //! adapters.
 
 pub mod alerts;
+pub mod audit;
 pub mod aws;
 pub mod budget;
 pub mod checks;

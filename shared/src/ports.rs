@@ -182,3 +182,22 @@ pub trait ScaleOutControl: Send + Sync {
         metadata: &str,
     ) -> impl Future<Output = AwsResult<()>> + Send;
 }
+
+/// Changes one instance: instance-audit's remediation (SPEC §6). The IAM
+/// policy conditions every call on the cluster tag; callers decide whether
+/// the change is needed (a repeated call is harmless but not free).
+pub trait InstanceRemediate: Send + Sync {
+    /// `StopInstances` of the one instance.
+    fn stop(&self, instance_id: &str) -> impl Future<Output = AwsResult<()>> + Send;
+    /// `TerminateInstances` of the one instance.
+    fn terminate(&self, instance_id: &str) -> impl Future<Output = AwsResult<()>> + Send;
+    /// Replaces every security group of the instance with `security_group_id`
+    /// alone, then tags the instance with `tags` (`CreateTags`). The tags are
+    /// written only once the groups are swapped.
+    fn isolate(
+        &self,
+        instance_id: &str,
+        security_group_id: &str,
+        tags: &[(String, String)],
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+}

@@ -10,7 +10,8 @@ use shared::policy::Policy;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let Ok(policy) = Policy::from_env().inspect_err(|err| tracing::error!(%err, "policy rejected")) else {
+    let Ok(policy) = Policy::from_env().inspect_err(|err| tracing::error!(%err, "policy rejected"))
+    else {
         // Init fails with the message above, not with a Rust debug dump.
         std::process::exit(1);
     };

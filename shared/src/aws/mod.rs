@@ -4,6 +4,7 @@ mod autoscaling;
 mod cache;
 mod cloudwatch;
 mod ec2;
+mod ec2_actions;
 mod sns;
 
 use std::time::Duration;
@@ -17,6 +18,7 @@ pub use autoscaling::AutoScaling;
 pub use cache::{CachedNetworkImages, TtlCache};
 pub use cloudwatch::{CloudWatch, NAMESPACE};
 pub use ec2::Ec2;
+pub use ec2_actions::Ec2Remediation;
 pub use sns::Sns;
 
 use crate::ports::AwsError;
@@ -43,6 +45,8 @@ pub async fn load_config() -> SdkConfig {
 #[derive(Debug)]
 pub struct Adapters {
     pub ec2: Ec2,
+    /// Stop, terminate and isolate (instance-audit only).
+    pub remediation: Ec2Remediation,
     /// Images and subnets, cached across warm invocations.
     pub images: CachedNetworkImages<Ec2>,
     pub autoscaling: AutoScaling,
@@ -52,8 +56,10 @@ pub struct Adapters {
 
 impl Adapters {
     pub fn new(config: &SdkConfig, alert_topic_arn: &str) -> Self {
-        let ec2 = Ec2::new(aws_sdk_ec2::Client::new(config));
+        let ec2_client = aws_sdk_ec2::Client::new(config);
+        let ec2 = Ec2::new(ec2_client.clone());
         Self {
+            remediation: Ec2Remediation::new(ec2_client),
             images: CachedNetworkImages::new(ec2.clone()),
             ec2,
             autoscaling: AutoScaling::new(aws_sdk_autoscaling::Client::new(config)),

@@ -7,6 +7,7 @@ mod image;
 mod imds;
 mod instance_profile;
 mod instance_type;
+pub mod membership;
 mod names;
 mod security_groups;
 mod subnet;

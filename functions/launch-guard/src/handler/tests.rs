@@ -474,8 +474,8 @@ async fn image_and_subnet_are_read_once_per_launch() {
 }
 
 mod budgets {
-    use shared::facts::{GroupInstance, InstanceTypeSpec};
     use pretty_assertions::assert_eq;
+    use shared::facts::{GroupInstance, InstanceTypeSpec};
     use shared::suspension::SUSPENDED_TAG;
 
     use super::*;

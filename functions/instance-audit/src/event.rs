@@ -1,0 +1,197 @@
+//! The three triggers of SPEC §6, read from their EventBridge events.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde::Deserialize;
+use serde_json::Value;
+use shared::lifecycle::Origin;
+
+pub const STATE_CHANGE: &str = "EC2 Instance State-change Notification";
+pub const LAUNCH_SUCCESSFUL: &str = "EC2 Instance Launch Successful";
+pub const SCHEDULED: &str = "Scheduled Event";
+
+/// What started an invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// An instance entered a state (`pending`, `running`, …).
+    StateChange { instance_id: String, state: String },
+    /// An Auto Scaling group launched an instance: into service, or into
+    /// its warm pool (`warm_pool`), from where it enters service later with
+    /// another such event.
+    LaunchSuccessful {
+        instance_id: String,
+        group: String,
+        warm_pool: bool,
+    },
+    /// The schedule: audit every cluster instance.
+    Sweep,
+}
+
+impl Trigger {
+    /// `state_change`, `launch_successful`, `sweep`: for summaries and alerts.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Trigger::StateChange { .. } => "state_change",
+            Trigger::LaunchSuccessful { .. } => "launch_successful",
+            Trigger::Sweep => "sweep",
+        }
+    }
+}
+
+/// A trigger and where its event came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub trigger: Trigger,
+    pub origin: Origin,
+}
+
+/// The event cannot be read, or is not one this function handles.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("event is not an EventBridge event: {0}")]
+    NotEventBridge(String),
+    #[error("event is not one instance-audit handles: {0}")]
+    Unrecognised(String),
+    #[error("`{detail_type}` event is missing a field or has a wrong one: {message}")]
+    BadDetail {
+        detail_type: &'static str,
+        message: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+struct StateChangeDetail {
+    #[serde(rename = "instance-id")]
+    instance_id: String,
+    state: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct LaunchSuccessfulDetail {
+    #[serde(rename = "EC2InstanceId")]
+    instance_id: String,
+    #[serde(rename = "AutoScalingGroupName")]
+    group: String,
+    /// `AutoScalingGroup` or `WarmPool`.
+    #[serde(rename = "Destination", default)]
+    destination: Option<String>,
+}
+
+/// Reads an EventBridge event: its `detail-type` and `source` say which
+/// trigger it is (AWS reserves the `aws.*` sources for its own events).
+pub fn parse(value: Value) -> Result<Event, EventError> {
+    if value.get("detail-type").is_none() {
+        return Err(EventError::NotEventBridge(
+            "expected `detail-type`, `source` and `detail`".into(),
+        ));
+    }
+    let event: EventBridgeEvent<Value> =
+        serde_json::from_value(value).map_err(|e| EventError::NotEventBridge(e.to_string()))?;
+    let origin = Origin {
+        account: event.account.clone(),
+        region: event.region.clone(),
+    };
+    let trigger = match (event.detail_type.as_str(), event.source.as_str()) {
+        (STATE_CHANGE, "aws.ec2") => {
+            let detail: StateChangeDetail = detail(STATE_CHANGE, event.detail)?;
+            Trigger::StateChange {
+                instance_id: detail.instance_id,
+                state: detail.state,
+            }
+        }
+        (LAUNCH_SUCCESSFUL, "aws.autoscaling") => {
+            let detail: LaunchSuccessfulDetail = detail(LAUNCH_SUCCESSFUL, event.detail)?;
+            Trigger::LaunchSuccessful {
+                instance_id: detail.instance_id,
+                group: detail.group,
+                warm_pool: detail.destination.as_deref() == Some("WarmPool"),
+            }
+        }
+        (SCHEDULED, "aws.events") => Trigger::Sweep,
+        (detail_type, source) => {
+            return Err(EventError::Unrecognised(format!(
+                "detail-type `{detail_type}` from source `{source}`"
+            )));
+        }
+    };
+    Ok(Event { trigger, origin })
+}
+
+fn detail<T: for<'de> Deserialize<'de>>(
+    detail_type: &'static str,
+    detail: Value,
+) -> Result<T, EventError> {
+    serde_json::from_value(detail).map_err(|e| EventError::BadDetail {
+        detail_type,
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use pretty_assertions::assert_eq;
+    use rstest::rstest;
+
+    use super::*;
+
+    const PENDING: &str = include_str!("../../../events/state-change-pending.json");
+    const RUNNING: &str = include_str!("../../../events/state-change-running.json");
+    const LAUNCHED: &str = include_str!("../../../events/launch-successful.json");
+    const SWEEP: &str = include_str!("../../../events/audit-sweep.json");
+
+    fn parsed(text: &str) -> Result<Event, EventError> {
+        parse(serde_json::from_str(text).unwrap())
+    }
+
+    #[rstest]
+    #[case::pending(PENDING, Trigger::StateChange { instance_id: "i-0d1e2f3a4b5c60789".into(), state: "pending".into() })]
+    #[case::running(RUNNING, Trigger::StateChange { instance_id: "i-0d1e2f3a4b5c60789".into(), state: "running".into() })]
+    #[case::launch_successful(LAUNCHED, Trigger::LaunchSuccessful { instance_id: "i-0e1f2a3b4c5d60718".into(), group: "prod-legacy".into(), warm_pool: false })]
+    #[case::sweep(SWEEP, Trigger::Sweep)]
+    fn every_sample_event_is_its_trigger(#[case] text: &str, #[case] trigger: Trigger) {
+        let event = parsed(text).unwrap();
+        assert_eq!(event.trigger, trigger);
+        assert_eq!(event.origin.account.as_deref(), Some("123456789012"));
+        assert_eq!(event.origin.region.as_deref(), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn a_launch_lifecycle_action_is_not_ours() {
+        let lifecycle = include_str!("../../../events/launch-lifecycle-action.json");
+        assert_eq!(
+            parsed(lifecycle).unwrap_err().to_string(),
+            "event is not one instance-audit handles: detail-type `EC2 Instance-launch Lifecycle Action` from source `aws.autoscaling`"
+        );
+    }
+
+    #[test]
+    fn a_state_change_from_a_custom_source_is_not_trusted() {
+        let mut event: Value = serde_json::from_str(RUNNING).unwrap();
+        event["source"] = "my.app".into();
+        assert_eq!(
+            parse(event).unwrap_err(),
+            EventError::Unrecognised(
+                "detail-type `EC2 Instance State-change Notification` from source `my.app`".into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_state_change_without_an_instance_id_gets_a_clear_error() {
+        let mut event: Value = serde_json::from_str(RUNNING).unwrap();
+        event["detail"] = serde_json::json!({ "state": "running" });
+        assert_eq!(
+            parse(event).unwrap_err().to_string(),
+            "`EC2 Instance State-change Notification` event is missing a field or has a wrong one: missing field `instance-id`"
+        );
+    }
+
+    #[test]
+    fn something_that_is_not_an_eventbridge_event_is_refused() {
+        assert_eq!(
+            parse(serde_json::json!({ "hello": "world" }))
+                .unwrap_err()
+                .to_string(),
+            "event is not an EventBridge event: expected `detail-type`, `source` and `detail`"
+        );
+    }
+}

@@ -1,0 +1,957 @@
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use pretty_assertions::assert_eq;
+use rstest::rstest;
+use serde_json::{Value, json};
+use shared::alerts::{AlertKind, Severity};
+use shared::audit::{PREVIOUS_GROUPS_TAG, QUARANTINE_REASON_TAG, QUARANTINED_TAG};
+use shared::checks::membership::GROUP_NAME_TAG;
+use shared::facts::{HookFacts, HttpTokens, ImageFacts, InstanceFacts, SubnetFacts};
+use shared::fakes::FakeAws;
+use shared::lifecycle::LAUNCHING;
+use shared::policy::Policy;
+use shared::ports::MetricUnit;
+
+use super::*;
+
+const PENDING: &str = include_str!("../../../../events/state-change-pending.json");
+const RUNNING: &str = include_str!("../../../../events/state-change-running.json");
+const LAUNCHED: &str = include_str!("../../../../events/launch-successful.json");
+const SWEEP: &str = include_str!("../../../../events/audit-sweep.json");
+
+/// The instance of the two state-change samples.
+const BY_HAND: &str = "i-0d1e2f3a4b5c60789";
+/// The instance of the launch-successful sample, in group `prod-legacy`.
+const LEGACY: &str = "i-0e1f2a3b4c5d60718";
+const CLUSTER_TAG: &str = "kubernetes.io/cluster/prod";
+const PROFILE: &str = "arn:aws:iam::123456789012:instance-profile/prod-node";
+const QUARANTINE: &str = "sg-0eee0001";
+const KARPENTER: &str = "karpenter.sh/nodepool";
+
+fn now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_687_200) // 2026-11-26
+}
+
+fn days_ago(days: u64) -> SystemTime {
+    now() - Duration::from_secs(days * 86_400)
+}
+
+fn policy(extra: &[(&str, &str)]) -> Policy {
+    let mut vars: BTreeMap<String, String> = [
+        ("GUARD_CLUSTER", "prod"),
+        (
+            "GUARD_ALERT_TOPIC_ARN",
+            "arn:aws:sns:eu-west-1:123456789012:alerts",
+        ),
+        ("GUARD_ALLOWED_AMI_OWNERS", "amazon"),
+        (
+            "GUARD_ALLOWED_AMI_NAME_PATTERNS",
+            "amazon-eks-node-al2023-*",
+        ),
+        ("GUARD_MAX_AMI_AGE_DAYS", "90"),
+        ("GUARD_ALLOWED_SUBNET_IDS", "subnet-0aaa0001"),
+        ("GUARD_ALLOWED_SECURITY_GROUP_IDS", "sg-0bbb0001"),
+        ("GUARD_ALLOWED_INSTANCE_TYPES", "m6i.*"),
+        ("GUARD_ALLOWED_INSTANCE_PROFILES", PROFILE),
+        ("GUARD_QUARANTINE_SECURITY_GROUP_ID", QUARANTINE),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    vars.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    Policy::from_vars(vars).unwrap()
+}
+
+/// A compliant cluster instance with the given extra tags.
+fn member(id: &str, state: &str, tags: &[(&str, &str)]) -> InstanceFacts {
+    let mut instance = InstanceFacts {
+        instance_id: id.into(),
+        instance_type: "m6i.large".into(),
+        image_id: "ami-0ccc0001".into(),
+        state: state.into(),
+        subnet_id: Some("subnet-0aaa0001".into()),
+        security_group_ids: vec!["sg-0bbb0001".into()],
+        http_tokens: Some(HttpTokens::Required),
+        instance_profile_arn: Some(PROFILE.into()),
+        ..InstanceFacts::default()
+    };
+    instance.tags.insert(CLUSTER_TAG.into(), "owned".into());
+    instance
+        .tags
+        .extend(tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    instance
+}
+
+/// The account: an approved image, the allowed subnet, the guarded group
+/// `prod-general` and the hook-less group `prod-legacy`. No instances.
+fn account() -> FakeAws {
+    let aws = FakeAws::new();
+    aws.add_image(ImageFacts {
+        image_id: "ami-0ccc0001".into(),
+        name: Some("amazon-eks-node-al2023-x86_64-standard-1.31-v20261101".into()),
+        owner_alias: Some("amazon".into()),
+        creation_date: Some(days_ago(25)),
+        ..ImageFacts::default()
+    });
+    aws.add_subnet(SubnetFacts {
+        subnet_id: "subnet-0aaa0001".into(),
+        ..SubnetFacts::default()
+    });
+    aws.add_hook(
+        "prod-general",
+        HookFacts {
+            name: "scaling-guard-launch".into(),
+            transition: LAUNCHING.into(),
+            ..HookFacts::default()
+        },
+    );
+    aws
+}
+
+/// An instance launched by hand into the cluster, with IMDSv1 on.
+fn by_hand(state: &str) -> InstanceFacts {
+    let mut instance = member(BY_HAND, state, &[("Name", "debug-box")]);
+    instance.http_tokens = Some(HttpTokens::Optional);
+    instance
+}
+
+async fn run(policy: &Policy, aws: &FakeAws, event: &str) -> Result<Value, HandlerError> {
+    Auditor::new(policy, aws, aws, aws, aws, aws, aws)
+        .with_clock(now)
+        .handle(serde_json::from_str(event).unwrap())
+        .await
+}
+
+/// What EC2 does between two events: the instance moves on.
+fn set_state(aws: &FakeAws, id: &str, state: &str) {
+    let mut instance = aws.instance_facts(id).unwrap();
+    instance.state = state.into();
+    aws.add_instance(instance);
+}
+
+fn kinds(aws: &FakeAws) -> Vec<AlertKind> {
+    aws.published().into_iter().map(|a| a.kind).collect()
+}
+
+fn checks(summary: &Value) -> Vec<&str> {
+    summary["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["check"].as_str().unwrap())
+        .collect()
+}
+
+fn with(event: &str, change: impl FnOnce(&mut Value)) -> String {
+    let mut value: Value = serde_json::from_str(event).unwrap();
+    change(&mut value);
+    value.to_string()
+}
+
+// ---------------------------------------------------------------------------
+// Only the cluster's instances
+// ---------------------------------------------------------------------------
+
+fn outsider(tags: &[(&str, &str)]) -> InstanceFacts {
+    let mut instance = by_hand("running");
+    instance.tags = tags
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    instance.instance_type = "p5.48xlarge".into();
+    instance
+}
+
+#[rstest]
+#[case::another_cluster_pending(&[("kubernetes.io/cluster/staging", "owned")], PENDING)]
+#[case::another_cluster_running(&[("kubernetes.io/cluster/staging", "owned")], RUNNING)]
+#[case::no_cluster_pending(&[("Name", "someones-box")], PENDING)]
+#[case::no_cluster_running(&[], RUNNING)]
+#[tokio::test]
+async fn an_instance_of_another_cluster_or_of_none_is_never_touched(
+    #[case] tags: &[(&str, &str)],
+    #[case] event: &str,
+) {
+    // Given: the harshest policy, and a non-compliant instance outside the cluster
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "terminate")]);
+    let aws = account();
+    aws.add_instance(outsider(tags));
+
+    // When
+    let summary = run(&policy, &aws, event).await.unwrap();
+
+    // Then: ignored, no alert, no change, no further reads
+    assert_eq!(summary["outcome"], "ignored");
+    assert_eq!(
+        summary["reason"],
+        format!("instance `{BY_HAND}` is not a member of cluster `prod`")
+    );
+    assert_eq!(aws.mutations(), BTreeMap::new());
+    assert_eq!(aws.instance_facts(BY_HAND), Some(outsider(tags)));
+    assert_eq!(aws.calls("DescribeLifecycleHooks"), 0);
+}
+
+#[tokio::test]
+async fn a_launch_of_another_clusters_group_is_never_touched() {
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "isolate")]);
+    let aws = account();
+    let mut instance = outsider(&[("kubernetes.io/cluster/staging", "owned")]);
+    instance.instance_id = LEGACY.into();
+    instance
+        .tags
+        .insert(GROUP_NAME_TAG.into(), "prod-legacy".into());
+    aws.add_instance(instance);
+
+    let summary = run(&policy, &aws, LAUNCHED).await.unwrap();
+
+    assert_eq!(summary["outcome"], "ignored");
+    assert_eq!(aws.mutations(), BTreeMap::new());
+}
+
+#[tokio::test]
+async fn the_sweep_never_touches_or_counts_instances_outside_the_cluster() {
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "terminate")]);
+    let aws = account();
+    aws.add_instance(outsider(&[("kubernetes.io/cluster/staging", "owned")]));
+
+    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+
+    assert_eq!(summary["instances"], 0);
+    assert_eq!(aws.instance_changes(), Vec::<String>::new());
+    assert_eq!(aws.instance_facts(BY_HAND).unwrap().state, "running");
+}
+
+#[tokio::test]
+async fn an_unknown_instance_is_ignored() {
+    let (policy, aws) = (policy(&[]), account());
+    let summary = run(&policy, &aws, RUNNING).await.unwrap();
+    assert_eq!(summary["outcome"], "ignored");
+    assert_eq!(
+        summary["reason"],
+        format!("instance `{BY_HAND}` was not found")
+    );
+    assert_eq!(aws.mutations(), BTreeMap::new());
+}
+
+#[rstest]
+#[case::stopping("stopping")]
+#[case::shutting_down("shutting-down")]
+#[tokio::test]
+async fn other_state_changes_are_ignored_without_a_call(#[case] state: &str) {
+    let (policy, aws) = (policy(&[]), account());
+    let event = with(RUNNING, |e| e["detail"]["state"] = json!(state));
+    let summary = run(&policy, &aws, &event).await.unwrap();
+    assert_eq!(summary["outcome"], "ignored");
+    assert_eq!(
+        summary["reason"],
+        format!("state `{state}` is neither pending nor running")
+    );
+    assert_eq!(aws.calls("DescribeInstances"), 0);
+}
+
+// ---------------------------------------------------------------------------
+// Membership
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_instance_launched_by_hand_is_reported_once_when_running() {
+    // Given: alert is the default action
+    let (policy, aws) = (policy(&[]), account());
+    aws.add_instance(by_hand("pending"));
+
+    // When: it is pending
+    let pending = run(&policy, &aws, PENDING).await.unwrap();
+
+    // Then: nothing to remediate, so the report waits for `running`
+    assert_eq!(pending["outcome"], "deferred");
+    assert_eq!(
+        pending["reason"],
+        "reported once, when the instance is running"
+    );
+    assert_eq!(kinds(&aws), vec![]);
+
+    // When: it runs
+    aws.add_instance(by_hand("running"));
+    let running = run(&policy, &aws, RUNNING).await.unwrap();
+
+    // Then: one alert with both findings; nothing changed
+    assert_eq!(running["outcome"], "reported");
+    assert_eq!(checks(&running), vec!["imds.v2", "membership.unmanaged"]);
+    let alerts = aws.published();
+    assert_eq!(alerts.len(), 1);
+    let alert = &alerts[0];
+    assert_eq!(alert.kind, AlertKind::InstanceNonCompliant);
+    assert_eq!(alert.severity, Severity::Warning);
+    assert_eq!(alert.decision, "alert");
+    assert_eq!(
+        alert.subject(),
+        format!(
+            "[scaling-guard] prod: instance {BY_HAND} non-compliant (imds.v2, membership.unmanaged)"
+        )
+    );
+    assert_eq!(alert.account.as_deref(), Some("123456789012"));
+    assert_eq!(alert.region.as_deref(), Some("eu-west-1"));
+    assert!(
+        alert.email().contains("CloudTrail `RunInstances`"),
+        "{}",
+        alert.email()
+    );
+    assert!(alert.email().contains("GUARD_AUDIT_ACTION is `alert`"));
+    assert_eq!(aws.instance_changes(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_node_of_an_allowed_launcher_is_a_member_and_compliant() {
+    let (policy, aws) = (policy(&[]), account());
+    aws.add_instance(member(BY_HAND, "running", &[(KARPENTER, "default")]));
+
+    let summary = run(&policy, &aws, RUNNING).await.unwrap();
+
+    assert_eq!(summary["outcome"], "compliant");
+    assert_eq!(summary["violations"], json!([]));
+    assert_eq!(aws.mutations(), BTreeMap::new());
+}
+
+#[tokio::test]
+async fn launcher_tags_are_a_policy_setting() {
+    let (policy, aws) = (policy(&[("GUARD_ALLOWED_LAUNCHER_TAGS", "")]), account());
+    aws.add_instance(member(BY_HAND, "running", &[(KARPENTER, "default")]));
+
+    let summary = run(&policy, &aws, RUNNING).await.unwrap();
+
+    assert_eq!(checks(&summary), vec!["membership.unmanaged"]);
+}
+
+#[tokio::test]
+async fn a_launch_by_a_group_without_the_hook_is_reported_at_launch_successful() {
+    // Given: a compliant node of the hook-less group
+    let (policy, aws) = (policy(&[]), account());
+    aws.add_instance(member(
+        LEGACY,
+        "running",
+        &[(GROUP_NAME_TAG, "prod-legacy")],
+    ));
+
+    // When: its state changes first, then its group reports the launch
+    let running = with(RUNNING, |e| e["detail"]["instance-id"] = json!(LEGACY));
+    let on_running = run(&policy, &aws, &running).await.unwrap();
+    let on_launch = run(&policy, &aws, LAUNCHED).await.unwrap();
+
+    // Then: one alert, at launch successful
+    assert_eq!(on_running["outcome"], "deferred");
+    assert_eq!(
+        on_running["reason"],
+        "reported once, when group `prod-legacy` reports the launch successful"
+    );
+    assert_eq!(on_launch["outcome"], "reported");
+    assert_eq!(on_launch["group"], "prod-legacy");
+    assert_eq!(checks(&on_launch), vec!["membership.unguarded_group"]);
+    let alerts = aws.published();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].group.as_deref(), Some("prod-legacy"));
+    assert!(alerts[0].email().contains("GUARD_ENROLL_GROUPS"));
+}
+
+#[tokio::test]
+async fn the_group_of_the_launch_event_counts_before_the_tag_is_visible() {
+    let (policy, aws) = (policy(&[]), account());
+    aws.add_instance(member(LEGACY, "running", &[]));
+
+    let summary = run(&policy, &aws, LAUNCHED).await.unwrap();
+
+    assert_eq!(checks(&summary), vec!["membership.unguarded_group"]);
+    assert_eq!(aws.calls("DescribeLifecycleHooks"), 1);
+}
+
+#[tokio::test]
+async fn a_launch_into_the_warm_pool_waits_for_the_launch_into_service() {
+    let (policy, aws) = (policy(&[("GUARD_AUDIT_ACTION", "terminate")]), account());
+    aws.add_instance(member(
+        LEGACY,
+        "running",
+        &[(GROUP_NAME_TAG, "prod-legacy")],
+    ));
+
+    let into_pool = with(LAUNCHED, |e| e["detail"]["Destination"] = json!("WarmPool"));
+    let pooled = run(&policy, &aws, &into_pool).await.unwrap();
+    let into_service = with(LAUNCHED, |e| e["detail"]["Origin"] = json!("WarmPool"));
+    let served = run(&policy, &aws, &into_service).await.unwrap();
+
+    assert_eq!(pooled["outcome"], "ignored");
+    assert_eq!(
+        pooled["reason"],
+        "launched into the warm pool of group `prod-legacy`: audited when it enters service"
+    );
+    assert_eq!(served["outcome"], "remediated");
+    assert_eq!(
+        aws.instance_changes(),
+        vec![format!("TerminateInstances {LEGACY}")]
+    );
+}
+
+#[tokio::test]
+async fn an_instance_of_a_guarded_group_was_vetted_by_launch_guard_and_is_left_alone() {
+    // Given: a non-compliant node of the guarded group, terminate on
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "terminate")]);
+    let aws = account();
+    let mut instance = member(LEGACY, "running", &[(GROUP_NAME_TAG, "prod-general")]);
+    instance.http_tokens = Some(HttpTokens::Optional);
+    aws.add_instance(instance);
+    let launched = with(LAUNCHED, |e| {
+        e["detail"]["AutoScalingGroupName"] = json!("prod-general")
+    });
+
+    let summary = run(&policy, &aws, &launched).await.unwrap();
+
+    assert_eq!(summary["outcome"], "vetted");
+    assert_eq!(summary["group"], "prod-general");
+    assert_eq!(aws.mutations(), BTreeMap::new());
+    assert_eq!(
+        (aws.calls("DescribeImages"), aws.calls("DescribeSubnets")),
+        (0, 0),
+        "launch-guard already read them"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Node checks
+// ---------------------------------------------------------------------------
+
+type Breaker = fn(&mut InstanceFacts);
+
+#[rstest]
+#[case::image_not_allowed(|i: &mut InstanceFacts| i.image_id = "ami-0ccc0099".into(), "image.allowed")]
+#[case::subnet_not_allowed(|i: &mut InstanceFacts| i.subnet_id = Some("subnet-0aaa0002".into()), "subnet.allowed")]
+#[case::public_ip(|i: &mut InstanceFacts| i.public_ip = Some("203.0.113.9".into()), "subnet.public")]
+#[case::foreign_security_group(|i: &mut InstanceFacts| i.security_group_ids.push("sg-0fff0666".into()), "security_groups.allowed")]
+#[case::instance_type(|i: &mut InstanceFacts| i.instance_type = "p5.48xlarge".into(), "instance_type.allowed")]
+#[case::imdsv1(|i: &mut InstanceFacts| i.http_tokens = Some(HttpTokens::Optional), "imds.v2")]
+#[case::other_environments_profile(|i: &mut InstanceFacts| i.instance_profile_arn = Some("arn:aws:iam::123456789012:instance-profile/staging-node".into()), "instance_profile.allowed")]
+#[tokio::test]
+async fn each_node_check_runs_on_a_running_instance(#[case] breaker: Breaker, #[case] check: &str) {
+    let (policy, aws) = (policy(&[]), account());
+    aws.add_image(ImageFacts {
+        image_id: "ami-0ccc0099".into(),
+        name: Some("ubuntu-custom".into()),
+        creation_date: Some(days_ago(1)),
+        ..ImageFacts::default()
+    });
+    aws.add_subnet(SubnetFacts {
+        subnet_id: "subnet-0aaa0002".into(),
+        ..SubnetFacts::default()
+    });
+    let mut instance = member(BY_HAND, "running", &[(KARPENTER, "gpu")]);
+    breaker(&mut instance);
+    aws.add_instance(instance);
+
+    let summary = run(&policy, &aws, RUNNING).await.unwrap();
+
+    assert_eq!(summary["outcome"], "reported");
+    assert_eq!(checks(&summary), vec![check]);
+    assert_eq!(kinds(&aws), vec![AlertKind::InstanceNonCompliant]);
+}
+
+#[tokio::test]
+async fn an_image_that_aged_past_the_limit_is_found() {
+    let (policy, aws) = (policy(&[]), account());
+    aws.add_image(ImageFacts {
+        image_id: "ami-0ccc0001".into(),
+        name: Some("amazon-eks-node-al2023-x86_64-standard-1.29-v20250101".into()),
+        owner_alias: Some("amazon".into()),
+        creation_date: Some(days_ago(200)),
+        deprecation_time: Some(days_ago(10)),
+        ..ImageFacts::default()
+    });
+    aws.add_instance(member(BY_HAND, "running", &[(KARPENTER, "default")]));
+
+    let summary = run(&policy, &aws, RUNNING).await.unwrap();
+
+    assert_eq!(checks(&summary), vec!["image.age", "image.deprecated"]);
+}
+
+// ---------------------------------------------------------------------------
+// Remediation
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn isolate_swaps_in_the_quarantine_group_and_tags_at_pending_then_stays_quiet() {
+    // Given
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "isolate")]);
+    let aws = account();
+    aws.add_instance(by_hand("pending"));
+
+    // When: pending
+    let summary = run(&policy, &aws, PENDING).await.unwrap();
+
+    // Then: isolated at once, tagged, alerted
+    assert_eq!(summary["outcome"], "remediated");
+    assert_eq!(summary["action"], "isolate");
+    assert_eq!(
+        aws.instance_changes(),
+        vec![
+            format!("ModifyInstanceAttribute {BY_HAND}"),
+            format!("CreateTags {BY_HAND}")
+        ]
+    );
+    let isolated = aws.instance_facts(BY_HAND).unwrap();
+    assert_eq!(isolated.security_group_ids, vec![QUARANTINE.to_owned()]);
+    assert_eq!(isolated.tags[QUARANTINED_TAG], "2026-11-26T10:00:00Z");
+    assert_eq!(
+        isolated.tags[QUARANTINE_REASON_TAG],
+        "imds.v2 membership.unmanaged"
+    );
+    assert_eq!(isolated.tags[PREVIOUS_GROUPS_TAG], "sg-0bbb0001");
+    let alerts = aws.published();
+    assert_eq!(alerts.len(), 1);
+    let alert = &alerts[0];
+    assert_eq!(alert.kind, AlertKind::InstanceRemediated);
+    assert_eq!(alert.severity, Severity::Critical);
+    assert_eq!(alert.decision, "isolate");
+    assert_eq!(
+        alert.subject(),
+        format!(
+            "[scaling-guard] prod: instance {BY_HAND} isolated (imds.v2, membership.unmanaged)"
+        )
+    );
+    assert_eq!(
+        alert.details["previous_security_groups"],
+        json!(["sg-0bbb0001"])
+    );
+
+    // When: the running event, a duplicate of it, and a sweep follow
+    set_state(&aws, BY_HAND, "running");
+    let running = run(&policy, &aws, RUNNING).await.unwrap();
+    let again = run(&policy, &aws, RUNNING).await.unwrap();
+    let sweep = run(&policy, &aws, SWEEP).await.unwrap();
+
+    // Then: nothing more is changed, and no second instance alert
+    assert_eq!(running["outcome"], "already_remediated");
+    assert_eq!(again["outcome"], "already_remediated");
+    assert_eq!(sweep["already_remediated"], 1);
+    assert_eq!(aws.instance_changes().len(), 2);
+    assert_eq!(
+        kinds(&aws),
+        vec![AlertKind::InstanceRemediated, AlertKind::SweepSummary]
+    );
+}
+
+#[tokio::test]
+async fn terminate_happens_at_pending_and_the_running_event_finds_nothing_to_do() {
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "terminate")]);
+    let aws = account();
+    aws.add_instance(by_hand("pending"));
+
+    let pending = run(&policy, &aws, PENDING).await.unwrap();
+    let running = run(&policy, &aws, RUNNING).await.unwrap();
+
+    assert_eq!(pending["outcome"], "remediated");
+    assert_eq!(
+        aws.instance_changes(),
+        vec![format!("TerminateInstances {BY_HAND}")]
+    );
+    assert_eq!(running["outcome"], "ignored");
+    assert_eq!(
+        running["reason"],
+        format!("instance `{BY_HAND}` is `shutting-down` now")
+    );
+    assert_eq!(kinds(&aws), vec![AlertKind::InstanceRemediated]);
+    assert!(aws.published()[0].email().contains("being terminated"));
+}
+
+#[tokio::test]
+async fn stop_waits_for_running_and_is_not_repeated() {
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "stop")]);
+    let aws = account();
+    aws.add_instance(by_hand("pending"));
+
+    // EC2 cannot stop a pending instance.
+    let pending = run(&policy, &aws, PENDING).await.unwrap();
+    assert_eq!(pending["outcome"], "deferred");
+    assert_eq!(pending["action"], "stop");
+    assert_eq!(aws.mutations(), BTreeMap::new());
+
+    set_state(&aws, BY_HAND, "running");
+    let running = run(&policy, &aws, RUNNING).await.unwrap();
+    let duplicate = run(&policy, &aws, RUNNING).await.unwrap();
+
+    assert_eq!(running["outcome"], "remediated");
+    assert_eq!(duplicate["outcome"], "ignored");
+    assert_eq!(
+        aws.instance_changes(),
+        vec![format!("StopInstances {BY_HAND}")]
+    );
+    assert_eq!(kinds(&aws), vec![AlertKind::InstanceRemediated]);
+    assert_eq!(aws.published()[0].decision, "stop");
+}
+
+#[rstest]
+#[case::audit_mode(&[("GUARD_MODE", "audit")], "the guard runs in audit mode")]
+#[case::audit_only_checks(&[("GUARD_AUDIT_ONLY_CHECKS", "imds.v2,membership.unmanaged")], "these checks only report")]
+#[tokio::test]
+async fn reported_only_findings_are_never_remediated(
+    #[case] extra: &[(&str, &str)],
+    #[case] why: &str,
+) {
+    // Given: terminate is configured, but nothing may block
+    let mut vars = vec![("GUARD_AUDIT_ACTION", "terminate")];
+    vars.extend_from_slice(extra);
+    let (policy, aws) = (policy(&vars), account());
+    aws.add_instance(by_hand("pending"));
+
+    // When: every trigger fires
+    let pending = run(&policy, &aws, PENDING).await.unwrap();
+    set_state(&aws, BY_HAND, "running");
+    let running = run(&policy, &aws, RUNNING).await.unwrap();
+    let sweep = run(&policy, &aws, SWEEP).await.unwrap();
+
+    // Then: reported, never changed
+    assert_eq!(pending["outcome"], "deferred");
+    assert_eq!(running["outcome"], "reported");
+    assert_eq!(running["violations"][0]["blocking"], false);
+    assert_eq!(sweep["non_compliant"], 1);
+    assert_eq!(sweep["remediated"], json!([]));
+    assert_eq!(aws.instance_changes(), Vec::<String>::new());
+    assert_eq!(aws.instance_facts(BY_HAND).unwrap().state, "running");
+    assert!(aws.published()[0].email().contains(why));
+}
+
+#[tokio::test]
+async fn a_failed_remediation_is_alerted_once_and_left_to_the_next_sweep() {
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "isolate")]);
+    let aws = account();
+    aws.add_instance(by_hand("pending"));
+    aws.fail("ModifyInstanceAttribute");
+
+    let summary = run(&policy, &aws, PENDING).await.unwrap();
+
+    assert_eq!(summary["outcome"], "remediation_failed");
+    let alerts = aws.published();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].kind, AlertKind::GuardError);
+    assert_eq!(
+        alerts[0].subject(),
+        format!("[scaling-guard] prod: isolate of non-compliant instance {BY_HAND} failed")
+    );
+    assert!(
+        alerts[0]
+            .email()
+            .contains("`ModifyInstanceAttribute` failed: injected failure"),
+        "{}",
+        alerts[0].email()
+    );
+    assert_eq!(aws.calls("CreateTags"), 0, "no tag without the group swap");
+}
+
+#[tokio::test]
+async fn a_failed_alert_does_not_undo_the_remediation() {
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "terminate")]);
+    let aws = account();
+    aws.add_instance(by_hand("running"));
+    aws.fail("Publish");
+
+    let summary = run(&policy, &aws, RUNNING).await.unwrap();
+
+    assert_eq!(summary["outcome"], "remediated");
+    assert_eq!(aws.instance_facts(BY_HAND).unwrap().state, "shutting-down");
+}
+
+// ---------------------------------------------------------------------------
+// Failures and malformed events
+// ---------------------------------------------------------------------------
+
+#[rstest]
+#[case::instance("DescribeInstances")]
+#[case::hooks("DescribeLifecycleHooks")]
+#[case::image("DescribeImages")]
+#[tokio::test]
+async fn when_facts_cannot_be_read_the_event_fails_for_a_retry_and_nothing_changes(
+    #[case] operation: &'static str,
+) {
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "terminate")]);
+    let aws = account();
+    aws.add_instance(member(
+        LEGACY,
+        "running",
+        &[(GROUP_NAME_TAG, "prod-legacy")],
+    ));
+    aws.fail(operation);
+
+    let err = run(&policy, &aws, LAUNCHED).await.unwrap_err();
+
+    assert_eq!(
+        err.to_string(),
+        format!("cannot audit instance `{LEGACY}`: `{operation}` failed: injected failure")
+    );
+    assert_eq!(aws.mutations(), BTreeMap::new());
+}
+
+#[rstest]
+#[case::not_eventbridge("{\"hello\": \"world\"}", "event is not an EventBridge event")]
+#[case::lifecycle_action(include_str!("../../../../events/launch-lifecycle-action.json"), "event is not one instance-audit handles")]
+#[case::missing_instance_id(
+    "{\"detail-type\":\"EC2 Instance Launch Successful\",\"source\":\"aws.autoscaling\",\"detail\":{\"AutoScalingGroupName\":\"prod-legacy\"}}",
+    "`EC2 Instance Launch Successful` event is missing a field"
+)]
+#[tokio::test]
+async fn a_malformed_or_foreign_event_gets_a_clear_error_and_changes_nothing(
+    #[case] event: &str,
+    #[case] starts: &str,
+) {
+    let (policy, aws) = (policy(&[]), account());
+    let err = run(&policy, &aws, event).await.unwrap_err();
+    assert!(err.to_string().starts_with(starts), "{err}");
+    assert_eq!(aws.mutations(), BTreeMap::new());
+    let diagnostic = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, "MalformedEvent");
+}
+
+// ---------------------------------------------------------------------------
+// The sweep
+// ---------------------------------------------------------------------------
+
+/// 12 nodes of the guarded group (one on an image past the age limit), 6 of
+/// the hook-less group, 4 Karpenter nodes and 2 launched by hand.
+fn cluster(aws: &FakeAws) {
+    aws.add_image(ImageFacts {
+        image_id: "ami-0ccc0002".into(),
+        name: Some("amazon-eks-node-al2023-x86_64-standard-1.29-v20250101".into()),
+        owner_alias: Some("amazon".into()),
+        creation_date: Some(days_ago(120)),
+        ..ImageFacts::default()
+    });
+    for n in 0..12 {
+        let mut node = member(
+            &format!("i-{n:017x}"),
+            "running",
+            &[(GROUP_NAME_TAG, "prod-general")],
+        );
+        if n == 0 {
+            node.image_id = "ami-0ccc0002".into();
+        }
+        aws.add_instance(node);
+    }
+    for n in 12..18 {
+        aws.add_instance(member(
+            &format!("i-{n:017x}"),
+            "running",
+            &[(GROUP_NAME_TAG, "prod-legacy")],
+        ));
+    }
+    for n in 18..22 {
+        aws.add_instance(member(
+            &format!("i-{n:017x}"),
+            "running",
+            &[(KARPENTER, "default")],
+        ));
+    }
+    for n in 22..24 {
+        let mut node = member(&format!("i-{n:017x}"), "running", &[]);
+        node.http_tokens = Some(HttpTokens::Optional);
+        aws.add_instance(node);
+    }
+}
+
+#[tokio::test]
+async fn the_sweep_sends_one_summary_and_the_metric_with_bounded_calls() {
+    // Given: alert only
+    let (policy, aws) = (policy(&[]), account());
+    cluster(&aws);
+
+    // When
+    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+
+    // Then: the figures
+    assert_eq!(summary["trigger"], "sweep");
+    assert_eq!(summary["instances"], 24);
+    assert_eq!(summary["non_compliant"], 9);
+    assert_eq!(
+        summary["counts"],
+        json!({"image.age": 1, "imds.v2": 2, "membership.unmanaged": 2, "membership.unguarded_group": 6})
+    );
+    // Then: one alert, no per-instance alerts, nothing changed
+    let alerts = aws.published();
+    assert_eq!(alerts.len(), 1);
+    let alert = &alerts[0];
+    assert_eq!(alert.kind, AlertKind::SweepSummary);
+    assert_eq!(alert.severity, Severity::Warning);
+    assert_eq!(
+        alert.subject(),
+        "[scaling-guard] prod: sweep: 9 of 24 instances non-compliant"
+    );
+    assert_eq!(
+        alert.details["worst"][0],
+        "i-00000000000000016: imds.v2, membership.unmanaged"
+    );
+    assert_eq!(alert.details["worst"].as_array().unwrap().len(), 9);
+    assert_eq!(alert.account.as_deref(), Some("123456789012"));
+    assert_eq!(aws.instance_changes(), Vec::<String>::new());
+    // Then: the metric, in one call
+    let metrics = aws.metrics();
+    assert_eq!(metrics.len(), 1);
+    let (cluster, data) = &metrics[0];
+    assert_eq!(cluster, "prod");
+    assert_eq!(data[0].name, "NonCompliantInstances");
+    assert_eq!(data[0].value, 9.0);
+    assert_eq!(data[0].unit, MetricUnit::Count);
+    // Then: one listing, hooks once per group, each image and subnet once
+    assert_eq!(
+        (
+            aws.calls("DescribeInstances"),
+            aws.calls("DescribeLifecycleHooks"),
+            aws.calls("DescribeImages"),
+            aws.calls("DescribeSubnets"),
+        ),
+        (1, 2, 2, 1)
+    );
+}
+
+#[tokio::test]
+async fn the_sweep_remediates_only_unvetted_instances_and_reports_what_it_did() {
+    // Given: isolate, and the cluster above
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "isolate")]);
+    let aws = account();
+    cluster(&aws);
+
+    // When
+    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+
+    // Then: the hook-less group's and the hand-launched nodes are isolated,
+    // the guarded group's aged node is only reported
+    let remediated: Vec<&str> = summary["remediated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["instance_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(remediated.len(), 8);
+    assert!(!remediated.contains(&"i-00000000000000000"), "vetted drift");
+    assert_eq!(
+        aws.instance_facts("i-00000000000000000")
+            .unwrap()
+            .security_group_ids,
+        vec!["sg-0bbb0001".to_owned()]
+    );
+    let alerts = aws.published();
+    assert_eq!(alerts.len(), 1, "one summary, no per-instance alerts");
+    assert_eq!(alerts[0].severity, Severity::Warning);
+    assert_eq!(
+        alerts[0].subject(),
+        "[scaling-guard] prod: sweep: 9 of 24 instances non-compliant, 8 remediated"
+    );
+    assert_eq!(
+        alerts[0].details["remediated"][0],
+        "i-0000000000000000c isolate"
+    );
+    assert_eq!(aws.metrics()[0].1[1].value, 8.0);
+
+    // When: the next sweep
+    let next = run(&policy, &aws, SWEEP).await.unwrap();
+
+    // Then: nothing more to do
+    assert_eq!(next["already_remediated"], 8);
+    assert_eq!(next["remediated"], json!([]));
+    assert_eq!(aws.instance_changes().len(), 16, "8 swaps and 8 tags, once");
+}
+
+#[tokio::test]
+async fn the_sweep_changes_at_most_its_limit_of_instances_per_run() {
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "stop")]);
+    let aws = account();
+    for n in 0..(MAX_REMEDIATIONS_PER_SWEEP + 5) {
+        aws.add_instance(member(&format!("i-{n:017x}"), "running", &[]));
+    }
+
+    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+
+    assert_eq!(
+        summary["remediated"].as_array().unwrap().len(),
+        MAX_REMEDIATIONS_PER_SWEEP
+    );
+    assert_eq!(summary["deferred"], 5);
+    assert_eq!(aws.calls("StopInstances"), MAX_REMEDIATIONS_PER_SWEEP);
+}
+
+#[tokio::test]
+async fn a_clean_sweep_is_an_info_summary_with_a_zero_metric() {
+    let (policy, aws) = (policy(&[]), account());
+    aws.add_instance(member(
+        "i-00000000000000001",
+        "running",
+        &[(GROUP_NAME_TAG, "prod-general")],
+    ));
+
+    run(&policy, &aws, SWEEP).await.unwrap();
+
+    let alerts = aws.published();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].severity, Severity::Info);
+    assert_eq!(
+        alerts[0].subject(),
+        "[scaling-guard] prod: sweep: all 1 instances compliant"
+    );
+    assert_eq!(aws.metrics()[0].1[0].value, 0.0);
+}
+
+#[tokio::test]
+async fn instances_whose_facts_cannot_be_read_are_unchecked_and_not_remediated() {
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "terminate")]);
+    let aws = account();
+    aws.add_instance(member(
+        "i-00000000000000001",
+        "running",
+        &[(GROUP_NAME_TAG, "prod-legacy")],
+    ));
+    aws.fail("DescribeLifecycleHooks");
+
+    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+
+    assert_eq!(
+        summary["unchecked"],
+        json!([{"instance_id": "i-00000000000000001", "reason": "`DescribeLifecycleHooks` failed: injected failure"}])
+    );
+    assert_eq!(aws.instance_changes(), Vec::<String>::new());
+    assert_eq!(aws.published()[0].severity, Severity::Warning);
+}
+
+#[tokio::test]
+async fn failed_remediations_make_the_summary_critical() {
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "terminate")]);
+    let aws = account();
+    aws.add_instance(member("i-00000000000000001", "running", &[]));
+    aws.fail("TerminateInstances");
+
+    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+
+    assert_eq!(
+        summary["failed"][0]["error"],
+        "`TerminateInstances` failed: injected failure"
+    );
+    assert_eq!(aws.published()[0].severity, Severity::Critical);
+}
+
+#[tokio::test]
+async fn when_the_cluster_cannot_be_listed_the_sweep_fails_without_an_alert() {
+    let (policy, aws) = (policy(&[]), account());
+    aws.fail("DescribeInstances");
+
+    let err = run(&policy, &aws, SWEEP).await.unwrap_err();
+
+    assert_eq!(
+        err.to_string(),
+        "cannot list the cluster's instances: `DescribeInstances` failed: injected failure"
+    );
+    assert_eq!(aws.mutations(), BTreeMap::new());
+}
+
+#[tokio::test]
+async fn a_failed_metric_does_not_stop_the_summary() {
+    let (policy, aws) = (policy(&[]), account());
+    aws.fail("PutMetricData");
+    run(&policy, &aws, SWEEP).await.unwrap();
+    assert_eq!(kinds(&aws), vec![AlertKind::SweepSummary]);
+}
