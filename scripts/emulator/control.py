@@ -12,6 +12,12 @@ for what moto cannot do through the AWS API. Everything else goes to moto.
                "region": optional, default every region that has the image}
          -> 200 [{image_id, account, region, creation_date, deprecation_time}]
 
+    GET  /_scaling_guard/sns/published?topic=ARN
+         -> 200 [{message_id, subject, message, attributes}]   (every Publish to
+            the topic as SNS received it: with MessageStructure json, `message`
+            is the whole structure, so the `email` body an e-mail subscriber
+            would get is readable although moto sends no e-mail)
+
 Errors answer {"error": message} with 400 (bad request) or 404 (unknown).
 
 All requests (AWS and control) are served one at a time: moto's backends are
@@ -27,10 +33,11 @@ from typing import Any, Callable, Iterable
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
+from moto.sns.models import sns_backends
 from moto.ec2.utils import format_timestamp
 from werkzeug.wrappers import Request, Response
 
-from . import autoscaling_ext, ec2_ext
+from . import autoscaling_ext, cloudwatch_cbor, ec2_ext
 
 PREFIX = "/_scaling_guard/"
 
@@ -94,12 +101,32 @@ def update_image(image_id: str, body: dict[str, Any]) -> list[dict[str, Any]]:
     return updated
 
 
+def published(request: Request) -> list[dict[str, Any]]:
+    topic = request.args.get("topic")
+    if not topic:
+        raise ControlError(400, "the query needs `topic=<topic arn>`")
+    parts = topic.split(":")
+    if len(parts) < 6:
+        raise ControlError(400, f"`{topic}` is not a topic arn")
+    region, account = parts[3], parts[4]
+    try:
+        found = sns_backends[account][region].topics[topic]
+    except KeyError:
+        raise ControlError(404, f"no topic `{topic}`") from None
+    return [
+        {"message_id": message_id, "subject": subject, "message": message, "attributes": attributes or {}}
+        for message_id, message, subject, attributes, _group in found.sent_notifications
+    ]
+
+
 def route(request: Request) -> Any:
     parts = request.path[len(PREFIX):].strip("/").split("/")
     if request.method == "GET" and parts == ["lifecycle-actions"]:
         return list_actions(request)
     if request.method == "POST" and len(parts) == 3 and parts[0] == "lifecycle-actions" and parts[2] == "timeout":
         return time_out_action(parts[1])
+    if request.method == "GET" and parts == ["sns", "published"]:
+        return published(request)
     if request.method == "POST" and len(parts) == 2 and parts[0] == "images":
         body = request.get_json(force=True, silent=True)
         if not isinstance(body, dict):
@@ -119,6 +146,8 @@ class EmulatorApp:
         with self.lock:
             if environ.get("PATH_INFO", "").startswith(PREFIX):
                 return self.control(environ, start_response)
+            if cloudwatch_cbor.handles(environ):
+                return cloudwatch_cbor.call(environ, start_response, self.moto_app)
             body = self.moto_app(environ, start_response)
             try:
                 return list(body)  # produce the whole answer while holding the lock

@@ -377,3 +377,71 @@ def test_run_instances_echoes_cpu_options_and_template_settings(ec2, world):
     assert described[templated]["CpuOptions"] == {"CoreCount": 1, "ThreadsPerCore": 1}
     assert described[templated]["IamInstanceProfile"]["Arn"] == world["profile"]
     assert described[templated]["MetadataOptions"]["HttpTokens"] == "optional"  # the request wins
+
+
+def test_published_notifications_keep_the_whole_json_structure(endpoint):
+    sns = client(endpoint, "sns")
+    topic = sns.create_topic(Name="published-check")["TopicArn"]
+    structure = {"default": '{"kind":"launch_denied"}', "email": "What happened: a launch was denied."}
+    sns.publish(
+        TopicArn=topic,
+        Subject="[scaling-guard] prod: launch denied",
+        Message=json.dumps(structure),
+        MessageStructure="json",
+        MessageAttributes={"severity": {"DataType": "String", "StringValue": "warning"}},
+    )
+    status, body = control(endpoint, "GET", f"sns/published?topic={topic}")
+    assert status == 200
+    assert len(body) == 1
+    assert body[0]["subject"] == "[scaling-guard] prod: launch denied"
+    assert json.loads(body[0]["message"])["email"] == "What happened: a launch was denied."
+    assert "warning" in json.dumps(body[0]["attributes"]["severity"])
+    status, body = control(endpoint, "GET", f"sns/published?topic={topic}-nope")
+    assert status == 404
+
+
+def cbor_call(endpoint: str, operation: str, params: dict) -> tuple[int, dict, dict]:
+    import cbor2
+
+    request = urllib.request.Request(
+        f"{endpoint}/service/GraniteServiceVersion20100801/operation/{operation}",
+        data=cbor2.dumps(params),
+        method="POST",
+        headers={"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor", "Accept": "application/cbor"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), cbor2.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), cbor2.loads(error.read())
+
+
+def test_cloudwatch_speaks_rpc_v2_cbor_like_the_rust_sdk(endpoint):
+    import cbor2
+
+    status, headers, _ = cbor_call(endpoint, "PutMetricData", {
+        "Namespace": "ScalingGuard",
+        "MetricData": [{"MetricName": "ClusterVcpus", "Value": 8.0, "Unit": "Count",
+                        "Dimensions": [{"Name": "Cluster", "Value": "prod"}]}],
+    })
+    assert status == 200
+    assert headers["smithy-protocol"] == "rpc-v2-cbor"
+    status, _, listed = cbor_call(endpoint, "ListMetrics", {"Namespace": "ScalingGuard"})
+    assert status == 200
+    assert [m["MetricName"] for m in listed["Metrics"]] == ["ClusterVcpus"]
+
+    cbor_call(endpoint, "PutMetricAlarm", {
+        "AlarmName": "cbor-alarm", "Namespace": "ScalingGuard", "MetricName": "ClusterVcpus",
+        "Statistic": "Maximum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 100.0,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+    })
+    cbor_call(endpoint, "SetAlarmState", {"AlarmName": "cbor-alarm", "StateValue": "ALARM", "StateReason": "test"})
+    status, _, alarms = cbor_call(endpoint, "DescribeAlarms", {"AlarmNames": ["cbor-alarm"], "StateValue": "ALARM"})
+    assert status == 200
+    alarm = alarms["MetricAlarms"][0]
+    assert alarm["AlarmName"] == "cbor-alarm"
+    assert isinstance(alarm["StateUpdatedTimestamp"], datetime), "timestamps travel as CBOR tag 1"
+
+    status, _, error = cbor_call(endpoint, "SetAlarmState", {"AlarmName": "no-such-alarm", "StateValue": "OK", "StateReason": "x"})
+    assert status >= 400
+    assert error["__type"] == "ResourceNotFound"

@@ -21,8 +21,9 @@ use crate::event::{self, AlarmState, EventError, Trigger};
 
 /// How long an enrolled (or found hooked) group is not asked about again.
 const HOOK_RECHECK: Duration = Duration::from_secs(600);
-/// The heartbeat of hooks the guard puts on groups.
-const HOOK_HEARTBEAT_SECONDS: i32 = 300;
+/// The heartbeat of hooks the guard puts on groups: room for launch-guard's
+/// serialized admission to work through a burst (throttled async retries).
+const HOOK_HEARTBEAT_SECONDS: i32 = 600;
 /// The same error is alerted at most once in this period.
 const ERROR_ALERT_QUIET: Duration = Duration::from_secs(3600);
 
