@@ -208,6 +208,15 @@ impl Alert {
     }
 }
 
+/// Publishes `alert`, best effort: by then the decision or change is made and
+/// logged, and failing the invocation would not bring the alert back (a
+/// retry finds the work done). A failed publish logs the whole alert instead.
+pub async fn publish_best_effort(sink: &impl crate::ports::AlertPublish, alert: &Alert) {
+    if let Err(err) = sink.publish(alert).await {
+        tracing::error!(%err, alert = %alert.json(), "alert could not be published");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,5 +14,6 @@ pub mod fakes;
 pub mod lifecycle;
 pub mod policy;
 pub mod ports;
+pub mod startup;
 pub mod suspension;
 pub mod time;

@@ -520,9 +520,7 @@ where
     }
 
     async fn publish(&self, alert: &Alert) {
-        if let Err(err) = self.alerts.publish(alert).await {
-            tracing::error!(%err, alert = %alert.json(), "alert could not be published");
-        }
+        shared::alerts::publish_best_effort(self.alerts, alert).await;
     }
 }
 

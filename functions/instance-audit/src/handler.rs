@@ -648,13 +648,8 @@ where
         alert
     }
 
-    /// Publishing is best effort: what was done is done and logged, and
-    /// failing the invocation would not bring the alert back (a retry finds
-    /// the remediation made). The alert is logged in full instead.
     async fn publish(&self, alert: &Alert) {
-        if let Err(err) = self.alerts.publish(alert).await {
-            tracing::error!(%err, alert = %alert.json(), "alert could not be published");
-        }
+        shared::alerts::publish_best_effort(self.alerts, alert).await;
     }
 
     fn summary(

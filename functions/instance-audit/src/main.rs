@@ -5,19 +5,11 @@
 use instance_audit::Auditor;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
-use shared::aws::{Adapters, load_config};
-use shared::policy::Policy;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let policy = Policy::from_env().inspect_err(|err| tracing::error!(%err, "policy rejected"))?;
-    let checks: Vec<_> = policy.enabled_checks().iter().map(|c| c.as_str()).collect();
-    tracing::info!(
-        cluster = %policy.cluster, mode = %policy.mode, action = %policy.audit_action, ?checks,
-        "policy loaded"
-    );
-    let aws = Adapters::new(&load_config().await, &policy.alert_topic_arn);
+    let (policy, aws) = shared::startup::cold_start("instance-audit").await;
     let (ec2, images, asg) = (&aws.ec2, &aws.images, &aws.autoscaling);
     let (remediation, cw, sns) = (&aws.remediation, &aws.cloudwatch, &aws.sns);
     let auditor = &Auditor::new(&policy, ec2, images, asg, remediation, cw, sns);

@@ -1,0 +1,624 @@
+//! The demo: the product's main job, locally. A moto emulator with a seeded
+//! cluster, the real function binaries behind a local Lambda Runtime API,
+//! a realistic sequence of launches, a surge, and nodes that bypass the
+//! central configuration — printed as a timeline, followed by every alert as
+//! SNS received it (the e-mail text and the JSON).
+//!
+//! Run it with `scripts/demo`. Exits non-zero if any step does not turn out
+//! as the product promises.
+
+// Reading `serde_json::Value` by key never panics (a missing key or a
+// non-object gives `Null`); the lint cannot tell that from slice indexing.
+#![allow(clippy::indexing_slicing)]
+
+use std::collections::BTreeMap;
+use std::error::Error as StdError;
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
+use scaling_guard_e2e::CLUSTER;
+use scaling_guard_e2e::{Clients, Cluster, Emulator, Function, PendingAction, events, http};
+use serde_json::{Value, json};
+
+type Result<T, E = Box<dyn StdError>> = std::result::Result<T, E>;
+
+/// The cluster-wide instance budget of the demo's deployment.
+const MAX_INSTANCES: u64 = 4;
+
+#[tokio::main]
+async fn main() {
+    let started = Instant::now();
+    match run().await {
+        Ok(failures) if failures.is_empty() => {
+            println!(
+                "\ndemo finished in {:.0?}: every step turned out as expected",
+                started.elapsed()
+            );
+        }
+        Ok(failures) => {
+            eprintln!(
+                "\ndemo FAILED: {} step(s) did not turn out as expected:",
+                failures.len()
+            );
+            for failure in failures {
+                eprintln!("  - {failure}");
+            }
+            std::process::exit(1);
+        }
+        Err(err) => {
+            eprintln!("\ndemo FAILED: {err}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// The running demo: the emulator, the cluster, the three functions.
+struct Demo {
+    emulator: Emulator,
+    clients: Clients,
+    cluster: Cluster,
+    launch_guard: Function,
+    budget_guard: Function,
+    instance_audit: Function,
+    failures: Vec<String>,
+}
+
+async fn run() -> Result<Vec<String>> {
+    heading("Setting up: local AWS emulator, seeded cluster, the three functions");
+    let emulator = Emulator::start()?;
+    let clients = Clients::new(&emulator).await;
+    let cluster = Cluster::seed(&clients).await?;
+    let quarantine = clients
+        .ec2
+        .create_security_group()
+        .group_name("scaling-guard-quarantine")
+        .description("no ingress, no egress: isolated nodes")
+        .vpc_id(&cluster.vpc_id)
+        .send()
+        .await?
+        .group_id()
+        .unwrap_or_default()
+        .to_owned();
+    let mut policy = cluster.policy_env();
+    policy.insert("GUARD_MAX_INSTANCES".into(), MAX_INSTANCES.to_string());
+    policy.insert("GUARD_AUDIT_ACTION".into(), "isolate".into());
+    policy.insert(
+        "GUARD_QUARANTINE_SECURITY_GROUP_ID".into(),
+        quarantine.clone(),
+    );
+    println!(
+        "  emulator      {} (moto + scripts/emulator extension)",
+        emulator.endpoint()
+    );
+    println!(
+        "  cluster       `{CLUSTER}`: groups {}, and `{}` of cluster `staging`",
+        cluster.groups.join(", "),
+        cluster.staging_group
+    );
+    println!(
+        "  policy        approved EKS images from this account (max {} days old), private subnets, node security groups,",
+        90
+    );
+    println!(
+        "                m6i.* only, IMDSv2, the prod node profile, at most {MAX_INSTANCES} instances, audit action `isolate`"
+    );
+    let endpoint = emulator.endpoint();
+    let launch_guard =
+        Function::start(&Function::binary("launch-guard")?, &endpoint, &policy).await?;
+    let budget_guard =
+        Function::start(&Function::binary("budget-guard")?, &endpoint, &policy).await?;
+    let instance_audit =
+        Function::start(&Function::binary("instance-audit")?, &endpoint, &policy).await?;
+    println!(
+        "  functions     launch-guard, budget-guard, instance-audit (target/debug binaries behind a local Runtime API)"
+    );
+
+    let mut demo = Demo {
+        emulator,
+        clients,
+        cluster,
+        launch_guard,
+        budget_guard,
+        instance_audit,
+        failures: Vec::new(),
+    };
+    demo.launches().await?;
+    demo.surge().await?;
+    demo.bypass(&quarantine).await?;
+    demo.alerts()?;
+    Ok(demo.failures)
+}
+
+impl Demo {
+    fn expect(&mut self, what: &str, actual: &str, expected: &str) {
+        if actual != expected {
+            self.failures
+                .push(format!("{what}: expected `{expected}`, got `{actual}`"));
+        }
+    }
+
+    /// Part 1: every launch is vetted before it serves.
+    async fn launches(&mut self) -> Result<()> {
+        heading("1. Launches: every node vetted before it serves (launch-guard)");
+        let group = self.cluster.groups.first().cloned().unwrap_or_default();
+        let templates = self.cluster.templates.clone();
+        let steps = [
+            ("compliant node", templates.compliant.clone(), "CONTINUE"),
+            (
+                "GPU type nobody approved",
+                templates.denied_type.clone(),
+                "ABANDON",
+            ),
+            (
+                "image older than 90 days",
+                templates.old_image.clone(),
+                "ABANDON",
+            ),
+            (
+                "deprecated image",
+                templates.deprecated_image.clone(),
+                "ABANDON",
+            ),
+            ("IMDSv1 left on", templates.imdsv1.clone(), "ABANDON"),
+            (
+                "staging's instance profile",
+                templates.staging_profile.clone(),
+                "ABANDON",
+            ),
+            (
+                "a foreign security group",
+                templates.foreign_security_group.clone(),
+                "ABANDON",
+            ),
+        ];
+        for (label, template, expected) in steps {
+            let action = self.cluster.launch_with(&group, &template).await?;
+            let decided = self.decide(&action).await?;
+            self.row(label, &action, &decided).await?;
+            self.expect(
+                label,
+                decided["decision"].as_str().unwrap_or_default(),
+                expected,
+            );
+        }
+
+        // A node in the public subnet.
+        self.cluster
+            .use_subnets(&group, std::slice::from_ref(&self.cluster.public_subnet_id))
+            .await?;
+        let action = self
+            .cluster
+            .launch_with(&group, &templates.compliant)
+            .await?;
+        let decided = self.decide(&action).await?;
+        self.row("public subnet", &action, &decided).await?;
+        self.expect(
+            "public subnet",
+            decided["decision"].as_str().unwrap_or_default(),
+            "ABANDON",
+        );
+        self.cluster
+            .use_subnets(&group, &self.cluster.private_subnet_ids.clone())
+            .await?;
+        self.settle(&group).await?;
+
+        // The same event delivered twice (at-least-once delivery).
+        let action = self
+            .cluster
+            .launch_with(&group, &templates.compliant)
+            .await?;
+        let first = self.decide(&action).await?;
+        let again = self.decide(&action).await?;
+        self.row("compliant node", &action, &first).await?;
+        self.row("  ...its event again", &action, &again).await?;
+        self.expect("duplicate event", &again["duplicate"].to_string(), "true");
+
+        // Another cluster's group with the same hook name: not ours.
+        let staging = self.cluster.staging_group.clone();
+        let action = self
+            .cluster
+            .launch_with(&staging, &templates.staging)
+            .await?;
+        let decided = self.decide(&action).await?;
+        self.row("staging cluster's node", &action, &decided)
+            .await?;
+        self.expect(
+            "other cluster",
+            decided["decision"].as_str().unwrap_or_default(),
+            "IGNORED",
+        );
+        let waiting = self
+            .cluster
+            .lifecycle_state(&action.instance_id)
+            .await?
+            .unwrap_or_default();
+        self.expect("other cluster's node untouched", &waiting, "Pending:Wait");
+        Ok(())
+    }
+
+    /// Part 2: a surge meets the budget; scale-out is suspended and resumed.
+    async fn surge(&mut self) -> Result<()> {
+        heading(&format!(
+            "2. A surge: the budget is {MAX_INSTANCES} instances (launch-guard admission, budget-guard)"
+        ));
+        let group = self.cluster.groups.get(1).cloned().unwrap_or_default();
+        let run = self.schedule().await?;
+        println!(
+            "  budget-guard schedule: usage {} instance(s) of {MAX_INSTANCES}",
+            run["usage"]["instances"]
+        );
+        self.cluster
+            .use_template(&group, &self.cluster.templates.compliant.clone())
+            .await?;
+        let desired = self.desired(&group).await?;
+        println!("  the cluster autoscaler asks `{group}` for 6 more nodes at once");
+        self.set_desired(&group, desired.saturating_add(6)).await?;
+        let (mut admitted, mut denied) = (0, 0);
+        // Deliver every pending launch, including replacements of abandoned
+        // ones, until the group has nothing waiting.
+        while let Some(action) = self
+            .emulator
+            .control()
+            .lifecycle_actions(Some(&group))?
+            .into_iter()
+            .next()
+        {
+            let decided = self.decide(&action).await?;
+            self.row("surge node", &action, &decided).await?;
+            match decided["decision"].as_str() {
+                Some("CONTINUE") => admitted += 1,
+                _ => denied += 1,
+            }
+        }
+        let run = self.schedule().await?;
+        let usage = run["usage"]["instances"].as_u64().unwrap_or_default();
+        println!(
+            "  admitted {admitted}, denied {denied}; cluster now {usage} of {MAX_INSTANCES} instances"
+        );
+        self.expect(
+            "usage within budget",
+            &(usage <= MAX_INSTANCES).to_string(),
+            "true",
+        );
+        let suspended = self.suspended_processes(&group).await?;
+        println!(
+            "  `{group}` suspended processes: {suspended:?} (only Launch: health checks and replacements go on)"
+        );
+        self.expect(
+            "only Launch suspended",
+            &format!("{suspended:?}"),
+            "[\"Launch\"]",
+        );
+
+        println!("  the surge ends: the autoscaler scales `{group}` back to 1 node, usage falls");
+        self.set_desired_and_shrink(&group, 1).await?;
+        let run = self.schedule().await?;
+        println!(
+            "  budget-guard schedule: usage {} of {MAX_INSTANCES}, resumed {}",
+            run["usage"]["instances"], run["resumed"]
+        );
+        let after = self.suspended_processes(&group).await?;
+        self.expect("resumed after the surge", &format!("{after:?}"), "[]");
+        Ok(())
+    }
+
+    /// Part 3: nodes that bypass the central configuration.
+    async fn bypass(&mut self, quarantine: &str) -> Result<()> {
+        heading("3. Nodes launched by hand (instance-audit)");
+        let inside = self.run_by_hand(true).await?;
+        let audited = self.audit(&inside).await?;
+        let groups = self.security_groups(&inside).await?;
+        println!(
+            "  {inside}  tagged for cluster `{CLUSTER}`, no group  -> {} ({}), security groups now {groups:?}",
+            audited["outcome"].as_str().unwrap_or_default(),
+            audited["action"].as_str().unwrap_or("none"),
+        );
+        for finding in audited["violations"].as_array().into_iter().flatten() {
+            println!(
+                "      {}: {}",
+                finding["check"].as_str().unwrap_or_default(),
+                finding["message"].as_str().unwrap_or_default()
+            );
+        }
+        self.expect(
+            "hand-launched node isolated",
+            &format!("{groups:?}"),
+            &format!("[{quarantine:?}]"),
+        );
+
+        let outside = self.run_by_hand(false).await?;
+        let audited = self.audit(&outside).await?;
+        println!(
+            "  {outside}  no cluster tag                  -> {} (never touched, never alerted)",
+            audited["outcome"].as_str().unwrap_or_default()
+        );
+        self.expect(
+            "node of no cluster ignored",
+            audited["outcome"].as_str().unwrap_or_default(),
+            "ignored",
+        );
+        Ok(())
+    }
+
+    /// Part 4: the alerts as SNS received them.
+    fn alerts(&mut self) -> Result<()> {
+        heading("4. Alerts on the topic, as subscribers receive them");
+        let path = format!(
+            "/_scaling_guard/sns/published?topic={}",
+            self.cluster.topic_arn
+        );
+        let answer = http::request(
+            &self.emulator.address(),
+            "GET",
+            &path,
+            None,
+            Duration::from_secs(10),
+        )?;
+        let published: Vec<Value> = serde_json::from_str(&answer.body)?;
+        let mut shown: BTreeMap<String, usize> = BTreeMap::new();
+        for (n, publish) in published.iter().enumerate() {
+            let structure: Value =
+                serde_json::from_str(publish["message"].as_str().unwrap_or("{}"))?;
+            let body: Value = serde_json::from_str(structure["default"].as_str().unwrap_or("{}"))?;
+            let kind = body["kind"].as_str().unwrap_or_default().to_owned();
+            println!(
+                "  {:>2}. [{:<8}] {}",
+                n + 1,
+                body["severity"].as_str().unwrap_or_default(),
+                publish["subject"].as_str().unwrap_or_default()
+            );
+            *shown.entry(kind).or_default() += 1;
+        }
+        let kinds: Vec<&str> = shown.keys().map(String::as_str).collect();
+        for wanted in [
+            "launch_denied",
+            "scale_out_suspended",
+            "scale_out_resumed",
+            "instance_remediated",
+        ] {
+            if !kinds.contains(&wanted) {
+                self.failures
+                    .push(format!("no `{wanted}` alert was published"));
+            }
+        }
+        self.expect(
+            "no repeated suspension alert",
+            &shown
+                .get("scale_out_suspended")
+                .copied()
+                .unwrap_or_default()
+                .to_string(),
+            "1",
+        );
+
+        // One alert of each kind in full: the e-mail text, then the JSON.
+        let mut seen = Vec::new();
+        for publish in &published {
+            let structure: Value =
+                serde_json::from_str(publish["message"].as_str().unwrap_or("{}"))?;
+            let body: Value = serde_json::from_str(structure["default"].as_str().unwrap_or("{}"))?;
+            let kind = body["kind"].as_str().unwrap_or_default().to_owned();
+            if seen.contains(&kind) {
+                continue;
+            }
+            seen.push(kind.clone());
+            println!("\n---------------- {kind}: e-mail ----------------");
+            println!(
+                "Subject: {}",
+                publish["subject"].as_str().unwrap_or_default()
+            );
+            println!(
+                "{}",
+                structure["email"].as_str().unwrap_or_default().trim_end()
+            );
+            println!(
+                "---------------- {kind}: JSON (default body), attributes {} ----------------",
+                attributes(&publish["attributes"])
+            );
+            println!("{}", serde_json::to_string_pretty(&body)?);
+        }
+        Ok(())
+    }
+
+    async fn decide(&self, action: &PendingAction) -> Result<Value> {
+        Ok(self
+            .launch_guard
+            .invoke(&events::lifecycle_event(action)?)
+            .await?)
+    }
+
+    async fn schedule(&self) -> Result<Value> {
+        let event: Value =
+            serde_json::from_str(include_str!("../../../events/budget-schedule.json"))?;
+        Ok(self.budget_guard.invoke(&event).await?)
+    }
+
+    async fn audit(&self, instance_id: &str) -> Result<Value> {
+        let mut event: Value =
+            serde_json::from_str(include_str!("../../../events/state-change-pending.json"))?;
+        event["detail"]["instance-id"] = json!(instance_id);
+        Ok(self.instance_audit.invoke(&event).await?)
+    }
+
+    /// One line of the timeline: what launched, the decision, the reasons.
+    async fn row(&self, label: &str, action: &PendingAction, decided: &Value) -> Result<()> {
+        let state = self
+            .cluster
+            .lifecycle_state(&action.instance_id)
+            .await?
+            .unwrap_or_else(|| "terminated".into());
+        let decision = decided["decision"].as_str().unwrap_or("?");
+        let extra = match (decided["duplicate"].as_bool(), decided["reason"].as_str()) {
+            (Some(true), _) => "  (duplicate: already decided, nothing done)".to_owned(),
+            (_, Some(reason)) => format!("  ({reason})"),
+            _ => String::new(),
+        };
+        println!(
+            "  {:<14} {}  {:<28} {:<8} -> {state}{extra}",
+            action.group, action.instance_id, label, decision
+        );
+        for finding in decided["violations"].as_array().into_iter().flatten() {
+            println!(
+                "      {}: {}",
+                finding["check"].as_str().unwrap_or_default(),
+                finding["message"].as_str().unwrap_or_default()
+            );
+        }
+        Ok(())
+    }
+
+    /// Lets a group come to rest: Auto Scaling launched a replacement for
+    /// every abandoned node (with the bad template of its time); the
+    /// autoscaler scales those in before they are decided.
+    async fn settle(&self, group: &str) -> Result<()> {
+        let waiting = self.emulator.control().lifecycle_actions(Some(group))?;
+        for action in &waiting {
+            self.clients
+                .autoscaling
+                .terminate_instance_in_auto_scaling_group()
+                .instance_id(&action.instance_id)
+                .should_decrement_desired_capacity(true)
+                .send()
+                .await?;
+        }
+        println!(
+            "  ({} replacement launch(es) of abandoned nodes scaled in while still waiting)",
+            waiting.len()
+        );
+        Ok(())
+    }
+
+    async fn group(&self, group: &str) -> Result<aws_sdk_autoscaling::types::AutoScalingGroup> {
+        let output = self
+            .clients
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(group)
+            .send()
+            .await?;
+        output
+            .auto_scaling_groups()
+            .first()
+            .cloned()
+            .ok_or_else(|| format!("no group `{group}`").into())
+    }
+
+    async fn desired(&self, group: &str) -> Result<i32> {
+        Ok(self
+            .group(group)
+            .await?
+            .desired_capacity()
+            .unwrap_or_default())
+    }
+
+    async fn set_desired(&self, group: &str, desired: i32) -> Result<()> {
+        self.clients
+            .autoscaling
+            .set_desired_capacity()
+            .auto_scaling_group_name(group)
+            .desired_capacity(desired)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Scales the group in to `keep` nodes, terminating the rest.
+    async fn set_desired_and_shrink(&self, group: &str, keep: usize) -> Result<()> {
+        let g = self.group(group).await?;
+        for instance in g.instances().iter().skip(keep) {
+            self.clients
+                .autoscaling
+                .terminate_instance_in_auto_scaling_group()
+                .instance_id(instance.instance_id().unwrap_or_default())
+                .should_decrement_desired_capacity(true)
+                .send()
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn suspended_processes(&self, group: &str) -> Result<Vec<String>> {
+        let g = self.group(group).await?;
+        Ok(g.suspended_processes()
+            .iter()
+            .filter_map(|p| p.process_name().map(str::to_owned))
+            .collect())
+    }
+
+    async fn security_groups(&self, instance_id: &str) -> Result<Vec<String>> {
+        let output = self
+            .clients
+            .ec2
+            .describe_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await?;
+        Ok(output
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .flat_map(|i| i.security_groups())
+            .filter_map(|g| g.group_id().map(str::to_owned))
+            .collect())
+    }
+
+    /// `RunInstances` by hand: a compliant-looking node, with or without the
+    /// cluster tag, outside any group.
+    async fn run_by_hand(&self, in_cluster: bool) -> Result<String> {
+        let mut tags = TagSpecification::builder()
+            .resource_type(ResourceType::Instance)
+            .tags(Tag::builder().key("Name").value("launched-by-hand").build());
+        if in_cluster {
+            tags = tags.tags(
+                Tag::builder()
+                    .key(format!("kubernetes.io/cluster/{CLUSTER}"))
+                    .value("owned")
+                    .build(),
+            );
+        }
+        let output = self
+            .clients
+            .ec2
+            .run_instances()
+            .image_id(&self.cluster.images.fresh)
+            .instance_type(InstanceType::M6iLarge)
+            .min_count(1)
+            .max_count(1)
+            .subnet_id(
+                self.cluster
+                    .private_subnet_ids
+                    .first()
+                    .cloned()
+                    .unwrap_or_default(),
+            )
+            .set_security_group_ids(Some(self.cluster.node_security_group_ids.clone()))
+            .tag_specifications(tags.build())
+            .send()
+            .await?;
+        output
+            .instances()
+            .first()
+            .and_then(|i| i.instance_id())
+            .map(str::to_owned)
+            .ok_or_else(|| "RunInstances returned no instance".into())
+    }
+}
+
+fn heading(text: &str) {
+    println!("\n== {text} ==");
+}
+
+fn attributes(value: &Value) -> String {
+    value
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, v)| {
+            format!(
+                "{name}={}",
+                v["Value"].as_str().or(v.as_str()).unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
