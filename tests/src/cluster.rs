@@ -85,6 +85,19 @@ pub struct Cluster {
     clients: Clients,
 }
 
+/// A group as `DescribeAutoScalingGroups` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupState {
+    pub name: String,
+    pub desired_capacity: i32,
+    pub max_size: i32,
+    /// Names of the suspended processes, sorted.
+    pub suspended_processes: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+    /// Instance id → lifecycle state (`Pending:Wait`, `InService`, ...).
+    pub instances: BTreeMap<String, String>,
+}
+
 /// What one launch template puts on a node.
 struct NodeSpec<'a> {
     image: &'a str,
@@ -261,6 +274,7 @@ impl Cluster {
                 nodegroup,
                 &templates.compliant,
                 &private_subnet_ids,
+                true,
             )
             .await?;
             groups.push(name);
@@ -273,6 +287,7 @@ impl Cluster {
             "general",
             &templates.staging,
             &private_subnet_ids,
+            true,
         )
         .await?;
 
@@ -464,6 +479,240 @@ impl Cluster {
             .map(str::to_owned))
     }
 
+    /// Creates another node group `<cluster>-<nodegroup>` of `cluster`
+    /// (`CLUSTER` or `OTHER_CLUSTER`), tagged as the seeded ones, empty,
+    /// with the guard's launch hook only when `hooked`. Returns its name.
+    pub async fn add_node_group(
+        &self,
+        cluster: &str,
+        nodegroup: &str,
+        hooked: bool,
+    ) -> Result<String> {
+        let name = format!("{cluster}-{nodegroup}");
+        let template = if cluster == CLUSTER {
+            &self.templates.compliant
+        } else {
+            &self.templates.staging
+        };
+        node_group(
+            &self.clients,
+            &name,
+            cluster,
+            nodegroup,
+            template,
+            &self.private_subnet_ids,
+            hooked,
+        )
+        .await?;
+        Ok(name)
+    }
+
+    /// The group as Auto Scaling describes it now.
+    pub async fn group_state(&self, group: &str) -> Result<GroupState> {
+        let output = self
+            .clients
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(group)
+            .send()
+            .await
+            .map_err(Error::aws("DescribeAutoScalingGroups"))?;
+        let found = output
+            .auto_scaling_groups()
+            .iter()
+            .find(|g| g.auto_scaling_group_name() == Some(group))
+            .ok_or_else(|| Error::Fixture(format!("no group `{group}`")))?;
+        let mut suspended_processes: Vec<String> = found
+            .suspended_processes()
+            .iter()
+            .filter_map(|p| p.process_name().map(str::to_owned))
+            .collect();
+        suspended_processes.sort();
+        Ok(GroupState {
+            name: group.to_owned(),
+            desired_capacity: found.desired_capacity().unwrap_or_default(),
+            max_size: found.max_size().unwrap_or_default(),
+            suspended_processes,
+            tags: found
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+                .collect(),
+            instances: found
+                .instances()
+                .iter()
+                .filter_map(|i| {
+                    let state = i.lifecycle_state()?.as_str().to_owned();
+                    Some((i.instance_id()?.to_owned(), state))
+                })
+                .collect(),
+        })
+    }
+
+    /// The group's lifecycle hooks.
+    pub async fn lifecycle_hooks(
+        &self,
+        group: &str,
+    ) -> Result<Vec<aws_sdk_autoscaling::types::LifecycleHook>> {
+        Ok(self
+            .clients
+            .autoscaling
+            .describe_lifecycle_hooks()
+            .auto_scaling_group_name(group)
+            .send()
+            .await
+            .map_err(Error::aws("DescribeLifecycleHooks"))?
+            .lifecycle_hooks()
+            .to_vec())
+    }
+
+    /// Sets the group's desired capacity to `desired` (raising its MaxSize
+    /// when needed) in one `SetDesiredCapacity`, and returns the lifecycle
+    /// actions of the instances it launched (all waiting in `Pending:Wait`).
+    pub async fn scale_to(&self, group: &str, desired: i32) -> Result<Vec<PendingAction>> {
+        let before: BTreeSet<String> = self
+            .clients
+            .control
+            .lifecycle_actions(Some(group))?
+            .into_iter()
+            .map(|a| a.token)
+            .collect();
+        if self.group_state(group).await?.max_size < desired {
+            self.clients
+                .autoscaling
+                .update_auto_scaling_group()
+                .auto_scaling_group_name(group)
+                .max_size(desired)
+                .send()
+                .await
+                .map_err(Error::aws("UpdateAutoScalingGroup"))?;
+        }
+        self.clients
+            .autoscaling
+            .set_desired_capacity()
+            .auto_scaling_group_name(group)
+            .desired_capacity(desired)
+            .send()
+            .await
+            .map_err(Error::aws("SetDesiredCapacity"))?;
+        Ok(self
+            .clients
+            .control
+            .lifecycle_actions(Some(group))?
+            .into_iter()
+            .filter(|a| !before.contains(&a.token))
+            .collect())
+    }
+
+    /// Completes a lifecycle action with `result` (`CONTINUE` or `ABANDON`)
+    /// as the guard would, without the guard.
+    pub async fn complete(&self, action: &PendingAction, result: &str) -> Result<()> {
+        self.clients
+            .autoscaling
+            .complete_lifecycle_action()
+            .auto_scaling_group_name(&action.group)
+            .lifecycle_hook_name(&action.hook)
+            .lifecycle_action_token(&action.token)
+            .lifecycle_action_result(result)
+            .send()
+            .await
+            .map_err(Error::aws("CompleteLifecycleAction"))?;
+        Ok(())
+    }
+
+    /// Launches `count` more instances into the group and puts them
+    /// `InService` (their actions completed with `CONTINUE`, as if admitted).
+    /// Returns their ids.
+    pub async fn launch_in_service(&self, group: &str, count: i32) -> Result<Vec<String>> {
+        let desired = self.group_state(group).await?.desired_capacity;
+        let actions = self.scale_to(group, desired.saturating_add(count)).await?;
+        if actions.len() != usize::try_from(count).unwrap_or_default() {
+            return Err(Error::Fixture(format!(
+                "scaling `{group}` out by {count} left {} new pending actions",
+                actions.len()
+            )));
+        }
+        let mut ids = Vec::new();
+        for action in &actions {
+            self.complete(action, "CONTINUE").await?;
+            ids.push(action.instance_id.clone());
+        }
+        Ok(ids)
+    }
+
+    /// Terminates a group's instance and lowers the desired capacity, so that
+    /// the group launches no replacement (`TerminateInstanceInAutoScalingGroup`).
+    pub async fn terminate_in_group(&self, instance_id: &str) -> Result<()> {
+        self.clients
+            .autoscaling
+            .terminate_instance_in_auto_scaling_group()
+            .instance_id(instance_id)
+            .should_decrement_desired_capacity(true)
+            .send()
+            .await
+            .map_err(Error::aws("TerminateInstanceInAutoScalingGroup"))?;
+        Ok(())
+    }
+
+    /// Suspends `processes` on a group directly, as an operator would.
+    pub async fn suspend_processes(&self, group: &str, processes: &[&str]) -> Result<()> {
+        self.clients
+            .autoscaling
+            .suspend_processes()
+            .auto_scaling_group_name(group)
+            .set_scaling_processes(Some(processes.iter().map(|p| (*p).to_owned()).collect()))
+            .send()
+            .await
+            .map_err(Error::aws("SuspendProcesses"))?;
+        Ok(())
+    }
+
+    /// Runs one instance outside any group (`RunInstances`), tagged as a node
+    /// of `cluster`, optionally with `CpuOptions` (cores, threads per core).
+    /// Returns its id.
+    pub async fn run_node(
+        &self,
+        cluster: &str,
+        instance_type: &str,
+        cpu: Option<(i32, i32)>,
+    ) -> Result<String> {
+        let tags = aws_sdk_ec2::types::TagSpecification::builder()
+            .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key(format!("kubernetes.io/cluster/{cluster}"))
+                    .value("owned")
+                    .build(),
+            )
+            .build();
+        let mut run = self
+            .clients
+            .ec2
+            .run_instances()
+            .image_id(&self.images.fresh)
+            .instance_type(InstanceType::from(instance_type))
+            .min_count(1)
+            .max_count(1)
+            .set_subnet_id(self.private_subnet_ids.first().cloned())
+            .tag_specifications(tags);
+        if let Some((cores, threads)) = cpu {
+            run = run.cpu_options(
+                aws_sdk_ec2::types::CpuOptionsRequest::builder()
+                    .core_count(cores)
+                    .threads_per_core(threads)
+                    .build(),
+            );
+        }
+        run.send()
+            .await
+            .map_err(Error::aws("RunInstances"))?
+            .instances()
+            .first()
+            .and_then(|i| i.instance_id())
+            .map(str::to_owned)
+            .ok_or_else(|| missing("RunInstances", "InstanceId"))
+    }
+
     /// The instance's EC2 state (`running`, `terminated`, ...).
     pub async fn instance_state(&self, instance_id: &str) -> Result<Option<String>> {
         let output = self
@@ -597,6 +846,7 @@ async fn node_group(
     nodegroup: &str,
     template: &str,
     subnets: &[String],
+    hooked: bool,
 ) -> Result<()> {
     let tag = |key: String, value: &str| {
         Tag::builder()
@@ -624,6 +874,9 @@ async fn node_group(
         .send()
         .await
         .map_err(Error::aws("CreateAutoScalingGroup"))?;
+    if !hooked {
+        return Ok(());
+    }
     clients
         .autoscaling
         .put_lifecycle_hook()

@@ -10,6 +10,10 @@ use crate::error::{Error, Result};
 const LAUNCH: &str = include_str!("../../events/launch-lifecycle-action.json");
 const TEST_NOTIFICATION: &str = include_str!("../../events/test-notification.json");
 const SQS_BATCH: &str = include_str!("../../events/launch-sqs-batch.json");
+const BUDGET_SCHEDULE: &str = include_str!("../../events/budget-schedule.json");
+const BUDGET_ALARM: &str = include_str!("../../events/budget-alarm-alarm.json");
+const BUDGET_OK: &str = include_str!("../../events/budget-alarm-ok.json");
+const BUDGET_ALARM_SNS: &str = include_str!("../../events/budget-alarm-sns.json");
 
 fn sample(text: &str, name: &'static str) -> Result<Value> {
     serde_json::from_str(text).map_err(Error::json(name))
@@ -104,4 +108,34 @@ pub fn sqs_batch(bodies: &[String]) -> Result<Value> {
 /// The message id `sqs_batch` gives the record at `index`.
 pub fn message_id(index: usize) -> String {
     format!("msg-{index}")
+}
+
+/// `events/budget-schedule.json`: the every-minute EventBridge schedule.
+pub fn budget_schedule() -> Result<Value> {
+    sample(BUDGET_SCHEDULE, "events/budget-schedule.json")
+}
+
+/// `events/budget-alarm-alarm.json`: the Lambda action of a CloudWatch alarm
+/// entering `ALARM` (its account and region are the emulator's).
+pub fn budget_alarm() -> Result<Value> {
+    sample(BUDGET_ALARM, "events/budget-alarm-alarm.json")
+}
+
+/// `events/budget-alarm-ok.json`: the same alarm returning to `OK`.
+pub fn budget_alarm_ok() -> Result<Value> {
+    sample(BUDGET_OK, "events/budget-alarm-ok.json")
+}
+
+/// `events/budget-alarm-sns.json`: an alarm delivered through SNS.
+pub fn budget_alarm_sns() -> Result<Value> {
+    sample(BUDGET_ALARM_SNS, "events/budget-alarm-sns.json")
+}
+
+/// The alarm name of a Lambda-action alarm event (`alarmData.alarmName`).
+pub fn alarm_name(event: &Value) -> Result<String> {
+    event
+        .pointer("/alarmData/alarmName")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Fixture("the alarm event has no alarmData.alarmName".into()))
 }

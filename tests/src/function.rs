@@ -76,6 +76,19 @@ impl Function {
         Self::start(&Self::binary("launch-guard")?, endpoint, policy).await
     }
 
+    /// Starts `target/debug/budget-guard` against the emulator at `endpoint`
+    /// with the given policy.
+    pub async fn budget_guard<K, V>(
+        endpoint: &str,
+        policy: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        Self::start(&Self::binary("budget-guard")?, endpoint, policy).await
+    }
+
     /// Spawns `binary` with the environment Lambda gives a function
     /// (`AWS_LAMBDA_RUNTIME_API` pointing here, the function's name, memory,
     /// version, JSON logs, region, credentials), `AWS_ENDPOINT_URL` pointing
@@ -184,6 +197,19 @@ impl Function {
 
     /// Invokes the function with `event` and returns its response body.
     pub async fn invoke(&self, event: &Value) -> Result<Value, InvokeError> {
+        self.invoke_within(event, DEADLINE).await
+    }
+
+    /// Invokes the function with `event` and waits at most `timeout` for its
+    /// answer, time in the queue included. The function itself gets the
+    /// template's deadline from the moment it takes the event; a longer
+    /// `timeout` is for events queued behind many others (one execution
+    /// environment, as with reserved concurrency 1, takes them one by one).
+    pub async fn invoke_within(
+        &self,
+        event: &Value,
+        timeout: Duration,
+    ) -> Result<Value, InvokeError> {
         let (request_id, mut outcome) = self.api.submit(event, DEADLINE);
         let started = Instant::now();
         let outcome = loop {
@@ -200,9 +226,9 @@ impl Function {
                         self.api.cancel(&request_id);
                         return Err(InvokeError::Exited { status: status.to_string(), logs: self.logs() });
                     }
-                    if started.elapsed() > DEADLINE {
+                    if started.elapsed() > timeout {
                         self.api.cancel(&request_id);
-                        return Err(InvokeError::Timeout { timeout: DEADLINE, logs: self.logs() });
+                        return Err(InvokeError::Timeout { timeout, logs: self.logs() });
                     }
                 }
             }

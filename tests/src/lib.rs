@@ -28,7 +28,9 @@ mod runtime_api;
 use std::path::PathBuf;
 
 pub use clients::{Clients, REGION};
-pub use cluster::{Cluster, Images, Templates};
+pub use cluster::{
+    CLUSTER, Cluster, GroupState, HOOK, Images, NODE_TYPE, OTHER_CLUSTER, Templates,
+};
 pub use emulator::{ACCOUNT, Control, Emulator, ImageDates, PendingAction};
 pub use error::{Error, Result};
 pub use function::{Function, InvokeError};

@@ -17,7 +17,7 @@ use shared::ports::{
     AlertPublish, AwsError, ClusterGroupsRead, ClusterInstancesRead, Completion, GroupRead,
     InstanceRead, InstanceTypesRead, LifecycleComplete, NetworkImageRead, ScaleOutControl,
 };
-use shared::suspension::{self, SUSPENDED_TAG, SuspensionRecord};
+use shared::suspension::{self, SUSPENDED_TAG, SuspensionRecord, SuspensionReport};
 use shared::time::format_rfc3339;
 
 use admission::{Admission, ClusterState, Ledger};
@@ -252,6 +252,14 @@ where
             ),
         };
 
+        // A budget denial suspends scale-out before the ABANDON completes, so
+        // that the group does not launch a replacement in between.
+        let suspension = match &budget {
+            Some((_, cluster)) if denied_for_budget(&verdict) => {
+                Some(self.suspend_for_budget(&action, cluster).await)
+            }
+            _ => None,
+        };
         let completion = match self.groups.complete(&action, verdict.result).await {
             Ok(completion) => completion,
             Err(source) => {
@@ -302,15 +310,19 @@ where
             if verdict.result == LifecycleResult::Continue {
                 self.ledger.record(&action.instance_id);
             }
-            self.after_decision(
+            self.alert_decision(
                 &action,
                 &origin,
                 &verdict,
                 reason.as_deref(),
                 &group,
-                budget,
+                budget.as_ref(),
             )
             .await;
+        }
+        if let (Some(report), Some((admission, _))) = (suspension, &budget) {
+            self.alert_suspension(&action, &origin, &verdict, &report, admission)
+                .await;
         }
         Ok(summary)
     }
@@ -340,35 +352,39 @@ where
         Ok((violations, Some((admission, cluster))))
     }
 
-    /// Alerts on the decision and, for a budget denial, suspends scale-out of
-    /// every cluster group so that groups do not loop launch → abandon.
-    async fn after_decision(
+    /// Alerts on the decision; a budget-only denial on a group the guard
+    /// already suspended is the same condition and is not alerted again.
+    async fn alert_decision(
         &self,
         action: &LifecycleAction,
         origin: &Origin,
         verdict: &Verdict,
         fact_error: Option<&str>,
         group: &GroupFacts,
-        budget: Option<(Admission, ClusterState)>,
+        budget: Option<&(Admission, ClusterState)>,
     ) {
-        let denied_for_budget = verdict.blocking().any(|f| is_budget(f.violation.check));
         let only_budget = verdict.blocking().all(|f| is_budget(f.violation.check));
-        // Same condition, not alerted twice: a budget-only denial on a group
-        // the guard already suspended is expected until usage falls.
         let already_suspended = group.tags.contains_key(SUSPENDED_TAG);
-        let quiet = denied_for_budget && only_budget && already_suspended;
-        if let Some(mut alert) = self
-            .decision_alert(action, origin, verdict, fact_error)
-            .filter(|_| !quiet)
-        {
-            if let Some((admission, _)) = &budget {
-                add_usage(&mut alert, self.policy, admission);
-            }
-            self.publish(&alert).await;
-        }
-        let Some((admission, cluster)) = budget.filter(|_| denied_for_budget) else {
+        let quiet = denied_for_budget(verdict) && only_budget && already_suspended;
+        let Some(mut alert) = self.decision_alert(action, origin, verdict, fact_error) else {
             return;
         };
+        if quiet {
+            return;
+        }
+        if let Some((admission, _)) = budget {
+            add_usage(&mut alert, self.policy, admission);
+        }
+        self.publish(&alert).await;
+    }
+
+    /// Suspends `Launch` on every cluster group so that groups do not loop
+    /// launch → abandon while the cluster is at its budget.
+    async fn suspend_for_budget(
+        &self,
+        action: &LifecycleAction,
+        cluster: &ClusterState,
+    ) -> SuspensionReport {
         let record = SuspensionRecord {
             reason: format!("launch of {} denied for budget", action.instance_id),
             trigger: "budget_denial".to_owned(),
@@ -384,6 +400,18 @@ where
         )
         .await;
         tracing::info!(changed = ?report.changed, failed = ?report.failed, "scale-out suspension after budget denial");
+        report
+    }
+
+    /// One `scale_out_suspended` alert when the suspension changed a group.
+    async fn alert_suspension(
+        &self,
+        action: &LifecycleAction,
+        origin: &Origin,
+        verdict: &Verdict,
+        report: &SuspensionReport,
+        admission: &Admission,
+    ) {
         if report.changed.is_empty() && report.failed.is_empty() {
             return;
         }
@@ -412,7 +440,7 @@ where
                 .details
                 .insert("failed".to_owned(), serde_json::json!(report.failed));
         }
-        add_usage(&mut alert, self.policy, &admission);
+        add_usage(&mut alert, self.policy, admission);
         self.publish(&alert).await;
     }
 
@@ -543,6 +571,11 @@ where
             duplicate: false,
         }
     }
+}
+
+/// Whether a budget check blocks this launch.
+fn denied_for_budget(verdict: &Verdict) -> bool {
+    verdict.blocking().any(|f| is_budget(f.violation.check))
 }
 
 fn is_budget(check: CheckName) -> bool {

@@ -65,11 +65,19 @@ impl AlarmRead for CloudWatch {
                 .try_collect()
                 .await
                 .map_err(|err| aws_error("DescribeAlarms", err))?;
+            // The state is checked again on each alarm: the request's filter
+            // is not applied together with names by every implementation.
+            let alarming = |state: Option<&StateValue>| state == Some(&StateValue::Alarm);
             firing.extend(pages.iter().flat_map(|page| {
-                let metric = page.metric_alarms().iter().filter_map(|a| a.alarm_name());
+                let metric = page
+                    .metric_alarms()
+                    .iter()
+                    .filter(|a| alarming(a.state_value()))
+                    .filter_map(|a| a.alarm_name());
                 let composite = page
                     .composite_alarms()
                     .iter()
+                    .filter(|a| alarming(a.state_value()))
                     .filter_map(|a| a.alarm_name());
                 metric
                     .chain(composite)

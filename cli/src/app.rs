@@ -1,0 +1,218 @@
+//! Wiring: read the policy, connect to AWS once, run the command, print.
+//! Results go to standard output (tables or one JSON document), notes and
+//! errors to standard error.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use aws_config::timeout::TimeoutConfig;
+use shared::aws::{Adapters, load_config};
+use shared::lifecycle::{self, Notification};
+use shared::policy::Policy;
+use shared::ports::AwsError;
+
+use crate::args::{Args, Command};
+use crate::outcome::Outcome;
+use crate::settings::{Invalid, Loaded, Settings};
+use crate::{audit, explain, validate};
+
+/// Why a command could not run (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("cannot read the policy file `{path}`: {source}")]
+    PolicyFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Policy(#[from] Invalid),
+    #[error("cannot read the event `{path}`: {source}")]
+    EventFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the event `{path}` cannot be explained: {message}")]
+    Event { path: PathBuf, message: String },
+    #[error(
+        "no aws region: set `AWS_REGION` (or `AWS_DEFAULT_REGION`), or a `region` in the profile"
+    )]
+    NoRegion,
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("cannot write json: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+pub async fn run(args: Args) -> Result<Outcome, CliError> {
+    let settings = read_settings(args.policy.as_deref())?;
+    match args.command {
+        Command::Validate => Ok(run_validate(&settings)),
+        Command::Audit { json } => {
+            let loaded = load(&settings)?;
+            let aws = connect(&loaded.policy).await?;
+            let report = audit::run(
+                &loaded.policy,
+                &aws.ec2,
+                &aws.images,
+                &aws.autoscaling,
+                SystemTime::now(),
+            )
+            .await?;
+            match json {
+                true => println!("{}", serde_json::to_string_pretty(&report)?),
+                false => print!("{}", audit::render(&report)),
+            }
+            Ok(report.outcome())
+        }
+        Command::Explain { event, json } => {
+            let notification = read_event(&event)?;
+            let loaded = load(&settings)?;
+            let aws = connect(&loaded.policy).await?;
+            let explanation = explain::run(
+                &loaded.policy,
+                &aws.ec2,
+                &aws.images,
+                &aws.autoscaling,
+                notification,
+                SystemTime::now(),
+            )
+            .await?;
+            match json {
+                true => println!("{}", serde_json::to_string_pretty(&explanation)?),
+                false => print!("{}", explain::render(&explanation, &loaded.policy)),
+            }
+            Ok(explanation.outcome())
+        }
+    }
+}
+
+fn read_settings(policy_file: Option<&Path>) -> Result<Settings, CliError> {
+    let env = Settings::from_env(std::env::vars_os());
+    match policy_file {
+        None => Ok(env),
+        Some(path) => {
+            let env_keys: Vec<String> = env.vars.into_keys().collect();
+            Settings::from_file(path, &env_keys).map_err(|source| CliError::PolicyFile {
+                path: path.to_owned(),
+                source,
+            })
+        }
+    }
+}
+
+/// `validate` prints its verdict on standard output, problems included.
+fn run_validate(settings: &Settings) -> Outcome {
+    match settings.load() {
+        Ok(loaded) => {
+            print!("{}", validate::render_valid(settings, &loaded));
+            Outcome::Clean
+        }
+        Err(invalid) => {
+            for note in &settings.notes {
+                println!("note: {note}");
+            }
+            println!("{invalid}");
+            Outcome::Error
+        }
+    }
+}
+
+/// The policy for `audit` and `explain`; notes go to standard error.
+fn load(settings: &Settings) -> Result<Loaded, CliError> {
+    let loaded = settings.load()?;
+    for note in &loaded.notes {
+        eprintln!("note: {note}");
+    }
+    Ok(loaded)
+}
+
+/// The SDK configuration the functions use (credential chain,
+/// `AWS_ENDPOINT_URL`, bounded retries), with timeouts for a laptop on a
+/// slow link rather than for a Lambda's deadline.
+async fn connect(policy: &Policy) -> Result<Adapters, CliError> {
+    let config = load_config()
+        .await
+        .into_builder()
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .operation_timeout(Duration::from_secs(60))
+                .build(),
+        )
+        .build();
+    if config.region().is_none() {
+        return Err(CliError::NoRegion);
+    }
+    Ok(Adapters::new(&config, &policy.alert_topic_arn))
+}
+
+/// Reads and parses the event file (`-`: standard input).
+fn read_event(path: &Path) -> Result<Notification, CliError> {
+    let io_error = |source| CliError::EventFile {
+        path: path.to_owned(),
+        source,
+    };
+    let text = if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(io_error)?;
+        text
+    } else {
+        std::fs::read_to_string(path).map_err(io_error)?
+    };
+    parse_event(&text).map_err(|message| CliError::Event {
+        path: path.to_owned(),
+        message,
+    })
+}
+
+/// One lifecycle notification; an SQS batch holds several and is refused.
+fn parse_event(text: &str) -> Result<Notification, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|err| format!("event is not json: {err}"))?;
+    if value.get("Records").is_some() {
+        return Err(
+            "it is an SQS batch: pass one notification (a record's `body`) instead".to_owned(),
+        );
+    }
+    lifecycle::parse(value).map_err(|err| err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LAUNCH: &str = include_str!("../../events/launch-lifecycle-action.json");
+    const SQS: &str = include_str!("../../events/launch-sqs-batch.json");
+    const TEST: &str = include_str!("../../events/test-notification.json");
+
+    #[test]
+    fn the_sample_launch_event_is_a_lifecycle_action() {
+        let Ok(Notification::Action { action, .. }) = parse_event(LAUNCH) else {
+            panic!("not an action");
+        };
+        assert_eq!(action.instance_id, "i-0a1b2c3d4e5f60718");
+        assert!(matches!(parse_event(TEST), Ok(Notification::Test { .. })));
+    }
+
+    #[test]
+    fn an_sqs_batch_or_garbage_is_refused_with_a_reason() {
+        assert_eq!(
+            parse_event(SQS).unwrap_err(),
+            "it is an SQS batch: pass one notification (a record's `body`) instead"
+        );
+        assert!(
+            parse_event("{")
+                .unwrap_err()
+                .starts_with("event is not json")
+        );
+        assert_eq!(
+            parse_event(r#"{"hello":1}"#).unwrap_err(),
+            "event is not a lifecycle notification: expected an EventBridge event or an Auto Scaling lifecycle hook message"
+        );
+    }
+}

@@ -1,0 +1,430 @@
+//! `scaling-guard audit`: instance-audit's sweep, read-only — every cluster
+//! instance with its findings, and the budget usage per dimension. It reads
+//! through the read ports only, so it cannot remediate, publish or complete
+//! anything.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use serde::Serialize;
+use shared::audit::SweepReport;
+use shared::audit::gather::{self, Audited};
+use shared::budget::{self, Usage};
+use shared::checks::CheckName;
+use shared::checks::membership::{Membership, auto_scaling_group};
+use shared::decision::Finding;
+use shared::facts::{GroupFacts, InstanceFacts};
+use shared::policy::{BudgetPolicy, Mode, Policy};
+use shared::ports::{
+    AwsResult, ClusterGroupsRead, ClusterInstancesRead, InstanceTypesRead, NetworkImageRead,
+};
+use shared::time::format_rfc3339;
+
+use crate::outcome::Outcome;
+use crate::table::Table;
+
+/// The whole audit, as `--json` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditReport {
+    pub cluster: String,
+    pub cluster_tag_key: String,
+    pub mode: Mode,
+    pub time: String,
+    pub summary: Summary,
+    /// Cluster instances in state `pending` or `running`, by id.
+    pub instances: Vec<InstanceRow>,
+    /// `None` when the policy sets no budget.
+    pub budget: Option<BudgetSection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub instances: usize,
+    pub non_compliant: usize,
+    pub unchecked: usize,
+    /// Instances per broken check.
+    pub counts: BTreeMap<CheckName, usize>,
+}
+
+/// One instance and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstanceRow {
+    pub instance_id: String,
+    pub group: Option<String>,
+    /// `guarded_group`, `unguarded_group`, `launcher`, `unmanaged`; `None`
+    /// when the instance could not be audited.
+    pub membership: Option<&'static str>,
+    /// The allowed launcher tag that admits an instance outside any group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launcher_tag: Option<String>,
+    pub instance_type: String,
+    pub state: String,
+    pub compliant: bool,
+    pub violations: Vec<Finding>,
+    /// Why the instance could not be audited (an AWS read failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Budget usage, per dimension that has a budget.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetSection {
+    pub suspend_at_percent: u32,
+    pub resume_below_percent: u32,
+    /// Instances waiting in `Pending:Wait` for launch-guard: not counted, as
+    /// launch-guard and budget-guard do not count them.
+    pub waiting_for_decision: usize,
+    pub usage: Option<Usage>,
+    pub dimensions: Vec<DimensionRow>,
+    /// Why usage could not be measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DimensionRow {
+    pub check: CheckName,
+    pub name: &'static str,
+    pub used: u64,
+    pub max: u64,
+    /// Rounded to one decimal.
+    pub percent: f64,
+    pub status: BudgetStatus,
+}
+
+/// Where usage stands against one budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetStatus {
+    Ok,
+    /// At or above `GUARD_SUSPEND_AT_PERCENT`: budget-guard suspends scale-out.
+    Suspend,
+    /// Above the budget itself.
+    Over,
+}
+
+impl AuditReport {
+    /// 0 clean, 1 violations (an instance finding, or usage over a budget),
+    /// 2 when part of the cluster could not be read: the audit is incomplete.
+    pub fn outcome(&self) -> Outcome {
+        let incomplete =
+            self.summary.unchecked > 0 || self.budget.as_ref().is_some_and(|b| b.error.is_some());
+        let over_budget = self
+            .budget
+            .iter()
+            .flat_map(|b| &b.dimensions)
+            .any(|d| d.status == BudgetStatus::Over);
+        if incomplete {
+            Outcome::Error
+        } else if self.summary.non_compliant > 0 || over_budget {
+            Outcome::Found
+        } else {
+            Outcome::Clean
+        }
+    }
+}
+
+/// Audits every cluster instance and, with budgets, measures usage.
+/// Fails only when the cluster's instances cannot be listed.
+pub async fn run<E, N, G>(
+    policy: &Policy,
+    instances: &E,
+    images: &N,
+    groups: &G,
+    now: SystemTime,
+) -> AwsResult<AuditReport>
+where
+    E: ClusterInstancesRead + InstanceTypesRead,
+    N: NetworkImageRead,
+    G: ClusterGroupsRead,
+{
+    let audited = gather::audit_cluster(policy, instances, images, groups, now).await?;
+    let budget = match policy.budget.is_on() {
+        true => Some(measure(policy, instances, groups, &audited).await),
+        false => None,
+    };
+    Ok(report(policy, audited, budget, now))
+}
+
+/// Usage as budget-guard measures it: every listed cluster instance, without
+/// those waiting in `Pending:Wait` for launch-guard's decision.
+async fn measure<E, G>(
+    policy: &Policy,
+    instances: &E,
+    groups: &G,
+    audited: &[Audited],
+) -> BudgetSection
+where
+    E: InstanceTypesRead,
+    G: ClusterGroupsRead,
+{
+    let listed: Vec<&InstanceFacts> = audited.iter().map(|a| &a.instance).collect();
+    let names: Vec<String> = listed
+        .iter()
+        .map(|i| i.instance_type.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let (cluster_groups, specs) = futures::join!(
+        groups.cluster_groups(&policy.cluster_tag_key),
+        instances.instance_types(&names)
+    );
+    let measure = || -> Result<(Usage, usize), String> {
+        let cluster_groups = cluster_groups.map_err(|err| err.to_string())?;
+        let specs = specs.map_err(|err| err.to_string())?;
+        let waiting = waiting_for_decision(&cluster_groups);
+        let usage = budget::cluster_usage(listed.iter().copied(), &specs, &waiting)
+            .map_err(|err| err.to_string())?;
+        Ok((usage, waiting.len()))
+    };
+    let measured = measure();
+    budget_section(&policy.budget, measured)
+}
+
+/// The instances of `groups` waiting in `Pending:Wait` for launch-guard.
+pub(crate) fn waiting_for_decision(groups: &[GroupFacts]) -> BTreeSet<String> {
+    let states = groups
+        .iter()
+        .flat_map(|g| &g.instances)
+        .map(|i| (i.instance_id.as_str(), i.lifecycle_state.as_str()));
+    budget::waiting_for_decision(states, &BTreeSet::new())
+}
+
+fn budget_section(
+    budget_policy: &BudgetPolicy,
+    measured: Result<(Usage, usize), String>,
+) -> BudgetSection {
+    let mut section = BudgetSection {
+        suspend_at_percent: budget_policy.suspend_at_percent,
+        resume_below_percent: budget_policy.resume_below_percent,
+        waiting_for_decision: 0,
+        usage: None,
+        dimensions: Vec::new(),
+        error: None,
+    };
+    match measured {
+        Ok((usage, waiting)) => {
+            section.usage = Some(usage);
+            section.waiting_for_decision = waiting;
+            section.dimensions = budget::dimensions(budget_policy, usage)
+                .into_iter()
+                .map(|dim| DimensionRow {
+                    check: dim.check,
+                    name: dim.name,
+                    used: dim.used,
+                    max: dim.max,
+                    percent: (dim.percent() * 10.0).round() / 10.0,
+                    status: if dim.used > dim.max {
+                        BudgetStatus::Over
+                    } else if dim.at_or_above(budget_policy.suspend_at_percent) {
+                        BudgetStatus::Suspend
+                    } else {
+                        BudgetStatus::Ok
+                    },
+                })
+                .collect();
+        }
+        Err(error) => section.error = Some(error),
+    }
+    section
+}
+
+fn report(
+    policy: &Policy,
+    audited: Vec<Audited>,
+    budget: Option<BudgetSection>,
+    now: SystemTime,
+) -> AuditReport {
+    let mut sweep = SweepReport::default();
+    let mut rows = Vec::new();
+    for Audited { instance, audit } in audited {
+        let mut row = InstanceRow {
+            instance_id: instance.instance_id.clone(),
+            group: auto_scaling_group(&instance).map(str::to_owned),
+            membership: None,
+            launcher_tag: None,
+            instance_type: instance.instance_type.clone(),
+            state: instance.state.clone(),
+            compliant: false,
+            violations: Vec::new(),
+            error: None,
+        };
+        match audit {
+            Ok(audit) => {
+                sweep.add(&instance, &audit);
+                row.membership = Some(membership_kind(&audit.membership));
+                if let Membership::Launcher(tag) = &audit.membership {
+                    row.launcher_tag = Some(tag.clone());
+                }
+                row.compliant = audit.is_compliant();
+                row.violations = audit.findings;
+            }
+            Err(reason) => {
+                sweep.add_unchecked(&instance.instance_id, reason.clone());
+                row.error = Some(reason);
+            }
+        }
+        rows.push(row);
+    }
+    AuditReport {
+        cluster: policy.cluster.clone(),
+        cluster_tag_key: policy.cluster_tag_key.clone(),
+        mode: policy.mode,
+        time: format_rfc3339(whole_seconds(now)),
+        summary: Summary {
+            instances: sweep.instances,
+            non_compliant: sweep.non_compliant,
+            unchecked: sweep.unchecked.len(),
+            counts: sweep.counts,
+        },
+        instances: rows,
+        budget,
+    }
+}
+
+fn whole_seconds(time: SystemTime) -> SystemTime {
+    let seconds = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds)
+}
+
+fn membership_kind(membership: &Membership) -> &'static str {
+    match membership {
+        Membership::GuardedGroup(_) => "guarded_group",
+        Membership::UnguardedGroup(_) => "unguarded_group",
+        Membership::Launcher(_) => "launcher",
+        Membership::Unmanaged => "unmanaged",
+    }
+}
+
+/// The checks column: `ok`, the broken checks (each once), or `unchecked`.
+fn checks_cell(row: &InstanceRow) -> String {
+    if row.error.is_some() {
+        return "unchecked (see below)".to_owned();
+    }
+    if row.compliant {
+        return "ok".to_owned();
+    }
+    let mut names: Vec<&str> = row
+        .violations
+        .iter()
+        .map(|f| f.violation.check.as_str())
+        .collect();
+    names.dedup();
+    names.join(", ")
+}
+
+fn group_cell(row: &InstanceRow) -> String {
+    match (&row.group, &row.launcher_tag, row.membership) {
+        (Some(group), _, _) => group.clone(),
+        (None, Some(tag), _) => format!("({tag})"),
+        (None, None, Some("unmanaged")) => "(none)".to_owned(),
+        (None, None, _) => "-".to_owned(),
+    }
+}
+
+/// The report for people: the instance table, each finding, the budgets.
+pub fn render(report: &AuditReport) -> String {
+    let mut out = format!(
+        "cluster {} (tag `{}`), mode {}, {}\n\n",
+        report.cluster, report.cluster_tag_key, report.mode, report.time
+    );
+    if report.instances.is_empty() {
+        out.push_str("no cluster instance is pending or running\n");
+    } else {
+        let mut table = Table::new(["INSTANCE", "GROUP", "TYPE", "STATE", "CHECKS"]);
+        for row in &report.instances {
+            table.row([
+                row.instance_id.clone(),
+                group_cell(row),
+                row.instance_type.clone(),
+                row.state.clone(),
+                checks_cell(row),
+            ]);
+        }
+        out.push_str(&table.render());
+    }
+
+    let mut findings = Table::new(["INSTANCE", "CHECK", "BLOCKING", "MESSAGE"]);
+    for row in &report.instances {
+        for finding in &row.violations {
+            findings.row([
+                row.instance_id.clone(),
+                finding.violation.check.as_str().to_owned(),
+                if finding.blocking { "yes" } else { "no" }.to_owned(),
+                finding.violation.message.clone(),
+            ]);
+        }
+        if let Some(error) = &row.error {
+            findings.row([
+                row.instance_id.clone(),
+                "-".to_owned(),
+                "-".to_owned(),
+                format!("not audited: {error}"),
+            ]);
+        }
+    }
+    if !findings.is_empty() {
+        out.push_str("\nviolations:\n");
+        out.push_str(&findings.render());
+    }
+
+    if let Some(budget) = &report.budget {
+        out.push('\n');
+        out.push_str(&render_budget(budget));
+    }
+
+    let summary = &report.summary;
+    let _ = write!(
+        out,
+        "\n{} instance(s): {} compliant, {} non-compliant",
+        summary.instances,
+        summary
+            .instances
+            .saturating_sub(summary.non_compliant)
+            .saturating_sub(summary.unchecked),
+        summary.non_compliant
+    );
+    if summary.unchecked > 0 {
+        let _ = write!(out, ", {} unchecked", summary.unchecked);
+    }
+    out.push('\n');
+    out
+}
+
+fn render_budget(budget: &BudgetSection) -> String {
+    if let Some(error) = &budget.error {
+        return format!("budget: usage cannot be measured: {error}\n");
+    }
+    let mut table = Table::new(["BUDGET", "USED", "MAX", "PERCENT", "STATUS"]);
+    for dim in &budget.dimensions {
+        table.row([
+            dim.name.to_owned(),
+            dim.used.to_string(),
+            dim.max.to_string(),
+            format!("{:.1}%", dim.percent),
+            match dim.status {
+                BudgetStatus::Ok => "ok".to_owned(),
+                BudgetStatus::Suspend => format!(
+                    "at or above {}%: budget-guard suspends scale-out",
+                    budget.suspend_at_percent
+                ),
+                BudgetStatus::Over => "over budget".to_owned(),
+            },
+        ]);
+    }
+    let mut out = table.render();
+    if budget.waiting_for_decision > 0 {
+        let _ = writeln!(
+            out,
+            "({} instance(s) waiting in Pending:Wait for launch-guard are not counted)",
+            budget.waiting_for_decision
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,325 @@
+//! `scaling-guard validate`: the effective policy — every setting with the
+//! value the functions would use, and which checks are on — or every problem.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use shared::checks::CheckName;
+use shared::policy::{Mode, Policy};
+
+use crate::settings::{Loaded, Settings, TOPIC_SETTING};
+use crate::table::Table;
+
+/// One setting and the value in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub name: &'static str,
+    pub value: String,
+    /// Not given: the default applies.
+    pub default: bool,
+}
+
+const NONE: &str = "(none)";
+const UNSET: &str = "(unset)";
+
+fn list<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
+    let items: Vec<&str> = items.into_iter().map(String::as_str).collect();
+    if items.is_empty() {
+        NONE.to_owned()
+    } else {
+        items.join(",")
+    }
+}
+
+fn optional(value: Option<impl ToString>, unset: &str) -> String {
+    value.map_or_else(|| unset.to_owned(), |v| v.to_string())
+}
+
+/// Every setting of SPEC §3 (and `GUARD_ALLOWED_LAUNCHER_TAGS`), in that
+/// order, with the value the policy holds.
+pub fn effective_settings(policy: &Policy, settings: &Settings) -> Vec<Setting> {
+    let image = &policy.image;
+    let network = &policy.network;
+    let budget = &policy.budget;
+    let no_budget = "(unset: no budget)";
+    let audit_only: Vec<String> = policy
+        .audit_only_checks
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    let values: Vec<(&'static str, String)> = vec![
+        ("GUARD_CLUSTER", policy.cluster.clone()),
+        ("GUARD_CLUSTER_TAG_KEY", policy.cluster_tag_key.clone()),
+        ("GUARD_MODE", policy.mode.to_string()),
+        ("GUARD_AUDIT_ONLY_CHECKS", list(&audit_only)),
+        ("GUARD_ALLOWED_AMI_IDS", list(&image.allowed_ids)),
+        ("GUARD_ALLOWED_AMI_OWNERS", list(&image.allowed_owners)),
+        (
+            "GUARD_ALLOWED_AMI_NAME_PATTERNS",
+            list(image.allowed_name_patterns.texts()),
+        ),
+        (
+            "GUARD_MAX_AMI_AGE_DAYS",
+            optional(image.max_age_days, UNSET),
+        ),
+        (
+            "GUARD_DENY_DEPRECATED_AMIS",
+            image.deny_deprecated.to_string(),
+        ),
+        (
+            "GUARD_ALLOWED_SUBNET_IDS",
+            list(&network.allowed_subnet_ids),
+        ),
+        (
+            "GUARD_REQUIRE_PRIVATE_SUBNET",
+            network.require_private_subnet.to_string(),
+        ),
+        (
+            "GUARD_ALLOWED_SECURITY_GROUP_IDS",
+            list(&network.allowed_security_group_ids),
+        ),
+        (
+            "GUARD_ALLOWED_INSTANCE_TYPES",
+            list(policy.instance_types.allowed.texts()),
+        ),
+        (
+            "GUARD_DENIED_INSTANCE_TYPES",
+            list(policy.instance_types.denied.texts()),
+        ),
+        ("GUARD_REQUIRE_IMDSV2", policy.require_imdsv2.to_string()),
+        (
+            "GUARD_ALLOWED_INSTANCE_PROFILES",
+            list(&policy.allowed_instance_profiles),
+        ),
+        ("GUARD_MAX_VCPUS", optional(budget.max_vcpus, no_budget)),
+        (
+            "GUARD_MAX_MEMORY_MIB",
+            optional(budget.max_memory_mib, no_budget),
+        ),
+        (
+            "GUARD_MAX_INSTANCES",
+            optional(budget.max_instances, no_budget),
+        ),
+        (
+            "GUARD_SUSPEND_AT_PERCENT",
+            budget.suspend_at_percent.to_string(),
+        ),
+        (
+            "GUARD_RESUME_BELOW_PERCENT",
+            budget.resume_below_percent.to_string(),
+        ),
+        ("GUARD_CLAMP_MAX_SIZE", budget.clamp_max_size.to_string()),
+        ("GUARD_FAIL_MODE", policy.fail_mode.to_string()),
+        ("GUARD_HOOK_NAME", policy.hook_name.clone()),
+        ("GUARD_ENROLL_GROUPS", policy.enroll_groups.to_string()),
+        ("GUARD_AUDIT_ACTION", policy.audit_action.to_string()),
+        (
+            "GUARD_QUARANTINE_SECURITY_GROUP_ID",
+            optional(policy.quarantine_security_group_id.as_ref(), UNSET),
+        ),
+        (
+            "GUARD_ALLOWED_LAUNCHER_TAGS",
+            list(&policy.allowed_launcher_tags),
+        ),
+        (TOPIC_SETTING, policy.alert_topic_arn.clone()),
+    ];
+    values
+        .into_iter()
+        .map(|(name, value)| {
+            // The launcher tags count as given when the variable exists at
+            // all: an empty value means "no launcher allowed".
+            let given = if name == "GUARD_ALLOWED_LAUNCHER_TAGS" {
+                settings.vars.contains_key(name)
+            } else {
+                settings.is_given(name)
+            };
+            Setting {
+                name,
+                value,
+                default: !given,
+            }
+        })
+        .collect()
+}
+
+/// What a check does under the policy.
+pub fn check_status(policy: &Policy, check: CheckName, on: &BTreeSet<CheckName>) -> String {
+    if !on.contains(&check) {
+        return "off".to_owned();
+    }
+    if policy.blocks(check) {
+        return "on, blocks".to_owned();
+    }
+    if policy.mode == Mode::Audit {
+        "on, reports only (audit mode)".to_owned()
+    } else {
+        "on, reports only (GUARD_AUDIT_ONLY_CHECKS)".to_owned()
+    }
+}
+
+/// Which part of the product runs a check.
+pub fn used_by(check: CheckName) -> &'static str {
+    match check {
+        CheckName::BudgetVcpus | CheckName::BudgetMemory | CheckName::BudgetInstances => {
+            "launch-guard (admission), budget-guard"
+        }
+        CheckName::MembershipUnmanaged | CheckName::MembershipUnguardedGroup => "instance-audit",
+        _ => "launch-guard, instance-audit",
+    }
+}
+
+/// The report of a valid policy.
+pub fn render_valid(settings: &Settings, loaded: &Loaded) -> String {
+    let policy = &loaded.policy;
+    let mut out = format!("policy from {}\n", settings.source);
+    for note in &loaded.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    if loaded.placeholder_topic {
+        let _ = writeln!(
+            out,
+            "note: `{TOPIC_SETTING}` is not set: the CLI never publishes and uses a placeholder, but the functions require it"
+        );
+    }
+    out.push('\n');
+    let mut table = Table::new(["SETTING", "FROM", "VALUE"]);
+    for setting in effective_settings(policy, settings) {
+        let from = match (setting.default, setting.name == TOPIC_SETTING) {
+            (true, true) if loaded.placeholder_topic => "placeholder",
+            (true, _) => "default",
+            (false, _) => "given",
+        };
+        table.row([setting.name.to_owned(), from.to_owned(), setting.value]);
+    }
+    out.push_str(&table.render());
+    out.push('\n');
+
+    let on: BTreeSet<CheckName> = policy.enabled_checks().into_iter().collect();
+    let mut checks = Table::new(["CHECK", "STATUS", "RUN BY"]);
+    for check in CheckName::ALL {
+        checks.row([
+            check.as_str().to_owned(),
+            check_status(policy, check, &on),
+            used_by(check).to_owned(),
+        ]);
+    }
+    out.push_str(&checks.render());
+    let _ = writeln!(
+        out,
+        "\npolicy is valid: {} of {} checks on, mode {}",
+        on.len(),
+        CheckName::ALL.len(),
+        policy.mode
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+    use crate::settings::Source;
+
+    fn settings(text: &str) -> Settings {
+        Settings::parse_file(text, Source::File("prod.env".into()))
+    }
+
+    const POLICY: &str = "GUARD_CLUSTER=prod\n\
+        GUARD_MODE=enforce\n\
+        GUARD_AUDIT_ONLY_CHECKS=imds.v2\n\
+        GUARD_ALLOWED_INSTANCE_TYPES=m6i.*,c7g.2xlarge\n\
+        GUARD_MAX_VCPUS=64\n\
+        GUARD_ALLOWED_LAUNCHER_TAGS=\n";
+
+    #[test]
+    fn every_setting_is_listed_with_its_value_and_whether_it_is_the_default() {
+        let settings = settings(POLICY);
+        let loaded = settings.load().unwrap();
+        let effective = effective_settings(&loaded.policy, &settings);
+        assert_eq!(effective.len(), 29);
+        let find = |name: &str| effective.iter().find(|s| s.name == name).cloned().unwrap();
+        assert_eq!(
+            find("GUARD_CLUSTER_TAG_KEY"),
+            Setting {
+                name: "GUARD_CLUSTER_TAG_KEY",
+                value: "kubernetes.io/cluster/prod".into(),
+                default: true
+            }
+        );
+        assert_eq!(
+            find("GUARD_ALLOWED_INSTANCE_TYPES").value,
+            "m6i.*,c7g.2xlarge"
+        );
+        assert!(!find("GUARD_ALLOWED_INSTANCE_TYPES").default);
+        assert_eq!(find("GUARD_MAX_VCPUS").value, "64");
+        assert_eq!(find("GUARD_MAX_INSTANCES").value, "(unset: no budget)");
+        assert_eq!(find("GUARD_ALLOWED_AMI_IDS").value, "(none)");
+        assert_eq!(find("GUARD_QUARANTINE_SECURITY_GROUP_ID").value, "(unset)");
+        assert_eq!(find("GUARD_RESUME_BELOW_PERCENT").value, "90");
+        assert_eq!(
+            find("GUARD_ALLOWED_LAUNCHER_TAGS"),
+            Setting {
+                name: "GUARD_ALLOWED_LAUNCHER_TAGS",
+                value: "(none)".into(),
+                default: false
+            },
+            "an empty launcher list is a choice, not the default"
+        );
+    }
+
+    #[test]
+    fn the_report_shows_settings_checks_and_the_placeholder_topic() {
+        let settings = settings(POLICY);
+        let loaded = settings.load().unwrap();
+        let text = render_valid(&settings, &loaded);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "policy from file `prod.env`");
+        assert!(lines[1].starts_with("note: `GUARD_ALERT_TOPIC_ARN` is not set"));
+        assert!(
+            text.contains(
+                "\nGUARD_ALERT_TOPIC_ARN               placeholder  arn:aws:sns:us-east-1:000000000000:scaling-guard-cli-placeholder\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nGUARD_MODE                          given        enforce\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "\nGUARD_CLUSTER_TAG_KEY               default      kubernetes.io/cluster/prod\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nimds.v2                     on, reports only (GUARD_AUDIT_ONLY_CHECKS)  launch-guard, instance-audit\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\ninstance_type.allowed       on, blocks"),
+            "{text}"
+        );
+        assert!(text.contains("\nimage.allowed               off"), "{text}");
+        assert!(
+            text.contains("\nbudget.vcpus                on, blocks                                  launch-guard (admission), budget-guard\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("\npolicy is valid: 7 of 14 checks on, mode enforce\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn in_audit_mode_every_check_reports_only() {
+        let settings = settings("GUARD_CLUSTER=prod\nGUARD_MODE=audit");
+        let policy = settings.load().unwrap().policy;
+        let on: BTreeSet<CheckName> = policy.enabled_checks().into_iter().collect();
+        assert_eq!(
+            check_status(&policy, CheckName::ImdsV2, &on),
+            "on, reports only (audit mode)"
+        );
+        assert_eq!(check_status(&policy, CheckName::BudgetVcpus, &on), "off");
+    }
+}

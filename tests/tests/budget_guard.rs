@@ -1,0 +1,810 @@
+//! Budgets end to end (SPEC §7, issue 4): strict admission in the real
+//! `target/debug/launch-guard` under a surge of launches, and the real
+//! `target/debug/budget-guard` on its schedule and on CloudWatch alarms —
+//! suspension of `Launch` only, resume with hysteresis, foreign suspensions
+//! left alone, metrics, enrollment. Each test has its own emulator.
+//!
+//! Build the binaries first: `cargo build -p launch-guard -p budget-guard`.
+
+// Test code: a failed step is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{
+    ComparisonOperator, Dimension, DimensionFilter, Metric, MetricDataQuery, MetricStat,
+    StateValue, Statistic,
+};
+use scaling_guard_e2e::alerts::{self, Received};
+use scaling_guard_e2e::{
+    CLUSTER, Clients, Cluster, Emulator, Function, GroupState, HOOK, NODE_TYPE, OTHER_CLUSTER,
+    PendingAction, events,
+};
+use serde_json::{Value, json};
+
+/// The guard's suspension tag (SPEC §7).
+const SUSPENDED_TAG: &str = "scaling-guard:suspended";
+/// m6i.large, as `DescribeInstanceTypes` reports it.
+const NODE_VCPUS: u64 = 2;
+const NODE_MEMORY_MIB: u64 = 8192;
+
+/// One test's world: the emulator, clients and the seeded cluster. Functions
+/// are started by each test with its policy (and dropped before this).
+struct Bed {
+    cluster: Cluster,
+    clients: Clients,
+    emulator: Emulator,
+}
+
+impl Bed {
+    async fn new() -> Self {
+        let emulator = Emulator::start().expect("emulator");
+        let clients = Clients::new(&emulator).await;
+        let cluster = Cluster::seed(&clients).await.expect("seeded cluster");
+        Bed {
+            cluster,
+            clients,
+            emulator,
+        }
+    }
+
+    /// The fixture's policy with budgets; `None` leaves a dimension unbudgeted.
+    fn policy(
+        &self,
+        vcpus: Option<u64>,
+        memory_mib: Option<u64>,
+        instances: Option<u64>,
+    ) -> BTreeMap<String, String> {
+        let mut policy = self.cluster.policy_env();
+        for (key, value) in [
+            ("GUARD_MAX_VCPUS", vcpus),
+            ("GUARD_MAX_MEMORY_MIB", memory_mib),
+            ("GUARD_MAX_INSTANCES", instances),
+        ] {
+            policy.insert(
+                key.to_owned(),
+                value.map(|v| v.to_string()).unwrap_or_default(),
+            );
+        }
+        policy
+    }
+
+    async fn budget_guard(&self, policy: &BTreeMap<String, String>) -> Function {
+        Function::budget_guard(&self.emulator.endpoint(), policy)
+            .await
+            .expect("budget-guard starts")
+    }
+
+    async fn group(&self, name: &str) -> GroupState {
+        self.cluster.group_state(name).await.unwrap()
+    }
+
+    /// Every alert delivered since the last call (the unfiltered queue).
+    async fn alerts(&self) -> Vec<Received> {
+        alerts::drain(&self.clients.sqs, &self.cluster.archive_queue_url)
+            .await
+            .unwrap()
+    }
+
+    /// Creates a metric alarm named `name` on the guard's vCPU metric and
+    /// puts it in `state`.
+    async fn alarm(&self, name: &str, state: StateValue) {
+        self.clients
+            .cloudwatch
+            .put_metric_alarm()
+            .alarm_name(name)
+            .namespace("ScalingGuard")
+            .metric_name("VcpuPercentOfBudget")
+            .dimensions(Dimension::builder().name("Cluster").value(CLUSTER).build())
+            .statistic(Statistic::Maximum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(100.0)
+            .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+            .send()
+            .await
+            .unwrap();
+        self.set_alarm(name, state).await;
+    }
+
+    async fn set_alarm(&self, name: &str, state: StateValue) {
+        self.clients
+            .cloudwatch
+            .set_alarm_state()
+            .alarm_name(name)
+            .state_value(state)
+            .state_reason("set by the end-to-end test")
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Asserts the guard's suspension: `Launch` and nothing else, with its
+    /// record; returns the record.
+    async fn assert_suspended_by_guard(&self, name: &str) -> Value {
+        let group = self.group(name).await;
+        assert_eq!(
+            group.suspended_processes,
+            ["Launch"],
+            "only Launch is suspended on {name}"
+        );
+        let record = group
+            .tags
+            .get(SUSPENDED_TAG)
+            .unwrap_or_else(|| panic!("{name} carries the guard's tag: {:?}", group.tags));
+        let record: Value = serde_json::from_str(record).expect("the tag holds json");
+        for field in ["reason", "trigger", "time"] {
+            assert!(record[field].is_string(), "{field} in {record}");
+        }
+        record
+    }
+
+    async fn assert_not_suspended(&self, name: &str) {
+        let group = self.group(name).await;
+        assert!(
+            group.suspended_processes.is_empty(),
+            "{name}: {:?}",
+            group.suspended_processes
+        );
+        assert!(
+            !group.tags.contains_key(SUSPENDED_TAG),
+            "{name} has no suspension tag: {:?}",
+            group.tags
+        );
+    }
+}
+
+/// The alerts of one kind.
+fn of_kind<'a>(alerts: &'a [Received], kind: &str) -> Vec<&'a Received> {
+    alerts
+        .iter()
+        .filter(|a| a.attribute("kind") == Some(kind))
+        .collect()
+}
+
+/// The `details.groups` of an alert, sorted.
+fn alert_groups(alert: &Received) -> Vec<String> {
+    let mut groups: Vec<String> = alert.message["details"]["groups"]
+        .as_array()
+        .unwrap_or_else(|| panic!("details.groups in {}", alert.message))
+        .iter()
+        .map(|g| g.as_str().unwrap().to_owned())
+        .collect();
+    groups.sort();
+    groups
+}
+
+fn sorted(names: &[String]) -> Vec<String> {
+    let mut names = names.to_vec();
+    names.sort();
+    names
+}
+
+/// Strings of a JSON array, sorted.
+fn strings(value: &Value) -> Vec<String> {
+    let mut items: Vec<String> = value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {value}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    items.sort();
+    items
+}
+
+// ---------------------------------------------------------------------------
+// 1. Surge admission in launch-guard.
+
+/// Launches fired at once.
+const SURGE: i32 = 200;
+/// The budget fits this many m6i.large, in every dimension.
+const FITS: u64 = 50;
+/// How long the last queued event may wait for the one environment.
+const SURGE_TIMEOUT: Duration = Duration::from_secs(300);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_surge_of_200_launches_admits_exactly_the_budget_and_suspends_scale_out_once() {
+    let bed = Bed::new().await;
+    let policy = bed.policy(
+        Some(FITS * NODE_VCPUS),
+        Some(FITS * NODE_MEMORY_MIB),
+        Some(FITS),
+    );
+    // Reserved concurrency 1 in production: one execution environment.
+    let guard = Arc::new(
+        Function::launch_guard(&bed.emulator.endpoint(), &policy)
+            .await
+            .expect("launch-guard starts"),
+    );
+    let group = bed.cluster.groups[0].clone();
+    let actions = bed.cluster.scale_to(&group, SURGE).await.unwrap();
+    assert_eq!(actions.len(), 200, "200 launches wait in Pending:Wait");
+    let surge: BTreeSet<String> = actions.iter().map(|a| a.instance_id.clone()).collect();
+
+    // Every event at once, from as many tasks: the runtime queues them for
+    // the one environment, as Lambda does with reserved concurrency 1.
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for action in &actions {
+        let guard = Arc::clone(&guard);
+        let event = events::lifecycle_event(action).unwrap();
+        tasks.spawn(async move { guard.invoke_within(&event, SURGE_TIMEOUT).await });
+    }
+    let mut summaries = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        summaries.push(joined.unwrap().expect("every launch event is answered"));
+    }
+    let elapsed = started.elapsed();
+
+    let decided = |decision: &str| {
+        summaries
+            .iter()
+            .filter(|s| s["decision"] == decision)
+            .count()
+    };
+    let (admitted, denied) = (decided("CONTINUE"), decided("ABANDON"));
+    eprintln!(
+        "surge: {} events into one launch-guard, {admitted} admitted, {denied} denied, {:.1} s ({:.0} ms per event)",
+        summaries.len(),
+        elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1000.0 / f64::from(SURGE),
+    );
+    assert_eq!(summaries.len(), 200);
+    assert_eq!(admitted, 50, "exactly the budget is admitted");
+    assert_eq!(denied, 150);
+    for summary in summaries.iter().filter(|s| s["decision"] == "ABANDON") {
+        let checks: BTreeSet<&str> = summary["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["check"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            checks,
+            BTreeSet::from(["budget.vcpus", "budget.memory", "budget.instances"]),
+            "denied for budget only: {summary}"
+        );
+        assert_eq!(summary["duplicate"], false, "{summary}");
+    }
+
+    // Every action of the surge is completed, and no replacement was
+    // launched: the first budget denial suspends Launch before its ABANDON.
+    let left: Vec<PendingAction> = bed.clients.control.lifecycle_actions(Some(&group)).unwrap();
+    assert_eq!(
+        left,
+        Vec::<PendingAction>::new(),
+        "no action left pending, no replacement launched"
+    );
+    assert_eq!(
+        bed.clients.control.lifecycle_actions(None).unwrap(),
+        [],
+        "nothing is left waiting"
+    );
+
+    // Admitted capacity is the budget: 50 nodes in service, nothing else.
+    let state = bed.group(&group).await;
+    let in_service = state
+        .instances
+        .values()
+        .filter(|s| *s == "InService")
+        .count();
+    assert_eq!(in_service, 50, "{:?}", state.instances);
+    assert_eq!(state.instances.len(), 50, "the denied ones left the group");
+    let mut running = 0;
+    for id in &surge {
+        if bed.cluster.instance_state(id).await.unwrap().as_deref() == Some("running") {
+            running += 1;
+        }
+    }
+    assert_eq!(running, 50, "the abandoned instances are terminated");
+
+    // Scale-out is suspended on the cluster's groups — only Launch — with
+    // the guard's record; the other cluster's group is untouched.
+    for name in &bed.cluster.groups {
+        let record = bed.assert_suspended_by_guard(name).await;
+        assert_eq!(record["trigger"], "budget_denial", "{record}");
+    }
+    bed.assert_not_suspended(&bed.cluster.staging_group).await;
+
+    // One suspension alert and one denial alert: no storm of 150.
+    let received = bed.alerts().await;
+    let suspended = of_kind(&received, "scale_out_suspended");
+    assert_eq!(suspended.len(), 1, "{received:?}");
+    assert_eq!(suspended[0].attribute("severity"), Some("critical"));
+    assert_eq!(alert_groups(suspended[0]), sorted(&bed.cluster.groups));
+    assert_eq!(
+        suspended[0].message["details"]["usage_instances"], "50 of 50 (100.0%)",
+        "{}",
+        suspended[0].message
+    );
+    assert_eq!(
+        of_kind(&received, "launch_denied").len(),
+        1,
+        "denials on a suspended group are quiet: {received:?}"
+    );
+    assert_eq!(received.len(), 2, "{received:?}");
+}
+
+// ---------------------------------------------------------------------------
+// 2. Alarm ALARM / OK through budget-guard.
+
+#[tokio::test]
+async fn an_alarm_suspends_launch_on_the_clusters_groups_and_its_ok_resumes_them() {
+    let bed = Bed::new().await;
+    let guard = bed.budget_guard(&bed.policy(Some(100), None, None)).await;
+    bed.cluster
+        .launch_in_service(&bed.cluster.groups[0], 2)
+        .await
+        .unwrap();
+    let alarm_event = events::budget_alarm().unwrap();
+    let name = events::alarm_name(&alarm_event).unwrap();
+    bed.alarm(&name, StateValue::Alarm).await;
+
+    let summary = guard.invoke(&alarm_event).await.unwrap();
+
+    assert_eq!(summary["action"], "suspend", "{summary}");
+    assert_eq!(
+        strings(&summary["suspended"]),
+        sorted(&bed.cluster.groups),
+        "{summary}"
+    );
+    for group in &bed.cluster.groups {
+        let record = bed.assert_suspended_by_guard(group).await;
+        assert_eq!(record["trigger"], "alarm", "{record}");
+        assert_eq!(record["alarms"], json!([name]), "{record}");
+    }
+    bed.assert_not_suspended(&bed.cluster.staging_group).await;
+    let received = bed.alerts().await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0].attribute("kind"), Some("scale_out_suspended"));
+    assert_eq!(received[0].attribute("severity"), Some("critical"));
+    assert_eq!(alert_groups(&received[0]), sorted(&bed.cluster.groups));
+    assert_eq!(
+        received[0].message["details"]["usage_vcpus"],
+        "4 of 100 (4.0%)"
+    );
+
+    // The same alarm again: nothing changes, nothing is alerted twice.
+    guard.invoke(&alarm_event).await.unwrap();
+    // Usage is low, but the alarm that triggered the suspension still fires:
+    // the schedule holds it.
+    let scheduled = guard
+        .invoke(&events::budget_schedule().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(scheduled["resumed"], json!([]), "{scheduled}");
+    for group in &bed.cluster.groups {
+        bed.assert_suspended_by_guard(group).await;
+    }
+    assert_eq!(bed.alerts().await, [], "no second alert");
+
+    // The alarm returns to OK.
+    bed.set_alarm(&name, StateValue::Ok).await;
+    let summary = guard
+        .invoke(&events::budget_alarm_ok().unwrap())
+        .await
+        .unwrap();
+
+    assert_eq!(summary["action"], "resume", "{summary}");
+    assert_eq!(
+        strings(&summary["resumed"]),
+        sorted(&bed.cluster.groups),
+        "{summary}"
+    );
+    for group in &bed.cluster.groups {
+        bed.assert_not_suspended(group).await;
+    }
+    bed.assert_not_suspended(&bed.cluster.staging_group).await;
+    let received = bed.alerts().await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0].attribute("kind"), Some("scale_out_resumed"));
+    assert_eq!(alert_groups(&received[0]), sorted(&bed.cluster.groups));
+}
+
+#[tokio::test]
+async fn an_alarm_through_sns_suspends_only_the_group_it_names() {
+    let bed = Bed::new().await;
+    let guard = bed.budget_guard(&bed.policy(Some(100), None, None)).await;
+    // The sample names `prod-general` in its AutoScalingGroupName dimension.
+    let event = events::budget_alarm_sns().unwrap();
+    assert_eq!(bed.cluster.groups[0], "prod-general");
+
+    let summary = guard.invoke(&event).await.unwrap();
+
+    assert_eq!(summary["suspended"], json!(["prod-general"]), "{summary}");
+    let record = bed.assert_suspended_by_guard("prod-general").await;
+    assert_eq!(record["alarms"], json!(["scaling-guard-surge-requests"]));
+    for group in bed.cluster.groups.iter().skip(1) {
+        bed.assert_not_suspended(group).await;
+    }
+    bed.assert_not_suspended(&bed.cluster.staging_group).await;
+    let received = bed.alerts().await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(alert_groups(&received[0]), ["prod-general"]);
+}
+
+// ---------------------------------------------------------------------------
+// 3. The schedule's metrics.
+
+const METRICS: [&str; 7] = [
+    "ClusterVcpus",
+    "ClusterMemoryMiB",
+    "ClusterInstances",
+    "VcpuPercentOfBudget",
+    "MemoryPercentOfBudget",
+    "InstancesPercentOfBudget",
+    "SuspendedGroups",
+];
+
+#[tokio::test]
+async fn the_schedule_publishes_every_usage_metric_of_the_cluster() {
+    let bed = Bed::new().await;
+    let [general, system, ..] = bed.cluster.groups.as_slice() else {
+        panic!("three prod groups");
+    };
+    // Counted: three m6i.large in service, and a node outside any group
+    // whose CpuOptions give it 1 vCPU of its type's 4 (m6i.xlarge, 16 GiB).
+    bed.cluster.launch_in_service(general, 3).await.unwrap();
+    let outside = bed
+        .cluster
+        .run_node(CLUSTER, "m6i.xlarge", Some((1, 1)))
+        .await
+        .unwrap();
+    // Not counted: a launch still waiting for the guard, the other
+    // cluster's nodes, a terminated node.
+    let waiting = bed.cluster.scale_to(system, 1).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    bed.cluster
+        .launch_in_service(&bed.cluster.staging_group, 2)
+        .await
+        .unwrap();
+    let gone = bed
+        .cluster
+        .run_node(CLUSTER, NODE_TYPE, None)
+        .await
+        .unwrap();
+    bed.clients
+        .ec2
+        .terminate_instances()
+        .instance_ids(&gone)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        bed.cluster
+            .instance_state(&outside)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("running")
+    );
+    // 7 vCPUs, 40960 MiB, 4 instances: 25 %, 50 %, 80 % of these budgets.
+    let guard = bed
+        .budget_guard(&bed.policy(Some(28), Some(81_920), Some(5)))
+        .await;
+
+    let summary = guard
+        .invoke(&events::budget_schedule().unwrap())
+        .await
+        .unwrap();
+
+    assert_eq!(summary["trigger"], "schedule", "{summary}");
+    assert_eq!(
+        summary["usage"],
+        json!({"vcpus": 7, "memory_mib": 40_960, "instances": 4}),
+        "{summary}"
+    );
+    let listed = bed
+        .clients
+        .cloudwatch
+        .list_metrics()
+        .namespace("ScalingGuard")
+        .dimensions(
+            DimensionFilter::builder()
+                .name("Cluster")
+                .value(CLUSTER)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let names: BTreeSet<&str> = listed
+        .metrics()
+        .iter()
+        .filter_map(Metric::metric_name)
+        .collect();
+    assert_eq!(names, BTreeSet::from(METRICS), "{listed:?}");
+
+    let values = metric_values(&bed.clients, &METRICS).await;
+    let expected = [7.0, 40_960.0, 4.0, 25.0, 50.0, 80.0, 0.0];
+    for (name, want) in METRICS.iter().zip(expected) {
+        assert_eq!(values[*name], vec![want], "{name}: {values:?}");
+    }
+    assert_eq!(
+        bed.alerts().await,
+        [],
+        "below every threshold: no suspension"
+    );
+    // The waiting launch was neither counted nor touched.
+    assert_eq!(
+        bed.clients
+            .control
+            .lifecycle_action_of(&waiting[0].instance_id)
+            .unwrap(),
+        Some(waiting[0].clone())
+    );
+}
+
+/// The datapoints (Maximum per minute, last 10 minutes) of each metric of
+/// the cluster, read back with one `GetMetricData`.
+async fn metric_values(clients: &Clients, names: &[&str]) -> BTreeMap<String, Vec<f64>> {
+    let now = std::time::SystemTime::now();
+    let queries = names.iter().enumerate().map(|(n, name)| {
+        MetricDataQuery::builder()
+            .id(format!("m{n}"))
+            .label(*name)
+            .metric_stat(
+                MetricStat::builder()
+                    .metric(
+                        Metric::builder()
+                            .namespace("ScalingGuard")
+                            .metric_name(*name)
+                            .dimensions(Dimension::builder().name("Cluster").value(CLUSTER).build())
+                            .build(),
+                    )
+                    .period(60)
+                    .stat("Maximum")
+                    .build(),
+            )
+            .build()
+    });
+    let output = clients
+        .cloudwatch
+        .get_metric_data()
+        .set_metric_data_queries(Some(queries.collect()))
+        .start_time(DateTime::from(now - Duration::from_secs(600)))
+        .end_time(DateTime::from(now + Duration::from_secs(60)))
+        .send()
+        .await
+        .unwrap();
+    output
+        .metric_data_results()
+        .iter()
+        .map(|result| {
+            let id: usize = result.id().unwrap()[1..].parse().unwrap();
+            (names[id].to_owned(), result.values().to_vec())
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// 4. Resume with hysteresis.
+
+#[tokio::test]
+async fn the_schedule_suspends_at_the_threshold_and_resumes_only_below_the_resume_threshold() {
+    let bed = Bed::new().await;
+    let general = bed.cluster.groups[0].clone();
+    // MaxSize 20, so that the clamp has something to lower and restore.
+    bed.clients
+        .autoscaling
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(&general)
+        .max_size(20)
+        .send()
+        .await
+        .unwrap();
+    let nodes = bed.cluster.launch_in_service(&general, 10).await.unwrap();
+    // 10 instances allowed; suspend at 100 %, resume below 90 %; clamp.
+    let mut policy = bed.policy(None, None, Some(10));
+    policy.insert("GUARD_CLAMP_MAX_SIZE".into(), "true".into());
+    let guard = bed.budget_guard(&policy).await;
+    let schedule = events::budget_schedule().unwrap();
+
+    // 10 of 10: at the suspend threshold.
+    let summary = guard.invoke(&schedule).await.unwrap();
+
+    assert_eq!(strings(&summary["suspended"]), sorted(&bed.cluster.groups));
+    assert_eq!(summary["suspended_groups"], 3, "{summary}");
+    for group in &bed.cluster.groups {
+        let record = bed.assert_suspended_by_guard(group).await;
+        assert_eq!(record["trigger"], "schedule", "{record}");
+    }
+    bed.assert_not_suspended(&bed.cluster.staging_group).await;
+    let general_state = bed.group(&general).await;
+    assert_eq!(
+        general_state.max_size, 10,
+        "clamped to the desired capacity"
+    );
+    let record = bed.assert_suspended_by_guard(&general).await;
+    assert_eq!(record["original_max_size"], 20, "{record}");
+    let received = bed.alerts().await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0].attribute("kind"), Some("scale_out_suspended"));
+    assert_eq!(
+        received[0].message["details"]["usage_instances"],
+        "10 of 10 (100.0%)"
+    );
+
+    // 9 of 10: below the suspend threshold but not below the resume one.
+    bed.cluster.terminate_in_group(&nodes[0]).await.unwrap();
+    let summary = guard.invoke(&schedule).await.unwrap();
+
+    assert_eq!(summary["usage"]["instances"], 9, "{summary}");
+    assert_eq!(summary["resumed"], json!([]), "{summary}");
+    assert_eq!(
+        summary["held"].as_array().map(Vec::len),
+        Some(3),
+        "{summary}"
+    );
+    for group in &bed.cluster.groups {
+        bed.assert_suspended_by_guard(group).await;
+    }
+    assert_eq!(bed.alerts().await, [], "held quietly");
+
+    // 8 of 10: below the resume threshold.
+    bed.cluster.terminate_in_group(&nodes[1]).await.unwrap();
+    let summary = guard.invoke(&schedule).await.unwrap();
+
+    assert_eq!(strings(&summary["resumed"]), sorted(&bed.cluster.groups));
+    assert_eq!(summary["suspended_groups"], 0, "{summary}");
+    for group in &bed.cluster.groups {
+        bed.assert_not_suspended(group).await;
+    }
+    let general_state = bed.group(&general).await;
+    assert_eq!(general_state.max_size, 20, "MaxSize restored");
+    assert_eq!(general_state.desired_capacity, 8);
+    for group in bed.cluster.groups.iter().skip(1) {
+        assert_eq!(bed.group(group).await.max_size, 10, "{group}: restored");
+    }
+    let received = bed.alerts().await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0].attribute("kind"), Some("scale_out_resumed"));
+    assert_eq!(alert_groups(&received[0]), sorted(&bed.cluster.groups));
+
+    // Resumed stays resumed: no second alert.
+    guard.invoke(&schedule).await.unwrap();
+    assert_eq!(bed.alerts().await, []);
+}
+
+// ---------------------------------------------------------------------------
+// 5. A suspension made by someone else.
+
+#[tokio::test]
+async fn launch_suspended_by_someone_else_is_never_resumed_nor_claimed() {
+    let bed = Bed::new().await;
+    let [general, system, batch] = bed.cluster.groups.as_slice() else {
+        panic!("three prod groups");
+    };
+    bed.cluster
+        .suspend_processes(batch, &["Launch", "AZRebalance"])
+        .await
+        .unwrap();
+    let foreign = vec!["AZRebalance".to_owned(), "Launch".to_owned()];
+    let guard = bed.budget_guard(&bed.policy(Some(100), None, None)).await;
+    let schedule = events::budget_schedule().unwrap();
+    let assert_foreign_intact = || async {
+        let state = bed.group(batch).await;
+        assert_eq!(state.suspended_processes, foreign);
+        assert!(!state.tags.contains_key(SUSPENDED_TAG), "{:?}", state.tags);
+    };
+
+    // Usage is low: the schedule resumes nothing it did not suspend.
+    let summary = guard.invoke(&schedule).await.unwrap();
+    assert_eq!(summary["resumed"], json!([]), "{summary}");
+    assert_foreign_intact().await;
+
+    // An alarm suspends the other groups, not this one's record.
+    let alarm_event = events::budget_alarm().unwrap();
+    let name = events::alarm_name(&alarm_event).unwrap();
+    bed.alarm(&name, StateValue::Alarm).await;
+    let summary = guard.invoke(&alarm_event).await.unwrap();
+    assert_eq!(
+        strings(&summary["suspended"]),
+        sorted(&[general.clone(), system.clone()])
+    );
+    assert_foreign_intact().await;
+    let received = bed.alerts().await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(
+        alert_groups(&received[0]),
+        sorted(&[general.clone(), system.clone()])
+    );
+
+    // OK resumes the guard's suspensions only.
+    bed.set_alarm(&name, StateValue::Ok).await;
+    let summary = guard
+        .invoke(&events::budget_alarm_ok().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        strings(&summary["resumed"]),
+        sorted(&[general.clone(), system.clone()])
+    );
+    bed.assert_not_suspended(general).await;
+    bed.assert_not_suspended(system).await;
+    assert_foreign_intact().await;
+    guard.invoke(&schedule).await.unwrap();
+    assert_foreign_intact().await;
+    let received = bed.alerts().await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(
+        alert_groups(&received[0]),
+        sorted(&[general.clone(), system.clone()])
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 6. Enrollment of a new group.
+
+#[tokio::test]
+async fn the_schedule_puts_the_launch_hook_on_a_new_cluster_group_only() {
+    let bed = Bed::new().await;
+    let gpu = bed
+        .cluster
+        .add_node_group(CLUSTER, "gpu", false)
+        .await
+        .unwrap();
+    let staging_gpu = bed
+        .cluster
+        .add_node_group(OTHER_CLUSTER, "gpu", false)
+        .await
+        .unwrap();
+    assert_eq!(bed.cluster.lifecycle_hooks(&gpu).await.unwrap(), []);
+    let guard = bed.budget_guard(&bed.policy(Some(100), None, None)).await;
+
+    let summary = guard
+        .invoke(&events::budget_schedule().unwrap())
+        .await
+        .unwrap();
+
+    assert_eq!(summary["enrolled"], json!([gpu]), "{summary}");
+    let hooks = bed.cluster.lifecycle_hooks(&gpu).await.unwrap();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    let hook = &hooks[0];
+    assert_eq!(hook.lifecycle_hook_name(), Some(HOOK));
+    assert_eq!(
+        hook.lifecycle_transition(),
+        Some("autoscaling:EC2_INSTANCE_LAUNCHING")
+    );
+    assert_eq!(hook.default_result(), Some("ABANDON"));
+    assert!(hook.heartbeat_timeout().is_some_and(|t| t > 0), "{hook:?}");
+    assert_eq!(
+        bed.cluster.lifecycle_hooks(&staging_gpu).await.unwrap(),
+        [],
+        "the other cluster's group is not the guard's"
+    );
+    for group in &bed.cluster.groups {
+        assert_eq!(
+            bed.cluster.lifecycle_hooks(group).await.unwrap().len(),
+            1,
+            "{group} keeps its one hook"
+        );
+    }
+    let received = bed.alerts().await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0].attribute("kind"), Some("group_enrolled"));
+    assert_eq!(received[0].attribute("severity"), Some("info"));
+    assert_eq!(alert_groups(&received[0]), [gpu.as_str()]);
+
+    // The hook works: the group's next launch waits for the guard.
+    let waiting = bed.cluster.scale_to(&gpu, 1).await.unwrap();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(waiting[0].hook, HOOK);
+
+    // The next run finds it enrolled: no second hook, no second alert.
+    let summary = guard
+        .invoke(&events::budget_schedule().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(summary["enrolled"], json!([]), "{summary}");
+    assert_eq!(bed.cluster.lifecycle_hooks(&gpu).await.unwrap().len(), 1);
+    assert_eq!(bed.alerts().await, []);
+}
