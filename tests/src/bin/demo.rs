@@ -126,6 +126,7 @@ async fn run() -> Result<Vec<String>> {
     demo.surge().await?;
     demo.bypass(&quarantine).await?;
     demo.alerts()?;
+    demo.operator_audit(&policy)?;
     Ok(demo.failures)
 }
 
@@ -340,6 +341,34 @@ impl Demo {
         Ok(())
     }
 
+    /// Part 5: what an operator sees with the read-only CLI.
+    fn operator_audit(&mut self, policy: &BTreeMap<String, String>) -> Result<()> {
+        heading("5. The operator's view: `scaling-guard audit` (read-only CLI) on this cluster");
+        let binary = scaling_guard_e2e::target_dir()
+            .join("debug")
+            .join("scaling-guard");
+        let output = std::process::Command::new(&binary)
+            .arg("audit")
+            .env_clear()
+            .envs(policy)
+            .env("AWS_ENDPOINT_URL", self.emulator.endpoint())
+            .env("AWS_REGION", scaling_guard_e2e::REGION)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .map_err(|err| format!("cannot run {}: {err}", binary.display()))?;
+        print!("{}", String::from_utf8_lossy(&output.stdout));
+        eprint!("{}", String::from_utf8_lossy(&output.stderr));
+        println!("(exit code {})", output.status.code().unwrap_or(-1));
+        // The hand-launched node is still unmanaged (isolated, not removed): violations, exit 1.
+        self.expect(
+            "cli audit exit code",
+            &output.status.code().unwrap_or(-1).to_string(),
+            "1",
+        );
+        Ok(())
+    }
+
     /// Part 4: the alerts as SNS received them.
     fn alerts(&mut self) -> Result<()> {
         heading("4. Alerts on the topic, as subscribers receive them");
@@ -534,7 +563,8 @@ impl Demo {
                 .send()
                 .await?;
         }
-        Ok(())
+        // The autoscaler's new wish: abandoned launches left the old one high.
+        self.set_desired(group, i32::try_from(keep)?).await
     }
 
     async fn suspended_processes(&self, group: &str) -> Result<Vec<String>> {
