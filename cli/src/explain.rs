@@ -13,7 +13,7 @@ use serde::Serialize;
 use shared::audit::gather;
 use shared::budget::{self, Usage};
 use shared::checks::{CheckName, Violation, check_node};
-use shared::decision::{Finding, LifecycleResult, Verdict, fail_result};
+use shared::decision::{Decision, Finding, Verdict, fail_result};
 use shared::facts::{InstanceFacts, NodeFacts};
 use shared::lifecycle::{LAUNCHING, LifecycleAction, Notification};
 use shared::policy::{Mode, Policy};
@@ -28,25 +28,6 @@ use crate::table::Table;
 
 /// The lifecycle state of an instance whose launch action waits.
 const WAITING: &str = "Pending:Wait";
-
-/// What launch-guard would do with the notification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Decision {
-    Continue,
-    Abandon,
-    /// Not the guard's to decide: no completion, no alert.
-    Ignored,
-}
-
-impl From<LifecycleResult> for Decision {
-    fn from(result: LifecycleResult) -> Self {
-        match result {
-            LifecycleResult::Continue => Decision::Continue,
-            LifecycleResult::Abandon => Decision::Abandon,
-        }
-    }
-}
 
 /// The explanation, as `--json` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -31,6 +31,25 @@ impl fmt::Display for LifecycleResult {
     }
 }
 
+/// What happened to one launch notification, in summaries and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Decision {
+    Continue,
+    Abandon,
+    /// Not the guard's to decide: no completion, no alert.
+    Ignored,
+}
+
+impl From<LifecycleResult> for Decision {
+    fn from(result: LifecycleResult) -> Self {
+        match result {
+            LifecycleResult::Continue => Decision::Continue,
+            LifecycleResult::Abandon => Decision::Abandon,
+        }
+    }
+}
+
 /// A violation and whether it blocks under the policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {

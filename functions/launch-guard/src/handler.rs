@@ -9,7 +9,7 @@ use serde_json::Value;
 use shared::alerts::{Alert, AlertKind, Severity};
 use shared::budget;
 use shared::checks::{CheckName, Violation, check_node};
-use shared::decision::{Finding, LifecycleResult, Verdict, fail_result};
+use shared::decision::{Decision, Finding, LifecycleResult, Verdict, fail_result};
 use shared::facts::{GroupFacts, NodeFacts};
 use shared::lifecycle::{self, EventError, LAUNCHING, LifecycleAction, Notification, Origin};
 use shared::policy::{Mode, Policy};
@@ -42,24 +42,6 @@ pub enum HandlerError {
         #[source]
         source: AwsError,
     },
-}
-
-/// What happened to one notification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Decision {
-    Continue,
-    Abandon,
-    Ignored,
-}
-
-impl From<LifecycleResult> for Decision {
-    fn from(result: LifecycleResult) -> Self {
-        match result {
-            LifecycleResult::Continue => Decision::Continue,
-            LifecycleResult::Abandon => Decision::Abandon,
-        }
-    }
 }
 
 /// The JSON summary an invocation returns (and logs) per notification.

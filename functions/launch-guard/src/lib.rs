@@ -3,4 +3,5 @@
 
 mod handler;
 
-pub use handler::{Decision, HandlerError, LaunchGuard, Summary};
+pub use handler::{HandlerError, LaunchGuard, Summary};
+pub use shared::decision::Decision;
