@@ -4,7 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::emulator::PendingAction;
+use crate::clients::REGION;
+use crate::emulator::{ACCOUNT, PendingAction};
 use crate::error::{Error, Result};
 
 const LAUNCH: &str = include_str!("../../events/launch-lifecycle-action.json");
@@ -14,6 +15,10 @@ const BUDGET_SCHEDULE: &str = include_str!("../../events/budget-schedule.json");
 const BUDGET_ALARM: &str = include_str!("../../events/budget-alarm-alarm.json");
 const BUDGET_OK: &str = include_str!("../../events/budget-alarm-ok.json");
 const BUDGET_ALARM_SNS: &str = include_str!("../../events/budget-alarm-sns.json");
+const STATE_CHANGE_PENDING: &str = include_str!("../../events/state-change-pending.json");
+const STATE_CHANGE_RUNNING: &str = include_str!("../../events/state-change-running.json");
+const LAUNCH_SUCCESSFUL: &str = include_str!("../../events/launch-successful.json");
+const AUDIT_SWEEP: &str = include_str!("../../events/audit-sweep.json");
 
 fn sample(text: &str, name: &'static str) -> Result<Value> {
     serde_json::from_str(text).map_err(Error::json(name))
@@ -138,4 +143,60 @@ pub fn alarm_name(event: &Value) -> Result<String> {
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| Error::Fixture("the alarm event has no alarmData.alarmName".into()))
+}
+
+fn instance_arn(instance_id: &str) -> String {
+    format!("arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{instance_id}")
+}
+
+/// The EventBridge `EC2 Instance State-change Notification` for
+/// `instance_id` entering `state` (`events/state-change-running.json` for
+/// `running`, else `events/state-change-pending.json`, filled in).
+pub fn state_change(instance_id: &str, state: &str) -> Result<Value> {
+    let (text, name) = if state == "running" {
+        (STATE_CHANGE_RUNNING, "events/state-change-running.json")
+    } else {
+        (STATE_CHANGE_PENDING, "events/state-change-pending.json")
+    };
+    let mut event = sample(text, name)?;
+    let top = object(&mut event, "the sample event")?;
+    top.insert("resources".into(), json!([instance_arn(instance_id)]));
+    top.insert(
+        "detail".into(),
+        json!({ "instance-id": instance_id, "state": state }),
+    );
+    Ok(event)
+}
+
+/// The EventBridge `EC2 Instance Launch Successful` event of `group`
+/// launching `instance_id` into service (`events/launch-successful.json`,
+/// filled in).
+pub fn launch_successful(instance_id: &str, group: &str) -> Result<Value> {
+    let mut event = sample(LAUNCH_SUCCESSFUL, "events/launch-successful.json")?;
+    let top = object(&mut event, "the sample event")?;
+    top.insert(
+        "resources".into(),
+        json!([
+            format!(
+                "arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:00000000-0000-4000-8000-000000000000:autoScalingGroupName/{group}"
+            ),
+            instance_arn(instance_id),
+        ]),
+    );
+    let detail = top
+        .get_mut("detail")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| Error::Fixture("the sample event has no detail".into()))?;
+    detail.insert("AutoScalingGroupName".into(), json!(group));
+    detail.insert("EC2InstanceId".into(), json!(instance_id));
+    detail.insert(
+        "Description".into(),
+        json!(format!("Launching a new EC2 instance: {instance_id}")),
+    );
+    Ok(event)
+}
+
+/// `events/audit-sweep.json`: instance-audit's scheduled sweep.
+pub fn audit_sweep() -> Result<Value> {
+    sample(AUDIT_SWEEP, "events/audit-sweep.json")
 }

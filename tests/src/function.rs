@@ -89,6 +89,19 @@ impl Function {
         Self::start(&Self::binary("budget-guard")?, endpoint, policy).await
     }
 
+    /// Starts `target/debug/instance-audit` against the emulator at
+    /// `endpoint` with the given policy.
+    pub async fn instance_audit<K, V>(
+        endpoint: &str,
+        policy: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        Self::start(&Self::binary("instance-audit")?, endpoint, policy).await
+    }
+
     /// Spawns `binary` with the environment Lambda gives a function
     /// (`AWS_LAMBDA_RUNTIME_API` pointing here, the function's name, memory,
     /// version, JSON logs, region, credentials), `AWS_ENDPOINT_URL` pointing
