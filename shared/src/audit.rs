@@ -157,14 +157,14 @@ impl ReportOnly {
     pub fn explain(self) -> &'static str {
         match self {
             ReportOnly::AuditMode => {
-                "nothing was changed: the guard runs in audit mode (GUARD_MODE=audit)"
+                "Nothing was changed: the guard runs in audit mode (GUARD_MODE=audit)"
             }
-            ReportOnly::AlertAction => "nothing was changed: GUARD_AUDIT_ACTION is `alert`",
+            ReportOnly::AlertAction => "Nothing was changed: GUARD_AUDIT_ACTION is `alert`",
             ReportOnly::NonBlocking => {
-                "nothing was changed: these checks only report (GUARD_AUDIT_ONLY_CHECKS)"
+                "Nothing was changed: these checks only report (GUARD_AUDIT_ONLY_CHECKS)"
             }
             ReportOnly::Vetted => {
-                "nothing was changed: launch-guard vetted the instance at launch, so this is drift; replace the node (roll the group) once its launch template complies"
+                "Nothing was changed: launch-guard vetted the instance at launch, so this is drift; replace the node (roll the group) once its launch template complies"
             }
         }
     }

@@ -17,13 +17,14 @@
 //!   reports its drift (never remediates it);
 //! - the sweep audits everything and sends one summary.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use serde_json::{Value, json};
 use shared::alerts::{Alert, AlertKind, Severity};
 use shared::audit::gather::{self, Audited};
 use shared::audit::{InstanceAudit, Plan, Remediation, Remedy, SweepReport, isolation_tags};
+use shared::aws::TtlCache;
 use shared::checks::membership::{GROUP_NAME_TAG, Membership};
 use shared::decision::Finding;
 use shared::facts::InstanceFacts;
@@ -40,6 +41,10 @@ use crate::event::{self, Event, EventError, Trigger};
 /// next sweep. A policy change (or a mistake in it) must not stop or
 /// terminate a whole cluster within one run.
 pub const MAX_REMEDIATIONS_PER_SWEEP: usize = 20;
+
+/// How long a reported finding is not reported again by the same environment
+/// (the sweep's summary still lists it every run).
+const REPORTED_TTL: Duration = Duration::from_secs(6 * 3600);
 
 /// Why an invocation failed. The event is then retried (asynchronous
 /// invocation) and, when retries run out, kept in the dead-letter queue.
@@ -120,6 +125,9 @@ pub struct Auditor<'a, E, N, G, R, M, A> {
     metrics: &'a M,
     alerts: &'a A,
     clock: fn() -> SystemTime,
+    /// Findings already reported by this environment: at-least-once delivery
+    /// and the several events of one launch alert a finding once.
+    reported: TtlCache<()>,
 }
 
 impl<'a, E, N, G, R, M, A> Auditor<'a, E, N, G, R, M, A>
@@ -149,6 +157,7 @@ where
             metrics,
             alerts,
             clock: SystemTime::now,
+            reported: TtlCache::new(4096, REPORTED_TTL),
         }
     }
 
@@ -291,6 +300,14 @@ where
                     summary.reason = Some(later);
                     return Ok(summary);
                 }
+                let key = format!("{}|{}", instance.instance_id, audit.check_list());
+                if self.reported.get(&key).is_some() {
+                    let mut summary =
+                        self.summary(trigger, &instance, Outcome::Reported, None, Some(&audit));
+                    summary.reason = Some("already reported".to_owned());
+                    return Ok(summary);
+                }
+                self.reported.insert(&key, ());
                 let mut alert = self.instance_alert(
                     AlertKind::InstanceNonCompliant,
                     Severity::Warning,

@@ -955,3 +955,26 @@ async fn a_failed_metric_does_not_stop_the_summary() {
     run(&policy, &aws, SWEEP).await.unwrap();
     assert_eq!(kinds(&aws), vec![AlertKind::SweepSummary]);
 }
+
+#[tokio::test]
+async fn a_repeated_event_does_not_report_the_same_finding_twice() {
+    // Given: an unmanaged instance, alert action, one execution environment
+    let (policy, aws) = (policy(&[]), account());
+    aws.add_instance(by_hand("running"));
+    let auditor = Auditor::new(&policy, &aws, &aws, &aws, &aws, &aws, &aws);
+
+    // When: EventBridge delivers the running event twice
+    let first = auditor
+        .handle(serde_json::from_str(RUNNING).unwrap())
+        .await
+        .unwrap();
+    let again = auditor
+        .handle(serde_json::from_str(RUNNING).unwrap())
+        .await
+        .unwrap();
+
+    // Then: one alert; the repeat says so
+    assert_eq!(first["outcome"], "reported");
+    assert_eq!(again["reason"], "already reported");
+    assert_eq!(kinds(&aws), vec![AlertKind::InstanceNonCompliant]);
+}
