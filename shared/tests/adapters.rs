@@ -10,15 +10,16 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
-use aws_config::retry::RetryConfig;
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
-use aws_smithy_types::error::ErrorMetadata;
 use pretty_assertions::assert_eq;
 use rstest::rstest;
 use serde_json::Value;
+
+mod support;
+
+use support::{meta, recorder, retry_config, taken};
 
 use shared::alerts::{Alert, AlertKind, Severity};
 use shared::aws::{AutoScaling, CachedNetworkImages, Ec2, Sns};
@@ -64,15 +65,6 @@ const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:alerts";
 // ---------------------------------------------------------------------------
 // Mocked clients
 // ---------------------------------------------------------------------------
-
-/// The standard retry strategy, bounded like production (three attempts), with
-/// a 1 ms backoff so that retried tests stay fast.
-fn retry_config() -> RetryConfig {
-    RetryConfig::standard()
-        .with_max_attempts(3)
-        .with_initial_backoff(Duration::from_millis(1))
-        .with_max_backoff(Duration::from_millis(1))
-}
 
 /// A real `$sdk::Client` whose every call is answered by `$rules`.
 ///
@@ -138,33 +130,6 @@ fn sns(rules: &[&Rule]) -> Sns {
         mocked!(aws_sdk_sns, RuleMode::Sequential, rules.iter().copied()),
         TOPIC,
     )
-}
-
-/// The requests a rule was asked to answer, in order.
-type Seen<I> = Arc<Mutex<Vec<I>>>;
-
-/// A `match_requests` filter that matches everything and records it, so that
-/// the test can compare the whole request with the expected one.
-fn recorder<I>() -> (Seen<I>, impl Fn(&I) -> bool + Send + Sync + 'static)
-where
-    I: Clone + Send + 'static,
-{
-    let seen: Seen<I> = Arc::default();
-    let sink = Arc::clone(&seen);
-    let record = move |request: &I| {
-        sink.lock().unwrap().push(request.clone());
-        true
-    };
-    (seen, record)
-}
-
-fn taken<I: Clone>(seen: &Seen<I>) -> Vec<I> {
-    seen.lock().unwrap().clone()
-}
-
-/// An error as AWS's query protocols report it: a code and a message.
-fn meta(code: &str, message: &str) -> ErrorMetadata {
-    ErrorMetadata::builder().code(code).message(message).build()
 }
 
 /// How the first attempt of a retried call fails.

@@ -9,10 +9,6 @@
 // an integration-test crate their helpers are test code too.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use aws_config::retry::RetryConfig;
 use aws_sdk_ec2::operation::create_tags::{CreateTagsInput, CreateTagsOutput};
 use aws_sdk_ec2::operation::describe_network_interfaces::{
     DescribeNetworkInterfacesInput, DescribeNetworkInterfacesOutput,
@@ -31,8 +27,11 @@ use aws_sdk_ec2::operation::terminate_instances::{
 };
 use aws_sdk_ec2::types::{Filter, NetworkInterface, Tag};
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
-use aws_smithy_types::error::ErrorMetadata;
 use pretty_assertions::assert_eq;
+
+mod support;
+
+use support::{meta, recorder, retry_config, taken};
 
 use shared::aws::Ec2Remediation;
 use shared::ports::{AwsError, InstanceRemediate};
@@ -61,38 +60,9 @@ fn remediation(rules: &[&Rule]) -> Ec2Remediation {
         ))
         .http_client(create_mock_http_client())
         .interceptor(interceptor)
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1))
-                .with_max_backoff(Duration::from_millis(1)),
-        )
+        .retry_config(retry_config())
         .build();
     Ec2Remediation::new(aws_sdk_ec2::Client::from_conf(config))
-}
-
-type Seen<I> = Arc<Mutex<Vec<I>>>;
-
-/// A `match_requests` filter that matches everything and records it.
-fn recorder<I>() -> (Seen<I>, impl Fn(&I) -> bool + Send + Sync + 'static)
-where
-    I: Clone + Send + 'static,
-{
-    let seen: Seen<I> = Arc::default();
-    let sink = Arc::clone(&seen);
-    let record = move |request: &I| {
-        sink.lock().unwrap().push(request.clone());
-        true
-    };
-    (seen, record)
-}
-
-fn taken<I: Clone>(seen: &Seen<I>) -> Vec<I> {
-    seen.lock().unwrap().clone()
-}
-
-fn meta(code: &str, message: &str) -> ErrorMetadata {
-    ErrorMetadata::builder().code(code).message(message).build()
 }
 
 fn tags() -> Vec<(String, String)> {
