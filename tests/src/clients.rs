@@ -1,9 +1,15 @@
 //! SDK clients bound to one emulator.
 
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
 use aws_config::{BehaviorVersion, Region};
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_ec2::config::Credentials;
 
 use crate::emulator::{Control, Emulator};
+use crate::error::{Error, Result};
 
 /// The region of the tests and of the sample events.
 pub const REGION: &str = "eu-west-1";
@@ -43,5 +49,58 @@ impl Clients {
             sqs: aws_sdk_sqs::Client::new(&config),
             control: emulator.control(),
         }
+    }
+}
+
+impl Clients {
+    /// The datapoints (Maximum per minute, last 10 minutes) of the named
+    /// `ScalingGuard` metrics of `cluster`, read back with one `GetMetricData`.
+    pub async fn metric_values(
+        &self,
+        cluster: &str,
+        names: &[&str],
+    ) -> Result<BTreeMap<String, Vec<f64>>> {
+        let now = SystemTime::now();
+        let queries = names.iter().enumerate().map(|(n, name)| {
+            let metric = Metric::builder()
+                .namespace("ScalingGuard")
+                .metric_name(*name)
+                .dimensions(Dimension::builder().name("Cluster").value(cluster).build())
+                .build();
+            MetricDataQuery::builder()
+                .id(format!("m{n}"))
+                .metric_stat(
+                    MetricStat::builder()
+                        .metric(metric)
+                        .period(60)
+                        .stat("Maximum")
+                        .build(),
+                )
+                .build()
+        });
+        let output = self
+            .cloudwatch
+            .get_metric_data()
+            .set_metric_data_queries(Some(queries.collect()))
+            .start_time(DateTime::from(now - Duration::from_secs(600)))
+            .end_time(DateTime::from(now + Duration::from_secs(60)))
+            .send()
+            .await
+            .map_err(Error::aws("GetMetricData"))?;
+        output
+            .metric_data_results()
+            .iter()
+            .map(|result| {
+                let name = result
+                    .id()
+                    .and_then(|id| id.strip_prefix('m'))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .and_then(|n| names.get(n))
+                    .ok_or_else(|| {
+                        Error::Emulator(format!("unexpected result id {:?}", result.id()))
+                    })?;
+                Ok(((*name).to_owned(), result.values().to_vec()))
+            })
+            .collect()
     }
 }

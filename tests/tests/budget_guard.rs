@@ -18,10 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
-    ComparisonOperator, Dimension, DimensionFilter, Metric, MetricDataQuery, MetricStat,
-    StateValue, Statistic,
+    ComparisonOperator, Dimension, DimensionFilter, Metric, StateValue, Statistic,
 };
 use scaling_guard_e2e::alerts::{self, Received};
 use scaling_guard_e2e::{
@@ -523,7 +521,7 @@ async fn the_schedule_publishes_every_usage_metric_of_the_cluster() {
         .collect();
     assert_eq!(names, BTreeSet::from(METRICS), "{listed:?}");
 
-    let values = metric_values(&bed.clients, &METRICS).await;
+    let values = bed.clients.metric_values(CLUSTER, &METRICS).await.unwrap();
     let expected = [7.0, 40_960.0, 4.0, 25.0, 50.0, 80.0, 0.0];
     for (name, want) in METRICS.iter().zip(expected) {
         assert_eq!(values[*name], vec![want], "{name}: {values:?}");
@@ -541,48 +539,6 @@ async fn the_schedule_publishes_every_usage_metric_of_the_cluster() {
             .unwrap(),
         Some(waiting[0].clone())
     );
-}
-
-/// The datapoints (Maximum per minute, last 10 minutes) of each metric of
-/// the cluster, read back with one `GetMetricData`.
-async fn metric_values(clients: &Clients, names: &[&str]) -> BTreeMap<String, Vec<f64>> {
-    let now = std::time::SystemTime::now();
-    let queries = names.iter().enumerate().map(|(n, name)| {
-        MetricDataQuery::builder()
-            .id(format!("m{n}"))
-            .label(*name)
-            .metric_stat(
-                MetricStat::builder()
-                    .metric(
-                        Metric::builder()
-                            .namespace("ScalingGuard")
-                            .metric_name(*name)
-                            .dimensions(Dimension::builder().name("Cluster").value(CLUSTER).build())
-                            .build(),
-                    )
-                    .period(60)
-                    .stat("Maximum")
-                    .build(),
-            )
-            .build()
-    });
-    let output = clients
-        .cloudwatch
-        .get_metric_data()
-        .set_metric_data_queries(Some(queries.collect()))
-        .start_time(DateTime::from(now - Duration::from_secs(600)))
-        .end_time(DateTime::from(now + Duration::from_secs(60)))
-        .send()
-        .await
-        .unwrap();
-    output
-        .metric_data_results()
-        .iter()
-        .map(|result| {
-            let id: usize = result.id().unwrap()[1..].parse().unwrap();
-            (names[id].to_owned(), result.values().to_vec())
-        })
-        .collect()
 }
 
 // ---------------------------------------------------------------------------

@@ -18,10 +18,8 @@
 )]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
-use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, DimensionFilter, Metric, MetricDataQuery, MetricStat};
+use aws_sdk_cloudwatch::types::{DimensionFilter, Metric};
 use aws_sdk_ec2::types::{InstanceType, ResourceType, TagSpecification};
 use scaling_guard_e2e::alerts::{self, Received};
 use scaling_guard_e2e::{
@@ -797,11 +795,11 @@ async fn the_sweep_sends_one_summary_isolates_the_unvetted_and_publishes_the_met
         .filter_map(Metric::metric_name)
         .collect();
     assert!(names.contains("NonCompliantInstances"), "{names:?}");
-    let values = metric_values(
-        &bed.clients,
-        &["NonCompliantInstances", "RemediatedInstances"],
-    )
-    .await;
+    let values = bed
+        .clients
+        .metric_values(CLUSTER, &["NonCompliantInstances", "RemediatedInstances"])
+        .await
+        .unwrap();
     assert_eq!(values["NonCompliantInstances"], [3.0], "{values:?}");
     assert_eq!(values["RemediatedInstances"], [2.0], "{values:?}");
 
@@ -813,45 +811,4 @@ async fn the_sweep_sends_one_summary_isolates_the_unvetted_and_publishes_the_met
     let archived = bed.archived().await;
     assert_eq!(archived.len(), 1, "{archived:#?}");
     assert_eq!(archived[0].attribute("kind"), Some("sweep_summary"));
-}
-
-/// The datapoints (Maximum per minute, last 10 minutes) of each metric of
-/// the cluster, read back with one `GetMetricData`.
-async fn metric_values(clients: &Clients, names: &[&str]) -> BTreeMap<String, Vec<f64>> {
-    let now = std::time::SystemTime::now();
-    let queries = names.iter().enumerate().map(|(n, name)| {
-        MetricDataQuery::builder()
-            .id(format!("m{n}"))
-            .metric_stat(
-                MetricStat::builder()
-                    .metric(
-                        Metric::builder()
-                            .namespace("ScalingGuard")
-                            .metric_name(*name)
-                            .dimensions(Dimension::builder().name("Cluster").value(CLUSTER).build())
-                            .build(),
-                    )
-                    .period(60)
-                    .stat("Maximum")
-                    .build(),
-            )
-            .build()
-    });
-    let output = clients
-        .cloudwatch
-        .get_metric_data()
-        .set_metric_data_queries(Some(queries.collect()))
-        .start_time(DateTime::from(now - Duration::from_secs(600)))
-        .end_time(DateTime::from(now + Duration::from_secs(60)))
-        .send()
-        .await
-        .unwrap();
-    output
-        .metric_data_results()
-        .iter()
-        .map(|result| {
-            let id: usize = result.id().unwrap()[1..].parse().unwrap();
-            (names[id].to_owned(), result.values().to_vec())
-        })
-        .collect()
 }
