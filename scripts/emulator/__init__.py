@@ -13,8 +13,9 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from . import autoscaling_ext, ec2_ext  # imports moto: only when installing
+    from . import autoscaling_ext, cloudwatch_ext, ec2_ext  # imports moto: only when installing
 
     autoscaling_ext.install()
     ec2_ext.install()
+    cloudwatch_ext.install()
     _installed = True

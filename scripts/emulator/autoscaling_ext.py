@@ -11,7 +11,15 @@ Closes these moto gaps (each patch below says which one):
 * `NotificationMetadata` of `PutLifecycleHook` and the
   `LifecycleHookSpecificationList` of `CreateAutoScalingGroup`: dropped by moto;
 * hooks outliving their group: moto keeps them after `DeleteAutoScalingGroup`;
-* the `Launch` process: moto records `SuspendProcesses` but keeps launching.
+* the `Launch` process: moto records `SuspendProcesses` but keeps launching;
+* warm pools: moto stores `PutWarmPool` but never puts an instance in a pool
+  (`DescribeWarmPool` always lists none); here the control endpoint launches
+  instances into a group's warm pool (waiting `Warmed:Pending:Wait` for the
+  launch hooks) and moves them from the pool into the group (waiting
+  `Pending:Wait` again), as AWS does;
+* `MaxSize` (or `MinSize`) crossing the desired capacity: moto compares the
+  new bounds with its instance count, not the desired capacity; here the
+  desired capacity follows the bound, as AWS does, and the group scales in.
 
 Actions live on the moto backend object of their account and region, so moto's
 `/moto-api/reset` forgets them together with everything else.
@@ -27,16 +35,35 @@ from moto.autoscaling.exceptions import ValidationError
 from moto.autoscaling.models import (
     AutoScalingBackend,
     FakeAutoScalingGroup,
+    InstanceState,
     LifecycleHook,
     autoscaling_backends,
 )
 from moto.autoscaling.responses import AutoScalingResponse
-from moto.core.responses import EmptyResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
 
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
 PENDING_WAIT = "Pending:Wait"
+WARMED_PENDING_WAIT = "Warmed:Pending:Wait"
 RESULTS = ("CONTINUE", "ABANDON")
+# Origin / Destination of a lifecycle action (the EventBridge event's fields).
+EC2 = "EC2"
+GROUP = "AutoScalingGroup"
+WARM_POOL = "WarmPool"
+# The group attribute that holds its warm pool's instances (InstanceState).
+POOL_ATTRIBUTE = "scaling_guard_warm_pool"
+# Set on a group while the control endpoint launches into its warm pool.
+INTO_POOL_ATTRIBUTE = "scaling_guard_launching_into_pool"
+
+
+class Refused(Exception):
+    """A control request the emulator cannot honour: an HTTP status and why."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 @dataclasses.dataclass
@@ -62,17 +89,32 @@ def _actions(backend: AutoScalingBackend) -> dict[str, LifecycleAction]:
     return backend.__dict__.setdefault("scaling_guard_lifecycle_actions", {})
 
 
+def warm_instances(group: FakeAutoScalingGroup) -> list[InstanceState]:
+    """The instances in the group's warm pool (kept on the group, not in its
+    `instance_states`, so moto counts them nowhere). Instances terminated
+    through EC2 meanwhile are dropped."""
+    pool = group.__dict__.setdefault(POOL_ATTRIBUTE, [])
+    pool[:] = [state for state in pool if state.instance.state != "terminated"]
+    return pool
+
+
 def _waiting_state(backend: AutoScalingBackend, action: LifecycleAction) -> Any:
-    """The group's instance state of the action's instance if it still waits."""
+    """The instance state of the action's instance if it still waits: in the
+    group (`Pending:Wait`) or, for an action towards the warm pool, in the
+    pool (`Warmed:Pending:Wait`)."""
     group = backend.autoscaling_groups.get(action.group)
     if group is None:
         return None
+    if action.destination == WARM_POOL:
+        states, waiting = warm_instances(group), WARMED_PENDING_WAIT
+    else:
+        states, waiting = group.instance_states, PENDING_WAIT
     return next(
         (
             state
-            for state in group.instance_states
+            for state in states
             if state.instance.id == action.instance_id
-            and state.lifecycle_state == PENDING_WAIT
+            and state.lifecycle_state == waiting
         ),
         None,
     )
@@ -80,7 +122,8 @@ def _waiting_state(backend: AutoScalingBackend, action: LifecycleAction) -> Any:
 
 def active_actions(backend: AutoScalingBackend) -> list[LifecycleAction]:
     """Pending actions of one backend. Forgets actions whose instance left
-    `Pending:Wait` otherwise (terminated, detached, group deleted), as AWS does."""
+    `Pending:Wait` (or `Warmed:Pending:Wait`) otherwise (terminated, detached,
+    group or warm pool deleted), as AWS does."""
     actions = _actions(backend)
     for token, action in list(actions.items()):
         if _waiting_state(backend, action) is None:
@@ -125,6 +168,11 @@ def complete(backend: AutoScalingBackend, action: LifecycleAction, result: str) 
     group; like AWS, the group then launches a replacement to keep its desired
     capacity (unless `Launch` is suspended). The replacement waits in
     `Pending:Wait` for its own action, so nothing loops without a caller.
+
+    For an instance launching into the warm pool (`Warmed:Pending:Wait`):
+    CONTINUE puts it in the pool's state (`Warmed:Running`, or
+    `Warmed:Stopped` / `Warmed:Hibernated` with its EC2 instance stopped);
+    ABANDON terminates it and removes it from the pool (no replacement).
     """
     actions = _actions(backend)
     actions.pop(action.token, None)
@@ -136,8 +184,16 @@ def complete(backend: AutoScalingBackend, action: LifecycleAction, result: str) 
             if other.instance_id == action.instance_id:
                 del actions[token]
         backend.ec2_backend.terminate_instances([action.instance_id])
-        backend.notify_terminate_instances([action.instance_id])
-    elif not any(other.instance_id == action.instance_id for other in actions.values()):
+        if action.destination == WARM_POOL:
+            group = backend.autoscaling_groups[action.group]
+            warm_instances(group)  # drops the terminated instance
+        else:
+            backend.notify_terminate_instances([action.instance_id])
+    elif any(other.instance_id == action.instance_id for other in actions.values()):
+        return  # another launch hook still waits for this instance
+    elif action.destination == WARM_POOL:
+        _settle_in_pool(backend.autoscaling_groups[action.group], state)
+    else:
         state.lifecycle_state = "InService"
         backend.update_attached_elbs(action.group)
         backend.update_attached_target_groups(action.group)
@@ -149,6 +205,142 @@ def time_out(backend: AutoScalingBackend, action: LifecycleAction) -> str:
     result = hook.default_result if hook is not None else "ABANDON"
     complete(backend, action, result)
     return result
+
+
+def _launch_hooks(backend: AutoScalingBackend, group_name: str) -> list[LifecycleHook]:
+    return [
+        hook
+        for hook in backend.lifecycle_hooks.values()
+        if hook.auto_scaling_group_name == group_name
+        and hook.lifecycle_transition == LAUNCHING
+    ]
+
+
+def _hold(
+    group: FakeAutoScalingGroup,
+    state: InstanceState,
+    hooks: list[LifecycleHook],
+    waiting: str,
+    origin: str,
+    destination: str,
+) -> None:
+    """Put the instance in `waiting` with one lifecycle action per launch hook."""
+    backend = group.autoscaling_backend
+    state.lifecycle_state = waiting
+    for hook in hooks:
+        action = LifecycleAction(
+            token=str(uuid.uuid4()),
+            group=group.name,
+            hook=hook.name,
+            instance_id=state.instance.id,
+            transition=LAUNCHING,
+            notification_metadata=hook.notification_metadata,
+            account=backend.account_id,
+            region=backend.region_name,
+            time=utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            origin=origin,
+            destination=destination,
+        )
+        _actions(backend)[action.token] = action
+
+
+# --- warm pools (the control endpoint's launch and enter) --------------------
+
+
+def _pool_state(group: FakeAutoScalingGroup) -> str:
+    pool = group.warm_pool
+    return (pool.pool_state if pool is not None else None) or "Stopped"
+
+
+def _settle_in_pool(group: FakeAutoScalingGroup, state: InstanceState) -> None:
+    """The end of a launch into the pool: the pool's state, `Warmed:Running`
+    (EC2 `running`) or `Warmed:Stopped` / `Warmed:Hibernated` (EC2 `stopped`)."""
+    pool_state = _pool_state(group)
+    state.lifecycle_state = f"Warmed:{pool_state}"
+    if pool_state != "Running" and state.instance.state == "running":
+        state.instance.stop()
+
+
+def _refuse_unless_launching(group: FakeAutoScalingGroup) -> None:
+    if group.warm_pool is None:
+        raise Refused(409, f"group {group.name} has no warm pool (PutWarmPool first)")
+    if "Launch" in group._suspended_processes:
+        raise Refused(409, f"the Launch process of group {group.name} is suspended")
+
+
+def warm_pool_launch(group: FakeAutoScalingGroup, count: int) -> list[str]:
+    """Launch `count` instances into the group's warm pool, through moto's
+    launch path (tags propagate, the launch template applies). With launch
+    hooks each waits in `Warmed:Pending:Wait` with one action per hook
+    (`Origin: EC2`, `Destination: WarmPool`); without, it settles at once."""
+    _refuse_unless_launching(group)
+    before = {state.instance.id for state in group.instance_states}
+    group.__dict__[INTO_POOL_ATTRIBUTE] = True
+    try:
+        group.replace_autoscaling_group_instances(count, group.get_propagated_tags())
+    finally:
+        group.__dict__.pop(INTO_POOL_ATTRIBUTE, None)
+    new = [state for state in group.instance_states if state.instance.id not in before]
+    group.instance_states = [
+        state for state in group.instance_states if state.instance.id in before
+    ]
+    hooks = _launch_hooks(group.autoscaling_backend, group.name)
+    pool = warm_instances(group)
+    for state in new:
+        pool.append(state)
+        if hooks:
+            _hold(group, state, hooks, WARMED_PENDING_WAIT, EC2, WARM_POOL)
+        else:
+            _settle_in_pool(group, state)
+    return [state.instance.id for state in new]
+
+
+def warm_pool_enter(group: FakeAutoScalingGroup, instance_id: str) -> str:
+    """Move a warmed instance (`Warmed:Running`, `Warmed:Stopped` or
+    `Warmed:Hibernated`) from the pool into the group, as a scale-out does on
+    AWS: the instance counts towards the desired capacity (raised by one unless
+    the group was short of it; never above MaxSize), is started if stopped, and
+    waits in `Pending:Wait` with one action per launch hook (`Origin:
+    WarmPool`, `Destination: AutoScalingGroup`), or goes `InService` at once
+    without hooks. Returns the new lifecycle state."""
+    _refuse_unless_launching(group)
+    pool = warm_instances(group)
+    state = next((s for s in pool if s.instance.id == instance_id), None)
+    if state is None:
+        raise Refused(404, f"no instance {instance_id} in the warm pool of {group.name}")
+    if state.lifecycle_state == WARMED_PENDING_WAIT:
+        raise Refused(
+            409, f"{instance_id} is still {WARMED_PENDING_WAIT}: complete its lifecycle actions first"
+        )
+    desired = max(group.desired_capacity or 0, len(group.active_instances()) + 1)
+    if group.max_size is not None and desired > group.max_size:
+        raise Refused(
+            409, f"group {group.name} is at its MaxSize {group.max_size}: no room for {instance_id}"
+        )
+    pool.remove(state)
+    if state.instance.state != "running":
+        state.instance.start()
+    group.desired_capacity = desired
+    group.instance_states.append(state)
+    backend = group.autoscaling_backend
+    hooks = _launch_hooks(backend, group.name)
+    if hooks:
+        _hold(group, state, hooks, PENDING_WAIT, WARM_POOL, GROUP)
+    else:
+        state.lifecycle_state = "InService"
+        backend.update_attached_elbs(group.name)
+        backend.update_attached_target_groups(group.name)
+    return state.lifecycle_state
+
+
+def _drain_pool(group: FakeAutoScalingGroup) -> None:
+    """Terminate every instance of the group's warm pool (DeleteWarmPool,
+    DeleteAutoScalingGroup)."""
+    pool = warm_instances(group)
+    ids = [state.instance.id for state in pool]
+    if ids:
+        group.autoscaling_backend.ec2_backend.terminate_instances(ids)
+    pool.clear()
 
 
 # --- patches on moto's models --------------------------------------------
@@ -168,32 +360,14 @@ def _patch_launch() -> None:
             return
         before = {state.instance.id for state in self.instance_states}
         original(self, count_needed, propagated_tags)
-        backend = self.autoscaling_backend
-        hooks = [
-            hook
-            for hook in backend.lifecycle_hooks.values()
-            if hook.auto_scaling_group_name == self.name
-            and hook.lifecycle_transition == LAUNCHING
-        ]
+        if self.__dict__.get(INTO_POOL_ATTRIBUTE):
+            return  # warm_pool_launch moves them into the pool and holds them
+        hooks = _launch_hooks(self.autoscaling_backend, self.name)
         if not hooks:
             return
         for state in self.instance_states:
-            if state.instance.id in before:
-                continue
-            state.lifecycle_state = PENDING_WAIT
-            for hook in hooks:
-                action = LifecycleAction(
-                    token=str(uuid.uuid4()),
-                    group=self.name,
-                    hook=hook.name,
-                    instance_id=state.instance.id,
-                    transition=LAUNCHING,
-                    notification_metadata=hook.notification_metadata,
-                    account=backend.account_id,
-                    region=backend.region_name,
-                    time=utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
-                )
-                _actions(backend)[action.token] = action
+            if state.instance.id not in before:
+                _hold(self, state, hooks, PENDING_WAIT, EC2, GROUP)
 
     FakeAutoScalingGroup.replace_autoscaling_group_instances = (  # type: ignore[method-assign]
         replace_autoscaling_group_instances
@@ -212,15 +386,52 @@ def _patch_launch() -> None:
     FakeAutoScalingGroup.active_instances = active_instances  # type: ignore[method-assign]
 
 
+def _patch_bounds() -> None:
+    """Gap: UpdateAutoScalingGroup with a MaxSize below the desired capacity
+    (or a MinSize above it) and no DesiredCapacity: moto compares the new
+    bound with its number of instances, so the desired capacity can stay above
+    MaxSize (while `Launch` is suspended, say) or even drop on a MinSize
+    raise. AWS sets the desired capacity to the bound it crosses (an implicit
+    SetDesiredCapacity), so the group scales in down to MaxSize. Wraps
+    `FakeAutoScalingGroup.update`: with MinSize or MaxSize and no
+    DesiredCapacity, the desired capacity is passed explicitly, clamped into
+    the new bounds (unchanged when inside them)."""
+    original = FakeAutoScalingGroup.update
+
+    def update(self: FakeAutoScalingGroup, *args: Any, **kwargs: Any) -> None:
+        max_size, min_size = kwargs.get("max_size"), kwargs.get("min_size")
+        if (
+            not args
+            and kwargs.get("desired_capacity") is None
+            and (max_size is not None or min_size is not None)
+            and self.desired_capacity is not None
+        ):
+            low = min_size if min_size is not None else (self.min_size or 0)
+            high = max_size if max_size is not None else self.max_size
+            desired = max(self.desired_capacity, low)
+            kwargs["desired_capacity"] = min(desired, high) if high is not None else desired
+        original(self, *args, **kwargs)
+
+    FakeAutoScalingGroup.update = update  # type: ignore[method-assign]
+
+
 def _patch_backend() -> None:
-    """Gaps: hooks survive their group; `ResumeProcesses` of `Launch` does not
-    bring the group back to its desired capacity. Wraps
-    `AutoScalingBackend.delete_auto_scaling_group` and `.resume_processes`."""
+    """Gaps: hooks (and warm pool instances) survive their group;
+    `ResumeProcesses` of `Launch` does not bring the group back to its desired
+    capacity; DeleteWarmPool leaves the pool's instances running;
+    DescribeAutoScalingInstances omits warm pool instances (AWS lists them
+    with their `Warmed:*` state). Wraps `AutoScalingBackend.delete_auto_scaling_group`,
+    `.resume_processes`, `.delete_warm_pool` and `.describe_auto_scaling_instances`."""
     original_delete = AutoScalingBackend.delete_auto_scaling_group
     original_resume = AutoScalingBackend.resume_processes
+    original_delete_pool = AutoScalingBackend.delete_warm_pool
+    original_describe_instances = AutoScalingBackend.describe_auto_scaling_instances
 
     def delete_auto_scaling_group(self: AutoScalingBackend, group_name: str) -> None:
+        group = self.autoscaling_groups.get(group_name)
         original_delete(self, group_name)
+        if group is not None:
+            _drain_pool(group)
         for key, hook in list(self.lifecycle_hooks.items()):
             if hook.auto_scaling_group_name == group_name:
                 del self.lifecycle_hooks[key]
@@ -233,8 +444,26 @@ def _patch_backend() -> None:
         if "Launch" not in group._suspended_processes:
             group.set_desired_capacity(group.desired_capacity)
 
+    def delete_warm_pool(self: AutoScalingBackend, group_name: str) -> None:
+        original_delete_pool(self, group_name)
+        _drain_pool(self.autoscaling_groups[group_name])
+
+    def describe_auto_scaling_instances(
+        self: AutoScalingBackend, instance_ids: list[str]
+    ) -> list[InstanceState]:
+        states = original_describe_instances(self, instance_ids)
+        for group in self.autoscaling_groups.values():
+            states.extend(
+                state
+                for state in warm_instances(group)
+                if not instance_ids or state.instance.id in instance_ids
+            )
+        return states
+
     AutoScalingBackend.delete_auto_scaling_group = delete_auto_scaling_group  # type: ignore[method-assign]
     AutoScalingBackend.resume_processes = resume_processes  # type: ignore[method-assign]
+    AutoScalingBackend.delete_warm_pool = delete_warm_pool  # type: ignore[method-assign]
+    AutoScalingBackend.describe_auto_scaling_instances = describe_auto_scaling_instances  # type: ignore[method-assign]
 
 
 # --- patches on moto's responses (the AWS API) ------------------------------
@@ -319,9 +548,29 @@ def record_lifecycle_action_heartbeat(self: AutoScalingResponse) -> Any:
     return EmptyResult()
 
 
+def _patch_describe_warm_pool() -> None:
+    """Gap: DescribeWarmPool always answers `Instances: []`. Wraps
+    `AutoScalingResponse.describe_warm_pool`: the pool's instances, each with
+    its `Warmed:*` lifecycle state."""
+    original = AutoScalingResponse.describe_warm_pool
+
+    def describe_warm_pool(self: AutoScalingResponse) -> Any:
+        result = original(self)
+        group = self.autoscaling_backend.autoscaling_groups.get(
+            self._get_param("AutoScalingGroupName")
+        )
+        if group is not None and isinstance(result, ActionResult) and isinstance(result.result, dict):
+            result.result["Instances"] = list(warm_instances(group))
+        return result
+
+    AutoScalingResponse.describe_warm_pool = describe_warm_pool  # type: ignore[method-assign]
+
+
 def install() -> None:
     _patch_launch()
+    _patch_bounds()
     _patch_backend()
     _patch_hook_metadata()
+    _patch_describe_warm_pool()
     AutoScalingResponse.complete_lifecycle_action = complete_lifecycle_action  # type: ignore[attr-defined]
     AutoScalingResponse.record_lifecycle_action_heartbeat = record_lifecycle_action_heartbeat  # type: ignore[attr-defined]

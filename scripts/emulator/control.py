@@ -7,6 +7,22 @@ for what moto cannot do through the AWS API. Everything else goes to moto.
     POST /_scaling_guard/lifecycle-actions/<token>/timeout
          -> 200 {token, instance_id, result}   (the hook's DefaultResult, applied
                                                  as when the heartbeat times out)
+    POST /_scaling_guard/groups/<name>/warm-pool/launch
+         body {"count": N, "region": optional}
+         -> 200 ["i-...", ...]   (the ids of the instances launched into the
+            group's warm pool, not into its Instances; with launch hooks each
+            waits in `Warmed:Pending:Wait` with one action per hook, origin
+            "EC2", destination "WarmPool"; without, it is `Warmed:<PoolState>`
+            at once)
+    POST /_scaling_guard/groups/<name>/warm-pool/enter
+         body {"instance_id": ID, "region": optional}
+         -> 200 {"instance_id", "lifecycle_state"}   (a warmed pool instance
+            moved into the group, as a scale-out does: `Pending:Wait` with one
+            action per launch hook, origin "WarmPool", destination
+            "AutoScalingGroup"; `InService` without hooks)
+         Both answer 404 for an unknown group (or pool instance) and 409 when
+         the group has no warm pool, its `Launch` process is suspended, the
+         instance still waits, or the group is at its MaxSize.
     POST /_scaling_guard/images/<ami-id>
          body {"creation_date": ISO-8601, "deprecation_time": ISO-8601 | null,
                "region": optional, default every region that has the image}
@@ -18,7 +34,8 @@ for what moto cannot do through the AWS API. Everything else goes to moto.
             is the whole structure, so the `email` body an e-mail subscriber
             would get is readable although moto sends no e-mail)
 
-Errors answer {"error": message} with 400 (bad request) or 404 (unknown).
+Errors answer {"error": message} with 400 (bad request), 404 (unknown) or
+409 (not possible in the group's current state).
 
 All requests (AWS and control) are served one at a time: moto's backends are
 not thread-safe, and the end-to-end tests fire concurrent launch decisions.
@@ -66,6 +83,39 @@ def time_out_action(token: str) -> dict[str, Any]:
                 result = autoscaling_ext.time_out(backend, action)
                 return {"token": token, "instance_id": action.instance_id, "result": result}
     raise ControlError(404, f"no active lifecycle action with token {token}")
+
+
+def find_group(name: str, region: str | None) -> Any:
+    """The group named `name` in the first account and region that has one
+    (or in `region` only)."""
+    for backend in autoscaling_ext.loaded_backends():
+        if region is not None and backend.region_name != region:
+            continue
+        group = backend.autoscaling_groups.get(name)
+        if group is not None:
+            return group
+    raise ControlError(404, f"no group {name}")
+
+
+def warm_pool(name: str, verb: str, body: dict[str, Any]) -> Any:
+    expected = {"launch": {"count", "region"}, "enter": {"instance_id", "region"}}[verb]
+    unknown = set(body) - expected
+    if unknown:
+        raise ControlError(400, f"unknown keys: {sorted(unknown)}")
+    group = find_group(name, body.get("region"))
+    try:
+        if verb == "launch":
+            count = body.get("count", 1)
+            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+                raise ControlError(400, "`count` must be a positive integer")
+            return autoscaling_ext.warm_pool_launch(group, count)
+        instance_id = body.get("instance_id")
+        if not isinstance(instance_id, str) or not instance_id:
+            raise ControlError(400, "the body needs `instance_id`")
+        state = autoscaling_ext.warm_pool_enter(group, instance_id)
+        return {"instance_id": instance_id, "lifecycle_state": state}
+    except autoscaling_ext.Refused as refused:
+        raise ControlError(refused.status, refused.message) from None
 
 
 def update_image(image_id: str, body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -127,6 +177,17 @@ def route(request: Request) -> Any:
         return time_out_action(parts[1])
     if request.method == "GET" and parts == ["sns", "published"]:
         return published(request)
+    if (
+        request.method == "POST"
+        and len(parts) == 4
+        and parts[0] == "groups"
+        and parts[2] == "warm-pool"
+        and parts[3] in ("launch", "enter")
+    ):
+        body = request.get_json(force=True, silent=True)
+        if not isinstance(body, dict):
+            raise ControlError(400, "the body must be a JSON object")
+        return warm_pool(parts[1], parts[3], body)
     if request.method == "POST" and len(parts) == 2 and parts[0] == "images":
         body = request.get_json(force=True, silent=True)
         if not isinstance(body, dict):

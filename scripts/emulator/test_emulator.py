@@ -445,3 +445,260 @@ def test_cloudwatch_speaks_rpc_v2_cbor_like_the_rust_sdk(endpoint):
     status, _, error = cbor_call(endpoint, "SetAlarmState", {"AlarmName": "no-such-alarm", "StateValue": "OK", "StateReason": "x"})
     assert status >= 400
     assert error["__type"] == "ResourceNotFound"
+
+
+# --- warm pools ----------------------------------------------------------------
+
+
+def warm_pool(asg, group: str) -> dict[str, str]:
+    """instance id -> lifecycle state, as DescribeWarmPool reports it."""
+    described = asg.describe_warm_pool(AutoScalingGroupName=group)
+    return {i["InstanceId"]: i["LifecycleState"] for i in described["Instances"]}
+
+
+def ec2_tags(ec2, instance_id: str) -> dict[str, str]:
+    (reservation,) = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    return {t["Key"]: t["Value"] for t in reservation["Instances"][0].get("Tags", [])}
+
+
+def pool_launch(endpoint: str, group: str, count: int) -> list[str]:
+    status, body = control(endpoint, "POST", f"groups/{group}/warm-pool/launch", {"count": count})
+    assert status == 200, body
+    return body
+
+
+def pool_enter(endpoint: str, group: str, instance_id: str) -> tuple[int, dict]:
+    return control(endpoint, "POST", f"groups/{group}/warm-pool/enter", {"instance_id": instance_id})
+
+
+def test_launch_into_the_warm_pool_waits_for_the_launch_hook(endpoint, ec2, asg, make_group, world):
+    group = make_group(desired=0)
+    asg.create_or_update_tags(Tags=[{
+        "ResourceId": group, "ResourceType": "auto-scaling-group",
+        "Key": "kubernetes.io/cluster/prod", "Value": "owned", "PropagateAtLaunch": True,
+    }])
+    asg.put_warm_pool(AutoScalingGroupName=group, PoolState="Running", MinSize=0)
+    kept, abandoned = pool_launch(endpoint, group, 2)
+
+    # In the pool, not in the group; waiting; in EC2 with the group's tags and template.
+    assert instances(asg, group) == {}
+    assert warm_pool(asg, group) == {kept: "Warmed:Pending:Wait", abandoned: "Warmed:Pending:Wait"}
+    described = asg.describe_auto_scaling_instances(InstanceIds=[kept])["AutoScalingInstances"]
+    assert [(i["InstanceId"], i["LifecycleState"], i["AutoScalingGroupName"]) for i in described] == [
+        (kept, "Warmed:Pending:Wait", group)
+    ]
+    assert ec2_state(ec2, kept) == "running"
+    tags = ec2_tags(ec2, kept)
+    assert tags["aws:autoscaling:groupName"] == group
+    assert tags["kubernetes.io/cluster/prod"] == "owned"
+    (reservation,) = ec2.describe_instances(InstanceIds=[kept])["Reservations"]
+    assert reservation["Instances"][0]["IamInstanceProfile"]["Arn"] == world["profile"]
+
+    listed = actions(endpoint, group)
+    assert sorted(a["instance_id"] for a in listed) == sorted([kept, abandoned])
+    assert {(a["origin"], a["destination"], a["hook"], a["transition"]) for a in listed} == {
+        ("EC2", "WarmPool", HOOK, LAUNCHING)
+    }
+
+    # CONTINUE warms the instance in the pool's state; ABANDON terminates it.
+    complete(asg, group, "CONTINUE", InstanceId=kept)
+    complete(asg, group, "ABANDON", InstanceId=abandoned)
+    assert warm_pool(asg, group) == {kept: "Warmed:Running"}
+    assert ec2_state(ec2, kept) == "running"
+    assert ec2_state(ec2, abandoned) == "terminated"
+    assert instances(asg, group) == {}, "neither enters the group, and nothing replaces the abandoned one"
+    assert actions(endpoint, group) == []
+
+
+def test_leaving_the_warm_pool_meets_the_launch_hook_again(endpoint, ec2, asg, make_group):
+    group = make_group(desired=0)
+    asg.put_warm_pool(AutoScalingGroupName=group, PoolState="Running")
+    first, second = pool_launch(endpoint, group, 2)
+    for instance_id in (first, second):
+        complete(asg, group, "CONTINUE", InstanceId=instance_id)
+
+    assert pool_enter(endpoint, group, first) == (200, {"instance_id": first, "lifecycle_state": "Pending:Wait"})
+    assert instances(asg, group) == {first: "Pending:Wait"}
+    assert warm_pool(asg, group) == {second: "Warmed:Running"}
+    (group_state,) = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+    assert group_state["DesiredCapacity"] == 1, "it counts towards the desired capacity"
+    (action,) = actions(endpoint, group)
+    assert (action["instance_id"], action["origin"], action["destination"]) == (first, "WarmPool", "AutoScalingGroup")
+    complete(asg, group, "CONTINUE", LifecycleActionToken=action["token"])
+    assert instances(asg, group) == {first: "InService"}
+
+    # ABANDON on the way out: terminated, and the group replaces it with a fresh launch.
+    assert pool_enter(endpoint, group, second)[0] == 200
+    (action,) = actions(endpoint, group)
+    complete(asg, group, "ABANDON", LifecycleActionToken=action["token"])
+    assert ec2_state(ec2, second) == "terminated"
+    states = instances(asg, group)
+    assert states.pop(first) == "InService"
+    (replacement,) = states
+    assert states[replacement] == "Pending:Wait"
+    (fresh,) = actions(endpoint, group)
+    assert (fresh["instance_id"], fresh["origin"], fresh["destination"]) == (replacement, "EC2", "AutoScalingGroup")
+    assert warm_pool(asg, group) == {}
+
+
+def test_stopped_pool_without_hooks_and_refusals(endpoint, ec2, asg, make_group):
+    group = make_group(desired=0, hooked=False)
+    assert control(endpoint, "POST", f"groups/{group}/warm-pool/launch", {"count": 1})[0] == 409  # no pool yet
+    asg.put_warm_pool(AutoScalingGroupName=group)  # PoolState defaults to Stopped
+    (instance_id,) = pool_launch(endpoint, group, 1)
+    assert warm_pool(asg, group) == {instance_id: "Warmed:Stopped"}
+    assert ec2_state(ec2, instance_id) == "stopped"
+    assert actions(endpoint, group) == []
+
+    asg.update_auto_scaling_group(AutoScalingGroupName=group, MaxSize=0)
+    status, body = pool_enter(endpoint, group, instance_id)
+    assert status == 409 and "MaxSize" in body["error"]
+    asg.update_auto_scaling_group(AutoScalingGroupName=group, MaxSize=10)
+    asg.suspend_processes(AutoScalingGroupName=group, ScalingProcesses=["Launch"])
+    assert pool_enter(endpoint, group, instance_id)[0] == 409
+    asg.resume_processes(AutoScalingGroupName=group, ScalingProcesses=["Launch"])
+
+    assert pool_enter(endpoint, group, instance_id) == (200, {"instance_id": instance_id, "lifecycle_state": "InService"})
+    assert instances(asg, group) == {instance_id: "InService"}
+    assert ec2_state(ec2, instance_id) == "running"
+    assert pool_enter(endpoint, group, instance_id)[0] == 404  # no longer in the pool
+    assert control(endpoint, "POST", "groups/no-such-group/warm-pool/launch", {"count": 1})[0] == 404
+    assert control(endpoint, "POST", f"groups/{group}/warm-pool/launch", {"count": 0})[0] == 400
+
+    # DeleteWarmPool terminates the pool's instances.
+    (pooled,) = pool_launch(endpoint, group, 1)
+    asg.delete_warm_pool(AutoScalingGroupName=group, ForceDelete=True)
+    assert ec2_state(ec2, pooled) == "terminated"
+    assert instances(asg, group) == {instance_id: "InService"}
+
+
+def test_waiting_pool_instance_cannot_enter_and_deleting_the_group_forgets_it(endpoint, ec2, asg, make_group):
+    group = make_group(desired=0)
+    asg.put_warm_pool(AutoScalingGroupName=group, PoolState="Running")
+    (instance_id,) = pool_launch(endpoint, group, 1)
+    status, body = pool_enter(endpoint, group, instance_id)
+    assert status == 409 and "Warmed:Pending:Wait" in body["error"]
+    (action,) = actions(endpoint, group)
+    status, body = control(endpoint, "POST", f"lifecycle-actions/{action['token']}/timeout")
+    assert (status, body["result"]) == (200, "ABANDON")
+    assert ec2_state(ec2, instance_id) == "terminated"
+    assert warm_pool(asg, group) == {}
+
+    (instance_id,) = pool_launch(endpoint, group, 1)
+    asg.delete_auto_scaling_group(AutoScalingGroupName=group, ForceDelete=True)
+    assert actions(endpoint, group) == []
+    assert ec2_state(ec2, instance_id) == "terminated"
+
+
+# --- MaxSize and MinSize move the desired capacity ---------------------------
+
+
+def desired_capacity(asg, group: str) -> int:
+    (found,) = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+    return found["DesiredCapacity"]
+
+
+def test_max_size_below_desired_scales_in(ec2, asg, make_group):
+    group = make_group(desired=4, hooked=False)
+    before = set(instances(asg, group))
+    asg.update_auto_scaling_group(AutoScalingGroupName=group, MaxSize=2)
+    assert desired_capacity(asg, group) == 2
+    after = instances(asg, group)
+    assert list(after.values()) == ["InService", "InService"]
+    assert sorted(ec2_state(ec2, i) for i in before - set(after)) == ["terminated", "terminated"]
+
+    # A MaxSize at or above the desired capacity changes nothing.
+    asg.update_auto_scaling_group(AutoScalingGroupName=group, MaxSize=2)
+    asg.update_auto_scaling_group(AutoScalingGroupName=group, MaxSize=8)
+    assert desired_capacity(asg, group) == 2
+    assert instances(asg, group) == after
+
+
+def test_max_size_follows_the_desired_capacity_not_the_instance_count(asg, make_group):
+    # Launch suspended: desired 5 with 2 instances. moto compared MaxSize with
+    # the 2 instances and left desired 5 above MaxSize 4.
+    group = make_group(desired=2, hooked=False)
+    asg.suspend_processes(AutoScalingGroupName=group, ScalingProcesses=["Launch"])
+    asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=5)
+    asg.update_auto_scaling_group(AutoScalingGroupName=group, MaxSize=4)
+    assert desired_capacity(asg, group) == 4
+    # A MinSize raise below the desired capacity keeps it (moto lowered it to 3).
+    asg.update_auto_scaling_group(AutoScalingGroupName=group, MinSize=3)
+    assert desired_capacity(asg, group) == 4
+    assert len(instances(asg, group)) == 2
+    # An explicit DesiredCapacity wins, as on AWS.
+    asg.update_auto_scaling_group(AutoScalingGroupName=group, MaxSize=6, DesiredCapacity=6)
+    assert desired_capacity(asg, group) == 6
+
+
+def test_max_size_scale_in_forgets_waiting_actions(endpoint, asg, make_group):
+    group = make_group(desired=3)
+    asg.update_auto_scaling_group(AutoScalingGroupName=group, MaxSize=1)
+    (remaining,) = instances(asg, group)
+    assert [a["instance_id"] for a in actions(endpoint, group)] == [remaining]
+
+
+# --- composite alarms ------------------------------------------------------------
+
+
+def test_composite_alarms_follow_their_rule_and_are_listed_only_when_asked(endpoint):
+    cw = client(endpoint, "cloudwatch")
+    for name in ("budget-vcpus", "budget-memory"):
+        cw.put_metric_alarm(
+            AlarmName=name, Namespace="ScalingGuard", MetricName=name, Statistic="Maximum",
+            Period=60, EvaluationPeriods=1, Threshold=100.0, ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )
+    cw.put_composite_alarm(AlarmName="budget", AlarmRule='ALARM("budget-vcpus") OR ALARM(budget-memory)')
+    names = ["budget-vcpus", "budget-memory", "budget"]
+    both = ["MetricAlarm", "CompositeAlarm"]
+
+    def firing(**kwargs) -> tuple[list[str], list[str]]:
+        answer = cw.describe_alarms(AlarmNames=names, StateValue="ALARM", **kwargs)
+        return sorted(a["AlarmName"] for a in answer["MetricAlarms"]), sorted(a["AlarmName"] for a in answer["CompositeAlarms"])
+
+    assert firing(AlarmTypes=both) == ([], [])
+    cw.set_alarm_state(AlarmName="budget-memory", StateValue="ALARM", StateReason="test")
+    assert firing(AlarmTypes=both) == (["budget-memory"], ["budget"]), "the rule is re-evaluated"
+    assert firing() == (["budget-memory"], []), "without AlarmTypes, metric alarms only"
+    assert firing(AlarmTypes=["CompositeAlarm"]) == ([], ["budget"])
+    (composite,) = cw.describe_alarms(AlarmNames=["budget"], AlarmTypes=both)["CompositeAlarms"]
+    assert composite["AlarmRule"] == 'ALARM("budget-vcpus") OR ALARM(budget-memory)'
+    assert composite["StateValue"] == "ALARM"
+
+    # SetAlarmState on the composite holds until one of its alarms changes.
+    cw.set_alarm_state(AlarmName="budget", StateValue="OK", StateReason="test")
+    assert firing(AlarmTypes=both) == (["budget-memory"], [])
+    cw.set_alarm_state(AlarmName="budget-vcpus", StateValue="ALARM", StateReason="test")
+    assert firing(AlarmTypes=both) == (["budget-memory", "budget-vcpus"], ["budget"])
+    for name in ("budget-vcpus", "budget-memory"):
+        cw.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="test")
+    assert firing(AlarmTypes=both) == ([], [])
+    cw.set_alarm_state(AlarmName="budget", StateValue="ALARM", StateReason="test")
+    assert firing(AlarmTypes=both) == ([], ["budget"])
+
+    with pytest.raises(ClientError) as raised:
+        cw.put_composite_alarm(AlarmName="broken", AlarmRule='ALARM("no-such-alarm")')
+    assert raised.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_composite_alarms_over_rpc_v2_cbor(endpoint):
+    cbor_call(endpoint, "PutMetricAlarm", {
+        "AlarmName": "cbor-child", "Namespace": "ScalingGuard", "MetricName": "ClusterVcpus",
+        "Statistic": "Maximum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 100.0,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+    })
+    status, _, _ = cbor_call(endpoint, "PutCompositeAlarm", {
+        "AlarmName": "cbor-composite", "AlarmRule": 'ALARM("cbor-child") AND NOT OK("cbor-child")',
+    })
+    assert status == 200
+    cbor_call(endpoint, "SetAlarmState", {"AlarmName": "cbor-child", "StateValue": "ALARM", "StateReason": "t"})
+    query = {"AlarmNames": ["cbor-child", "cbor-composite"], "StateValue": "ALARM"}
+    status, _, answer = cbor_call(endpoint, "DescribeAlarms", {**query, "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]})
+    assert status == 200
+    assert [a["AlarmName"] for a in answer["MetricAlarms"]] == ["cbor-child"]
+    (composite,) = answer["CompositeAlarms"]
+    assert (composite["AlarmName"], composite["StateValue"]) == ("cbor-composite", "ALARM")
+    assert isinstance(composite["StateUpdatedTimestamp"], datetime)
+    _, _, answer = cbor_call(endpoint, "DescribeAlarms", query)
+    assert [a["AlarmName"] for a in answer["MetricAlarms"]] == ["cbor-child"]
+    assert answer.get("CompositeAlarms", []) == []

@@ -732,6 +732,129 @@ impl Cluster {
             .and_then(|s| s.name())
             .map(|name| name.as_str().to_owned()))
     }
+
+    /// Sets the group's MaxSize alone (`UpdateAutoScalingGroup`). As on AWS,
+    /// a MaxSize below the desired capacity lowers the desired capacity to it
+    /// and the group terminates the instances above it.
+    pub async fn set_max_size(&self, group: &str, max: i32) -> Result<()> {
+        self.clients
+            .autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(group)
+            .max_size(max)
+            .send()
+            .await
+            .map_err(Error::aws("UpdateAutoScalingGroup"))?;
+        Ok(())
+    }
+
+    /// Sets the group's desired capacity (`SetDesiredCapacity`), as an
+    /// autoscaler would: no MaxSize change, no lifecycle action completed.
+    pub async fn set_desired(&self, group: &str, desired: i32) -> Result<()> {
+        self.clients
+            .autoscaling
+            .set_desired_capacity()
+            .auto_scaling_group_name(group)
+            .desired_capacity(desired)
+            .send()
+            .await
+            .map_err(Error::aws("SetDesiredCapacity"))?;
+        Ok(())
+    }
+
+    /// Puts another launch hook (not the guard's) on a group
+    /// (`PutLifecycleHook`, transition `autoscaling:EC2_INSTANCE_LAUNCHING`),
+    /// with `default_result` `CONTINUE` or `ABANDON`. Each launch then waits
+    /// for one action of each hook.
+    pub async fn add_launch_hook(
+        &self,
+        group: &str,
+        hook_name: &str,
+        heartbeat_seconds: i32,
+        default_result: &str,
+    ) -> Result<()> {
+        self.clients
+            .autoscaling
+            .put_lifecycle_hook()
+            .auto_scaling_group_name(group)
+            .lifecycle_hook_name(hook_name)
+            .lifecycle_transition("autoscaling:EC2_INSTANCE_LAUNCHING")
+            .heartbeat_timeout(heartbeat_seconds)
+            .default_result(default_result)
+            .send()
+            .await
+            .map_err(Error::aws("PutLifecycleHook"))?;
+        Ok(())
+    }
+
+    /// Puts a warm pool on a group (`PutWarmPool`) whose instances wait in
+    /// `pool_state` (`Running`, `Stopped` or `Hibernated`). The emulator fills
+    /// it only through [`crate::Control::warm_pool_launch`].
+    pub async fn put_warm_pool(&self, group: &str, pool_state: &str) -> Result<()> {
+        self.clients
+            .autoscaling
+            .put_warm_pool()
+            .auto_scaling_group_name(group)
+            .pool_state(aws_sdk_autoscaling::types::WarmPoolState::from(pool_state))
+            .min_size(0)
+            .send()
+            .await
+            .map_err(Error::aws("PutWarmPool"))?;
+        Ok(())
+    }
+
+    /// The group's warm pool as `DescribeWarmPool` shows it: instance id →
+    /// lifecycle state (`Warmed:Pending:Wait`, `Warmed:Running`, ...).
+    pub async fn warm_pool(&self, group: &str) -> Result<BTreeMap<String, String>> {
+        let output = self
+            .clients
+            .autoscaling
+            .describe_warm_pool()
+            .auto_scaling_group_name(group)
+            .send()
+            .await
+            .map_err(Error::aws("DescribeWarmPool"))?;
+        Ok(output
+            .instances()
+            .iter()
+            .filter_map(|i| {
+                let state = i.lifecycle_state()?.as_str().to_owned();
+                Some((i.instance_id()?.to_owned(), state))
+            })
+            .collect())
+    }
+
+    /// Creates (or replaces) a composite alarm (`PutCompositeAlarm`) with
+    /// `rule`, e.g. `ALARM("a") OR ALARM("b")`; the alarms it names must
+    /// exist. The emulator evaluates the rule whenever one of them changes
+    /// state, as CloudWatch does.
+    pub async fn put_composite_alarm(&self, name: &str, rule: &str) -> Result<()> {
+        self.clients
+            .cloudwatch
+            .put_composite_alarm()
+            .alarm_name(name)
+            .alarm_rule(rule)
+            .send()
+            .await
+            .map_err(Error::aws("PutCompositeAlarm"))?;
+        Ok(())
+    }
+
+    /// Sets an alarm's state (`SetAlarmState`; `OK`, `ALARM` or
+    /// `INSUFFICIENT_DATA`), metric or composite. On a composite alarm it
+    /// holds until one of the alarms of its rule changes state.
+    pub async fn set_alarm_state(&self, name: &str, state: &str) -> Result<()> {
+        self.clients
+            .cloudwatch
+            .set_alarm_state()
+            .alarm_name(name)
+            .state_value(aws_sdk_cloudwatch::types::StateValue::from(state))
+            .state_reason("set by the end-to-end harness")
+            .send()
+            .await
+            .map_err(Error::aws("SetAlarmState"))?;
+        Ok(())
+    }
 }
 
 fn missing(operation: &str, field: &str) -> Error {

@@ -224,6 +224,44 @@ impl Control {
         .map(drop)
     }
 
+    /// Launches `count` instances from the group's launch template into its
+    /// warm pool (the group needs one: [`crate::Cluster::put_warm_pool`]) and
+    /// returns their ids. They are in EC2 with the group's propagated tags but
+    /// not in the group's instances; with launch hooks each waits in
+    /// `Warmed:Pending:Wait` with one pending action per hook (origin `EC2`,
+    /// destination `WarmPool`), `CONTINUE` warms it (`Warmed:Running` in a
+    /// running pool), `ABANDON` terminates it.
+    pub fn warm_pool_launch(&self, group: &str, count: u32) -> Result<Vec<String>> {
+        let body = serde_json::json!({ "count": count }).to_string();
+        let answer = self.call(
+            "POST",
+            &format!(
+                "/_scaling_guard/groups/{}/warm-pool/launch",
+                percent_encode(group)
+            ),
+            Some(&body),
+        )?;
+        serde_json::from_str(&answer).map_err(Error::json("warm pool instance ids"))
+    }
+
+    /// Moves a warmed instance of the group's warm pool into the group, as a
+    /// scale-out drawing on the pool does (the desired capacity grows by one;
+    /// refused at `MaxSize` or while `Launch` is suspended). With launch hooks
+    /// it waits in `Pending:Wait` with one pending action per hook (origin
+    /// `WarmPool`, destination `AutoScalingGroup`); without, it is `InService`.
+    pub fn warm_pool_enter(&self, group: &str, instance_id: &str) -> Result<()> {
+        let body = serde_json::json!({ "instance_id": instance_id }).to_string();
+        self.call(
+            "POST",
+            &format!(
+                "/_scaling_guard/groups/{}/warm-pool/enter",
+                percent_encode(group)
+            ),
+            Some(&body),
+        )
+        .map(drop)
+    }
+
     fn call(&self, method: &str, path: &str, body: Option<&str>) -> Result<String> {
         let answer = http::request(&self.address, method, path, body, CONTROL_TIMEOUT)?;
         if answer.status != 200 {
