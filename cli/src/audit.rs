@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 use shared::audit::SweepReport;
 use shared::audit::gather::{self, Audited};
+use shared::budget::measure::{self, ClusterState, Counting};
 use shared::budget::{self, Usage};
 use shared::checks::CheckName;
 use shared::checks::membership::{Membership, auto_scaling_group};
@@ -173,7 +174,8 @@ where
     let measure = || -> Result<(Usage, usize), String> {
         let cluster_groups = cluster_groups.map_err(|err| err.to_string())?;
         let specs = specs.map_err(|err| err.to_string())?;
-        let waiting = waiting_for_decision(&cluster_groups);
+        let listed_owned: Vec<InstanceFacts> = listed.iter().map(|i| (*i).clone()).collect();
+        let waiting = waiting_for_decision(&listed_owned, &cluster_groups);
         let usage = budget::cluster_usage(listed.iter().copied(), &specs, &waiting)
             .map_err(|err| err.to_string())?;
         Ok((usage, waiting.len()))
@@ -182,13 +184,27 @@ where
     budget_section(&policy.budget, measured)
 }
 
-/// The instances of `groups` waiting in `Pending:Wait` for launch-guard.
-pub(crate) fn waiting_for_decision(groups: &[GroupFacts]) -> BTreeSet<String> {
-    let states = groups
-        .iter()
-        .flat_map(|g| &g.instances)
-        .map(|i| (i.instance_id.as_str(), i.lifecycle_state.as_str()));
-    budget::waiting_for_decision(states, &BTreeSet::new())
+/// The cluster instances the budgets do not count, as launch-guard and
+/// budget-guard leave them out (`shared::budget::measure`): waiting in
+/// `Pending:Wait` for launch-guard and not admitted yet, or in a warm pool.
+/// The CLI reads no hooks: every cluster group counts as guarded.
+pub(crate) fn waiting_for_decision(
+    instances: &[InstanceFacts],
+    groups: &[GroupFacts],
+) -> BTreeSet<String> {
+    let state = ClusterState {
+        instances: instances.to_vec(),
+        groups: groups.to_vec(),
+    };
+    let guarded: BTreeSet<String> = groups.iter().map(|g| g.name.clone()).collect();
+    measure::not_counted(
+        &state,
+        &Counting {
+            guarded_groups: &guarded,
+            admitted: &BTreeSet::new(),
+            candidate: None,
+        },
+    )
 }
 
 fn budget_section(

@@ -15,7 +15,7 @@ use shared::budget::{self, Usage};
 use shared::checks::{CheckName, Violation, check_node};
 use shared::decision::{Decision, Finding, Verdict, fail_result};
 use shared::facts::{InstanceFacts, NodeFacts};
-use shared::lifecycle::{LAUNCHING, LifecycleAction, Notification};
+use shared::lifecycle::{LAUNCHING, LifecycleAction, Notification, WARM_POOL};
 use shared::policy::{Mode, Policy};
 use shared::ports::{
     AwsResult, ClusterGroupsRead, ClusterInstancesRead, GroupRead, InstanceRead, InstanceTypesRead,
@@ -196,7 +196,9 @@ where
     let facts = gather::node_facts(images, instance).await?;
     let mut violations = check_node(policy, &facts, now);
 
-    let admission = match policy.budget.is_on() {
+    // Entering a warm pool charges no budget (as in launch-guard).
+    let budgeted = policy.budget.is_on() && action.destination.as_deref() != Some(WARM_POOL);
+    let admission = match budgeted {
         false => None,
         true => match admit(policy, instances, groups, &facts.instance).await? {
             Ok((view, budget_violations)) => {
@@ -258,7 +260,7 @@ where
         .into_iter()
         .collect();
     let specs = instances.instance_types(&names).await?;
-    let mut excluded = waiting_for_decision(&cluster_groups);
+    let mut excluded = waiting_for_decision(&listed, &cluster_groups);
     excluded.remove(&candidate.instance_id);
     let waiting = excluded.len();
     excluded.insert(candidate.instance_id.clone());

@@ -2,17 +2,20 @@
 //!
 //! Usage is the sum over cluster instances in `pending`/`running` of vCPUs
 //! (`CpuOptions` cores × threads where present, else the type's default),
-//! memory and count — without the instances that wait in `Pending:Wait` for
-//! the guard's decision. All sums are checked; thresholds compare exact
+//! memory and count — without the instances [`measure`] leaves out (waiting
+//! for the guard's decision, in a warm pool). All sums are checked; thresholds compare exact
 //! integers (`used × 100 ≥ max × percent`), never rounded percentages.
+
+pub mod measure;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use crate::checks::{CheckName, Violation};
-use crate::facts::{InstanceFacts, InstanceTypeSpec};
+use crate::facts::{GroupFacts, InstanceFacts, InstanceTypeSpec};
 use crate::policy::BudgetPolicy;
+use measure::{ClusterState, GROUP_NAME_TAG};
 
 /// Capacity in the three budgeted dimensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -190,18 +193,53 @@ pub fn below_resume_threshold(budget: &BudgetPolicy, usage: Usage) -> bool {
         .all(|d| !d.at_or_above(budget.resume_below_percent))
 }
 
-/// The instances excluded from usage: those in `Pending:Wait` for the guard's
-/// decision, except the ones this environment has just admitted.
-pub fn waiting_for_decision<'a>(
-    lifecycle_states: impl IntoIterator<Item = (&'a str, &'a str)>,
-    admitted: &BTreeSet<String>,
-) -> BTreeSet<String> {
-    lifecycle_states
-        .into_iter()
-        .filter(|(_, state)| *state == "Pending:Wait")
-        .map(|(id, _)| id.to_owned())
-        .filter(|id| !admitted.contains(id))
-        .collect()
+/// What `group` launches at once when `Launch` resumes: its desired capacity
+/// minus the instances it has, each costed with the largest of the group's
+/// instance types (those its instances run, those its mixed-instances
+/// overrides name). A group that names none is costed with the largest type
+/// the cluster runs.
+pub fn resume_demand(
+    group: &GroupFacts,
+    state: &ClusterState,
+    specs: &BTreeMap<String, InstanceTypeSpec>,
+) -> Usage {
+    let have = group
+        .instances
+        .iter()
+        .filter(|i| !i.lifecycle_state.starts_with("Terminat"))
+        .count();
+    let wanted = u64::try_from(group.desired_capacity).unwrap_or_default();
+    let missing = wanted.saturating_sub(u64::try_from(have).unwrap_or(u64::MAX));
+    if missing == 0 {
+        return Usage::default();
+    }
+    let listed: BTreeSet<&str> = group
+        .instances
+        .iter()
+        .map(|i| i.instance_id.as_str())
+        .collect();
+    let types: BTreeSet<&str> = state
+        .instances
+        .iter()
+        .filter(|i| {
+            listed.contains(i.instance_id.as_str())
+                || i.tags.get(GROUP_NAME_TAG) == Some(&group.name)
+        })
+        .map(|i| i.instance_type.as_str())
+        .chain(group.instance_types.iter().map(String::as_str))
+        .collect();
+    let known: Vec<&InstanceTypeSpec> = types.iter().filter_map(|t| specs.get(*t)).collect();
+    let costed: Vec<&InstanceTypeSpec> = match known.is_empty() {
+        true => specs.values().collect(),
+        false => known,
+    };
+    let vcpus = costed.iter().map(|s| u64::from(s.default_vcpus)).max();
+    let memory = costed.iter().map(|s| s.memory_mib).max();
+    Usage {
+        vcpus: missing.saturating_mul(vcpus.unwrap_or_default()),
+        memory_mib: missing.saturating_mul(memory.unwrap_or_default()),
+        instances: missing,
+    }
 }
 
 #[cfg(test)]

@@ -88,6 +88,9 @@ pub struct GroupFacts {
     pub tags: BTreeMap<String, String>,
     pub suspended_processes: Vec<String>,
     pub instances: Vec<GroupInstance>,
+    /// The instance types the group launches that its description names
+    /// (the types of its instances, its mixed-instances overrides).
+    pub instance_types: Vec<String>,
 }
 
 /// One lifecycle hook of a group (`DescribeLifecycleHooks`).

@@ -5,7 +5,9 @@
 //! what the handler completed, published and called.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
 
 use crate::alerts::Alert;
 use crate::decision::LifecycleResult;
@@ -15,7 +17,7 @@ use crate::facts::{
 use crate::lifecycle::LifecycleAction;
 use crate::ports::{
     AlarmRead, AlertPublish, AwsError, AwsResult, ClusterGroupsRead, ClusterInstancesRead,
-    Completion, GroupRead, InstanceRead, InstanceTypesRead, LifecycleComplete, Metric,
+    Completion, GroupRead, InstanceRead, InstanceTag, InstanceTypesRead, LifecycleComplete, Metric,
     MetricsPublish, NetworkImageRead, ScaleOutControl,
 };
 
@@ -39,6 +41,28 @@ struct State {
     /// Every remediation call, in order: `StopInstances i-0abc`, …
     instance_changes: Vec<String>,
     calls: BTreeMap<&'static str, usize>,
+    /// Operations whose next call waits at a [`Gate`] (step-by-step interleavings).
+    gates: BTreeMap<&'static str, Arc<Gate>>,
+}
+
+/// Holds the next call of one operation before it takes effect, so that a test
+/// can run another handler at exactly that step and then let the call go on.
+#[derive(Debug, Default)]
+pub struct Gate {
+    reached: Notify,
+    released: Notify,
+}
+
+impl Gate {
+    /// Waits until the held call has arrived at the gate.
+    pub async fn reached(&self) {
+        self.reached.notified().await;
+    }
+
+    /// Lets the held call go on.
+    pub fn release(&self) {
+        self.released.notify_one();
+    }
 }
 
 /// The fake AWS account.
@@ -129,6 +153,23 @@ impl FakeAws {
         self.state().open_tokens.insert(token.to_owned());
     }
 
+    /// Holds the next call of `operation` (e.g. `DeleteTags`) before it takes
+    /// effect, until the returned gate is released.
+    pub fn pause_before(&self, operation: &'static str) -> Arc<Gate> {
+        let gate = Arc::new(Gate::default());
+        self.state().gates.insert(operation, Arc::clone(&gate));
+        gate
+    }
+
+    /// Waits at the gate of `operation`, if a test set one for this call.
+    async fn gate(&self, operation: &'static str) {
+        let gate = self.state().gates.remove(operation);
+        if let Some(gate) = gate {
+            gate.reached.notify_one();
+            gate.released.notified().await;
+        }
+    }
+
     /// Makes every later call of `operation` (e.g. `DescribeInstances`) fail.
     pub fn fail(&self, operation: &'static str) {
         self.state().failing.insert(operation);
@@ -201,6 +242,15 @@ impl ClusterInstancesRead for FakeAws {
     }
 }
 
+impl InstanceTag for FakeAws {
+    async fn tag_instance(&self, instance_id: &str, key: &str, value: &str) -> AwsResult<()> {
+        self.gate("CreateTags").await;
+        self.change_instance("CreateTags", instance_id, |i| {
+            i.tags.insert(key.to_owned(), value.to_owned());
+        })
+    }
+}
+
 impl InstanceTypesRead for FakeAws {
     async fn instance_types(
         &self,
@@ -268,6 +318,7 @@ impl LifecycleComplete for FakeAws {
         result: LifecycleResult,
     ) -> AwsResult<Completion> {
         tokio::task::yield_now().await;
+        self.gate("CompleteLifecycleAction").await;
         let mut state = self.call("CompleteLifecycleAction")?;
         if !state.open_tokens.remove(&action.token) {
             return Ok(Completion::NoActiveAction);
@@ -298,12 +349,13 @@ impl AlarmRead for FakeAws {
 }
 
 impl FakeAws {
-    fn change_group(
+    async fn change_group(
         &self,
         operation: &'static str,
         group: &str,
         change: impl FnOnce(&mut GroupFacts),
     ) -> AwsResult<()> {
+        self.gate(operation).await;
         let mut state = self.call(operation)?;
         state.group_changes.push(format!("{operation} {group}"));
         match state.groups.get_mut(group) {
@@ -327,28 +379,53 @@ impl ScaleOutControl for FakeAws {
                 g.suspended_processes.push("Launch".to_owned());
             }
         })
+        .await
     }
 
     async fn resume_launch(&self, group: &str) -> AwsResult<()> {
         self.change_group("ResumeProcesses", group, |g| {
             g.suspended_processes.retain(|p| p != "Launch")
         })
+        .await
     }
 
+    /// Like Auto Scaling: a MaxSize below the desired capacity lowers the
+    /// desired capacity, and instances above it are terminated (recorded in
+    /// [`FakeAws::instance_changes`] as `ScaleIn i-…`).
     async fn set_max_size(&self, group: &str, max_size: i32) -> AwsResult<()> {
-        self.change_group("UpdateAutoScalingGroup", group, |g| g.max_size = max_size)
+        let mut removed = Vec::new();
+        self.change_group("UpdateAutoScalingGroup", group, |g| {
+            g.max_size = max_size;
+            g.desired_capacity = g.desired_capacity.min(max_size);
+            let keep = usize::try_from(max_size).unwrap_or_default();
+            if g.instances.len() > keep {
+                removed = g.instances.split_off(keep);
+            }
+        })
+        .await?;
+        let mut state = self.state();
+        for instance in removed {
+            let id = instance.instance_id;
+            state.instance_changes.push(format!("ScaleIn {id}"));
+            if let Some(facts) = state.instances.get_mut(&id) {
+                facts.state = "shutting-down".to_owned();
+            }
+        }
+        Ok(())
     }
 
     async fn tag_group(&self, group: &str, key: &str, value: &str) -> AwsResult<()> {
         self.change_group("CreateOrUpdateTags", group, |g| {
             g.tags.insert(key.to_owned(), value.to_owned());
         })
+        .await
     }
 
     async fn untag_group(&self, group: &str, key: &str) -> AwsResult<()> {
         self.change_group("DeleteTags", group, |g| {
             g.tags.remove(key);
         })
+        .await
     }
 
     async fn put_launch_hook(
@@ -359,7 +436,7 @@ impl ScaleOutControl for FakeAws {
         heartbeat_seconds: i32,
         _metadata: &str,
     ) -> AwsResult<()> {
-        self.change_group("PutLifecycleHook", group, |_| {})?;
+        self.change_group("PutLifecycleHook", group, |_| {}).await?;
         self.add_hook(
             group,
             HookFacts {

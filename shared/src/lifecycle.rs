@@ -8,6 +8,8 @@ use serde_json::Value;
 pub const LAUNCH_DETAIL_TYPE: &str = "EC2 Instance-launch Lifecycle Action";
 pub const LAUNCHING: &str = "autoscaling:EC2_INSTANCE_LAUNCHING";
 pub const TEST_NOTIFICATION: &str = "autoscaling:TEST_NOTIFICATION";
+/// The `Origin`/`Destination` of a launch into or out of a warm pool.
+pub const WARM_POOL: &str = "WarmPool";
 
 /// One pending lifecycle action: what `CompleteLifecycleAction` needs, and
 /// where the instance comes from and goes to (warm pools).

@@ -183,6 +183,18 @@ pub trait ScaleOutControl: Send + Sync {
     ) -> impl Future<Output = AwsResult<()>> + Send;
 }
 
+/// Tags one instance: launch-guard's admission record. The IAM policy allows
+/// only the guard's own tag key, on cluster instances.
+pub trait InstanceTag: Send + Sync {
+    /// `CreateTags` of one tag on one instance.
+    fn tag_instance(
+        &self,
+        instance_id: &str,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+}
+
 /// Changes one instance: instance-audit's remediation (SPEC §6). The IAM
 /// policy conditions every call on the cluster tag; callers decide whether
 /// the change is needed (a repeated call is harmless but not free).

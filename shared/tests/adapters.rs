@@ -330,6 +330,7 @@ async fn describe_group_maps_sizes_tags_and_suspended_processes() {
                         .instances(
                             aws_sdk_autoscaling::types::Instance::builder()
                                 .instance_id("i-0waiting")
+                                .instance_type("m6i.large")
                                 .lifecycle_state(
                                     aws_sdk_autoscaling::types::LifecycleState::PendingWait,
                                 )
@@ -358,6 +359,7 @@ async fn describe_group_maps_sizes_tags_and_suspended_processes() {
                 instance_id: "i-0waiting".to_owned(),
                 lifecycle_state: "Pending:Wait".to_owned(),
             }],
+            instance_types: vec!["m6i.large".to_owned()],
         }))
     );
     let requests = taken(&seen);
@@ -844,4 +846,57 @@ async fn a_found_subnet_is_read_from_ec2_once() {
     );
     assert_eq!(second, first);
     assert_eq!(rule.num_calls(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// CloudWatch: DescribeAlarms
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn alarm_states_are_asked_for_metric_and_composite_alarms() {
+    use aws_sdk_cloudwatch::operation::describe_alarms::{
+        DescribeAlarmsInput, DescribeAlarmsOutput,
+    };
+    use aws_sdk_cloudwatch::types::{AlarmType, CompositeAlarm, MetricAlarm, StateValue};
+    use shared::aws::CloudWatch;
+    use shared::ports::AlarmRead;
+
+    // Without `AlarmTypes`, DescribeAlarms answers metric alarms only: a
+    // composite surge alarm in ALARM would never hold a resume.
+    let (seen, record) = recorder::<DescribeAlarmsInput>();
+    let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+        .match_requests(record)
+        .then_output(|| {
+            DescribeAlarmsOutput::builder()
+                .metric_alarms(
+                    MetricAlarm::builder()
+                        .alarm_name("cpu-surge")
+                        .state_value(StateValue::Alarm)
+                        .build(),
+                )
+                .composite_alarms(
+                    CompositeAlarm::builder()
+                        .alarm_name("request-surge")
+                        .state_value(StateValue::Alarm)
+                        .build(),
+                )
+                .build()
+        });
+    let cloudwatch = CloudWatch::new(mocked!(aws_sdk_cloudwatch, RuleMode::Sequential, [&rule]));
+
+    let firing = cloudwatch
+        .alarms_in_alarm(&["cpu-surge".to_owned(), "request-surge".to_owned()])
+        .await;
+
+    assert_eq!(
+        firing,
+        Ok(vec!["cpu-surge".to_owned(), "request-surge".to_owned()])
+    );
+    let requests = taken(&seen);
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].alarm_types(),
+        [AlarmType::MetricAlarm, AlarmType::CompositeAlarm]
+    );
+    assert_eq!(requests[0].alarm_names(), ["cpu-surge", "request-surge"]);
 }

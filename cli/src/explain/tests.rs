@@ -193,6 +193,19 @@ async fn the_budget_admission_counts_running_nodes_but_not_those_waiting() {
 }
 
 #[tokio::test]
+async fn a_launch_into_the_warm_pool_is_vetted_without_a_budget_admission() {
+    let aws = with_candidate(node(CANDIDATE, Some(GROUP)));
+    let policy = policy(&[("GUARD_MAX_INSTANCES", "2")]);
+    let mut into_pool = action(CANDIDATE, GROUP, HOOK);
+    into_pool.destination = Some("WarmPool".into());
+
+    let explanation = explain(&policy, &aws, launch(into_pool)).await;
+
+    assert_eq!(explanation.decision, Decision::Continue);
+    assert_eq!(explanation.admission, None);
+}
+
+#[tokio::test]
 async fn a_launch_within_every_budget_is_admitted() {
     let aws = with_candidate(node(CANDIDATE, Some(GROUP)));
     let policy = policy(&[("GUARD_MAX_VCPUS", "6")]);

@@ -4,6 +4,8 @@
 use aws_lambda_events::cloudwatch_alarms::{CloudWatchAlarm, CloudWatchAlarmStateValue};
 use serde::Deserialize;
 use serde_json::Value;
+use shared::aws::NAMESPACE;
+use shared::checks::CheckName;
 
 /// The state an alarm entered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +25,9 @@ pub enum Trigger {
         name: String,
         state: AlarmState,
         group: Option<String>,
+        /// The budget checks the alarm watches, when it watches only the
+        /// guard's own budget metrics; empty for any other (surge) alarm.
+        checks: Vec<CheckName>,
     },
 }
 
@@ -50,6 +55,10 @@ struct SnsAlarm {
 struct SnsTrigger {
     #[serde(default)]
     dimensions: Vec<SnsDimension>,
+    #[serde(default)]
+    metric_name: Option<String>,
+    #[serde(default)]
+    namespace: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,6 +70,34 @@ struct SnsDimension {
 }
 
 const GROUP_DIMENSION: &str = "AutoScalingGroupName";
+
+/// The budget check behind one of the guard's own metrics.
+fn budget_check(namespace: &str, metric: &str) -> Option<CheckName> {
+    if namespace != NAMESPACE {
+        return None;
+    }
+    match metric {
+        "VcpuPercentOfBudget" | "ClusterVcpus" => Some(CheckName::BudgetVcpus),
+        "MemoryPercentOfBudget" | "ClusterMemoryMiB" => Some(CheckName::BudgetMemory),
+        "InstancesPercentOfBudget" | "ClusterInstances" => Some(CheckName::BudgetInstances),
+        _ => None,
+    }
+}
+
+/// The budget checks of an alarm's metrics, when every one is a guard budget
+/// metric; otherwise none (the alarm is about something else).
+fn budget_checks<'a>(metrics: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<CheckName> {
+    let mut checks = Vec::new();
+    for (namespace, name) in metrics {
+        match budget_check(namespace, name) {
+            Some(check) => checks.push(check),
+            None => return Vec::new(),
+        }
+    }
+    checks.sort();
+    checks.dedup();
+    checks
+}
 
 /// Parses the payload into one trigger per alarm (an SNS batch may carry several).
 pub fn parse(payload: Value) -> Result<Vec<Trigger>, EventError> {
@@ -88,13 +125,23 @@ fn lambda_action(payload: Value) -> Result<Trigger, EventError> {
         Some(CloudWatchAlarmStateValue::Ok) => AlarmState::Ok,
         _ => AlarmState::InsufficientData,
     };
-    // Metric alarms name their dimensions per metric; the first group wins.
-    let group = data
+    let metrics: Vec<&Value> = data
         .configuration
         .get("metrics")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
+        .collect();
+    let checks = budget_checks(metrics.iter().filter_map(|m| {
+        let metric = m.pointer("/metricStat/metric")?;
+        Some((
+            metric.get("namespace")?.as_str()?,
+            metric.get("name")?.as_str()?,
+        ))
+    }));
+    // Metric alarms name their dimensions per metric; the first group wins.
+    let group = metrics
+        .iter()
         .find_map(|m| {
             m.pointer("/metricStat/metric/dimensions")?
                 .get(GROUP_DIMENSION)?
@@ -105,6 +152,7 @@ fn lambda_action(payload: Value) -> Result<Trigger, EventError> {
         name: data.alarm_name,
         state,
         group,
+        checks,
     })
 }
 
@@ -120,6 +168,12 @@ fn sns_record(record: &Value) -> Result<Trigger, EventError> {
         "OK" => AlarmState::Ok,
         _ => AlarmState::InsufficientData,
     };
+    let checks = alarm
+        .trigger
+        .as_ref()
+        .and_then(|t| Some((t.namespace.as_deref()?, t.metric_name.as_deref()?)))
+        .map(|metric| budget_checks([metric]))
+        .unwrap_or_default();
     let group = alarm
         .trigger
         .into_iter()
@@ -130,6 +184,7 @@ fn sns_record(record: &Value) -> Result<Trigger, EventError> {
         name: alarm.alarm_name,
         state,
         group,
+        checks,
     })
 }
 
@@ -152,7 +207,8 @@ mod tests {
             vec![Trigger::Alarm {
                 name: "scaling-guard-VcpuPercentOfBudget".into(),
                 state: AlarmState::Alarm,
-                group: None
+                group: None,
+                checks: vec![CheckName::BudgetVcpus],
             }]
         );
         assert_eq!(
@@ -160,7 +216,8 @@ mod tests {
             vec![Trigger::Alarm {
                 name: "scaling-guard-VcpuPercentOfBudget".into(),
                 state: AlarmState::Ok,
-                group: None
+                group: None,
+                checks: vec![CheckName::BudgetVcpus],
             }]
         );
         assert_eq!(
@@ -168,7 +225,8 @@ mod tests {
             vec![Trigger::Alarm {
                 name: "scaling-guard-surge-requests".into(),
                 state: AlarmState::Alarm,
-                group: Some("prod-general".into())
+                group: Some("prod-general".into()),
+                checks: vec![],
             }]
         );
     }

@@ -8,19 +8,23 @@ use serde::Serialize;
 use serde_json::Value;
 use shared::alerts::{Alert, AlertKind, Severity};
 use shared::budget;
+use shared::budget::measure::{ADMITTED_TAG, ClusterState, GuardedGroups};
 use shared::checks::{CheckName, Violation, check_node};
 use shared::decision::{Decision, Finding, LifecycleResult, Verdict, fail_result};
 use shared::facts::{GroupFacts, NodeFacts};
-use shared::lifecycle::{self, EventError, LAUNCHING, LifecycleAction, Notification, Origin};
+use shared::lifecycle::{
+    self, EventError, LAUNCHING, LifecycleAction, Notification, Origin, WARM_POOL,
+};
 use shared::policy::{Mode, Policy};
 use shared::ports::{
     AlertPublish, AwsError, ClusterGroupsRead, ClusterInstancesRead, Completion, GroupRead,
-    InstanceRead, InstanceTypesRead, LifecycleComplete, NetworkImageRead, ScaleOutControl,
+    InstanceRead, InstanceTag, InstanceTypesRead, LifecycleComplete, NetworkImageRead,
+    ScaleOutControl,
 };
-use shared::suspension::{self, SUSPENDED_TAG, SuspensionRecord, SuspensionReport};
+use shared::suspension::{self, OnIncomplete, SUSPENDED_TAG, SuspensionRecord, SuspensionReport};
 use shared::time::format_rfc3339;
 
-use admission::{Admission, ClusterState, Ledger};
+use admission::{Admission, Ledger};
 
 mod admission;
 
@@ -69,6 +73,8 @@ pub struct LaunchGuard<'a, E, N, G, A> {
     alerts: &'a A,
     clock: fn() -> SystemTime,
     ledger: Ledger,
+    /// Groups known to carry the guard's hook (their undecided launches wait for it).
+    guarded: GuardedGroups,
     /// Serializes admissions within this environment (also when a batch or a
     /// concurrent runtime hands it several launches at once).
     admission_lock: tokio::sync::Mutex<()>,
@@ -79,7 +85,7 @@ type Gathered = Result<NodeFacts, String>;
 
 impl<'a, E, N, G, A> LaunchGuard<'a, E, N, G, A>
 where
-    E: InstanceRead + ClusterInstancesRead + InstanceTypesRead,
+    E: InstanceRead + ClusterInstancesRead + InstanceTypesRead + InstanceTag,
     N: NetworkImageRead,
     G: GroupRead + LifecycleComplete + ClusterGroupsRead + ScaleOutControl,
     A: AlertPublish,
@@ -99,6 +105,7 @@ where
             alerts,
             clock: SystemTime::now,
             ledger: Ledger::default(),
+            guarded: GuardedGroups::new(&policy.hook_name),
             admission_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -184,18 +191,22 @@ where
                 action.hook, policy.hook_name
             ));
         }
+        // Entering a warm pool, a node is vetted but charges no budget: it is
+        // charged, and may be denied, when it leaves the pool into the group.
+        let budgeted = policy.budget.is_on() && action.destination.as_deref() != Some(WARM_POOL);
         // From reading usage to recording the admission, one launch at a time.
-        let _admission = match policy.budget.is_on() {
+        let _admission = match budgeted {
             true => Some(self.admission_lock.lock().await),
             false => None,
         };
         // Membership, the instance and (with budgets) the cluster are
         // independent: ask them all at once.
         let cluster = async {
-            match policy.budget.is_on() {
-                true => admission::cluster_state(policy, self.instances, self.groups)
+            match budgeted {
+                true => ClusterState::read(&policy.cluster_tag_key, self.instances, self.groups)
                     .await
-                    .map(Some),
+                    .map(Some)
+                    .map_err(|err| err.to_string()),
                 false => Ok(None),
             }
         };
@@ -220,6 +231,8 @@ where
                 });
             }
         };
+        // Its launch reached the guard's hook: the group carries it.
+        self.guarded.mark(&action.group);
         let (verdict, reason, budget) = match self.check(gathered, cluster).await {
             Ok((violations, budget)) => {
                 (Verdict::from_violations(policy, violations), None, budget)
@@ -234,6 +247,9 @@ where
             ),
         };
 
+        let (verdict, reason) = self
+            .record_admission(&action, verdict, reason, budget.is_some())
+            .await;
         // A budget denial suspends scale-out before the ABANDON completes, so
         // that the group does not launch a replacement in between.
         let suspension = match &budget {
@@ -321,17 +337,55 @@ where
         let Some(cluster) = cluster? else {
             return Ok((violations, None));
         };
-        let admission = admission::admit(
+        let (admission, cluster) = admission::admit(
             self.policy,
             self.instances,
+            self.groups,
+            &self.guarded,
             &self.ledger,
-            &cluster,
+            cluster,
             &facts.instance,
         )
         .await?;
         violations.extend(admission.violations.iter().cloned());
         violations.sort();
         Ok((violations, Some((admission, cluster))))
+    }
+
+    /// Records an admission on the instance before its `CONTINUE`, so that
+    /// every execution environment and budget-guard count it from then on.
+    /// Without the record the budget cannot hold beyond this environment, so
+    /// the fail mode decides. Audit mode changes nothing, not even this tag.
+    async fn record_admission(
+        &self,
+        action: &LifecycleAction,
+        verdict: Verdict,
+        reason: Option<String>,
+        budgeted: bool,
+    ) -> (Verdict, Option<String>) {
+        let admitted = budgeted
+            && verdict.result == LifecycleResult::Continue
+            && self.policy.mode == Mode::Enforce;
+        if !admitted {
+            return (verdict, reason);
+        }
+        let time = format_rfc3339((self.clock)());
+        match self
+            .instances
+            .tag_instance(&action.instance_id, ADMITTED_TAG, &time)
+            .await
+        {
+            Ok(()) => (verdict, reason),
+            Err(err) => {
+                tracing::error!(instance_id = %action.instance_id, %err, "admission could not be recorded");
+                let verdict = Verdict {
+                    result: fail_result(self.policy),
+                    findings: verdict.findings,
+                };
+                let reason = format!("the admission could not be recorded on the instance: {err}");
+                (verdict, Some(reason))
+            }
+        }
     }
 
     /// Alerts on the decision; a budget-only denial on a group the guard
@@ -367,18 +421,21 @@ where
         action: &LifecycleAction,
         cluster: &ClusterState,
     ) -> SuspensionReport {
-        let record = SuspensionRecord {
-            reason: format!("launch of {} denied for budget", action.instance_id),
-            trigger: "budget_denial".to_owned(),
-            time: format_rfc3339((self.clock)()),
-            alarms: Vec::new(),
-            original_max_size: None,
-        };
+        let record = SuspensionRecord::new(
+            format!("launch of {} denied for budget", action.instance_id),
+            "budget_denial",
+            (self.clock)(),
+            Vec::new(),
+        );
+        // A group with the guard's record but a running Launch may be in the
+        // middle of budget-guard's resume: it is left alone (see
+        // shared::suspension), and launches stay denied meanwhile.
         let report = suspension::suspend(
             self.groups,
             &cluster.groups,
             self.policy.budget.clamp_max_size,
             &record,
+            OnIncomplete::Leave,
         )
         .await;
         tracing::info!(changed = ?report.changed, failed = ?report.failed, "scale-out suspension after budget denial");
@@ -411,8 +468,10 @@ where
             report.changed.len()
         );
         alert.advice = "the cluster reached its budget, so new launches are abandoned and Launch is suspended on \
-            the cluster's groups (only Launch; health checks and replacements go on). budget-guard resumes it \
-            when usage falls below GUARD_RESUME_BELOW_PERCENT. Look for what is scaling out."
+            the cluster's groups. Only Launch is suspended: health checks and scheduled actions go on, but an \
+            unhealthy node is terminated and not replaced until Launch resumes. budget-guard resumes it when usage, \
+            with what each group will launch at once, falls below GUARD_RESUME_BELOW_PERCENT. Look for what is \
+            scaling out."
             .to_owned();
         alert
             .details

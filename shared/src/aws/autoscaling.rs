@@ -245,5 +245,22 @@ pub(crate) fn group_facts(group: &AutoScalingGroup) -> GroupFacts {
                     .unwrap_or_default(),
             })
             .collect(),
+        instance_types: group
+            .instances()
+            .iter()
+            .filter_map(|i| i.instance_type())
+            .chain(
+                group
+                    .mixed_instances_policy()
+                    .and_then(|p| p.launch_template())
+                    .map(|t| t.overrides())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|o| o.instance_type()),
+            )
+            .map(str::to_owned)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
     }
 }

@@ -1,7 +1,7 @@
 //! CloudWatch: metrics and alarm states.
 
 use aws_sdk_cloudwatch::Client;
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit, StateValue};
+use aws_sdk_cloudwatch::types::{AlarmType, Dimension, MetricDatum, StandardUnit, StateValue};
 
 use super::aws_error;
 use crate::ports::{AlarmRead, AwsResult, Metric, MetricUnit, MetricsPublish};
@@ -59,6 +59,10 @@ impl AlarmRead for CloudWatch {
                 .client
                 .describe_alarms()
                 .set_alarm_names(Some(batch.to_vec()))
+                // Without AlarmTypes only metric alarms are returned: a
+                // composite surge alarm would never hold a resume.
+                .alarm_types(AlarmType::MetricAlarm)
+                .alarm_types(AlarmType::CompositeAlarm)
                 .state_value(StateValue::Alarm)
                 .into_paginator()
                 .send()

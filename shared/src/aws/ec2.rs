@@ -11,7 +11,7 @@ use crate::facts::{
     CpuOptions, HttpTokens, ImageFacts, InstanceFacts, InstanceTypeSpec, SubnetFacts,
 };
 use crate::ports::{
-    AwsResult, ClusterInstancesRead, InstanceRead, InstanceTypesRead, NetworkImageRead,
+    AwsResult, ClusterInstancesRead, InstanceRead, InstanceTag, InstanceTypesRead, NetworkImageRead,
 };
 use crate::time::parse_rfc3339;
 
@@ -32,6 +32,24 @@ impl Ec2 {
             client,
             type_specs: Arc::default(),
         }
+    }
+}
+
+impl InstanceTag for Ec2 {
+    async fn tag_instance(&self, instance_id: &str, key: &str, value: &str) -> AwsResult<()> {
+        self.client
+            .create_tags()
+            .resources(instance_id)
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|err| aws_error("CreateTags", err))?;
+        Ok(())
     }
 }
 

@@ -89,29 +89,6 @@ fn cpu_options_override_the_types_default_vcpus() {
 }
 
 #[test]
-fn instances_waiting_for_the_guard_are_not_counted_until_admitted() {
-    let instances = [
-        node("i-1", "m6i.large", "running"),
-        node("i-2", "m6i.large", "pending"),
-        node("i-3", "m6i.large", "pending"),
-    ];
-    let states = [
-        ("i-1", "InService"),
-        ("i-2", "Pending:Wait"),
-        ("i-3", "Pending:Wait"),
-    ];
-    let admitted = BTreeSet::from(["i-3".to_owned()]);
-    let excluded = waiting_for_decision(states, &admitted);
-    assert_eq!(excluded, BTreeSet::from(["i-2".to_owned()]));
-    assert_eq!(
-        cluster_usage(&instances, &specs(), &excluded)
-            .unwrap()
-            .instances,
-        2
-    );
-}
-
-#[test]
 fn instances_outside_any_group_count_like_the_rest() {
     let mut unmanaged = node("i-9", "m6i.large", "running");
     unmanaged

@@ -1,10 +1,15 @@
 //! Applying suspension plans through [`ScaleOutControl`].
 
+use std::time::SystemTime;
+
 use serde::Serialize;
 
-use super::{ResumePlan, SUSPENDED_TAG, SuspendPlan, SuspensionRecord, plan_resume, plan_suspend};
+use super::{
+    Restore, ResumePlan, SUSPENDED_TAG, SuspendPlan, SuspensionRecord, clamp_floor, plan_resume,
+    plan_suspend,
+};
 use crate::facts::GroupFacts;
-use crate::ports::{AwsError, ScaleOutControl};
+use crate::ports::{AwsError, GroupRead, ScaleOutControl};
 
 /// What a suspend or resume pass did, group by group.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -15,75 +20,127 @@ pub struct SuspensionReport {
     pub unchanged: Vec<(String, String)>,
     /// Groups where an AWS call failed, with the error.
     pub failed: Vec<(String, String)>,
+    /// What a person should know about a changed group (a MaxSize kept, …).
+    pub notes: Vec<(String, String)>,
+}
+
+/// What a suspension does with a record that has no suspended `Launch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnIncomplete {
+    /// Suspend `Launch` under it (budget-guard: it alone ever lifts a
+    /// suspension, so the record cannot be a resume in progress of another run).
+    Complete,
+    /// Leave the group alone (launch-guard: budget-guard may be between its
+    /// `ResumeProcesses` and `DeleteTags`; suspending now would leave `Launch`
+    /// suspended once the tag is gone).
+    Leave,
 }
 
 /// Suspends `Launch` on every group that needs it. The tag goes first so that
-/// a suspension is never without its record; a run that stopped half-way is
-/// completed by the next one.
+/// a suspension is never without its record. With `clamp`, MaxSize is then
+/// lowered to what the group has, read again after `Launch` was suspended,
+/// so that the clamp never scales the group in.
 pub async fn suspend(
-    control: &impl ScaleOutControl,
+    control: &(impl ScaleOutControl + GroupRead),
     groups: &[GroupFacts],
     clamp: bool,
     record: &SuspensionRecord,
+    incomplete: OnIncomplete,
 ) -> SuspensionReport {
     let mut report = SuspensionReport::default();
     for group in groups {
-        match plan_suspend(group, clamp, record.clone()) {
+        let name = group.name.clone();
+        let record = match plan_suspend(group, record.clone()) {
             SuspendPlan::AlreadySuspended => {
-                report.unchanged.push((
-                    group.name.clone(),
-                    "already suspended by the guard".to_owned(),
-                ));
+                report
+                    .unchanged
+                    .push((name, "already suspended by the guard".to_owned()));
+                continue;
             }
             SuspendPlan::SuspendedByOthers => {
+                report
+                    .unchanged
+                    .push((name, "Launch suspended by someone else".to_owned()));
+                continue;
+            }
+            SuspendPlan::Incomplete { .. } if incomplete == OnIncomplete::Leave => {
                 report.unchanged.push((
-                    group.name.clone(),
-                    "Launch suspended by someone else".to_owned(),
+                    name,
+                    "the guard's record is there without a suspended Launch (being resumed or applied)"
+                        .to_owned(),
                 ));
+                continue;
             }
-            SuspendPlan::Suspend { record, clamp_to } => {
-                match apply_suspend(control, &group.name, &record, clamp_to).await {
-                    Ok(()) => report.changed.push(group.name.clone()),
-                    Err(err) => report.failed.push((group.name.clone(), err.to_string())),
-                }
-            }
+            SuspendPlan::Incomplete { record } | SuspendPlan::Suspend { record } => record,
+        };
+        match apply_suspend(control, &name, record, clamp).await {
+            Ok(()) => report.changed.push(name),
+            Err(err) => report.failed.push((name, err.to_string())),
         }
     }
     report
 }
 
 async fn apply_suspend(
-    control: &impl ScaleOutControl,
+    control: &(impl ScaleOutControl + GroupRead),
     group: &str,
-    record: &SuspensionRecord,
-    clamp_to: Option<i32>,
+    mut record: SuspensionRecord,
+    clamp: bool,
 ) -> Result<(), AwsError> {
     control
         .tag_group(group, SUSPENDED_TAG, &record.to_tag_value())
         .await?;
     control.suspend_launch(group).await?;
-    if let Some(max_size) = clamp_to {
-        control.set_max_size(group, max_size).await?;
+    if !clamp {
+        return Ok(());
     }
-    Ok(())
+    // Read again now that nothing launches any more: the desired capacity and
+    // the instances may have grown since the group was first read.
+    let Some(now) = control.group(group).await? else {
+        return Ok(());
+    };
+    let Some(floor) = clamp_floor(&now) else {
+        return Ok(());
+    };
+    let original = match record.restore(&now) {
+        // A clamp of an earlier, half-done run is still in place.
+        Restore::To(original) => original,
+        _ => now.max_size,
+    };
+    record.original_max_size = Some(original);
+    record.clamped_to = Some(floor);
+    // The record names the clamp before it is made: a MaxSize that differs
+    // from it later was set by someone else and is kept on resume.
+    control
+        .tag_group(group, SUSPENDED_TAG, &record.to_tag_value())
+        .await?;
+    control.set_max_size(group, floor).await
 }
 
-/// Resumes every guard-suspended group whose suspension may be lifted. The
-/// tag goes last, so that a half-done resume is finished by the next run.
+/// Resumes every guard-suspended group whose suspension may be lifted, in
+/// order. `fits` is asked last for each group that nothing else holds, and
+/// may count what the groups it allowed will launch. `Launch` is lifted
+/// before the tag goes, so that a half-done resume is finished by the next run.
 pub async fn resume(
-    control: &impl ScaleOutControl,
+    control: &(impl ScaleOutControl + GroupRead),
     groups: &[GroupFacts],
-    usage_below_resume: bool,
+    now: SystemTime,
     firing_alarms: &[String],
+    mut fits: impl FnMut(&GroupFacts) -> Result<(), String>,
 ) -> SuspensionReport {
     let mut report = SuspensionReport::default();
     for group in groups {
-        match plan_resume(group, usage_below_resume, firing_alarms) {
+        match plan_resume(group, now, firing_alarms, &mut fits) {
             ResumePlan::NotSuspendedByGuard => {}
             ResumePlan::Hold { why } => report.unchanged.push((group.name.clone(), why)),
-            ResumePlan::Resume { restore_max_size } => {
-                match apply_resume(control, &group.name, restore_max_size).await {
-                    Ok(()) => report.changed.push(group.name.clone()),
+            ResumePlan::Resume { record } => {
+                match apply_resume(control, &group.name, &record).await {
+                    Ok(note) => {
+                        report.changed.push(group.name.clone());
+                        report
+                            .notes
+                            .extend(note.map(|note| (group.name.clone(), note)));
+                    }
                     Err(err) => report.failed.push((group.name.clone(), err.to_string())),
                 }
             }
@@ -92,14 +149,33 @@ pub async fn resume(
     report
 }
 
+/// Lifts one suspension; says so when a MaxSize changed by someone else is kept.
 async fn apply_resume(
-    control: &impl ScaleOutControl,
+    control: &(impl ScaleOutControl + GroupRead),
     group: &str,
-    restore_max_size: Option<i32>,
-) -> Result<(), AwsError> {
-    if let Some(max_size) = restore_max_size {
-        control.set_max_size(group, max_size).await?;
+    record: &SuspensionRecord,
+) -> Result<Option<String>, AwsError> {
+    let mut note = None;
+    if record.original_max_size.is_some() {
+        // Read again: an operator, IaC or a node-group update may have set
+        // MaxSize a moment ago.
+        if let Some(now) = control.group(group).await? {
+            match record.restore(&now) {
+                Restore::To(original) => control.set_max_size(group, original).await?,
+                Restore::Kept {
+                    current,
+                    set_by_guard,
+                } => {
+                    note = Some(format!(
+                        "MaxSize of {group} was changed to {current} during the suspension (the guard had set {}), so it is kept",
+                        set_by_guard.map_or_else(|| "another value".to_owned(), |v| v.to_string())
+                    ));
+                }
+                Restore::NotClamped => {}
+            }
+        }
     }
     control.resume_launch(group).await?;
-    control.untag_group(group, SUSPENDED_TAG).await
+    control.untag_group(group, SUSPENDED_TAG).await?;
+    Ok(note)
 }

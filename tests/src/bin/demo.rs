@@ -283,7 +283,7 @@ impl Demo {
         );
         let suspended = self.suspended_processes(&group).await?;
         println!(
-            "  `{group}` suspended processes: {suspended:?} (only Launch: health checks and replacements go on)"
+            "  `{group}` suspended processes: {suspended:?} (only Launch: health checks go on; an unhealthy node is not replaced until Launch resumes)"
         );
         self.expect(
             "only Launch suspended",

@@ -31,12 +31,15 @@ fn policy(extra: &[(&str, &str)]) -> Policy {
         ("GUARD_MAX_INSTANCES", "10"),
         ("GUARD_MAX_VCPUS", "20"),
     ];
-    let mut vars: Vec<(String, String)> = extra
+    // A setting in `extra` replaces the base's.
+    let vars: Vec<(String, String)> = extra
         .iter()
-        .chain(base.iter())
+        .chain(
+            base.iter()
+                .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k)),
+        )
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    vars.dedup_by(|later, earlier| later.0 == earlier.0);
     Policy::from_vars(vars).unwrap()
 }
 
@@ -201,6 +204,11 @@ async fn resume_waits_below_the_resume_threshold_then_restores_everything() {
     assert!(launch_suspended(&aws, "prod-a"));
 
     set_running(&aws, 8);
+    // The fixture's groups list no instances: with desired 4 each, resuming
+    // would launch 8 more. The surge is over: the autoscaler wants none.
+    for group in ["prod-a", "prod-b"] {
+        aws.update_group(group, |g| g.desired_capacity = 0);
+    }
     let resumed = run(&policy, &aws, SCHEDULE).await.unwrap();
     assert_eq!(resumed["resumed"], json!(["prod-a", "prod-b"]));
     let group = aws.group_facts("prod-a").unwrap();
@@ -241,6 +249,11 @@ async fn an_alarm_suspends_every_cluster_group_and_ok_resumes_when_usage_allows(
     assert!(launch_suspended(&aws, "prod-a"));
 
     aws.set_alarm(VCPU_ALARM, false);
+    // The fixture's groups list no instances: with desired 4 each, resuming
+    // would launch 8 more. The surge is over: the autoscaler wants none.
+    for group in ["prod-a", "prod-b"] {
+        aws.update_group(group, |g| g.desired_capacity = 0);
+    }
     let resumed = run(&policy, &aws, OK).await.unwrap();
     assert_eq!(resumed["resumed"], json!(["prod-a", "prod-b"]));
     assert_eq!(
@@ -366,4 +379,441 @@ async fn a_malformed_event_gets_a_clear_error() {
         "{err}"
     );
     assert_eq!(aws.mutations(), Default::default());
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios of "budgets and suspensions that hold on a real cluster"
+// ---------------------------------------------------------------------------
+
+const ADMITTED_TAG: &str = "scaling-guard:admitted";
+const GROUP_NAME_TAG: &str = "aws:autoscaling:groupName";
+
+fn alerts_of(aws: &FakeAws, kind: AlertKind) -> Vec<shared::alerts::Alert> {
+    aws.published()
+        .into_iter()
+        .filter(|a| a.kind == kind)
+        .collect()
+}
+
+/// The tag a suspension by the guard leaves on a group, as an earlier run wrote it.
+fn guard_record(extra: Value) -> String {
+    let mut record = json!({
+        "reason": "vcpus 100% of budget",
+        "trigger": "schedule",
+        "time": "2026-11-26T14:00:00Z",
+    });
+    if let (Some(record), Some(extra)) = (record.as_object_mut(), extra.as_object()) {
+        record.extend(extra.clone());
+    }
+    record.to_string()
+}
+
+fn suspend_by_guard(aws: &FakeAws, group: &str, record: String) {
+    aws.update_group(group, |g| {
+        g.suspended_processes = vec!["Launch".into()];
+        g.tags.insert(SUSPENDED_TAG.into(), record);
+    });
+}
+
+fn metric(aws: &FakeAws, name: &str) -> f64 {
+    let (_, data) = aws.metrics().pop().unwrap();
+    data.iter().find(|m| m.name == name).unwrap().value
+}
+
+#[tokio::test]
+async fn audit_mode_suspends_nothing_and_alerts_what_it_would_do_once() {
+    // Given audit mode and a cluster at 100 % of its budgets.
+    let (policy, aws) = (policy(&[("GUARD_MODE", "audit")]), cluster(10));
+    let guard = BudgetGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+
+    // When the schedule runs three times.
+    let mut summaries = Vec::new();
+    for _ in 0..3 {
+        summaries.push(
+            guard
+                .handle(serde_json::from_str(SCHEDULE).unwrap())
+                .await
+                .unwrap(),
+        );
+    }
+
+    // Then nothing changed, and one alert says what would have been done.
+    assert_eq!(aws.group_changes(), Vec::<String>::new());
+    assert_eq!(summaries[0]["would_suspend"], json!(["prod-a", "prod-b"]));
+    assert_eq!(summaries[0]["suspended"], json!([]));
+    let alerts = alerts_of(&aws, AlertKind::ScaleOutSuspended);
+    assert_eq!(alerts.len(), 1, "once per condition: {:?}", kinds(&aws));
+    assert_eq!(alerts[0].decision, "would_suspend");
+    assert_eq!(
+        alerts[0].details["would_suspend"],
+        json!(["prod-a", "prod-b"])
+    );
+    assert!(
+        alerts[0].subject().contains("would suspend"),
+        "{}",
+        alerts[0].subject()
+    );
+    assert_eq!(metric(&aws, "SuspendedGroups"), 0.0);
+}
+
+#[tokio::test]
+async fn audit_mode_never_resumes_but_says_it_would() {
+    let (policy, aws) = (policy(&[("GUARD_MODE", "audit")]), cluster(1));
+    suspend_by_guard(&aws, "prod-a", guard_record(json!({})));
+    let guard = BudgetGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+    for _ in 0..2 {
+        guard
+            .handle(serde_json::from_str(SCHEDULE).unwrap())
+            .await
+            .unwrap();
+    }
+    assert_eq!(aws.group_changes(), Vec::<String>::new());
+    assert!(launch_suspended(&aws, "prod-a"));
+    let alerts = alerts_of(&aws, AlertKind::ScaleOutResumed);
+    assert_eq!(alerts.len(), 1, "{:?}", kinds(&aws));
+    assert_eq!(alerts[0].decision, "would_resume");
+    assert_eq!(alerts[0].details["would_resume"], json!(["prod-a"]));
+}
+
+#[tokio::test]
+async fn an_alarm_in_audit_mode_suspends_nothing() {
+    let (policy, aws) = (policy(&[("GUARD_MODE", "audit")]), cluster(2));
+    let summary = run(&policy, &aws, ALARM).await.unwrap();
+    assert_eq!(summary["would_suspend"], json!(["prod-a", "prod-b"]));
+    assert_eq!(aws.group_changes(), Vec::<String>::new());
+    assert_eq!(
+        alerts_of(&aws, AlertKind::ScaleOutSuspended)[0].decision,
+        "would_suspend"
+    );
+}
+
+#[tokio::test]
+async fn budget_checks_listed_as_audit_only_suspend_nothing_in_enforce_mode() {
+    let policy = policy(&[("GUARD_AUDIT_ONLY_CHECKS", "budget.vcpus,budget.instances")]);
+    let aws = cluster(10);
+    let summary = run(&policy, &aws, SCHEDULE).await.unwrap();
+    assert_eq!(summary["would_suspend"], json!(["prod-a", "prod-b"]));
+    assert_eq!(aws.group_changes(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn one_enforced_budget_over_its_threshold_still_suspends() {
+    // vcpus is audit-only, but the instance budget is enforced and reached.
+    let policy = policy(&[("GUARD_AUDIT_ONLY_CHECKS", "budget.vcpus")]);
+    let aws = cluster(10);
+    let summary = run(&policy, &aws, SCHEDULE).await.unwrap();
+    assert_eq!(summary["suspended"], json!(["prod-a", "prod-b"]));
+}
+
+#[tokio::test]
+async fn enrollment_in_audit_mode_puts_a_hook_that_continues() {
+    let (policy, aws) = (policy(&[("GUARD_MODE", "audit")]), cluster(1));
+    aws.add_group(GroupFacts {
+        name: "prod-new".into(),
+        tags: [(TAG.to_owned(), "owned".to_owned())].into(),
+        ..GroupFacts::default()
+    });
+    run(&policy, &aws, SCHEDULE).await.unwrap();
+    let hooks = aws.lifecycle_hooks("prod-new").await.unwrap();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0].default_result.as_deref(), Some("CONTINUE"));
+}
+
+#[tokio::test]
+async fn admitted_instances_still_waiting_on_another_hook_are_counted() {
+    // Given 2 running instances and 3 admitted by the launch guard that still
+    // wait in Pending:Wait on a bootstrap hook, and 1 not yet decided.
+    let (policy, aws) = (policy(&[]), cluster(2));
+    let mut listed = Vec::new();
+    for n in 0..4 {
+        let id = format!("i-wait{n}");
+        let mut tags: std::collections::BTreeMap<String, String> = [
+            (TAG.to_owned(), "owned".to_owned()),
+            (GROUP_NAME_TAG.to_owned(), "prod-a".to_owned()),
+        ]
+        .into();
+        if n < 3 {
+            tags.insert(ADMITTED_TAG.into(), "2026-11-26T14:00:00Z".into());
+        }
+        aws.add_instance(InstanceFacts {
+            instance_id: id.clone(),
+            instance_type: "m6i.large".into(),
+            state: "running".into(),
+            tags,
+            ..InstanceFacts::default()
+        });
+        listed.push(GroupInstance {
+            instance_id: id,
+            lifecycle_state: "Pending:Wait".into(),
+        });
+    }
+    aws.update_group("prod-a", |g| g.instances = listed);
+
+    let summary = run(&policy, &aws, SCHEDULE).await.unwrap();
+
+    assert_eq!(summary["usage"]["instances"], 5);
+    assert_eq!(metric(&aws, "ClusterInstances"), 5.0);
+}
+
+#[tokio::test]
+async fn a_running_warm_pool_instance_is_not_counted() {
+    // In a running warm pool the instance is `running` in EC2 and carries the
+    // group's tags, but its group does not list it among its instances.
+    let (policy, aws) = (policy(&[]), cluster(2));
+    aws.add_instance(InstanceFacts {
+        instance_id: "i-warm".into(),
+        instance_type: "m6i.large".into(),
+        state: "running".into(),
+        tags: [
+            (TAG.to_owned(), "owned".to_owned()),
+            (GROUP_NAME_TAG.to_owned(), "prod-a".to_owned()),
+        ]
+        .into(),
+        ..InstanceFacts::default()
+    });
+    let summary = run(&policy, &aws, SCHEDULE).await.unwrap();
+    assert_eq!(summary["usage"]["instances"], 2);
+}
+
+/// Scenario of the resume loop: 7 m6i.2xlarge (8 vCPUs) in prod-a = 56 of 64
+/// vCPUs (87.5 %); prod-a is suspended by the guard after a denial and its
+/// desired capacity is 2 above its instances.
+fn loop_cluster() -> FakeAws {
+    let aws = cluster(0);
+    aws.add_instance_type(
+        "m6i.2xlarge",
+        InstanceTypeSpec {
+            default_vcpus: 8,
+            memory_mib: 32768,
+        },
+    );
+    let mut listed = Vec::new();
+    for n in 0..7 {
+        let id = format!("i-big{n}");
+        aws.add_instance(InstanceFacts {
+            instance_id: id.clone(),
+            instance_type: "m6i.2xlarge".into(),
+            state: "running".into(),
+            tags: [
+                (TAG.to_owned(), "owned".to_owned()),
+                (GROUP_NAME_TAG.to_owned(), "prod-a".to_owned()),
+            ]
+            .into(),
+            ..InstanceFacts::default()
+        });
+        listed.push(GroupInstance {
+            instance_id: id,
+            lifecycle_state: "InService".into(),
+        });
+    }
+    aws.update_group("prod-a", |g| {
+        g.instances = listed;
+        g.desired_capacity = 9;
+    });
+    aws.update_group("prod-b", |g| g.desired_capacity = 0);
+    suspend_by_guard(
+        &aws,
+        "prod-a",
+        guard_record(json!({"trigger": "budget_denial"})),
+    );
+    aws
+}
+
+#[tokio::test]
+async fn a_group_is_not_resumed_while_what_it_would_launch_does_not_fit() {
+    let policy = policy(&[("GUARD_MAX_VCPUS", "64"), ("GUARD_MAX_INSTANCES", "100")]);
+    let aws = loop_cluster();
+    let guard = BudgetGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+
+    // Fifteen scheduled runs, one a minute: 56 + 2 × 8 = 72 vCPUs would be
+    // 112 %, so prod-a stays suspended, quietly, with the reason in the summary.
+    let mut last = Value::Null;
+    for _ in 0..15 {
+        last = guard
+            .handle(serde_json::from_str(SCHEDULE).unwrap())
+            .await
+            .unwrap();
+    }
+    assert_eq!(aws.calls("ResumeProcesses"), 0);
+    assert!(launch_suspended(&aws, "prod-a"));
+    let held = last["held"].to_string();
+    assert!(
+        held.contains("prod-a") && held.contains("2 instance"),
+        "{held}"
+    );
+    assert_eq!(kinds(&aws), Vec::<AlertKind>::new(), "no state changed");
+
+    // Three nodes leave: 32 + 16 = 48 vCPUs (75 %) fits, so it resumes once.
+    aws.update_group("prod-a", |g| {
+        g.instances.truncate(4);
+        g.desired_capacity = 6;
+    });
+    for n in 4..7 {
+        let mut gone = aws.instance_facts(&format!("i-big{n}")).unwrap();
+        gone.state = "terminated".into();
+        aws.add_instance(gone);
+    }
+    let resumed = guard
+        .handle(serde_json::from_str(SCHEDULE).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resumed["resumed"], json!(["prod-a"]));
+    assert_eq!(kinds(&aws), vec![AlertKind::ScaleOutResumed]);
+}
+
+#[tokio::test]
+async fn groups_resume_one_after_another_only_while_their_demand_fits_together() {
+    // Usage 4 of 20 vCPUs; prod-a and prod-b each want 4 more m6i.large
+    // (8 vCPUs each): 4 + 8 = 12 (60 %) fits, 4 + 8 + 8 = 20 (100 %) does not.
+    let (policy, aws) = (policy(&[("GUARD_MAX_INSTANCES", "100")]), cluster(0));
+    for group in ["prod-a", "prod-b"] {
+        let mut listed = Vec::new();
+        for n in 0..1 {
+            let id = format!("i-{group}-{n}");
+            aws.add_instance(InstanceFacts {
+                instance_id: id.clone(),
+                instance_type: "m6i.large".into(),
+                state: "running".into(),
+                tags: [
+                    (TAG.to_owned(), "owned".to_owned()),
+                    (GROUP_NAME_TAG.to_owned(), group.to_owned()),
+                ]
+                .into(),
+                ..InstanceFacts::default()
+            });
+            listed.push(GroupInstance {
+                instance_id: id,
+                lifecycle_state: "InService".into(),
+            });
+        }
+        aws.update_group(group, |g| {
+            g.instances = listed;
+            g.desired_capacity = 5;
+        });
+        suspend_by_guard(&aws, group, guard_record(json!({})));
+    }
+    let summary = run(&policy, &aws, SCHEDULE).await.unwrap();
+    assert_eq!(summary["resumed"], json!(["prod-a"]));
+    assert!(launch_suspended(&aws, "prod-b"));
+}
+
+#[tokio::test]
+async fn a_max_size_changed_by_someone_else_during_the_suspension_is_kept() {
+    // The guard clamped prod-a from 20 to 4; an operator then raised it to 40.
+    let (policy, aws) = (policy(&[("GUARD_CLAMP_MAX_SIZE", "true")]), cluster(1));
+    suspend_by_guard(
+        &aws,
+        "prod-a",
+        guard_record(json!({"original_max_size": 20, "clamped_to": 4})),
+    );
+    aws.update_group("prod-a", |g| {
+        g.max_size = 40;
+        g.desired_capacity = 0;
+    });
+    let summary = run(&policy, &aws, SCHEDULE).await.unwrap();
+    assert_eq!(summary["resumed"], json!(["prod-a"]));
+    let group = aws.group_facts("prod-a").unwrap();
+    assert_eq!(group.max_size, 40, "the operator's value stays");
+    assert!(!group.tags.contains_key(SUSPENDED_TAG));
+    assert_eq!(aws.calls("UpdateAutoScalingGroup"), 0);
+    let resumed = &alerts_of(&aws, AlertKind::ScaleOutResumed)[0];
+    assert!(
+        resumed
+            .email()
+            .contains("MaxSize of prod-a was changed to 40"),
+        "{}",
+        resumed.email()
+    );
+}
+
+#[tokio::test]
+async fn a_max_size_still_as_the_guard_set_it_is_restored() {
+    let (policy, aws) = (policy(&[("GUARD_CLAMP_MAX_SIZE", "true")]), cluster(1));
+    suspend_by_guard(
+        &aws,
+        "prod-a",
+        guard_record(json!({"original_max_size": 20, "clamped_to": 4})),
+    );
+    aws.update_group("prod-a", |g| {
+        g.max_size = 4;
+        g.desired_capacity = 0;
+    });
+    run(&policy, &aws, SCHEDULE).await.unwrap();
+    assert_eq!(aws.group_facts("prod-a").unwrap().max_size, 20);
+}
+
+/// prod-a runs 4 instances (desired 4, max 20); usage is at the threshold.
+fn clamp_cluster() -> FakeAws {
+    let aws = cluster(10);
+    let listed = (0..4)
+        .map(|n| GroupInstance {
+            instance_id: format!("i-{n:04}"),
+            lifecycle_state: "InService".into(),
+        })
+        .collect();
+    aws.update_group("prod-a", |g| g.instances = listed);
+    aws
+}
+
+fn raise_desired_with_new_instances(aws: &FakeAws, desired: i32) {
+    aws.update_group("prod-a", |g| {
+        g.desired_capacity = desired;
+        let have = g.instances.len();
+        for n in have..usize::try_from(desired).unwrap() {
+            g.instances.push(GroupInstance {
+                instance_id: format!("i-{n:04}"),
+                lifecycle_state: "InService".into(),
+            });
+        }
+    });
+}
+
+#[tokio::test]
+async fn a_clamp_never_terminates_what_the_autoscaler_launched_meanwhile() {
+    let (policy, aws) = (policy(&[("GUARD_CLAMP_MAX_SIZE", "true")]), clamp_cluster());
+    let guard = BudgetGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+    // Given the schedule has read prod-a at desired 4 and is about to suspend it,
+    let gate = aws.pause_before("SuspendProcesses");
+    let run = guard.handle(serde_json::from_str(SCHEDULE).unwrap());
+    // when the cluster autoscaler raises desired to 6 and two nodes launch,
+    let autoscaler = async {
+        gate.reached().await;
+        raise_desired_with_new_instances(&aws, 6);
+        gate.release();
+    };
+    let (summary, ()) = futures::join!(run, autoscaler);
+    summary.unwrap();
+
+    // then the clamp terminates nothing and leaves room for all six.
+    assert_eq!(aws.instance_changes(), Vec::<String>::new());
+    let group = aws.group_facts("prod-a").unwrap();
+    assert_eq!((group.max_size, group.instances.len()), (6, 6));
+}
+
+#[tokio::test]
+async fn a_clamp_after_the_suspension_never_scales_in() {
+    let (policy, aws) = (policy(&[("GUARD_CLAMP_MAX_SIZE", "true")]), clamp_cluster());
+    let guard = BudgetGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+    // Launch is suspended already when the autoscaler raises desired to 8: no
+    // instance can launch any more, so the clamp only undoes the wish.
+    let gate = aws.pause_before("UpdateAutoScalingGroup");
+    let run = guard.handle(serde_json::from_str(SCHEDULE).unwrap());
+    let autoscaler = async {
+        gate.reached().await;
+        aws.update_group("prod-a", |g| g.desired_capacity = 8);
+        gate.release();
+    };
+    let (summary, ()) = futures::join!(run, autoscaler);
+    summary.unwrap();
+    assert_eq!(aws.instance_changes(), Vec::<String>::new());
+    assert_eq!(aws.group_facts("prod-a").unwrap().instances.len(), 4);
+}
+
+#[tokio::test]
+async fn suspension_alerts_say_that_unhealthy_nodes_are_not_replaced() {
+    let (policy, aws) = (policy(&[]), cluster(10));
+    run(&policy, &aws, SCHEDULE).await.unwrap();
+    let email = aws.published()[0].email();
+    assert!(email.contains("not replaced"), "{email}");
+    assert!(!email.contains("replacements"), "{email}");
 }

@@ -3,29 +3,27 @@
 //!
 //! Admission is serialized by the deployment (reserved concurrency 1 on
 //! launch-guard, so one execution environment decides one launch at a time).
-//! This environment remembers what it admitted in a ledger and counts those
-//! instances even while Auto Scaling still reports them in `Pending:Wait`.
+//! Usage is measured by [`shared::budget::measure`], as budget-guard measures
+//! it: admitted instances carry the admission tag, written before their
+//! `CONTINUE`, and count in every environment until they are gone. This
+//! environment also remembers what it admitted in a ledger, for the moment
+//! between the tag write and EC2 showing the tag (EC2's reads are eventually
+//! consistent).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use shared::budget::measure::{self, ClusterState, GuardedGroups};
 use shared::budget::{self, Usage};
 use shared::checks::Violation;
-use shared::facts::{GroupFacts, InstanceFacts, InstanceTypeSpec};
+use shared::facts::InstanceFacts;
 use shared::policy::Policy;
-use shared::ports::{ClusterGroupsRead, ClusterInstancesRead, InstanceTypesRead};
+use shared::ports::{ClusterGroupsRead, InstanceTypesRead};
 
-/// How long an admitted instance stays in the ledger: long past the moment
-/// Auto Scaling reports it `InService`.
+/// How long an admitted instance stays in the ledger: far longer than EC2
+/// takes to show the tag written with it.
 const LEDGER_TTL: Duration = Duration::from_secs(15 * 60);
-
-/// The cluster as the admission sees it.
-#[derive(Debug, Clone)]
-pub(super) struct ClusterState {
-    pub instances: Vec<InstanceFacts>,
-    pub groups: Vec<GroupFacts>,
-}
 
 /// The result of one admission.
 #[derive(Debug, Clone)]
@@ -57,60 +55,37 @@ impl Ledger {
     }
 }
 
-/// Reads the cluster's instances and groups, in parallel.
-pub(super) async fn cluster_state(
-    policy: &Policy,
-    instances: &impl ClusterInstancesRead,
-    groups: &impl ClusterGroupsRead,
-) -> Result<ClusterState, String> {
-    let tag = policy.cluster_tag_key.as_str();
-    let (instances, groups) =
-        futures::join!(instances.cluster_instances(tag), groups.cluster_groups(tag));
-    Ok(ClusterState {
-        instances: instances.map_err(|err| err.to_string())?,
-        groups: groups.map_err(|err| err.to_string())?,
-    })
-}
-
 /// Admits or denies `candidate` against the cluster's usage.
 pub(super) async fn admit(
     policy: &Policy,
     types: &impl InstanceTypesRead,
+    groups: &impl ClusterGroupsRead,
+    guarded: &GuardedGroups,
     ledger: &Ledger,
-    cluster: &ClusterState,
+    cluster: ClusterState,
     candidate: &InstanceFacts,
-) -> Result<Admission, String> {
-    let names: Vec<String> = cluster
-        .instances
-        .iter()
-        .chain([candidate])
-        .map(|i| i.instance_type.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let specs: BTreeMap<String, InstanceTypeSpec> = types
-        .instance_types(&names)
-        .await
-        .map_err(|err| err.to_string())?;
-    let states = cluster
-        .groups
-        .iter()
-        .flat_map(|g| &g.instances)
-        .map(|i| (i.instance_id.as_str(), i.lifecycle_state.as_str()));
-    let mut excluded = budget::waiting_for_decision(states, &ledger.current());
-    excluded.insert(candidate.instance_id.clone());
-    let usage = budget::cluster_usage(&cluster.instances, &specs, &excluded)
-        .map_err(|err| err.to_string())?;
+) -> Result<(Admission, ClusterState), String> {
+    let measured = measure::measure_state(
+        cluster,
+        types,
+        groups,
+        guarded,
+        &ledger.current(),
+        Some(candidate),
+    )
+    .await
+    .map_err(|err| err.to_string())?;
     let candidate_usage =
-        budget::instance_usage(candidate, &specs).map_err(|err| err.to_string())?;
-    Ok(Admission {
+        budget::instance_usage(candidate, &measured.specs).map_err(|err| err.to_string())?;
+    let admission = Admission {
         violations: budget::admit(
             &policy.budget,
-            usage,
+            measured.usage,
             candidate_usage,
             &candidate.instance_id,
         ),
-        usage,
+        usage: measured.usage,
         candidate: candidate_usage,
-    })
+    };
+    Ok((admission, measured.state))
 }

@@ -13,6 +13,7 @@ use super::*;
 
 const LAUNCH: &str = include_str!("../../../../events/launch-lifecycle-action.json");
 const WARM_POOL: &str = include_str!("../../../../events/launch-from-warm-pool.json");
+const INTO_WARM_POOL: &str = include_str!("../../../../events/launch-into-warm-pool.json");
 const TEST_NOTIFICATION: &str = include_str!("../../../../events/test-notification.json");
 const SQS_BATCH: &str = include_str!("../../../../events/launch-sqs-batch.json");
 
@@ -707,5 +708,135 @@ mod budgets {
             1,
             "only the membership check"
         );
+    }
+
+    const ADMITTED_TAG: &str = "scaling-guard:admitted";
+
+    #[tokio::test]
+    async fn admissions_still_count_after_the_environment_is_replaced() {
+        // Given MaxInstances 3, one running node and four launches waiting
+        // (a second hook holds admitted ones in Pending:Wait).
+        let policy = policy(&[("GUARD_MAX_INSTANCES", "3")]);
+        let aws = cluster(1, 4);
+
+        // When one environment admits two launches and is then replaced,
+        {
+            let first = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+            for n in 0..2 {
+                first
+                    .handle(serde_json::from_str(&launch_of(n)).unwrap())
+                    .await
+                    .unwrap();
+            }
+        }
+        let second = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+        for n in 2..4 {
+            second
+                .handle(serde_json::from_str(&launch_of(n)).unwrap())
+                .await
+                .unwrap();
+        }
+
+        // then the new environment still counts them: 1 + 2 = 3, both later denied.
+        assert_eq!(
+            results(&aws),
+            vec![
+                LifecycleResult::Continue,
+                LifecycleResult::Continue,
+                LifecycleResult::Abandon,
+                LifecycleResult::Abandon
+            ]
+        );
+        for n in 0..2 {
+            let tags = aws.instance_facts(&format!("i-new{n:04}")).unwrap().tags;
+            assert!(tags.contains_key(ADMITTED_TAG), "{tags:?}");
+        }
+        let denied = aws.instance_facts("i-new0002").unwrap().tags;
+        assert!(!denied.contains_key(ADMITTED_TAG));
+    }
+
+    #[tokio::test]
+    async fn the_admission_is_recorded_on_the_instance_before_the_continue() {
+        let policy = policy(&[("GUARD_MAX_INSTANCES", "3")]);
+        let aws = cluster(0, 1);
+        let gate = aws.pause_before("CompleteLifecycleAction");
+        let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+        let decide = guard.handle(serde_json::from_str(&launch_of(0)).unwrap());
+        let look = async {
+            gate.reached().await;
+            let tags = aws.instance_facts("i-new0000").unwrap().tags;
+            gate.release();
+            tags
+        };
+        let (summary, tags) = futures::join!(decide, look);
+        summary.unwrap();
+        assert!(tags.contains_key(ADMITTED_TAG), "{tags:?}");
+    }
+
+    /// prod-general is at its instance budget (2 running of 2).
+    fn full_cluster_with_warm_instance(id: &str, token: &str) -> FakeAws {
+        let aws = cluster(2, 0);
+        aws.add_instance(member(id, "pending"));
+        aws.open_action(token);
+        aws
+    }
+
+    #[tokio::test]
+    async fn entering_the_warm_pool_is_vetted_but_charges_no_budget_and_never_suspends() {
+        let policy = policy(&[("GUARD_MAX_INSTANCES", "2")]);
+        let aws = full_cluster_with_warm_instance(
+            "i-0f9e8d7c6b5a40312",
+            "99990000-aaaa-4bbb-8ccc-ddddeeeeffff",
+        );
+        let summary = run(&policy, &aws, INTO_WARM_POOL).await.unwrap();
+        assert_eq!(summary["decision"], "CONTINUE", "{summary}");
+        assert_eq!(aws.group_changes(), Vec::<String>::new());
+        let tags = aws.instance_facts("i-0f9e8d7c6b5a40312").unwrap().tags;
+        assert!(!tags.contains_key(ADMITTED_TAG), "not charged yet");
+    }
+
+    #[tokio::test]
+    async fn a_misconfigured_node_never_waits_warm() {
+        let policy = policy(&[("GUARD_MAX_INSTANCES", "2")]);
+        let aws = full_cluster_with_warm_instance(
+            "i-0f9e8d7c6b5a40312",
+            "99990000-aaaa-4bbb-8ccc-ddddeeeeffff",
+        );
+        let mut bad = member("i-0f9e8d7c6b5a40312", "pending");
+        bad.instance_type = "m6i.large".into();
+        bad.http_tokens = Some(HttpTokens::Optional);
+        aws.add_instance(bad);
+        let summary = run(&policy, &aws, INTO_WARM_POOL).await.unwrap();
+        assert_eq!(summary["decision"], "ABANDON");
+        assert_eq!(summary["violations"][0]["check"], "imds.v2");
+        assert_eq!(aws.group_changes(), Vec::<String>::new(), "no suspension");
+    }
+
+    #[tokio::test]
+    async fn leaving_the_warm_pool_into_service_is_charged_and_denied_over_budget() {
+        let policy = policy(&[("GUARD_MAX_INSTANCES", "2")]);
+        let aws = full_cluster_with_warm_instance(
+            "i-0f9e8d7c6b5a40312",
+            "11112222-3333-4444-5555-666677778888",
+        );
+        let summary = run(&policy, &aws, WARM_POOL).await.unwrap();
+        assert_eq!(summary["decision"], "ABANDON");
+        assert_eq!(summary["violations"][0]["check"], "budget.instances");
+        assert_eq!(aws.calls("SuspendProcesses"), 1);
+    }
+
+    #[tokio::test]
+    async fn the_suspension_alert_says_unhealthy_nodes_are_not_replaced() {
+        let policy = policy(&[("GUARD_MAX_VCPUS", "4")]);
+        let aws = cluster(2, 1);
+        run(&policy, &aws, &launch_of(0)).await.unwrap();
+        let suspended = aws
+            .published()
+            .into_iter()
+            .find(|a| a.kind == AlertKind::ScaleOutSuspended)
+            .unwrap();
+        let email = suspended.email();
+        assert!(email.contains("not replaced"), "{email}");
+        assert!(!email.contains("replacements go on"), "{email}");
     }
 }
