@@ -14,189 +14,19 @@
     clippy::indexing_slicing
 )]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudwatch::types::{
-    ComparisonOperator, Dimension, DimensionFilter, Metric, StateValue, Statistic,
+use aws_sdk_cloudwatch::types::{DimensionFilter, Metric, StateValue};
+use scaling_guard_e2e::{CLUSTER, Function, HOOK, NODE_TYPE, OTHER_CLUSTER, PendingAction, events};
+use serde_json::json;
+
+mod support;
+
+use support::{
+    Bed, NODE_MEMORY_MIB, NODE_VCPUS, SUSPENDED_TAG, alert_groups, of_kind, sorted, strings,
 };
-use scaling_guard_e2e::alerts::{self, Received};
-use scaling_guard_e2e::{
-    CLUSTER, Clients, Cluster, Emulator, Function, GroupState, HOOK, NODE_TYPE, OTHER_CLUSTER,
-    PendingAction, events,
-};
-use serde_json::{Value, json};
-
-/// The guard's suspension tag (SPEC §7).
-const SUSPENDED_TAG: &str = "scaling-guard:suspended";
-/// m6i.large, as `DescribeInstanceTypes` reports it.
-const NODE_VCPUS: u64 = 2;
-const NODE_MEMORY_MIB: u64 = 8192;
-
-/// One test's world: the emulator, clients and the seeded cluster. Functions
-/// are started by each test with its policy (and dropped before this).
-struct Bed {
-    cluster: Cluster,
-    clients: Clients,
-    emulator: Emulator,
-}
-
-impl Bed {
-    async fn new() -> Self {
-        let emulator = Emulator::start().expect("emulator");
-        let clients = Clients::new(&emulator).await;
-        let cluster = Cluster::seed(&clients).await.expect("seeded cluster");
-        Bed {
-            cluster,
-            clients,
-            emulator,
-        }
-    }
-
-    /// The fixture's policy with budgets; `None` leaves a dimension unbudgeted.
-    fn policy(
-        &self,
-        vcpus: Option<u64>,
-        memory_mib: Option<u64>,
-        instances: Option<u64>,
-    ) -> BTreeMap<String, String> {
-        let mut policy = self.cluster.policy_env();
-        for (key, value) in [
-            ("GUARD_MAX_VCPUS", vcpus),
-            ("GUARD_MAX_MEMORY_MIB", memory_mib),
-            ("GUARD_MAX_INSTANCES", instances),
-        ] {
-            policy.insert(
-                key.to_owned(),
-                value.map(|v| v.to_string()).unwrap_or_default(),
-            );
-        }
-        policy
-    }
-
-    async fn budget_guard(&self, policy: &BTreeMap<String, String>) -> Function {
-        Function::budget_guard(&self.emulator.endpoint(), policy)
-            .await
-            .expect("budget-guard starts")
-    }
-
-    async fn group(&self, name: &str) -> GroupState {
-        self.cluster.group_state(name).await.unwrap()
-    }
-
-    /// Every alert delivered since the last call (the unfiltered queue).
-    async fn alerts(&self) -> Vec<Received> {
-        alerts::drain(&self.clients.sqs, &self.cluster.archive_queue_url)
-            .await
-            .unwrap()
-    }
-
-    /// Creates a metric alarm named `name` on the guard's vCPU metric and
-    /// puts it in `state`.
-    async fn alarm(&self, name: &str, state: StateValue) {
-        self.clients
-            .cloudwatch
-            .put_metric_alarm()
-            .alarm_name(name)
-            .namespace("ScalingGuard")
-            .metric_name("VcpuPercentOfBudget")
-            .dimensions(Dimension::builder().name("Cluster").value(CLUSTER).build())
-            .statistic(Statistic::Maximum)
-            .period(60)
-            .evaluation_periods(1)
-            .threshold(100.0)
-            .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
-            .send()
-            .await
-            .unwrap();
-        self.set_alarm(name, state).await;
-    }
-
-    async fn set_alarm(&self, name: &str, state: StateValue) {
-        self.clients
-            .cloudwatch
-            .set_alarm_state()
-            .alarm_name(name)
-            .state_value(state)
-            .state_reason("set by the end-to-end test")
-            .send()
-            .await
-            .unwrap();
-    }
-
-    /// Asserts the guard's suspension: `Launch` and nothing else, with its
-    /// record; returns the record.
-    async fn assert_suspended_by_guard(&self, name: &str) -> Value {
-        let group = self.group(name).await;
-        assert_eq!(
-            group.suspended_processes,
-            ["Launch"],
-            "only Launch is suspended on {name}"
-        );
-        let record = group
-            .tags
-            .get(SUSPENDED_TAG)
-            .unwrap_or_else(|| panic!("{name} carries the guard's tag: {:?}", group.tags));
-        let record: Value = serde_json::from_str(record).expect("the tag holds json");
-        for field in ["reason", "trigger", "time"] {
-            assert!(record[field].is_string(), "{field} in {record}");
-        }
-        record
-    }
-
-    async fn assert_not_suspended(&self, name: &str) {
-        let group = self.group(name).await;
-        assert!(
-            group.suspended_processes.is_empty(),
-            "{name}: {:?}",
-            group.suspended_processes
-        );
-        assert!(
-            !group.tags.contains_key(SUSPENDED_TAG),
-            "{name} has no suspension tag: {:?}",
-            group.tags
-        );
-    }
-}
-
-/// The alerts of one kind.
-fn of_kind<'a>(alerts: &'a [Received], kind: &str) -> Vec<&'a Received> {
-    alerts
-        .iter()
-        .filter(|a| a.attribute("kind") == Some(kind))
-        .collect()
-}
-
-/// The `details.groups` of an alert, sorted.
-fn alert_groups(alert: &Received) -> Vec<String> {
-    let mut groups: Vec<String> = alert.message["details"]["groups"]
-        .as_array()
-        .unwrap_or_else(|| panic!("details.groups in {}", alert.message))
-        .iter()
-        .map(|g| g.as_str().unwrap().to_owned())
-        .collect();
-    groups.sort();
-    groups
-}
-
-fn sorted(names: &[String]) -> Vec<String> {
-    let mut names = names.to_vec();
-    names.sort();
-    names
-}
-
-/// Strings of a JSON array, sorted.
-fn strings(value: &Value) -> Vec<String> {
-    let mut items: Vec<String> = value
-        .as_array()
-        .unwrap_or_else(|| panic!("not an array: {value}"))
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect();
-    items.sort();
-    items
-}
 
 // ---------------------------------------------------------------------------
 // 1. Surge admission in launch-guard.

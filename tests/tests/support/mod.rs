@@ -1,0 +1,194 @@
+//! The budget end-to-end tests' bed (`budget_guard.rs`, `budgets_hold.rs`):
+//! an emulator with the seeded cluster, the functions started with a policy,
+//! and the assertions on groups and alerts both files make.
+
+// Each test file uses part of it.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
+use scaling_guard_e2e::alerts::{self, Received};
+use scaling_guard_e2e::{CLUSTER, Clients, Cluster, Emulator, Function, GroupState};
+use serde_json::Value;
+
+/// The guard's suspension tag (SPEC §7).
+pub const SUSPENDED_TAG: &str = "scaling-guard:suspended";
+/// m6i.large, as `DescribeInstanceTypes` reports it.
+pub const NODE_VCPUS: u64 = 2;
+pub const NODE_MEMORY_MIB: u64 = 8192;
+
+/// One test's world: the emulator, clients and the seeded cluster. Functions
+/// are started by each test with its policy (and dropped before this).
+pub struct Bed {
+    pub cluster: Cluster,
+    pub clients: Clients,
+    pub emulator: Emulator,
+    /// When the test began.
+    pub started: SystemTime,
+}
+
+impl Bed {
+    pub async fn new() -> Self {
+        let started = SystemTime::now();
+        let emulator = Emulator::start().expect("emulator");
+        let clients = Clients::new(&emulator).await;
+        let cluster = Cluster::seed(&clients).await.expect("seeded cluster");
+        Bed {
+            cluster,
+            clients,
+            emulator,
+            started,
+        }
+    }
+
+    /// The fixture's policy with budgets; `None` leaves a dimension unbudgeted.
+    pub fn policy(
+        &self,
+        vcpus: Option<u64>,
+        memory_mib: Option<u64>,
+        instances: Option<u64>,
+    ) -> BTreeMap<String, String> {
+        let mut policy = self.cluster.policy_env();
+        for (key, value) in [
+            ("GUARD_MAX_VCPUS", vcpus),
+            ("GUARD_MAX_MEMORY_MIB", memory_mib),
+            ("GUARD_MAX_INSTANCES", instances),
+        ] {
+            policy.insert(
+                key.to_owned(),
+                value.map(|v| v.to_string()).unwrap_or_default(),
+            );
+        }
+        policy
+    }
+
+    /// A fresh launch-guard process: an execution environment with an empty
+    /// ledger, as after a deployment, a crash or idle recycling.
+    pub async fn launch_guard(&self, policy: &BTreeMap<String, String>) -> Function {
+        Function::launch_guard(&self.emulator.endpoint(), policy)
+            .await
+            .expect("launch-guard starts")
+    }
+
+    pub async fn budget_guard(&self, policy: &BTreeMap<String, String>) -> Function {
+        Function::budget_guard(&self.emulator.endpoint(), policy)
+            .await
+            .expect("budget-guard starts")
+    }
+
+    pub async fn group(&self, name: &str) -> GroupState {
+        self.cluster.group_state(name).await.unwrap()
+    }
+
+    /// Every alert delivered since the last call (the unfiltered queue).
+    pub async fn alerts(&self) -> Vec<Received> {
+        alerts::drain(&self.clients.sqs, &self.cluster.archive_queue_url)
+            .await
+            .unwrap()
+    }
+
+    /// Creates a metric alarm named `name` on the guard's vCPU metric and
+    /// puts it in `state`.
+    pub async fn alarm(&self, name: &str, state: StateValue) {
+        self.clients
+            .cloudwatch
+            .put_metric_alarm()
+            .alarm_name(name)
+            .namespace("ScalingGuard")
+            .metric_name("VcpuPercentOfBudget")
+            .dimensions(Dimension::builder().name("Cluster").value(CLUSTER).build())
+            .statistic(Statistic::Maximum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(100.0)
+            .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+            .send()
+            .await
+            .unwrap();
+        self.set_alarm(name, state).await;
+    }
+
+    pub async fn set_alarm(&self, name: &str, state: StateValue) {
+        self.clients
+            .cloudwatch
+            .set_alarm_state()
+            .alarm_name(name)
+            .state_value(state)
+            .state_reason("set by the end-to-end test")
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Asserts the guard's suspension: `Launch` and nothing else, with its
+    /// record; returns the record.
+    pub async fn assert_suspended_by_guard(&self, name: &str) -> Value {
+        let group = self.group(name).await;
+        assert_eq!(
+            group.suspended_processes,
+            ["Launch"],
+            "only Launch is suspended on {name}"
+        );
+        let record = group
+            .tags
+            .get(SUSPENDED_TAG)
+            .unwrap_or_else(|| panic!("{name} carries the guard's tag: {:?}", group.tags));
+        let record: Value = serde_json::from_str(record).expect("the tag holds json");
+        for field in ["reason", "trigger", "time"] {
+            assert!(record[field].is_string(), "{field} in {record}");
+        }
+        record
+    }
+
+    pub async fn assert_not_suspended(&self, name: &str) {
+        let group = self.group(name).await;
+        assert!(
+            group.suspended_processes.is_empty(),
+            "{name}: {:?}",
+            group.suspended_processes
+        );
+        assert!(
+            !group.tags.contains_key(SUSPENDED_TAG),
+            "{name} has no suspension tag: {:?}",
+            group.tags
+        );
+    }
+}
+
+/// The alerts of one kind.
+pub fn of_kind<'a>(alerts: &'a [Received], kind: &str) -> Vec<&'a Received> {
+    alerts
+        .iter()
+        .filter(|a| a.attribute("kind") == Some(kind))
+        .collect()
+}
+
+/// The `details.<key>` of an alert, sorted.
+pub fn alert_list(alert: &Received, key: &str) -> Vec<String> {
+    strings(&alert.message["details"][key])
+}
+
+/// The `details.groups` of an alert, sorted.
+pub fn alert_groups(alert: &Received) -> Vec<String> {
+    alert_list(alert, "groups")
+}
+
+pub fn sorted(names: &[String]) -> Vec<String> {
+    let mut names = names.to_vec();
+    names.sort();
+    names
+}
+
+/// Strings of a JSON array, sorted.
+pub fn strings(value: &Value) -> Vec<String> {
+    let mut items: Vec<String> = value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {value}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    items.sort();
+    items
+}
