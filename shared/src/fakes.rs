@@ -303,6 +303,7 @@ impl NetworkImageRead for FakeAws {
 
 impl GroupRead for FakeAws {
     async fn group(&self, name: &str) -> AwsResult<Option<GroupFacts>> {
+        self.gate("DescribeAutoScalingGroups").await;
         Ok(self
             .call("DescribeAutoScalingGroups")?
             .groups

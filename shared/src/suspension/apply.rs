@@ -5,8 +5,8 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::{
-    Restore, ResumePlan, SUSPENDED_TAG, SuspendPlan, SuspensionRecord, clamp_floor, plan_resume,
-    plan_suspend,
+    Restore, ResumePlan, SUSPENDED_TAG, SuspendPlan, SuspensionRecord, clamp_floor,
+    launch_suspended, plan_resume, plan_suspend,
 };
 use crate::facts::GroupFacts;
 use crate::ports::{AwsError, GroupRead, ScaleOutControl};
@@ -99,6 +99,10 @@ async fn apply_suspend(
     let Some(now) = control.group(group).await? else {
         return Ok(());
     };
+    if !launch_suspended(&now) || SuspensionRecord::of(&now).is_none() {
+        // budget-guard lifted the suspension meanwhile: nothing to clamp.
+        return Ok(());
+    }
     let Some(floor) = clamp_floor(&now) else {
         return Ok(());
     };

@@ -331,3 +331,25 @@ async fn a_resume_during_any_step_of_a_suspension_keeps_its_record() {
         assert_suspension_has_its_record(&aws, step);
     }
 }
+
+#[tokio::test]
+async fn a_resume_before_the_clamp_leaves_nothing_clamped_nor_recorded() {
+    // Given launch-guard has read the group and is suspending it with a clamp,
+    let aws = FakeAws::new();
+    aws.add_group(group("prod-a"));
+    let read = aws.group("prod-a").await.unwrap().unwrap();
+    // when budget-guard resumes it just before launch-guard reads it again
+    // to compute the clamp,
+    let gate = aws.pause_before("DescribeAutoScalingGroups");
+    let (groups, record) = ([read], record());
+    let launch_guard = suspend(&aws, &groups, true, &record, OnIncomplete::Leave);
+    let budget_guard = async {
+        gate.reached().await;
+        budget_guard_resumes(&aws).await;
+        gate.release();
+    };
+    futures::join!(launch_guard, budget_guard);
+    // then the group is as it was: no record, no suspension, no clamp.
+    assert_suspension_has_its_record(&aws, "DescribeAutoScalingGroups");
+    assert_eq!(aws.group_facts("prod-a").unwrap().max_size, 20);
+}
