@@ -24,9 +24,7 @@ use serde_json::json;
 
 mod support;
 
-use support::{
-    Bed, NODE_MEMORY_MIB, NODE_VCPUS, SUSPENDED_TAG, alert_groups, of_kind, sorted, strings,
-};
+use support::{Bed, NODE_MEMORY_MIB, NODE_VCPUS, SUSPENDED_TAG, alert_groups, sorted, strings};
 
 // ---------------------------------------------------------------------------
 // 1. Surge admission in launch-guard.
@@ -143,22 +141,7 @@ async fn a_surge_of_200_launches_admits_exactly_the_budget_and_suspends_scale_ou
     bed.assert_not_suspended(&bed.cluster.staging_group).await;
 
     // One suspension alert and one denial alert: no storm of 150.
-    let received = bed.alerts().await;
-    let suspended = of_kind(&received, "scale_out_suspended");
-    assert_eq!(suspended.len(), 1, "{received:?}");
-    assert_eq!(suspended[0].attribute("severity"), Some("critical"));
-    assert_eq!(alert_groups(suspended[0]), sorted(&bed.cluster.groups));
-    assert_eq!(
-        suspended[0].message["details"]["usage_instances"], "50 of 50 (100.0%)",
-        "{}",
-        suspended[0].message
-    );
-    assert_eq!(
-        of_kind(&received, "launch_denied").len(),
-        1,
-        "denials on a suspended group are quiet: {received:?}"
-    );
-    assert_eq!(received.len(), 2, "{received:?}");
+    support::assert_surge_alerted_once(&bed, "50 of 50 (100.0%)").await;
 }
 
 // ---------------------------------------------------------------------------

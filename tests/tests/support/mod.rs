@@ -192,3 +192,25 @@ pub fn strings(value: &Value) -> Vec<String> {
     items.sort();
     items
 }
+
+/// After a surge that reached the budget: exactly one suspension alert
+/// (critical, naming every cluster group, at `usage_instances`) and one
+/// denial alert — denials on a suspended group are quiet, however many.
+pub async fn assert_surge_alerted_once(bed: &Bed, usage_instances: &str) {
+    let received = bed.alerts().await;
+    let suspended = of_kind(&received, "scale_out_suspended");
+    assert_eq!(suspended.len(), 1, "{received:?}");
+    assert_eq!(suspended[0].attribute("severity"), Some("critical"));
+    assert_eq!(alert_groups(suspended[0]), sorted(&bed.cluster.groups));
+    assert_eq!(
+        suspended[0].message["details"]["usage_instances"], usage_instances,
+        "{}",
+        suspended[0].message
+    );
+    assert_eq!(
+        of_kind(&received, "launch_denied").len(),
+        1,
+        "denials on a suspended group are quiet: {received:?}"
+    );
+    assert_eq!(received.len(), 2, "{received:?}");
+}
