@@ -673,21 +673,7 @@ async fn a_composite_surge_alarm_in_alarm_holds_the_resume() {
         .unwrap();
 
     // Then Launch is suspended on the cluster's groups, the record naming it.
-    assert_eq!(summary["action"], "suspend", "{summary}");
-    assert_eq!(
-        strings(&summary["suspended"]),
-        sorted(&bed.cluster.groups),
-        "{summary}"
-    );
-    for group in &bed.cluster.groups {
-        let record = bed.assert_suspended_by_guard(group).await;
-        assert_eq!(record["trigger"], "alarm", "{record}");
-        assert_eq!(record["alarms"], json!([composite]), "{record}");
-    }
-    bed.assert_not_suspended(&bed.cluster.staging_group).await;
-    let received = bed.alerts().await;
-    assert_eq!(received.len(), 1, "{received:?}");
-    assert_eq!(received[0].attribute("kind"), Some("scale_out_suspended"));
+    support::assert_cluster_suspended_by_alarm(&bed, &summary, composite).await;
 
     // When the schedule runs with usage far below the resume threshold, no OK
     // having arrived: the composite alarm still fires, so the resume is held.

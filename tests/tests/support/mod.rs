@@ -214,3 +214,32 @@ pub async fn assert_surge_alerted_once(bed: &Bed, usage_instances: &str) {
     );
     assert_eq!(received.len(), 2, "{received:?}");
 }
+
+/// After an alarm in ALARM: the run suspended every cluster group, each
+/// record naming `alarm`, the other cluster untouched, and one
+/// `scale_out_suspended` alert was sent, which is returned.
+pub async fn assert_cluster_suspended_by_alarm(
+    bed: &Bed,
+    summary: &Value,
+    alarm: &str,
+) -> Received {
+    assert_eq!(summary["action"], "suspend", "{summary}");
+    assert_eq!(
+        strings(&summary["suspended"]),
+        sorted(&bed.cluster.groups),
+        "{summary}"
+    );
+    for group in &bed.cluster.groups {
+        let record = bed.assert_suspended_by_guard(group).await;
+        assert_eq!(record["trigger"], "alarm", "{record}");
+        assert_eq!(record["alarms"], serde_json::json!([alarm]), "{record}");
+    }
+    bed.assert_not_suspended(&bed.cluster.staging_group).await;
+    let received = bed.alerts().await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0].attribute("kind"), Some("scale_out_suspended"));
+    received
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| unreachable!())
+}
