@@ -765,7 +765,13 @@ async fn audit_mode_budget_guard_changes_nothing_and_alerts_once() {
         .metric_values(CLUSTER, &["SuspendedGroups"])
         .await
         .unwrap();
-    assert_eq!(values["SuspendedGroups"], [0.0], "{values:?}");
+    // Two runs publish two zeros, in one or two one-minute buckets depending
+    // on when the minute turns.
+    let suspended = &values["SuspendedGroups"];
+    assert!(
+        !suspended.is_empty() && suspended.iter().all(|value| *value == 0.0),
+        "{values:?}"
+    );
 
     // And one alert says what would have been done, once for the condition.
     let received = bed.alerts().await;
