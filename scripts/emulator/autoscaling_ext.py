@@ -28,6 +28,7 @@ Actions live on the moto backend object of their account and region, so moto's
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
 from typing import Any
 
@@ -89,6 +90,85 @@ def _actions(backend: AutoScalingBackend) -> dict[str, LifecycleAction]:
     return backend.__dict__.setdefault("scaling_guard_lifecycle_actions", {})
 
 
+def _clock(backend: AutoScalingBackend) -> dict[str, dict[str, float]]:
+    """Token -> {"created", "heartbeat"} (epoch seconds) of the recorded actions."""
+    return backend.__dict__.setdefault("scaling_guard_action_clock", {})
+
+
+def ended_actions(backend: AutoScalingBackend) -> list[dict[str, Any]]:
+    """How each action of this backend ended, in order: completed by
+    `CompleteLifecycleAction`, by its heartbeat timeout (the hook's
+    DefaultResult), or forgotten because its instance left by other means."""
+    return backend.__dict__.setdefault("scaling_guard_ended_actions", [])
+
+
+# Set by the control endpoint: apply each hook's HeartbeatTimeout on its own
+# (off by default: nothing times out unless a test asks for it).
+ENFORCE_HEARTBEAT_TIMEOUTS = {"on": False}
+
+# The order of events across requests and completions (faults.next_seq).
+_sequence: Any = None
+
+
+def set_sequence(next_seq: Any) -> None:
+    global _sequence
+    _sequence = next_seq
+
+
+def _heartbeat_timeout(backend: AutoScalingBackend, action: LifecycleAction) -> int | None:
+    hook = backend.lifecycle_hooks.get(f"{action.group}_{action.hook}")
+    return hook.heartbeat_timeout if hook is not None else None
+
+
+def _record_end(
+    backend: AutoScalingBackend, action: LifecycleAction, by: str, result: str | None
+) -> None:
+    clock = _clock(backend).pop(action.token, None) or {}
+    now = time.time()
+    created = clock.get("created", now)
+    ended_actions(backend).append(
+        {
+            "token": action.token,
+            "group": action.group,
+            "hook": action.hook,
+            "instance_id": action.instance_id,
+            "destination": action.destination,
+            "by": by,
+            "result": result,
+            "launched": created,
+            "ended": now,
+            "seconds": round(now - created, 3),
+            "heartbeat_timeout": _heartbeat_timeout(backend, action),
+            "seq": _sequence() if _sequence is not None else None,
+        }
+    )
+
+
+def record_heartbeat(backend: AutoScalingBackend, action: LifecycleAction) -> None:
+    clock = _clock(backend).get(action.token)
+    if clock is not None:
+        clock["heartbeat"] = time.time()
+
+
+def expire(backend: AutoScalingBackend, now: float | None = None) -> list[str]:
+    """With ENFORCE_HEARTBEAT_TIMEOUTS on, applies the DefaultResult of every
+    action whose hook's HeartbeatTimeout passed since its launch or last
+    heartbeat, as AWS does; returns their tokens."""
+    if not ENFORCE_HEARTBEAT_TIMEOUTS["on"]:
+        return []
+    now = time.time() if now is None else now
+    expired = []
+    for action in active_actions(backend):
+        clock = _clock(backend).get(action.token)
+        timeout = _heartbeat_timeout(backend, action)
+        if clock is None or timeout is None or action.token not in _actions(backend):
+            continue
+        if now - clock["heartbeat"] >= timeout:
+            time_out(backend, action)
+            expired.append(action.token)
+    return expired
+
+
 def warm_instances(group: FakeAutoScalingGroup) -> list[InstanceState]:
     """The instances in the group's warm pool (kept on the group, not in its
     `instance_states`, so moto counts them nowhere). Instances terminated
@@ -128,6 +208,7 @@ def active_actions(backend: AutoScalingBackend) -> list[LifecycleAction]:
     for token, action in list(actions.items()):
         if _waiting_state(backend, action) is None:
             del actions[token]
+            _record_end(backend, action, "instance_left", None)
     return list(actions.values())
 
 
@@ -160,7 +241,12 @@ def find_action(
     )
 
 
-def complete(backend: AutoScalingBackend, action: LifecycleAction, result: str) -> None:
+def complete(
+    backend: AutoScalingBackend,
+    action: LifecycleAction,
+    result: str,
+    by: str = "CompleteLifecycleAction",
+) -> None:
     """Apply a lifecycle action result the way AWS does.
 
     CONTINUE: the instance goes `InService` once no other hook of the group
@@ -178,11 +264,14 @@ def complete(backend: AutoScalingBackend, action: LifecycleAction, result: str) 
     actions.pop(action.token, None)
     state = _waiting_state(backend, action)
     if state is None:
+        _record_end(backend, action, "instance_left", None)
         return
+    _record_end(backend, action, by, result)
     if result == "ABANDON":
         for token, other in list(actions.items()):
             if other.instance_id == action.instance_id:
                 del actions[token]
+                _record_end(backend, other, "instance_left", None)
         backend.ec2_backend.terminate_instances([action.instance_id])
         if action.destination == WARM_POOL:
             group = backend.autoscaling_groups[action.group]
@@ -203,7 +292,7 @@ def time_out(backend: AutoScalingBackend, action: LifecycleAction) -> str:
     """What AWS does when the heartbeat timeout passes: apply the hook's DefaultResult."""
     hook = backend.lifecycle_hooks.get(f"{action.group}_{action.hook}")
     result = hook.default_result if hook is not None else "ABANDON"
-    complete(backend, action, result)
+    complete(backend, action, result, by="heartbeat_timeout")
     return result
 
 
@@ -242,6 +331,8 @@ def _hold(
             destination=destination,
         )
         _actions(backend)[action.token] = action
+        now = time.time()
+        _clock(backend)[action.token] = {"created": now, "heartbeat": now}
 
 
 # --- warm pools (the control endpoint's launch and enter) --------------------
@@ -543,8 +634,9 @@ def complete_lifecycle_action(self: AutoScalingResponse) -> Any:
 
 def record_lifecycle_action_heartbeat(self: AutoScalingResponse) -> Any:
     """Gap: RecordLifecycleActionHeartbeat is not implemented by moto. Nothing
-    times out here on its own, so a heartbeat only validates the action."""
-    _find_from_request(self)
+    times out here on its own unless the control endpoint enforces heartbeat
+    timeouts; then a heartbeat restarts the action's timeout."""
+    record_heartbeat(self.autoscaling_backend, _find_from_request(self))
     return EmptyResult()
 
 

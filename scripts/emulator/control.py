@@ -28,6 +28,38 @@ for what moto cannot do through the AWS API. Everything else goes to moto.
                "region": optional, default every region that has the image}
          -> 200 [{image_id, account, region, creation_date, deprecation_time}]
 
+    GET  /_scaling_guard/lifecycle-actions/ended[?group=NAME]
+         -> 200 [{token, group, hook, instance_id, destination, by, result,
+                  launched, ended, seconds, heartbeat_timeout, seq}]
+            (how each action ended, in order: `by` is "CompleteLifecycleAction",
+             "heartbeat_timeout" (the hook's DefaultResult, from the endpoint
+             above or an enforced timeout) or "instance_left" (terminated,
+             detached, ... otherwise; `result` null); times are epoch seconds,
+             `seq` orders it among the requests of /requests)
+    POST /_scaling_guard/heartbeat-timeouts
+         body {"enforce": true|false}
+         -> 200 {"enforce": bool}   (on: an action whose hook's HeartbeatTimeout
+            passed since its launch or last RecordLifecycleActionHeartbeat gets
+            the hook's DefaultResult, as on AWS; checked at every request.
+            Off by default: nothing times out on its own)
+
+    POST   /_scaling_guard/faults
+           body {"rules": [{"operation": NAME | "*", "kind": "throttle" | "error" | "latency",
+                            "count": N | "share": 0..1, "service": optional,
+                            "skip": optional N, "latency_ms": N | [LOW, HIGH],
+                            "status": 500 | 503 (error only)}, ...],
+                 "seed": N}
+           -> 200 the state below (replaces the rules, restarts the RNG)
+    GET    /_scaling_guard/faults
+           -> 200 {"seed", "injected", "rules": [{...rule, "matched", "injected"}]}
+    DELETE /_scaling_guard/faults -> 200 the (empty) state
+           (see faults.py: the service's own throttling error or a 5xx, or a
+            delay, per operation; a delayed call sleeps outside the lock below)
+    GET    /_scaling_guard/requests[?operation=NAME]
+           -> 200 [{seq, done_seq, service, operation, fault, rule, status,
+                    received, answered}]   (every AWS request, in order)
+    DELETE /_scaling_guard/requests -> 200 []
+
     GET  /_scaling_guard/sns/published?topic=ARN
          -> 200 [{message_id, subject, message, attributes}]   (every Publish to
             the topic as SNS received it: with MessageStructure json, `message`
@@ -39,6 +71,8 @@ Errors answer {"error": message} with 400 (bad request), 404 (unknown) or
 
 All requests (AWS and control) are served one at a time: moto's backends are
 not thread-safe, and the end-to-end tests fire concurrent launch decisions.
+Injected faults are decided before that lock is taken: a delayed call sleeps
+without holding up the others, an injected error never reaches moto.
 """
 
 from __future__ import annotations
@@ -54,7 +88,7 @@ from moto.sns.models import sns_backends
 from moto.ec2.utils import format_timestamp
 from werkzeug.wrappers import Request, Response
 
-from . import autoscaling_ext, cloudwatch_cbor, ec2_ext
+from . import autoscaling_ext, cloudwatch_cbor, ec2_ext, faults
 
 PREFIX = "/_scaling_guard/"
 
@@ -74,6 +108,26 @@ def list_actions(request: Request) -> list[dict[str, Any]]:
         for action in autoscaling_ext.active_actions(backend)
         if group is None or action.group == group
     ]
+
+
+def ended_actions(request: Request) -> list[dict[str, Any]]:
+    group = request.args.get("group")
+    for backend in autoscaling_ext.loaded_backends():
+        autoscaling_ext.active_actions(backend)  # records the actions forgotten meanwhile
+    ended = [
+        record
+        for backend in autoscaling_ext.loaded_backends()
+        for record in autoscaling_ext.ended_actions(backend)
+        if group is None or record["group"] == group
+    ]
+    return sorted(ended, key=lambda r: (r["seq"] is None, r["seq"] or 0, r["ended"]))
+
+
+def heartbeat_timeouts(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict) or set(body) != {"enforce"} or not isinstance(body["enforce"], bool):
+        raise ControlError(400, 'the body must be {"enforce": true|false}')
+    autoscaling_ext.ENFORCE_HEARTBEAT_TIMEOUTS["on"] = body["enforce"]
+    return {"enforce": body["enforce"]}
 
 
 def time_out_action(token: str) -> dict[str, Any]:
@@ -169,10 +223,29 @@ def published(request: Request) -> list[dict[str, Any]]:
     ]
 
 
-def route(request: Request) -> Any:
+def route(request: Request, app: "EmulatorApp") -> Any:
     parts = request.path[len(PREFIX):].strip("/").split("/")
     if request.method == "GET" and parts == ["lifecycle-actions"]:
         return list_actions(request)
+    if request.method == "GET" and parts == ["lifecycle-actions", "ended"]:
+        return ended_actions(request)
+    if request.method == "POST" and parts == ["heartbeat-timeouts"]:
+        return heartbeat_timeouts(request.get_json(force=True, silent=True))
+    if parts == ["faults"]:
+        try:
+            if request.method == "POST":
+                return app.faults.set(request.get_json(force=True, silent=True))
+            if request.method == "DELETE":
+                return app.faults.clear()
+            if request.method == "GET":
+                return app.faults.state()
+        except faults.BadRules as error:
+            raise ControlError(400, str(error)) from None
+    if parts == ["requests"] and request.method == "GET":
+        return app.journal.list(request.args.get("operation"))
+    if parts == ["requests"] and request.method == "DELETE":
+        app.journal.clear()
+        return []
     if request.method == "POST" and len(parts) == 3 and parts[0] == "lifecycle-actions" and parts[2] == "timeout":
         return time_out_action(parts[1])
     if request.method == "GET" and parts == ["sns", "published"]:
@@ -202,11 +275,21 @@ class EmulatorApp:
     def __init__(self, moto_app: Callable[..., Iterable[bytes]]):
         self.moto_app = moto_app
         self.lock = threading.Lock()
+        self.faults = faults.Faults()
+        self.journal = faults.Journal()
+        autoscaling_ext.set_sequence(faults.next_seq)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        with self.lock:
-            if environ.get("PATH_INFO", "").startswith(PREFIX):
+        if environ.get("PATH_INFO", "").startswith(PREFIX):
+            with self.lock:
+                self.expire_heartbeats()
                 return self.control(environ, start_response)
+        # Faults are decided (and slept) before the lock: see faults.serve.
+        return faults.serve(environ, start_response, self.faults, self.journal, self.answer)
+
+    def answer(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        with self.lock:
+            self.expire_heartbeats()
             if cloudwatch_cbor.handles(environ):
                 return cloudwatch_cbor.call(environ, start_response, self.moto_app)
             body = self.moto_app(environ, start_response)
@@ -216,10 +299,15 @@ class EmulatorApp:
                 if hasattr(body, "close"):
                     body.close()
 
+    @staticmethod
+    def expire_heartbeats() -> None:
+        for backend in autoscaling_ext.loaded_backends():
+            autoscaling_ext.expire(backend)
+
     def control(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         try:
-            status, payload = 200, route(request)
+            status, payload = 200, route(request, self)
         except ControlError as error:
             status, payload = error.status, {"error": error.message}
         response = Response(json.dumps(payload), status=status, mimetype="application/json")

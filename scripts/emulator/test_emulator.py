@@ -702,3 +702,218 @@ def test_composite_alarms_over_rpc_v2_cbor(endpoint):
     _, _, answer = cbor_call(endpoint, "DescribeAlarms", query)
     assert [a["AlarmName"] for a in answer["MetricAlarms"]] == ["cbor-child"]
     assert answer.get("CompositeAlarms", []) == []
+
+
+# --- fault injection, the request journal, how actions ended -------------------
+
+
+@pytest.fixture
+def faults(endpoint):
+    """Sets fault rules for one test; clears them (and the journal) after."""
+
+    assert control(endpoint, "DELETE", "requests")[0] == 200
+
+    def set_rules(rules: list[dict], seed: int = 7) -> dict:
+        status, body = control(endpoint, "POST", "faults", {"rules": rules, "seed": seed})
+        assert status == 200, body
+        return body
+
+    yield set_rules
+    assert control(endpoint, "DELETE", "faults")[0] == 200
+    assert control(endpoint, "DELETE", "requests")[0] == 200
+
+
+def no_retries(endpoint: str, service: str):
+    from botocore.config import Config
+
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name=REGION,
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+
+
+def fault_state(endpoint: str) -> dict:
+    status, body = control(endpoint, "GET", "faults")
+    assert status == 200
+    return body
+
+
+def test_throttling_faults_answer_each_services_own_error_for_the_next_n_calls(endpoint, faults):
+    asg, ec2 = no_retries(endpoint, "autoscaling"), no_retries(endpoint, "ec2")
+    faults([
+        {"operation": "DescribeAutoScalingGroups", "kind": "throttle", "count": 2},
+        {"operation": "DescribeInstances", "service": "ec2", "kind": "throttle", "count": 1},
+    ])
+    for _ in range(2):
+        with pytest.raises(ClientError) as raised:
+            asg.describe_auto_scaling_groups()
+        error = raised.value.response
+        assert error["Error"]["Code"] == "Throttling"
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    asg.describe_auto_scaling_groups()  # the third passes
+    with pytest.raises(ClientError) as raised:
+        ec2.describe_instances()
+    assert raised.value.response["Error"]["Code"] == "RequestLimitExceeded"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    ec2.describe_instances()
+    rules = fault_state(endpoint)["rules"]
+    assert [(r["matched"], r["injected"]) for r in rules] == [(3, 2), (2, 1)]
+    status, journal = control(endpoint, "GET", "requests?operation=DescribeAutoScalingGroups")
+    assert status == 200
+    assert [(e["fault"], e["status"], e["service"]) for e in journal] == [
+        ("throttle", 400, "autoscaling"), ("throttle", 400, "autoscaling"), (None, 200, "autoscaling"),
+    ]
+    assert all(e["seq"] < e["done_seq"] for e in journal)
+
+
+def test_error_faults_answer_500_or_503_and_botocore_sees_them_as_retryable(endpoint, faults):
+    sns = no_retries(endpoint, "sns")
+    topic = client(endpoint, "sns").create_topic(Name="faulty")["TopicArn"]
+    faults([
+        {"operation": "Publish", "kind": "error", "count": 1},
+        {"operation": "Publish", "kind": "error", "status": 503, "count": 1},
+    ])
+    codes = []
+    for _ in range(2):
+        with pytest.raises(ClientError) as raised:
+            sns.publish(TopicArn=topic, Message="x")
+        codes.append((raised.value.response["Error"]["Code"], raised.value.response["ResponseMetadata"]["HTTPStatusCode"]))
+    assert codes == [("InternalFailure", 500), ("ServiceUnavailable", 503)]
+    sns.publish(TopicArn=topic, Message="passes")
+    status, published = control(endpoint, "GET", f"sns/published?topic={topic}")
+    assert [p["message"] for p in published] == ["passes"], "a failed publish reached nothing"
+    # With its default retries, botocore retries both kinds and gets through.
+    faults([{"operation": "Publish", "kind": "error", "count": 1}, {"operation": "Publish", "kind": "throttle", "count": 1}])
+    client(endpoint, "sns").publish(TopicArn=topic, Message="retried")
+    assert fault_state(endpoint)["injected"] == 2
+
+
+def test_a_share_of_calls_fails_reproducibly_for_a_seed(endpoint, faults):
+    asg = no_retries(endpoint, "autoscaling")
+
+    def pattern(seed: int) -> list[bool]:
+        faults([{"operation": "DescribeLifecycleHooks", "kind": "error", "share": 0.3}], seed=seed)
+        failed = []
+        for _ in range(40):
+            try:
+                asg.describe_lifecycle_hooks(AutoScalingGroupName="none")
+                failed.append(False)
+            except ClientError:
+                failed.append(True)
+        assert fault_state(endpoint)["rules"][0]["injected"] == sum(failed)
+        return failed
+
+    first = pattern(11)
+    assert 4 <= sum(first) <= 20, first
+    assert pattern(11) == first, "the same seed, the same faults"
+    assert pattern(12) != first
+
+
+def test_a_slow_call_does_not_hold_up_the_others(endpoint, faults):
+    import threading
+
+    asg, ec2 = no_retries(endpoint, "autoscaling"), no_retries(endpoint, "ec2")
+    faults([{"operation": "DescribeAutoScalingGroups", "kind": "latency", "latency_ms": 1500, "count": 1}])
+    slow: dict[str, float] = {}
+
+    def call_slow() -> None:
+        started = time.monotonic()
+        asg.describe_auto_scaling_groups()
+        slow["took"] = time.monotonic() - started
+
+    thread = threading.Thread(target=call_slow)
+    thread.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    ec2.describe_instances()
+    asg.describe_lifecycle_hooks(AutoScalingGroupName="none")
+    others = time.monotonic() - started
+    assert "took" not in slow, "the slow call is still sleeping"
+    thread.join()
+    assert slow["took"] >= 1.4
+    assert others < 1.0, f"other calls were answered meanwhile ({others:.2f} s)"
+    (rule,) = fault_state(endpoint)["rules"]
+    assert (rule["kind"], rule["injected"], rule["latency_ms"]) == ("latency", 1, 1500)
+
+
+def test_skip_and_any_operation_and_clearing(endpoint, faults):
+    asg = no_retries(endpoint, "autoscaling")
+    faults([{"operation": "*", "service": "autoscaling", "kind": "throttle", "count": 1, "skip": 1}])
+    asg.describe_auto_scaling_groups()  # skipped
+    with pytest.raises(ClientError):
+        asg.describe_lifecycle_hooks(AutoScalingGroupName="none")
+    status, state = control(endpoint, "DELETE", "faults")
+    assert (status, state["rules"]) == (200, [])
+    asg.describe_auto_scaling_groups()
+    for bad in (
+        {"rules": [{"operation": "X", "kind": "boom", "count": 1}]},
+        {"rules": [{"operation": "X", "kind": "error", "count": 1, "share": 0.5}]},
+        {"rules": [{"operation": "X", "kind": "latency", "count": 1}]},
+        {"rules": [{"operation": "X", "kind": "error", "share": 2}]},
+        {"rules": [{"operation": "X", "kind": "throttle", "count": 1, "status": 503}]},
+        {"rules": [], "nope": 1},
+    ):
+        assert control(endpoint, "POST", "faults", bad)[0] == 400, bad
+
+
+def test_cloudwatch_over_cbor_is_throttled_in_its_own_shape(endpoint, faults):
+    faults([{"operation": "PutMetricData", "kind": "throttle", "count": 1}])
+    params = {"Namespace": "ScalingGuard", "MetricData": [{"MetricName": "X", "Value": 1.0}]}
+    status, headers, error = cbor_call(endpoint, "PutMetricData", params)
+    assert (status, error["__type"]) == (400, "Throttling")
+    assert headers["x-amzn-query-error"] == "Throttling;Sender"
+    assert cbor_call(endpoint, "PutMetricData", params)[0] == 200
+
+
+def ended(endpoint: str, group: str) -> list[dict]:
+    status, body = control(endpoint, "GET", f"lifecycle-actions/ended?group={group}")
+    assert status == 200
+    return body
+
+
+def test_ended_actions_say_how_each_ended(endpoint, asg, make_group):
+    group = make_group(desired=3, default_result="CONTINUE")
+    first, second, third = actions(endpoint, group)
+    complete(asg, group, "ABANDON", LifecycleActionToken=first["token"])
+    assert control(endpoint, "POST", f"lifecycle-actions/{second['token']}/timeout")[0] == 200
+    client(endpoint, "ec2").terminate_instances(InstanceIds=[third["instance_id"]])
+    records = ended(endpoint, group)
+    by_token = {r["token"]: r for r in records}
+    assert (by_token[first["token"]]["by"], by_token[first["token"]]["result"]) == ("CompleteLifecycleAction", "ABANDON")
+    assert (by_token[second["token"]]["by"], by_token[second["token"]]["result"]) == ("heartbeat_timeout", "CONTINUE")
+    assert (by_token[third["token"]]["by"], by_token[third["token"]]["result"]) == ("instance_left", None)
+    record = by_token[first["token"]]
+    assert record["heartbeat_timeout"] == 300
+    assert 0 <= record["seconds"] < 30 and record["launched"] <= record["ended"]
+    assert [r["seq"] for r in records] == sorted(r["seq"] for r in records)
+
+
+def test_enforced_heartbeat_timeouts_apply_the_default_result(endpoint, asg, world):
+    name = f"nodes-{uuid.uuid4().hex[:8]}"
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateId": world["template"], "Version": "$Latest"},
+        MinSize=0, MaxSize=5, DesiredCapacity=2, VPCZoneIdentifier=world["subnet"],
+        LifecycleHookSpecificationList=[{
+            "LifecycleHookName": HOOK, "LifecycleTransition": LAUNCHING,
+            "HeartbeatTimeout": 1, "DefaultResult": "CONTINUE",
+        }],
+    )
+    kept, lapsed = actions(endpoint, name)
+    assert control(endpoint, "POST", "heartbeat-timeouts", {"enforce": True}) == (200, {"enforce": True})
+    try:
+        time.sleep(0.6)
+        asg.record_lifecycle_action_heartbeat(
+            AutoScalingGroupName=name, LifecycleHookName=HOOK, LifecycleActionToken=kept["token"]
+        )
+        time.sleep(0.6)
+        assert [a["token"] for a in actions(endpoint, name)] == [kept["token"]], "the heartbeat kept it"
+        time.sleep(0.6)
+        assert actions(endpoint, name) == []
+    finally:
+        control(endpoint, "POST", "heartbeat-timeouts", {"enforce": False})
+    assert {(r["token"], r["by"], r["result"]) for r in ended(endpoint, name)} == {
+        (kept["token"], "heartbeat_timeout", "CONTINUE"), (lapsed["token"], "heartbeat_timeout", "CONTINUE"),
+    }
+    assert set(instances(asg, name).values()) == {"InService"}
+    assert control(endpoint, "POST", "heartbeat-timeouts", {"enforce": "yes"})[0] == 400

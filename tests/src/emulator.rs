@@ -176,6 +176,193 @@ pub struct ImageDates {
     pub deprecation_time: Option<Option<String>>,
 }
 
+/// What an injected fault does (`scripts/emulator/faults.py`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultKind {
+    /// The service's own throttling error, which the SDKs retry: Query
+    /// `Throttling` (400), EC2 `RequestLimitExceeded` (503), JSON
+    /// `ThrottlingException` (400).
+    Throttle,
+    /// A plain 5xx: 500 `InternalFailure` (EC2 `InternalError`) or, with
+    /// [`FaultRule::status`] 503, `ServiceUnavailable` (EC2 `Unavailable`).
+    Error,
+    /// The call is answered normally, after a delay (slept outside the
+    /// emulator's lock: other calls go on meanwhile).
+    Latency,
+}
+
+/// One fault rule: an operation (`"*"`: any), a kind, and how often it fires
+/// (the next `count` matching calls, or a `share` of them drawn from the
+/// seeded RNG). Rules are tried in order; the first that fires decides.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultRule {
+    pub operation: String,
+    pub kind: FaultKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip: Option<u32>,
+    /// `[low, high]` milliseconds, drawn uniformly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<[u64; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+}
+
+impl FaultRule {
+    /// A rule for `operation` (`"*"` for any) that fires on every matching
+    /// call until [`Self::share`], [`Self::count`] say otherwise.
+    pub fn new(operation: &str, kind: FaultKind) -> Self {
+        Self {
+            operation: operation.to_owned(),
+            kind,
+            service: None,
+            count: None,
+            share: Some(1.0),
+            skip: None,
+            latency_ms: None,
+            status: None,
+        }
+    }
+
+    pub fn throttle(operation: &str) -> Self {
+        Self::new(operation, FaultKind::Throttle)
+    }
+
+    /// A 5xx (500 unless [`Self::status`]).
+    pub fn error(operation: &str) -> Self {
+        Self::new(operation, FaultKind::Error)
+    }
+
+    pub fn latency(operation: &str, low_ms: u64, high_ms: u64) -> Self {
+        Self::new(operation, FaultKind::Latency).delayed(low_ms, high_ms)
+    }
+
+    /// Fires on this fraction of the matching calls (0..1).
+    pub fn share(mut self, share: f64) -> Self {
+        self.share = Some(share);
+        self.count = None;
+        self
+    }
+
+    /// Fires on the next `count` matching calls.
+    pub fn count(mut self, count: u32) -> Self {
+        self.count = Some(count);
+        self.share = None;
+        self
+    }
+
+    /// Lets the first `skip` matching calls pass.
+    pub fn skip(mut self, skip: u32) -> Self {
+        self.skip = Some(skip);
+        self
+    }
+
+    /// Only calls to this service (the SigV4 scope: `ec2`, `autoscaling`, ...).
+    pub fn service(mut self, service: &str) -> Self {
+        self.service = Some(service.to_owned());
+        self
+    }
+
+    /// Answers (the error, or the call) after `low_ms..=high_ms`.
+    pub fn delayed(mut self, low_ms: u64, high_ms: u64) -> Self {
+        self.latency_ms = Some([low_ms, high_ms]);
+        self
+    }
+
+    /// The status of an [`FaultKind::Error`]: 500 or 503.
+    pub fn status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+}
+
+/// A rule as the emulator reports it, with what it did.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct FaultCounter {
+    pub operation: String,
+    pub kind: FaultKind,
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Calls the rule saw (those an earlier rule took are not counted).
+    pub matched: u64,
+    /// Faults it injected.
+    pub injected: u64,
+}
+
+/// The fault rules in force and their counters.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct FaultState {
+    pub seed: u64,
+    pub injected: u64,
+    pub rules: Vec<FaultCounter>,
+}
+
+impl std::fmt::Display for FaultState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} faults injected (seed {})", self.injected, self.seed)?;
+        for rule in &self.rules {
+            write!(
+                f,
+                "\n  {:?} {}{}: {} of {} calls",
+                rule.kind,
+                rule.service
+                    .as_deref()
+                    .map(|s| format!("{s}:"))
+                    .unwrap_or_default(),
+                rule.operation,
+                rule.injected,
+                rule.matched
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// How a lifecycle action ended, as the emulator recorded it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct EndedAction {
+    pub token: String,
+    pub group: String,
+    pub hook: String,
+    pub instance_id: String,
+    pub destination: String,
+    /// `CompleteLifecycleAction`, `heartbeat_timeout` (the hook's
+    /// DefaultResult) or `instance_left` (terminated or detached otherwise).
+    pub by: String,
+    /// `CONTINUE` or `ABANDON`; `None` for `instance_left`.
+    pub result: Option<String>,
+    /// Epoch seconds: when the action was recorded (the launch) and ended.
+    pub launched: f64,
+    pub ended: f64,
+    pub seconds: f64,
+    pub heartbeat_timeout: Option<u64>,
+    /// Its place in the order of [`RequestRecord`]s.
+    pub seq: Option<u64>,
+}
+
+/// One AWS request the emulator served.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RequestRecord {
+    /// Order of arrival, and of the answer, in one sequence with
+    /// [`EndedAction::seq`].
+    pub seq: u64,
+    pub done_seq: u64,
+    pub service: Option<String>,
+    pub operation: Option<String>,
+    /// The injected fault, if any.
+    pub fault: Option<FaultKind>,
+    pub rule: Option<usize>,
+    pub status: u16,
+    pub received: f64,
+    pub answered: f64,
+}
+
 /// The emulator's control endpoint (`/_scaling_guard/...`, not an AWS API).
 #[derive(Debug, Clone)]
 pub struct Control {
@@ -260,6 +447,62 @@ impl Control {
             Some(&body),
         )
         .map(drop)
+    }
+
+    /// Replaces the fault rules (and restarts the RNG with `seed`).
+    pub fn set_faults(&self, rules: &[FaultRule], seed: u64) -> Result<FaultState> {
+        let body = serde_json::json!({ "rules": rules, "seed": seed }).to_string();
+        let answer = self.call("POST", "/_scaling_guard/faults", Some(&body))?;
+        serde_json::from_str(&answer).map_err(Error::json("fault state"))
+    }
+
+    /// The fault rules in force and how many faults each injected.
+    pub fn faults(&self) -> Result<FaultState> {
+        let answer = self.call("GET", "/_scaling_guard/faults", None)?;
+        serde_json::from_str(&answer).map_err(Error::json("fault state"))
+    }
+
+    /// Removes every fault rule; returns the state just before.
+    pub fn clear_faults(&self) -> Result<FaultState> {
+        let before = self.faults()?;
+        self.call("DELETE", "/_scaling_guard/faults", None)?;
+        Ok(before)
+    }
+
+    /// How lifecycle actions ended so far (of one group or of all), in order.
+    pub fn ended_actions(&self, group: Option<&str>) -> Result<Vec<EndedAction>> {
+        let mut path = "/_scaling_guard/lifecycle-actions/ended".to_owned();
+        if let Some(group) = group {
+            path.push_str("?group=");
+            path.push_str(&percent_encode(group));
+        }
+        let body = self.call("GET", &path, None)?;
+        serde_json::from_str(&body).map_err(Error::json("ended lifecycle actions"))
+    }
+
+    /// Makes the emulator apply each hook's heartbeat timeout on its own
+    /// (`DefaultResult`), as AWS does; off by default.
+    pub fn enforce_heartbeat_timeouts(&self, enforce: bool) -> Result<()> {
+        let body = serde_json::json!({ "enforce": enforce }).to_string();
+        self.call("POST", "/_scaling_guard/heartbeat-timeouts", Some(&body))
+            .map(drop)
+    }
+
+    /// The AWS requests served since the last [`Self::clear_requests`] (of
+    /// one operation, or all), in order of arrival.
+    pub fn requests(&self, operation: Option<&str>) -> Result<Vec<RequestRecord>> {
+        let mut path = "/_scaling_guard/requests".to_owned();
+        if let Some(operation) = operation {
+            path.push_str("?operation=");
+            path.push_str(&percent_encode(operation));
+        }
+        let body = self.call("GET", &path, None)?;
+        serde_json::from_str(&body).map_err(Error::json("requests"))
+    }
+
+    pub fn clear_requests(&self) -> Result<()> {
+        self.call("DELETE", "/_scaling_guard/requests", None)
+            .map(drop)
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&str>) -> Result<String> {

@@ -31,7 +31,10 @@ pub use clients::{Clients, REGION};
 pub use cluster::{
     CLUSTER, Cluster, GroupState, HOOK, Images, NODE_TYPE, OTHER_CLUSTER, Templates,
 };
-pub use emulator::{ACCOUNT, Control, Emulator, ImageDates, PendingAction};
+pub use emulator::{
+    ACCOUNT, Control, Emulator, EndedAction, FaultCounter, FaultKind, FaultRule, FaultState,
+    ImageDates, PendingAction, RequestRecord,
+};
 pub use error::{Error, Result};
 pub use function::{Function, InvokeError};
 pub use runtime_api::{Outcome, RuntimeApi};
