@@ -1,7 +1,9 @@
 //! Lifecycle action notifications: the EventBridge event and the hook's own
-//! SQS message format, parsed into one [`LifecycleAction`].
+//! SQS message format, parsed into one [`LifecycleAction`]; and the payload
+//! launch-guard is invoked with, an SQS batch of them or one ([`parse_payload`]).
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::SqsEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -43,6 +45,33 @@ pub struct LifecycleAction {
     pub destination: Option<String>,
 }
 
+impl LifecycleAction {
+    /// The action, when every field `CompleteLifecycleAction` and the checks
+    /// need is filled: a blank instance id or group would be looked up as
+    /// "nothing there", a blank token or hook could not be completed.
+    fn validated(self) -> Result<Self, EventError> {
+        let blank: Vec<String> = [
+            ("LifecycleActionToken", &self.token),
+            ("AutoScalingGroupName", &self.group),
+            ("LifecycleHookName", &self.hook),
+            ("EC2InstanceId", &self.instance_id),
+            ("LifecycleTransition", &self.transition),
+        ]
+        .into_iter()
+        .filter(|(_, value)| value.trim().is_empty())
+        .map(|(field, _)| format!("`{field}`"))
+        .collect();
+        match blank.as_slice() {
+            [] => Ok(self),
+            [field] => Err(EventError::BadDetail(format!("{field} is empty"))),
+            fields => Err(EventError::BadDetail(format!(
+                "{} are empty",
+                fields.join(", ")
+            ))),
+        }
+    }
+}
+
 /// Where a notification came from, for alerts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origin {
@@ -71,6 +100,22 @@ pub enum EventError {
     #[error("lifecycle notification is missing a field or has a wrong one: {0}")]
     BadDetail(String),
 }
+
+/// What launch-guard is invoked with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// An SQS batch: every record comes from SQS (`eventSource` `aws:sqs`)
+    /// and has a `messageId`; their bodies are parsed one by one
+    /// ([`parse_text`]), so that one bad message never fails its neighbours.
+    Batch(SqsEvent),
+    /// One EventBridge event or hook message.
+    Single(Notification),
+}
+
+/// The `eventSource` of every record of an SQS batch.
+pub const SQS_EVENT_SOURCE: &str = "aws:sqs";
+/// The `EventSource` of every record of an SNS envelope.
+pub const SNS_EVENT_SOURCE: &str = "aws:sns";
 
 /// The flat test notification that Auto Scaling sends to a hook's target.
 #[derive(Debug, Deserialize)]
@@ -106,7 +151,7 @@ pub fn parse(value: Value) -> Result<Notification, EventError> {
         let message: HookMessage =
             serde_json::from_value(value).map_err(|e| EventError::BadDetail(e.to_string()))?;
         return Ok(Notification::Action {
-            action: Box::new(message.action),
+            action: Box::new(message.action.validated()?),
             origin: Origin {
                 account: message.account,
                 region: None,
@@ -116,6 +161,71 @@ pub fn parse(value: Value) -> Result<Notification, EventError> {
     Err(EventError::Unrecognised(
         "expected an EventBridge event or an Auto Scaling lifecycle hook message".into(),
     ))
+}
+
+/// Parses what launch-guard is invoked with: an SQS batch (a `Records` list
+/// whose every record has `eventSource` `aws:sqs` and a `messageId`), or one
+/// notification ([`parse`]). Any other `Records` list, an SNS envelope in
+/// particular, is refused as a whole: answering it as an SQS batch would
+/// report its failures with no message id.
+pub fn parse_payload(payload: Value) -> Result<Payload, EventError> {
+    let Some(records) = payload.get("Records") else {
+        return parse(payload).map(Payload::Single);
+    };
+    let records = records.as_array().ok_or_else(|| {
+        EventError::Unrecognised(format!("`Records` is {}, not a list", kind(records)))
+    })?;
+    if records.is_empty() {
+        return Err(EventError::Unrecognised("`Records` is empty".into()));
+    }
+    for (index, record) in records.iter().enumerate() {
+        check_sqs_record(index, record)?;
+    }
+    serde_json::from_value(payload)
+        .map(Payload::Batch)
+        .map_err(|e| EventError::BadDetail(format!("sqs batch: {e}")))
+}
+
+/// A record of an SQS batch says it comes from SQS and names its message.
+fn check_sqs_record(index: usize, record: &Value) -> Result<(), EventError> {
+    let is_sns = record.get("EventSource").and_then(Value::as_str) == Some(SNS_EVENT_SOURCE)
+        || record.get("Sns").is_some();
+    if is_sns {
+        return Err(EventError::Unrecognised(format!(
+            "an SNS envelope (Records[{index}].EventSource `{SNS_EVENT_SOURCE}`); subscribe the hook's queue, not a topic"
+        )));
+    }
+    match record.get("eventSource") {
+        Some(Value::String(source)) if source == SQS_EVENT_SOURCE => {}
+        Some(Value::String(source)) => {
+            return Err(EventError::Unrecognised(format!(
+                "Records[{index}] has eventSource `{source}`, not `{SQS_EVENT_SOURCE}`"
+            )));
+        }
+        _ => {
+            return Err(EventError::Unrecognised(format!(
+                "Records[{index}] without eventSource `{SQS_EVENT_SOURCE}`"
+            )));
+        }
+    }
+    match record.get("messageId").and_then(Value::as_str) {
+        Some(id) if !id.trim().is_empty() => Ok(()),
+        _ => Err(EventError::BadDetail(format!(
+            "sqs batch: Records[{index}] has no messageId"
+        ))),
+    }
+}
+
+/// The JSON type of a value, for messages.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// Parses the text of an SQS message body.
@@ -144,7 +254,7 @@ fn parse_eventbridge(value: Value) -> Result<Notification, EventError> {
     let action: LifecycleAction =
         serde_json::from_value(event.detail).map_err(|e| EventError::BadDetail(e.to_string()))?;
     Ok(Notification::Action {
-        action: Box::new(action),
+        action: Box::new(action.validated()?),
         origin: Origin {
             account: event.account,
             region: event.region,
@@ -213,6 +323,95 @@ mod tests {
             matches!(parsed[2], Ok(Notification::Test { .. })),
             "test: {:?}",
             parsed[2]
+        );
+    }
+
+    #[test]
+    fn an_action_with_an_empty_instance_id_is_refused() {
+        let mut event: Value = serde_json::from_str(LAUNCH).unwrap();
+        event["detail"]["EC2InstanceId"] = "".into();
+        assert_eq!(
+            parse(event).unwrap_err().to_string(),
+            "lifecycle notification is missing a field or has a wrong one: `EC2InstanceId` is empty"
+        );
+    }
+
+    #[test]
+    fn a_hook_message_with_a_blank_token_and_group_is_refused() {
+        let batch: SqsEvent = serde_json::from_str(SQS).unwrap();
+        let mut message: Value =
+            serde_json::from_str(batch.records[0].body.as_deref().unwrap()).unwrap();
+        message["LifecycleActionToken"] = "".into();
+        message["AutoScalingGroupName"] = " ".into();
+        assert_eq!(
+            parse(message).unwrap_err(),
+            EventError::BadDetail(
+                "`LifecycleActionToken`, `AutoScalingGroupName` are empty".into()
+            )
+        );
+    }
+
+    #[test]
+    fn an_sqs_batch_is_a_batch() {
+        let Payload::Batch(batch) = parse_payload(serde_json::from_str(SQS).unwrap()).unwrap()
+        else {
+            panic!("not a batch");
+        };
+        assert_eq!(batch.records.len(), 3);
+    }
+
+    #[test]
+    fn a_bare_event_is_a_single_notification() {
+        assert_eq!(
+            parse_payload(serde_json::from_str(LAUNCH).unwrap()).unwrap(),
+            Payload::Single(parse_text(LAUNCH).unwrap())
+        );
+    }
+
+    #[test]
+    fn an_sns_envelope_is_refused_with_advice() {
+        let envelope = serde_json::json!({"Records": [{
+            "EventSource": "aws:sns",
+            "Sns": {"Type": "Notification", "Message": LAUNCH},
+        }]});
+        assert_eq!(
+            parse_payload(envelope).unwrap_err().to_string(),
+            "event is not a lifecycle notification: an SNS envelope (Records[0].EventSource `aws:sns`); subscribe the hook's queue, not a topic"
+        );
+    }
+
+    #[test]
+    fn records_that_do_not_come_from_sqs_are_refused() {
+        let mut batch: Value = serde_json::from_str(SQS).unwrap();
+        batch["Records"][1]
+            .as_object_mut()
+            .unwrap()
+            .remove("eventSource");
+        assert_eq!(
+            parse_payload(batch.clone()).unwrap_err().to_string(),
+            "event is not a lifecycle notification: Records[1] without eventSource `aws:sqs`"
+        );
+        batch["Records"][1]["eventSource"] = "aws:s3".into();
+        assert_eq!(
+            parse_payload(batch).unwrap_err().to_string(),
+            "event is not a lifecycle notification: Records[1] has eventSource `aws:s3`, not `aws:sqs`"
+        );
+        assert_eq!(
+            parse_payload(serde_json::json!({"Records": []}))
+                .unwrap_err()
+                .to_string(),
+            "event is not a lifecycle notification: `Records` is empty"
+        );
+    }
+
+    #[test]
+    fn a_batch_record_without_a_message_id_is_refused() {
+        // Its failure could not be reported: an empty `itemIdentifier` fails the whole batch.
+        let mut batch: Value = serde_json::from_str(SQS).unwrap();
+        batch["Records"][2]["messageId"] = "".into();
+        assert_eq!(
+            parse_payload(batch).unwrap_err(),
+            EventError::BadDetail("sqs batch: Records[2] has no messageId".into())
         );
     }
 

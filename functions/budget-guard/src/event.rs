@@ -108,12 +108,44 @@ pub fn parse(payload: Value) -> Result<Vec<Trigger>, EventError> {
         return lambda_action(payload).map(|t| vec![t]);
     }
     if let Some(records) = payload.get("Records").and_then(Value::as_array) {
+        if records.is_empty() {
+            return Err(EventError::Unrecognised(
+                "an SNS notification without records".to_owned(),
+            ));
+        }
         return records.iter().map(sns_record).collect();
     }
     Err(EventError::Unrecognised(
         "expected a `Scheduled Event`, a CloudWatch alarm action or an SNS alarm notification"
             .to_owned(),
     ))
+}
+
+/// An alarm trigger, when the alarm has a name and a group dimension, if
+/// any, has a value (an empty one would scope the alarm to no group).
+fn alarm_trigger(
+    name: String,
+    state: AlarmState,
+    group: Option<String>,
+    checks: Vec<CheckName>,
+) -> Result<Trigger, EventError> {
+    if name.trim().is_empty() {
+        return Err(EventError::BadAlarm("the alarm name is empty".to_owned()));
+    }
+    if group
+        .as_deref()
+        .is_some_and(|group| group.trim().is_empty())
+    {
+        return Err(EventError::BadAlarm(format!(
+            "the alarm's `{GROUP_DIMENSION}` dimension is empty"
+        )));
+    }
+    Ok(Trigger::Alarm {
+        name,
+        state,
+        group,
+        checks,
+    })
 }
 
 fn lambda_action(payload: Value) -> Result<Trigger, EventError> {
@@ -148,12 +180,7 @@ fn lambda_action(payload: Value) -> Result<Trigger, EventError> {
                 .as_str()
         })
         .map(str::to_owned);
-    Ok(Trigger::Alarm {
-        name: data.alarm_name,
-        state,
-        group,
-        checks,
-    })
+    alarm_trigger(data.alarm_name, state, group, checks)
 }
 
 fn sns_record(record: &Value) -> Result<Trigger, EventError> {
@@ -180,12 +207,7 @@ fn sns_record(record: &Value) -> Result<Trigger, EventError> {
         .flat_map(|t| t.dimensions)
         .find(|d| d.name == GROUP_DIMENSION)
         .map(|d| d.value);
-    Ok(Trigger::Alarm {
-        name: alarm.alarm_name,
-        state,
-        group,
-        checks,
-    })
+    alarm_trigger(alarm.alarm_name, state, group, checks)
 }
 
 #[cfg(test)]
@@ -253,5 +275,36 @@ mod tests {
         );
         let bad = serde_json::json!({"Records": [{"Sns": {"Message": "not json"}}]});
         assert!(matches!(parse(bad), Err(EventError::BadAlarm(_))));
+    }
+
+    #[test]
+    fn an_sns_envelope_without_records_is_refused() {
+        assert_eq!(
+            parse(serde_json::json!({"Records": []}))
+                .unwrap_err()
+                .to_string(),
+            "event is not a schedule or an alarm: an SNS notification without records"
+        );
+    }
+
+    #[test]
+    fn an_alarm_with_an_empty_name_is_refused() {
+        let mut event: Value =
+            serde_json::from_str(include_str!("../../../events/budget-alarm-alarm.json")).unwrap();
+        event["alarmData"]["alarmName"] = "".into();
+        assert_eq!(
+            parse(event).unwrap_err().to_string(),
+            "alarm event is malformed: the alarm name is empty"
+        );
+    }
+
+    #[test]
+    fn an_alarm_scoped_to_an_empty_group_is_refused() {
+        let message = r#"{"AlarmName": "surge", "NewStateValue": "ALARM", "Trigger": {"Dimensions": [{"name": "AutoScalingGroupName", "value": ""}]}}"#;
+        let event = serde_json::json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": message}}]});
+        assert_eq!(
+            parse(event).unwrap_err().to_string(),
+            "alarm event is malformed: the alarm's `AutoScalingGroupName` dimension is empty"
+        );
     }
 }

@@ -93,6 +93,13 @@ pub fn parse(value: Value) -> Result<Event, EventError> {
     let trigger = match (event.detail_type.as_str(), event.source.as_str()) {
         (STATE_CHANGE, "aws.ec2") => {
             let detail: StateChangeDetail = detail(STATE_CHANGE, event.detail)?;
+            filled(
+                STATE_CHANGE,
+                &[
+                    ("instance-id", &detail.instance_id),
+                    ("state", &detail.state),
+                ],
+            )?;
             Trigger::StateChange {
                 instance_id: detail.instance_id,
                 state: detail.state,
@@ -100,6 +107,13 @@ pub fn parse(value: Value) -> Result<Event, EventError> {
         }
         (LAUNCH_SUCCESSFUL, "aws.autoscaling") => {
             let detail: LaunchSuccessfulDetail = detail(LAUNCH_SUCCESSFUL, event.detail)?;
+            filled(
+                LAUNCH_SUCCESSFUL,
+                &[
+                    ("EC2InstanceId", &detail.instance_id),
+                    ("AutoScalingGroupName", &detail.group),
+                ],
+            )?;
             Trigger::LaunchSuccessful {
                 instance_id: detail.instance_id,
                 group: detail.group,
@@ -125,6 +139,21 @@ fn detail<T: for<'de> Deserialize<'de>>(
         message: e.to_string(),
     })
 }
+
+/// Every named field of the detail has a value: a blank instance id or group
+/// would be looked up as "nothing there".
+fn filled(detail_type: &'static str, fields: &[(&str, &String)]) -> Result<(), EventError> {
+    match fields.iter().find(|(_, value)| value.trim().is_empty()) {
+        Some((field, _)) => Err(EventError::BadDetail {
+            detail_type,
+            message: format!("`{field}` is empty"),
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {
@@ -182,6 +211,26 @@ mod tests {
         assert_eq!(
             parse(event).unwrap_err().to_string(),
             "`EC2 Instance State-change Notification` event is missing a field or has a wrong one: missing field `instance-id`"
+        );
+    }
+
+    #[test]
+    fn a_state_change_with_a_blank_instance_id_gets_a_clear_error() {
+        let mut event: Value = serde_json::from_str(PENDING).unwrap();
+        event["detail"]["instance-id"] = " ".into();
+        assert_eq!(
+            parse(event).unwrap_err().to_string(),
+            "`EC2 Instance State-change Notification` event is missing a field or has a wrong one: `instance-id` is empty"
+        );
+    }
+
+    #[test]
+    fn a_launch_with_an_empty_group_gets_a_clear_error() {
+        let mut event: Value = serde_json::from_str(LAUNCHED).unwrap();
+        event["detail"]["AutoScalingGroupName"] = "".into();
+        assert_eq!(
+            parse(event).unwrap_err().to_string(),
+            "`EC2 Instance Launch Successful` event is missing a field or has a wrong one: `AutoScalingGroupName` is empty"
         );
     }
 
