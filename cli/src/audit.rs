@@ -308,7 +308,7 @@ fn whole_seconds(time: SystemTime) -> SystemTime {
 
 fn membership_kind(membership: &Membership) -> &'static str {
     match membership {
-        Membership::GuardedGroup(_) => "guarded_group",
+        Membership::GuardedGroup { .. } => "guarded_group",
         Membership::UnguardedGroup(_) => "unguarded_group",
         Membership::Launcher(_) => "launcher",
         Membership::Unmanaged => "unmanaged",

@@ -43,6 +43,10 @@ pub struct Explanation {
     pub reason: Option<String>,
     /// The decision was taken by `GUARD_FAIL_MODE`.
     pub fail_mode: bool,
+    /// What could not be established although what was known decided (a
+    /// blocking violation abandons the launch whatever the budget would say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
     /// The instance's state in its group (`Pending:Wait` while the action
     /// waits); `None` when the group does not list it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -107,6 +111,7 @@ impl Explanation {
             hook: action.map(|a| a.hook.clone()),
             reason: None,
             fail_mode: false,
+            unknown: None,
             lifecycle_state: None,
             instance: None,
             violations: Vec::new(),
@@ -206,10 +211,23 @@ where
                 violations.sort();
                 Some(view)
             }
+            // What is known decides first, as in launch-guard: only when
+            // nothing known blocks does the fail mode decide.
             Err(reason) => {
+                let reason = format!("the budget: {reason}");
+                let verdict = Verdict::with_unknown(policy, violations, true);
+                if !verdict.is_blocked() {
+                    return Ok(Explanation {
+                        lifecycle_state,
+                        ..Explanation::by_fail_mode(policy, &action, reason)
+                    });
+                }
                 return Ok(Explanation {
                     lifecycle_state,
-                    ..Explanation::by_fail_mode(policy, &action, reason)
+                    instance: Some(instance_view(&facts)),
+                    violations: verdict.findings,
+                    unknown: Some(reason),
+                    ..Explanation::new(policy, Some(&action), verdict.result.into())
                 });
             }
         },
@@ -364,6 +382,12 @@ pub fn render(explanation: &Explanation, policy: &Policy) -> String {
             let _ = writeln!(out, "\n  {reason}: launch-guard leaves it alone");
         }
         (None, _) => out.push('\n'),
+    }
+    if let Some(unknown) = &explanation.unknown {
+        let _ = writeln!(
+            out,
+            "  not established: {unknown}; what is known blocks the launch"
+        );
     }
 
     if explanation.decision != Decision::Ignored && !explanation.fail_mode {

@@ -52,12 +52,21 @@ def allowing(role: str, action: str) -> list[dict[str, Any]]:
     return [s for s in statements(role) if action in actions(s)]
 
 
-def test_launch_guard_records_admissions_only_on_cluster_instances_and_only_its_tag() -> None:
+def test_launch_guard_records_decisions_only_on_cluster_instances_and_only_its_tags() -> None:
     (statement,) = allowing("LaunchGuardRole", "ec2:CreateTags")
     assert statement["Resource"].endswith(":instance/*")
     condition = statement["Condition"]
     assert condition["StringLike"] == {f"aws:ResourceTag/{TAG_KEY}": "*"}
-    assert condition["ForAllValues:StringEquals"] == {"aws:TagKeys": ["scaling-guard:admitted"]}
+    # ForAllValues: every key of the request must be one of the guard's own
+    # (the admission, the vetting, a failed completion), never e.g. the
+    # cluster tag itself.
+    assert condition["ForAllValues:StringEquals"] == {
+        "aws:TagKeys": [
+            "scaling-guard:admitted",
+            "scaling-guard:vetted",
+            "scaling-guard:completion-failed",
+        ]
+    }
 
 
 @pytest.mark.parametrize(
@@ -93,3 +102,43 @@ def test_every_change_to_a_group_is_bound_to_the_cluster_tag(role: str, action: 
 def test_launch_guard_cannot_lift_a_suspension() -> None:
     assert not allowing("LaunchGuardRole", "autoscaling:ResumeProcesses")
     assert not allowing("LaunchGuardRole", "autoscaling:DeleteTags")
+
+
+def test_instance_audit_tags_only_cluster_instances_and_only_its_own_records() -> None:
+    # Every remediation is recorded on the instance before the change
+    # (scaling-guard:remediated, the durable count behind
+    # GUARD_MAX_REMEDIATIONS_PER_HOUR), a remediation the cap held back too
+    # (scaling-guard:remediation-held); isolate writes its three tags.
+    # ForAllValues: no other key, e.g. not the cluster tag itself.
+    (statement,) = allowing("InstanceAuditRole", "ec2:CreateTags")
+    assert statement["Resource"].endswith(":instance/*")
+    condition = statement["Condition"]
+    assert condition["StringLike"] == {f"aws:ResourceTag/{TAG_KEY}": "*"}
+    assert condition["ForAllValues:StringEquals"] == {
+        "aws:TagKeys": [
+            "scaling-guard:quarantined",
+            "scaling-guard:quarantine-reason",
+            "scaling-guard:previous-security-groups",
+            "scaling-guard:remediated",
+            "scaling-guard:remediation-held",
+        ]
+    }
+
+
+def test_instance_audit_reads_the_remediation_records_of_every_state() -> None:
+    # DescribeInstances supports no resource-level permissions: "*".
+    (statement,) = allowing("InstanceAuditRole", "ec2:DescribeInstances")
+    assert statement["Resource"] == "*"
+
+
+@pytest.mark.parametrize(
+    "action", ["ec2:StopInstances", "ec2:TerminateInstances", "ec2:ModifyInstanceAttribute"]
+)
+def test_every_instance_audit_change_is_bound_to_the_cluster_tag(action: str) -> None:
+    bound = [
+        s
+        for s in allowing("InstanceAuditRole", action)
+        if s["Resource"].endswith(":instance/*")
+    ]
+    (statement,) = bound
+    assert statement["Condition"]["StringLike"] == {f"aws:ResourceTag/{TAG_KEY}": "*"}

@@ -29,6 +29,11 @@ pub enum AlertKind {
     GroupEnrolled,
     SweepSummary,
     GuardError,
+    /// The policy is invalid: the function decides nothing until it is fixed.
+    GuardMisconfigured,
+    /// instance-audit held remediations back: the cluster reached
+    /// `GUARD_MAX_REMEDIATIONS_PER_HOUR` (at most one alert an hour).
+    RemediationCapped,
 }
 
 impl AlertKind {
@@ -43,6 +48,8 @@ impl AlertKind {
             AlertKind::GroupEnrolled => "group_enrolled",
             AlertKind::SweepSummary => "sweep_summary",
             AlertKind::GuardError => "guard_error",
+            AlertKind::GuardMisconfigured => "guard_misconfigured",
+            AlertKind::RemediationCapped => "remediation_capped",
         }
     }
 }
@@ -206,6 +213,50 @@ impl Alert {
             ("decision", self.decision.clone()),
         ]
     }
+}
+
+/// The one alert of a function whose policy is invalid. There is no policy to
+/// take the cluster and mode from, so they are the raw variables' values.
+pub fn misconfigured_alert(
+    function: &str,
+    cluster: &str,
+    mode: Mode,
+    problems: &[String],
+    now: SystemTime,
+) -> Alert {
+    let cluster = if cluster.trim().is_empty() {
+        "unknown"
+    } else {
+        cluster.trim()
+    };
+    let mut alert = Alert {
+        version: ALERT_VERSION,
+        kind: AlertKind::GuardMisconfigured,
+        cluster: cluster.to_owned(),
+        severity: Severity::Critical,
+        decision: "none".to_owned(),
+        instance_id: None,
+        group: None,
+        violations: Vec::new(),
+        mode,
+        time: format_rfc3339(now),
+        account: None,
+        region: None,
+        headline: format!("{function} rejects its policy and decides nothing"),
+        advice: format!(
+            "fix the policy ({}) and redeploy. Until then every invocation of {function} fails: launches wait for \
+             the hook's heartbeat and get its DefaultResult, and events go to the dead-letter queue.",
+            problems.join("; ")
+        ),
+        details: BTreeMap::new(),
+    };
+    alert
+        .details
+        .insert("function".to_owned(), Value::from(function));
+    alert
+        .details
+        .insert("problems".to_owned(), Value::from(problems.to_vec()));
+    alert
 }
 
 /// Publishes `alert`, best effort: by then the decision or change is made and

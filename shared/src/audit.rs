@@ -7,7 +7,7 @@ pub mod gather;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -16,7 +16,7 @@ use crate::checks::{CheckName, check_node};
 use crate::decision::Finding;
 use crate::facts::{InstanceFacts, NodeFacts};
 use crate::policy::{AuditAction, Mode, Policy};
-use crate::time::format_rfc3339;
+use crate::time::{format_rfc3339, parse_rfc3339};
 
 /// When the guard isolated the instance (RFC 3339).
 pub const QUARANTINED_TAG: &str = "scaling-guard:quarantined";
@@ -25,6 +25,17 @@ pub const QUARANTINE_REASON_TAG: &str = "scaling-guard:quarantine-reason";
 /// The security groups the instance had before, space-separated: what an
 /// operator restores after an investigation.
 pub const PREVIOUS_GROUPS_TAG: &str = "scaling-guard:previous-security-groups";
+/// When the guard remediated the instance (RFC 3339), written before the
+/// change: the durable record behind `GUARD_MAX_REMEDIATIONS_PER_HOUR`, read
+/// back by every execution environment.
+pub const REMEDIATED_TAG: &str = "scaling-guard:remediated";
+/// When the hourly cap was last alerted (RFC 3339), written on an instance
+/// whose remediation the cap held back: at most one alert per [`CAP_WINDOW`].
+pub const REMEDIATION_HELD_TAG: &str = "scaling-guard:remediation-held";
+/// The window of `GUARD_MAX_REMEDIATIONS_PER_HOUR`. Terminated instances
+/// stay visible to `DescribeInstances` for about this long, so their records
+/// still count.
+pub const CAP_WINDOW: Duration = Duration::from_secs(3600);
 /// EC2 tag values hold at most 256 characters.
 const TAG_VALUE_MAX: usize = 256;
 /// How many instances the sweep summary names.
@@ -146,10 +157,15 @@ pub enum ReportOnly {
     AlertAction,
     /// Every finding's check is in `GUARD_AUDIT_ONLY_CHECKS`.
     NonBlocking,
-    /// The instance's group carries the guard's hook: launch-guard decided it
-    /// at launch, so what is found now is drift, reported but not remediated
-    /// (an image that aged past the limit must not take every node down).
+    /// The instance's group carries the guard's hook and launch-guard
+    /// recorded its decision on it (`scaling-guard:vetted`): what is found now
+    /// is drift, reported but not remediated (an image that aged past the
+    /// limit must not take every node down).
     Vetted,
+    /// The instance's group carries the guard's hook, launch-guard has not
+    /// recorded a decision yet, and the hook may still hold the launch: it is
+    /// launch-guard's to decide first.
+    Undecided,
 }
 
 impl ReportOnly {
@@ -166,6 +182,9 @@ impl ReportOnly {
             ReportOnly::Vetted => {
                 "Nothing was changed: launch-guard vetted the instance at launch, so this is drift; replace the node (roll the group) once its launch template complies"
             }
+            ReportOnly::Undecided => {
+                "Nothing was changed yet: the guard's launch hook may still hold the launch for launch-guard's decision; the audit acts once the launch completes"
+            }
         }
     }
 }
@@ -180,13 +199,17 @@ pub enum Plan {
 
 impl Plan {
     /// Remediation only in enforce mode, only for blocking findings, only for
-    /// instances launch-guard did not vet, and only with a remedy configured.
+    /// instances launch-guard did not vet (and is not deciding now), and only
+    /// with a remedy configured.
     pub fn for_audit(policy: &Policy, audit: &InstanceAudit) -> Self {
         if audit.is_compliant() {
             return Plan::Compliant;
         }
         if audit.membership.is_vetted() {
             return Plan::Report(ReportOnly::Vetted);
+        }
+        if audit.membership.is_undecided() {
+            return Plan::Report(ReportOnly::Undecided);
         }
         if policy.mode == Mode::Audit {
             return Plan::Report(ReportOnly::AuditMode);
@@ -204,6 +227,73 @@ impl Plan {
             (AuditAction::Isolate, None) | (AuditAction::Alert, _) => {
                 Plan::Report(ReportOnly::AlertAction)
             }
+        }
+    }
+}
+
+/// The cluster's remediations within the last [`CAP_WINDOW`], read from the
+/// records on its instances (in any state), against the hourly cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemediationWindow {
+    /// Instances whose [`REMEDIATED_TAG`] falls within the window.
+    pub remediated: usize,
+    /// `GUARD_MAX_REMEDIATIONS_PER_HOUR`.
+    pub cap: usize,
+    /// The latest cap alert within the window ([`REMEDIATION_HELD_TAG`]).
+    pub alerted: Option<SystemTime>,
+}
+
+impl RemediationWindow {
+    /// Counts the records of the cluster's instances among `instances`. A
+    /// record in the future counts (a clock ahead holds back, never lets
+    /// through); a value that is not a time is not the guard's and does not.
+    pub fn count(policy: &Policy, instances: &[InstanceFacts], now: SystemTime) -> Self {
+        let since = now
+            .checked_sub(CAP_WINDOW)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let within = |instance: &InstanceFacts, key: &str| {
+            instance
+                .tags
+                .get(key)
+                .and_then(|value| parse_rfc3339(value))
+                .filter(|time| *time > since)
+        };
+        let mut ids: Vec<&str> = Vec::new();
+        let mut alerted = None;
+        for instance in instances
+            .iter()
+            .filter(|i| i.tags.contains_key(&policy.cluster_tag_key))
+        {
+            if within(instance, REMEDIATED_TAG).is_some() {
+                ids.push(&instance.instance_id);
+            }
+            alerted = alerted.max(within(instance, REMEDIATION_HELD_TAG));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Self {
+            remediated: ids.len(),
+            cap: usize::try_from(policy.max_remediations_per_hour).unwrap_or(usize::MAX),
+            alerted,
+        }
+    }
+
+    /// Whether another remediation would exceed the cap.
+    pub fn is_full(&self) -> bool {
+        self.remediated >= self.cap
+    }
+
+    /// Counts one more remediation made now.
+    pub fn add(&mut self) {
+        self.remediated = self.remediated.saturating_add(1);
+    }
+
+    /// The value of [`REMEDIATION_HELD_TAG`] for a remediation held back now,
+    /// and whether this hold is the one to alert (no alert within the window).
+    pub fn hold(&self, now: SystemTime) -> (String, bool) {
+        match self.alerted {
+            Some(alerted) => (format_rfc3339(alerted), false),
+            None => (format_rfc3339(now), true),
         }
     }
 }
@@ -323,6 +413,9 @@ pub struct SweepReport {
     /// Remediation left for later: a `pending` instance to stop, or over the
     /// per-sweep limit.
     pub deferred: usize,
+    /// Remediation held back by `GUARD_MAX_REMEDIATIONS_PER_HOUR`: the
+    /// cluster's remediations of the last hour (events and sweeps) reached it.
+    pub capped: usize,
     pub unchecked: Vec<Unchecked>,
 }
 
@@ -389,6 +482,9 @@ impl SweepReport {
         if !self.failed.is_empty() {
             headline.push_str(&format!(", {} remediation failed", self.failed.len()));
         }
+        if self.capped > 0 {
+            headline.push_str(&format!(", {} held by the hourly cap", self.capped));
+        }
         if !self.unchecked.is_empty() {
             headline.push_str(&format!(", {} unchecked", self.unchecked.len()));
         }
@@ -403,7 +499,15 @@ mod tests {
 
     use super::*;
     use crate::checks::fixtures::{compliant_node, days_ago, now, strict_policy};
+    use crate::checks::membership::Vetting;
     use crate::facts::HttpTokens;
+
+    fn guarded(group: &str, vetting: Vetting) -> Membership {
+        Membership::GuardedGroup {
+            group: group.into(),
+            vetting,
+        }
+    }
 
     const QUARANTINE: &str = "sg-0eee0001";
 
@@ -432,11 +536,7 @@ mod tests {
     #[test]
     fn a_compliant_instance_in_a_guarded_group_needs_nothing() {
         let policy = strict_policy(&[]);
-        let audit = audit(
-            &policy,
-            &compliant_node(),
-            Membership::GuardedGroup("g".into()),
-        );
+        let audit = audit(&policy, &compliant_node(), guarded("g", Vetting::Vetted));
         assert!(audit.is_compliant());
         assert_eq!(Plan::for_audit(&policy, &audit), Plan::Compliant);
     }
@@ -479,21 +579,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn drift_on_a_vetted_instance_is_reported_never_remediated() {
+    #[rstest]
+    #[case::vetted(Vetting::Vetted, Plan::Report(ReportOnly::Vetted))]
+    #[case::undecided(Vetting::Undecided, Plan::Report(ReportOnly::Undecided))]
+    #[case::unvetted(Vetting::Unvetted, Plan::Remediate(Remedy::Terminate))]
+    fn drift_is_remediated_only_on_a_guarded_groups_instance_no_one_vetted(
+        #[case] vetting: Vetting,
+        #[case] expected: Plan,
+    ) {
         let policy = strict_policy(&[("GUARD_AUDIT_ACTION", "terminate")]);
         let mut node = compliant_node();
         node.image.as_mut().unwrap().creation_date = Some(days_ago(200));
-        let audit = audit(
-            &policy,
-            &node,
-            Membership::GuardedGroup("prod-general".into()),
-        );
+        let audit = audit(&policy, &node, guarded("prod-general", vetting));
         assert_eq!(audit.checks(), vec![CheckName::ImageAge]);
-        assert_eq!(
-            Plan::for_audit(&policy, &audit),
-            Plan::Report(ReportOnly::Vetted)
-        );
+        assert_eq!(Plan::for_audit(&policy, &audit), expected);
     }
 
     #[rstest]
@@ -570,7 +669,7 @@ mod tests {
         let clean = compliant_node();
         report.add(
             &clean.instance,
-            &audit(&policy, &clean, Membership::GuardedGroup("g".into())),
+            &audit(&policy, &clean, guarded("g", Vetting::Vetted)),
         );
         let mut imds = unmanaged_with_imdsv1();
         imds.instance.instance_id = "i-0000000000000000b".into();
@@ -634,6 +733,63 @@ mod tests {
         assert_eq!(report.worst.len(), WORST_LISTED);
         assert_eq!(report.non_compliant, WORST_LISTED + 5);
         assert_eq!(report.worst[0].instance_id, "i-00000000000000000");
+    }
+
+    fn recorded(id: &str, key: &str, ago: u64) -> InstanceFacts {
+        let mut instance = compliant_node().instance;
+        instance.instance_id = id.into();
+        instance.state = "terminated".into();
+        instance
+            .tags
+            .insert("kubernetes.io/cluster/prod".into(), "owned".into());
+        instance
+            .tags
+            .insert(key.into(), format_rfc3339(now() - Duration::from_secs(ago)));
+        instance
+    }
+
+    #[test]
+    fn the_window_counts_the_clusters_records_of_the_last_hour() {
+        let policy = strict_policy(&[("GUARD_MAX_REMEDIATIONS_PER_HOUR", "3")]);
+        let mut other_cluster = recorded("i-5", REMEDIATED_TAG, 60);
+        other_cluster.tags.remove("kubernetes.io/cluster/prod");
+        let mut not_a_time = recorded("i-6", REMEDIATED_TAG, 60);
+        not_a_time.tags.insert(REMEDIATED_TAG.into(), "soon".into());
+        let instances = [
+            recorded("i-1", REMEDIATED_TAG, 60),
+            recorded("i-2", REMEDIATED_TAG, 3599),
+            recorded("i-3", REMEDIATED_TAG, 3600),
+            recorded("i-4", REMEDIATION_HELD_TAG, 120),
+            other_cluster,
+            not_a_time,
+        ];
+
+        let mut window = RemediationWindow::count(&policy, &instances, now());
+
+        assert_eq!(window.remediated, 2);
+        assert!(!window.is_full());
+        assert_eq!(
+            window.hold(now()),
+            ("2026-09-21T14:11:20Z".to_owned(), false),
+            "alerted two minutes ago: carried forward, not alerted again"
+        );
+        window.add();
+        assert!(window.is_full());
+    }
+
+    #[test]
+    fn the_first_hold_in_a_window_alerts() {
+        let policy = strict_policy(&[]);
+        let window = RemediationWindow::count(
+            &policy,
+            &[recorded("i-1", REMEDIATION_HELD_TAG, 3601)],
+            now(),
+        );
+        assert_eq!(window.cap, 20);
+        assert_eq!(
+            window.hold(now()),
+            ("2026-09-21T14:13:20Z".to_owned(), true)
+        );
     }
 
     #[test]

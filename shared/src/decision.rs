@@ -83,6 +83,22 @@ impl Verdict {
         Self { result, findings }
     }
 
+    /// The decision when part of the facts is unknown: what is known decides
+    /// first (a blocking violation abandons the launch whatever the rest
+    /// would show); only when nothing known blocks does the fail mode decide.
+    pub fn with_unknown(policy: &Policy, violations: Vec<Violation>, unknown: bool) -> Self {
+        let mut verdict = Self::from_violations(policy, violations);
+        if unknown && verdict.result == LifecycleResult::Continue {
+            verdict.result = fail_result(policy);
+        }
+        verdict
+    }
+
+    /// Whether a violation blocks this verdict (not only the fail mode).
+    pub fn is_blocked(&self) -> bool {
+        self.findings.iter().any(|f| f.blocking)
+    }
+
     /// The names of the checks that found something, each once, in order.
     pub fn check_names(&self) -> Vec<&'static str> {
         let mut names: Vec<&'static str> = self
@@ -134,6 +150,24 @@ mod tests {
         let policy = strict_policy(extra);
         let verdict =
             Verdict::from_violations(&policy, checks.iter().copied().map(violation).collect());
+        assert_eq!(verdict.result, expected);
+        assert_eq!(verdict.findings.len(), checks.len());
+    }
+
+    #[rstest]
+    #[case::known_violation_blocks_under_fail_mode_continue(&[("GUARD_FAIL_MODE", "continue")], &[CheckName::SubnetPublic], LifecycleResult::Abandon)]
+    #[case::nothing_known_blocks_so_fail_mode_continue(&[("GUARD_FAIL_MODE", "continue")], &[], LifecycleResult::Continue)]
+    #[case::nothing_known_blocks_so_fail_mode_abandon(&[], &[], LifecycleResult::Abandon)]
+    #[case::reported_only_then_fail_mode(&[("GUARD_FAIL_MODE", "continue"), ("GUARD_AUDIT_ONLY_CHECKS", "imds.v2")], &[CheckName::ImdsV2], LifecycleResult::Continue)]
+    #[case::audit_mode_never_blocks(&[("GUARD_MODE", "audit")], &[CheckName::SubnetPublic], LifecycleResult::Continue)]
+    fn with_something_unknown_what_is_known_decides_first(
+        #[case] extra: &[(&str, &str)],
+        #[case] checks: &[CheckName],
+        #[case] expected: LifecycleResult,
+    ) {
+        let policy = strict_policy(extra);
+        let violations = checks.iter().copied().map(violation).collect();
+        let verdict = Verdict::with_unknown(&policy, violations, true);
         assert_eq!(verdict.result, expected);
         assert_eq!(verdict.findings.len(), checks.len());
     }

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -43,6 +44,13 @@ struct State {
     calls: BTreeMap<&'static str, usize>,
     /// Operations whose next call waits at a [`Gate`] (step-by-step interleavings).
     gates: BTreeMap<&'static str, Arc<Gate>>,
+    /// Operations that take this long before they answer (a slow or throttled AWS).
+    slow: BTreeMap<&'static str, Duration>,
+    /// Operations whose next N calls fail, then succeed again.
+    failing_times: BTreeMap<&'static str, usize>,
+    /// Instances `DescribeInstances` does not know for the next N calls (EC2's
+    /// eventual consistency right after a launch).
+    hidden: BTreeMap<String, usize>,
 }
 
 /// Holds the next call of one operation before it takes effect, so that a test
@@ -170,6 +178,31 @@ impl FakeAws {
         }
     }
 
+    /// Makes every later call of `operation` take `delay` before it answers
+    /// (a slow, throttled AWS; with paused tokio time, no real waiting).
+    pub fn slow_down(&self, operation: &'static str, delay: Duration) {
+        self.state().slow.insert(operation, delay);
+    }
+
+    /// Makes the next `times` calls of `operation` fail, and later ones succeed.
+    pub fn fail_times(&self, operation: &'static str, times: usize) {
+        self.state().failing_times.insert(operation, times);
+    }
+
+    /// `DescribeInstances` does not know `instance_id` for its next `times`
+    /// calls (`InvalidInstanceID.NotFound` right after a launch).
+    pub fn hide_instance(&self, instance_id: &str, times: usize) {
+        self.state().hidden.insert(instance_id.to_owned(), times);
+    }
+
+    /// Waits as long as `operation` is set to take.
+    async fn pace(&self, operation: &'static str) {
+        let delay = self.state().slow.get(operation).copied();
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
+    }
+
     /// Makes every later call of `operation` (e.g. `DescribeInstances`) fail.
     pub fn fail(&self, operation: &'static str) {
         self.state().failing.insert(operation);
@@ -205,7 +238,14 @@ impl FakeAws {
     fn call(&self, operation: &'static str) -> AwsResult<MutexGuard<'_, State>> {
         let mut state = self.state();
         *state.calls.entry(operation).or_default() += 1;
-        if state.failing.contains(operation) {
+        let fails_now = match state.failing_times.get_mut(operation) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                true
+            }
+            _ => false,
+        };
+        if fails_now || state.failing.contains(operation) {
             return Err(AwsError::new(
                 operation,
                 Some("InternalError"),
@@ -218,16 +258,19 @@ impl FakeAws {
 
 impl InstanceRead for FakeAws {
     async fn instance(&self, instance_id: &str) -> AwsResult<Option<InstanceFacts>> {
-        Ok(self
-            .call("DescribeInstances")?
-            .instances
-            .get(instance_id)
-            .cloned())
+        self.pace("DescribeInstances").await;
+        let mut state = self.call("DescribeInstances")?;
+        if let Some(left) = state.hidden.get_mut(instance_id).filter(|left| **left > 0) {
+            *left -= 1;
+            return Ok(None);
+        }
+        Ok(state.instances.get(instance_id).cloned())
     }
 }
 
 impl ClusterInstancesRead for FakeAws {
     async fn cluster_instances(&self, tag_key: &str) -> AwsResult<Vec<InstanceFacts>> {
+        self.pace("DescribeInstances").await;
         // Yield like a real call would, so concurrent handlers interleave.
         tokio::task::yield_now().await;
         let state = self.call("DescribeInstances")?;
@@ -243,10 +286,13 @@ impl ClusterInstancesRead for FakeAws {
 }
 
 impl InstanceTag for FakeAws {
-    async fn tag_instance(&self, instance_id: &str, key: &str, value: &str) -> AwsResult<()> {
+    async fn tag_instance(&self, instance_id: &str, tags: &[(&str, &str)]) -> AwsResult<()> {
+        self.pace("CreateTags").await;
         self.gate("CreateTags").await;
         self.change_instance("CreateTags", instance_id, |i| {
-            i.tags.insert(key.to_owned(), value.to_owned());
+            for (key, value) in tags {
+                i.tags.insert((*key).to_owned(), (*value).to_owned());
+            }
         })
     }
 }
@@ -256,6 +302,7 @@ impl InstanceTypesRead for FakeAws {
         &self,
         names: &[String],
     ) -> AwsResult<BTreeMap<String, InstanceTypeSpec>> {
+        self.pace("DescribeInstanceTypes").await;
         // Yield like a real call would, so concurrent handlers interleave.
         tokio::task::yield_now().await;
         let state = self.call("DescribeInstanceTypes")?;
@@ -268,6 +315,7 @@ impl InstanceTypesRead for FakeAws {
 
 impl ClusterGroupsRead for FakeAws {
     async fn cluster_groups(&self, tag_key: &str) -> AwsResult<Vec<GroupFacts>> {
+        self.pace("DescribeAutoScalingGroups").await;
         let state = self.call("DescribeAutoScalingGroups")?;
         Ok(state
             .groups
@@ -278,6 +326,7 @@ impl ClusterGroupsRead for FakeAws {
     }
 
     async fn lifecycle_hooks(&self, group: &str) -> AwsResult<Vec<HookFacts>> {
+        self.pace("DescribeLifecycleHooks").await;
         Ok(self
             .call("DescribeLifecycleHooks")?
             .hooks
@@ -289,10 +338,12 @@ impl ClusterGroupsRead for FakeAws {
 
 impl NetworkImageRead for FakeAws {
     async fn image(&self, image_id: &str) -> AwsResult<Option<ImageFacts>> {
+        self.pace("DescribeImages").await;
         Ok(self.call("DescribeImages")?.images.get(image_id).cloned())
     }
 
     async fn subnet(&self, subnet_id: &str) -> AwsResult<Option<SubnetFacts>> {
+        self.pace("DescribeSubnets").await;
         Ok(self
             .call("DescribeSubnets")?
             .subnets
@@ -303,6 +354,7 @@ impl NetworkImageRead for FakeAws {
 
 impl GroupRead for FakeAws {
     async fn group(&self, name: &str) -> AwsResult<Option<GroupFacts>> {
+        self.pace("DescribeAutoScalingGroups").await;
         self.gate("DescribeAutoScalingGroups").await;
         Ok(self
             .call("DescribeAutoScalingGroups")?
@@ -318,6 +370,7 @@ impl LifecycleComplete for FakeAws {
         action: &LifecycleAction,
         result: LifecycleResult,
     ) -> AwsResult<Completion> {
+        self.pace("CompleteLifecycleAction").await;
         tokio::task::yield_now().await;
         self.gate("CompleteLifecycleAction").await;
         let mut state = self.call("CompleteLifecycleAction")?;
@@ -331,6 +384,7 @@ impl LifecycleComplete for FakeAws {
 
 impl MetricsPublish for FakeAws {
     async fn put_metrics(&self, cluster: &str, metrics: &[Metric]) -> AwsResult<()> {
+        self.pace("PutMetricData").await;
         self.call("PutMetricData")?
             .metrics
             .push((cluster.to_owned(), metrics.to_vec()));
@@ -340,6 +394,7 @@ impl MetricsPublish for FakeAws {
 
 impl AlarmRead for FakeAws {
     async fn alarms_in_alarm(&self, names: &[String]) -> AwsResult<Vec<String>> {
+        self.pace("DescribeAlarms").await;
         let state = self.call("DescribeAlarms")?;
         Ok(names
             .iter()
@@ -356,6 +411,7 @@ impl FakeAws {
         group: &str,
         change: impl FnOnce(&mut GroupFacts),
     ) -> AwsResult<()> {
+        self.pace(operation).await;
         self.gate(operation).await;
         let mut state = self.call(operation)?;
         state.group_changes.push(format!("{operation} {group}"));
@@ -453,6 +509,7 @@ impl ScaleOutControl for FakeAws {
 
 impl AlertPublish for FakeAws {
     async fn publish(&self, alert: &Alert) -> AwsResult<()> {
+        self.pace("Publish").await;
         self.call("Publish")?.published.push(alert.clone());
         Ok(())
     }
@@ -515,5 +572,20 @@ impl crate::ports::InstanceRemediate for FakeAws {
         self.change_instance("CreateTags", instance_id, |i| {
             i.tags.extend(tags.iter().cloned());
         })
+    }
+}
+
+/// Like EC2: every state, `terminated` included (EC2 shows those for about
+/// an hour; the fake keeps them until a test removes them).
+impl crate::ports::TaggedInstancesRead for FakeAws {
+    async fn tagged_instances(&self, tag_keys: &[&str]) -> AwsResult<Vec<InstanceFacts>> {
+        tokio::task::yield_now().await;
+        let state = self.call("DescribeInstances")?;
+        Ok(state
+            .instances
+            .values()
+            .filter(|i| tag_keys.iter().any(|key| i.tags.contains_key(*key)))
+            .cloned()
+            .collect())
     }
 }

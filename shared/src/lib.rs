@@ -7,6 +7,7 @@ pub mod audit;
 pub mod aws;
 pub mod budget;
 pub mod checks;
+pub mod deadline;
 pub mod decision;
 pub mod facts;
 #[cfg(any(test, feature = "test-util"))]

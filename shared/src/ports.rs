@@ -183,15 +183,14 @@ pub trait ScaleOutControl: Send + Sync {
     ) -> impl Future<Output = AwsResult<()>> + Send;
 }
 
-/// Tags one instance: launch-guard's admission record. The IAM policy allows
-/// only the guard's own tag key, on cluster instances.
+/// Tags one instance: launch-guard's record of its decision. The IAM policy
+/// allows only the guard's own tag keys, on cluster instances.
 pub trait InstanceTag: Send + Sync {
-    /// `CreateTags` of one tag on one instance.
+    /// One `CreateTags` of `tags` on one instance.
     fn tag_instance(
         &self,
         instance_id: &str,
-        key: &str,
-        value: &str,
+        tags: &[(&str, &str)],
     ) -> impl Future<Output = AwsResult<()>> + Send;
 }
 
@@ -212,4 +211,15 @@ pub trait InstanceRemediate: Send + Sync {
         security_group_id: &str,
         tags: &[(String, String)],
     ) -> impl Future<Output = AwsResult<()>> + Send;
+}
+
+/// Reads instances by tag in every state, `terminated` included (EC2 shows
+/// those for about an hour): instance-audit's remediation records.
+pub trait TaggedInstancesRead: Send + Sync {
+    /// Every instance carrying at least one of `tag_keys` (all pages, any
+    /// state, any cluster: the caller filters).
+    fn tagged_instances(
+        &self,
+        tag_keys: &[&str],
+    ) -> impl Future<Output = AwsResult<Vec<InstanceFacts>>> + Send;
 }

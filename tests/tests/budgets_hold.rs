@@ -38,7 +38,7 @@ const EVERY_BUDGET: [&str; 3] = ["budget.instances", "budget.memory", "budget.vc
 
 mod support;
 
-use support::{Bed, NODE_MEMORY_MIB, NODE_VCPUS, alert_list, of_kind, sorted, strings};
+use support::{Bed, NODE_MEMORY_MIB, NODE_VCPUS, alert_list, of_kind, sorted, strings, violated};
 
 /// What only these tests ask of the bed.
 impl Bed {
@@ -177,18 +177,6 @@ impl Bed {
 async fn decide(guard: &Function, action: &PendingAction) -> Value {
     let event = events::lifecycle_event(action).unwrap();
     guard.invoke(&event).await.expect("launch-guard answers")
-}
-
-/// The checks a summary lists, sorted.
-fn violated(summary: &Value) -> Vec<String> {
-    let mut checks: Vec<String> = summary["violations"]
-        .as_array()
-        .unwrap_or_else(|| panic!("violations in {summary}"))
-        .iter()
-        .map(|v| v["check"].as_str().unwrap().to_owned())
-        .collect();
-    checks.sort();
-    checks
 }
 
 /// The instance ids of the summaries with `decision`.

@@ -26,7 +26,8 @@ use scaling_guard_e2e::{
     CLUSTER, Clients, Cluster, Emulator, Function, NODE_TYPE, OTHER_CLUSTER, events,
 };
 use serde_json::{Value, json};
-use shared::audit::{PREVIOUS_GROUPS_TAG, QUARANTINE_REASON_TAG, QUARANTINED_TAG};
+use shared::audit::{PREVIOUS_GROUPS_TAG, QUARANTINE_REASON_TAG, QUARANTINED_TAG, REMEDIATED_TAG};
+use shared::checks::membership::VETTED_TAG;
 
 /// The cluster tag of the guarded cluster's nodes.
 const CLUSTER_TAG: &str = "kubernetes.io/cluster/prod";
@@ -86,6 +87,24 @@ impl Bed {
             .group_id()
             .unwrap()
             .to_owned()
+    }
+
+    /// What launch-guard writes on a launch it checked and let in (enforce
+    /// mode): instances of a guarded group without it are not vetted.
+    async fn vet(&self, instance_ids: &[String]) {
+        self.clients
+            .ec2
+            .create_tags()
+            .set_resources(Some(instance_ids.to_vec()))
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key(VETTED_TAG)
+                    .value("2026-01-01T00:00:00Z")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
     }
 
     /// An instance launched by hand into the guarded cluster: its cluster
@@ -325,6 +344,11 @@ async fn a_hand_launched_node_is_isolated_at_pending_once_and_paged() {
     assert_eq!(after.state, "running", "isolated, not stopped");
     assert_eq!(after.security_groups, [quarantine.as_str()]);
     assert_eq!(after.tags[CLUSTER_TAG], "owned");
+    assert!(
+        after.tags[REMEDIATED_TAG].ends_with('Z'),
+        "the record the hourly cap counts: {:?}",
+        after.tags
+    );
     assert!(
         after.tags[QUARANTINED_TAG].ends_with('Z'),
         "when, RFC 3339: {:?}",
@@ -584,6 +608,7 @@ async fn a_launch_by_a_group_without_the_hook_is_reported_and_a_guarded_one_is_v
         .await
         .unwrap()
         .remove(0);
+    bed.vet(std::slice::from_ref(&guarded)).await;
     let before = [bed.describe(&unguarded).await, bed.describe(&guarded).await];
     let audit = bed.audit(&[]).await;
 
@@ -628,7 +653,7 @@ async fn a_launch_by_a_group_without_the_hook_is_reported_and_a_guarded_one_is_v
     );
     assert_eq!(bed.paged().await.len(), 1, "a warning also pages");
 
-    // A guarded group's compliant instance: launch-guard decided it.
+    // A guarded group's compliant instance that launch-guard recorded.
     for summary in [
         pending(&audit, &guarded).await,
         deliver(
@@ -656,6 +681,7 @@ async fn the_sweep_sends_one_summary_isolates_the_unvetted_and_publishes_the_met
     let [general, system] = [bed.cluster.groups[0].clone(), bed.cluster.groups[1].clone()];
     // Two compliant nodes of a guarded group.
     let compliant = bed.cluster.launch_in_service(&general, 2).await.unwrap();
+    bed.vet(&compliant).await;
     // A guarded group's node whose image is too old: drift, reported only.
     bed.cluster
         .use_template(&system, &bed.cluster.templates.old_image)
@@ -667,6 +693,7 @@ async fn the_sweep_sends_one_summary_isolates_the_unvetted_and_publishes_the_met
         .await
         .unwrap()
         .remove(0);
+    bed.vet(std::slice::from_ref(&drifted)).await;
     // A node launched by hand, and one of a group without the hook.
     let unmanaged = bed.hand_launched().await;
     let legacy = bed

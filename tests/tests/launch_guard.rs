@@ -17,8 +17,7 @@ use std::collections::BTreeMap;
 
 use scaling_guard_e2e::alerts::{self, Received};
 use scaling_guard_e2e::{
-    ACCOUNT, Clients, Cluster, Emulator, Error, Function, InvokeError, PendingAction, REGION,
-    events,
+    ACCOUNT, Clients, Cluster, Emulator, Function, InvokeError, PendingAction, REGION, events,
 };
 use serde_json::{Value, json};
 
@@ -464,24 +463,59 @@ fn offline_policy() -> BTreeMap<String, String> {
 }
 
 #[tokio::test]
-async fn a_bad_policy_fails_the_init_and_names_every_problem() {
-    let mut policy = offline_policy();
+async fn a_bad_policy_is_alerted_once_and_every_invocation_is_refused_naming_every_problem() {
+    // Given the seeded cluster and a policy with two problems.
+    let bed = Bed::new().await;
+    let mut policy = bed.cluster.policy_env();
     policy.insert("GUARD_MODE".into(), "strict".into());
     policy.insert("GUARD_ALLOWED_SECURITY_GROUP_IDS".into(), "sg-nope".into());
+    let action = bed.launch(&bed.cluster.templates.compliant).await;
+    let event = events::lifecycle_event(&action).unwrap();
 
-    let err = Function::launch_guard("http://127.0.0.1:9", &policy)
+    // When that environment starts and gets the launch twice (a retry),
+    let misconfigured = Function::launch_guard(&bed._emulator.endpoint(), &policy)
         .await
-        .expect_err("the init fails");
+        .expect("the environment stays up to refuse invocations");
+    let mut refusals = Vec::new();
+    for _ in 0..2 {
+        refusals.push(misconfigured.invoke(&event).await.expect_err("refused"));
+    }
 
-    let Error::Init { output, .. } = &err else {
-        panic!("not an init error: {err}");
+    // then each invocation fails naming every problem (so the event is
+    // retried, then kept in the dead-letter queue) and changes nothing,
+    for err in refusals {
+        let (error_type, error_message) = function_error(err);
+        assert_eq!(error_type, "GuardMisconfigured");
+        assert!(
+            error_message.starts_with("launch-guard decides nothing: invalid policy (2 problems)"),
+            "{error_message}"
+        );
+        assert!(
+            error_message.contains("`GUARD_MODE` must be one of `enforce`, `audit`, not `strict`"),
+            "{error_message}"
+        );
+        assert!(error_message.contains("`sg-nope`"), "{error_message}");
+    }
+    assert_eq!(bed.pending(&action.instance_id), Some(action.clone()));
+    // and one critical alert says so, once for the environment.
+    let paged = bed.paged().await;
+    assert_eq!(paged.len(), 1, "{paged:?}");
+    assert_eq!(paged[0].attribute("kind"), Some("guard_misconfigured"));
+    assert_eq!(paged[0].attribute("severity"), Some("critical"));
+    let problems = &paged[0].message["details"]["problems"];
+    assert_eq!(problems.as_array().map(Vec::len), Some(2), "{problems}");
+}
+
+/// The error type and message the function answered with.
+fn function_error(err: InvokeError) -> (String, String) {
+    let InvokeError::Function {
+        error_type,
+        error_message,
+    } = err
+    else {
+        panic!("not a function error: {err}");
     };
-    assert!(output.contains("invalid policy (2 problems)"), "{output}");
-    assert!(
-        output.contains("`GUARD_MODE` must be one of `enforce`, `audit`, not `strict`"),
-        "{output}"
-    );
-    assert!(output.contains("`sg-nope`"), "{output}");
+    (error_type, error_message)
 }
 
 #[tokio::test]
@@ -495,13 +529,7 @@ async fn a_malformed_event_is_answered_with_a_clear_error() {
         .await
         .expect_err("not a lifecycle event");
 
-    let InvokeError::Function {
-        error_type,
-        error_message,
-    } = err
-    else {
-        panic!("not a function error: {err}");
-    };
+    let (error_type, error_message) = function_error(err);
     assert_eq!(error_type, "MalformedEvent");
     assert!(
         error_message.starts_with("event is not a lifecycle notification"),

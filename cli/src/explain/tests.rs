@@ -289,6 +289,29 @@ async fn a_missing_instance_is_decided_by_the_fail_mode() {
 }
 
 #[tokio::test]
+async fn a_known_violation_decides_although_the_budget_is_unknown_as_in_launch_guard() {
+    let mut candidate = node(CANDIDATE, Some(GROUP));
+    candidate.instance_type = "m6i.9xhuge".into();
+    candidate.public_ip = Some("203.0.113.7".into());
+    let aws = with_candidate(candidate);
+    let policy = policy(&[("GUARD_MAX_VCPUS", "100"), ("GUARD_FAIL_MODE", "continue")]);
+
+    let explanation = explain_candidate(&policy, &aws).await;
+
+    assert_eq!(explanation.decision, Decision::Abandon);
+    assert!(!explanation.fail_mode);
+    let checks: Vec<&str> = explanation
+        .violations
+        .iter()
+        .map(|f| f.violation.check.as_str())
+        .collect();
+    assert_eq!(checks, vec!["subnet.public"]);
+    assert!(render(&explanation, &policy).contains(
+        "  not established: the budget: instance type `m6i.9xhuge` is unknown, so its capacity cannot be counted; what is known blocks the launch\n"
+    ), "{}", render(&explanation, &policy));
+}
+
+#[tokio::test]
 async fn an_aws_error_is_the_cli_s_error_not_a_decision() {
     let aws = with_candidate(node(CANDIDATE, Some(GROUP)));
     aws.fail("DescribeImages");

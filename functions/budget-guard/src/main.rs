@@ -9,7 +9,10 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let (policy, aws) = shared::startup::cold_start("budget-guard").await;
+    let (policy, aws) = match shared::startup::cold_start("budget-guard").await {
+        Ok(ready) => ready,
+        Err(misconfigured) => return misconfigured.refuse_every_invocation().await,
+    };
     let guard = BudgetGuard::new(
         &policy,
         &aws.ec2,

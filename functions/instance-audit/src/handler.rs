@@ -12,9 +12,20 @@
 //! - findings that are only reported are alerted once: for an instance outside
 //!   any group at `running`, for a group's instance at `EC2 Instance Launch
 //!   Successful`;
-//! - an instance whose group carries the guard's hook was decided by
-//!   launch-guard before it entered service: events leave it alone, the sweep
-//!   reports its drift (never remediates it);
+//! - an instance whose group carries the guard's hook and that launch-guard
+//!   recorded (`scaling-guard:vetted`) was decided before it entered service:
+//!   events leave it alone, the sweep reports its drift (never remediates
+//!   it). One without that record was let in by no one's check (the hook's
+//!   `DefaultResult`, the fail mode, a launch before the hook): it is audited
+//!   like any unvetted instance, once its launch is complete (at `EC2
+//!   Instance Launch Successful`, or by the sweep once the hook's heartbeat
+//!   timeout is over), never while launch-guard may still be deciding it;
+//! - every remediation is first recorded on the instance
+//!   (`scaling-guard:remediated`); events and sweeps together change at most
+//!   `GUARD_MAX_REMEDIATIONS_PER_HOUR` instances an hour, counted from those
+//!   records, so the cap holds across execution environments. A remediation
+//!   the cap holds back waits for a later sweep; the first one held in an
+//!   hour is alerted (`remediation_capped`);
 //! - the sweep audits everything and sends one summary.
 
 use std::time::{Duration, SystemTime};
@@ -23,17 +34,22 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use shared::alerts::{Alert, AlertKind, Severity};
 use shared::audit::gather::{self, Audited};
-use shared::audit::{InstanceAudit, Plan, Remediation, Remedy, SweepReport, isolation_tags};
+use shared::audit::{
+    InstanceAudit, Plan, REMEDIATED_TAG, REMEDIATION_HELD_TAG, Remediation, RemediationWindow,
+    Remedy, SweepReport, isolation_tags,
+};
 use shared::aws::TtlCache;
-use shared::checks::membership::{GROUP_NAME_TAG, Membership};
+use shared::checks::membership::{GROUP_NAME_TAG, Membership, UNVETTED_REASON, Vetting};
 use shared::decision::Finding;
 use shared::facts::InstanceFacts;
 use shared::lifecycle::Origin;
 use shared::policy::{Mode, Policy};
 use shared::ports::{
     AlertPublish, AwsError, ClusterGroupsRead, ClusterInstancesRead, InstanceRead,
-    InstanceRemediate, Metric, MetricUnit, MetricsPublish, NetworkImageRead,
+    InstanceRemediate, InstanceTag, Metric, MetricUnit, MetricsPublish, NetworkImageRead,
+    TaggedInstancesRead,
 };
+use shared::time::format_rfc3339;
 
 use crate::event::{self, Event, EventError, Trigger};
 
@@ -63,6 +79,12 @@ pub enum HandlerError {
         #[source]
         source: AwsError,
     },
+    /// Without the count, no remediation is made: the event is retried.
+    #[error("cannot count the cluster's remediations of the last hour: {source}")]
+    Cap {
+        #[source]
+        source: AwsError,
+    },
 }
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {
@@ -71,6 +93,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
             HandlerError::Event(_) => "MalformedEvent",
             HandlerError::Facts { .. } => "FactsUnavailable",
             HandlerError::Sweep { .. } => "SweepFailed",
+            HandlerError::Cap { .. } => "CapUnavailable",
         };
         lambda_runtime::Diagnostic {
             error_type: error_type.to_owned(),
@@ -86,7 +109,8 @@ pub enum Outcome {
     /// Not the cluster's, not found, or not pending/running.
     Ignored,
     Compliant,
-    /// Launch-guard decided it at launch (its group carries the hook).
+    /// Launch-guard decided it at launch: its group carries the hook and it
+    /// carries launch-guard's record.
     Vetted,
     /// Non-compliant, alerted, nothing changed.
     Reported,
@@ -95,6 +119,9 @@ pub enum Outcome {
     Remediated,
     /// An earlier event or sweep already remediated it: nothing to do.
     AlreadyRemediated,
+    /// Held back by `GUARD_MAX_REMEDIATIONS_PER_HOUR`: a later sweep tries
+    /// again when the hour's count allows.
+    Capped,
     /// The remediation failed: alerted; the next sweep tries again.
     RemediationFailed,
 }
@@ -132,7 +159,7 @@ pub struct Auditor<'a, E, N, G, R, M, A> {
 
 impl<'a, E, N, G, R, M, A> Auditor<'a, E, N, G, R, M, A>
 where
-    E: InstanceRead + ClusterInstancesRead,
+    E: InstanceRead + ClusterInstancesRead + TaggedInstancesRead + InstanceTag,
     N: NetworkImageRead,
     G: ClusterGroupsRead,
     R: InstanceRemediate,
@@ -271,17 +298,36 @@ where
                 .entry(GROUP_NAME_TAG.to_owned())
                 .or_insert_with(|| group.to_owned());
         }
-        let membership = gather::membership(policy, self.groups, &instance)
+        let mut membership = gather::membership(policy, self.groups, &instance, (self.clock)())
             .await
             .map_err(facts_error)?;
-        if let Membership::GuardedGroup(group) = &membership {
-            let mut summary = self.summary(trigger, &instance, Outcome::Vetted, None, None);
-            summary.group = Some(group.clone());
-            summary.reason = Some(format!(
-                "group `{group}` carries the launch hook `{}`: launch-guard decided this instance at launch; the sweep reports drift",
-                policy.hook_name
-            ));
-            return Ok(summary);
+        if matches!(trigger, Trigger::LaunchSuccessful { .. }) {
+            // Auto Scaling reports a launch successful once its hooks let it go.
+            membership = membership.launch_completed();
+        }
+        if let Membership::GuardedGroup { group, vetting } = &membership {
+            let (outcome, reason) = match vetting {
+                Vetting::Vetted => (
+                    Outcome::Vetted,
+                    format!(
+                        "group `{group}` carries the launch hook `{}` and launch-guard recorded its decision on this instance; the sweep reports drift",
+                        policy.hook_name
+                    ),
+                ),
+                Vetting::Undecided => (
+                    Outcome::Deferred,
+                    format!(
+                        "launch-guard has not decided it yet: audited when group `{group}` reports the launch successful"
+                    ),
+                ),
+                Vetting::Unvetted => (Outcome::Compliant, String::new()),
+            };
+            if outcome != Outcome::Compliant {
+                let mut summary = self.summary(trigger, &instance, outcome, None, None);
+                summary.group = Some(group.clone());
+                summary.reason = Some(reason);
+                return Ok(summary);
+            }
         }
         let facts = gather::node_facts(self.images, instance)
             .await
@@ -346,6 +392,12 @@ where
                     ));
                     return Ok(summary);
                 }
+                let window = self.window().await?;
+                if window.is_full() {
+                    return Ok(self
+                        .hold(trigger, &remedy, &instance, &audit, &window, origin)
+                        .await);
+                }
                 let outcome = match self.remediate(&remedy, &instance, &audit).await {
                     Ok(()) => {
                         let alert =
@@ -365,6 +417,60 @@ where
         }
     }
 
+    /// The cluster's remediations of the last hour, from the records on its
+    /// instances: the same count in every execution environment.
+    async fn window(&self) -> Result<RemediationWindow, HandlerError> {
+        let recorded = self
+            .instances
+            .tagged_instances(&[REMEDIATED_TAG, REMEDIATION_HELD_TAG])
+            .await
+            .map_err(|source| HandlerError::Cap { source })?;
+        Ok(RemediationWindow::count(
+            self.policy,
+            &recorded,
+            (self.clock)(),
+        ))
+    }
+
+    /// Holds a remediation back at the hourly cap: records the hold on the
+    /// instance and alerts the first hold of the window.
+    async fn hold(
+        &self,
+        trigger: &Trigger,
+        remedy: &Remedy,
+        instance: &InstanceFacts,
+        audit: &InstanceAudit,
+        window: &RemediationWindow,
+        origin: &Origin,
+    ) -> Summary {
+        let (value, alert_now) = window.hold((self.clock)());
+        let recorded = self
+            .instances
+            .tag_instance(&instance.instance_id, &[(REMEDIATION_HELD_TAG, &value)])
+            .await;
+        if let Err(err) = recorded {
+            tracing::warn!(%err, instance_id = %instance.instance_id, "the hold could not be recorded");
+        }
+        if alert_now {
+            let alert = self.capped_alert(trigger, remedy, instance, audit, window, origin);
+            self.publish(&alert).await;
+        }
+        let mut summary = self.summary(
+            trigger,
+            instance,
+            Outcome::Capped,
+            Some(remedy.as_str()),
+            Some(audit),
+        );
+        summary.reason = Some(format!(
+            "{} instances remediated in the last hour reach GUARD_MAX_REMEDIATIONS_PER_HOUR ({}): left to a later sweep",
+            window.remediated, window.cap
+        ));
+        summary
+    }
+
+    /// Records the remediation on the instance, then makes it: a change
+    /// whose record cannot be written is not made (it would escape the cap).
     async fn remediate(
         &self,
         remedy: &Remedy,
@@ -372,6 +478,10 @@ where
         audit: &InstanceAudit,
     ) -> Result<(), AwsError> {
         let id = &instance.instance_id;
+        let now = format_rfc3339((self.clock)());
+        self.instances
+            .tag_instance(id, &[(REMEDIATED_TAG, &now)])
+            .await?;
         match remedy {
             Remedy::Stop => self.remediate.stop(id).await,
             Remedy::Terminate => self.remediate.terminate(id).await,
@@ -398,6 +508,8 @@ where
 
         let mut report = SweepReport::default();
         let mut attempts = 0_usize;
+        // Read once, at the first remediation the sweep plans.
+        let mut window: Option<Result<RemediationWindow, String>> = None;
         for Audited { instance, audit } in audited {
             let audit = match audit {
                 Ok(audit) => audit,
@@ -418,6 +530,26 @@ where
                 report.deferred = report.deferred.saturating_add(1);
                 continue;
             }
+            if window.is_none() {
+                window = Some(self.window().await.map_err(|err| err.to_string()));
+            }
+            let counted = match window.as_mut() {
+                Some(Ok(counted)) => counted,
+                Some(Err(reason)) => {
+                    report.failed.push(Remediation {
+                        instance_id: instance.instance_id.clone(),
+                        action: remedy.as_str(),
+                        error: Some(reason.clone()),
+                    });
+                    continue;
+                }
+                None => continue,
+            };
+            if counted.is_full() {
+                report.capped = report.capped.saturating_add(1);
+                continue;
+            }
+            counted.add();
             attempts = attempts.saturating_add(1);
             let result = self.remediate(&remedy, &instance, &audit).await;
             let record = Remediation {
@@ -523,6 +655,7 @@ where
             ),
             ("already_remediated", json!(report.already_remediated)),
             ("deferred", json!(report.deferred)),
+            ("capped", json!(report.capped)),
             (
                 "unchecked",
                 listed(
@@ -548,8 +681,17 @@ where
                 GUARD_AUDIT_ACTION in enforce mode"
                 .to_owned();
             advice.push_str(&format!(
-                ", at most {MAX_REMEDIATIONS_PER_SWEEP} per sweep."
+                ", at most {MAX_REMEDIATIONS_PER_SWEEP} per sweep and {} an hour with the events' \
+                 (GUARD_MAX_REMEDIATIONS_PER_HOUR).",
+                self.policy.max_remediations_per_hour
             ));
+            if report.capped > 0 {
+                advice.push_str(&format!(
+                    " The hourly cap held {} remediations back (`capped`): later sweeps make them as the hour \
+                     allows. Many at once may mean a policy mistake: check the findings before raising the cap.",
+                    report.capped
+                ));
+            }
             if !report.unchecked.is_empty() {
                 advice.push_str(" Unchecked instances could not be audited (see `unchecked`); check the function's permissions and logs.");
             }
@@ -580,6 +722,55 @@ where
             .details
             .insert("membership".into(), json!(audit.membership.to_string()));
         alert.details.insert("state".into(), json!(instance.state));
+        alert
+    }
+
+    fn capped_alert(
+        &self,
+        trigger: &Trigger,
+        remedy: &Remedy,
+        instance: &InstanceFacts,
+        audit: &InstanceAudit,
+        window: &RemediationWindow,
+        origin: &Origin,
+    ) -> Alert {
+        let mut alert = self.instance_alert(
+            AlertKind::RemediationCapped,
+            Severity::Critical,
+            trigger,
+            instance,
+            audit,
+            origin,
+        );
+        alert.decision = "none".to_owned();
+        alert.headline = format!(
+            "remediation capped: {} instances in the last hour, {} of {} held",
+            window.remediated,
+            remedy.as_str(),
+            instance.instance_id
+        );
+        alert
+            .details
+            .insert("remediated_last_hour".into(), json!(window.remediated));
+        alert
+            .details
+            .insert("max_remediations_per_hour".into(), json!(window.cap));
+        alert
+            .details
+            .insert("held_action".into(), json!(remedy.as_str()));
+        alert.advice = format!(
+            "The guard remediated {} cluster instances within the last hour, the limit of \
+             GUARD_MAX_REMEDIATIONS_PER_HOUR ({}), so it left instance {} ({}) as it is; later sweeps remediate \
+             it as the hour allows. Remediations at this rate often mean a policy mistake or a loop (a group or \
+             Karpenter relaunching what the guard terminates): check the findings and the policy before raising \
+             the limit. Instances held back carry the tag `{REMEDIATION_HELD_TAG}`; this alert is sent at most \
+             once an hour while the limit holds. {}",
+            window.remediated,
+            window.cap,
+            instance.instance_id,
+            audit.check_list(),
+            what_to_fix(&audit.membership)
+        );
         alert
     }
 
@@ -731,7 +922,15 @@ fn what_to_fix(membership: &Membership) -> String {
         Membership::Launcher(tag) => format!(
             "A launcher (tag `{tag}`) started a non-compliant node: fix the launcher's node configuration."
         ),
-        Membership::GuardedGroup(group) => {
+        Membership::GuardedGroup {
+            group,
+            vetting: Vetting::Unvetted,
+        } => format!(
+            "The instance is treated as unvetted: {UNVETTED_REASON}. Fix the launch template of group \
+             `{group}`, and find why launch-guard did not decide the launch (its logs and errors, the hook's \
+             heartbeat timeout, GUARD_FAIL_MODE)."
+        ),
+        Membership::GuardedGroup { group, .. } => {
             format!("Fix the launch template of group `{group}` and roll the group.")
         }
     }

@@ -9,7 +9,10 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let (policy, aws) = shared::startup::cold_start("instance-audit").await;
+    let (policy, aws) = match shared::startup::cold_start("instance-audit").await {
+        Ok(ready) => ready,
+        Err(misconfigured) => return misconfigured.refuse_every_invocation().await,
+    };
     let (ec2, images, asg) = (&aws.ec2, &aws.images, &aws.autoscaling);
     let (remediation, cw, sns) = (&aws.remediation, &aws.cloudwatch, &aws.sns);
     let auditor = &Auditor::new(&policy, ec2, images, asg, remediation, cw, sns);

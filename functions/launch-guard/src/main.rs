@@ -4,15 +4,19 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use launch_guard::LaunchGuard;
 use serde_json::Value;
+use shared::deadline::Deadline;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let (policy, aws) = shared::startup::cold_start("launch-guard").await;
+    let (policy, aws) = match shared::startup::cold_start("launch-guard").await {
+        Ok(ready) => ready,
+        Err(misconfigured) => return misconfigured.refuse_every_invocation().await,
+    };
     let guard = LaunchGuard::new(&policy, &aws.ec2, &aws.images, &aws.autoscaling, &aws.sns);
     let guard = &guard;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        guard.handle(event.payload)
+        guard.handle(event.payload, Deadline::at(event.context.deadline()))
     }))
     .await
 }

@@ -44,18 +44,19 @@ pub async fn node_facts<N: NetworkImageRead>(
     })
 }
 
-/// How the instance came into the cluster: reads its group's hooks when it
-/// has a group.
+/// How the instance came into the cluster at `now`: reads its group's hooks
+/// when it has a group.
 pub async fn membership<G: ClusterGroupsRead>(
     policy: &Policy,
     groups: &G,
     instance: &InstanceFacts,
+    now: SystemTime,
 ) -> AwsResult<Membership> {
     let hooks = match auto_scaling_group(instance) {
         Some(group) => groups.lifecycle_hooks(group).await?,
         None => Vec::new(),
     };
-    Ok(Membership::of(policy, instance, &hooks))
+    Ok(Membership::of(policy, instance, &hooks, now))
 }
 
 /// One cluster instance and its audit, or why it could not be audited.
@@ -147,7 +148,7 @@ fn audit_one(
         Some(Ok(found)) => found.clone(),
         None => None,
     };
-    let membership = Membership::of(policy, instance, group_hooks);
+    let membership = Membership::of(policy, instance, group_hooks, now);
     let facts = NodeFacts {
         instance: instance.clone(),
         image,

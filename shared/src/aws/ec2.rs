@@ -36,16 +36,17 @@ impl Ec2 {
 }
 
 impl InstanceTag for Ec2 {
-    async fn tag_instance(&self, instance_id: &str, key: &str, value: &str) -> AwsResult<()> {
+    async fn tag_instance(&self, instance_id: &str, tags: &[(&str, &str)]) -> AwsResult<()> {
+        let tags = tags.iter().map(|(key, value)| {
+            aws_sdk_ec2::types::Tag::builder()
+                .key(*key)
+                .value(*value)
+                .build()
+        });
         self.client
             .create_tags()
             .resources(instance_id)
-            .tags(
-                aws_sdk_ec2::types::Tag::builder()
-                    .key(key)
-                    .value(value)
-                    .build(),
-            )
+            .set_tags(Some(tags.collect()))
             .send()
             .await
             .map_err(|err| aws_error("CreateTags", err))?;
@@ -55,17 +56,23 @@ impl InstanceTag for Ec2 {
 
 impl ClusterInstancesRead for Ec2 {
     async fn cluster_instances(&self, tag_key: &str) -> AwsResult<Vec<InstanceFacts>> {
+        let state = Filter::builder()
+            .name("instance-state-name")
+            .values("pending")
+            .values("running")
+            .build();
+        let tagged = Filter::builder().name("tag-key").values(tag_key).build();
+        self.describe_all(vec![tagged, state]).await
+    }
+}
+
+impl Ec2 {
+    /// Every instance matching `filters`, all pages (1000 a page).
+    async fn describe_all(&self, filters: Vec<Filter>) -> AwsResult<Vec<InstanceFacts>> {
         let pages: Vec<_> = self
             .client
             .describe_instances()
-            .filters(Filter::builder().name("tag-key").values(tag_key).build())
-            .filters(
-                Filter::builder()
-                    .name("instance-state-name")
-                    .values("pending")
-                    .values("running")
-                    .build(),
-            )
+            .set_filters(Some(filters))
             .max_results(1000)
             .into_paginator()
             .send()
@@ -315,5 +322,17 @@ fn subnet_facts(subnet: &Subnet) -> SubnetFacts {
         subnet_id: subnet.subnet_id().unwrap_or_default().to_owned(),
         vpc_id: subnet.vpc_id().map(str::to_owned),
         map_public_ip_on_launch: subnet.map_public_ip_on_launch().unwrap_or(false),
+    }
+}
+
+/// instance-audit's remediation records: `DescribeInstances` filtered by tag
+/// key only, so that stopped and terminated instances are listed too.
+impl crate::ports::TaggedInstancesRead for Ec2 {
+    async fn tagged_instances(&self, tag_keys: &[&str]) -> AwsResult<Vec<InstanceFacts>> {
+        let mut keys = Filter::builder().name("tag-key");
+        for key in tag_keys {
+            keys = keys.values(*key);
+        }
+        self.describe_all(vec![keys.build()]).await
     }
 }

@@ -29,7 +29,7 @@ use crate::ports::AwsError;
 /// Lambda timeout and the hook's heartbeat.
 pub async fn load_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::adaptive().with_max_attempts(3))
+        .retry_config(retry_config())
         .timeout_config(
             TimeoutConfig::builder()
                 .operation_attempt_timeout(Duration::from_secs(2))
@@ -38,6 +38,19 @@ pub async fn load_config() -> SdkConfig {
         )
         .load()
         .await
+}
+
+/// Three attempts with a short jittered backoff (0.1 s, then up to 1 s), so
+/// that a throttled or failed call is retried well inside its 5 s bound.
+/// Standard, not adaptive: adaptive mode's client-side rate limiter, after a
+/// single throttle at a Lambda's low request rate, holds the retry back
+/// beyond the operation timeout, so one throttle failed the whole call (seen
+/// end to end with the emulator's fault injection).
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(1))
 }
 
 /// Every adapter a function needs, built once per execution environment from

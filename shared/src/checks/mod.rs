@@ -71,6 +71,38 @@ pub fn check_node(policy: &Policy, facts: &NodeFacts, now: SystemTime) -> Vec<Vi
     violations
 }
 
+/// The node facts whose read failed (an AWS error, not "not found").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unread {
+    pub image: bool,
+    pub subnet: bool,
+}
+
+/// [`check_node`] on what could be read: without the violations that stand
+/// only for a fact that could not be read (an unread image would fail every
+/// image rule, an unread subnet `subnet.public`), which the fail mode decides.
+pub fn check_known(
+    policy: &Policy,
+    facts: &NodeFacts,
+    unread: Unread,
+    now: SystemTime,
+) -> Vec<Violation> {
+    let image_checks = [
+        CheckName::ImageAllowed,
+        CheckName::ImageAge,
+        CheckName::ImageDeprecated,
+    ];
+    check_node(policy, facts, now)
+        .into_iter()
+        .filter(|v| !(unread.image && image_checks.contains(&v.check)))
+        .filter(|v| {
+            let of_subnet =
+                v.check == CheckName::SubnetPublic && v.resource != facts.instance.instance_id;
+            !(unread.subnet && of_subnet)
+        })
+        .collect()
+}
+
 /// Formats a set of ids for `expected`/`actual` fields: `a, b, c`.
 fn join<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
     items

@@ -210,3 +210,37 @@ fn an_image_exactly_at_the_age_limit_passes_and_a_second_later_fails() {
         vec!["image.age"]
     );
 }
+
+#[test]
+fn what_could_not_be_read_is_left_to_the_fail_mode_and_the_rest_still_counts() {
+    let policy = strict_policy(&[]);
+    let mut node = compliant_node();
+    node.image = None;
+    node.subnet = None;
+    node.instance.public_ip = Some("203.0.113.7".into());
+    node.instance.http_tokens = Some(HttpTokens::Optional);
+    let unread = Unread {
+        image: true,
+        subnet: true,
+    };
+
+    let known = check_known(&policy, &node, unread, now());
+
+    // The public address and IMDSv1 are facts of the instance itself; an
+    // image and a subnet that could not be read are not violations.
+    assert_eq!(names(&known), vec!["subnet.public", "imds.v2"]);
+    assert_eq!(known[0].resource, node.instance.instance_id);
+    // Read but not found, they still are.
+    let found_nothing = check_known(&policy, &node, Unread::default(), now());
+    assert_eq!(
+        names(&found_nothing),
+        vec![
+            "image.allowed",
+            "image.age",
+            "image.deprecated",
+            "subnet.public",
+            "subnet.public",
+            "imds.v2"
+        ]
+    );
+}

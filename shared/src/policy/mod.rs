@@ -146,6 +146,9 @@ pub struct Policy {
     pub hook_name: String,
     pub enroll_groups: bool,
     pub audit_action: AuditAction,
+    /// At most this many instances remediated per hour across the cluster,
+    /// by events and sweeps together (`GUARD_MAX_REMEDIATIONS_PER_HOUR`).
+    pub max_remediations_per_hour: u32,
     pub quarantine_security_group_id: Option<String>,
     /// Tags whose presence marks an instance as launched by an allowed
     /// launcher outside any Auto Scaling group (e.g. Karpenter).

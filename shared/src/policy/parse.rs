@@ -38,10 +38,14 @@ const SETTINGS: &[&str] = &[
     "GUARD_HOOK_NAME",
     "GUARD_ENROLL_GROUPS",
     "GUARD_AUDIT_ACTION",
+    "GUARD_MAX_REMEDIATIONS_PER_HOUR",
     "GUARD_QUARANTINE_SECURITY_GROUP_ID",
     "GUARD_ALLOWED_LAUNCHER_TAGS",
     "GUARD_ALERT_TOPIC_ARN",
 ];
+
+/// `GUARD_MAX_REMEDIATIONS_PER_HOUR` when unset: one sweep's worth.
+pub const DEFAULT_MAX_REMEDIATIONS_PER_HOUR: u32 = 20;
 
 /// The policy is invalid; every problem found is listed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -350,6 +354,10 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
         AuditAction::CHOICES,
         AuditAction::parse,
     );
+    let max_remediations_per_hour = r
+        .positive("GUARD_MAX_REMEDIATIONS_PER_HOUR", 1000)
+        .and_then(|value| u32::try_from(value).ok())
+        .unwrap_or(DEFAULT_MAX_REMEDIATIONS_PER_HOUR);
     let quarantine_security_group_id = r
         .get("GUARD_QUARANTINE_SECURITY_GROUP_ID")
         .map(str::to_owned);
@@ -395,6 +403,7 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
         hook_name,
         enroll_groups,
         audit_action,
+        max_remediations_per_hour,
         quarantine_security_group_id,
         allowed_launcher_tags,
         alert_topic_arn,

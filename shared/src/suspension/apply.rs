@@ -36,10 +36,10 @@ pub enum OnIncomplete {
     Leave,
 }
 
-/// Suspends `Launch` on every group that needs it. The tag goes first so that
-/// a suspension is never without its record. With `clamp`, MaxSize is then
-/// lowered to what the group has, read again after `Launch` was suspended,
-/// so that the clamp never scales the group in.
+/// Suspends `Launch` on every group that needs it, all groups at once. The
+/// tag goes first so that a suspension is never without its record. With
+/// `clamp`, MaxSize is then lowered to what the group has, read again after
+/// `Launch` was suspended, so that the clamp never scales the group in.
 pub async fn suspend(
     control: &(impl ScaleOutControl + GroupRead),
     groups: &[GroupFacts],
@@ -48,32 +48,34 @@ pub async fn suspend(
     incomplete: OnIncomplete,
 ) -> SuspensionReport {
     let mut report = SuspensionReport::default();
+    let mut planned = Vec::new();
     for group in groups {
         let name = group.name.clone();
-        let record = match plan_suspend(group, record.clone()) {
-            SuspendPlan::AlreadySuspended => {
-                report
-                    .unchanged
-                    .push((name, "already suspended by the guard".to_owned()));
-                continue;
-            }
-            SuspendPlan::SuspendedByOthers => {
-                report
-                    .unchanged
-                    .push((name, "Launch suspended by someone else".to_owned()));
-                continue;
-            }
+        match plan_suspend(group, record.clone()) {
+            SuspendPlan::AlreadySuspended => report
+                .unchanged
+                .push((name, "already suspended by the guard".to_owned())),
+            SuspendPlan::SuspendedByOthers => report
+                .unchanged
+                .push((name, "Launch suspended by someone else".to_owned())),
             SuspendPlan::Incomplete { .. } if incomplete == OnIncomplete::Leave => {
                 report.unchanged.push((
                     name,
                     "the guard's record is there without a suspended Launch (being resumed or applied)"
                         .to_owned(),
                 ));
-                continue;
             }
-            SuspendPlan::Incomplete { record } | SuspendPlan::Suspend { record } => record,
-        };
-        match apply_suspend(control, &name, record, clamp).await {
+            SuspendPlan::Incomplete { record } | SuspendPlan::Suspend { record } => {
+                planned.push((name, record));
+            }
+        }
+    }
+    let applied = planned.into_iter().map(|(name, record)| async move {
+        let outcome = apply_suspend(control, &name, record, clamp).await;
+        (name, outcome)
+    });
+    for (name, outcome) in futures::future::join_all(applied).await {
+        match outcome {
             Ok(()) => report.changed.push(name),
             Err(err) => report.failed.push((name, err.to_string())),
         }

@@ -243,3 +243,15 @@ pub async fn assert_cluster_suspended_by_alarm(
         .next()
         .unwrap_or_else(|| unreachable!())
 }
+
+/// The checks a summary lists, sorted.
+pub fn violated(summary: &Value) -> Vec<String> {
+    let mut checks: Vec<String> = summary["violations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("violations in {summary}"))
+        .iter()
+        .map(|v| v["check"].as_str().unwrap().to_owned())
+        .collect();
+    checks.sort();
+    checks
+}

@@ -5,8 +5,11 @@ use pretty_assertions::assert_eq;
 use rstest::rstest;
 use serde_json::{Value, json};
 use shared::alerts::{AlertKind, Severity};
-use shared::audit::{PREVIOUS_GROUPS_TAG, QUARANTINE_REASON_TAG, QUARANTINED_TAG};
-use shared::checks::membership::GROUP_NAME_TAG;
+use shared::audit::{
+    PREVIOUS_GROUPS_TAG, QUARANTINE_REASON_TAG, QUARANTINED_TAG, REMEDIATED_TAG,
+    REMEDIATION_HELD_TAG,
+};
+use shared::checks::membership::{GROUP_NAME_TAG, VETTED_TAG};
 use shared::facts::{HookFacts, HttpTokens, ImageFacts, InstanceFacts, SubnetFacts};
 use shared::fakes::FakeAws;
 use shared::lifecycle::LAUNCHING;
@@ -390,16 +393,27 @@ async fn a_launch_into_the_warm_pool_waits_for_the_launch_into_service() {
     assert_eq!(served["outcome"], "remediated");
     assert_eq!(
         aws.instance_changes(),
-        vec![format!("TerminateInstances {LEGACY}")]
+        vec![
+            format!("CreateTags {LEGACY}"),
+            format!("TerminateInstances {LEGACY}")
+        ]
     );
 }
 
 #[tokio::test]
 async fn an_instance_of_a_guarded_group_was_vetted_by_launch_guard_and_is_left_alone() {
-    // Given: a non-compliant node of the guarded group, terminate on
+    // Given: a non-compliant node of the guarded group that launch-guard
+    // recorded, terminate on
     let policy = policy(&[("GUARD_AUDIT_ACTION", "terminate")]);
     let aws = account();
-    let mut instance = member(LEGACY, "running", &[(GROUP_NAME_TAG, "prod-general")]);
+    let mut instance = member(
+        LEGACY,
+        "running",
+        &[
+            (GROUP_NAME_TAG, "prod-general"),
+            (VETTED_TAG, "2026-11-26T09:59:00Z"),
+        ],
+    );
     instance.http_tokens = Some(HttpTokens::Optional);
     aws.add_instance(instance);
     let launched = with(LAUNCHED, |e| {
@@ -494,6 +508,7 @@ async fn isolate_swaps_in_the_quarantine_group_and_tags_at_pending_then_stays_qu
     assert_eq!(
         aws.instance_changes(),
         vec![
+            format!("CreateTags {BY_HAND}"),
             format!("ModifyInstanceAttribute {BY_HAND}"),
             format!("CreateTags {BY_HAND}")
         ]
@@ -533,7 +548,7 @@ async fn isolate_swaps_in_the_quarantine_group_and_tags_at_pending_then_stays_qu
     assert_eq!(running["outcome"], "already_remediated");
     assert_eq!(again["outcome"], "already_remediated");
     assert_eq!(sweep["already_remediated"], 1);
-    assert_eq!(aws.instance_changes().len(), 2);
+    assert_eq!(aws.instance_changes().len(), 3);
     assert_eq!(
         kinds(&aws),
         vec![AlertKind::InstanceRemediated, AlertKind::SweepSummary]
@@ -552,7 +567,10 @@ async fn terminate_happens_at_pending_and_the_running_event_finds_nothing_to_do(
     assert_eq!(pending["outcome"], "remediated");
     assert_eq!(
         aws.instance_changes(),
-        vec![format!("TerminateInstances {BY_HAND}")]
+        vec![
+            format!("CreateTags {BY_HAND}"),
+            format!("TerminateInstances {BY_HAND}")
+        ]
     );
     assert_eq!(running["outcome"], "ignored");
     assert_eq!(
@@ -583,7 +601,10 @@ async fn stop_waits_for_running_and_is_not_repeated() {
     assert_eq!(duplicate["outcome"], "ignored");
     assert_eq!(
         aws.instance_changes(),
-        vec![format!("StopInstances {BY_HAND}")]
+        vec![
+            format!("CreateTags {BY_HAND}"),
+            format!("StopInstances {BY_HAND}")
+        ]
     );
     assert_eq!(kinds(&aws), vec![AlertKind::InstanceRemediated]);
     assert_eq!(aws.published()[0].decision, "stop");
@@ -644,7 +665,16 @@ async fn a_failed_remediation_is_alerted_once_and_left_to_the_next_sweep() {
         "{}",
         alerts[0].email()
     );
-    assert_eq!(aws.calls("CreateTags"), 0, "no tag without the group swap");
+    assert_eq!(aws.calls("CreateTags"), 1, "the record only");
+    let instance = aws.instance_facts(BY_HAND).unwrap();
+    assert!(
+        !instance.tags.contains_key(QUARANTINED_TAG),
+        "no isolation tag without the group swap"
+    );
+    assert!(
+        instance.tags.contains_key(REMEDIATED_TAG),
+        "the attempt counts"
+    );
 }
 
 #[tokio::test]
@@ -714,8 +744,9 @@ async fn a_malformed_or_foreign_event_gets_a_clear_error_and_changes_nothing(
 // The sweep
 // ---------------------------------------------------------------------------
 
-/// 12 nodes of the guarded group (one on an image past the age limit), 6 of
-/// the hook-less group, 4 Karpenter nodes and 2 launched by hand.
+/// 12 nodes of the guarded group that launch-guard vetted (one on an image
+/// past the age limit), 6 of the hook-less group, 4 Karpenter nodes and 2
+/// launched by hand.
 fn cluster(aws: &FakeAws) {
     aws.add_image(ImageFacts {
         image_id: "ami-0ccc0002".into(),
@@ -728,7 +759,10 @@ fn cluster(aws: &FakeAws) {
         let mut node = member(
             &format!("i-{n:017x}"),
             "running",
-            &[(GROUP_NAME_TAG, "prod-general")],
+            &[
+                (GROUP_NAME_TAG, "prod-general"),
+                (VETTED_TAG, "2026-11-01T10:00:00Z"),
+            ],
         );
         if n == 0 {
             node.image_id = "ami-0ccc0002".into();
@@ -855,7 +889,11 @@ async fn the_sweep_remediates_only_unvetted_instances_and_reports_what_it_did() 
     // Then: nothing more to do
     assert_eq!(next["already_remediated"], 8);
     assert_eq!(next["remediated"], json!([]));
-    assert_eq!(aws.instance_changes().len(), 16, "8 swaps and 8 tags, once");
+    assert_eq!(
+        aws.instance_changes().len(),
+        24,
+        "8 records, 8 swaps and 8 isolation tags, once"
+    );
 }
 
 #[tokio::test]
@@ -977,4 +1015,306 @@ async fn a_repeated_event_does_not_report_the_same_finding_twice() {
     assert_eq!(first["outcome"], "reported");
     assert_eq!(again["reason"], "already reported");
     assert_eq!(kinds(&aws), vec![AlertKind::InstanceNonCompliant]);
+}
+
+// ---------------------------------------------------------------------------
+// Vetted means launch-guard recorded its decision (issue 9 §3)
+// ---------------------------------------------------------------------------
+
+/// launch-guard's record of a launch it checked and let in (enforce mode).
+const VETTED: &str = VETTED_TAG;
+
+/// The launch-successful sample, for an instance of the guarded group.
+fn launched_in_general(id: &str) -> String {
+    with(LAUNCHED, |e| {
+        e["detail"]["AutoScalingGroupName"] = json!("prod-general");
+        e["detail"]["EC2InstanceId"] = json!(id);
+    })
+}
+
+/// A node of the guarded group with IMDSv1 on, launched `age` ago.
+fn general_node_with_imdsv1(id: &str, state: &str, age: Duration) -> InstanceFacts {
+    let mut instance = member(id, state, &[(GROUP_NAME_TAG, "prod-general")]);
+    instance.http_tokens = Some(HttpTokens::Optional);
+    instance.launch_time = Some(now() - age);
+    instance
+}
+
+#[tokio::test]
+async fn a_guarded_groups_instance_without_launch_guards_record_is_remediated_like_any_unvetted_one()
+ {
+    // Given: terminate; a node of the hooked group that launch-guard never
+    // recorded (admitted by the hook's DefaultResult after its timeout)
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "terminate")]);
+    let aws = account();
+    aws.add_instance(general_node_with_imdsv1(
+        LEGACY,
+        "running",
+        Duration::from_secs(3700),
+    ));
+
+    // When: its group reports the launch successful
+    let summary = run(&policy, &aws, &launched_in_general(LEGACY))
+        .await
+        .unwrap();
+
+    // Then: checked like any unvetted instance, and remediated
+    assert_eq!(summary["outcome"], "remediated", "{summary}");
+    assert_eq!(summary["group"], "prod-general");
+    assert_eq!(
+        checks(&summary),
+        vec!["imds.v2"],
+        "a hooked group is not unguarded"
+    );
+    assert!(
+        aws.instance_changes()
+            .contains(&format!("TerminateInstances {LEGACY}")),
+        "{:?}",
+        aws.instance_changes()
+    );
+    let alerts = aws.published();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].kind, AlertKind::InstanceRemediated);
+    let email = alerts[0].email();
+    assert!(
+        email.contains("carries the hook but launch-guard never recorded a decision on it: admitted by the hook's DefaultResult, by the fail mode, or before the hook"),
+        "{email}"
+    );
+}
+
+#[tokio::test]
+async fn a_guarded_groups_instance_with_launch_guards_record_is_vetted_and_left_alone() {
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "terminate")]);
+    let aws = account();
+    let mut instance = general_node_with_imdsv1(LEGACY, "running", Duration::from_secs(60));
+    instance
+        .tags
+        .insert(VETTED.into(), "2026-11-26T09:59:10Z".into());
+    aws.add_instance(instance);
+
+    let summary = run(&policy, &aws, &launched_in_general(LEGACY))
+        .await
+        .unwrap();
+
+    assert_eq!(summary["outcome"], "vetted", "{summary}");
+    assert_eq!(aws.mutations(), BTreeMap::new());
+}
+
+#[tokio::test]
+async fn a_guarded_groups_new_instance_is_left_to_launch_guard_until_its_launch_completes() {
+    // Given: a node of the hooked group a minute old, not recorded yet:
+    // launch-guard may still be deciding it (Pending:Wait)
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "terminate")]);
+    let aws = account();
+    aws.add_instance(general_node_with_imdsv1(
+        BY_HAND,
+        "pending",
+        Duration::from_secs(60),
+    ));
+
+    // When: EC2's pending event, and a sweep
+    let pending = run(&policy, &aws, PENDING).await.unwrap();
+    let sweep = run(&policy, &aws, SWEEP).await.unwrap();
+
+    // Then: nothing changed; the event waits for the launch to complete
+    assert_eq!(pending["outcome"], "deferred", "{pending}");
+    assert_eq!(
+        pending["reason"],
+        "launch-guard has not decided it yet: audited when group `prod-general` reports the launch successful"
+    );
+    assert_eq!(sweep["remediated"], json!([]), "{sweep}");
+    assert_eq!(aws.instance_changes(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn the_sweep_remediates_a_guarded_groups_old_instance_that_no_one_vetted() {
+    // Given: two old nodes of the hooked group with IMDSv1, one recorded by
+    // launch-guard, one launched before the hook was added
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "stop")]);
+    let aws = account();
+    let week = Duration::from_secs(7 * 86_400);
+    let mut vetted = general_node_with_imdsv1("i-00000000000000001", "running", week);
+    vetted
+        .tags
+        .insert(VETTED.into(), "2026-11-19T10:00:00Z".into());
+    aws.add_instance(vetted);
+    aws.add_instance(general_node_with_imdsv1(
+        "i-00000000000000002",
+        "running",
+        week,
+    ));
+
+    // When
+    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+
+    // Then: only the unvetted one is stopped; both are reported
+    assert_eq!(summary["non_compliant"], 2, "{summary}");
+    assert_eq!(
+        summary["remediated"],
+        json!([{"instance_id": "i-00000000000000002", "action": "stop"}])
+    );
+    assert_eq!(
+        aws.instance_facts("i-00000000000000001").unwrap().state,
+        "running"
+    );
+}
+
+#[tokio::test]
+async fn audit_mode_changes_nothing_on_an_unvetted_instance_of_a_guarded_group() {
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "terminate"), ("GUARD_MODE", "audit")]);
+    let aws = account();
+    aws.add_instance(general_node_with_imdsv1(
+        LEGACY,
+        "running",
+        Duration::from_secs(3700),
+    ));
+
+    let summary = run(&policy, &aws, &launched_in_general(LEGACY))
+        .await
+        .unwrap();
+    let sweep = run(&policy, &aws, SWEEP).await.unwrap();
+
+    assert_eq!(summary["outcome"], "reported", "{summary}");
+    assert_eq!(sweep["remediated"], json!([]));
+    assert_eq!(aws.instance_changes(), Vec::<String>::new());
+    assert!(aws.published()[0].email().contains("audit mode"));
+}
+
+// ---------------------------------------------------------------------------
+// Event-path remediation is capped per hour, across environments (issue 9 §4)
+// ---------------------------------------------------------------------------
+
+/// The guard's record of a remediation, written before the change.
+const REMEDIATED: &str = REMEDIATED_TAG;
+
+/// `count` cluster instances the guard remediated `ago`, now in `state`.
+fn remediated_earlier(aws: &FakeAws, count: usize, ago: Duration, state: &str) {
+    for n in 0..count {
+        let mut instance = member(&format!("i-0a{n:015x}"), state, &[]);
+        instance
+            .tags
+            .insert(REMEDIATED.into(), shared::time::format_rfc3339(now() - ago));
+        aws.add_instance(instance);
+    }
+}
+
+fn running_event(id: &str) -> String {
+    with(RUNNING, |e| e["detail"]["instance-id"] = json!(id))
+}
+
+#[tokio::test]
+async fn every_remediation_is_recorded_on_the_instance_before_the_change() {
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "terminate")]);
+    let aws = account();
+    aws.add_instance(by_hand("pending"));
+
+    let summary = run(&policy, &aws, PENDING).await.unwrap();
+
+    assert_eq!(summary["outcome"], "remediated");
+    assert_eq!(
+        aws.instance_changes(),
+        vec![
+            format!("CreateTags {BY_HAND}"),
+            format!("TerminateInstances {BY_HAND}")
+        ]
+    );
+    assert_eq!(
+        aws.instance_facts(BY_HAND).unwrap().tags[REMEDIATED],
+        "2026-11-26T10:00:00Z"
+    );
+}
+
+#[tokio::test]
+async fn event_path_remediations_stop_at_the_hourly_cap_across_environments_and_alert_once() {
+    // Given: terminate, and the default cap (20 an hour) already reached by
+    // remediations of other execution environments: 12 instances since
+    // terminated, 8 stopped, all within the last hour
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "terminate")]);
+    let aws = account();
+    remediated_earlier(&aws, 12, Duration::from_secs(50 * 60), "terminated");
+    let mut stopped = Vec::new();
+    for n in 0..8 {
+        let id = format!("i-0b{n:015x}");
+        let mut instance = member(&id, "stopped", &[]);
+        instance.tags.insert(
+            REMEDIATED.into(),
+            shared::time::format_rfc3339(now() - Duration::from_secs(600)),
+        );
+        aws.add_instance(instance);
+        stopped.push(id);
+    }
+    let held = ["i-0c000000000000001", "i-0c000000000000002"];
+    for id in held {
+        let mut instance = by_hand("running");
+        instance.instance_id = id.into();
+        aws.add_instance(instance);
+    }
+
+    // When: two new unmanaged instances run, each event in a fresh environment
+    let first = run(&policy, &aws, &running_event(held[0])).await.unwrap();
+    let second = run(&policy, &aws, &running_event(held[1])).await.unwrap();
+
+    // Then: both held, nothing changed, one alert that says why
+    assert_eq!(first["outcome"], "capped", "{first}");
+    assert_eq!(second["outcome"], "capped", "{second}");
+    for id in held {
+        assert_eq!(aws.instance_facts(id).unwrap().state, "running");
+    }
+    assert_eq!(aws.calls("TerminateInstances"), 0);
+    for id in held {
+        assert_eq!(
+            aws.instance_facts(id).unwrap().tags[REMEDIATION_HELD_TAG],
+            "2026-11-26T10:00:00Z",
+            "the hold records when the cap was alerted"
+        );
+    }
+    let alerts = aws.published();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].kind.as_str(), "remediation_capped");
+    assert_eq!(alerts[0].severity, Severity::Critical);
+    assert!(
+        alerts[0]
+            .email()
+            .contains("GUARD_MAX_REMEDIATIONS_PER_HOUR"),
+        "{}",
+        alerts[0].email()
+    );
+}
+
+#[tokio::test]
+async fn remediations_older_than_an_hour_no_longer_count() {
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "terminate")]);
+    let aws = account();
+    remediated_earlier(&aws, 25, Duration::from_secs(61 * 60), "stopped");
+    aws.add_instance(by_hand("running"));
+
+    let summary = run(&policy, &aws, RUNNING).await.unwrap();
+
+    assert_eq!(summary["outcome"], "remediated", "{summary}");
+}
+
+#[tokio::test]
+async fn the_sweep_shares_the_hourly_cap_with_the_event_path() {
+    // Given: 18 remediations within the hour, 5 unmanaged running instances
+    let policy = policy(&[("GUARD_AUDIT_ACTION", "stop")]);
+    let aws = account();
+    remediated_earlier(&aws, 18, Duration::from_secs(30 * 60), "stopped");
+    for n in 0..5 {
+        aws.add_instance(member(&format!("i-0d{n:015x}"), "running", &[]));
+    }
+
+    // When
+    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+
+    // Then: 2 more fit the hour; 3 are held and the summary says so
+    assert_eq!(
+        summary["remediated"].as_array().unwrap().len(),
+        2,
+        "{summary}"
+    );
+    assert_eq!(summary["capped"], 3, "{summary}");
+    assert_eq!(aws.calls("StopInstances"), 2);
+    let alerts = aws.published();
+    assert_eq!(alerts.len(), 1, "the summary only");
+    assert_eq!(alerts[0].details["capped"], 3);
 }

@@ -98,7 +98,14 @@ fn aws() -> FakeAws {
 
 async fn run(policy: &Policy, aws: &FakeAws, event: &str) -> Result<Value, HandlerError> {
     let guard = LaunchGuard::new(policy, aws, aws, aws, aws).with_clock(now);
-    guard.handle(serde_json::from_str(event).unwrap()).await
+    guard
+        .handle(serde_json::from_str(event).unwrap(), lambda_deadline())
+        .await
+}
+
+/// The deadline of an invocation of the template's launch-guard (30 s).
+fn lambda_deadline() -> Deadline {
+    Deadline::after(Duration::from_secs(30))
 }
 
 fn results(aws: &FakeAws) -> Vec<LifecycleResult> {
@@ -242,7 +249,7 @@ async fn when_describe_instances_fails_the_fail_mode_decides(
     assert_eq!(results(&aws), vec![expected]);
     assert_eq!(
         summary["reason"],
-        "`DescribeInstances` failed: injected failure"
+        "the instance: `DescribeInstances` failed: injected failure"
     );
     let alerts = aws.published();
     assert_eq!(alerts.len(), 1);
@@ -250,7 +257,7 @@ async fn when_describe_instances_fails_the_fail_mode_decides(
     assert_eq!(alerts[0].severity.as_str(), "critical");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_missing_instance_is_decided_by_the_fail_mode() {
     let (policy, aws) = (policy(&[]), FakeAws::new());
     aws.add_group(GroupFacts {
@@ -265,7 +272,7 @@ async fn a_missing_instance_is_decided_by_the_fail_mode() {
     assert_eq!(summary["decision"], "ABANDON");
     assert_eq!(
         summary["reason"],
-        format!("instance `{INSTANCE}` was not found")
+        format!("the instance: instance `{INSTANCE}` was not found")
     );
     assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
 }
@@ -278,7 +285,7 @@ async fn when_the_image_lookup_fails_the_fail_mode_decides() {
     assert_eq!(summary["decision"], "ABANDON");
     assert_eq!(
         summary["reason"],
-        "`DescribeImages` failed: injected failure"
+        "the image: `DescribeImages` failed: injected failure"
     );
 }
 
@@ -400,7 +407,7 @@ async fn a_malformed_event_gets_a_clear_error_and_changes_nothing(#[case] event:
     let (policy, aws) = (policy(&[]), aws());
     let payload = serde_json::from_str(event).unwrap_or(Value::String(event.to_owned()));
     let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws);
-    let err = guard.handle(payload).await.unwrap_err();
+    let err = guard.handle(payload, lambda_deadline()).await.unwrap_err();
     assert!(
         err.to_string()
             .starts_with("event is not a lifecycle notification")
@@ -409,6 +416,29 @@ async fn a_malformed_event_gets_a_clear_error_and_changes_nothing(#[case] event:
                 .starts_with("lifecycle notification is missing"),
         "{err}"
     );
+    assert_eq!(aws.mutations(), Default::default());
+}
+
+#[tokio::test]
+async fn an_sns_envelope_is_not_taken_for_an_sqs_batch() {
+    let (policy, aws) = (policy(&[]), aws());
+    let hook_message: Value = serde_json::from_str(SQS_BATCH).unwrap();
+    let envelope = json!({"Records": [{
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": "arn:aws:sns:eu-west-1:123456789012:launches:0b9c",
+        "Sns": {"Type": "Notification", "MessageId": "m-1", "Message": hook_message["Records"][0]["body"]}
+    }]});
+    let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws);
+
+    let err = guard.handle(envelope, lambda_deadline()).await.unwrap_err();
+
+    assert!(
+        err.to_string()
+            .starts_with("event is not a lifecycle notification"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("SNS"), "{err}");
     assert_eq!(aws.mutations(), Default::default());
 }
 
@@ -472,6 +502,188 @@ async fn image_and_subnet_are_read_once_per_launch() {
         ),
         (1, 1, 1)
     );
+}
+
+// ---------------------------------------------------------------------------
+// Under faults (issue 9): the deadline, partial facts, EC2's eventual
+// consistency, a completion that keeps failing, the decision's record.
+
+/// When the fake's clock (paused tokio time) says the action was completed,
+/// relative to the start.
+async fn decided_within(policy: &Policy, aws: &FakeAws, event: &str) -> (Value, Duration) {
+    let started = tokio::time::Instant::now();
+    let summary = run(policy, aws, event).await.unwrap();
+    (summary, started.elapsed())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_aws_is_cut_at_the_deadline_and_the_fail_mode_completes_in_time() {
+    // Every read takes longer than the whole invocation has.
+    let (policy, aws) = (policy(&[]), aws());
+    aws.slow_down("DescribeInstances", Duration::from_secs(40));
+
+    let (summary, took) = decided_within(&policy, &aws, LAUNCH).await;
+
+    assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
+    assert!(took < Duration::from_secs(30), "completed after {took:?}");
+    assert_eq!(
+        summary["reason"],
+        "the instance: not established before the invocation's deadline"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_instance_ec2_does_not_know_yet_is_asked_for_again() {
+    let (policy, aws) = (policy(&[]), aws());
+    aws.hide_instance(INSTANCE, 2);
+
+    let summary = run(&policy, &aws, LAUNCH).await.unwrap();
+
+    assert_eq!(summary["decision"], "CONTINUE", "{summary}");
+    assert_eq!(aws.calls("DescribeInstances"), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_instance_that_stays_unknown_is_missing_after_a_bounded_wait() {
+    let (policy, aws) = (policy(&[]), aws());
+    aws.hide_instance(INSTANCE, 100);
+
+    let (summary, took) = decided_within(&policy, &aws, LAUNCH).await;
+
+    assert_eq!(summary["decision"], "ABANDON");
+    assert_eq!(aws.calls("DescribeInstances"), 4);
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[rstest]
+#[case::image_unread("DescribeImages")]
+#[case::subnet_unread("DescribeSubnets")]
+#[tokio::test]
+async fn a_known_violation_blocks_although_part_of_the_facts_is_unknown(
+    #[case] failing: &'static str,
+) {
+    // Fail mode continue would let an unchecked launch in; this one has a
+    // public address, a fact of the instance itself.
+    let (policy, aws) = (policy(&[("GUARD_FAIL_MODE", "continue")]), aws());
+    let mut instance = compliant_instance(INSTANCE);
+    instance.public_ip = Some("203.0.113.7".into());
+    aws.add_instance(instance);
+    aws.fail(failing);
+
+    let summary = run(&policy, &aws, LAUNCH).await.unwrap();
+
+    assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
+    let checks: Vec<&str> = summary["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(checks, vec!["subnet.public"], "{summary}");
+    let alerts = aws.published();
+    assert_eq!(kinds(&aws), vec![AlertKind::LaunchDenied]);
+    let unknown = alerts[0].details["unknown"].as_str().unwrap();
+    assert!(unknown.contains(failing), "{unknown}");
+}
+
+#[tokio::test]
+async fn with_nothing_known_blocking_the_fail_mode_decides_and_says_what_was_unknown() {
+    let (policy, aws) = (policy(&[("GUARD_FAIL_MODE", "continue")]), aws());
+    aws.fail("DescribeImages");
+
+    let summary = run(&policy, &aws, LAUNCH).await.unwrap();
+
+    assert_eq!(results(&aws), vec![LifecycleResult::Continue]);
+    assert_eq!(
+        summary["reason"],
+        "the image: `DescribeImages` failed: injected failure"
+    );
+    let alerts = aws.published();
+    assert_eq!(kinds(&aws), vec![AlertKind::GuardError]);
+    assert_eq!(
+        alerts[0].headline,
+        format!("launch of {INSTANCE} let in by the fail mode")
+    );
+    assert_eq!(
+        alerts[0].details["unknown"],
+        json!("the image: `DescribeImages` failed: injected failure")
+    );
+    // Let in unchecked: not marked as vetted, so instance-audit checks it.
+    let tags = aws.instance_facts(INSTANCE).unwrap().tags;
+    assert!(!tags.contains_key(VETTED_TAG), "{tags:?}");
+}
+
+#[tokio::test]
+async fn a_launch_let_in_after_its_checks_is_marked_vetted() {
+    let (policy, aws) = (policy(&[]), aws());
+
+    run(&policy, &aws, LAUNCH).await.unwrap();
+
+    assert_eq!(results(&aws), vec![LifecycleResult::Continue]);
+    let tags = aws.instance_facts(INSTANCE).unwrap().tags;
+    assert_eq!(
+        tags.get(VETTED_TAG).map(String::as_str),
+        Some("2026-11-26T10:00:00Z")
+    );
+}
+
+#[tokio::test]
+async fn audit_mode_marks_nothing() {
+    let (policy, aws) = (policy(&[("GUARD_MODE", "audit")]), aws());
+    run(&policy, &aws, LAUNCH).await.unwrap();
+    assert_eq!(aws.calls("CreateTags"), 0);
+}
+
+#[tokio::test]
+async fn without_budgets_a_failed_vetting_mark_does_not_change_the_decision() {
+    let (policy, aws) = (policy(&[]), aws());
+    aws.fail("CreateTags");
+    let summary = run(&policy, &aws, LAUNCH).await.unwrap();
+    assert_eq!(summary["decision"], "CONTINUE");
+    assert_eq!(kinds(&aws), Vec::<AlertKind>::new());
+}
+
+#[tokio::test]
+async fn a_completion_that_keeps_failing_is_alerted_once_across_environments() {
+    let (policy, aws) = (policy(&[]), aws());
+    aws.fail("CompleteLifecycleAction");
+
+    // The first invocation, its retry in the same environment, and one in a
+    // new environment (the first was replaced).
+    let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+    for _ in 0..2 {
+        let event = serde_json::from_str(LAUNCH).unwrap();
+        assert!(guard.handle(event, lambda_deadline()).await.is_err());
+    }
+    let err = run(&policy, &aws, LAUNCH).await.unwrap_err();
+
+    assert!(matches!(err, HandlerError::Completion { .. }), "{err}");
+    assert_eq!(kinds(&aws), vec![AlertKind::GuardError]);
+    let tags = aws.instance_facts(INSTANCE).unwrap().tags;
+    assert_eq!(
+        tags.get(COMPLETION_FAILED_TAG).map(String::as_str),
+        Some(TOKEN)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_returns_what_it_cannot_finish_before_the_deadline_unprocessed() {
+    let (policy, aws) = (policy(&[]), aws());
+    aws.add_instance(compliant_instance("i-0b2c3d4e5f6071829"));
+    aws.open_action("99990000-aaaa-bbbb-cccc-ddddeeeeffff");
+    // Each decision takes 8 s: the second message starts with 22 s left, the
+    // third would start with 14 s, less than a decision needs.
+    aws.slow_down("CompleteLifecycleAction", Duration::from_secs(8));
+    let (response, took) = decided_within(&policy, &aws, SQS_BATCH).await;
+
+    // (The third message, a test notification, would need no time at all;
+    // nothing is started that close to the deadline.)
+    assert_eq!(
+        response,
+        json!({ "batchItemFailures": [{ "itemIdentifier": "0c5f1a9e-6b3d-4e2a-9f8c-7d6e5b4a3c22" }] })
+    );
+    assert_eq!(aws.completed().len(), 2);
+    assert!(took < Duration::from_secs(30), "{took:?}");
 }
 
 mod budgets {
@@ -547,7 +759,10 @@ mod budgets {
 
         for n in 0..3 {
             guard
-                .handle(serde_json::from_str(&launch_of(n)).unwrap())
+                .handle(
+                    serde_json::from_str(&launch_of(n)).unwrap(),
+                    lambda_deadline(),
+                )
                 .await
                 .unwrap();
         }
@@ -626,7 +841,10 @@ mod budgets {
         let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
         for n in 0..3 {
             guard
-                .handle(serde_json::from_str(&launch_of(n)).unwrap())
+                .handle(
+                    serde_json::from_str(&launch_of(n)).unwrap(),
+                    lambda_deadline(),
+                )
                 .await
                 .unwrap();
         }
@@ -647,7 +865,12 @@ mod budgets {
         let events: Vec<Value> = (0..200)
             .map(|n| serde_json::from_str(&launch_of(n)).unwrap())
             .collect();
-        let outcomes = futures::future::join_all(events.into_iter().map(|e| guard.handle(e))).await;
+        let outcomes = futures::future::join_all(
+            events
+                .into_iter()
+                .map(|e| guard.handle(e, lambda_deadline())),
+        )
+        .await;
 
         assert!(outcomes.iter().all(Result::is_ok));
         assert_eq!(
@@ -694,7 +917,7 @@ mod budgets {
         assert_eq!(summary["decision"], "ABANDON");
         assert_eq!(
             summary["reason"],
-            "instance type `m6i.9xhuge` is unknown, so its capacity cannot be counted"
+            "the budget: instance type `m6i.9xhuge` is unknown, so its capacity cannot be counted"
         );
     }
 
@@ -724,7 +947,10 @@ mod budgets {
             let first = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
             for n in 0..2 {
                 first
-                    .handle(serde_json::from_str(&launch_of(n)).unwrap())
+                    .handle(
+                        serde_json::from_str(&launch_of(n)).unwrap(),
+                        lambda_deadline(),
+                    )
                     .await
                     .unwrap();
             }
@@ -732,7 +958,10 @@ mod budgets {
         let second = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
         for n in 2..4 {
             second
-                .handle(serde_json::from_str(&launch_of(n)).unwrap())
+                .handle(
+                    serde_json::from_str(&launch_of(n)).unwrap(),
+                    lambda_deadline(),
+                )
                 .await
                 .unwrap();
         }
@@ -761,7 +990,10 @@ mod budgets {
         let aws = cluster(0, 1);
         let gate = aws.pause_before("CompleteLifecycleAction");
         let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
-        let decide = guard.handle(serde_json::from_str(&launch_of(0)).unwrap());
+        let decide = guard.handle(
+            serde_json::from_str(&launch_of(0)).unwrap(),
+            lambda_deadline(),
+        );
         let look = async {
             gate.reached().await;
             let tags = aws.instance_facts("i-new0000").unwrap().tags;
@@ -838,5 +1070,91 @@ mod budgets {
         let email = suspended.email();
         assert!(email.contains("not replaced"), "{email}");
         assert!(!email.contains("replacements go on"), "{email}");
+    }
+
+    #[tokio::test]
+    async fn a_known_violation_blocks_although_the_budget_is_unknown() {
+        // Fail mode continue; the budget cannot be measured (an unknown type),
+        // but the node has a public address.
+        let policy = policy(&[("GUARD_MAX_VCPUS", "100"), ("GUARD_FAIL_MODE", "continue")]);
+        let aws = cluster(0, 1);
+        let mut odd = member("i-new0000", "pending");
+        odd.instance_type = "m6i.9xhuge".into();
+        odd.public_ip = Some("203.0.113.7".into());
+        aws.add_instance(odd);
+
+        let summary = run(&policy, &aws, &launch_of(0)).await.unwrap();
+
+        assert_eq!(summary["decision"], "ABANDON", "{summary}");
+        assert_eq!(summary["violations"][0]["check"], "subnet.public");
+        let alerts = aws.published();
+        assert_eq!(kinds(&aws), vec![AlertKind::LaunchDenied]);
+        assert_eq!(
+            alerts[0].details["unknown"],
+            json!(
+                "the budget: instance type `m6i.9xhuge` is unknown, so its capacity cannot be counted"
+            )
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_budget_denial_completes_in_time_however_many_groups_a_slow_aws_suspends() {
+        // Six cluster groups; every suspension call takes the SDK's full 5 s.
+        let policy = policy(&[("GUARD_MAX_INSTANCES", "1")]);
+        let aws = cluster(1, 1);
+        for n in 0..5 {
+            aws.add_group(GroupFacts {
+                name: format!("prod-pool{n}"),
+                max_size: 3,
+                tags: [(CLUSTER_TAG.to_owned(), "owned".to_owned())].into(),
+                ..GroupFacts::default()
+            });
+        }
+        for operation in ["CreateOrUpdateTags", "SuspendProcesses"] {
+            aws.slow_down(operation, Duration::from_secs(5));
+        }
+        let gate = aws.pause_before("CompleteLifecycleAction");
+        let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+        let started = tokio::time::Instant::now();
+        let decide = guard.handle(
+            serde_json::from_str(&launch_of(0)).unwrap(),
+            lambda_deadline(),
+        );
+        let at_completion = async {
+            gate.reached().await;
+            let changes = aws.group_changes();
+            let took = started.elapsed();
+            gate.release();
+            (changes, took)
+        };
+
+        let (summary, (changes, took)) = futures::join!(decide, at_completion);
+
+        // The ABANDON came in time, after the launch's own group was suspended
+        // and before any other group was touched.
+        summary.unwrap();
+        assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
+        assert!(took < Duration::from_secs(24), "completed after {took:?}");
+        assert_eq!(
+            changes,
+            vec![
+                "CreateOrUpdateTags prod-general",
+                "SuspendProcesses prod-general"
+            ]
+        );
+        // Then every other group, all at once, before the deadline.
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            started.elapsed()
+        );
+        for n in 0..5 {
+            let facts = aws.group_facts(&format!("prod-pool{n}")).unwrap();
+            assert_eq!(
+                facts.suspended_processes,
+                vec!["Launch".to_owned()],
+                "prod-pool{n}"
+            );
+        }
     }
 }

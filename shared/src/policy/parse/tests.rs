@@ -217,3 +217,14 @@ fn audit_mode_and_audit_only_checks_do_not_block() {
     let audit = with(&[("GUARD_MODE", "audit")]).unwrap();
     assert!(!audit.blocks(CheckName::ImdsV2));
 }
+
+#[test]
+fn the_hourly_remediation_cap_defaults_to_one_sweeps_worth_and_must_be_positive() {
+    assert_eq!(with(&[]).unwrap().max_remediations_per_hour, 20);
+    let policy = with(&[("GUARD_MAX_REMEDIATIONS_PER_HOUR", "5")]).unwrap();
+    assert_eq!(policy.max_remediations_per_hour, 5);
+    assert_eq!(
+        problems(&[("GUARD_MAX_REMEDIATIONS_PER_HOUR", "0")]),
+        vec!["`GUARD_MAX_REMEDIATIONS_PER_HOUR` must be a whole number from 1 to 1000, not `0`"]
+    );
+}
