@@ -517,3 +517,76 @@ async fn the_alert_topic_failing_entirely_never_delays_or_changes_a_decision() {
         "the lost alert is logged: {logs}"
     );
 }
+
+#[tokio::test]
+async fn a_completion_that_keeps_failing_is_alerted_once_across_environments_until_a_retry_completes_it()
+ {
+    // Given a compliant launch, and CompleteLifecycleAction failing for every
+    // attempt the SDK makes (three) in each of two invocations.
+    let bed = Bed::new().await;
+    let control = &bed.clients.control;
+    let group = bed.cluster.groups[0].clone();
+    let policy = bed.policy(None, None, None);
+    let action = bed.cluster.launch(&group).await.unwrap();
+    let event = events::lifecycle_event(&action).unwrap();
+    let failing = || {
+        control
+            .set_faults(
+                &[FaultRule::error("CompleteLifecycleAction")
+                    .service("autoscaling")
+                    .count(3)],
+                1,
+            )
+            .unwrap();
+    };
+
+    // When the first invocation fails, its environment is replaced, the
+    // retry in the new one fails too, and the last retry goes through,
+    failing();
+    let first = bed.launch_guard(&policy).await;
+    let err = first
+        .invoke(&event)
+        .await
+        .expect_err("the completion fails");
+    drop(first);
+    failing();
+    let second = bed.launch_guard(&policy).await;
+    let again = second.invoke(&event).await.expect_err("and fails again");
+    control.clear_faults().unwrap();
+    let summary = second
+        .invoke(&event)
+        .await
+        .expect("the last retry completes it");
+
+    // then both failures said why, the action was completed by the guard,
+    for err in [err, again] {
+        let InvokeError::Function { error_type, .. } = &err else {
+            panic!("not a function error: {err}");
+        };
+        assert_eq!(error_type, "CompletionFailed", "{err}");
+    }
+    assert_eq!(summary["decision"], "CONTINUE", "{summary}");
+    let ended = control.ended_actions(Some(&group)).unwrap();
+    let completion = ended.iter().find(|e| e.token == action.token).unwrap();
+    assert_eq!(completion.by, "CompleteLifecycleAction");
+    // and the failure was alerted once, marked on the instance for any
+    // environment to see.
+    let received = bed.alerts().await;
+    let failed: Vec<_> = received
+        .iter()
+        .filter(|a| a.attribute("kind") == Some("guard_error"))
+        .collect();
+    assert_eq!(failed.len(), 1, "{received:?}");
+    assert_eq!(
+        bed.tag_of(&action.instance_id, "scaling-guard:completion-failed")
+            .await
+            .as_deref(),
+        Some(action.token.as_str())
+    );
+    assert!(
+        bed.tag_of(&action.instance_id, "scaling-guard:vetted")
+            .await
+            .is_some(),
+        "the checks ran: marked vetted"
+    );
+}
