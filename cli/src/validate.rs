@@ -35,7 +35,8 @@ fn optional(value: Option<impl ToString>, unset: &str) -> String {
     value.map_or_else(|| unset.to_owned(), |v| v.to_string())
 }
 
-/// Every setting of SPEC §3 (and `GUARD_ALLOWED_LAUNCHER_TAGS`), in that
+/// Every setting of SPEC §3 (and `GUARD_ALLOWED_LAUNCHER_TAGS`,
+/// `GUARD_MAX_REMEDIATIONS_PER_HOUR`), in that
 /// order, with the value the policy holds.
 pub fn effective_settings(policy: &Policy, settings: &Settings) -> Vec<Setting> {
     let image = &policy.image;
@@ -120,6 +121,10 @@ pub fn effective_settings(policy: &Policy, settings: &Settings) -> Vec<Setting> 
         (
             "GUARD_ALLOWED_LAUNCHER_TAGS",
             list(&policy.allowed_launcher_tags),
+        ),
+        (
+            "GUARD_MAX_REMEDIATIONS_PER_HOUR",
+            policy.max_remediations_per_hour.to_string(),
         ),
         (TOPIC_SETTING, policy.alert_topic_arn.clone()),
     ];
@@ -237,7 +242,7 @@ mod tests {
         let settings = settings(POLICY);
         let loaded = settings.load().unwrap();
         let effective = effective_settings(&loaded.policy, &settings);
-        assert_eq!(effective.len(), 29);
+        assert_eq!(effective.len(), 30);
         let find = |name: &str| effective.iter().find(|s| s.name == name).cloned().unwrap();
         assert_eq!(
             find("GUARD_CLUSTER_TAG_KEY"),
@@ -257,6 +262,14 @@ mod tests {
         assert_eq!(find("GUARD_ALLOWED_AMI_IDS").value, "(none)");
         assert_eq!(find("GUARD_QUARANTINE_SECURITY_GROUP_ID").value, "(unset)");
         assert_eq!(find("GUARD_RESUME_BELOW_PERCENT").value, "90");
+        assert_eq!(
+            find("GUARD_MAX_REMEDIATIONS_PER_HOUR"),
+            Setting {
+                name: "GUARD_MAX_REMEDIATIONS_PER_HOUR",
+                value: "20".into(),
+                default: true
+            }
+        );
         assert_eq!(
             find("GUARD_ALLOWED_LAUNCHER_TAGS"),
             Setting {
