@@ -51,6 +51,9 @@ struct State {
     /// Instances `DescribeInstances` does not know for the next N calls (EC2's
     /// eventual consistency right after a launch).
     hidden: BTreeMap<String, usize>,
+    /// With [`FakeAws::show_tags_late`]: instance tags written but not yet
+    /// shown by `DescribeInstances` (EC2's eventual consistency).
+    late_tags: Option<BTreeMap<String, BTreeMap<String, String>>>,
 }
 
 /// Holds the next call of one operation before it takes effect, so that a test
@@ -133,8 +136,21 @@ impl FakeAws {
         self.state().groups.get(name).cloned()
     }
 
+    /// The instance as it is, with every tag written to it (also those
+    /// `DescribeInstances` does not show yet).
     pub fn instance_facts(&self, id: &str) -> Option<InstanceFacts> {
-        self.state().instances.get(id).cloned()
+        let state = self.state();
+        let mut instance = state.instances.get(id).cloned()?;
+        if let Some(late) = state.late_tags.as_ref().and_then(|late| late.get(id)) {
+            instance.tags.extend(late.clone());
+        }
+        Some(instance)
+    }
+
+    /// From now on, tags written to instances are not shown by
+    /// `DescribeInstances` (as EC2 may not, for a while, after `CreateTags`).
+    pub fn show_tags_late(&self) {
+        self.state().late_tags = Some(BTreeMap::new());
     }
 
     /// Puts the alarm `name` into state `ALARM` (or takes it out).
@@ -289,11 +305,24 @@ impl InstanceTag for FakeAws {
     async fn tag_instance(&self, instance_id: &str, tags: &[(&str, &str)]) -> AwsResult<()> {
         self.pace("CreateTags").await;
         self.gate("CreateTags").await;
+        let mut written = BTreeMap::new();
         self.change_instance("CreateTags", instance_id, |i| {
             for (key, value) in tags {
-                i.tags.insert((*key).to_owned(), (*value).to_owned());
+                written.insert((*key).to_owned(), (*value).to_owned());
             }
-        })
+            i.tags.extend(written.clone());
+        })?;
+        let mut state = self.state();
+        if let Some(late) = state.late_tags.as_mut() {
+            // Not shown yet: undo on the visible instance, keep aside.
+            late.entry(instance_id.to_owned())
+                .or_default()
+                .extend(written.clone());
+            if let Some(instance) = state.instances.get_mut(instance_id) {
+                instance.tags.retain(|key, _| !written.contains_key(key));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -256,6 +256,11 @@ where
         let assessment = self
             .record_decision(&action, assessment, budgeted, deadline)
             .await;
+        // Counted from here on in this environment too, before the next
+        // launch may measure usage: EC2 may not show the tag yet.
+        if budgeted && assessment.verdict.result == LifecycleResult::Continue {
+            self.ledger.record(&action.instance_id);
+        }
         drop(admission);
 
         // A budget denial suspends scale-out of the launch's own group before
@@ -324,9 +329,6 @@ where
         let closing = async {
             // A duplicate was alerted on when its first copy was decided.
             if completion == Completion::Completed {
-                if verdict.result == LifecycleResult::Continue {
-                    self.ledger.record(&action.instance_id);
-                }
                 self.alert_decision(&action, &origin, &assessment, &group)
                     .await;
             }

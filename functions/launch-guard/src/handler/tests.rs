@@ -889,6 +889,26 @@ mod budgets {
     }
 
     #[tokio::test]
+    async fn concurrent_launches_hold_the_budget_while_ec2_shows_the_admission_tags_late() {
+        // EC2 does not show the admission tags yet: only this environment's
+        // own record of what it admitted keeps the count.
+        let policy = policy(&[("GUARD_MAX_INSTANCES", "20"), ("GUARD_MAX_VCPUS", "1000")]);
+        let aws = cluster(0, 60);
+        aws.show_tags_late();
+        let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+
+        let outcomes = futures::future::join_all((0..60).map(|n| {
+            let event = serde_json::from_str(&launch_of(n)).unwrap();
+            guard.handle(event, lambda_deadline())
+        }))
+        .await;
+
+        assert!(outcomes.iter().all(Result::is_ok));
+        assert_eq!(launched(&aws, LifecycleResult::Continue), 20);
+        assert_eq!(launched(&aws, LifecycleResult::Abandon), 40);
+    }
+
+    #[tokio::test]
     async fn a_group_suspended_by_someone_else_is_not_taken_over() {
         let policy = policy(&[("GUARD_MAX_INSTANCES", "1")]);
         let aws = cluster(1, 1);
