@@ -25,7 +25,7 @@ pub fn now() -> SystemTime {
 
 /// The policy the fixture cluster complies with, changed by `extra`.
 pub fn policy(extra: &[(&str, &str)]) -> Policy {
-    let mut vars: Vec<(String, String)> = [
+    let base = [
         ("GUARD_CLUSTER", "prod"),
         (
             "GUARD_ALERT_TOPIC_ARN",
@@ -40,16 +40,8 @@ pub fn policy(extra: &[(&str, &str)]) -> Policy {
         ("GUARD_ALLOWED_SECURITY_GROUP_IDS", "sg-0bbb0001"),
         ("GUARD_ALLOWED_INSTANCE_TYPES", "m6i.*"),
         ("GUARD_ALLOWED_INSTANCE_PROFILES", PROFILE),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
-    vars.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    Policy::from_vars(vars).unwrap()
+    ];
+    shared::fakes::test_policy(&base, extra).unwrap()
 }
 
 /// A compliant running node of the cluster, in `group` (or in none).

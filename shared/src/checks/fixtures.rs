@@ -17,7 +17,7 @@ pub fn days_ago(days: u64) -> SystemTime {
 }
 
 pub fn strict_policy(extra: &[(&str, &str)]) -> Policy {
-    let mut vars: Vec<(String, String)> = [
+    let base = [
         ("GUARD_CLUSTER", "prod"),
         (
             "GUARD_ALERT_TOPIC_ARN",
@@ -40,16 +40,8 @@ pub fn strict_policy(extra: &[(&str, &str)]) -> Policy {
         ("GUARD_ALLOWED_INSTANCE_TYPES", "m6i.*,c7g.2xlarge"),
         ("GUARD_DENIED_INSTANCE_TYPES", "*.metal"),
         ("GUARD_ALLOWED_INSTANCE_PROFILES", PROFILE),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
-    vars.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    Policy::from_vars(vars).unwrap()
+    ];
+    crate::fakes::test_policy(&base, extra).unwrap()
 }
 
 pub fn compliant_node() -> NodeFacts {

@@ -31,16 +31,7 @@ fn policy(extra: &[(&str, &str)]) -> Policy {
         ("GUARD_MAX_INSTANCES", "10"),
         ("GUARD_MAX_VCPUS", "20"),
     ];
-    // A setting in `extra` replaces the base's.
-    let vars: Vec<(String, String)> = extra
-        .iter()
-        .chain(
-            base.iter()
-                .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k)),
-        )
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    Policy::from_vars(vars).unwrap()
+    shared::fakes::test_policy(&base, extra).unwrap()
 }
 
 fn hook() -> HookFacts {

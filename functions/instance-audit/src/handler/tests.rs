@@ -41,7 +41,7 @@ fn days_ago(days: u64) -> SystemTime {
 }
 
 fn policy(extra: &[(&str, &str)]) -> Policy {
-    let mut vars: BTreeMap<String, String> = [
+    let base = [
         ("GUARD_CLUSTER", "prod"),
         (
             "GUARD_ALERT_TOPIC_ARN",
@@ -58,16 +58,8 @@ fn policy(extra: &[(&str, &str)]) -> Policy {
         ("GUARD_ALLOWED_INSTANCE_TYPES", "m6i.*"),
         ("GUARD_ALLOWED_INSTANCE_PROFILES", PROFILE),
         ("GUARD_QUARANTINE_SECURITY_GROUP_ID", QUARANTINE),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
-    vars.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    Policy::from_vars(vars).unwrap()
+    ];
+    shared::fakes::test_policy(&base, extra).unwrap()
 }
 
 /// A compliant cluster instance with the given extra tags.

@@ -30,7 +30,7 @@ fn days_ago(days: u64) -> SystemTime {
 }
 
 fn policy(extra: &[(&str, &str)]) -> Policy {
-    let mut vars: Vec<(String, String)> = [
+    let base = [
         ("GUARD_CLUSTER", "prod"),
         (
             "GUARD_ALERT_TOPIC_ARN",
@@ -46,13 +46,8 @@ fn policy(extra: &[(&str, &str)]) -> Policy {
         ("GUARD_ALLOWED_SECURITY_GROUP_IDS", "sg-0bbb0001"),
         ("GUARD_ALLOWED_INSTANCE_TYPES", "m6i.*"),
         ("GUARD_ALLOWED_INSTANCE_PROFILES", PROFILE),
-    ]
-    .iter()
-    .chain(extra)
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
-    vars.dedup_by(|later, earlier| later.0 == earlier.0);
-    Policy::from_vars(vars).unwrap()
+    ];
+    shared::fakes::test_policy(&base, extra).unwrap()
 }
 
 fn compliant_instance(id: &str) -> InstanceFacts {
