@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
 use aws_sdk_ec2::primitives::DateTime;
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, InstanceType, LaunchTemplateHttpTokensState,
+    AttributeBooleanValue, Instance, InstanceType, LaunchTemplateHttpTokensState,
     LaunchTemplateIamInstanceProfileSpecificationRequest,
     LaunchTemplateInstanceMetadataOptionsRequest, RequestLaunchTemplateData,
 };
@@ -713,8 +713,8 @@ impl Cluster {
             .ok_or_else(|| missing("RunInstances", "InstanceId"))
     }
 
-    /// The instance's EC2 state (`running`, `terminated`, ...).
-    pub async fn instance_state(&self, instance_id: &str) -> Result<Option<String>> {
+    /// The instance as `DescribeInstances` shows it, if EC2 knows it.
+    pub async fn instance(&self, instance_id: &str) -> Result<Option<Instance>> {
         let output = self
             .clients
             .ec2
@@ -728,9 +728,27 @@ impl Cluster {
             .iter()
             .flat_map(|r| r.instances())
             .find(|i| i.instance_id() == Some(instance_id))
-            .and_then(|i| i.state())
-            .and_then(|s| s.name())
-            .map(|name| name.as_str().to_owned()))
+            .cloned())
+    }
+
+    /// The instance's EC2 state (`running`, `terminated`, ...).
+    pub async fn instance_state(&self, instance_id: &str) -> Result<Option<String>> {
+        Ok(self.instance(instance_id).await?.and_then(|i| {
+            i.state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_owned())
+        }))
+    }
+
+    /// The value of the instance's tag `key`, if it carries it.
+    pub async fn instance_tag(&self, instance_id: &str, key: &str) -> Result<Option<String>> {
+        Ok(self.instance(instance_id).await?.and_then(|i| {
+            i.tags()
+                .iter()
+                .find(|t| t.key() == Some(key))
+                .and_then(|t| t.value())
+                .map(str::to_owned)
+        }))
     }
 
     /// Sets the group's MaxSize alone (`UpdateAutoScalingGroup`). As on AWS,

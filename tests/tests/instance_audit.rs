@@ -167,19 +167,11 @@ impl Bed {
     }
 
     async fn describe(&self, instance_id: &str) -> Node {
-        let output = self
-            .clients
-            .ec2
-            .describe_instances()
-            .instance_ids(instance_id)
-            .send()
+        let instance = self
+            .cluster
+            .instance(instance_id)
             .await
-            .unwrap();
-        let instance = output
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .find(|i| i.instance_id() == Some(instance_id))
+            .unwrap()
             .unwrap_or_else(|| panic!("no instance {instance_id}"));
         Node {
             state: instance

@@ -259,21 +259,6 @@ pub fn violated(summary: &Value) -> Vec<String> {
 impl Bed {
     /// The value of the tag `key` on the instance, if it carries it.
     pub async fn tag_of(&self, instance_id: &str, key: &str) -> Option<String> {
-        let output = self
-            .clients
-            .ec2
-            .describe_instances()
-            .instance_ids(instance_id)
-            .send()
-            .await
-            .unwrap();
-        output
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .flat_map(|i| i.tags())
-            .find(|t| t.key() == Some(key))
-            .and_then(|t| t.value())
-            .map(str::to_owned)
+        self.cluster.instance_tag(instance_id, key).await.unwrap()
     }
 }
