@@ -103,6 +103,16 @@ fn lambda_deadline() -> Deadline {
     Deadline::after(Duration::from_secs(30))
 }
 
+/// The checks a summary's violations name, in order.
+fn checks_of(summary: &Value) -> Vec<&str> {
+    summary["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["check"].as_str().unwrap())
+        .collect()
+}
+
 fn results(aws: &FakeAws) -> Vec<LifecycleResult> {
     aws.completed()
         .into_iter()
@@ -169,12 +179,7 @@ async fn each_violation_abandons_the_launch_and_names_its_check(
     let summary = run(&policy, &aws, LAUNCH).await.unwrap();
 
     assert_eq!(summary["decision"], "ABANDON");
-    let checks: Vec<&str> = summary["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["check"].as_str().unwrap())
-        .collect();
+    let checks = checks_of(&summary);
     assert_eq!(checks, vec![check]);
     assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
     let alerts = aws.published();
@@ -568,12 +573,7 @@ async fn a_known_violation_blocks_although_part_of_the_facts_is_unknown(
     let summary = run(&policy, &aws, LAUNCH).await.unwrap();
 
     assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
-    let checks: Vec<&str> = summary["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["check"].as_str().unwrap())
-        .collect();
+    let checks = checks_of(&summary);
     assert_eq!(checks, vec!["subnet.public"], "{summary}");
     let alerts = aws.published();
     assert_eq!(kinds(&aws), vec![AlertKind::LaunchDenied]);
