@@ -16,7 +16,6 @@ use crate::facts::{
     GroupFacts, HookFacts, ImageFacts, InstanceFacts, InstanceTypeSpec, SubnetFacts,
 };
 use crate::lifecycle::LifecycleAction;
-use crate::policy::{Policy, PolicyError};
 use crate::ports::{
     AlarmRead, AlertPublish, AwsError, AwsResult, ClusterGroupsRead, ClusterInstancesRead,
     Completion, GroupRead, InstanceRead, InstanceTag, InstanceTypesRead, LifecycleComplete, Metric,
@@ -620,37 +619,4 @@ impl crate::ports::TaggedInstancesRead for FakeAws {
     }
 }
 
-/// A policy for tests: the `base` settings, each replaced by the same
-/// setting in `extra`, plus `extra`'s others. One merge for every test tier,
-/// so that an override is never dropped.
-pub fn test_policy(base: &[(&str, &str)], extra: &[(&str, &str)]) -> Result<Policy, PolicyError> {
-    let mut vars: BTreeMap<String, String> = BTreeMap::new();
-    for (key, value) in base.iter().chain(extra) {
-        vars.insert((*key).to_owned(), (*value).to_owned());
-    }
-    Policy::from_vars(vars)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_test_policy_takes_every_override_also_of_the_last_base_setting() {
-        let base = [
-            ("GUARD_CLUSTER", "prod"),
-            (
-                "GUARD_ALERT_TOPIC_ARN",
-                "arn:aws:sns:eu-west-1:123456789012:alerts",
-            ),
-            ("GUARD_MAX_INSTANCES", "10"),
-        ];
-        let policy = test_policy(
-            &base,
-            &[("GUARD_MAX_INSTANCES", "3"), ("GUARD_CLUSTER", "staging")],
-        )
-        .unwrap();
-        assert_eq!(policy.budget.max_instances, Some(3));
-        assert_eq!(policy.cluster, "staging");
-    }
-}
+pub use guard_core::checks::fixtures::test_policy;

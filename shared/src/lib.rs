@@ -1,20 +1,23 @@
-//! The library every scaling-guard function uses: the policy, the checks, the
-//! decision, the alert format, the ports the handlers need and their AWS
-//! adapters.
+//! What the scaling-guard functions and the CLI share beyond the domain:
+//! the ports the handlers need, the services that call them (the launch
+//! assessment, the usage measurement, the audit's reads, the suspension's
+//! application, alert publication) and their AWS adapters.
+//!
+//! The domain itself (policy, checks, budget arithmetic, decision,
+//! suspension plans, audit findings, alerts) is [`guard_core`], which has no
+//! AWS dependency; its modules are re-exported here under the same names.
 
 pub mod alerts;
 pub mod audit;
 pub mod aws;
 pub mod budget;
-pub mod checks;
+pub mod cache;
 pub mod deadline;
-pub mod decision;
-pub mod facts;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fakes;
 pub mod lifecycle;
-pub mod policy;
 pub mod ports;
 pub mod startup;
 pub mod suspension;
-pub mod time;
+
+pub use guard_core::{check_name, checks, decision, facts, policy, time};

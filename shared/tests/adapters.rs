@@ -22,7 +22,8 @@ mod support;
 use support::{meta, recorder, retry_config, taken};
 
 use shared::alerts::{Alert, AlertKind, Severity};
-use shared::aws::{AutoScaling, CachedNetworkImages, Ec2, Sns};
+use shared::aws::{AutoScaling, Ec2, Sns};
+use shared::cache::CachedNetworkImages;
 use shared::decision::LifecycleResult;
 use shared::facts::{CpuOptions, GroupFacts, HttpTokens, ImageFacts, InstanceFacts, SubnetFacts};
 use shared::lifecycle::{LAUNCHING, LifecycleAction};

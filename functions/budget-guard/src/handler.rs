@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 use shared::alerts::{Alert, AlertKind, Severity};
-use shared::aws::TtlCache;
+use shared::cache::TtlCache;
 use shared::budget::measure::{self, ClusterState, GuardedGroups, MeasureError};
 use shared::budget::{self, Dimension, Usage};
 use shared::checks::CheckName;

@@ -38,7 +38,7 @@ use shared::audit::{
     InstanceAudit, Plan, REMEDIATED_TAG, REMEDIATION_HELD_TAG, Remediation, RemediationWindow,
     Remedy, SweepReport, isolation_tags,
 };
-use shared::aws::TtlCache;
+use shared::cache::TtlCache;
 use shared::checks::membership::{GROUP_NAME_TAG, Membership, UNVETTED_REASON, Vetting};
 use shared::decision::Finding;
 use shared::facts::InstanceFacts;

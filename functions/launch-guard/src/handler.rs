@@ -218,9 +218,13 @@ where
                 (false, _) => None,
                 (true, false) => Some(Err(LATE.to_owned())),
                 (true, true) => Some(
-                    ClusterState::read(&self.policy.cluster_tag_key, self.instances, self.groups)
-                        .await
-                        .map_err(|err| err.to_string()),
+                    shared::budget::measure::read_cluster(
+                        &self.policy.cluster_tag_key,
+                        self.instances,
+                        self.groups,
+                    )
+                    .await
+                    .map_err(|err| err.to_string()),
                 ),
             }
         };

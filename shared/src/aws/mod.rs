@@ -1,7 +1,7 @@
 //! Adapters: the ports of [`crate::ports`] on the real AWS SDK clients.
 
 mod autoscaling;
-mod cache;
+
 mod cloudwatch;
 mod ec2;
 mod ec2_actions;
@@ -14,8 +14,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 
+use crate::cache::CachedNetworkImages;
 pub use autoscaling::AutoScaling;
-pub use cache::{CachedNetworkImages, TtlCache};
 pub use cloudwatch::{CloudWatch, NAMESPACE};
 pub use ec2::Ec2;
 pub use ec2_actions::Ec2Remediation;

@@ -3,7 +3,7 @@ use std::time::{Duration, SystemTime};
 use pretty_assertions::assert_eq;
 
 use super::*;
-use crate::facts::GroupInstance;
+use crate::facts::{GroupFacts, GroupInstance};
 use crate::fakes::FakeAws;
 use crate::time::parse_rfc3339;
 

@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use pretty_assertions::assert_eq;
 
 use super::*;
-use crate::facts::{GroupInstance, HookFacts};
+use crate::facts::{GroupFacts, GroupInstance, HookFacts};
 use crate::fakes::FakeAws;
 
 const HOOK: &str = "scaling-guard-launch";

@@ -14,7 +14,7 @@ pub use ids::{is_account_id, is_arn, is_resource_id};
 pub use parse::PolicyError;
 pub use patterns::Patterns;
 
-use crate::checks::CheckName;
+use crate::check_name::CheckName;
 
 /// `enforce` blocks and remediates; `audit` decides and alerts only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -1,9 +1,15 @@
 //! A compliant node and the policy it complies with; tests break one fact.
+//! For the tests of every crate (feature `test-util`).
+#![allow(
+    clippy::unwrap_used,
+    reason = "a fixture that does not build is a broken test"
+)]
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use crate::facts::{HttpTokens, ImageFacts, InstanceFacts, NodeFacts, SubnetFacts};
-use crate::policy::Policy;
+use crate::policy::{Policy, PolicyError};
 
 pub const NOW_SECS: u64 = 1_790_000_000; // 2026-09-21
 pub const PROFILE: &str = "arn:aws:iam::123456789012:instance-profile/prod-node";
@@ -41,7 +47,7 @@ pub fn strict_policy(extra: &[(&str, &str)]) -> Policy {
         ("GUARD_DENIED_INSTANCE_TYPES", "*.metal"),
         ("GUARD_ALLOWED_INSTANCE_PROFILES", PROFILE),
     ];
-    crate::fakes::test_policy(&base, extra).unwrap()
+    test_policy(&base, extra).unwrap()
 }
 
 pub fn compliant_node() -> NodeFacts {
@@ -73,5 +79,40 @@ pub fn compliant_node() -> NodeFacts {
             vpc_id: Some("vpc-0ddd0001".into()),
             map_public_ip_on_launch: false,
         }),
+    }
+}
+
+/// A policy for tests: the `base` settings, each replaced by the same
+/// setting in `extra`, plus `extra`'s others. One merge for every test tier,
+/// so that an override is never dropped.
+pub fn test_policy(base: &[(&str, &str)], extra: &[(&str, &str)]) -> Result<Policy, PolicyError> {
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    for (key, value) in base.iter().chain(extra) {
+        vars.insert((*key).to_owned(), (*value).to_owned());
+    }
+    Policy::from_vars(vars)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_policy_takes_every_override_also_of_the_last_base_setting() {
+        let base = [
+            ("GUARD_CLUSTER", "prod"),
+            (
+                "GUARD_ALERT_TOPIC_ARN",
+                "arn:aws:sns:eu-west-1:123456789012:alerts",
+            ),
+            ("GUARD_MAX_INSTANCES", "10"),
+        ];
+        let policy = test_policy(
+            &base,
+            &[("GUARD_MAX_INSTANCES", "3"), ("GUARD_CLUSTER", "staging")],
+        )
+        .unwrap();
+        assert_eq!(policy.budget.max_instances, Some(3));
+        assert_eq!(policy.cluster, "staging");
     }
 }

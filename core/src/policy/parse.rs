@@ -8,7 +8,7 @@ use super::{
     AuditAction, BudgetPolicy, FailMode, ImageRules, InstanceTypeRules, Mode, NetworkRules,
     Patterns, Policy,
 };
-use crate::checks::CheckName;
+use crate::check_name::CheckName;
 
 /// Every setting the policy reads; anything else starting with `GUARD_` is a typo.
 const SETTINGS: &[&str] = &[

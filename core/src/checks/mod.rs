@@ -8,7 +8,6 @@ mod imds;
 mod instance_profile;
 mod instance_type;
 pub mod membership;
-mod names;
 mod security_groups;
 mod subnet;
 
@@ -16,7 +15,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-pub use names::{CheckName, UnknownCheck};
+pub use crate::check_name::{CheckName, UnknownCheck};
 
 use crate::facts::NodeFacts;
 use crate::policy::Policy;
@@ -112,7 +111,7 @@ fn join<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
         .join(", ")
 }
 
-#[cfg(test)]
-pub(crate) mod fixtures;
+#[cfg(any(test, feature = "test-util"))]
+pub mod fixtures;
 #[cfg(test)]
 mod tests;
