@@ -2,6 +2,8 @@
 //! subject, a versioned JSON `default` body, a plain-text `email` body, and
 //! message attributes for subscription filter policies.
 
+mod budget;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::SystemTime;
@@ -12,6 +14,8 @@ use serde_json::Value;
 use crate::decision::Finding;
 use crate::policy::{Mode, Policy};
 use crate::time::format_rfc3339;
+
+pub use budget::{Suspended, WHILE_SUSPENDED, add_usage, scale_out_suspended};
 
 /// Version of the JSON body; bumped on incompatible changes.
 pub const ALERT_VERSION: u32 = 1;
