@@ -619,4 +619,33 @@ impl crate::ports::TaggedInstancesRead for FakeAws {
     }
 }
 
+/// The in-memory account: every port in one.
+impl crate::ports::Ports for FakeAws {
+    type Instances = Self;
+    type Images = Self;
+    type Groups = Self;
+    type Remediation = Self;
+    type Metrics = Self;
+    type Alerts = Self;
+
+    fn instances(&self) -> &Self {
+        self
+    }
+    fn images(&self) -> &Self {
+        self
+    }
+    fn groups(&self) -> &Self {
+        self
+    }
+    fn remediation(&self) -> &Self {
+        self
+    }
+    fn metrics(&self) -> &Self {
+        self
+    }
+    fn alerts(&self) -> &Self {
+        self
+    }
+}
+
 pub use guard_core::checks::fixtures::test_policy;

@@ -223,3 +223,36 @@ pub trait TaggedInstancesRead: Send + Sync {
         tag_keys: &[&str],
     ) -> impl Future<Output = AwsResult<Vec<InstanceFacts>>> + Send;
 }
+
+/// Every port, one accessor each: a function is generic over one type that
+/// hands out the ports it uses, not over one type per port. The port traits
+/// return `impl Future`, so they cannot be `dyn` objects, and in production
+/// each port is a different adapter: the bundle names each port's type once.
+/// [`crate::aws::Adapters`] in production; `FakeAws`, every port in one, in
+/// tests.
+pub trait Ports: Send + Sync {
+    /// EC2's instances: one by id, the cluster's, the tagged ones, their
+    /// types; the guard's tags on them.
+    type Instances: InstanceRead
+        + ClusterInstancesRead
+        + InstanceTypesRead
+        + TaggedInstancesRead
+        + InstanceTag;
+    /// Images and subnets, for the node checks.
+    type Images: NetworkImageRead;
+    /// Auto Scaling: groups and their hooks, lifecycle completion,
+    /// suspension.
+    type Groups: GroupRead + ClusterGroupsRead + LifecycleComplete + ScaleOutControl;
+    /// Stop, terminate, isolate (instance-audit).
+    type Remediation: InstanceRemediate;
+    /// CloudWatch: metrics out, alarm states in.
+    type Metrics: MetricsPublish + AlarmRead;
+    type Alerts: AlertPublish;
+
+    fn instances(&self) -> &Self::Instances;
+    fn images(&self) -> &Self::Images;
+    fn groups(&self) -> &Self::Groups;
+    fn remediation(&self) -> &Self::Remediation;
+    fn metrics(&self) -> &Self::Metrics;
+    fn alerts(&self) -> &Self::Alerts;
+}

@@ -58,6 +58,29 @@ pub enum EventError {
     },
 }
 
+/// An invocation's payload: the [`Event`] it is, or why it is none of them.
+///
+/// It deserializes from any JSON value, decoding it with [`parse`], so that
+/// a payload that is no trigger reaches the handler and is refused with the
+/// function's own error (`MalformedEvent` and the messages above), not with
+/// the runtime's deserialization error.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "Value")]
+pub struct Input(Result<Event, EventError>);
+
+impl Input {
+    /// The trigger and origin, or why the payload is not a trigger.
+    pub fn into_event(self) -> Result<Event, EventError> {
+        self.0
+    }
+}
+
+impl From<Value> for Input {
+    fn from(payload: Value) -> Self {
+        Self(parse(payload))
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct StateChangeDetail {
     #[serde(rename = "instance-id")]
@@ -231,6 +254,21 @@ mod tests {
         assert_eq!(
             parse(event).unwrap_err().to_string(),
             "`EC2 Instance Launch Successful` event is missing a field or has a wrong one: `AutoScalingGroupName` is empty"
+        );
+    }
+
+    #[test]
+    fn an_input_is_the_event_it_decodes_to() {
+        let input: Input = serde_json::from_str(LAUNCHED).unwrap();
+        assert_eq!(input.into_event(), parsed(LAUNCHED));
+    }
+
+    #[test]
+    fn an_input_that_is_no_trigger_still_deserializes_and_carries_the_refusal() {
+        let input: Input = serde_json::from_str("[1, 2]").unwrap();
+        assert_eq!(
+            input.into_event().unwrap_err().to_string(),
+            "event is not an EventBridge event: expected `detail-type`, `source` and `detail`"
         );
     }
 

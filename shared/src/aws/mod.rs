@@ -21,7 +21,7 @@ pub use ec2::Ec2;
 pub use ec2_actions::Ec2Remediation;
 pub use sns::Sns;
 
-use crate::ports::AwsError;
+use crate::ports::{AwsError, Ports};
 
 /// Loads the SDK configuration once per execution environment: the standard
 /// credential chain, `AWS_ENDPOINT_URL` when set (the local emulator), and
@@ -97,5 +97,34 @@ where
         operation,
         code,
         message,
+    }
+}
+
+/// The AWS adapters of the cold start.
+impl Ports for Adapters {
+    type Instances = Ec2;
+    type Images = CachedNetworkImages<Ec2>;
+    type Groups = AutoScaling;
+    type Remediation = Ec2Remediation;
+    type Metrics = CloudWatch;
+    type Alerts = Sns;
+
+    fn instances(&self) -> &Ec2 {
+        &self.ec2
+    }
+    fn images(&self) -> &CachedNetworkImages<Ec2> {
+        &self.images
+    }
+    fn groups(&self) -> &AutoScaling {
+        &self.autoscaling
+    }
+    fn remediation(&self) -> &Ec2Remediation {
+        &self.remediation
+    }
+    fn metrics(&self) -> &CloudWatch {
+        &self.cloudwatch
+    }
+    fn alerts(&self) -> &Sns {
+        &self.sns
     }
 }
