@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use aws_config::timeout::TimeoutConfig;
+use serde::Serialize;
 use shared::aws::{Adapters, load_config};
 use shared::lifecycle::{self, Notification};
 use shared::policy::Policy;
@@ -50,43 +51,42 @@ pub async fn run(args: Args) -> Result<Outcome, CliError> {
     let settings = read_settings(args.policy.as_deref())?;
     match args.command {
         Command::Validate => Ok(run_validate(&settings)),
-        Command::Audit { json } => {
-            let loaded = load(&settings)?;
-            let aws = connect(&loaded.policy).await?;
-            let report = audit::run(
-                &loaded.policy,
-                &aws.ec2,
-                &aws.images,
-                &aws.autoscaling,
-                SystemTime::now(),
-            )
-            .await?;
-            match json {
-                true => println!("{}", serde_json::to_string_pretty(&report)?),
-                false => print!("{}", audit::render(&report)),
-            }
-            Ok(report.outcome())
-        }
-        Command::Explain { event, json } => {
-            let notification = read_event(&event)?;
-            let loaded = load(&settings)?;
-            let aws = connect(&loaded.policy).await?;
-            let explanation = explain::run(
-                &loaded.policy,
-                &aws.ec2,
-                &aws.images,
-                &aws.autoscaling,
-                notification,
-                SystemTime::now(),
-            )
-            .await?;
-            match json {
-                true => println!("{}", serde_json::to_string_pretty(&explanation)?),
-                false => print!("{}", explain::render(&explanation, &loaded.policy)),
-            }
-            Ok(explanation.outcome())
-        }
+        Command::Audit { json } => run_audit(&settings, json).await,
+        Command::Explain { event, json } => run_explain(&settings, &event, json).await,
     }
+}
+
+/// `audit`: the cluster's instances against the policy, and the budgets.
+async fn run_audit(settings: &Settings, json: bool) -> Result<Outcome, CliError> {
+    let (policy, aws) = connect(settings).await?;
+    let now = SystemTime::now();
+    let report = audit::run(&policy, &aws, now).await?;
+    print_result(json, &report, audit::render)?;
+    Ok(report.outcome())
+}
+
+/// `explain`: what launch-guard would decide for the event. The event is
+/// read first: a bad event is reported before the policy or AWS is looked at.
+async fn run_explain(settings: &Settings, event: &Path, json: bool) -> Result<Outcome, CliError> {
+    let notification = read_event(event)?;
+    let (policy, aws) = connect(settings).await?;
+    let now = SystemTime::now();
+    let explanation = explain::run(&policy, &aws, notification, now).await?;
+    print_result(json, &explanation, |e| explain::render(e, &policy))?;
+    Ok(explanation.outcome())
+}
+
+/// One JSON document (`--json`), or the text for people.
+fn print_result<T: Serialize>(
+    json: bool,
+    result: &T,
+    render: impl FnOnce(&T) -> String,
+) -> Result<(), CliError> {
+    match json {
+        true => println!("{}", serde_json::to_string_pretty(result)?),
+        false => print!("{}", render(result)),
+    }
+    Ok(())
 }
 
 fn read_settings(policy_file: Option<&Path>) -> Result<Settings, CliError> {
@@ -120,19 +120,21 @@ fn run_validate(settings: &Settings) -> Outcome {
     }
 }
 
-/// The policy for `audit` and `explain`; notes go to standard error.
-fn load(settings: &Settings) -> Result<Loaded, CliError> {
-    let loaded = settings.load()?;
-    for note in &loaded.notes {
+/// The policy and the AWS clients for `audit` and `explain`; the policy's
+/// notes go to standard error.
+async fn connect(settings: &Settings) -> Result<(Policy, Adapters), CliError> {
+    let Loaded { policy, notes, .. } = settings.load()?;
+    for note in &notes {
         eprintln!("note: {note}");
     }
-    Ok(loaded)
+    let aws = adapters(&policy).await?;
+    Ok((policy, aws))
 }
 
 /// The SDK configuration the functions use (credential chain,
 /// `AWS_ENDPOINT_URL`, bounded retries), with timeouts for a laptop on a
 /// slow link rather than for a Lambda's deadline.
-async fn connect(policy: &Policy) -> Result<Adapters, CliError> {
+async fn adapters(policy: &Policy) -> Result<Adapters, CliError> {
     let config = load_config()
         .await
         .into_builder()

@@ -10,16 +10,13 @@ use std::time::SystemTime;
 use serde::Serialize;
 use shared::audit::SweepReport;
 use shared::audit::gather::{self, Audited};
-use shared::budget::measure::{self, ClusterState, Counting};
+use shared::budget::measure::{self, GuardedGroups};
 use shared::budget::{self, Usage};
 use shared::checks::CheckName;
 use shared::checks::membership::{Membership, auto_scaling_group};
 use shared::decision::Finding;
-use shared::facts::{GroupFacts, InstanceFacts};
 use shared::policy::{BudgetPolicy, Mode, Policy};
-use shared::ports::{
-    AwsResult, ClusterGroupsRead, ClusterInstancesRead, InstanceTypesRead, NetworkImageRead,
-};
+use shared::ports::{AwsResult, Ports};
 use shared::time::format_rfc3339;
 
 use crate::outcome::Outcome;
@@ -126,85 +123,31 @@ impl AuditReport {
     }
 }
 
-/// Audits every cluster instance and, with budgets, measures usage.
-/// Fails only when the cluster's instances cannot be listed.
-pub async fn run<E, N, G>(
-    policy: &Policy,
-    instances: &E,
-    images: &N,
-    groups: &G,
-    now: SystemTime,
-) -> AwsResult<AuditReport>
-where
-    E: ClusterInstancesRead + InstanceTypesRead,
-    N: NetworkImageRead,
-    G: ClusterGroupsRead,
-{
-    let audited = gather::audit_cluster(policy, instances, images, groups, now).await?;
+/// Audits every cluster instance and, with budgets, measures usage as
+/// launch-guard and budget-guard do ([`measure::measure`]). Fails only when
+/// the cluster's instances cannot be listed.
+pub async fn run(policy: &Policy, aws: &impl Ports, now: SystemTime) -> AwsResult<AuditReport> {
+    let audited =
+        gather::audit_cluster(policy, aws.instances(), aws.images(), aws.groups(), now).await?;
     let budget = match policy.budget.is_on() {
-        true => Some(measure(policy, instances, groups, &audited).await),
+        true => {
+            let guarded = GuardedGroups::new(&policy.hook_name);
+            let measured = measure::measure(
+                &policy.cluster_tag_key,
+                aws.instances(),
+                aws.groups(),
+                &guarded,
+                &BTreeSet::new(),
+                None,
+            )
+            .await
+            .map(|m| (m.usage, m.not_counted.len()))
+            .map_err(|err| err.to_string());
+            Some(budget_section(&policy.budget, measured))
+        }
         false => None,
     };
     Ok(report(policy, audited, budget, now))
-}
-
-/// Usage as budget-guard measures it: every listed cluster instance, without
-/// those waiting in `Pending:Wait` for launch-guard's decision.
-async fn measure<E, G>(
-    policy: &Policy,
-    instances: &E,
-    groups: &G,
-    audited: &[Audited],
-) -> BudgetSection
-where
-    E: InstanceTypesRead,
-    G: ClusterGroupsRead,
-{
-    let listed: Vec<&InstanceFacts> = audited.iter().map(|a| &a.instance).collect();
-    let names: Vec<String> = listed
-        .iter()
-        .map(|i| i.instance_type.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let (cluster_groups, specs) = futures::join!(
-        groups.cluster_groups(&policy.cluster_tag_key),
-        instances.instance_types(&names)
-    );
-    let measure = || -> Result<(Usage, usize), String> {
-        let cluster_groups = cluster_groups.map_err(|err| err.to_string())?;
-        let specs = specs.map_err(|err| err.to_string())?;
-        let listed_owned: Vec<InstanceFacts> = listed.iter().map(|i| (*i).clone()).collect();
-        let waiting = waiting_for_decision(&listed_owned, &cluster_groups);
-        let usage = budget::cluster_usage(listed.iter().copied(), &specs, &waiting)
-            .map_err(|err| err.to_string())?;
-        Ok((usage, waiting.len()))
-    };
-    let measured = measure();
-    budget_section(&policy.budget, measured)
-}
-
-/// The cluster instances the budgets do not count, as launch-guard and
-/// budget-guard leave them out (`shared::budget::measure`): waiting in
-/// `Pending:Wait` for launch-guard and not admitted yet, or in a warm pool.
-/// The CLI reads no hooks: every cluster group counts as guarded.
-pub(crate) fn waiting_for_decision(
-    instances: &[InstanceFacts],
-    groups: &[GroupFacts],
-) -> BTreeSet<String> {
-    let state = ClusterState {
-        instances: instances.to_vec(),
-        groups: groups.to_vec(),
-    };
-    let guarded: BTreeSet<String> = groups.iter().map(|g| g.name.clone()).collect();
-    measure::not_counted(
-        &state,
-        &Counting {
-            guarded_groups: &guarded,
-            admitted: &BTreeSet::new(),
-            candidate: None,
-        },
-    )
 }
 
 fn budget_section(

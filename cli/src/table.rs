@@ -28,21 +28,9 @@ impl Table {
 
     /// The table as lines, each ending in `\n`.
     pub fn render(&self) -> String {
-        let columns = self
-            .rows
-            .iter()
-            .map(Vec::len)
-            .chain([self.headers.len()])
-            .max()
-            .unwrap_or_default();
-        let mut widths = vec![0_usize; columns];
-        for line in std::iter::once(&self.headers).chain(&self.rows) {
-            for (width, cell) in widths.iter_mut().zip(line) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
+        let widths = self.widths();
         let mut out = String::new();
-        for line in std::iter::once(&self.headers).chain(&self.rows) {
+        for line in self.lines() {
             let mut text = String::new();
             for (index, width) in widths.iter().enumerate() {
                 let cell = line.get(index).map_or("", String::as_str);
@@ -58,6 +46,28 @@ impl Table {
         }
         out
     }
+
+    /// The header row, then the rows.
+    fn lines(&self) -> impl Iterator<Item = &Vec<String>> {
+        std::iter::once(&self.headers).chain(&self.rows)
+    }
+
+    /// Each column's width: its widest cell, in characters.
+    fn widths(&self) -> Vec<usize> {
+        let columns = self.lines().map(Vec::len).max().unwrap_or_default();
+        let mut widths = vec![0_usize; columns];
+        for line in self.lines() {
+            for (width, cell) in widths.iter_mut().zip(line) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        widths
+    }
+}
+
+/// A cell for a flag: `yes` or `no`.
+pub fn yes_no(flag: bool) -> String {
+    if flag { "yes" } else { "no" }.to_owned()
 }
 
 #[cfg(test)]

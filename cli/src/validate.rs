@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use shared::checks::CheckName;
-use shared::policy::{Mode, Policy};
+use shared::policy::{BudgetPolicy, ImageRules, Mode, NetworkRules, Policy};
 
 use crate::settings::{Loaded, Settings, TOPIC_SETTING};
 use crate::table::Table;
@@ -21,14 +21,19 @@ pub struct Setting {
 
 const NONE: &str = "(none)";
 const UNSET: &str = "(unset)";
+const NO_BUDGET: &str = "(unset: no budget)";
+const LAUNCHER_TAGS: &str = "GUARD_ALLOWED_LAUNCHER_TAGS";
 
-fn list<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
-    let items: Vec<&str> = items.into_iter().map(String::as_str).collect();
+/// A setting's name and the value the policy holds.
+type Row = (&'static str, String);
+
+fn list<T: AsRef<str>>(items: impl IntoIterator<Item = T>) -> String {
+    let items: Vec<T> = items.into_iter().collect();
     if items.is_empty() {
-        NONE.to_owned()
-    } else {
-        items.join(",")
+        return NONE.to_owned();
     }
+    let texts: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
+    texts.join(",")
 }
 
 fn optional(value: Option<impl ToString>, unset: &str) -> String {
@@ -39,20 +44,48 @@ fn optional(value: Option<impl ToString>, unset: &str) -> String {
 /// `GUARD_MAX_REMEDIATIONS_PER_HOUR`), in that
 /// order, with the value the policy holds.
 pub fn effective_settings(policy: &Policy, settings: &Settings) -> Vec<Setting> {
-    let image = &policy.image;
-    let network = &policy.network;
-    let budget = &policy.budget;
-    let no_budget = "(unset: no budget)";
-    let audit_only: Vec<String> = policy
-        .audit_only_checks
-        .iter()
-        .map(|c| c.as_str().to_owned())
-        .collect();
-    let values: Vec<(&'static str, String)> = vec![
+    [
+        scope_rows(policy),
+        image_rows(&policy.image),
+        network_rows(&policy.network),
+        instance_rows(policy),
+        budget_rows(&policy.budget),
+        response_rows(policy),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|(name, value)| Setting {
+        name,
+        value,
+        default: !is_given(settings, name),
+    })
+    .collect()
+}
+
+/// Whether a setting was given (blank is not). The launcher tags count as
+/// given when the variable exists at all: an empty value means "no launcher
+/// allowed".
+fn is_given(settings: &Settings, name: &str) -> bool {
+    if name == LAUNCHER_TAGS {
+        settings.vars.contains_key(name)
+    } else {
+        settings.is_given(name)
+    }
+}
+
+/// The cluster guarded, and whether the checks block or report.
+fn scope_rows(policy: &Policy) -> Vec<Row> {
+    let audit_only = policy.audit_only_checks.iter().map(|c| c.as_str());
+    vec![
         ("GUARD_CLUSTER", policy.cluster.clone()),
         ("GUARD_CLUSTER_TAG_KEY", policy.cluster_tag_key.clone()),
         ("GUARD_MODE", policy.mode.to_string()),
-        ("GUARD_AUDIT_ONLY_CHECKS", list(&audit_only)),
+        ("GUARD_AUDIT_ONLY_CHECKS", list(audit_only)),
+    ]
+}
+
+fn image_rows(image: &ImageRules) -> Vec<Row> {
+    vec![
         ("GUARD_ALLOWED_AMI_IDS", list(&image.allowed_ids)),
         ("GUARD_ALLOWED_AMI_OWNERS", list(&image.allowed_owners)),
         (
@@ -67,6 +100,11 @@ pub fn effective_settings(policy: &Policy, settings: &Settings) -> Vec<Setting> 
             "GUARD_DENY_DEPRECATED_AMIS",
             image.deny_deprecated.to_string(),
         ),
+    ]
+}
+
+fn network_rows(network: &NetworkRules) -> Vec<Row> {
+    vec![
         (
             "GUARD_ALLOWED_SUBNET_IDS",
             list(&network.allowed_subnet_ids),
@@ -79,6 +117,12 @@ pub fn effective_settings(policy: &Policy, settings: &Settings) -> Vec<Setting> 
             "GUARD_ALLOWED_SECURITY_GROUP_IDS",
             list(&network.allowed_security_group_ids),
         ),
+    ]
+}
+
+/// Instance types, metadata options and instance profiles.
+fn instance_rows(policy: &Policy) -> Vec<Row> {
+    vec![
         (
             "GUARD_ALLOWED_INSTANCE_TYPES",
             list(policy.instance_types.allowed.texts()),
@@ -92,14 +136,19 @@ pub fn effective_settings(policy: &Policy, settings: &Settings) -> Vec<Setting> 
             "GUARD_ALLOWED_INSTANCE_PROFILES",
             list(&policy.allowed_instance_profiles),
         ),
-        ("GUARD_MAX_VCPUS", optional(budget.max_vcpus, no_budget)),
+    ]
+}
+
+fn budget_rows(budget: &BudgetPolicy) -> Vec<Row> {
+    vec![
+        ("GUARD_MAX_VCPUS", optional(budget.max_vcpus, NO_BUDGET)),
         (
             "GUARD_MAX_MEMORY_MIB",
-            optional(budget.max_memory_mib, no_budget),
+            optional(budget.max_memory_mib, NO_BUDGET),
         ),
         (
             "GUARD_MAX_INSTANCES",
-            optional(budget.max_instances, no_budget),
+            optional(budget.max_instances, NO_BUDGET),
         ),
         (
             "GUARD_SUSPEND_AT_PERCENT",
@@ -110,6 +159,13 @@ pub fn effective_settings(policy: &Policy, settings: &Settings) -> Vec<Setting> 
             budget.resume_below_percent.to_string(),
         ),
         ("GUARD_CLAMP_MAX_SIZE", budget.clamp_max_size.to_string()),
+    ]
+}
+
+/// How the functions act: on missing facts, on the hook, on groups and
+/// instances out of policy, and where they alert.
+fn response_rows(policy: &Policy) -> Vec<Row> {
+    vec![
         ("GUARD_FAIL_MODE", policy.fail_mode.to_string()),
         ("GUARD_HOOK_NAME", policy.hook_name.clone()),
         ("GUARD_ENROLL_GROUPS", policy.enroll_groups.to_string()),
@@ -118,33 +174,13 @@ pub fn effective_settings(policy: &Policy, settings: &Settings) -> Vec<Setting> 
             "GUARD_QUARANTINE_SECURITY_GROUP_ID",
             optional(policy.quarantine_security_group_id.as_ref(), UNSET),
         ),
-        (
-            "GUARD_ALLOWED_LAUNCHER_TAGS",
-            list(&policy.allowed_launcher_tags),
-        ),
+        (LAUNCHER_TAGS, list(&policy.allowed_launcher_tags)),
         (
             "GUARD_MAX_REMEDIATIONS_PER_HOUR",
             policy.max_remediations_per_hour.to_string(),
         ),
         (TOPIC_SETTING, policy.alert_topic_arn.clone()),
-    ];
-    values
-        .into_iter()
-        .map(|(name, value)| {
-            // The launcher tags count as given when the variable exists at
-            // all: an empty value means "no launcher allowed".
-            let given = if name == "GUARD_ALLOWED_LAUNCHER_TAGS" {
-                settings.vars.contains_key(name)
-            } else {
-                settings.is_given(name)
-            };
-            Setting {
-                name,
-                value,
-                default: !given,
-            }
-        })
-        .collect()
+    ]
 }
 
 /// What a check does under the policy.

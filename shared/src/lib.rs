@@ -8,6 +8,7 @@
 //! AWS dependency; its modules are re-exported here under the same names.
 
 pub mod alerts;
+pub mod assess;
 pub mod audit;
 pub mod aws;
 pub mod budget;

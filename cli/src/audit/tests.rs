@@ -1,12 +1,12 @@
 use pretty_assertions::assert_eq;
 use serde_json::json;
-use shared::facts::HttpTokens;
+use shared::facts::{HttpTokens, InstanceFacts};
 
 use super::*;
 use crate::fixtures::{GROUP, cluster, node, now, policy, waiting};
 
 async fn audit(policy: &Policy, aws: &shared::fakes::FakeAws) -> AuditReport {
-    run(policy, aws, aws, aws, now()).await.unwrap()
+    run(policy, aws, now()).await.unwrap()
 }
 
 fn imdsv1(id: &str) -> InstanceFacts {
@@ -242,8 +242,6 @@ async fn an_empty_cluster_is_clean() {
 async fn when_the_instances_cannot_be_listed_the_audit_fails() {
     let aws = cluster(vec![]);
     aws.fail("DescribeInstances");
-    let err = run(&policy(&[]), &aws, &aws, &aws, now())
-        .await
-        .unwrap_err();
+    let err = run(&policy(&[]), &aws, now()).await.unwrap_err();
     assert_eq!(err.operation, "DescribeInstances");
 }

@@ -1,9 +1,9 @@
 use std::collections::BTreeMap;
 
 use pretty_assertions::assert_eq;
-use shared::facts::GroupFacts;
+use shared::facts::{GroupFacts, InstanceFacts};
 use shared::fakes::FakeAws;
-use shared::lifecycle::Origin;
+use shared::lifecycle::{LAUNCHING, Origin};
 
 use super::*;
 use crate::fixtures::{GROUP, HOOK, cluster, node, now, policy, waiting};
@@ -42,9 +42,7 @@ fn with_candidate(candidate: InstanceFacts) -> FakeAws {
 }
 
 async fn explain(policy: &Policy, aws: &FakeAws, notification: Notification) -> Explanation {
-    run(policy, aws, aws, aws, notification, now())
-        .await
-        .unwrap()
+    run(policy, aws, notification, now()).await.unwrap()
 }
 
 async fn explain_candidate(policy: &Policy, aws: &FakeAws) -> Explanation {
@@ -317,8 +315,6 @@ async fn an_aws_error_is_the_cli_s_error_not_a_decision() {
     aws.fail("DescribeImages");
     let err = run(
         &policy(&[]),
-        &aws,
-        &aws,
         &aws,
         launch(action(CANDIDATE, GROUP, HOOK)),
         now(),

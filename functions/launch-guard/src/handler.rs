@@ -1,36 +1,29 @@
-//! SPEC §5: ignore what is not ours, gather facts, check, decide, complete
-//! every owned action, alert, summarise.
+//! SPEC §5: assess the launch (shared with `scaling-guard explain`), record
+//! the decision, suspend scale-out on a budget denial, complete every owned
+//! action, alert, summarise.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use serde::Serialize;
-use serde_json::Value;
-use shared::alerts::{Alert, AlertKind, Severity};
-use shared::budget;
-use shared::budget::measure::{ADMITTED_TAG, ClusterState, GuardedGroups};
+use shared::assess::{self, Assessment, Decided, LATE, Launch, OwnershipUnknown, Unknown};
+use shared::budget::measure::{ADMITTED_TAG, GuardedGroups};
 use shared::checks::membership::VETTED_TAG;
-use shared::checks::{CheckName, Unread, check_known};
 use shared::deadline::Deadline;
-use shared::decision::{Decision, Finding, LifecycleResult, Verdict, fail_result};
-use shared::facts::{GroupFacts, InstanceFacts, NodeFacts};
-use shared::lifecycle::{
-    self, EventError, LAUNCHING, LifecycleAction, Notification, Origin, Payload, WARM_POOL,
-};
+use shared::decision::{Decision, LifecycleResult, fail_result};
+use shared::facts::GroupFacts;
+use shared::lifecycle::{EventError, LifecycleAction, Notification, Origin, Payload};
 use shared::policy::{Mode, Policy};
-use shared::ports::{
-    AlertPublish, AwsError, ClusterGroupsRead, ClusterInstancesRead, Completion, GroupRead,
-    InstanceRead, InstanceTag, InstanceTypesRead, LifecycleComplete, NetworkImageRead,
-    ScaleOutControl,
-};
-use shared::suspension::{self, OnIncomplete, SUSPENDED_TAG, SuspensionRecord, SuspensionReport};
+use shared::ports::{AwsError, Completion, InstanceTag, LifecycleComplete, Ports};
+use shared::suspension::{self, OnIncomplete, SuspensionRecord, SuspensionReport};
 use shared::time::format_rfc3339;
-use tokio::time::Instant;
 
-use admission::{Admission, Ledger};
+use crate::alerts;
+use crate::event::Input;
+use crate::response::{Response, Summary};
+use ledger::Ledger;
 
-mod admission;
+mod ledger;
 
 /// Why an invocation failed. The event is then retried (async invocation,
 /// SQS redelivery) and, when retries run out, kept in the dead-letter queue.
@@ -38,43 +31,22 @@ mod admission;
 pub enum HandlerError {
     #[error(transparent)]
     Event(#[from] EventError),
-    #[error("cannot tell whether group `{group}` belongs to the cluster: {source}")]
-    Ownership {
-        group: String,
-        #[source]
-        source: AwsError,
-    },
-    #[error("lifecycle action of `{instance_id}` could not be completed: {source}")]
+    #[error(transparent)]
+    Ownership(#[from] OwnershipUnknown),
+    /// The AWS error is part of the message, not a `#[source]` (which
+    /// would print it twice).
+    #[error("lifecycle action of `{instance_id}` could not be completed: {error}")]
     Completion {
         instance_id: String,
-        #[source]
-        source: AwsError,
+        error: AwsError,
     },
-}
-
-/// The JSON summary an invocation returns (and logs) per notification.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
-    pub decision: Decision,
-    pub instance_id: Option<String>,
-    pub group: Option<String>,
-    pub violations: Vec<Finding>,
-    pub mode: Mode,
-    /// Why the notification was ignored or decided without facts.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The action was already completed or timed out (a duplicate event).
-    pub duplicate: bool,
 }
 
 /// The launch guard over its ports.
 #[derive(Debug)]
-pub struct LaunchGuard<'a, E, N, G, A> {
+pub struct LaunchGuard<'a, P> {
     policy: &'a Policy,
-    instances: &'a E,
-    images: &'a N,
-    groups: &'a G,
-    alerts: &'a A,
+    aws: &'a P,
     clock: fn() -> SystemTime,
     ledger: Ledger,
     /// Groups known to carry the guard's hook (their undecided launches wait for it).
@@ -86,26 +58,11 @@ pub struct LaunchGuard<'a, E, N, G, A> {
     failed_completions: std::sync::Mutex<BTreeSet<String>>,
 }
 
-impl<'a, E, N, G, A> LaunchGuard<'a, E, N, G, A>
-where
-    E: InstanceRead + ClusterInstancesRead + InstanceTypesRead + InstanceTag,
-    N: NetworkImageRead,
-    G: GroupRead + LifecycleComplete + ClusterGroupsRead + ScaleOutControl,
-    A: AlertPublish,
-{
-    pub fn new(
-        policy: &'a Policy,
-        instances: &'a E,
-        images: &'a N,
-        groups: &'a G,
-        alerts: &'a A,
-    ) -> Self {
+impl<'a, P: Ports> LaunchGuard<'a, P> {
+    pub fn new(policy: &'a Policy, aws: &'a P) -> Self {
         Self {
             policy,
-            instances,
-            images,
-            groups,
-            alerts,
+            aws,
             clock: SystemTime::now,
             ledger: Ledger::default(),
             guarded: GuardedGroups::new(&policy.hook_name),
@@ -123,15 +80,12 @@ where
     /// Entry point: an EventBridge event, a hook message, or an SQS batch of
     /// either. A batch answers with `batchItemFailures` so that one bad
     /// message never fails its neighbours. `deadline` is the invocation's.
-    pub async fn handle(&self, payload: Value, deadline: Deadline) -> Result<Value, HandlerError> {
-        match lifecycle::parse_payload(payload)? {
-            Payload::Batch(batch) => {
-                let response = self.handle_batch(batch, deadline).await;
-                Ok(serde_json::to_value(response).unwrap_or_default())
-            }
+    pub async fn handle(&self, input: Input, deadline: Deadline) -> Result<Response, HandlerError> {
+        match input.into_payload()? {
+            Payload::Batch(batch) => Ok(Response::Batch(self.handle_batch(batch, deadline).await)),
             Payload::Single(notification) => {
                 let summary = self.handle_notification(notification, deadline).await?;
-                Ok(serde_json::to_value(summary).unwrap_or_default())
+                Ok(Response::Decision(summary))
             }
         }
     }
@@ -149,7 +103,7 @@ where
                 continue;
             }
             let body = record.body.unwrap_or_default();
-            let outcome = match lifecycle::parse_text(&body) {
+            let outcome = match shared::lifecycle::parse_text(&body) {
                 Ok(mut notification) => {
                     // The hook's own message format names no region; the queue's does.
                     if let Notification::Action { origin, .. } = &mut notification {
@@ -184,250 +138,87 @@ where
         }
     }
 
-    /// Ignore what is not ours → gather facts and assess, until the facts
-    /// reserve → record the decision → suspend the launch's own group on a
-    /// budget denial → complete → suspend the other groups → alert.
+    /// Assess and record, until the facts reserve → suspend the launch's own
+    /// group on a budget denial → complete → suspend the other groups → alert.
     async fn handle_action(
         &self,
         action: LifecycleAction,
         origin: Origin,
         deadline: Deadline,
     ) -> Result<Summary, HandlerError> {
-        if let Some(reason) = self.not_ours(&action) {
-            return Ok(self.ignored(
-                Some(action.instance_id.clone()),
-                Some(action.group.clone()),
-                reason,
-            ));
-        }
-        // Entering a warm pool, a node is vetted but charges no budget: it is
-        // charged, and may be denied, when it leaves the pool into the group.
-        let budgeted =
-            self.policy.budget.is_on() && action.destination.as_deref() != Some(WARM_POOL);
-        let until = deadline.less(FACTS_RESERVE);
-        // From reading usage to recording the admission, one launch at a time.
-        let admission = match budgeted {
-            true => Some(tokio::time::timeout_at(until, self.admission_lock.lock()).await),
-            false => None,
-        };
-        let locked = matches!(admission, Some(Ok(_)));
-        // Membership, the instance and (with budgets) the cluster are
-        // independent: ask them all at once.
-        let cluster = async {
-            match (budgeted, locked) {
-                (false, _) => None,
-                (true, false) => Some(Err(LATE.to_owned())),
-                (true, true) => Some(
-                    shared::budget::measure::read_cluster(
-                        &self.policy.cluster_tag_key,
-                        self.instances,
-                        self.groups,
-                    )
-                    .await
-                    .map_err(|err| err.to_string()),
-                ),
+        let decided = match self.assess_and_record(&action, deadline).await? {
+            Assessment::Ignored { reason } => {
+                let (id, group) = (action.instance_id, action.group);
+                return Ok(self.ignored(Some(id), Some(group), reason));
             }
+            Assessment::Decided(decided) => *decided,
         };
-        let (group, gathered, cluster) = futures::join!(
-            tokio::time::timeout_at(until, self.groups.group(&action.group)),
-            tokio::time::timeout_at(until, self.gather(&action.instance_id)),
-            tokio::time::timeout_at(until, cluster),
-        );
-        let group = match group {
-            Ok(Ok(Some(group))) if group.is_member_of(&self.policy.cluster_tag_key) => group,
-            Ok(Ok(Some(_))) => {
-                let reason = format!(
-                    "group `{}` is not a member of cluster `{}`",
-                    action.group, self.policy.cluster
-                );
-                return Ok(self.ignored(Some(action.instance_id), Some(action.group), reason));
-            }
-            Ok(Ok(None)) => {
-                let reason = format!("group `{}` does not exist", action.group);
-                return Ok(self.ignored(Some(action.instance_id), Some(action.group), reason));
-            }
-            Ok(Err(source)) => return Err(HandlerError::ownership(&action, source)),
-            Err(_) => {
-                let source = AwsError::new("DescribeAutoScalingGroups", None, LATE);
-                return Err(HandlerError::ownership(&action, source));
-            }
+        let launch = alerts::Launch {
+            policy: self.policy,
+            now: (self.clock)(),
+            action: &action,
+            origin: &origin,
         };
-        // Its launch reached the guard's hook: the group carries it.
-        self.guarded.mark(&action.group);
-        let gathered = gathered.unwrap_or_else(|_| Err(LATE.to_owned()));
-        let cluster = cluster.unwrap_or_else(|_| Some(Err(LATE.to_owned())));
-        let assessment = self.assess(gathered, cluster, until).await;
-        let assessment = self
-            .record_decision(&action, assessment, budgeted, deadline)
-            .await;
-        // Counted from here on in this environment too, before the next
-        // launch may measure usage: EC2 may not show the tag yet.
-        if budgeted && assessment.verdict.result == LifecycleResult::Continue {
-            self.ledger.record(&action.instance_id);
-        }
-        drop(admission);
-
-        // A budget denial suspends scale-out of the launch's own group before
-        // the ABANDON completes, so that it does not launch a replacement in
-        // between; the other groups follow, all at once, after it.
-        let denied_for_budget =
-            assessment.budget.is_some() && denied_for_budget(&assessment.verdict);
-        let (own, others): (Vec<GroupFacts>, Vec<GroupFacts>) = match &assessment.budget {
-            Some((_, cluster)) if denied_for_budget => cluster
-                .groups
-                .iter()
-                .cloned()
-                .partition(|g| g.name == action.group),
-            _ => (Vec::new(), Vec::new()),
-        };
-        let mut suspension = match denied_for_budget {
-            true => Some(
-                self.suspend_for_budget(&action, &own, deadline, COMPLETION_RESERVE)
+        let (own, others) = self.groups_to_suspend(&action, &decided);
+        let mut suspension = match own {
+            Some(own) => Some(
+                self.suspend(&action, &own, deadline, COMPLETION_RESERVE)
                     .await,
             ),
-            false => None,
+            None => None,
         };
-        let verdict = &assessment.verdict;
-        let completion = match self.groups.complete(&action, verdict.result).await {
-            Ok(completion) => completion,
-            Err(source) => {
-                let err = HandlerError::Completion {
-                    instance_id: action.instance_id.clone(),
-                    source,
-                };
-                self.alert_failed_completion(&action, &origin, &assessment, &err, deadline)
-                    .await;
-                return Err(err);
-            }
-        };
+        let completion = self.complete(launch, &decided, deadline).await?;
         if let Some(report) = &mut suspension {
             let rest = self
-                .suspend_for_budget(&action, &others, deadline, SUSPENSION_RESERVE)
+                .suspend(&action, &others, deadline, SUSPENSION_RESERVE)
                 .await;
-            report.changed.extend(rest.changed);
-            report.unchanged.extend(rest.unchanged);
-            report.failed.extend(rest.failed);
-            report.notes.extend(rest.notes);
+            merge(report, rest);
         }
-        let summary = Summary {
-            decision: verdict.result.into(),
-            instance_id: Some(action.instance_id.clone()),
-            group: Some(action.group.clone()),
-            violations: verdict.findings.clone(),
-            mode: self.policy.mode,
-            reason: assessment.unknown(),
-            duplicate: completion == Completion::NoActiveAction,
-        };
-        let checks = verdict.check_names();
-        tracing::info!(
-            decision = ?summary.decision,
-            instance_id = %action.instance_id,
-            group = %action.group,
-            mode = %self.policy.mode,
-            ?checks,
-            reason = summary.reason.as_deref().unwrap_or(""),
-            duplicate = summary.duplicate,
-            "launch decided"
-        );
+        let summary = self.summary(&action, &decided, completion);
         // What follows the completion must not outlive the invocation.
-        let closing = async {
-            // A duplicate was alerted on when its first copy was decided.
-            if completion == Completion::Completed {
-                self.alert_decision(&action, &origin, &assessment, &group)
-                    .await;
-            }
-            if let (Some(report), Some((admission, _))) = (&suspension, &assessment.budget) {
-                self.alert_suspension(&action, &origin, verdict, report, admission)
-                    .await;
-            }
-        };
+        let closing = self.alert(launch, &decided, completion, suspension.as_ref());
         if deadline.run(CLOSING_RESERVE, closing).await.is_none() {
             tracing::warn!(instance_id = %action.instance_id, "alerts not all sent before the deadline");
         }
         Ok(summary)
     }
 
-    /// Why the notification is not the guard's to decide, if it is not.
-    fn not_ours(&self, action: &LifecycleAction) -> Option<String> {
-        if action.transition != LAUNCHING {
-            return Some(format!(
-                "transition `{}` is not a launch",
-                action.transition
-            ));
-        }
-        if action.hook != self.policy.hook_name {
-            return Some(format!(
-                "hook `{}` is not the guard's hook `{}`",
-                action.hook, self.policy.hook_name
-            ));
-        }
-        None
-    }
-
-    /// Every node check on what could be read and, with budgets, the
-    /// admission. What is known decides first; the fail mode decides only
-    /// when nothing known blocks and something is unknown.
-    async fn assess(
+    /// The shared assessment, from reading usage to recording the admission
+    /// one launch at a time; then the decision's record on the instance, and
+    /// in this environment's ledger, before the next launch measures usage.
+    async fn assess_and_record(
         &self,
-        gathered: Gathered,
-        cluster: Option<Result<ClusterState, String>>,
-        until: Instant,
-    ) -> Assessment {
-        let policy = self.policy;
-        let known = match gathered {
-            Ok(known) => known,
-            Err(reason) => {
-                return Assessment {
-                    verdict: Verdict::with_unknown(policy, Vec::new(), true),
-                    unknown: vec![format!("the instance: {reason}")],
-                    budget: None,
-                    facts: None,
-                    vetted: false,
-                };
-            }
+        action: &LifecycleAction,
+        deadline: Deadline,
+    ) -> Result<Assessment, HandlerError> {
+        let until = deadline.less(FACTS_RESERVE);
+        let budgeted = assess::not_ours(self.policy, action).is_none()
+            && assess::budgeted(self.policy, action);
+        let turn = match budgeted {
+            true => tokio::time::timeout_at(until, self.admission_lock.lock())
+                .await
+                .ok(),
+            false => None,
         };
-        let mut violations = check_known(policy, &known.facts, known.unread, (self.clock)());
-        let mut unknown = known.unknown;
-        let budget = match cluster {
-            None => None,
-            Some(Err(reason)) => {
-                unknown.push(format!("the budget: {reason}"));
-                None
-            }
-            Some(Ok(cluster)) => {
-                let admitted = admission::admit(
-                    policy,
-                    self.instances,
-                    self.groups,
-                    &self.guarded,
-                    &self.ledger,
-                    cluster,
-                    &known.facts.instance,
-                );
-                match tokio::time::timeout_at(until, admitted).await {
-                    Ok(Ok((admission, cluster))) => {
-                        violations.extend(admission.violations.iter().cloned());
-                        Some((admission, cluster))
-                    }
-                    Ok(Err(reason)) => {
-                        unknown.push(format!("the budget: {reason}"));
-                        None
-                    }
-                    Err(_) => {
-                        unknown.push(format!("the budget: {LATE}"));
-                        None
-                    }
-                }
-            }
+        let admitted = self.ledger.current();
+        let launch = Launch {
+            action,
+            now: (self.clock)(),
+            until,
+            admitted: (!budgeted || turn.is_some()).then_some(&admitted),
         };
-        violations.sort();
-        Assessment {
-            verdict: Verdict::with_unknown(policy, violations, !unknown.is_empty()),
-            unknown,
-            budget,
-            vetted: known.unread == Unread::default(),
-            facts: Some(known.facts),
+        let assessment = assess::assess(self.policy, self.aws, &self.guarded, launch).await?;
+        let Assessment::Decided(mut decided) = assessment else {
+            return Ok(assessment);
+        };
+        self.record_decision(action, &mut decided, budgeted, deadline)
+            .await;
+        // Counted from here on in this environment too: EC2 may not show the tag yet.
+        if budgeted && decided.verdict.result == LifecycleResult::Continue {
+            self.ledger.record(&action.instance_id);
         }
+        drop(turn);
+        Ok(Assessment::Decided(decided))
     }
 
     /// Records the decision on the instance before its `CONTINUE`: the
@@ -439,133 +230,71 @@ where
     async fn record_decision(
         &self,
         action: &LifecycleAction,
-        mut assessment: Assessment,
+        decided: &mut Decided,
         budgeted: bool,
         deadline: Deadline,
-    ) -> Assessment {
-        if assessment.verdict.result != LifecycleResult::Continue
-            || self.policy.mode != Mode::Enforce
+    ) {
+        if decided.verdict.result != LifecycleResult::Continue || self.policy.mode != Mode::Enforce
         {
-            return assessment;
+            return;
         }
         let time = format_rfc3339((self.clock)());
         let mut tags = Vec::new();
         if budgeted {
             tags.push((ADMITTED_TAG, time.as_str()));
         }
-        if assessment.vetted {
+        if decided.vetted {
             tags.push((VETTED_TAG, time.as_str()));
         }
         if tags.is_empty() {
-            return assessment;
+            return;
         }
+        let tag = self
+            .aws
+            .instances()
+            .tag_instance(&action.instance_id, &tags);
         let tagged = deadline
-            .run(
-                COMPLETION_RESERVE,
-                self.instances.tag_instance(&action.instance_id, &tags),
-            )
+            .run(COMPLETION_RESERVE, tag)
             .await
             .unwrap_or_else(|| Err(AwsError::new("CreateTags", None, LATE)));
         let Err(err) = tagged else {
-            return assessment;
+            return;
         };
         tracing::error!(instance_id = %action.instance_id, %err, "decision could not be recorded on the instance");
-        if budgeted {
-            assessment.verdict.result = fail_result(self.policy);
-            assessment.unknown.push(format!(
-                "the admission could not be recorded on the instance: {err}"
-            ));
-        }
         // Without budgets the launch is let in unrecorded: instance-audit
         // then checks it like any unvetted instance.
-        assessment
+        if budgeted {
+            decided.verdict.result = fail_result(self.policy);
+            decided.unknown.push(Unknown::Record(err));
+        }
     }
 
-    /// Alerts on the decision; a budget-only denial on a group the guard
-    /// already suspended is the same condition and is not alerted again.
-    async fn alert_decision(
+    /// On a budget denial, the launch's own group (suspended before the
+    /// ABANDON completes, so that it does not launch a replacement in
+    /// between) and the cluster's other groups (after it, all at once).
+    fn groups_to_suspend(
         &self,
         action: &LifecycleAction,
-        origin: &Origin,
-        assessment: &Assessment,
-        group: &GroupFacts,
-    ) {
-        let verdict = &assessment.verdict;
-        let only_budget = verdict.blocking().all(|f| is_budget(f.violation.check));
-        let already_suspended = group.tags.contains_key(SUSPENDED_TAG);
-        let quiet = denied_for_budget(verdict) && only_budget && already_suspended;
-        let unknown = assessment.unknown();
-        let Some(mut alert) = self.decision_alert(action, origin, verdict, unknown.as_deref())
-        else {
-            return;
-        };
-        if quiet {
-            return;
-        }
-        if let Some((admission, _)) = &assessment.budget {
-            add_usage(&mut alert, self.policy, admission);
-        }
-        self.publish(&alert).await;
-    }
-
-    /// One critical alert per lifecycle action whose completion failed, also
-    /// across retries in other environments: the instance is marked with the
-    /// action's token, and a retry that finds the mark stays quiet.
-    async fn alert_failed_completion(
-        &self,
-        action: &LifecycleAction,
-        origin: &Origin,
-        assessment: &Assessment,
-        err: &HandlerError,
-        deadline: Deadline,
-    ) {
-        let marked = assessment
-            .facts
-            .as_ref()
-            .and_then(|facts| facts.instance.tags.get(COMPLETION_FAILED_TAG))
-            == Some(&action.token);
-        let first_here = self
-            .failed_completions
-            .lock()
-            .map(|mut tokens| tokens.insert(action.token.clone()))
-            .unwrap_or(true);
-        if marked || !first_here {
-            tracing::error!(instance_id = %action.instance_id, %err, "completion failed again (alerted before)");
-            return;
-        }
-        let mut alert = self.alert(
-            AlertKind::GuardError,
-            Severity::Critical,
-            action,
-            origin,
-            &assessment.verdict,
-        );
-        alert.headline = format!(
-            "lifecycle action of {} could not be completed",
-            action.instance_id
-        );
-        alert.advice = format!(
-            "{err}. The event is retried; if no retry completes it, the instance waits until the hook's heartbeat \
-             timeout and then gets its DefaultResult. Check the function's permissions and logs."
-        );
-        let mark = async {
-            let tags = [(COMPLETION_FAILED_TAG, action.token.as_str())];
-            if let Err(err) = self
-                .instances
-                .tag_instance(&action.instance_id, &tags)
-                .await
-            {
-                tracing::warn!(instance_id = %action.instance_id, %err, "failed completion could not be marked");
+        decided: &Decided,
+    ) -> (Option<Vec<GroupFacts>>, Vec<GroupFacts>) {
+        match &decided.admission {
+            Some(admission) if decided.denied_for_budget() => {
+                let (own, others) = admission
+                    .cluster
+                    .groups
+                    .iter()
+                    .cloned()
+                    .partition(|g| g.name == action.group);
+                (Some(own), others)
             }
-            self.publish(&alert).await;
-        };
-        let _ = deadline.run(CLOSING_RESERVE, mark).await;
+            _ => (None, Vec::new()),
+        }
     }
 
     /// Suspends `Launch` on `groups` (all at once) so that they do not loop
     /// launch → abandon while the cluster is at its budget; stops `reserve`
     /// before the deadline, reporting what was not done as failed.
-    async fn suspend_for_budget(
+    async fn suspend(
         &self,
         action: &LifecycleAction,
         groups: &[GroupFacts],
@@ -585,7 +314,7 @@ where
         // middle of budget-guard's resume: it is left alone (see
         // shared::suspension), and launches stay denied meanwhile.
         let suspended = suspension::suspend(
-            self.groups,
+            self.aws.groups(),
             groups,
             self.policy.budget.clamp_max_size,
             &record,
@@ -605,215 +334,122 @@ where
         report
     }
 
-    /// One `scale_out_suspended` alert when the suspension changed a group.
-    async fn alert_suspension(
+    /// Completes the lifecycle action with the verdict; a failure is alerted
+    /// once and fails the invocation, for a retry.
+    async fn complete(
         &self,
-        action: &LifecycleAction,
-        origin: &Origin,
-        verdict: &Verdict,
-        report: &SuspensionReport,
-        admission: &Admission,
+        launch: alerts::Launch<'_>,
+        decided: &Decided,
+        deadline: Deadline,
+    ) -> Result<Completion, HandlerError> {
+        let action = launch.action;
+        let result = decided.verdict.result;
+        match self.aws.groups().complete(action, result).await {
+            Ok(completion) => Ok(completion),
+            Err(error) => {
+                let err = HandlerError::Completion {
+                    instance_id: action.instance_id.clone(),
+                    error,
+                };
+                self.alert_failed_completion(launch, decided, &err, deadline)
+                    .await;
+                Err(err)
+            }
+        }
+    }
+
+    /// One critical alert per lifecycle action whose completion failed, also
+    /// across retries in other environments: the instance is marked with the
+    /// action's token, and a retry that finds the mark stays quiet.
+    async fn alert_failed_completion(
+        &self,
+        launch: alerts::Launch<'_>,
+        decided: &Decided,
+        err: &HandlerError,
+        deadline: Deadline,
     ) {
-        if report.changed.is_empty() && report.failed.is_empty() {
+        let action = launch.action;
+        let marked = decided
+            .facts
+            .as_ref()
+            .and_then(|facts| facts.instance.tags.get(COMPLETION_FAILED_TAG))
+            == Some(&action.token);
+        let first_here = self
+            .failed_completions
+            .lock()
+            .map(|mut tokens| tokens.insert(action.token.clone()))
+            .unwrap_or(true);
+        if marked || !first_here {
+            tracing::error!(instance_id = %action.instance_id, %err, "completion failed again (alerted before)");
             return;
         }
-        let mut alert = self.alert(
-            AlertKind::ScaleOutSuspended,
-            Severity::Critical,
-            action,
-            origin,
-            verdict,
-        );
-        alert.decision = "suspend".to_owned();
-        alert.group = None;
-        alert.headline = format!(
-            "scale-out suspended on {} group(s): budget reached",
-            report.changed.len()
-        );
-        alert.advice = "the cluster reached its budget, so new launches are abandoned and Launch is suspended on \
-            the cluster's groups. Only Launch is suspended: health checks and scheduled actions go on, but an \
-            unhealthy node is terminated and not replaced until Launch resumes. budget-guard resumes it when usage, \
-            with what each group will launch at once, falls below GUARD_RESUME_BELOW_PERCENT. Look for what is \
-            scaling out."
-            .to_owned();
-        alert
-            .details
-            .insert("groups".to_owned(), serde_json::json!(report.changed));
-        if !report.failed.is_empty() {
-            alert
-                .details
-                .insert("failed".to_owned(), serde_json::json!(report.failed));
-        }
-        add_usage(&mut alert, self.policy, admission);
-        self.publish(&alert).await;
-    }
-
-    /// Reads the instance, then its image and subnet in parallel. An image or
-    /// subnet that cannot be read leaves the rest of the facts known.
-    async fn gather(&self, instance_id: &str) -> Gathered {
-        let instance = self.find_instance(instance_id).await?;
-        let subnet = async {
-            match &instance.subnet_id {
-                Some(id) => self.images.subnet(id).await,
-                None => Ok(None),
+        let alert = alerts::failed_completion(launch, &decided.verdict, &err.to_string());
+        let mark = async {
+            let tags = [(COMPLETION_FAILED_TAG, action.token.as_str())];
+            let tagged = self
+                .aws
+                .instances()
+                .tag_instance(&action.instance_id, &tags);
+            if let Err(err) = tagged.await {
+                tracing::warn!(instance_id = %action.instance_id, %err, "failed completion could not be marked");
             }
+            shared::alerts::publish_best_effort(self.aws.alerts(), &alert).await;
         };
-        let (image, subnet) = futures::join!(self.images.image(&instance.image_id), subnet);
-        let mut unread = Unread::default();
-        let mut unknown = Vec::new();
-        let image = image.unwrap_or_else(|err| {
-            unread.image = true;
-            unknown.push(format!("the image: {err}"));
-            None
-        });
-        let subnet = subnet.unwrap_or_else(|err| {
-            unread.subnet = true;
-            unknown.push(format!("the subnet: {err}"));
-            None
-        });
-        Ok(Known {
-            facts: NodeFacts {
-                instance,
-                image,
-                subnet,
-            },
-            unread,
-            unknown,
-        })
+        let _ = deadline.run(CLOSING_RESERVE, mark).await;
     }
 
-    /// The launched instance. EC2's reads are eventually consistent: right
-    /// after a launch it may not know the instance yet, so it is asked again
-    /// a few times before the instance counts as missing.
-    async fn find_instance(&self, instance_id: &str) -> Result<InstanceFacts, String> {
-        let mut waits = NOT_FOUND_WAITS.iter();
-        loop {
-            match self.instances.instance(instance_id).await {
-                Ok(Some(instance)) => return Ok(instance),
-                Ok(None) => match waits.next() {
-                    Some(wait) => tokio::time::sleep(*wait).await,
-                    None => return Err(format!("instance `{instance_id}` was not found")),
-                },
-                Err(err) => return Err(err.to_string()),
-            }
-        }
-    }
-
-    fn decision_alert(
+    /// The decision's summary, logged.
+    fn summary(
         &self,
         action: &LifecycleAction,
-        origin: &Origin,
-        verdict: &Verdict,
-        unknown: Option<&str>,
-    ) -> Option<Alert> {
-        let id = &action.instance_id;
-        match unknown {
-            // Nothing known blocks: the fail mode decided.
-            Some(reason) if !verdict.is_blocked() => {
-                let mut alert = self.alert(
-                    AlertKind::GuardError,
-                    Severity::Critical,
-                    action,
-                    origin,
-                    verdict,
-                );
-                let done = match verdict.result {
-                    LifecycleResult::Continue => "let in",
-                    LifecycleResult::Abandon => "abandoned",
-                };
-                alert.headline = format!("launch of {id} {done} by the fail mode");
-                alert.advice = format!(
-                    "part of the launch could not be established ({reason}), so GUARD_FAIL_MODE decided; what \
-                     could be checked blocks nothing. Check the instance and the function's logs and permissions."
-                );
-                alert
-                    .details
-                    .insert("unknown".to_owned(), serde_json::json!(reason));
-                Some(alert)
-            }
-            _ => {
-                let mut alert = self.verdict_alert(action, origin, verdict)?;
-                if let Some(reason) = unknown {
-                    alert.advice.push_str(&format!(
-                        " Part of the launch could not be established ({reason}); what was known decided."
-                    ));
-                    alert
-                        .details
-                        .insert("unknown".to_owned(), serde_json::json!(reason));
-                }
-                Some(alert)
-            }
-        }
+        decided: &Decided,
+        completion: Completion,
+    ) -> Summary {
+        let verdict = &decided.verdict;
+        let summary = Summary {
+            decision: verdict.result.into(),
+            instance_id: Some(action.instance_id.clone()),
+            group: Some(action.group.clone()),
+            violations: verdict.findings.clone(),
+            mode: self.policy.mode,
+            reason: decided.unknown_line(),
+            duplicate: completion == Completion::NoActiveAction,
+        };
+        tracing::info!(
+            decision = ?summary.decision,
+            instance_id = %action.instance_id,
+            group = %action.group,
+            mode = %self.policy.mode,
+            checks = ?verdict.check_names(),
+            reason = summary.reason.as_deref().unwrap_or(""),
+            duplicate = summary.duplicate,
+            "launch decided"
+        );
+        summary
     }
 
-    /// The alert on a decision the checks made, if it needs one.
-    fn verdict_alert(
+    /// The decision's alert (a duplicate was alerted on when its first copy
+    /// was decided) and the suspension's.
+    async fn alert(
         &self,
-        action: &LifecycleAction,
-        origin: &Origin,
-        verdict: &Verdict,
-    ) -> Option<Alert> {
-        let id = &action.instance_id;
-        let checks = verdict.check_names().join(", ");
-        match verdict.result {
-            LifecycleResult::Abandon => {
-                let mut alert = self.alert(
-                    AlertKind::LaunchDenied,
-                    Severity::Warning,
-                    action,
-                    origin,
-                    verdict,
-                );
-                alert.headline = format!("launch of {id} denied ({checks})");
-                alert.advice = "the instance was abandoned and is being terminated. Fix the group's launch \
-                    template (or the policy, if it is wrong) so that new nodes comply; the group keeps \
-                    launching replacements until then."
-                    .to_owned();
-                Some(alert)
+        launch: alerts::Launch<'_>,
+        decided: &Decided,
+        completion: Completion,
+        suspension: Option<&SuspensionReport>,
+    ) {
+        let decision = match completion {
+            Completion::Completed => alerts::decision(launch, decided),
+            Completion::NoActiveAction => None,
+        };
+        let suspended = match (suspension, &decided.admission) {
+            (Some(report), Some(admission)) => {
+                alerts::suspension(launch, &decided.verdict, report, admission)
             }
-            LifecycleResult::Continue if !verdict.findings.is_empty() => {
-                let mut alert = self.alert(
-                    AlertKind::LaunchViolationReported,
-                    Severity::Info,
-                    action,
-                    origin,
-                    verdict,
-                );
-                alert.headline = format!("launch of {id} let in with violations ({checks})");
-                alert.advice = format!(
-                    "these checks only report ({}). Fix the launch template before they are enforced.",
-                    if self.policy.mode == Mode::Audit {
-                        "audit mode"
-                    } else {
-                        "GUARD_AUDIT_ONLY_CHECKS"
-                    }
-                );
-                Some(alert)
-            }
-            LifecycleResult::Continue => None,
+            _ => None,
+        };
+        for alert in decision.iter().chain(&suspended) {
+            shared::alerts::publish_best_effort(self.aws.alerts(), alert).await;
         }
-    }
-
-    fn alert(
-        &self,
-        kind: AlertKind,
-        severity: Severity,
-        action: &LifecycleAction,
-        origin: &Origin,
-        verdict: &Verdict,
-    ) -> Alert {
-        let mut alert = Alert::new(kind, severity, self.policy, (self.clock)(), "");
-        alert.decision = verdict.result.as_str().to_owned();
-        alert.instance_id = Some(action.instance_id.clone());
-        alert.group = Some(action.group.clone());
-        alert.violations = verdict.findings.clone();
-        alert.account = origin.account.clone();
-        alert.region = origin.region.clone();
-        alert
-    }
-
-    async fn publish(&self, alert: &Alert) {
-        shared::alerts::publish_best_effort(self.alerts, alert).await;
     }
 
     fn ignored(
@@ -848,47 +484,9 @@ const CLOSING_RESERVE: Duration = Duration::from_millis(500);
 /// A batch takes its next message only with this much time left: the facts
 /// reserve and a few seconds to gather facts.
 const MESSAGE_MINIMUM: Duration = Duration::from_secs(18);
-/// How long to wait before asking EC2 again for an instance it does not
-/// know yet (`InvalidInstanceID.NotFound` right after a launch).
-const NOT_FOUND_WAITS: [Duration; 3] = [
-    Duration::from_millis(250),
-    Duration::from_millis(750),
-    Duration::from_secs(2),
-];
-/// What a step that ran out of time says.
-const LATE: &str = "not established before the invocation's deadline";
 /// Marks an instance whose lifecycle action could not be completed, with the
 /// action's token: a retry in any environment finds it and alerts no more.
 pub const COMPLETION_FAILED_TAG: &str = "scaling-guard:completion-failed";
-
-/// What is known of a launch: its facts, and which could not be read.
-struct Known {
-    facts: NodeFacts,
-    unread: Unread,
-    unknown: Vec<String>,
-}
-
-/// The facts of a launch, or why its instance could not be established.
-type Gathered = Result<Known, String>;
-
-/// What the launch guard concluded about one launch.
-struct Assessment {
-    verdict: Verdict,
-    /// What could not be established: the instance, image, subnet, budget.
-    unknown: Vec<String>,
-    /// The admission and the cluster read for it, with budgets.
-    budget: Option<(Admission, ClusterState)>,
-    facts: Option<NodeFacts>,
-    /// Every node check ran on read facts.
-    vetted: bool,
-}
-
-impl Assessment {
-    /// What could not be established, in one line.
-    fn unknown(&self) -> Option<String> {
-        (!self.unknown.is_empty()).then(|| self.unknown.join("; "))
-    }
-}
 
 fn item_failure(id: String) -> BatchItemFailure {
     let mut failure = BatchItemFailure::default();
@@ -896,44 +494,12 @@ fn item_failure(id: String) -> BatchItemFailure {
     failure
 }
 
-/// Whether a budget check blocks this launch.
-fn denied_for_budget(verdict: &Verdict) -> bool {
-    verdict.blocking().any(|f| is_budget(f.violation.check))
-}
-
-fn is_budget(check: CheckName) -> bool {
-    matches!(
-        check,
-        CheckName::BudgetVcpus | CheckName::BudgetMemory | CheckName::BudgetInstances
-    )
-}
-
-/// Usage and budget figures, in the JSON and the e-mail of an alert.
-fn add_usage(alert: &mut Alert, policy: &Policy, admission: &Admission) {
-    for dim in budget::dimensions(&policy.budget, admission.usage) {
-        alert.details.insert(
-            format!("usage_{}", dim.name),
-            serde_json::json!(format!(
-                "{} of {} ({:.1}%)",
-                dim.used,
-                dim.max,
-                dim.percent()
-            )),
-        );
-    }
-    alert.details.insert(
-        "launch_would_add".to_owned(),
-        serde_json::json!(admission.candidate),
-    );
-}
-
-impl HandlerError {
-    fn ownership(action: &LifecycleAction, source: AwsError) -> Self {
-        HandlerError::Ownership {
-            group: action.group.clone(),
-            source,
-        }
-    }
+/// Adds a later suspension pass to the first.
+fn merge(report: &mut SuspensionReport, rest: SuspensionReport) {
+    report.changed.extend(rest.changed);
+    report.unchanged.extend(rest.unchanged);
+    report.failed.extend(rest.failed);
+    report.notes.extend(rest.notes);
 }
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {

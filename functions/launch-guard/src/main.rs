@@ -2,8 +2,7 @@
 //! before it enters service, and completes the lifecycle hook.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use launch_guard::LaunchGuard;
-use serde_json::Value;
+use launch_guard::{Input, LaunchGuard};
 use shared::deadline::Deadline;
 
 #[tokio::main]
@@ -13,9 +12,9 @@ async fn main() -> Result<(), Error> {
         Ok(ready) => ready,
         Err(misconfigured) => return misconfigured.refuse_every_invocation().await,
     };
-    let guard = LaunchGuard::new(&policy, &aws.ec2, &aws.images, &aws.autoscaling, &aws.sns);
+    let guard = LaunchGuard::new(&policy, &aws);
     let guard = &guard;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Input>| {
         guard.handle(event.payload, Deadline::at(event.context.deadline()))
     }))
     .await

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 pub use guard_core::budget::cluster::*;
-use guard_core::budget::{Usage, UsageError};
+use guard_core::budget::{Usage, UsageError, cluster_usage};
 use guard_core::facts::{InstanceFacts, InstanceTypeSpec};
 use guard_core::lifecycle::LAUNCHING;
 
@@ -112,6 +112,8 @@ impl GuardedGroups {
 #[derive(Debug, Clone)]
 pub struct Measurement {
     pub state: ClusterState,
+    /// The cluster instances it does not count (see [`not_counted`]).
+    pub not_counted: BTreeSet<String>,
     pub specs: BTreeMap<String, InstanceTypeSpec>,
     pub usage: Usage,
 }
@@ -161,8 +163,10 @@ pub async fn measure_state(
         admitted,
         candidate: candidate.map(|c| c.instance_id.as_str()),
     };
-    let usage = usage(&state, &specs, &counting)?;
+    let not_counted = not_counted(&state, &counting);
+    let usage = cluster_usage(&state.instances, &specs, &not_counted)?;
     Ok(Measurement {
+        not_counted,
         state,
         specs,
         usage,

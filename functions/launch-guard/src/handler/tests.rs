@@ -92,10 +92,11 @@ fn aws() -> FakeAws {
 }
 
 async fn run(policy: &Policy, aws: &FakeAws, event: &str) -> Result<Value, HandlerError> {
-    let guard = LaunchGuard::new(policy, aws, aws, aws, aws).with_clock(now);
+    let guard = LaunchGuard::new(policy, aws).with_clock(now);
     guard
         .handle(serde_json::from_str(event).unwrap(), lambda_deadline())
         .await
+        .map(|response| serde_json::to_value(response).unwrap())
 }
 
 /// The deadline of an invocation of the template's launch-guard (30 s).
@@ -406,8 +407,11 @@ async fn a_failed_alert_does_not_undo_the_decision() {
 async fn a_malformed_event_gets_a_clear_error_and_changes_nothing(#[case] event: &str) {
     let (policy, aws) = (policy(&[]), aws());
     let payload = serde_json::from_str(event).unwrap_or(Value::String(event.to_owned()));
-    let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws);
-    let err = guard.handle(payload, lambda_deadline()).await.unwrap_err();
+    let guard = LaunchGuard::new(&policy, &aws);
+    let err = guard
+        .handle(payload.into(), lambda_deadline())
+        .await
+        .unwrap_err();
     assert!(
         err.to_string()
             .starts_with("event is not a lifecycle notification")
@@ -429,9 +433,12 @@ async fn an_sns_envelope_is_not_taken_for_an_sqs_batch() {
         "EventSubscriptionArn": "arn:aws:sns:eu-west-1:123456789012:launches:0b9c",
         "Sns": {"Type": "Notification", "MessageId": "m-1", "Message": hook_message["Records"][0]["body"]}
     }]});
-    let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws);
+    let guard = LaunchGuard::new(&policy, &aws);
 
-    let err = guard.handle(envelope, lambda_deadline()).await.unwrap_err();
+    let err = guard
+        .handle(envelope.into(), lambda_deadline())
+        .await
+        .unwrap_err();
 
     assert!(
         err.to_string()
@@ -645,7 +652,7 @@ async fn a_completion_that_keeps_failing_is_alerted_once_across_environments() {
 
     // The first invocation, its retry in the same environment, and one in a
     // new environment (the first was replaced).
-    let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+    let guard = LaunchGuard::new(&policy, &aws).with_clock(now);
     for _ in 0..2 {
         let event = serde_json::from_str(LAUNCH).unwrap();
         assert!(guard.handle(event, lambda_deadline()).await.is_err());
@@ -750,7 +757,7 @@ mod budgets {
     async fn an_admitted_launch_counts_at_once_although_aws_still_shows_it_waiting() {
         let policy = policy(&[("GUARD_MAX_INSTANCES", "3")]);
         let aws = cluster(1, 3);
-        let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+        let guard = LaunchGuard::new(&policy, &aws).with_clock(now);
 
         for n in 0..3 {
             guard
@@ -833,7 +840,7 @@ mod budgets {
     async fn budget_denials_on_an_already_suspended_group_are_not_alerted_again() {
         let policy = policy(&[("GUARD_MAX_INSTANCES", "1")]);
         let aws = cluster(1, 3);
-        let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+        let guard = LaunchGuard::new(&policy, &aws).with_clock(now);
         for n in 0..3 {
             guard
                 .handle(
@@ -855,7 +862,7 @@ mod budgets {
     async fn two_hundred_concurrent_launches_never_admit_more_than_the_budget() {
         let policy = policy(&[("GUARD_MAX_INSTANCES", "50"), ("GUARD_MAX_VCPUS", "1000")]);
         let aws = cluster(0, 200);
-        let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+        let guard = LaunchGuard::new(&policy, &aws).with_clock(now);
 
         let events: Vec<Value> = (0..200)
             .map(|n| serde_json::from_str(&launch_of(n)).unwrap())
@@ -863,7 +870,7 @@ mod budgets {
         let outcomes = futures::future::join_all(
             events
                 .into_iter()
-                .map(|e| guard.handle(e, lambda_deadline())),
+                .map(|e| guard.handle(e.into(), lambda_deadline())),
         )
         .await;
 
@@ -890,7 +897,7 @@ mod budgets {
         let policy = policy(&[("GUARD_MAX_INSTANCES", "20"), ("GUARD_MAX_VCPUS", "1000")]);
         let aws = cluster(0, 60);
         aws.show_tags_late();
-        let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+        let guard = LaunchGuard::new(&policy, &aws).with_clock(now);
 
         let outcomes = futures::future::join_all((0..60).map(|n| {
             let event = serde_json::from_str(&launch_of(n)).unwrap();
@@ -959,7 +966,7 @@ mod budgets {
 
         // When one environment admits two launches and is then replaced,
         {
-            let first = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+            let first = LaunchGuard::new(&policy, &aws).with_clock(now);
             for n in 0..2 {
                 first
                     .handle(
@@ -970,7 +977,7 @@ mod budgets {
                     .unwrap();
             }
         }
-        let second = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+        let second = LaunchGuard::new(&policy, &aws).with_clock(now);
         for n in 2..4 {
             second
                 .handle(
@@ -1004,7 +1011,7 @@ mod budgets {
         let policy = policy(&[("GUARD_MAX_INSTANCES", "3")]);
         let aws = cluster(0, 1);
         let gate = aws.pause_before("CompleteLifecycleAction");
-        let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+        let guard = LaunchGuard::new(&policy, &aws).with_clock(now);
         let decide = guard.handle(
             serde_json::from_str(&launch_of(0)).unwrap(),
             lambda_deadline(),
@@ -1129,7 +1136,7 @@ mod budgets {
             aws.slow_down(operation, Duration::from_secs(5));
         }
         let gate = aws.pause_before("CompleteLifecycleAction");
-        let guard = LaunchGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+        let guard = LaunchGuard::new(&policy, &aws).with_clock(now);
         let started = tokio::time::Instant::now();
         let decide = guard.handle(
             serde_json::from_str(&launch_of(0)).unwrap(),

@@ -1,0 +1,60 @@
+//! What launch-guard is invoked with: an EventBridge event, a lifecycle
+//! hook's message, or an SQS batch of either. The lifecycle notification
+//! itself is decoded by [`shared::lifecycle`], which the CLI's `explain`
+//! shares; this is launch-guard's envelope.
+
+use serde::Deserialize;
+use serde_json::Value;
+use shared::lifecycle::{self, EventError, Payload};
+
+/// An invocation's payload: the [`Payload`] it is, or why it is none.
+///
+/// It deserializes from any JSON value, decoding it with
+/// [`lifecycle::parse_payload`], so that a payload that is no lifecycle
+/// notification reaches the handler and is refused with the function's own
+/// error (`MalformedEvent` and its message), not the runtime's.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "Value")]
+pub struct Input(Result<Payload, EventError>);
+
+impl Input {
+    /// The batch or notification, or why the payload is neither.
+    pub fn into_payload(self) -> Result<Payload, EventError> {
+        self.0
+    }
+}
+
+impl From<Value> for Input {
+    fn from(payload: Value) -> Self {
+        Self(lifecycle::parse_payload(payload))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_json_deserializes_and_a_refusal_keeps_its_message() {
+        let input: Input = serde_json::from_str(r#"{"hello": "world"}"#).unwrap();
+        let err = input.into_payload().unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("event is not a lifecycle notification"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_hook_message_is_one_notification() {
+        let message = serde_json::json!({
+            "LifecycleActionToken": "t-1",
+            "AutoScalingGroupName": "prod-general",
+            "LifecycleHookName": "scaling-guard-launch",
+            "EC2InstanceId": "i-0123456789abcdef0",
+            "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING"
+        });
+        let payload = Input::from(message).into_payload().unwrap();
+        assert!(matches!(payload, Payload::Single(_)), "{payload:?}");
+    }
+}

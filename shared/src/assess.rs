@@ -1,0 +1,461 @@
+//! The launch assessment (SPEC §5, §7), for launch-guard and for
+//! `scaling-guard explain` alike: is the launch the guard's to decide, what
+//! are its facts, what do the checks and the budget admission say, and what
+//! could not be established. It reads through the read ports only: the
+//! record, the suspension, the completion and the alerts are the caller's.
+//!
+//! With budgets on, the cluster is read first, and the candidate's group and
+//! instance are taken from that read: a warm decision asks Auto Scaling and
+//! EC2 for the cluster (two calls, at once) and EC2 for the instance types
+//! (one call, with the image and subnet reads and any hook reads), and
+//! nothing else. What the cluster read does not show (an instance EC2 does
+//! not list yet, a group that is not the cluster's) is asked for by name.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use guard_core::budget::cluster::ClusterState;
+use guard_core::budget::{self, Usage, UsageError};
+use guard_core::checks::{CheckName, Unread, Violation, check_known};
+use guard_core::decision::Verdict;
+use guard_core::facts::{GroupFacts, InstanceFacts, NodeFacts};
+use guard_core::lifecycle::{LAUNCHING, LifecycleAction, WARM_POOL};
+use guard_core::policy::Policy;
+use tokio::time::{Instant, timeout_at};
+
+use crate::budget::measure::{self, GuardedGroups, MeasureError};
+use crate::ports::{AwsError, GroupRead, InstanceRead, NetworkImageRead, Ports};
+
+/// What a step that ran out of time says.
+pub const LATE: &str = "not established before the invocation's deadline";
+
+/// How long to wait before asking EC2 again for an instance it does not
+/// know yet (`InvalidInstanceID.NotFound` right after a launch).
+const NOT_FOUND_WAITS: [Duration; 3] = [
+    Duration::from_millis(250),
+    Duration::from_millis(750),
+    Duration::from_secs(2),
+];
+
+/// One launch to assess.
+#[derive(Debug, Clone, Copy)]
+pub struct Launch<'a> {
+    pub action: &'a LifecycleAction,
+    /// "Now", for image ages.
+    pub now: SystemTime,
+    /// Facts are read until then; what is not read by then is unknown.
+    pub until: Instant,
+    /// Instances admitted whose admission tag EC2 may not show yet; `None`
+    /// when the admission's turn did not come before `until` (the budget is
+    /// then unknown).
+    pub admitted: Option<&'a BTreeSet<String>>,
+}
+
+/// What the assessment concluded.
+#[derive(Debug, Clone)]
+pub enum Assessment {
+    /// Not the guard's to decide: no completion, no alert.
+    Ignored {
+        reason: String,
+    },
+    Decided(Box<Decided>),
+}
+
+/// A launch the guard decides.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    /// The launch's group, a member of the cluster.
+    pub group: GroupFacts,
+    pub verdict: Verdict,
+    /// What could not be established. The fail mode decided when it is not
+    /// empty and nothing known blocks ([`Decided::by_fail_mode`]).
+    pub unknown: Vec<Unknown>,
+    /// `None` when the instance could not be read.
+    pub facts: Option<NodeFacts>,
+    /// With budgets, when usage could be measured.
+    pub admission: Option<Admission>,
+    /// Every node check ran on read facts.
+    pub vetted: bool,
+}
+
+/// The budget admission of one launch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Admission {
+    /// The cluster's usage without the candidate.
+    pub usage: Usage,
+    /// What the candidate adds.
+    pub candidate: Usage,
+    pub violations: Vec<Violation>,
+    /// Other cluster instances the budgets do not count now (waiting for the
+    /// guard's decision, in a warm pool).
+    pub not_counted: usize,
+    /// The cluster as the measurement read it.
+    pub cluster: ClusterState,
+}
+
+/// A part of a launch that could not be established.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unknown {
+    #[error("the instance: {0}")]
+    Instance(Missing),
+    #[error("the image: {0}")]
+    Image(AwsError),
+    #[error("the subnet: {0}")]
+    Subnet(AwsError),
+    #[error("the budget: {0}")]
+    Budget(Missing),
+    /// The admission tag could not be written (launch-guard's record).
+    #[error("the admission could not be recorded on the instance: {0}")]
+    Record(AwsError),
+}
+
+/// Why a fact is missing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Missing {
+    #[error("{LATE}")]
+    Late,
+    #[error("instance `{0}` was not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+}
+
+/// Whether the launch's group belongs to the cluster could not be read: the
+/// notification is failed, to be retried. The AWS error is part of the
+/// message (it is not a `#[source]`, which would print it twice).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot tell whether group `{group}` belongs to the cluster: {error}")]
+pub struct OwnershipUnknown {
+    pub group: String,
+    pub error: AwsError,
+}
+
+impl Decided {
+    /// Nothing known blocks and something is unknown: `GUARD_FAIL_MODE` decided.
+    pub fn by_fail_mode(&self) -> bool {
+        !self.unknown.is_empty() && !self.verdict.is_blocked()
+    }
+
+    /// What could not be established, in one line.
+    pub fn unknown_line(&self) -> Option<String> {
+        let parts: Vec<String> = self.unknown.iter().map(ToString::to_string).collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
+    /// A budget check blocks this launch.
+    pub fn denied_for_budget(&self) -> bool {
+        self.verdict
+            .blocking()
+            .any(|f| is_budget(f.violation.check))
+    }
+
+    /// Only budget checks block this launch.
+    pub fn denied_only_for_budget(&self) -> bool {
+        self.denied_for_budget()
+            && self
+                .verdict
+                .blocking()
+                .all(|f| is_budget(f.violation.check))
+    }
+
+    /// The instance's lifecycle state in its group (`Pending:Wait` while its
+    /// action waits); `None` when the group does not list it.
+    pub fn lifecycle_state(&self, instance_id: &str) -> Option<&str> {
+        self.group
+            .instances
+            .iter()
+            .find(|i| i.instance_id == instance_id)
+            .map(|i| i.lifecycle_state.as_str())
+    }
+}
+
+fn is_budget(check: CheckName) -> bool {
+    matches!(
+        check,
+        CheckName::BudgetVcpus | CheckName::BudgetMemory | CheckName::BudgetInstances
+    )
+}
+
+/// Why the notification is not the guard's to decide, if it is not.
+pub fn not_ours(policy: &Policy, action: &LifecycleAction) -> Option<String> {
+    if action.transition != LAUNCHING {
+        return Some(format!(
+            "transition `{}` is not a launch",
+            action.transition
+        ));
+    }
+    if action.hook != policy.hook_name {
+        return Some(format!(
+            "hook `{}` is not the guard's hook `{}`",
+            action.hook, policy.hook_name
+        ));
+    }
+    None
+}
+
+/// Whether the launch is charged to the budgets: entering a warm pool, a
+/// node is vetted but charges nothing; it is charged, and may be denied,
+/// when it leaves the pool into the group.
+pub fn budgeted(policy: &Policy, action: &LifecycleAction) -> bool {
+    policy.budget.is_on() && action.destination.as_deref() != Some(WARM_POOL)
+}
+
+/// Ignore what is not ours → read the cluster (with budgets) → the group
+/// and the instance → the image, subnet and usage → check and admit →
+/// the verdict. `guarded` remembers which groups carry the guard's hook.
+pub async fn assess(
+    policy: &Policy,
+    aws: &impl Ports,
+    guarded: &GuardedGroups,
+    launch: Launch<'_>,
+) -> Result<Assessment, OwnershipUnknown> {
+    let action = launch.action;
+    if let Some(reason) = not_ours(policy, action) {
+        return Ok(Assessment::Ignored { reason });
+    }
+    let cluster = match (budgeted(policy, action), launch.admitted) {
+        (false, _) => None,
+        (true, None) => Some(Err(Missing::Late)),
+        (true, Some(_)) => Some(read_cluster(policy, aws, launch.until).await),
+    };
+    let known = cluster.as_ref().and_then(|c| c.as_ref().ok());
+    let (group, instance) = futures::join!(
+        group_of(policy, aws.groups(), action, known, launch.until),
+        instance_of(aws.instances(), &action.instance_id, known, launch.until),
+    );
+    let group = match group? {
+        Ok(group) => group,
+        Err(reason) => return Ok(Assessment::Ignored { reason }),
+    };
+    // Its launch reached the guard's hook: the group carries it.
+    guarded.mark(&action.group);
+    let instance = match instance {
+        Ok(instance) => instance,
+        Err(missing) => {
+            let decided = unestablished(policy, group, missing);
+            return Ok(Assessment::Decided(Box::new(decided)));
+        }
+    };
+    let (known, admission) = futures::join!(
+        timeout_at(launch.until, node_facts(aws.images(), instance.clone())),
+        admit(policy, aws, guarded, cluster, launch, &instance),
+    );
+    let decided = match known {
+        Ok(known) => decide(policy, group, known, admission, launch.now),
+        Err(_) => unestablished(policy, group, Missing::Late),
+    };
+    Ok(Assessment::Decided(Box::new(decided)))
+}
+
+/// The cluster's instances and groups, read at once.
+async fn read_cluster(
+    policy: &Policy,
+    aws: &impl Ports,
+    until: Instant,
+) -> Result<ClusterState, Missing> {
+    let read = measure::read_cluster(&policy.cluster_tag_key, aws.instances(), aws.groups());
+    match timeout_at(until, read).await {
+        Ok(read) => Ok(read?),
+        Err(_) => Err(Missing::Late),
+    }
+}
+
+/// The launch's group if it is a member of the cluster, from the cluster
+/// read when it lists it; else why the launch is ignored.
+async fn group_of(
+    policy: &Policy,
+    groups: &impl GroupRead,
+    action: &LifecycleAction,
+    cluster: Option<&ClusterState>,
+    until: Instant,
+) -> Result<Result<GroupFacts, String>, OwnershipUnknown> {
+    let listed = cluster.and_then(|c| c.groups.iter().find(|g| g.name == action.group));
+    let read = match listed {
+        Some(group) => Ok(Some(group.clone())),
+        None => timeout_at(until, groups.group(&action.group))
+            .await
+            .unwrap_or_else(|_| Err(AwsError::new("DescribeAutoScalingGroups", None, LATE))),
+    };
+    match read {
+        Ok(Some(group)) if group.is_member_of(&policy.cluster_tag_key) => Ok(Ok(group)),
+        Ok(Some(_)) => Ok(Err(format!(
+            "group `{}` is not a member of cluster `{}`",
+            action.group, policy.cluster
+        ))),
+        Ok(None) => Ok(Err(format!("group `{}` does not exist", action.group))),
+        Err(error) => Err(OwnershipUnknown {
+            group: action.group.clone(),
+            error,
+        }),
+    }
+}
+
+/// The launched instance, from the cluster read when it lists it. EC2's
+/// reads are eventually consistent: right after a launch it may not know the
+/// instance yet, so it is asked again a few times before it counts as missing.
+async fn instance_of(
+    instances: &impl InstanceRead,
+    instance_id: &str,
+    cluster: Option<&ClusterState>,
+    until: Instant,
+) -> Result<InstanceFacts, Missing> {
+    let listed = cluster.and_then(|c| c.instances.iter().find(|i| i.instance_id == instance_id));
+    if let Some(instance) = listed {
+        return Ok(instance.clone());
+    }
+    let find = async {
+        let mut waits = NOT_FOUND_WAITS.iter();
+        loop {
+            match instances.instance(instance_id).await? {
+                Some(instance) => return Ok(instance),
+                None => match waits.next() {
+                    Some(wait) => tokio::time::sleep(*wait).await,
+                    None => return Err(Missing::NotFound(instance_id.to_owned())),
+                },
+            }
+        }
+    };
+    timeout_at(until, find).await.unwrap_or(Err(Missing::Late))
+}
+
+/// What is known of a launch: its facts, and which could not be read.
+struct Known {
+    facts: NodeFacts,
+    unread: Unread,
+    unknown: Vec<Unknown>,
+}
+
+/// The instance's image and subnet, read at once. One that cannot be read
+/// leaves the rest of the facts known.
+async fn node_facts(images: &impl NetworkImageRead, instance: InstanceFacts) -> Known {
+    let subnet = async {
+        match &instance.subnet_id {
+            Some(id) => images.subnet(id).await,
+            None => Ok(None),
+        }
+    };
+    let (image, subnet) = futures::join!(images.image(&instance.image_id), subnet);
+    let mut unread = Unread::default();
+    let mut unknown = Vec::new();
+    let image = image.unwrap_or_else(|err| {
+        unread.image = true;
+        unknown.push(Unknown::Image(err));
+        None
+    });
+    let subnet = subnet.unwrap_or_else(|err| {
+        unread.subnet = true;
+        unknown.push(Unknown::Subnet(err));
+        None
+    });
+    Known {
+        facts: NodeFacts {
+            instance,
+            image,
+            subnet,
+        },
+        unread,
+        unknown,
+    }
+}
+
+/// The budget admission: the cluster's usage, measured as everywhere else,
+/// plus the candidate, against every budget. `None` without budgets.
+async fn admit(
+    policy: &Policy,
+    aws: &impl Ports,
+    guarded: &GuardedGroups,
+    cluster: Option<Result<ClusterState, Missing>>,
+    launch: Launch<'_>,
+    candidate: &InstanceFacts,
+) -> Option<Result<Admission, Missing>> {
+    let cluster = match cluster? {
+        Ok(cluster) => cluster,
+        Err(missing) => return Some(Err(missing)),
+    };
+    let admitted = launch.admitted.cloned().unwrap_or_default();
+    let measured = measure::measure_state(
+        cluster,
+        aws.instances(),
+        aws.groups(),
+        guarded,
+        &admitted,
+        Some(candidate),
+    );
+    let measured = match timeout_at(launch.until, measured).await {
+        Ok(Ok(measured)) => measured,
+        Ok(Err(MeasureError::Aws(err))) => return Some(Err(err.into())),
+        Ok(Err(MeasureError::Usage(err))) => return Some(Err(err.into())),
+        Err(_) => return Some(Err(Missing::Late)),
+    };
+    let candidate_usage = match budget::instance_usage(candidate, &measured.specs) {
+        Ok(usage) => usage,
+        Err(err) => return Some(Err(err.into())),
+    };
+    Some(Ok(Admission {
+        violations: budget::admit(
+            &policy.budget,
+            measured.usage,
+            candidate_usage,
+            &candidate.instance_id,
+        ),
+        usage: measured.usage,
+        candidate: candidate_usage,
+        not_counted: measured
+            .not_counted
+            .iter()
+            .filter(|id| **id != candidate.instance_id)
+            .count(),
+        cluster: measured.state,
+    }))
+}
+
+/// Every node check on what could be read and, with budgets, the
+/// admission. What is known decides first; the fail mode decides only when
+/// nothing known blocks and something is unknown.
+fn decide(
+    policy: &Policy,
+    group: GroupFacts,
+    known: Known,
+    admission: Option<Result<Admission, Missing>>,
+    now: SystemTime,
+) -> Decided {
+    let mut violations = check_known(policy, &known.facts, known.unread, now);
+    let mut unknown = known.unknown;
+    let admission = match admission {
+        Some(Ok(admission)) => {
+            violations.extend(admission.violations.iter().cloned());
+            Some(admission)
+        }
+        Some(Err(missing)) => {
+            unknown.push(Unknown::Budget(missing));
+            None
+        }
+        None => None,
+    };
+    violations.sort();
+    Decided {
+        group,
+        verdict: Verdict::with_unknown(policy, violations, !unknown.is_empty()),
+        unknown,
+        admission,
+        vetted: known.unread == Unread::default(),
+        facts: Some(known.facts),
+    }
+}
+
+/// The instance could not be established: the fail mode decides.
+fn unestablished(policy: &Policy, group: GroupFacts, missing: Missing) -> Decided {
+    Decided {
+        group,
+        verdict: Verdict::with_unknown(policy, Vec::new(), true),
+        unknown: vec![Unknown::Instance(missing)],
+        facts: None,
+        admission: None,
+        vetted: false,
+    }
+}
+
+#[cfg(test)]
+mod tests;
