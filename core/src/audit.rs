@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::checks::membership::{self, Membership};
 use crate::checks::{CheckName, check_node};
 use crate::decision::Finding;
-use crate::facts::{InstanceFacts, NodeFacts};
+use crate::facts::{InstanceFacts, InstanceState, NodeFacts};
 use crate::policy::{AuditAction, Mode, Policy};
 use crate::time::{format_rfc3339, parse_rfc3339};
 
@@ -135,7 +135,7 @@ impl Remedy {
     /// Whether EC2 accepts the change in the instance's state: a `pending`
     /// instance cannot be stopped yet (`IncorrectInstanceState`).
     pub fn applies_now(&self, instance: &InstanceFacts) -> bool {
-        !matches!(self, Remedy::Stop) || instance.state == "running"
+        !matches!(self, Remedy::Stop) || instance.instance_state() == InstanceState::Running
     }
 }
 

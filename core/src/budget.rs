@@ -73,7 +73,7 @@ pub fn cluster_usage<'a>(
 ) -> Result<Usage, UsageError> {
     instances
         .into_iter()
-        .filter(|i| matches!(i.state.as_str(), "pending" | "running"))
+        .filter(|i| i.instance_state().is_live())
         .filter(|i| !excluded.contains(&i.instance_id))
         .try_fold(Usage::default(), |sum, instance| {
             sum.checked_add(instance_usage(instance, specs)?)

@@ -18,6 +18,38 @@ pub struct CpuOptions {
     pub threads_per_core: u32,
 }
 
+/// The EC2 instance states the guard tells apart; the others (`stopping`,
+/// `stopped`, `shutting-down`, `terminated`) are [`InstanceState::Other`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceState {
+    Pending,
+    Running,
+    Other,
+}
+
+impl InstanceState {
+    /// The states of an instance that runs or is about to: counted by the
+    /// budgets, looked at by the audit.
+    pub const LIVE: [&'static str; 2] = ["pending", "running"];
+
+    /// The state EC2 names `text`.
+    pub fn of(text: &str) -> Self {
+        match text {
+            "pending" => Self::Pending,
+            "running" => Self::Running,
+            _ => Self::Other,
+        }
+    }
+
+    /// `pending` or `running`.
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Pending | Self::Running)
+    }
+}
+
+/// The lifecycle state of a group's instance whose launch waits for a hook.
+pub const PENDING_WAIT: &str = "Pending:Wait";
+
 /// What `DescribeInstances` says about one instance.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct InstanceFacts {
@@ -107,6 +139,20 @@ pub struct HookFacts {
 pub struct InstanceTypeSpec {
     pub default_vcpus: u32,
     pub memory_mib: u64,
+}
+
+impl InstanceFacts {
+    /// Its state, as the guard tells them apart.
+    pub fn instance_state(&self) -> InstanceState {
+        InstanceState::of(&self.state)
+    }
+}
+
+impl GroupInstance {
+    /// Its launch waits for a hook (`Pending:Wait`).
+    pub fn waits(&self) -> bool {
+        self.lifecycle_state == PENDING_WAIT
+    }
 }
 
 impl GroupFacts {

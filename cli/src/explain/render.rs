@@ -5,13 +5,11 @@
 use std::fmt::Write as _;
 
 use shared::decision::{Decision, Finding};
+use shared::facts::PENDING_WAIT as WAITING;
 use shared::policy::Policy;
 
 use super::{AdmissionView, Explanation, InstanceView};
 use crate::table::{Table, yes_no};
-
-/// The lifecycle state of an instance whose launch action waits.
-const WAITING: &str = "Pending:Wait";
 
 /// The last line: explain is read-only.
 const NOTHING_COMPLETED: &str = "\nnothing was completed: this is what launch-guard would decide now; the lifecycle action is left as it is\n";

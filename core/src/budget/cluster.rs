@@ -23,7 +23,7 @@ use super::{Usage, UsageError, cluster_usage};
 pub const ADMITTED_TAG: &str = "scaling-guard:admitted";
 /// The tag Auto Scaling puts on every instance it launches.
 pub const GROUP_NAME_TAG: &str = "aws:autoscaling:groupName";
-pub const PENDING_WAIT: &str = "Pending:Wait";
+pub use crate::facts::PENDING_WAIT;
 const WARMED: &str = "Warmed:";
 
 /// The cluster's instances and groups, as one measurement read them.
@@ -73,7 +73,7 @@ impl ClusterState {
             .iter()
             .filter(|g| {
                 g.instances.iter().any(|i| {
-                    i.lifecycle_state == PENDING_WAIT
+                    i.waits()
                         && !tagged.contains(i.instance_id.as_str())
                         && !admitted.contains(&i.instance_id)
                 })

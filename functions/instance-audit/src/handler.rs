@@ -38,7 +38,7 @@ use shared::audit::{
 };
 use shared::cache::TtlCache;
 use shared::checks::membership::{GROUP_NAME_TAG, Membership, Vetting};
-use shared::facts::InstanceFacts;
+use shared::facts::{InstanceFacts, InstanceState};
 use shared::lifecycle::Origin;
 use shared::policy::Policy;
 use shared::ports::{AwsError, InstanceRead, InstanceRemediate, InstanceTag, TaggedInstancesRead};
@@ -155,7 +155,7 @@ impl<'a, P: Ports> Auditor<'a, P> {
                     group: None,
                     origin: &origin,
                 };
-                if matches!(state.as_str(), "pending" | "running") {
+                if InstanceState::of(state).is_live() {
                     self.audit_instance(&event).await?
                 } else {
                     self.ignored(
@@ -545,7 +545,11 @@ fn with_event_group(mut instance: InstanceFacts, group: Option<&str>) -> Instanc
 /// remediates; otherwise which event will.
 fn report_later(trigger: &Trigger, membership: &Membership) -> Option<String> {
     match (trigger, membership.group()) {
-        (Trigger::StateChange { state, .. }, None) if state == "running" => None,
+        (Trigger::StateChange { state, .. }, None)
+            if InstanceState::of(state) == InstanceState::Running =>
+        {
+            None
+        }
         (Trigger::LaunchSuccessful { .. }, Some(_)) => None,
         (_, None) => Some("reported once, when the instance is running".to_owned()),
         (_, Some(group)) => Some(format!(

@@ -21,8 +21,7 @@ pub const CONCURRENCY: usize = 8;
 /// Whether an instance is one the audit looks at: a cluster member in state
 /// `pending` or `running`.
 pub fn is_audited(policy: &Policy, instance: &InstanceFacts) -> bool {
-    instance.tags.contains_key(&policy.cluster_tag_key)
-        && matches!(instance.state.as_str(), "pending" | "running")
+    instance.tags.contains_key(&policy.cluster_tag_key) && instance.instance_state().is_live()
 }
 
 /// The instance's image and subnet, read in parallel.

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{Filter, HttpTokensState, Image, Instance, InstanceType,
 
 use super::aws_error;
 use crate::facts::{
-    CpuOptions, HttpTokens, ImageFacts, InstanceFacts, InstanceTypeSpec, SubnetFacts,
+    CpuOptions, HttpTokens, ImageFacts, InstanceFacts, InstanceState, InstanceTypeSpec, SubnetFacts,
 };
 use crate::ports::{
     AwsResult, ClusterInstancesRead, InstanceRead, InstanceTag, InstanceTypesRead, NetworkImageRead,
@@ -58,8 +58,7 @@ impl ClusterInstancesRead for Ec2 {
     async fn cluster_instances(&self, tag_key: &str) -> AwsResult<Vec<InstanceFacts>> {
         let state = Filter::builder()
             .name("instance-state-name")
-            .values("pending")
-            .values("running")
+            .set_values(Some(InstanceState::LIVE.map(str::to_owned).to_vec()))
             .build();
         let tagged = Filter::builder().name("tag-key").values(tag_key).build();
         self.describe_all(vec![tagged, state]).await
