@@ -1,5 +1,6 @@
 //! What wakes the budget guard: the schedule, a CloudWatch alarm's Lambda
-//! action, or an alarm delivered through SNS.
+//! action, or an alarm delivered through SNS. Every payload is decoded here,
+//! once, into an [`Input`].
 
 use aws_lambda_events::cloudwatch_alarms::{CloudWatchAlarm, CloudWatchAlarmStateValue};
 use serde::Deserialize;
@@ -38,6 +39,63 @@ pub enum EventError {
     Unrecognised(String),
     #[error("alarm event is malformed: {0}")]
     BadAlarm(String),
+}
+
+/// An invocation's payload, by the envelope it came in.
+///
+/// It deserializes from any JSON value, so that a payload that is none of
+/// these reaches the handler and is refused with the function's own error
+/// (`MalformedEvent` and the messages of [`EventError`]), not with the
+/// runtime's deserialization error.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "Value")]
+pub enum Input {
+    /// EventBridge's `Scheduled Event`.
+    Schedule,
+    /// A CloudWatch alarm's Lambda action: the state change of one alarm
+    /// (always a [`Trigger::Alarm`]).
+    AlarmAction(Trigger),
+    /// CloudWatch alarm notifications delivered through SNS: one
+    /// [`Trigger::Alarm`] per record, at least one.
+    SnsAlarms(Vec<Trigger>),
+    /// Not an event the budget guard handles, or an alarm it cannot read.
+    Refused(EventError),
+}
+
+impl Input {
+    /// The runs the payload asks for, in order, or why it is refused.
+    pub fn triggers(self) -> Result<Vec<Trigger>, EventError> {
+        match self {
+            Input::Schedule => Ok(vec![Trigger::Schedule]),
+            Input::AlarmAction(alarm) => Ok(vec![alarm]),
+            Input::SnsAlarms(alarms) => Ok(alarms),
+            Input::Refused(err) => Err(err),
+        }
+    }
+}
+
+impl From<Value> for Input {
+    fn from(payload: Value) -> Self {
+        decode(payload).unwrap_or_else(Input::Refused)
+    }
+}
+
+/// Tells the envelopes apart by what only each has: the schedule's
+/// `detail-type`, the Lambda action's `alarmData`, SNS's `Records`.
+fn decode(payload: Value) -> Result<Input, EventError> {
+    if payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
+        return Ok(Input::Schedule);
+    }
+    if payload.get("alarmData").is_some() {
+        return lambda_action(payload).map(Input::AlarmAction);
+    }
+    if let Some(records) = payload.get("Records").and_then(Value::as_array) {
+        return sns_records(records).map(Input::SnsAlarms);
+    }
+    Err(EventError::Unrecognised(
+        "expected a `Scheduled Event`, a CloudWatch alarm action or an SNS alarm notification"
+            .to_owned(),
+    ))
 }
 
 /// The alarm notification CloudWatch sends to SNS (the fields the guard reads).
@@ -97,28 +155,6 @@ fn budget_checks<'a>(metrics: impl IntoIterator<Item = (&'a str, &'a str)>) -> V
     checks.sort();
     checks.dedup();
     checks
-}
-
-/// Parses the payload into one trigger per alarm (an SNS batch may carry several).
-pub fn parse(payload: Value) -> Result<Vec<Trigger>, EventError> {
-    if payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
-        return Ok(vec![Trigger::Schedule]);
-    }
-    if payload.get("alarmData").is_some() {
-        return lambda_action(payload).map(|t| vec![t]);
-    }
-    if let Some(records) = payload.get("Records").and_then(Value::as_array) {
-        if records.is_empty() {
-            return Err(EventError::Unrecognised(
-                "an SNS notification without records".to_owned(),
-            ));
-        }
-        return records.iter().map(sns_record).collect();
-    }
-    Err(EventError::Unrecognised(
-        "expected a `Scheduled Event`, a CloudWatch alarm action or an SNS alarm notification"
-            .to_owned(),
-    ))
 }
 
 /// An alarm trigger, when the alarm has a name and a group dimension, if
@@ -183,6 +219,16 @@ fn lambda_action(payload: Value) -> Result<Trigger, EventError> {
     alarm_trigger(data.alarm_name, state, group, checks)
 }
 
+/// One trigger per record of an SNS notification (there is at least one).
+fn sns_records(records: &[Value]) -> Result<Vec<Trigger>, EventError> {
+    if records.is_empty() {
+        return Err(EventError::Unrecognised(
+            "an SNS notification without records".to_owned(),
+        ));
+    }
+    records.iter().map(sns_record).collect()
+}
+
 fn sns_record(record: &Value) -> Result<Trigger, EventError> {
     let message = record
         .pointer("/Sns/Message")
@@ -213,6 +259,10 @@ fn sns_record(record: &Value) -> Result<Trigger, EventError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(payload: Value) -> Result<Vec<Trigger>, EventError> {
+        Input::from(payload).triggers()
+    }
 
     fn load(text: &str) -> Vec<Trigger> {
         parse(serde_json::from_str(text).unwrap()).unwrap()
@@ -306,5 +356,33 @@ mod tests {
             parse(event).unwrap_err().to_string(),
             "alarm event is malformed: the alarm's `AutoScalingGroupName` dimension is empty"
         );
+    }
+
+    #[test]
+    fn each_envelope_decodes_into_its_input() {
+        let input = |text: &str| serde_json::from_str::<Input>(text).unwrap();
+        assert_eq!(
+            input(include_str!("../../../events/budget-schedule.json")),
+            Input::Schedule
+        );
+        assert!(matches!(
+            input(include_str!("../../../events/budget-alarm-ok.json")),
+            Input::AlarmAction(Trigger::Alarm {
+                state: AlarmState::Ok,
+                ..
+            })
+        ));
+        assert!(matches!(
+            input(include_str!("../../../events/budget-alarm-sns.json")),
+            Input::SnsAlarms(alarms) if alarms.len() == 1
+        ));
+    }
+
+    #[test]
+    fn any_other_json_deserializes_into_a_refusal_for_the_handler() {
+        let input: Input = serde_json::from_str(r#"{"detail-type": "Something Else"}"#).unwrap();
+        assert!(matches!(input, Input::Refused(EventError::Unrecognised(_))));
+        let input: Input = serde_json::from_str("[1, 2]").unwrap();
+        assert!(input.triggers().is_err());
     }
 }

@@ -2,9 +2,8 @@
 //! on alarms, suspends scale-out during surges, resumes it safely, and puts
 //! the launch hook on cluster groups that lack it.
 
-use budget_guard::BudgetGuard;
+use budget_guard::{BudgetGuard, Input};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,15 +12,8 @@ async fn main() -> Result<(), Error> {
         Ok(ready) => ready,
         Err(misconfigured) => return misconfigured.refuse_every_invocation().await,
     };
-    let guard = BudgetGuard::new(
-        &policy,
-        &aws.ec2,
-        &aws.autoscaling,
-        &aws.cloudwatch,
-        &aws.sns,
-    );
-    let guard = &guard;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    let guard = &BudgetGuard::new(&policy, &aws);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Input>| {
         guard.handle(event.payload)
     }))
     .await

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use budget_guard::{Trigger, parse};
+use budget_guard::{Input, Trigger};
 use proptest::prelude::*;
 
 #[path = "../../../shared/tests/fuzz_support/mod.rs"]
@@ -37,13 +37,13 @@ fn events() -> PathBuf {
 #[test]
 fn the_budget_event_parser_never_panics_and_explains_every_refusal() {
     check(
-        "budget-guard event::parse",
+        "budget-guard event::Input",
         inputs(samples(&events(), SAMPLES)),
         |input| {
             let Some(payload) = input.into_value() else {
                 return Ok(());
             };
-            match parse(payload) {
+            match Input::from(payload).triggers() {
                 Ok(triggers) => {
                     prop_assert!(!triggers.is_empty(), "no trigger at all");
                     for trigger in &triggers {

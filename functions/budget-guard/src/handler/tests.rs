@@ -1,14 +1,14 @@
-use std::time::{Duration, SystemTime};
-
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 use shared::alerts::AlertKind;
 use shared::facts::{GroupFacts, GroupInstance, HookFacts, InstanceFacts, InstanceTypeSpec};
 use shared::fakes::FakeAws;
 use shared::policy::Policy;
+use shared::ports::ClusterGroupsRead;
 use shared::suspension::{SUSPENDED_TAG, SuspensionRecord};
 
 use super::*;
+use crate::fixtures::{now, policy};
 
 const SCHEDULE: &str = include_str!("../../../../events/budget-schedule.json");
 const ALARM: &str = include_str!("../../../../events/budget-alarm-alarm.json");
@@ -16,23 +16,6 @@ const OK: &str = include_str!("../../../../events/budget-alarm-ok.json");
 const SNS_ALARM: &str = include_str!("../../../../events/budget-alarm-sns.json");
 const TAG: &str = "kubernetes.io/cluster/prod";
 const VCPU_ALARM: &str = "scaling-guard-VcpuPercentOfBudget";
-
-fn now() -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_687_200)
-}
-
-fn policy(extra: &[(&str, &str)]) -> Policy {
-    let base = [
-        ("GUARD_CLUSTER", "prod"),
-        (
-            "GUARD_ALERT_TOPIC_ARN",
-            "arn:aws:sns:eu-west-1:123456789012:alerts",
-        ),
-        ("GUARD_MAX_INSTANCES", "10"),
-        ("GUARD_MAX_VCPUS", "20"),
-    ];
-    shared::fakes::test_policy(&base, extra).unwrap()
-}
 
 fn hook() -> HookFacts {
     HookFacts {
@@ -86,10 +69,13 @@ fn set_running(aws: &FakeAws, running: usize) {
 }
 
 async fn run(policy: &Policy, aws: &FakeAws, event: &str) -> Result<Value, HandlerError> {
-    BudgetGuard::new(policy, aws, aws, aws, aws)
-        .with_clock(now)
-        .handle(serde_json::from_str(event).unwrap())
-        .await
+    invoke(&BudgetGuard::new(policy, aws).with_clock(now), event).await
+}
+
+/// The guard's answer to `event`, as the runtime sends it.
+async fn invoke(guard: &BudgetGuard<'_, FakeAws>, event: &str) -> Result<Value, HandlerError> {
+    let response = guard.handle(serde_json::from_str(event).unwrap()).await?;
+    Ok(serde_json::to_value(response).unwrap())
 }
 
 fn kinds(aws: &FakeAws) -> Vec<AlertKind> {
@@ -305,16 +291,10 @@ async fn a_cluster_group_without_the_hook_is_enrolled_once() {
         tags: [(TAG.to_owned(), "owned".to_owned())].into(),
         ..GroupFacts::default()
     });
-    let guard = BudgetGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+    let guard = BudgetGuard::new(&policy, &aws).with_clock(now);
 
-    let first = guard
-        .handle(serde_json::from_str(SCHEDULE).unwrap())
-        .await
-        .unwrap();
-    let second = guard
-        .handle(serde_json::from_str(SCHEDULE).unwrap())
-        .await
-        .unwrap();
+    let first = invoke(&guard, SCHEDULE).await.unwrap();
+    let second = invoke(&guard, SCHEDULE).await.unwrap();
 
     assert_eq!(first["enrolled"], json!(["prod-new"]));
     assert_eq!(second["enrolled"], json!([]));
@@ -343,7 +323,7 @@ async fn enrollment_can_be_turned_off() {
 async fn a_failing_measurement_fails_the_run_and_alerts_once() {
     let (policy, aws) = (policy(&[]), cluster(1));
     aws.fail("DescribeInstances");
-    let guard = BudgetGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+    let guard = BudgetGuard::new(&policy, &aws).with_clock(now);
     for _ in 0..2 {
         let err = guard
             .handle(serde_json::from_str(SCHEDULE).unwrap())
@@ -415,17 +395,12 @@ fn metric(aws: &FakeAws, name: &str) -> f64 {
 async fn audit_mode_suspends_nothing_and_alerts_what_it_would_do_once() {
     // Given audit mode and a cluster at 100 % of its budgets.
     let (policy, aws) = (policy(&[("GUARD_MODE", "audit")]), cluster(10));
-    let guard = BudgetGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+    let guard = BudgetGuard::new(&policy, &aws).with_clock(now);
 
     // When the schedule runs three times.
     let mut summaries = Vec::new();
     for _ in 0..3 {
-        summaries.push(
-            guard
-                .handle(serde_json::from_str(SCHEDULE).unwrap())
-                .await
-                .unwrap(),
-        );
+        summaries.push(invoke(&guard, SCHEDULE).await.unwrap());
     }
 
     // Then nothing changed, and one alert says what would have been done.
@@ -451,12 +426,9 @@ async fn audit_mode_suspends_nothing_and_alerts_what_it_would_do_once() {
 async fn audit_mode_never_resumes_but_says_it_would() {
     let (policy, aws) = (policy(&[("GUARD_MODE", "audit")]), cluster(1));
     suspend_by_guard(&aws, "prod-a", guard_record(json!({})));
-    let guard = BudgetGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+    let guard = BudgetGuard::new(&policy, &aws).with_clock(now);
     for _ in 0..2 {
-        guard
-            .handle(serde_json::from_str(SCHEDULE).unwrap())
-            .await
-            .unwrap();
+        invoke(&guard, SCHEDULE).await.unwrap();
     }
     assert_eq!(aws.group_changes(), Vec::<String>::new());
     assert!(launch_suspended(&aws, "prod-a"));
@@ -614,16 +586,13 @@ fn loop_cluster() -> FakeAws {
 async fn a_group_is_not_resumed_while_what_it_would_launch_does_not_fit() {
     let policy = policy(&[("GUARD_MAX_VCPUS", "64"), ("GUARD_MAX_INSTANCES", "100")]);
     let aws = loop_cluster();
-    let guard = BudgetGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+    let guard = BudgetGuard::new(&policy, &aws).with_clock(now);
 
     // Fifteen scheduled runs, one a minute: 56 + 2 × 8 = 72 vCPUs would be
     // 112 %, so prod-a stays suspended, quietly, with the reason in the summary.
     let mut last = Value::Null;
     for _ in 0..15 {
-        last = guard
-            .handle(serde_json::from_str(SCHEDULE).unwrap())
-            .await
-            .unwrap();
+        last = invoke(&guard, SCHEDULE).await.unwrap();
     }
     assert_eq!(aws.calls("ResumeProcesses"), 0);
     assert!(launch_suspended(&aws, "prod-a"));
@@ -644,10 +613,7 @@ async fn a_group_is_not_resumed_while_what_it_would_launch_does_not_fit() {
         gone.state = "terminated".into();
         aws.add_instance(gone);
     }
-    let resumed = guard
-        .handle(serde_json::from_str(SCHEDULE).unwrap())
-        .await
-        .unwrap();
+    let resumed = invoke(&guard, SCHEDULE).await.unwrap();
     assert_eq!(resumed["resumed"], json!(["prod-a"]));
     assert_eq!(kinds(&aws), vec![AlertKind::ScaleOutResumed]);
 }
@@ -762,7 +728,7 @@ fn raise_desired_with_new_instances(aws: &FakeAws, desired: i32) {
 #[tokio::test]
 async fn a_clamp_never_terminates_what_the_autoscaler_launched_meanwhile() {
     let (policy, aws) = (policy(&[("GUARD_CLAMP_MAX_SIZE", "true")]), clamp_cluster());
-    let guard = BudgetGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+    let guard = BudgetGuard::new(&policy, &aws).with_clock(now);
     // Given the schedule has read prod-a at desired 4 and is about to suspend it,
     let gate = aws.pause_before("SuspendProcesses");
     let run = guard.handle(serde_json::from_str(SCHEDULE).unwrap());
@@ -784,7 +750,7 @@ async fn a_clamp_never_terminates_what_the_autoscaler_launched_meanwhile() {
 #[tokio::test]
 async fn a_clamp_after_the_suspension_never_scales_in() {
     let (policy, aws) = (policy(&[("GUARD_CLAMP_MAX_SIZE", "true")]), clamp_cluster());
-    let guard = BudgetGuard::new(&policy, &aws, &aws, &aws, &aws).with_clock(now);
+    let guard = BudgetGuard::new(&policy, &aws).with_clock(now);
     // Launch is suspended already when the autoscaler raises desired to 8: no
     // instance can launch any more, so the clamp only undoes the wish.
     let gate = aws.pause_before("UpdateAutoScalingGroup");

@@ -1,0 +1,173 @@
+//! budget-guard's own alerts, one pure builder per kind: from values to an
+//! [`Alert`], without ports. The handler builds them and publishes. The
+//! critical suspension alert is launch-guard's too:
+//! [`shared::alerts::scale_out_suspended`].
+
+use std::time::SystemTime;
+
+use serde_json::json;
+use shared::alerts::{Alert, AlertKind, Severity, WHILE_SUSPENDED, add_usage};
+use shared::budget::Usage;
+use shared::checks::CheckName;
+use shared::policy::{Mode, Policy};
+use shared::suspension::SuspensionReport;
+
+/// What the guard would have suspended, had it enforced the trigger's checks.
+#[derive(Debug, Clone, Copy)]
+pub struct WouldSuspend<'a> {
+    /// Why: `vcpus 100% of budget`, an alarm in `ALARM`.
+    pub reason: &'a str,
+    /// The groups whose `Launch` it would suspend.
+    pub groups: &'a [String],
+    /// The budget checks behind the trigger; none: a surge alarm.
+    pub checks: &'a [CheckName],
+    /// The cluster's usage when it decided.
+    pub usage: Usage,
+}
+
+/// `scale_out_suspended` (warning, `would_suspend`): audit mode, or audit-only
+/// budget checks, kept the guard from suspending.
+pub fn would_suspend_scale_out(policy: &Policy, now: SystemTime, would: WouldSuspend<'_>) -> Alert {
+    let headline = format!(
+        "would suspend scale-out on {} group(s): {}",
+        would.groups.len(),
+        would.reason
+    );
+    let mut alert = Alert::new(
+        AlertKind::ScaleOutSuspended,
+        Severity::Warning,
+        policy,
+        now,
+        headline,
+    );
+    alert.decision = "would_suspend".to_owned();
+    alert.advice = format!(
+        "{}, so budget-guard changed nothing. In enforce mode it would suspend Launch on these \
+         groups ({WHILE_SUSPENDED}). Find what is scaling out.",
+        why_audit(policy, would.checks)
+    );
+    alert
+        .details
+        .insert("would_suspend".to_owned(), json!(would.groups));
+    add_usage(&mut alert, &policy.budget, would.usage);
+    alert
+}
+
+/// `scale_out_resumed` (info, `would_resume`): in audit mode, the guard's
+/// suspensions that usage and alarms would now let it lift.
+pub fn would_resume_scale_out(
+    policy: &Policy,
+    now: SystemTime,
+    groups: &[String],
+    usage: Usage,
+) -> Alert {
+    let headline = format!("would resume scale-out on {} group(s)", groups.len());
+    let mut alert = Alert::new(
+        AlertKind::ScaleOutResumed,
+        Severity::Info,
+        policy,
+        now,
+        headline,
+    );
+    alert.decision = "would_resume".to_owned();
+    alert.advice = "these groups carry a suspension by the guard that usage and alarms would now let it \
+        lift; in audit mode budget-guard changes nothing. Resume them by hand, or switch to enforce mode."
+        .to_owned();
+    alert
+        .details
+        .insert("would_resume".to_owned(), json!(groups));
+    add_usage(&mut alert, &policy.budget, usage);
+    alert
+}
+
+/// `scale_out_resumed` (info, `resume`): the resume pass lifted the guard's
+/// suspension on `resumed.changed`; its notes say what a person should know.
+pub fn scale_out_resumed(
+    policy: &Policy,
+    now: SystemTime,
+    resumed: &SuspensionReport,
+    usage: Usage,
+) -> Alert {
+    let headline = format!("scale-out resumed on {} group(s)", resumed.changed.len());
+    let mut alert = Alert::new(
+        AlertKind::ScaleOutResumed,
+        Severity::Info,
+        policy,
+        now,
+        headline,
+    );
+    alert.decision = "resume".to_owned();
+    alert.advice = "usage, with what these groups launch at once, is below the resume threshold of every \
+        budget and no triggering alarm fires, so Launch was resumed (and MaxSize restored where the guard's \
+        clamp was still in place). Nothing to do."
+        .to_owned();
+    alert
+        .details
+        .insert("groups".to_owned(), json!(resumed.changed));
+    if !resumed.notes.is_empty() {
+        let notes: Vec<&str> = resumed.notes.iter().map(|(_, n)| n.as_str()).collect();
+        alert.advice = format!("{} {}.", alert.advice, notes.join("; "));
+        alert.details.insert("notes".to_owned(), json!(notes));
+    }
+    add_usage(&mut alert, &policy.budget, usage);
+    alert
+}
+
+/// The launch hook enrollment put on groups that lacked it.
+#[derive(Debug, Clone, Copy)]
+pub struct Enrolled<'a> {
+    pub groups: &'a [String],
+    /// The hook's DefaultResult: `CONTINUE` or `ABANDON`.
+    pub default_result: &'a str,
+    pub heartbeat_seconds: i32,
+}
+
+/// `group_enrolled` (info, `enroll`): the guard put its launch hook on groups.
+pub fn group_enrolled(policy: &Policy, now: SystemTime, enrolled: Enrolled<'_>) -> Alert {
+    let headline = format!("launch hook put on {} group(s)", enrolled.groups.len());
+    let mut alert = Alert::new(
+        AlertKind::GroupEnrolled,
+        Severity::Info,
+        policy,
+        now,
+        headline,
+    );
+    alert.decision = "enroll".to_owned();
+    alert.advice = format!(
+        "these cluster groups had no `{}` launch hook, so their launches were not vetted. The guard put it \
+         on them (DefaultResult {}, heartbeat {} s); from now on every launch is checked before it serves.",
+        policy.hook_name, enrolled.default_result, enrolled.heartbeat_seconds
+    );
+    alert
+        .details
+        .insert("groups".to_owned(), json!(enrolled.groups));
+    alert
+}
+
+/// `guard_error` (critical): a run failed with `error`.
+pub fn guard_error(policy: &Policy, now: SystemTime, error: &str) -> Alert {
+    let mut alert = Alert::new(
+        AlertKind::GuardError,
+        Severity::Critical,
+        policy,
+        now,
+        "budget run failed",
+    );
+    alert.advice = format!(
+        "{error}. Budgets are not enforced by the schedule while this lasts (launch-guard still admits launches \
+         strictly). Check the function's logs and permissions."
+    );
+    alert
+}
+
+/// Why a would-be change was not made.
+fn why_audit(policy: &Policy, checks: &[CheckName]) -> &'static str {
+    match policy.mode {
+        Mode::Audit => "the guard runs in audit mode",
+        Mode::Enforce if checks.is_empty() => "the guard runs in audit mode",
+        Mode::Enforce => "these budget checks are listed in GUARD_AUDIT_ONLY_CHECKS",
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,159 @@
+//! Suspending scale-out (`Launch` only), or saying what would be suspended.
+
+use shared::alerts::{self as shared_alerts, Suspended};
+use shared::budget::Dimension;
+use shared::checks::CheckName;
+use shared::facts::GroupFacts;
+use shared::ports::ScaleOutControl;
+use shared::suspension::{
+    self, OnIncomplete, SUSPENDED_TAG, SuspendPlan, SuspensionRecord, SuspensionReport,
+};
+
+use super::{BudgetGuard, Measured, Outcome};
+use crate::alerts::{self, WouldSuspend};
+use shared::ports::Ports;
+
+impl<P: Ports> BudgetGuard<'_, P> {
+    /// Suspends `Launch` on the groups of `scope` that need it, under
+    /// `record`, and alerts what changed; when the trigger's `checks` are
+    /// not enforced, only says (once) what it would have suspended.
+    pub(super) async fn suspend(
+        &self,
+        measured: &Measured,
+        scope: &[GroupFacts],
+        record: SuspensionRecord,
+        checks: &[CheckName],
+        outcome: &mut Outcome,
+    ) {
+        if !self.enforces(checks) {
+            outcome.would_suspend = self.would_suspend(measured, scope, &record, checks).await;
+            return;
+        }
+        let report = suspension::suspend(
+            self.ports.groups(),
+            scope,
+            self.policy.budget.clamp_max_size,
+            &record,
+            OnIncomplete::Complete,
+        )
+        .await;
+        if !report.changed.is_empty() || !report.failed.is_empty() {
+            let suspended = Suspended {
+                reason: &record.reason,
+                changed: &report.changed,
+                failed: &report.failed,
+                usage: measured.usage,
+            };
+            self.publish(&shared_alerts::scale_out_suspended(
+                self.policy,
+                self.now(),
+                suspended,
+            ))
+            .await;
+        }
+        outcome.suspended = report;
+    }
+
+    /// The groups of `scope` a suspension would change; alerted the first
+    /// time a group is among them.
+    async fn would_suspend(
+        &self,
+        measured: &Measured,
+        scope: &[GroupFacts],
+        record: &SuspensionRecord,
+        checks: &[CheckName],
+    ) -> Vec<String> {
+        let would: Vec<String> = scope
+            .iter()
+            .filter(|g| {
+                matches!(
+                    suspension::plan_suspend(g, record.clone()),
+                    SuspendPlan::Suspend { .. } | SuspendPlan::Incomplete { .. }
+                )
+            })
+            .map(|g| g.name.clone())
+            .collect();
+        if self.first_time(|a| &mut a.would_suspend, &would) {
+            let alert = alerts::would_suspend_scale_out(
+                self.policy,
+                self.now(),
+                WouldSuspend {
+                    reason: &record.reason,
+                    groups: &would,
+                    checks,
+                    usage: measured.usage,
+                },
+            );
+            self.publish(&alert).await;
+        }
+        would
+    }
+
+    /// An alarm firing on a group the guard already suspended joins its record,
+    /// so that the resume also waits for this alarm.
+    pub(super) async fn join_alarm(
+        &self,
+        scope: &[GroupFacts],
+        report: &SuspensionReport,
+        alarm: &str,
+    ) -> Vec<String> {
+        let mut joined = Vec::new();
+        for group in scope.iter().filter(|g| !report.changed.contains(&g.name)) {
+            let Some(mut record) = SuspensionRecord::of(group) else {
+                continue;
+            };
+            if record.alarms.iter().any(|a| a == alarm) {
+                continue;
+            }
+            record.alarms.push(alarm.to_owned());
+            match self
+                .ports
+                .groups()
+                .tag_group(&group.name, SUSPENDED_TAG, &record.to_tag_value())
+                .await
+            {
+                Ok(()) => joined.push(group.name.clone()),
+                Err(err) => {
+                    tracing::error!(group = %group.name, %err, "alarm could not join the suspension record")
+                }
+            }
+        }
+        joined
+    }
+}
+
+/// `vcpus 100%, instances 100% of budget`: the budgets at or over the threshold.
+pub(super) fn over_reason(over: &[Dimension]) -> String {
+    let parts: Vec<String> = over
+        .iter()
+        .map(|d| format!("{} {:.0}%", d.name, d.percent()))
+        .collect();
+    format!("{} of budget", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::budget::{self, Usage};
+    use shared::policy::BudgetPolicy;
+
+    use super::*;
+
+    #[test]
+    fn the_reason_lists_every_budget_over_the_threshold() {
+        let budget = BudgetPolicy {
+            max_vcpus: Some(20),
+            max_memory_mib: Some(81920),
+            max_instances: Some(10),
+            suspend_at_percent: 100,
+            resume_below_percent: 90,
+            clamp_max_size: false,
+        };
+        let usage = Usage {
+            vcpus: 20,
+            memory_mib: 8192,
+            instances: 10,
+        };
+        let over = budget::over_suspend_threshold(&budget, usage);
+        assert_eq!(over_reason(&over), "vcpus 100%, instances 100% of budget");
+    }
+}
