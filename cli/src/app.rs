@@ -14,7 +14,7 @@ use shared::policy::Policy;
 use shared::ports::AwsError;
 
 use crate::args::{Args, Command};
-use crate::outcome::Outcome;
+use crate::exit_status::ExitStatus;
 use crate::settings::{Invalid, Loaded, Settings};
 use crate::{audit, explain, validate};
 
@@ -47,7 +47,7 @@ pub enum CliError {
     Json(#[from] serde_json::Error),
 }
 
-pub async fn run(args: Args) -> Result<Outcome, CliError> {
+pub async fn run(args: Args) -> Result<ExitStatus, CliError> {
     let settings = read_settings(args.policy.as_deref())?;
     match args.command {
         Command::Validate => Ok(run_validate(&settings)),
@@ -57,7 +57,7 @@ pub async fn run(args: Args) -> Result<Outcome, CliError> {
 }
 
 /// `audit`: the cluster's instances against the policy, and the budgets.
-async fn run_audit(settings: &Settings, json: bool) -> Result<Outcome, CliError> {
+async fn run_audit(settings: &Settings, json: bool) -> Result<ExitStatus, CliError> {
     let (policy, aws) = connect(settings).await?;
     let now = SystemTime::now();
     let report = audit::run(&policy, &aws, now).await?;
@@ -67,7 +67,11 @@ async fn run_audit(settings: &Settings, json: bool) -> Result<Outcome, CliError>
 
 /// `explain`: what launch-guard would decide for the event. The event is
 /// read first: a bad event is reported before the policy or AWS is looked at.
-async fn run_explain(settings: &Settings, event: &Path, json: bool) -> Result<Outcome, CliError> {
+async fn run_explain(
+    settings: &Settings,
+    event: &Path,
+    json: bool,
+) -> Result<ExitStatus, CliError> {
     let notification = read_event(event)?;
     let (policy, aws) = connect(settings).await?;
     let now = SystemTime::now();
@@ -104,18 +108,18 @@ fn read_settings(policy_file: Option<&Path>) -> Result<Settings, CliError> {
 }
 
 /// `validate` prints its verdict on standard output, problems included.
-fn run_validate(settings: &Settings) -> Outcome {
+fn run_validate(settings: &Settings) -> ExitStatus {
     match settings.load() {
         Ok(loaded) => {
             print!("{}", validate::render_valid(settings, &loaded));
-            Outcome::Clean
+            ExitStatus::Clean
         }
         Err(invalid) => {
             for note in &settings.notes {
                 println!("note: {note}");
             }
             println!("{invalid}");
-            Outcome::Error
+            ExitStatus::Error
         }
     }
 }

@@ -19,7 +19,7 @@ use shared::policy::{BudgetPolicy, Mode, Policy};
 use shared::ports::{AwsResult, Ports};
 use shared::time::format_rfc3339;
 
-use crate::outcome::Outcome;
+use crate::exit_status::ExitStatus;
 use crate::table::Table;
 
 /// The whole audit, as `--json` prints it.
@@ -29,7 +29,7 @@ pub struct AuditReport {
     pub cluster_tag_key: String,
     pub mode: Mode,
     pub time: String,
-    pub summary: Summary,
+    pub summary: Counts,
     /// Cluster instances in state `pending` or `running`, by id.
     pub instances: Vec<InstanceRow>,
     /// `None` when the policy sets no budget.
@@ -37,7 +37,7 @@ pub struct AuditReport {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Summary {
+pub struct Counts {
     pub instances: usize,
     pub non_compliant: usize,
     pub unchecked: usize,
@@ -105,7 +105,7 @@ pub enum BudgetStatus {
 impl AuditReport {
     /// 0 clean, 1 violations (an instance finding, or usage over a budget),
     /// 2 when part of the cluster could not be read: the audit is incomplete.
-    pub fn outcome(&self) -> Outcome {
+    pub fn outcome(&self) -> ExitStatus {
         let incomplete =
             self.summary.unchecked > 0 || self.budget.as_ref().is_some_and(|b| b.error.is_some());
         let over_budget = self
@@ -114,11 +114,11 @@ impl AuditReport {
             .flat_map(|b| &b.dimensions)
             .any(|d| d.status == BudgetStatus::Over);
         if incomplete {
-            Outcome::Error
+            ExitStatus::Error
         } else if self.summary.non_compliant > 0 || over_budget {
-            Outcome::Found
+            ExitStatus::Found
         } else {
-            Outcome::Clean
+            ExitStatus::Clean
         }
     }
 }
@@ -231,7 +231,7 @@ fn report(
         cluster_tag_key: policy.cluster_tag_key.clone(),
         mode: policy.mode,
         time: format_rfc3339(whole_seconds(now)),
-        summary: Summary {
+        summary: Counts {
             instances: sweep.instances,
             non_compliant: sweep.non_compliant,
             unchecked: sweep.unchecked.len(),

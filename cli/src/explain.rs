@@ -20,7 +20,7 @@ use shared::policy::{Mode, Policy};
 use shared::ports::{AwsError, AwsResult, Ports};
 use tokio::time::Instant;
 
-use crate::outcome::Outcome;
+use crate::exit_status::ExitStatus;
 
 mod render;
 
@@ -95,10 +95,10 @@ pub struct AdmissionRow {
 
 impl Explanation {
     /// 0 would CONTINUE (or ignore), 1 would ABANDON.
-    pub fn outcome(&self) -> Outcome {
+    pub fn outcome(&self) -> ExitStatus {
         match self.decision {
-            Decision::Continue | Decision::Ignored => Outcome::Clean,
-            Decision::Abandon => Outcome::Found,
+            Decision::Continue | Decision::Ignored => ExitStatus::Clean,
+            Decision::Abandon => ExitStatus::Found,
         }
     }
 

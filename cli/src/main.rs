@@ -4,8 +4,8 @@
 mod app;
 mod args;
 mod audit;
+mod exit_status;
 mod explain;
-mod outcome;
 mod settings;
 mod table;
 mod validate;
@@ -25,7 +25,7 @@ async fn main() -> ExitCode {
         Ok(outcome) => outcome.into(),
         Err(err) => {
             eprintln!("scaling-guard: {err}");
-            outcome::Outcome::Error.into()
+            exit_status::ExitStatus::Error.into()
         }
     }
 }

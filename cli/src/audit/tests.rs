@@ -24,7 +24,7 @@ async fn a_clean_cluster_prints_one_ok_row_per_instance_and_exits_0() {
 
     let report = audit(&policy(&[]), &aws).await;
 
-    assert_eq!(report.outcome(), Outcome::Clean);
+    assert_eq!(report.outcome(), ExitStatus::Clean);
     assert_eq!(
         render(&report),
         "cluster prod (tag `kubernetes.io/cluster/prod`), mode enforce, 2026-09-21T14:13:20Z\n\
@@ -52,7 +52,7 @@ async fn violations_are_listed_per_instance_with_whether_they_block_and_exit_1()
 
     let report = audit(&policy(&[("GUARD_AUDIT_ONLY_CHECKS", "imds.v2")]), &aws).await;
 
-    assert_eq!(report.outcome(), Outcome::Found);
+    assert_eq!(report.outcome(), ExitStatus::Found);
     assert_eq!(
         render(&report),
         "cluster prod (tag `kubernetes.io/cluster/prod`), mode enforce, 2026-09-21T14:13:20Z\n\
@@ -148,7 +148,7 @@ async fn budget_usage_is_shown_per_dimension_without_instances_waiting_for_launc
     );
     assert_eq!(
         report.outcome(),
-        Outcome::Clean,
+        ExitStatus::Clean,
         "at the budget is not over it"
     );
     let text = render(&report);
@@ -174,7 +174,7 @@ async fn usage_over_a_budget_is_a_violation() {
 
     let dims = report.budget.clone().unwrap().dimensions;
     assert_eq!(dims[0].status, BudgetStatus::Over);
-    assert_eq!(report.outcome(), Outcome::Found);
+    assert_eq!(report.outcome(), ExitStatus::Found);
     assert!(render(&report).contains("instances  2     1    200.0%   over budget\n"));
 }
 
@@ -206,7 +206,7 @@ async fn an_instance_whose_facts_cannot_be_read_makes_the_audit_incomplete() {
 
     let report = audit(&policy(&[]), &aws).await;
 
-    assert_eq!(report.outcome(), Outcome::Error);
+    assert_eq!(report.outcome(), ExitStatus::Error);
     assert_eq!(report.summary.unchecked, 1);
     let text = render(&report);
     assert!(text.contains("running  unchecked (see below)\n"), "{text}");
@@ -225,7 +225,7 @@ async fn unknown_usage_makes_the_audit_incomplete() {
 
     let report = audit(&policy(&[("GUARD_MAX_VCPUS", "8")]), &aws).await;
 
-    assert_eq!(report.outcome(), Outcome::Error);
+    assert_eq!(report.outcome(), ExitStatus::Error);
     assert!(render(&report).contains(
         "budget: usage cannot be measured: instance type `m6i.odd` is unknown, so its capacity cannot be counted\n"
     ));
@@ -234,7 +234,7 @@ async fn unknown_usage_makes_the_audit_incomplete() {
 #[tokio::test]
 async fn an_empty_cluster_is_clean() {
     let report = audit(&policy(&[]), &cluster(vec![])).await;
-    assert_eq!(report.outcome(), Outcome::Clean);
+    assert_eq!(report.outcome(), ExitStatus::Clean);
     assert!(render(&report).contains("\nno cluster instance is pending or running\n"));
 }
 

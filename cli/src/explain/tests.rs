@@ -57,7 +57,7 @@ async fn a_compliant_launch_would_continue_and_nothing_is_completed() {
     let explanation = explain_candidate(&policy, &aws).await;
 
     assert_eq!(explanation.decision, Decision::Continue);
-    assert_eq!(explanation.outcome(), Outcome::Clean);
+    assert_eq!(explanation.outcome(), ExitStatus::Clean);
     assert_eq!(explanation.violations, vec![]);
     assert!(!explanation.completed);
     assert_eq!(aws.completed(), vec![]);
@@ -86,7 +86,7 @@ async fn a_blocking_violation_would_abandon_and_each_violation_is_listed() {
     let explanation = explain_candidate(&policy, &aws).await;
 
     assert_eq!(explanation.decision, Decision::Abandon);
-    assert_eq!(explanation.outcome(), Outcome::Found);
+    assert_eq!(explanation.outcome(), ExitStatus::Found);
     let listed: Vec<(CheckName, bool)> = explanation
         .violations
         .iter()
@@ -252,7 +252,7 @@ async fn notifications_launch_guard_does_not_own_are_ignored_with_the_reason() {
         let explanation = explain(&policy, &aws, notification).await;
         assert_eq!(explanation.decision, Decision::Ignored, "{reason}");
         assert_eq!(explanation.reason.as_deref(), Some(reason));
-        assert_eq!(explanation.outcome(), Outcome::Clean);
+        assert_eq!(explanation.outcome(), ExitStatus::Clean);
     }
     let explanation = explain(
         &policy,

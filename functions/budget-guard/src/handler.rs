@@ -9,16 +9,16 @@ mod metrics;
 mod resume;
 mod suspend;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use shared::alerts::Alert;
-use shared::budget::measure::{self, ClusterState, GuardedGroups, MeasureError};
-use shared::budget::{self, Usage};
+use shared::budget;
+use shared::budget::measure::{self, GuardedGroups, MeasureError, Measurement};
 use shared::cache::TtlCache;
 use shared::checks::CheckName;
-use shared::facts::{GroupFacts, InstanceTypeSpec};
+use shared::facts::GroupFacts;
 use shared::policy::{Mode, Policy};
 use shared::ports::AwsError;
 use shared::suspension::{SuspensionRecord, SuspensionReport};
@@ -65,23 +65,9 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// The cluster measured once per run.
-#[derive(Debug, Clone)]
-struct Measured {
-    state: ClusterState,
-    specs: BTreeMap<String, InstanceTypeSpec>,
-    usage: Usage,
-}
-
-impl Measured {
-    fn groups(&self) -> &[GroupFacts] {
-        &self.state.groups
-    }
-}
-
 /// What this run changes, or (audit) would change.
 #[derive(Debug, Default)]
-struct Outcome {
+struct Changes {
     suspended: SuspensionReport,
     resumed: SuspensionReport,
     would_suspend: Vec<String>,
@@ -158,7 +144,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
     async fn scheduled(&self) -> Result<Summary, HandlerError> {
         let measured = self.measure().await?;
         let over = budget::over_suspend_threshold(&self.policy.budget, measured.usage);
-        let mut outcome = Outcome::default();
+        let mut outcome = Changes::default();
         if over.is_empty() {
             self.resume(&measured, &mut outcome).await?;
         } else {
@@ -171,7 +157,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
         self.publish_metrics(measured.usage, suspended_groups)
             .await?;
         let enrolled = self.enroll(measured.groups()).await;
-        let Outcome {
+        let Changes {
             suspended,
             resumed,
             would_suspend,
@@ -218,7 +204,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
     /// `OK`: resume where usage allows.
     async fn alarm_ok(&self) -> Result<AlarmAction, HandlerError> {
         let measured = self.measure().await?;
-        let mut outcome = Outcome::default();
+        let mut outcome = Changes::default();
         self.resume(&measured, &mut outcome).await?;
         Ok(AlarmAction::Resume {
             resumed: outcome.resumed.changed,
@@ -245,7 +231,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
             .collect();
         let reason = format!("alarm `{name}` in ALARM");
         let record = self.record(reason, "alarm", vec![name.to_owned()]);
-        let mut outcome = Outcome::default();
+        let mut outcome = Changes::default();
         self.suspend(&measured, &scope, record, checks, &mut outcome)
             .await;
         let report = outcome.suspended;
@@ -264,7 +250,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
     }
 
     /// Cluster groups and usage, counted as launch-guard's admission counts.
-    async fn measure(&self) -> Result<Measured, HandlerError> {
+    async fn measure(&self) -> Result<Measurement, HandlerError> {
         let measurement = measure::measure(
             &self.policy.cluster_tag_key,
             self.ports.instances(),
@@ -274,11 +260,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
             None,
         )
         .await?;
-        Ok(Measured {
-            state: measurement.state,
-            specs: measurement.specs,
-            usage: measurement.usage,
-        })
+        Ok(measurement)
     }
 
     /// Whether budget-guard may change groups for a trigger about `checks`

@@ -13,14 +13,14 @@ use shared::suspension::{SUSPENDED_TAG, SuspensionReport};
 
 /// The launch an alert is about.
 #[derive(Debug, Clone, Copy)]
-pub struct Launch<'a> {
+pub struct DecidedLaunch<'a> {
     pub policy: &'a Policy,
     pub now: SystemTime,
     pub action: &'a LifecycleAction,
     pub origin: &'a Origin,
 }
 
-impl Launch<'_> {
+impl DecidedLaunch<'_> {
     /// An alert on this launch, with the verdict's decision and findings.
     fn alert(&self, kind: AlertKind, severity: Severity, verdict: &Verdict) -> Alert {
         let mut alert = Alert::new(kind, severity, self.policy, self.now, "");
@@ -37,7 +37,7 @@ impl Launch<'_> {
 /// The alert on a decision, if it needs one: a denial, a launch let in with
 /// violations, or a decision the fail mode took. A budget-only denial on a
 /// group the guard already suspended is the same condition, not alerted again.
-pub fn decision(launch: Launch<'_>, decided: &Decided) -> Option<Alert> {
+pub fn decision(launch: DecidedLaunch<'_>, decided: &Decided) -> Option<Alert> {
     let already_suspended = decided.group.tags.contains_key(SUSPENDED_TAG);
     if decided.denied_only_for_budget() && already_suspended {
         return None;
@@ -61,7 +61,7 @@ pub fn decision(launch: Launch<'_>, decided: &Decided) -> Option<Alert> {
 }
 
 /// Nothing known blocks and part of the launch is unknown: the fail mode decided.
-fn by_fail_mode(launch: Launch<'_>, verdict: &Verdict, unknown: &str) -> Alert {
+fn by_fail_mode(launch: DecidedLaunch<'_>, verdict: &Verdict, unknown: &str) -> Alert {
     let mut alert = launch.alert(AlertKind::GuardError, Severity::Critical, verdict);
     let done = match verdict.result {
         LifecycleResult::Continue => "let in",
@@ -80,7 +80,7 @@ fn by_fail_mode(launch: Launch<'_>, verdict: &Verdict, unknown: &str) -> Alert {
 }
 
 /// The alert on a decision the checks made, if it needs one.
-fn by_verdict(launch: Launch<'_>, verdict: &Verdict) -> Option<Alert> {
+fn by_verdict(launch: DecidedLaunch<'_>, verdict: &Verdict) -> Option<Alert> {
     let id = &launch.action.instance_id;
     let checks = verdict.check_names().join(", ");
     match verdict.result {
@@ -112,7 +112,7 @@ fn by_verdict(launch: Launch<'_>, verdict: &Verdict) -> Option<Alert> {
 }
 
 /// The lifecycle action could not be completed (`error` says why).
-pub fn failed_completion(launch: Launch<'_>, verdict: &Verdict, error: &str) -> Alert {
+pub fn failed_completion(launch: DecidedLaunch<'_>, verdict: &Verdict, error: &str) -> Alert {
     let mut alert = launch.alert(AlertKind::GuardError, Severity::Critical, verdict);
     alert.headline = format!(
         "lifecycle action of {} could not be completed",
@@ -127,7 +127,7 @@ pub fn failed_completion(launch: Launch<'_>, verdict: &Verdict, error: &str) -> 
 
 /// The suspension after a budget denial, when it changed or failed on a group.
 pub fn suspension(
-    launch: Launch<'_>,
+    launch: DecidedLaunch<'_>,
     verdict: &Verdict,
     report: &SuspensionReport,
     admission: &Admission,

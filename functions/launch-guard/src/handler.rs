@@ -153,7 +153,7 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
             }
             Assessment::Decided(decided) => *decided,
         };
-        let launch = alerts::Launch {
+        let launch = alerts::DecidedLaunch {
             policy: self.policy,
             now: (self.clock)(),
             action: &action,
@@ -338,7 +338,7 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
     /// once and fails the invocation, for a retry.
     async fn complete(
         &self,
-        launch: alerts::Launch<'_>,
+        launch: alerts::DecidedLaunch<'_>,
         decided: &Decided,
         deadline: Deadline,
     ) -> Result<Completion, HandlerError> {
@@ -363,7 +363,7 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
     /// action's token, and a retry that finds the mark stays quiet.
     async fn alert_failed_completion(
         &self,
-        launch: alerts::Launch<'_>,
+        launch: alerts::DecidedLaunch<'_>,
         decided: &Decided,
         err: &HandlerError,
         deadline: Deadline,
@@ -432,7 +432,7 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
     /// was decided) and the suspension's.
     async fn alert(
         &self,
-        launch: alerts::Launch<'_>,
+        launch: alerts::DecidedLaunch<'_>,
         decided: &Decided,
         completion: Completion,
         suspension: Option<&SuspensionReport>,

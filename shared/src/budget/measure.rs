@@ -7,7 +7,7 @@ use std::time::Duration;
 
 pub use guard_core::budget::cluster::*;
 use guard_core::budget::{Usage, UsageError, cluster_usage};
-use guard_core::facts::{InstanceFacts, InstanceTypeSpec};
+use guard_core::facts::{GroupFacts, InstanceFacts, InstanceTypeSpec};
 use guard_core::lifecycle::LAUNCHING;
 
 use crate::cache::TtlCache;
@@ -116,6 +116,13 @@ pub struct Measurement {
     pub not_counted: BTreeSet<String>,
     pub specs: BTreeMap<String, InstanceTypeSpec>,
     pub usage: Usage,
+}
+
+impl Measurement {
+    /// The cluster's groups, as the measurement read them.
+    pub fn groups(&self) -> &[GroupFacts] {
+        &self.state.groups
+    }
 }
 
 /// Reads the cluster and measures its usage. `known_guarded` names a group

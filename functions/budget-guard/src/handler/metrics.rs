@@ -6,7 +6,7 @@ use shared::policy::BudgetPolicy;
 use shared::ports::{Metric, MetricUnit, MetricsPublish};
 use shared::suspension::SUSPENDED_TAG;
 
-use super::{BudgetGuard, HandlerError, Outcome};
+use super::{BudgetGuard, Changes, HandlerError};
 use shared::ports::Ports;
 
 impl<P: Ports> BudgetGuard<'_, P> {
@@ -26,7 +26,7 @@ impl<P: Ports> BudgetGuard<'_, P> {
 }
 
 /// `SuspendedGroups` after this run's changes.
-pub(super) fn count_suspended(groups: &[GroupFacts], outcome: &Outcome) -> usize {
+pub(super) fn count_suspended(groups: &[GroupFacts], outcome: &Changes) -> usize {
     groups
         .iter()
         .filter(|g| {

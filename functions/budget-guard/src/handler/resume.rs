@@ -9,7 +9,7 @@ use shared::policy::{BudgetPolicy, Mode};
 use shared::ports::AlarmRead;
 use shared::suspension::{self, ResumePlan, SuspensionRecord};
 
-use super::{BudgetGuard, HandlerError, Measured, Outcome};
+use super::{BudgetGuard, Changes, HandlerError, Measurement};
 use crate::alerts;
 use shared::ports::Ports;
 
@@ -20,8 +20,8 @@ impl<P: Ports> BudgetGuard<'_, P> {
     /// only says (once) what it would lift.
     pub(super) async fn resume(
         &self,
-        measured: &Measured,
-        outcome: &mut Outcome,
+        measured: &Measurement,
+        outcome: &mut Changes,
     ) -> Result<(), HandlerError> {
         let firing = self.firing_alarms(measured.groups()).await?;
         let now = self.now();
@@ -44,7 +44,7 @@ impl<P: Ports> BudgetGuard<'_, P> {
     /// among them.
     async fn would_resume(
         &self,
-        measured: &Measured,
+        measured: &Measurement,
         now: SystemTime,
         firing: &[String],
         mut fits: impl FnMut(&GroupFacts) -> Result<(), String>,
@@ -90,7 +90,7 @@ impl<P: Ports> BudgetGuard<'_, P> {
 /// the resume threshold of every budget. Else why it is held.
 fn headroom<'m>(
     budget: &'m BudgetPolicy,
-    measured: &'m Measured,
+    measured: &'m Measurement,
 ) -> impl FnMut(&GroupFacts) -> Result<(), String> + 'm {
     let mut committed = measured.usage;
     move |group| {

@@ -9,7 +9,7 @@ use shared::suspension::{
     self, OnIncomplete, SUSPENDED_TAG, SuspendPlan, SuspensionRecord, SuspensionReport,
 };
 
-use super::{BudgetGuard, Measured, Outcome};
+use super::{BudgetGuard, Changes, Measurement};
 use crate::alerts::{self, WouldSuspend};
 use shared::ports::Ports;
 
@@ -19,11 +19,11 @@ impl<P: Ports> BudgetGuard<'_, P> {
     /// not enforced, only says (once) what it would have suspended.
     pub(super) async fn suspend(
         &self,
-        measured: &Measured,
+        measured: &Measurement,
         scope: &[GroupFacts],
         record: SuspensionRecord,
         checks: &[CheckName],
-        outcome: &mut Outcome,
+        outcome: &mut Changes,
     ) {
         if !self.enforces(checks) {
             outcome.would_suspend = self.would_suspend(measured, scope, &record, checks).await;
@@ -58,7 +58,7 @@ impl<P: Ports> BudgetGuard<'_, P> {
     /// time a group is among them.
     async fn would_suspend(
         &self,
-        measured: &Measured,
+        measured: &Measurement,
         scope: &[GroupFacts],
         record: &SuspensionRecord,
         checks: &[CheckName],

@@ -32,8 +32,8 @@ static ORIGIN: LazyLock<Origin> = LazyLock::new(|| Origin {
 });
 
 /// A launch into `prod-general`, by the guard's hook, from the test account.
-fn launch(policy: &Policy) -> Launch<'_> {
-    Launch {
+fn launch(policy: &Policy) -> DecidedLaunch<'_> {
+    DecidedLaunch {
         policy,
         now: now(),
         action: &ACTION,

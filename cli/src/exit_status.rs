@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Outcome {
+pub enum ExitStatus {
     /// 0: valid policy, clean cluster, or a launch that would CONTINUE (or be
     /// ignored).
     Clean,
@@ -14,18 +14,18 @@ pub enum Outcome {
     Error,
 }
 
-impl Outcome {
+impl ExitStatus {
     pub fn code(self) -> u8 {
         match self {
-            Outcome::Clean => 0,
-            Outcome::Found => 1,
-            Outcome::Error => 2,
+            ExitStatus::Clean => 0,
+            ExitStatus::Found => 1,
+            ExitStatus::Error => 2,
         }
     }
 }
 
-impl From<Outcome> for ExitCode {
-    fn from(outcome: Outcome) -> Self {
-        ExitCode::from(outcome.code())
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        ExitCode::from(status.code())
     }
 }
