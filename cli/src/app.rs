@@ -21,7 +21,7 @@ use crate::{audit, explain, validate};
 /// Why a command could not run (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error("cannot read the policy file `{path}`: {source}")]
+    #[error("cannot read the policy file `{path}`")]
     PolicyFile {
         path: PathBuf,
         #[source]
@@ -29,7 +29,7 @@ pub enum CliError {
     },
     #[error(transparent)]
     Policy(#[from] Invalid),
-    #[error("cannot read the event `{path}`: {source}")]
+    #[error("cannot read the event `{path}`")]
     EventFile {
         path: PathBuf,
         #[source]
@@ -43,7 +43,7 @@ pub enum CliError {
     NoRegion,
     #[error(transparent)]
     Aws(#[from] AwsError),
-    #[error("cannot write json: {0}")]
+    #[error("cannot write json")]
     Json(#[from] serde_json::Error),
 }
 

@@ -24,8 +24,39 @@ async fn main() -> ExitCode {
     match app::run(args).await {
         Ok(outcome) => outcome.into(),
         Err(err) => {
-            eprintln!("scaling-guard: {err}");
+            eprintln!("scaling-guard: {}", chain(&err));
             exit_status::ExitStatus::Error.into()
         }
+    }
+}
+
+/// An error and its sources, `: `-separated: an error names its source by
+/// `#[source]`, not in its own message.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn an_error_is_printed_with_its_source_once() {
+        let err = app::CliError::PolicyFile {
+            path: PathBuf::from("policy.env"),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        };
+        assert_eq!(
+            chain(&err),
+            "cannot read the policy file `policy.env`: no such file"
+        );
     }
 }
