@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use aws_config::{BehaviorVersion, Region};
+use aws_sdk_cloudwatch::operation::list_metrics::ListMetricsOutput;
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_sdk_cloudwatch::types::{Dimension, DimensionFilter, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_ec2::config::Credentials;
 
 use crate::emulator::{Control, Emulator};
@@ -53,6 +54,22 @@ impl Clients {
 }
 
 impl Clients {
+    /// The `ScalingGuard` metrics of `cluster`, as one `ListMetrics` lists them.
+    pub async fn listed_metrics(&self, cluster: &str) -> Result<ListMetricsOutput> {
+        self.cloudwatch
+            .list_metrics()
+            .namespace("ScalingGuard")
+            .dimensions(
+                DimensionFilter::builder()
+                    .name("Cluster")
+                    .value(cluster)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(Error::aws("ListMetrics"))
+    }
+
     /// The datapoints (Maximum per minute, last 10 minutes) of the named
     /// `ScalingGuard` metrics of `cluster`, read back with one `GetMetricData`.
     pub async fn metric_values(

@@ -18,8 +18,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudwatch::types::{DimensionFilter, Metric, StateValue};
-use scaling_guard_e2e::{CLUSTER, Function, HOOK, NODE_TYPE, OTHER_CLUSTER, PendingAction, events};
+use aws_sdk_cloudwatch::types::{Metric, StateValue};
+use scaling_guard_e2e::{CLUSTER, HOOK, NODE_TYPE, OTHER_CLUSTER, PendingAction, events};
 use serde_json::json;
 
 mod support;
@@ -45,11 +45,7 @@ async fn a_surge_of_200_launches_admits_exactly_the_budget_and_suspends_scale_ou
         Some(FITS),
     );
     // Reserved concurrency 1 in production: one execution environment.
-    let guard = Arc::new(
-        Function::launch_guard(&bed.emulator.endpoint(), &policy)
-            .await
-            .expect("launch-guard starts"),
-    );
+    let guard = Arc::new(bed.launch_guard(&policy).await);
     let group = bed.cluster.groups[0].clone();
     let actions = bed.cluster.scale_to(&group, SURGE).await.unwrap();
     assert_eq!(actions.len(), 200, "200 launches wait in Pending:Wait");
@@ -299,20 +295,7 @@ async fn the_schedule_publishes_every_usage_metric_of_the_cluster() {
         json!({"vcpus": 7, "memory_mib": 40_960, "instances": 4}),
         "{summary}"
     );
-    let listed = bed
-        .clients
-        .cloudwatch
-        .list_metrics()
-        .namespace("ScalingGuard")
-        .dimensions(
-            DimensionFilter::builder()
-                .name("Cluster")
-                .value(CLUSTER)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let listed = bed.clients.listed_metrics(CLUSTER).await.unwrap();
     let names: BTreeSet<&str> = listed
         .metrics()
         .iter()

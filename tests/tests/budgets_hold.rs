@@ -38,7 +38,9 @@ const EVERY_BUDGET: [&str; 3] = ["budget.instances", "budget.memory", "budget.vc
 
 mod support;
 
-use support::{Bed, NODE_MEMORY_MIB, NODE_VCPUS, alert_list, of_kind, sorted, strings, violated};
+use support::{
+    Bed, NODE_MEMORY_MIB, NODE_VCPUS, alert_list, decide, of_kind, sorted, strings, violated,
+};
 
 /// What only these tests ask of the bed.
 impl Bed {
@@ -171,12 +173,6 @@ impl Bed {
         }
         self.assert_not_suspended(&self.cluster.staging_group).await;
     }
-}
-
-/// Delivers the EventBridge event of `action` to `guard`.
-async fn decide(guard: &Function, action: &PendingAction) -> Value {
-    let event = events::lifecycle_event(action).unwrap();
-    guard.invoke(&event).await.expect("launch-guard answers")
 }
 
 /// The instance ids of the summaries with `decision`.

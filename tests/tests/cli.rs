@@ -20,11 +20,13 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use aws_sdk_ec2::types::{LaunchTemplateSpecification, ResourceType, Tag, TagSpecification};
-use scaling_guard_e2e::{
-    Clients, Cluster, Emulator, Function, PendingAction, REGION, alerts, events,
-};
+use aws_sdk_ec2::types::LaunchTemplateSpecification;
+use scaling_guard_e2e::{Function, REGION, events};
 use serde_json::Value;
+
+mod support;
+
+use support::Bed;
 
 /// One run of the CLI.
 #[derive(Debug)]
@@ -132,88 +134,37 @@ fn policy_file(policy: &BTreeMap<String, String>) -> String {
     text
 }
 
-/// One test's world: the emulator and the seeded cluster.
-struct Bed {
-    cluster: Cluster,
-    clients: Clients,
-    endpoint: String,
-    // Dropped last: the clients talk to it.
-    _emulator: Emulator,
-}
-
+/// What only these tests ask of the bed.
 impl Bed {
-    async fn new() -> Self {
-        let emulator = Emulator::start().expect("emulator");
-        let clients = Clients::new(&emulator).await;
-        let cluster = Cluster::seed(&clients).await.expect("seeded cluster");
-        Bed {
-            cluster,
-            clients,
-            endpoint: emulator.endpoint(),
-            _emulator: emulator,
-        }
-    }
-
     fn run(&self, env: &BTreeMap<String, String>, args: &[&str]) -> Run {
-        cli(Some(&self.endpoint), env, args)
+        cli(Some(&self.endpoint()), env, args)
     }
 
     /// Launches one instance from `template` into `group` and completes its
     /// action with `CONTINUE`, as launch-guard would: it is `InService`.
     async fn in_service(&self, group: &str, template: &str) -> String {
         let action = self.cluster.launch_with(group, template).await.unwrap();
-        self.clients
-            .autoscaling
-            .complete_lifecycle_action()
-            .auto_scaling_group_name(&action.group)
-            .lifecycle_hook_name(&action.hook)
-            .lifecycle_action_token(&action.token)
-            .lifecycle_action_result("CONTINUE")
-            .send()
-            .await
-            .unwrap();
+        self.cluster.complete(&action, "CONTINUE").await.unwrap();
         action.instance_id
     }
 
     /// Runs an instance by hand (`RunInstances` with the compliant launch
     /// template), tagged into the cluster but in no group: unmanaged.
     async fn launched_by_hand(&self) -> String {
-        let cluster_tag = Tag::builder()
-            .key("kubernetes.io/cluster/prod")
-            .value("owned")
-            .build();
-        self.clients
-            .ec2
-            .run_instances()
-            .launch_template(
-                LaunchTemplateSpecification::builder()
-                    .launch_template_name(&self.cluster.templates.compliant)
-                    .version("$Latest")
-                    .build(),
-            )
-            .subnet_id(&self.cluster.private_subnet_ids[0])
-            .min_count(1)
-            .max_count(1)
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Instance)
-                    .tags(cluster_tag)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap()
-            .instances()[0]
-            .instance_id()
-            .unwrap()
-            .to_owned()
-    }
-
-    fn pending(&self, instance_id: &str) -> Option<PendingAction> {
-        self.clients
-            .control
-            .lifecycle_action_of(instance_id)
-            .unwrap()
+        support::run_one(
+            self.clients
+                .ec2
+                .run_instances()
+                .launch_template(
+                    LaunchTemplateSpecification::builder()
+                        .launch_template_name(&self.cluster.templates.compliant)
+                        .version("$Latest")
+                        .build(),
+                )
+                .subnet_id(&self.cluster.private_subnet_ids[0])
+                .tag_specifications(support::in_cluster()),
+        )
+        .await
     }
 }
 
@@ -404,9 +355,7 @@ async fn audit_names_each_violation_in_its_table_and_json_and_exits_1() {
             .as_deref(),
         Some("running")
     );
-    let archived = alerts::drain(&bed.clients.sqs, &bed.cluster.archive_queue_url)
-        .await
-        .unwrap();
+    let archived = bed.archived().await;
     assert_eq!(archived, vec![], "the cli never alerts");
 }
 
@@ -447,7 +396,7 @@ async fn explain_tells_what_launch_guard_would_decide_and_completes_nothing() {
     // A launch of a denied type would be ABANDONed (event on stdin, JSON out).
     let event = events::lifecycle_event(&denied).unwrap().to_string();
     let run = cli_with_input(
-        Some(&bed.endpoint),
+        Some(&bed.endpoint()),
         &policy,
         &["explain", "-", "--json"],
         Some(&event),
@@ -489,9 +438,7 @@ async fn explain_tells_what_launch_guard_would_decide_and_completes_nothing() {
             Some("Pending:Wait")
         );
     }
-    let archived = alerts::drain(&bed.clients.sqs, &bed.cluster.archive_queue_url)
-        .await
-        .unwrap();
+    let archived = bed.archived().await;
     assert_eq!(archived, vec![], "the cli never alerts");
 
     // The sample event names an instance the account does not have:

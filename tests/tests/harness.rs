@@ -13,12 +13,14 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use scaling_guard_e2e::http::{self, Answer};
-use scaling_guard_e2e::{
-    Clients, Cluster, Emulator, Error, Function, Outcome, PendingAction, RuntimeApi, events,
-};
+use scaling_guard_e2e::{Emulator, Error, Function, Outcome, PendingAction, RuntimeApi, events};
 use serde_json::{Value, json};
 use shared::lifecycle::{self, Notification};
 use shared::policy::Policy;
+
+mod support;
+
+use support::Bed;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -164,9 +166,8 @@ async fn the_emulator_stops_when_dropped() {
 #[tokio::test]
 async fn the_seeded_cluster_matches_its_policy() {
     // Given a seeded cluster
-    let emulator = Emulator::start().unwrap();
-    let clients = Clients::new(&emulator).await;
-    let cluster = Cluster::seed(&clients).await.unwrap();
+    let bed = Bed::new().await;
+    let (clients, cluster) = (&bed.clients, &bed.cluster);
 
     // then its policy is valid
     let policy = Policy::from_vars(cluster.policy_env()).unwrap();

@@ -19,27 +19,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_cloudwatch::types::{DimensionFilter, Metric};
-use aws_sdk_ec2::types::{InstanceType, ResourceType, TagSpecification};
-use scaling_guard_e2e::alerts::{self, Received};
-use scaling_guard_e2e::{
-    CLUSTER, Clients, Cluster, Emulator, Function, NODE_TYPE, OTHER_CLUSTER, events,
-};
+use aws_sdk_cloudwatch::types::Metric;
+use aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder;
+use aws_sdk_ec2::types::InstanceType;
+use scaling_guard_e2e::alerts::Received;
+use scaling_guard_e2e::{CLUSTER, Function, NODE_TYPE, OTHER_CLUSTER, events};
 use serde_json::{Value, json};
 use shared::audit::{PREVIOUS_GROUPS_TAG, QUARANTINE_REASON_TAG, QUARANTINED_TAG, REMEDIATED_TAG};
 use shared::checks::membership::VETTED_TAG;
 
-/// The cluster tag of the guarded cluster's nodes.
-const CLUSTER_TAG: &str = "kubernetes.io/cluster/prod";
+mod support;
 
-/// One test's world: the emulator, clients and the seeded cluster. The
-/// function is started by each test with its policy (and dropped before
-/// this).
-struct Bed {
-    cluster: Cluster,
-    clients: Clients,
-    emulator: Emulator,
-}
+use support::{Bed, CLUSTER_TAG};
 
 /// An instance as `DescribeInstances` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,28 +40,12 @@ struct Node {
     tags: BTreeMap<String, String>,
 }
 
+/// What only these tests ask of the bed.
 impl Bed {
-    async fn new() -> Self {
-        let emulator = Emulator::start().expect("emulator");
-        let clients = Clients::new(&emulator).await;
-        let cluster = Cluster::seed(&clients).await.expect("seeded cluster");
-        Bed {
-            cluster,
-            clients,
-            emulator,
-        }
-    }
-
     /// Starts instance-audit with the fixture's policy (enforce mode,
     /// action `alert`) changed by `settings`.
     async fn audit(&self, settings: &[(&str, &str)]) -> Function {
-        let mut policy = self.cluster.policy_env();
-        for (key, value) in settings {
-            policy.insert((*key).to_owned(), (*value).to_owned());
-        }
-        Function::instance_audit(&self.emulator.endpoint(), &policy)
-            .await
-            .expect("instance-audit starts")
+        self.instance_audit(&self.policy_with(settings)).await
     }
 
     /// A quarantine security group in the cluster's VPC.
@@ -119,51 +94,28 @@ impl Bed {
     /// An instance launched by hand into the guarded cluster with these
     /// security groups (and nothing else but its cluster tag).
     async fn hand_launched_with(&self, security_groups: &[String]) -> String {
-        let tag = aws_sdk_ec2::types::Tag::builder()
-            .key(CLUSTER_TAG)
-            .value("owned")
-            .build();
-        self.clients
-            .ec2
-            .run_instances()
-            .image_id(&self.cluster.images.fresh)
-            .instance_type(InstanceType::from(NODE_TYPE))
-            .min_count(1)
-            .max_count(1)
-            .subnet_id(&self.cluster.private_subnet_ids[0])
-            .set_security_group_ids(Some(security_groups.to_vec()))
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Instance)
-                    .tags(tag)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap()
-            .instances()[0]
-            .instance_id()
-            .unwrap()
-            .to_owned()
+        support::run_one(
+            self.by_hand()
+                .set_security_group_ids(Some(security_groups.to_vec()))
+                .tag_specifications(support::in_cluster()),
+        )
+        .await
     }
 
     /// An instance without any cluster tag (`RunInstances`, no tags).
     async fn stray(&self) -> String {
+        support::run_one(self.by_hand()).await
+    }
+
+    /// A `RunInstances` of a node by hand: the fresh image, the node type,
+    /// the first private subnet.
+    fn by_hand(&self) -> RunInstancesFluentBuilder {
         self.clients
             .ec2
             .run_instances()
             .image_id(&self.cluster.images.fresh)
             .instance_type(InstanceType::from(NODE_TYPE))
-            .min_count(1)
-            .max_count(1)
             .subnet_id(&self.cluster.private_subnet_ids[0])
-            .send()
-            .await
-            .unwrap()
-            .instances()[0]
-            .instance_id()
-            .unwrap()
-            .to_owned()
     }
 
     async fn describe(&self, instance_id: &str) -> Node {
@@ -191,26 +143,6 @@ impl Bed {
                 .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
                 .collect(),
         }
-    }
-
-    /// Alerts delivered to the queue that filters on severity warning/critical.
-    async fn paged(&self) -> Vec<Received> {
-        alerts::drain(&self.clients.sqs, &self.cluster.paging_queue_url)
-            .await
-            .unwrap()
-    }
-
-    /// Alerts delivered to the unfiltered queue.
-    async fn archived(&self) -> Vec<Received> {
-        alerts::drain(&self.clients.sqs, &self.cluster.archive_queue_url)
-            .await
-            .unwrap()
-    }
-
-    /// Asserts that neither queue received anything since the last drain.
-    async fn assert_no_alert(&self, why: &str) {
-        assert_eq!(self.paged().await, [], "nothing paged: {why}");
-        assert_eq!(self.archived().await, [], "nothing archived: {why}");
     }
 
     /// Scales an empty group without the guard's hook to `count` instances
@@ -794,20 +726,7 @@ async fn the_sweep_sends_one_summary_isolates_the_unvetted_and_publishes_the_met
     }
 
     // The metric, read back from CloudWatch.
-    let listed = bed
-        .clients
-        .cloudwatch
-        .list_metrics()
-        .namespace("ScalingGuard")
-        .dimensions(
-            DimensionFilter::builder()
-                .name("Cluster")
-                .value(CLUSTER)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let listed = bed.clients.listed_metrics(CLUSTER).await.unwrap();
     let names: BTreeSet<&str> = listed
         .metrics()
         .iter()

@@ -15,61 +15,31 @@
 
 use std::collections::BTreeMap;
 
-use scaling_guard_e2e::alerts::{self, Received};
-use scaling_guard_e2e::{
-    ACCOUNT, Clients, Cluster, Emulator, Function, InvokeError, PendingAction, REGION, events,
-};
+use scaling_guard_e2e::{ACCOUNT, Function, InvokeError, PendingAction, REGION, events};
 use serde_json::{Value, json};
 
-/// One test's world: the emulator, clients, the seeded cluster and the guard.
-struct Bed {
-    cluster: Cluster,
-    clients: Clients,
-    guard: Function,
-    // Dropped last: the function and clients talk to it.
-    _emulator: Emulator,
-}
+mod support;
 
+use support::Bed;
+
+/// What only these tests ask of the bed.
 impl Bed {
-    /// A cluster guarded with the fixture's policy.
-    async fn new() -> Self {
-        Self::with(|_| {}).await
-    }
-
-    /// A cluster guarded with the fixture's policy, changed by `edit`.
-    async fn with(edit: impl FnOnce(&mut BTreeMap<String, String>)) -> Self {
-        let emulator = Emulator::start().expect("emulator");
-        let clients = Clients::new(&emulator).await;
-        let cluster = Cluster::seed(&clients).await.expect("seeded cluster");
-        let mut policy = cluster.policy_env();
-        edit(&mut policy);
-        let guard = Function::launch_guard(&emulator.endpoint(), &policy)
-            .await
-            .expect("launch-guard starts");
-        Bed {
-            cluster,
-            clients,
-            guard,
-            _emulator: emulator,
-        }
-    }
-
-    fn group(&self) -> &str {
+    /// The first prod group, where `launch` launches.
+    fn first_group(&self) -> &str {
         &self.cluster.groups[0]
     }
 
     /// Launches one instance from `template` into the first prod group.
     async fn launch(&self, template: &str) -> PendingAction {
         self.cluster
-            .launch_with(self.group(), template)
+            .launch_with(self.first_group(), template)
             .await
             .expect("launch")
     }
 
     /// Delivers the EventBridge event of `action` to the guard.
     async fn decide(&self, action: &PendingAction) -> Value {
-        let event = events::lifecycle_event(action).unwrap();
-        self.guard.invoke(&event).await.expect("guard answers")
+        support::decide(self.guard(), action).await
     }
 
     async fn lifecycle_state(&self, instance_id: &str) -> Option<String> {
@@ -78,27 +48,6 @@ impl Bed {
 
     async fn instance_state(&self, instance_id: &str) -> Option<String> {
         self.cluster.instance_state(instance_id).await.unwrap()
-    }
-
-    fn pending(&self, instance_id: &str) -> Option<PendingAction> {
-        self.clients
-            .control
-            .lifecycle_action_of(instance_id)
-            .unwrap()
-    }
-
-    /// Alerts delivered to the queue that filters on severity warning/critical.
-    async fn paged(&self) -> Vec<Received> {
-        alerts::drain(&self.clients.sqs, &self.cluster.paging_queue_url)
-            .await
-            .unwrap()
-    }
-
-    /// Alerts delivered to the unfiltered queue.
-    async fn archived(&self) -> Vec<Received> {
-        alerts::drain(&self.clients.sqs, &self.cluster.archive_queue_url)
-            .await
-            .unwrap()
     }
 
     /// Asserts that the launch was abandoned for exactly `checks`, the
@@ -144,7 +93,7 @@ fn violated(summary: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn a_compliant_launch_is_continued_and_enters_service() {
-    let bed = Bed::new().await;
+    let bed = Bed::guarded().await;
     let action = bed.launch(&bed.cluster.templates.compliant).await;
     assert_eq!(
         bed.lifecycle_state(&action.instance_id).await.as_deref(),
@@ -179,7 +128,7 @@ async fn a_compliant_launch_is_continued_and_enters_service() {
         "no alert for a clean launch"
     );
     let decided = bed
-        .guard
+        .guard()
         .log_records()
         .into_iter()
         .filter(|r| r["fields"]["message"] == "launch decided")
@@ -189,7 +138,7 @@ async fn a_compliant_launch_is_continued_and_enters_service() {
 
 #[tokio::test]
 async fn a_denied_instance_type_is_abandoned_terminated_and_alerted_to_subscribers() {
-    let bed = Bed::new().await;
+    let bed = Bed::guarded().await;
     let action = bed.launch(&bed.cluster.templates.denied_type).await;
 
     let summary = bed.decide(&action).await;
@@ -242,9 +191,12 @@ async fn a_denied_instance_type_is_abandoned_terminated_and_alerted_to_subscribe
 
 #[tokio::test]
 async fn a_node_in_a_public_subnet_is_abandoned() {
-    let bed = Bed::new().await;
+    let bed = Bed::guarded().await;
     let public = [bed.cluster.public_subnet_id.clone()];
-    bed.cluster.use_subnets(bed.group(), &public).await.unwrap();
+    bed.cluster
+        .use_subnets(bed.first_group(), &public)
+        .await
+        .unwrap();
     let action = bed.launch(&bed.cluster.templates.compliant).await;
 
     // Two facts make the node public: the subnet maps public addresses, and
@@ -258,7 +210,7 @@ async fn a_node_in_a_public_subnet_is_abandoned() {
 
 #[tokio::test]
 async fn a_foreign_security_group_is_abandoned() {
-    let bed = Bed::new().await;
+    let bed = Bed::guarded().await;
     let action = bed
         .launch(&bed.cluster.templates.foreign_security_group)
         .await;
@@ -269,7 +221,7 @@ async fn a_foreign_security_group_is_abandoned() {
 
 #[tokio::test]
 async fn an_old_image_is_abandoned() {
-    let bed = Bed::new().await;
+    let bed = Bed::guarded().await;
     let action = bed.launch(&bed.cluster.templates.old_image).await;
 
     bed.assert_abandoned_for(&action, &["image.age"]).await;
@@ -277,7 +229,7 @@ async fn an_old_image_is_abandoned() {
 
 #[tokio::test]
 async fn a_deprecated_image_is_abandoned() {
-    let bed = Bed::new().await;
+    let bed = Bed::guarded().await;
     let action = bed.launch(&bed.cluster.templates.deprecated_image).await;
 
     bed.assert_abandoned_for(&action, &["image.deprecated"])
@@ -286,7 +238,7 @@ async fn a_deprecated_image_is_abandoned() {
 
 #[tokio::test]
 async fn an_unapproved_image_is_abandoned() {
-    let bed = Bed::new().await;
+    let bed = Bed::guarded().await;
     let action = bed.launch(&bed.cluster.templates.unapproved_image).await;
 
     bed.assert_abandoned_for(&action, &["image.allowed"]).await;
@@ -294,7 +246,7 @@ async fn an_unapproved_image_is_abandoned() {
 
 #[tokio::test]
 async fn a_node_without_imdsv2_is_abandoned() {
-    let bed = Bed::new().await;
+    let bed = Bed::guarded().await;
     let action = bed.launch(&bed.cluster.templates.imdsv1.clone()).await;
 
     bed.assert_abandoned_for(&action, &["imds.v2"]).await;
@@ -302,7 +254,7 @@ async fn a_node_without_imdsv2_is_abandoned() {
 
 #[tokio::test]
 async fn the_other_environments_instance_profile_is_abandoned() {
-    let bed = Bed::new().await;
+    let bed = Bed::guarded().await;
     let action = bed.launch(&bed.cluster.templates.staging_profile).await;
 
     bed.assert_abandoned_for(&action, &["instance_profile.allowed"])
@@ -311,7 +263,7 @@ async fn the_other_environments_instance_profile_is_abandoned() {
 
 #[tokio::test]
 async fn audit_mode_lets_a_violating_node_in_and_reports_it_with_severity_info() {
-    let bed = Bed::with(|policy| {
+    let bed = Bed::with_guard(|policy| {
         policy.insert("GUARD_MODE".into(), "audit".into());
     })
     .await;
@@ -343,7 +295,7 @@ async fn audit_mode_lets_a_violating_node_in_and_reports_it_with_severity_info()
 
 #[tokio::test]
 async fn a_duplicate_event_is_answered_as_duplicate_and_alerted_once() {
-    let bed = Bed::new().await;
+    let bed = Bed::guarded().await;
     let action = bed.launch(&bed.cluster.templates.denied_type).await;
     let first = bed.decide(&action).await;
     assert_eq!(first["decision"], "ABANDON");
@@ -360,11 +312,11 @@ async fn a_duplicate_event_is_answered_as_duplicate_and_alerted_once() {
 
 #[tokio::test]
 async fn a_test_notification_is_ignored() {
-    let bed = Bed::new().await;
+    let bed = Bed::guarded().await;
     let waiting = bed.launch(&bed.cluster.templates.compliant).await;
 
     let summary = bed
-        .guard
+        .guard()
         .invoke(&events::test_notification().unwrap())
         .await
         .unwrap();
@@ -381,7 +333,7 @@ async fn a_test_notification_is_ignored() {
 
 #[tokio::test]
 async fn a_launch_in_another_clusters_group_is_left_alone() {
-    let bed = Bed::new().await;
+    let bed = Bed::guarded().await;
     let group = bed.cluster.staging_group.clone();
     let action = bed.cluster.launch(&group).await.unwrap();
 
@@ -407,7 +359,7 @@ async fn a_launch_in_another_clusters_group_is_left_alone() {
 
 #[tokio::test]
 async fn an_sqs_batch_decides_every_good_message_and_reports_the_malformed_one() {
-    let bed = Bed::new().await;
+    let bed = Bed::guarded().await;
     let [general, system, ..] = bed.cluster.groups.as_slice() else {
         panic!("three prod groups");
     };
@@ -430,7 +382,7 @@ async fn an_sqs_batch_decides_every_good_message_and_reports_the_malformed_one()
     ])
     .unwrap();
 
-    let response = bed.guard.invoke(&batch).await.unwrap();
+    let response = bed.guard().invoke(&batch).await.unwrap();
 
     assert_eq!(
         response,
@@ -473,7 +425,7 @@ async fn a_bad_policy_is_alerted_once_and_every_invocation_is_refused_naming_eve
     let event = events::lifecycle_event(&action).unwrap();
 
     // When that environment starts and gets the launch twice (a retry),
-    let misconfigured = Function::launch_guard(&bed._emulator.endpoint(), &policy)
+    let misconfigured = Function::launch_guard(&bed.endpoint(), &policy)
         .await
         .expect("the environment stays up to refuse invocations");
     let mut refusals = Vec::new();

@@ -1,6 +1,8 @@
-//! The budget end-to-end tests' bed (`budget_guard.rs`, `budgets_hold.rs`):
-//! an emulator with the seeded cluster, the functions started with a policy,
-//! and the assertions on groups and alerts both files make.
+//! The end-to-end tests' one bed, for every file in `tests/`: an emulator
+//! with the seeded cluster and the SDK clients, launch-guard started with it
+//! when a file wants one, the functions each test starts with its policy,
+//! and the reads and assertions several files make. What only one file asks
+//! of the bed stays in that file, in an `impl Bed` of its own.
 
 // Each test file uses part of it.
 #![allow(dead_code)]
@@ -9,27 +11,38 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
+use aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder;
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use scaling_guard_e2e::alerts::{self, Received};
-use scaling_guard_e2e::{CLUSTER, Clients, Cluster, Emulator, Function, GroupState};
+use scaling_guard_e2e::{
+    CLUSTER, Clients, Cluster, Emulator, Function, GroupState, PendingAction, events,
+};
 use serde_json::Value;
 
 /// The guard's suspension tag (SPEC §7).
 pub const SUSPENDED_TAG: &str = "scaling-guard:suspended";
+/// The cluster tag of the guarded cluster's nodes.
+pub const CLUSTER_TAG: &str = "kubernetes.io/cluster/prod";
 /// m6i.large, as `DescribeInstanceTypes` reports it.
 pub const NODE_VCPUS: u64 = 2;
 pub const NODE_MEMORY_MIB: u64 = 8192;
 
-/// One test's world: the emulator, clients and the seeded cluster. Functions
-/// are started by each test with its policy (and dropped before this).
+/// One test's world: the emulator, clients and the seeded cluster, and
+/// launch-guard when the bed was made with it ([`Bed::guarded`],
+/// [`Bed::with_guard`]). Other functions are started by each test with its
+/// policy (and dropped before the bed).
 pub struct Bed {
     pub cluster: Cluster,
     pub clients: Clients,
-    pub emulator: Emulator,
     /// When the test began.
     pub started: SystemTime,
+    guard: Option<Function>,
+    // Dropped last: the clients and the functions talk to it.
+    emulator: Emulator,
 }
 
 impl Bed {
+    /// The seeded cluster, no function running.
     pub async fn new() -> Self {
         let started = SystemTime::now();
         let emulator = Emulator::start().expect("emulator");
@@ -38,9 +51,47 @@ impl Bed {
         Bed {
             cluster,
             clients,
-            emulator,
             started,
+            guard: None,
+            emulator,
         }
+    }
+
+    /// The seeded cluster guarded by launch-guard ([`Bed::guard`]) with the
+    /// fixture's policy.
+    pub async fn guarded() -> Self {
+        Self::with_guard(|_| {}).await
+    }
+
+    /// The seeded cluster guarded by launch-guard ([`Bed::guard`]) with the
+    /// fixture's policy, changed by `edit`.
+    pub async fn with_guard(edit: impl FnOnce(&mut BTreeMap<String, String>)) -> Self {
+        let mut bed = Self::new().await;
+        let mut policy = bed.cluster.policy_env();
+        edit(&mut policy);
+        bed.guard = Some(bed.launch_guard(&policy).await);
+        bed
+    }
+
+    /// The launch-guard the bed was made with.
+    pub fn guard(&self) -> &Function {
+        self.guard
+            .as_ref()
+            .expect("a bed made with launch-guard (`Bed::guarded`, `Bed::with_guard`)")
+    }
+
+    /// The emulator's endpoint, for a function or the CLI.
+    pub fn endpoint(&self) -> String {
+        self.emulator.endpoint()
+    }
+
+    /// The fixture's policy (enforce mode) with `settings` set.
+    pub fn policy_with(&self, settings: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut policy = self.cluster.policy_env();
+        for (key, value) in settings {
+            policy.insert((*key).to_owned(), (*value).to_owned());
+        }
+        policy
     }
 
     /// The fixture's policy with budgets; `None` leaves a dimension unbudgeted.
@@ -67,26 +118,63 @@ impl Bed {
     /// A fresh launch-guard process: an execution environment with an empty
     /// ledger, as after a deployment, a crash or idle recycling.
     pub async fn launch_guard(&self, policy: &BTreeMap<String, String>) -> Function {
-        Function::launch_guard(&self.emulator.endpoint(), policy)
+        Function::launch_guard(&self.endpoint(), policy)
             .await
             .expect("launch-guard starts")
     }
 
     pub async fn budget_guard(&self, policy: &BTreeMap<String, String>) -> Function {
-        Function::budget_guard(&self.emulator.endpoint(), policy)
+        Function::budget_guard(&self.endpoint(), policy)
             .await
             .expect("budget-guard starts")
+    }
+
+    pub async fn instance_audit(&self, policy: &BTreeMap<String, String>) -> Function {
+        Function::instance_audit(&self.endpoint(), policy)
+            .await
+            .expect("instance-audit starts")
     }
 
     pub async fn group(&self, name: &str) -> GroupState {
         self.cluster.group_state(name).await.unwrap()
     }
 
-    /// Every alert delivered since the last call (the unfiltered queue).
-    pub async fn alerts(&self) -> Vec<Received> {
+    /// The value of the tag `key` on the instance, if it carries it.
+    pub async fn tag_of(&self, instance_id: &str, key: &str) -> Option<String> {
+        self.cluster.instance_tag(instance_id, key).await.unwrap()
+    }
+
+    /// The lifecycle action waiting for the instance, if any.
+    pub fn pending(&self, instance_id: &str) -> Option<PendingAction> {
+        self.clients
+            .control
+            .lifecycle_action_of(instance_id)
+            .unwrap()
+    }
+
+    /// Alerts delivered to the queue that filters on severity warning/critical.
+    pub async fn paged(&self) -> Vec<Received> {
+        alerts::drain(&self.clients.sqs, &self.cluster.paging_queue_url)
+            .await
+            .unwrap()
+    }
+
+    /// Alerts delivered to the unfiltered queue since the last drain.
+    pub async fn archived(&self) -> Vec<Received> {
         alerts::drain(&self.clients.sqs, &self.cluster.archive_queue_url)
             .await
             .unwrap()
+    }
+
+    /// Every alert delivered since the last call: [`Bed::archived`].
+    pub async fn alerts(&self) -> Vec<Received> {
+        self.archived().await
+    }
+
+    /// Asserts that neither queue received anything since the last drain.
+    pub async fn assert_no_alert(&self, why: &str) {
+        assert_eq!(self.paged().await, [], "nothing paged: {why}");
+        assert_eq!(self.archived().await, [], "nothing archived: {why}");
     }
 
     /// Creates a metric alarm named `name` on the guard's vCPU metric and
@@ -256,9 +344,30 @@ pub fn violated(summary: &Value) -> Vec<String> {
     checks
 }
 
-impl Bed {
-    /// The value of the tag `key` on the instance, if it carries it.
-    pub async fn tag_of(&self, instance_id: &str, key: &str) -> Option<String> {
-        self.cluster.instance_tag(instance_id, key).await.unwrap()
-    }
+/// Delivers the EventBridge event of `action` to `guard` (launch-guard).
+pub async fn decide(guard: &Function, action: &PendingAction) -> Value {
+    let event = events::lifecycle_event(action).unwrap();
+    guard.invoke(&event).await.expect("launch-guard answers")
+}
+
+/// The tag that makes an instance launched by hand a node of the guarded
+/// cluster, for `RunInstances`.
+pub fn in_cluster() -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(ResourceType::Instance)
+        .tags(Tag::builder().key(CLUSTER_TAG).value("owned").build())
+        .build()
+}
+
+/// Runs one instance as `run` describes it and returns its id.
+pub async fn run_one(run: RunInstancesFluentBuilder) -> String {
+    run.min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .unwrap()
+        .instances()[0]
+        .instance_id()
+        .unwrap()
+        .to_owned()
 }
