@@ -1,4 +1,12 @@
 //! From violations to a lifecycle decision (SPEC §5 step 4).
+//!
+//! Three names, three things, used the same way in every crate:
+//! - [`LifecycleResult`]: what a lifecycle action is completed with
+//!   (`CONTINUE` or `ABANDON`), Auto Scaling's own term;
+//! - [`Verdict`]: the launch's result with the findings behind it, what the
+//!   assessment concludes;
+//! - [`Decision`]: what a summary or the CLI reports for a notification: a
+//!   [`LifecycleResult`], or `IGNORED` when it was not the guard's to decide.
 
 use std::fmt;
 
@@ -58,7 +66,7 @@ pub struct Finding {
     pub blocking: bool,
 }
 
-/// The decision for one launch.
+/// The verdict on one launch: its result and every finding behind it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verdict {
     pub result: LifecycleResult,

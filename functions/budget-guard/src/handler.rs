@@ -14,8 +14,8 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use shared::alerts::Alert;
-use shared::budget;
 use shared::budget::measure::{self, GuardedGroups, MeasureError, Measurement};
+use shared::budget::{self, UsageError};
 use shared::cache::TtlCache;
 use shared::checks::CheckName;
 use shared::facts::GroupFacts;
@@ -36,8 +36,10 @@ const ERROR_ALERT_QUIET: Duration = Duration::from_secs(3600);
 pub enum HandlerError {
     #[error(transparent)]
     Event(#[from] EventError),
+    /// The usage error is part of the message, not a `#[source]` (which
+    /// would print it twice).
     #[error("cluster usage cannot be measured: {0}")]
-    Usage(String),
+    Usage(UsageError),
     #[error(transparent)]
     Aws(#[from] AwsError),
 }
@@ -46,7 +48,7 @@ impl From<MeasureError> for HandlerError {
     fn from(err: MeasureError) -> Self {
         match err {
             MeasureError::Aws(err) => Self::Aws(err),
-            MeasureError::Usage(err) => Self::Usage(err.to_string()),
+            MeasureError::Usage(err) => Self::Usage(err),
         }
     }
 }
