@@ -2,6 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use shared::checks::fixtures::{CLUSTER_SETTINGS, policy_of};
 use shared::checks::membership::GROUP_NAME_TAG;
 use shared::facts::{
     GroupFacts, GroupInstance, HookFacts, HttpTokens, ImageFacts, InstanceFacts, InstanceTypeSpec,
@@ -25,12 +26,7 @@ pub fn now() -> SystemTime {
 
 /// The policy the fixture cluster complies with, changed by `extra`.
 pub fn policy(extra: &[(&str, &str)]) -> Policy {
-    let base = [
-        ("GUARD_CLUSTER", "prod"),
-        (
-            "GUARD_ALERT_TOPIC_ARN",
-            "arn:aws:sns:eu-west-1:123456789012:alerts",
-        ),
+    let nodes = [
         (
             "GUARD_ALLOWED_AMI_NAME_PATTERNS",
             "amazon-eks-node-al2023-*",
@@ -41,7 +37,7 @@ pub fn policy(extra: &[(&str, &str)]) -> Policy {
         ("GUARD_ALLOWED_INSTANCE_TYPES", "m6i.*"),
         ("GUARD_ALLOWED_INSTANCE_PROFILES", PROFILE),
     ];
-    shared::fakes::test_policy(&base, extra).unwrap()
+    policy_of(&[&CLUSTER_SETTINGS, &nodes], extra)
 }
 
 /// A compliant running node of the cluster, in `group` (or in none).

@@ -22,13 +22,39 @@ pub fn days_ago(days: u64) -> SystemTime {
     now() - Duration::from_secs(days * 86_400)
 }
 
+/// The cluster and alert topic every test policy names.
+pub const CLUSTER_SETTINGS: [(&str, &str); 2] = [
+    ("GUARD_CLUSTER", "prod"),
+    (
+        "GUARD_ALERT_TOPIC_ARN",
+        "arn:aws:sns:eu-west-1:123456789012:alerts",
+    ),
+];
+
+/// The node rules the handler tests start from: EKS images from Amazon at
+/// most 90 days old, one subnet, one security group, the `m6i` family, the
+/// node profile. [`compliant_node`] complies.
+pub const NODE_SETTINGS: [(&str, &str); 7] = [
+    ("GUARD_ALLOWED_AMI_OWNERS", "amazon"),
+    (
+        "GUARD_ALLOWED_AMI_NAME_PATTERNS",
+        "amazon-eks-node-al2023-*",
+    ),
+    ("GUARD_MAX_AMI_AGE_DAYS", "90"),
+    ("GUARD_ALLOWED_SUBNET_IDS", "subnet-0aaa0001"),
+    ("GUARD_ALLOWED_SECURITY_GROUP_IDS", "sg-0bbb0001"),
+    ("GUARD_ALLOWED_INSTANCE_TYPES", "m6i.*"),
+    ("GUARD_ALLOWED_INSTANCE_PROFILES", PROFILE),
+];
+
+/// The policy of `settings`, one list after the other, each setting
+/// replaced by the same setting in `extra` ([`test_policy`]).
+pub fn policy_of(settings: &[&[(&str, &str)]], extra: &[(&str, &str)]) -> Policy {
+    test_policy(&settings.concat(), extra).unwrap()
+}
+
 pub fn strict_policy(extra: &[(&str, &str)]) -> Policy {
-    let base = [
-        ("GUARD_CLUSTER", "prod"),
-        (
-            "GUARD_ALERT_TOPIC_ARN",
-            "arn:aws:sns:eu-west-1:123456789012:alerts",
-        ),
+    let strict = [
         ("GUARD_ALLOWED_AMI_OWNERS", "amazon"),
         (
             "GUARD_ALLOWED_AMI_NAME_PATTERNS",
@@ -47,7 +73,7 @@ pub fn strict_policy(extra: &[(&str, &str)]) -> Policy {
         ("GUARD_DENIED_INSTANCE_TYPES", "*.metal"),
         ("GUARD_ALLOWED_INSTANCE_PROFILES", PROFILE),
     ];
-    test_policy(&base, extra).unwrap()
+    policy_of(&[&CLUSTER_SETTINGS, &strict], extra)
 }
 
 pub fn compliant_node() -> NodeFacts {

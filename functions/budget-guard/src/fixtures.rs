@@ -2,6 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use shared::checks::fixtures::{CLUSTER_SETTINGS, policy_of};
 use shared::policy::Policy;
 
 /// 2026-11-26T14:00:00Z.
@@ -11,14 +12,6 @@ pub fn now() -> SystemTime {
 
 /// Cluster `prod`, at most 10 instances and 20 vCPUs, with `extra` settings.
 pub fn policy(extra: &[(&str, &str)]) -> Policy {
-    let base = [
-        ("GUARD_CLUSTER", "prod"),
-        (
-            "GUARD_ALERT_TOPIC_ARN",
-            "arn:aws:sns:eu-west-1:123456789012:alerts",
-        ),
-        ("GUARD_MAX_INSTANCES", "10"),
-        ("GUARD_MAX_VCPUS", "20"),
-    ];
-    shared::fakes::test_policy(&base, extra).unwrap()
+    let budgets = [("GUARD_MAX_INSTANCES", "10"), ("GUARD_MAX_VCPUS", "20")];
+    policy_of(&[&CLUSTER_SETTINGS, &budgets], extra)
 }

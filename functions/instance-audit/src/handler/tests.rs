@@ -9,6 +9,7 @@ use shared::audit::{
     PREVIOUS_GROUPS_TAG, QUARANTINE_REASON_TAG, QUARANTINED_TAG, REMEDIATED_TAG,
     REMEDIATION_HELD_TAG,
 };
+use shared::checks::fixtures::{CLUSTER_SETTINGS, NODE_SETTINGS, policy_of};
 use shared::checks::membership::{GROUP_NAME_TAG, VETTED_TAG};
 use shared::facts::{HookFacts, HttpTokens, ImageFacts, InstanceFacts, SubnetFacts};
 use shared::fakes::FakeAws;
@@ -41,25 +42,8 @@ fn days_ago(days: u64) -> SystemTime {
 }
 
 fn policy(extra: &[(&str, &str)]) -> Policy {
-    let base = [
-        ("GUARD_CLUSTER", "prod"),
-        (
-            "GUARD_ALERT_TOPIC_ARN",
-            "arn:aws:sns:eu-west-1:123456789012:alerts",
-        ),
-        ("GUARD_ALLOWED_AMI_OWNERS", "amazon"),
-        (
-            "GUARD_ALLOWED_AMI_NAME_PATTERNS",
-            "amazon-eks-node-al2023-*",
-        ),
-        ("GUARD_MAX_AMI_AGE_DAYS", "90"),
-        ("GUARD_ALLOWED_SUBNET_IDS", "subnet-0aaa0001"),
-        ("GUARD_ALLOWED_SECURITY_GROUP_IDS", "sg-0bbb0001"),
-        ("GUARD_ALLOWED_INSTANCE_TYPES", "m6i.*"),
-        ("GUARD_ALLOWED_INSTANCE_PROFILES", PROFILE),
-        ("GUARD_QUARANTINE_SECURITY_GROUP_ID", QUARANTINE),
-    ];
-    shared::fakes::test_policy(&base, extra).unwrap()
+    let quarantine = [("GUARD_QUARANTINE_SECURITY_GROUP_ID", QUARANTINE)];
+    policy_of(&[&CLUSTER_SETTINGS, &NODE_SETTINGS, &quarantine], extra)
 }
 
 /// A compliant cluster instance with the given extra tags.

@@ -4,6 +4,7 @@ use pretty_assertions::assert_eq;
 use rstest::rstest;
 use serde_json::{Value, json};
 use shared::alerts::AlertKind;
+use shared::checks::fixtures::{CLUSTER_SETTINGS, NODE_SETTINGS, policy_of};
 use shared::decision::LifecycleResult;
 use shared::facts::{GroupFacts, HttpTokens, ImageFacts, InstanceFacts, SubnetFacts};
 use shared::fakes::FakeAws;
@@ -30,24 +31,7 @@ fn days_ago(days: u64) -> SystemTime {
 }
 
 fn policy(extra: &[(&str, &str)]) -> Policy {
-    let base = [
-        ("GUARD_CLUSTER", "prod"),
-        (
-            "GUARD_ALERT_TOPIC_ARN",
-            "arn:aws:sns:eu-west-1:123456789012:alerts",
-        ),
-        ("GUARD_ALLOWED_AMI_OWNERS", "amazon"),
-        (
-            "GUARD_ALLOWED_AMI_NAME_PATTERNS",
-            "amazon-eks-node-al2023-*",
-        ),
-        ("GUARD_MAX_AMI_AGE_DAYS", "90"),
-        ("GUARD_ALLOWED_SUBNET_IDS", "subnet-0aaa0001"),
-        ("GUARD_ALLOWED_SECURITY_GROUP_IDS", "sg-0bbb0001"),
-        ("GUARD_ALLOWED_INSTANCE_TYPES", "m6i.*"),
-        ("GUARD_ALLOWED_INSTANCE_PROFILES", PROFILE),
-    ];
-    shared::fakes::test_policy(&base, extra).unwrap()
+    policy_of(&[&CLUSTER_SETTINGS, &NODE_SETTINGS], extra)
 }
 
 fn compliant_instance(id: &str) -> InstanceFacts {
