@@ -78,15 +78,7 @@ pub fn scale_out_suspended(policy: &Policy, now: SystemTime, suspended: Suspende
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures::{now, strict_policy};
-
-    fn usage(vcpus: u64, instances: u64) -> Usage {
-        Usage {
-            vcpus,
-            memory_mib: 0,
-            instances,
-        }
-    }
+    use crate::checks::fixtures::{now, strict_policy, usage};
 
     #[test]
     fn usage_figures_name_each_budget_set_and_only_those() {

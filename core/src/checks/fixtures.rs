@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use crate::budget::Usage;
 use crate::facts::{HttpTokens, ImageFacts, InstanceFacts, NodeFacts, SubnetFacts};
 use crate::policy::{Policy, PolicyError};
 
@@ -74,6 +75,15 @@ pub fn strict_policy(extra: &[(&str, &str)]) -> Policy {
         ("GUARD_ALLOWED_INSTANCE_PROFILES", PROFILE),
     ];
     policy_of(&[&CLUSTER_SETTINGS, &strict], extra)
+}
+
+/// Usage of `vcpus` and `instances`, no memory.
+pub fn usage(vcpus: u64, instances: u64) -> Usage {
+    Usage {
+        vcpus,
+        memory_mib: 0,
+        instances,
+    }
 }
 
 pub fn compliant_node() -> NodeFacts {

@@ -12,6 +12,26 @@ use shared::checks::CheckName;
 use shared::policy::{Mode, Policy};
 use shared::suspension::SuspensionReport;
 
+/// An alert's kind, severity and decision (`would_suspend`, `resume`, …).
+type Heading = (AlertKind, Severity, &'static str);
+
+const WOULD_SUSPEND: Heading = (
+    AlertKind::ScaleOutSuspended,
+    Severity::Warning,
+    "would_suspend",
+);
+const WOULD_RESUME: Heading = (AlertKind::ScaleOutResumed, Severity::Info, "would_resume");
+const RESUMED: Heading = (AlertKind::ScaleOutResumed, Severity::Info, "resume");
+const ENROLLED: Heading = (AlertKind::GroupEnrolled, Severity::Info, "enroll");
+
+/// A budget-guard alert with its heading and headline.
+fn headed(policy: &Policy, now: SystemTime, heading: Heading, headline: String) -> Alert {
+    let (kind, severity, decision) = heading;
+    let mut alert = Alert::new(kind, severity, policy, now, headline);
+    alert.decision = decision.to_owned();
+    alert
+}
+
 /// What the guard would have suspended, had it enforced the trigger's checks.
 #[derive(Debug, Clone, Copy)]
 pub struct WouldSuspend<'a> {
@@ -33,14 +53,7 @@ pub fn would_suspend_scale_out(policy: &Policy, now: SystemTime, would: WouldSus
         would.groups.len(),
         would.reason
     );
-    let mut alert = Alert::new(
-        AlertKind::ScaleOutSuspended,
-        Severity::Warning,
-        policy,
-        now,
-        headline,
-    );
-    alert.decision = "would_suspend".to_owned();
+    let mut alert = headed(policy, now, WOULD_SUSPEND, headline);
     alert.advice = format!(
         "{}, so budget-guard changed nothing. In enforce mode it would suspend Launch on these \
          groups ({WHILE_SUSPENDED}). Find what is scaling out.",
@@ -62,14 +75,7 @@ pub fn would_resume_scale_out(
     usage: Usage,
 ) -> Alert {
     let headline = format!("would resume scale-out on {} group(s)", groups.len());
-    let mut alert = Alert::new(
-        AlertKind::ScaleOutResumed,
-        Severity::Info,
-        policy,
-        now,
-        headline,
-    );
-    alert.decision = "would_resume".to_owned();
+    let mut alert = headed(policy, now, WOULD_RESUME, headline);
     alert.advice = "these groups carry a suspension by the guard that usage and alarms would now let it \
         lift; in audit mode budget-guard changes nothing. Resume them by hand, or switch to enforce mode."
         .to_owned();
@@ -89,14 +95,7 @@ pub fn scale_out_resumed(
     usage: Usage,
 ) -> Alert {
     let headline = format!("scale-out resumed on {} group(s)", resumed.changed.len());
-    let mut alert = Alert::new(
-        AlertKind::ScaleOutResumed,
-        Severity::Info,
-        policy,
-        now,
-        headline,
-    );
-    alert.decision = "resume".to_owned();
+    let mut alert = headed(policy, now, RESUMED, headline);
     alert.advice = "usage, with what these groups launch at once, is below the resume threshold of every \
         budget and no triggering alarm fires, so Launch was resumed (and MaxSize restored where the guard's \
         clamp was still in place). Nothing to do."
@@ -125,14 +124,7 @@ pub struct Enrolled<'a> {
 /// `group_enrolled` (info, `enroll`): the guard put its launch hook on groups.
 pub fn group_enrolled(policy: &Policy, now: SystemTime, enrolled: Enrolled<'_>) -> Alert {
     let headline = format!("launch hook put on {} group(s)", enrolled.groups.len());
-    let mut alert = Alert::new(
-        AlertKind::GroupEnrolled,
-        Severity::Info,
-        policy,
-        now,
-        headline,
-    );
-    alert.decision = "enroll".to_owned();
+    let mut alert = headed(policy, now, ENROLLED, headline);
     alert.advice = format!(
         "these cluster groups had no `{}` launch hook, so their launches were not vetted. The guard put it \
          on them (DefaultResult {}, heartbeat {} s); from now on every launch is checked before it serves.",

@@ -1,6 +1,7 @@
 //! Each builder from plain values: no ports, no runtime.
 
 use pretty_assertions::assert_eq;
+use shared::checks::fixtures::usage;
 
 use super::*;
 use crate::fixtures::{now, policy};
@@ -8,14 +9,6 @@ use crate::fixtures::{now, policy};
 /// What an alert is filed under: its kind, severity and decision.
 fn filed(alert: &Alert) -> (AlertKind, Severity, &str) {
     (alert.kind, alert.severity, alert.decision.as_str())
-}
-
-fn usage(vcpus: u64, instances: u64) -> Usage {
-    Usage {
-        vcpus,
-        memory_mib: 0,
-        instances,
-    }
 }
 
 fn groups(names: &[&str]) -> Vec<String> {

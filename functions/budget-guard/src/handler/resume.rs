@@ -127,6 +127,7 @@ fn hold_reason(budget: &BudgetPolicy, total: Usage, demand: Usage) -> String {
 #[cfg(test)]
 mod tests {
     use pretty_assertions::assert_eq;
+    use shared::checks::fixtures::usage;
 
     use super::*;
 
@@ -138,14 +139,6 @@ mod tests {
             suspend_at_percent: 100,
             resume_below_percent: 90,
             clamp_max_size: false,
-        }
-    }
-
-    fn usage(vcpus: u64, instances: u64) -> Usage {
-        Usage {
-            vcpus,
-            memory_mib: 0,
-            instances,
         }
     }
 
