@@ -89,10 +89,16 @@ impl Misconfigured {
     }
 
     pub fn diagnostic(&self) -> Diagnostic {
-        Diagnostic {
-            error_type: "GuardMisconfigured".to_owned(),
-            error_message: self.to_string(),
-        }
+        diagnostic("GuardMisconfigured", self)
+    }
+}
+
+/// The error a failed invocation reports to Lambda: its type (what kind of
+/// failure, for metrics and the dead-letter queue) and its message.
+pub fn diagnostic(error_type: &str, err: &impl std::fmt::Display) -> Diagnostic {
+    Diagnostic {
+        error_type: error_type.to_owned(),
+        error_message: err.to_string(),
     }
 }
 

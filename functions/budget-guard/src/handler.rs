@@ -53,17 +53,20 @@ impl From<MeasureError> for HandlerError {
     }
 }
 
+impl HandlerError {
+    /// The failure's kind, as Lambda reports it.
+    fn error_type(&self) -> &'static str {
+        match self {
+            Self::Event(_) => "MalformedEvent",
+            Self::Usage(_) => "UsageUnknown",
+            Self::Aws(_) => "AwsError",
+        }
+    }
+}
+
 impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(err: HandlerError) -> Self {
-        let error_type = match &err {
-            HandlerError::Event(_) => "MalformedEvent",
-            HandlerError::Usage(_) => "UsageUnknown",
-            HandlerError::Aws(_) => "AwsError",
-        };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.to_owned(),
-            error_message: err.to_string(),
-        }
+        shared::startup::diagnostic(err.error_type(), &err)
     }
 }
 

@@ -81,18 +81,21 @@ pub enum HandlerError {
     Cap { error: AwsError },
 }
 
+impl HandlerError {
+    /// The failure's kind, as Lambda reports it.
+    fn error_type(&self) -> &'static str {
+        match self {
+            Self::Event(_) => "MalformedEvent",
+            Self::Facts { .. } => "FactsUnavailable",
+            Self::Sweep { .. } => "SweepFailed",
+            Self::Cap { .. } => "CapUnavailable",
+        }
+    }
+}
+
 impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(err: HandlerError) -> Self {
-        let error_type = match &err {
-            HandlerError::Event(_) => "MalformedEvent",
-            HandlerError::Facts { .. } => "FactsUnavailable",
-            HandlerError::Sweep { .. } => "SweepFailed",
-            HandlerError::Cap { .. } => "CapUnavailable",
-        };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.to_owned(),
-            error_message: err.to_string(),
-        }
+        shared::startup::diagnostic(err.error_type(), &err)
     }
 }
 

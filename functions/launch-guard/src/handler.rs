@@ -502,17 +502,20 @@ fn merge(report: &mut SuspensionReport, rest: SuspensionReport) {
     report.notes.extend(rest.notes);
 }
 
+impl HandlerError {
+    /// The failure's kind, as Lambda reports it.
+    fn error_type(&self) -> &'static str {
+        match self {
+            Self::Event(_) => "MalformedEvent",
+            Self::Ownership { .. } => "OwnershipUnknown",
+            Self::Completion { .. } => "CompletionFailed",
+        }
+    }
+}
+
 impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(err: HandlerError) -> Self {
-        let error_type = match &err {
-            HandlerError::Event(_) => "MalformedEvent",
-            HandlerError::Ownership { .. } => "OwnershipUnknown",
-            HandlerError::Completion { .. } => "CompletionFailed",
-        };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.to_owned(),
-            error_message: err.to_string(),
-        }
+        shared::startup::diagnostic(err.error_type(), &err)
     }
 }
 
