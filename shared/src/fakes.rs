@@ -534,6 +534,20 @@ impl ScaleOutControl for FakeAws {
         );
         Ok(())
     }
+
+    /// Like Auto Scaling (as the adapter reads it): a hook or a group that
+    /// is not there is nothing to delete, not an error.
+    async fn delete_launch_hook(&self, group: &str, hook: &str) -> AwsResult<()> {
+        self.pace("DeleteLifecycleHook").await;
+        let mut state = self.call("DeleteLifecycleHook")?;
+        state
+            .group_changes
+            .push(format!("DeleteLifecycleHook {group}"));
+        if let Some(hooks) = state.hooks.get_mut(group) {
+            hooks.retain(|h| h.name != hook);
+        }
+        Ok(())
+    }
 }
 
 impl AlertPublish for FakeAws {

@@ -181,6 +181,14 @@ pub trait ScaleOutControl: Send + Sync {
         heartbeat_seconds: i32,
         metadata: &str,
     ) -> impl Future<Output = AwsResult<()>> + Send;
+    /// `DeleteLifecycleHook` of the hook named `hook` (stack-guard, when its
+    /// stack is deleted). A hook, or a group, that no longer exists is
+    /// `Ok`: there is nothing left to remove.
+    fn delete_launch_hook(
+        &self,
+        group: &str,
+        hook: &str,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
 }
 
 /// Tags one instance: launch-guard's record of its decision. The IAM policy

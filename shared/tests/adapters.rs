@@ -30,11 +30,14 @@ use shared::lifecycle::{LAUNCHING, LifecycleAction};
 use shared::policy::Policy;
 use shared::ports::{
     AlertPublish, AwsError, Completion, GroupRead, InstanceRead, LifecycleComplete,
-    NetworkImageRead,
+    NetworkImageRead, ScaleOutControl,
 };
 
 use aws_sdk_autoscaling::operation::complete_lifecycle_action::{
     CompleteLifecycleActionError, CompleteLifecycleActionInput, CompleteLifecycleActionOutput,
+};
+use aws_sdk_autoscaling::operation::delete_lifecycle_hook::{
+    DeleteLifecycleHookError, DeleteLifecycleHookInput, DeleteLifecycleHookOutput,
 };
 use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::{
     DescribeAutoScalingGroupsInput, DescribeAutoScalingGroupsOutput,
@@ -900,4 +903,92 @@ async fn alarm_states_are_asked_for_metric_and_composite_alarms() {
         [AlarmType::MetricAlarm, AlarmType::CompositeAlarm]
     );
     assert_eq!(requests[0].alarm_names(), ["cpu-surge", "request-surge"]);
+}
+
+// ---------------------------------------------------------------------------
+// Auto Scaling: DeleteLifecycleHook
+// ---------------------------------------------------------------------------
+
+fn hook_deleted() -> DeleteLifecycleHookOutput {
+    DeleteLifecycleHookOutput::builder().build()
+}
+
+fn delete_hook_error(code: &str, message: &str) -> DeleteLifecycleHookError {
+    DeleteLifecycleHookError::generic(meta(code, message))
+}
+
+#[tokio::test]
+async fn delete_launch_hook_sends_the_group_and_the_hook_name() {
+    let (seen, record) = recorder::<DeleteLifecycleHookInput>();
+    let rule = mock!(aws_sdk_autoscaling::Client::delete_lifecycle_hook)
+        .match_requests(record)
+        .then_output(hook_deleted);
+
+    let deleted = auto_scaling(&[&rule]).delete_launch_hook(GROUP, HOOK).await;
+
+    assert_eq!(deleted, Ok(()));
+    let expected = DeleteLifecycleHookInput::builder()
+        .lifecycle_hook_name(HOOK)
+        .auto_scaling_group_name(GROUP)
+        .build()
+        .unwrap();
+    assert_eq!(taken(&seen), vec![expected]);
+}
+
+#[rstest]
+#[case::hook_gone(&format!("No Lifecycle Hook found for name: {HOOK} and AutoScalingGroupName: {GROUP}"))]
+#[case::group_gone(&format!("AutoScalingGroup name not found - no such group: {GROUP}"))]
+#[tokio::test]
+async fn a_hook_that_is_already_gone_is_deleted_not_an_error(#[case] message: &str) {
+    // Given: Auto Scaling's answer when there is no such hook (or group)
+    let message = message.to_owned();
+    let rule = mock!(aws_sdk_autoscaling::Client::delete_lifecycle_hook)
+        .then_error(move || delete_hook_error("ValidationError", &message));
+
+    // When
+    let deleted = auto_scaling(&[&rule]).delete_launch_hook(GROUP, HOOK).await;
+
+    // Then
+    assert_eq!(deleted, Ok(()));
+    assert_eq!(rule.num_calls(), 1, "a validation error is not retried");
+}
+
+#[rstest]
+#[case::access_denied(
+    "AccessDenied",
+    "User: arn:aws:sts::123456789012:assumed-role/stack-guard/fn is not authorized to perform: autoscaling:DeleteLifecycleHook"
+)]
+#[case::other_validation_error(
+    "ValidationError",
+    "1 validation error detected: Value 'launch hook' at 'lifecycleHookName' failed to satisfy constraint"
+)]
+#[tokio::test]
+async fn delete_launch_hook_reports_any_other_error_with_operation_and_code(
+    #[case] code: &'static str,
+    #[case] message: &'static str,
+) {
+    let rule = mock!(aws_sdk_autoscaling::Client::delete_lifecycle_hook)
+        .then_error(move || delete_hook_error(code, message));
+
+    let deleted = auto_scaling(&[&rule]).delete_launch_hook(GROUP, HOOK).await;
+
+    assert_eq!(
+        deleted,
+        Err(AwsError::new("DeleteLifecycleHook", Some(code), message))
+    );
+}
+
+#[tokio::test]
+async fn delete_launch_hook_gives_up_after_three_contended_attempts() {
+    // ResourceContention is the one error the API reference names (HTTP 500).
+    let rule = mock!(aws_sdk_autoscaling::Client::delete_lifecycle_hook)
+        .sequence()
+        .http_status(500, None)
+        .repeatedly()
+        .build();
+
+    let deleted = auto_scaling(&[&rule]).delete_launch_hook(GROUP, HOOK).await;
+
+    assert!(deleted.is_err(), "{deleted:?}");
+    assert_eq!(rule.num_calls(), 3);
 }

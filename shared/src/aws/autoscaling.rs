@@ -169,6 +169,37 @@ impl ScaleOutControl for AutoScaling {
             .map_err(|err| aws_error("PutLifecycleHook", err))?;
         Ok(())
     }
+
+    async fn delete_launch_hook(&self, group: &str, hook: &str) -> AwsResult<()> {
+        let sent = self
+            .client
+            .delete_lifecycle_hook()
+            .auto_scaling_group_name(group)
+            .lifecycle_hook_name(hook)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let err = aws_error("DeleteLifecycleHook", err);
+                if is_already_gone(&err) {
+                    Ok(())
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+}
+
+/// Whether a failed `DeleteLifecycleHook` says the hook (or its group) is not
+/// there. The API reference names no error for it (only
+/// `ResourceContention`); Auto Scaling answers a `ValidationError` whose
+/// message says the hook or the group was not found, so the message decides.
+fn is_already_gone(err: &crate::ports::AwsError) -> bool {
+    let message = err.message.to_ascii_lowercase();
+    err.code.as_deref() == Some("ValidationError")
+        && (message.contains("no lifecycle hook found") || message.contains("not found"))
 }
 
 fn group_tag(group: &str, key: &str) -> aws_sdk_autoscaling::types::builders::TagBuilder {
