@@ -7,49 +7,17 @@ resource-level permissions)."""
 
 from __future__ import annotations
 
-import json
-import pathlib
 from typing import Any
 
 import pytest
-from cfnlint.decode import decode
 
-TEMPLATE = pathlib.Path(__file__).resolve().parents[2] / "template.yaml"
-TAG_KEY = "kubernetes.io/cluster/prod"
-
-
-def _substitute(document: Any) -> Any:
-    """A policy document with `Fn::Sub` resolved for a cluster `prod`."""
-    if isinstance(document, dict) and "Fn::Sub" in document:
-        text, _ = document["Fn::Sub"]
-        for name, value in {
-            "TagKey": TAG_KEY,
-            "AWS::Partition": "aws",
-            "AWS::Region": "eu-west-1",
-            "AWS::AccountId": "123456789012",
-        }.items():
-            text = text.replace("${" + name + "}", value)
-        return json.loads(text)
-    return document
-
-
-def statements(role: str) -> list[dict[str, Any]]:
-    template, matches = decode(str(TEMPLATE))
-    assert not matches, matches
-    found = []
-    for policy in template["Resources"][role]["Properties"]["Policies"]:
-        if "PolicyDocument" not in policy:  # an !If around an optional policy
-            continue
-        found.extend(_substitute(policy["PolicyDocument"])["Statement"])
-    return found
+from template_iam import TAG_KEY
+from template_iam import allowing as _allowing
 
 
 def allowing(role: str, action: str) -> list[dict[str, Any]]:
-    def actions(statement: dict[str, Any]) -> list[str]:
-        named = statement["Action"]
-        return [named] if isinstance(named, str) else list(named)
-
-    return [s for s in statements(role) if action in actions(s)]
+    """The Allow statements of the role naming the action."""
+    return [s.body for s in _allowing(role, action)]
 
 
 def test_launch_guard_records_decisions_only_on_cluster_instances_and_only_its_tags() -> None:

@@ -1,0 +1,331 @@
+//! The stack's custom resource end to end (issue 11): the real
+//! `target/debug/stack-guard` answers CloudFormation's requests by `PUT` to
+//! the request's `ResponseURL`, here a local HTTP server standing in for the
+//! pre-signed S3 URL. Create and Update validate the policy; Delete removes
+//! the guard's hooks and lifts its suspensions on the seeded cluster's
+//! groups, and nothing else.
+//!
+//! Build the binary first: `cargo build -p stack-guard`.
+
+// Test code: a failed step is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_autoscaling::types::Tag;
+use scaling_guard_e2e::{Function, HOOK};
+use serde_json::{Value, json};
+use shared::suspension::SuspensionRecord;
+
+mod support;
+
+use support::{Bed, SUSPENDED_TAG};
+
+/// What the `PUT` to the response URL carried.
+#[derive(Debug)]
+struct Captured {
+    method: String,
+    url: String,
+    content_type: Option<String>,
+    body: Value,
+}
+
+/// A local stand-in for CloudFormation's pre-signed `ResponseURL`: answers
+/// one request with 200 and hands back what it received.
+struct ResponseUrl {
+    url: String,
+    received: mpsc::Receiver<Captured>,
+}
+
+impl ResponseUrl {
+    fn start() -> Self {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let address = server.server_addr().to_ip().unwrap();
+        let url = format!("http://{address}/response/stack%7CGuard?X-Amz-Signature=abc");
+        let (sender, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            let Ok(mut request) = server.recv() else {
+                return;
+            };
+            let mut body = String::new();
+            request.as_reader().read_to_string(&mut body).unwrap();
+            let content_type = request
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("Content-Type"))
+                .map(|h| h.value.as_str().to_owned());
+            let captured = Captured {
+                method: request.method().as_str().to_owned(),
+                url: request.url().to_owned(),
+                content_type,
+                body: serde_json::from_str(&body).unwrap_or(Value::String(body)),
+            };
+            let _ = request.respond(tiny_http::Response::empty(200));
+            let _ = sender.send(captured);
+        });
+        ResponseUrl { url, received }
+    }
+
+    /// The one answer the function sent.
+    fn answer(&self) -> Captured {
+        self.received
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the function answered CloudFormation")
+    }
+}
+
+/// A request as CloudFormation sends it (the shape of `events/stack-*.json`),
+/// answered to `url`.
+fn request(kind: &str, url: &str, policy: &BTreeMap<String, String>) -> Value {
+    let mut event = json!({
+        "RequestType": kind,
+        "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:scaling-guard-stack-guard",
+        "ResponseURL": url,
+        "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/scaling-guard/5b8e2c20-cf1a-11f0-9a1e-0a7c4d2b1f3e",
+        "RequestId": format!("request-{kind}"),
+        "LogicalResourceId": "Guard",
+        "ResourceType": "Custom::ScalingGuardPolicy",
+        "ResourceProperties": {
+            "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:scaling-guard-stack-guard",
+            "Policy": policy,
+        }
+    });
+    if kind != "Create" {
+        event["PhysicalResourceId"] = json!("scaling-guard-prod");
+    }
+    if kind == "Update" {
+        event["OldResourceProperties"] = event["ResourceProperties"].clone();
+    }
+    event
+}
+
+impl Bed {
+    async fn stack_guard(&self) -> Function {
+        // The policy comes with each request, not from the environment.
+        let binary = Function::binary("stack-guard").unwrap();
+        Function::start(&binary, &self.endpoint(), Vec::<(String, String)>::new())
+            .await
+            .expect("stack-guard starts")
+    }
+
+    /// Sends `kind` with `policy` to the function and returns what it `PUT`.
+    async fn custom_resource(
+        &self,
+        function: &Function,
+        kind: &str,
+        policy: &BTreeMap<String, String>,
+    ) -> Captured {
+        let server = ResponseUrl::start();
+        function
+            .invoke(&request(kind, &server.url, policy))
+            .await
+            .unwrap();
+        let answer = server.answer();
+        assert_eq!(answer.method, "PUT");
+        assert_eq!(answer.url, "/response/stack%7CGuard?X-Amz-Signature=abc");
+        assert_eq!(
+            answer.content_type.as_deref(),
+            Some(""),
+            "signed for no type"
+        );
+        assert_eq!(answer.body["StackId"], request(kind, "", policy)["StackId"]);
+        assert_eq!(answer.body["RequestId"], format!("request-{kind}"));
+        assert_eq!(answer.body["LogicalResourceId"], "Guard");
+        answer
+    }
+
+    /// The guard's suspension, written exactly as the functions write it:
+    /// the record first, then `Launch`, then (with `clamp_to`) MaxSize.
+    async fn suspend_as_the_guard(&self, group: &str, clamp_to: Option<i32>) {
+        let before = self.group(group).await.max_size;
+        // Older than the settling time: a finished suspension.
+        let mut record = SuspensionRecord::new(
+            "vCPU usage at 100% of the budget".to_owned(),
+            "schedule",
+            SystemTime::now() - Duration::from_secs(3600),
+            Vec::new(),
+        );
+        if let Some(clamped) = clamp_to {
+            record.original_max_size = Some(before);
+            record.clamped_to = Some(clamped);
+        }
+        self.clients
+            .autoscaling
+            .create_or_update_tags()
+            .tags(
+                Tag::builder()
+                    .resource_id(group)
+                    .resource_type("auto-scaling-group")
+                    .key(SUSPENDED_TAG)
+                    .value(record.to_tag_value())
+                    .propagate_at_launch(false)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        self.cluster
+            .suspend_processes(group, &["Launch"])
+            .await
+            .unwrap();
+        if let Some(clamped) = clamp_to {
+            self.cluster.set_max_size(group, clamped).await.unwrap();
+        }
+    }
+
+    async fn has_guard_hook(&self, group: &str) -> bool {
+        self.cluster
+            .lifecycle_hooks(group)
+            .await
+            .unwrap()
+            .iter()
+            .any(|h| h.lifecycle_hook_name() == Some(HOOK))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_and_update_answer_success_for_a_valid_policy_and_failed_with_every_problem() {
+    let bed = Bed::new().await;
+    let function = bed.stack_guard().await;
+    let valid = bed.cluster.policy_env();
+
+    // A valid policy: SUCCESS, the cluster's stable id.
+    for kind in ["Create", "Update"] {
+        let answer = bed.custom_resource(&function, kind, &valid).await;
+        assert_eq!(
+            answer.body["Status"], "SUCCESS",
+            "{kind}: {:?}",
+            answer.body
+        );
+        assert_eq!(answer.body["PhysicalResourceId"], "scaling-guard-prod");
+        assert_eq!(answer.body["Data"]["Cluster"], "prod");
+        assert_eq!(answer.body["Data"]["HookName"], HOOK);
+        assert_eq!(answer.body["Data"]["Mode"], "enforce");
+    }
+
+    // An invalid policy: FAILED, every problem in the Reason.
+    let mut invalid = valid.clone();
+    invalid.insert("GUARD_MODE".to_owned(), "block".to_owned());
+    invalid.insert("GUARD_RESUME_BELOW_PERCENT".to_owned(), "100".to_owned());
+    invalid.insert("GUARD_MAX_VCPUS".to_owned(), "many".to_owned());
+    let answer = bed.custom_resource(&function, "Create", &invalid).await;
+    assert_eq!(answer.body["Status"], "FAILED", "{:?}", answer.body);
+    let reason = answer.body["Reason"].as_str().unwrap();
+    assert!(reason.starts_with("invalid policy ("), "{reason}");
+    for named in [
+        "GUARD_MODE",
+        "GUARD_RESUME_BELOW_PERCENT",
+        "GUARD_MAX_VCPUS",
+    ] {
+        assert!(reason.contains(named), "{named} in {reason}");
+    }
+    // Nothing on the cluster changed.
+    for group in &bed.cluster.groups {
+        assert!(bed.has_guard_hook(group).await, "{group} keeps its hook");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_removes_the_guards_hooks_and_lifts_only_its_own_suspensions() {
+    let bed = Bed::new().await;
+    let [general, system, batch] = [0, 1, 2].map(|i| bed.cluster.groups[i].clone());
+    let staging = bed.cluster.staging_group.clone();
+    // Given: every group enrolled (the seeded cluster carries the guard's
+    // hook); the guard suspended general (with a clamp of MaxSize 10 → 2) and
+    // system; an operator suspended batch; the staging cluster's group
+    // carries a guard suspension of its own guard.
+    for group in [&general, &system, &batch, &staging] {
+        assert!(bed.has_guard_hook(group).await, "{group} is enrolled");
+    }
+    assert_eq!(bed.group(&general).await.max_size, 10);
+    bed.suspend_as_the_guard(&general, Some(2)).await;
+    bed.suspend_as_the_guard(&system, None).await;
+    bed.cluster
+        .suspend_processes(&batch, &["Launch"])
+        .await
+        .unwrap();
+    bed.suspend_as_the_guard(&staging, None).await;
+    bed.assert_suspended_by_guard(&general).await;
+    assert_eq!(bed.group(&general).await.max_size, 2);
+
+    // When: CloudFormation deletes the custom resource.
+    let function = bed.stack_guard().await;
+    let answer = bed
+        .custom_resource(&function, "Delete", &bed.cluster.policy_env())
+        .await;
+
+    // Then: SUCCESS, listing what was done.
+    assert_eq!(answer.body["Status"], "SUCCESS", "{:?}", answer.body);
+    assert_eq!(answer.body["PhysicalResourceId"], "scaling-guard-prod");
+    let data = &answer.body["Data"];
+    let listed = |key: &str| {
+        let mut items: Vec<String> = data[key]
+            .as_str()
+            .unwrap()
+            .split(", ")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        items.sort();
+        items
+    };
+    let mut all = vec![general.clone(), system.clone(), batch.clone()];
+    all.sort();
+    let mut guarded = vec![general.clone(), system.clone()];
+    guarded.sort();
+    assert_eq!(data["Cluster"], "prod");
+    assert_eq!(listed("HooksRemoved"), all);
+    assert_eq!(listed("Resumed"), guarded);
+    assert_eq!(listed("MaxSizeRestored"), [format!("{general}=10")]);
+    assert_eq!(listed("LeftSuspendedByOthers"), [batch.as_str()]);
+    assert_eq!(data["NotUndone"], "", "{:?}", answer.body["Reason"]);
+    assert!(
+        !answer.body["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("NOT UNDONE"),
+        "{:?}",
+        answer.body["Reason"]
+    );
+
+    // No guard hook, no guard suspension, no clamp on any cluster group.
+    for group in [&general, &system, &batch] {
+        assert!(
+            !bed.has_guard_hook(group).await,
+            "{group} has no guard hook"
+        );
+        assert!(
+            !bed.group(group).await.tags.contains_key(SUSPENDED_TAG),
+            "{group} has no suspension record"
+        );
+    }
+    bed.assert_not_suspended(&general).await;
+    bed.assert_not_suspended(&system).await;
+    assert_eq!(
+        bed.group(&general).await.max_size,
+        10,
+        "the clamp is lifted"
+    );
+    assert_eq!(bed.group(&system).await.max_size, 10);
+    // The operator's suspension stays.
+    assert_eq!(bed.group(&batch).await.suspended_processes, ["Launch"]);
+    // Another cluster's group is never touched.
+    assert!(bed.has_guard_hook(&staging).await, "staging keeps its hook");
+    bed.assert_suspended_by_guard(&staging).await;
+
+    // A repeated Delete (Lambda retrying) finds nothing left and succeeds.
+    let again = bed
+        .custom_resource(&function, "Delete", &bed.cluster.policy_env())
+        .await;
+    assert_eq!(again.body["Status"], "SUCCESS", "{:?}", again.body);
+    assert_eq!(again.body["Data"]["HooksRemoved"], "");
+    assert_eq!(again.body["Data"]["Resumed"], "");
+    assert_eq!(again.body["Data"]["LeftSuspendedByOthers"], batch.as_str());
+}
