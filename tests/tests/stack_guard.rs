@@ -20,7 +20,7 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_autoscaling::types::Tag;
-use scaling_guard_e2e::{Function, HOOK};
+use scaling_guard_e2e::{CLUSTER, Function, HOOK, events};
 use serde_json::{Value, json};
 use shared::suspension::SuspensionRecord;
 
@@ -328,4 +328,38 @@ async fn delete_removes_the_guards_hooks_and_lifts_only_its_own_suspensions() {
     assert_eq!(again.body["Data"]["HooksRemoved"], "");
     assert_eq!(again.body["Data"]["Resumed"], "");
     assert_eq!(again.body["Data"]["LeftSuspendedByOthers"], batch.as_str());
+}
+
+#[tokio::test]
+async fn delete_removes_the_hook_budget_guard_enrolled() {
+    let bed = Bed::new().await;
+    // Given: a new cluster group without the hook, enrolled by budget-guard's schedule.
+    let gpu = bed
+        .cluster
+        .add_node_group(CLUSTER, "gpu", false)
+        .await
+        .unwrap();
+    assert!(
+        !bed.has_guard_hook(&gpu).await,
+        "{gpu} starts without the hook"
+    );
+    let budget_guard = bed.budget_guard(&bed.policy(Some(100), None, None)).await;
+    let summary = budget_guard
+        .invoke(&events::budget_schedule().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(summary["enrolled"], json!([gpu]), "{summary}");
+    assert!(bed.has_guard_hook(&gpu).await, "{gpu} is enrolled");
+
+    // When: CloudFormation deletes the custom resource.
+    let function = bed.stack_guard().await;
+    let answer = bed
+        .custom_resource(&function, "Delete", &bed.cluster.policy_env())
+        .await;
+
+    // Then: the enrolled hook is gone with the seeded ones.
+    assert_eq!(answer.body["Status"], "SUCCESS", "{:?}", answer.body);
+    let removed = answer.body["Data"]["HooksRemoved"].as_str().unwrap();
+    assert!(removed.split(", ").any(|g| g == gpu), "{removed}");
+    assert!(!bed.has_guard_hook(&gpu).await, "{gpu} has no guard hook");
 }
