@@ -663,3 +663,18 @@ impl crate::ports::Ports for FakeAws {
 }
 
 pub use guard_core::checks::fixtures::test_policy;
+
+/// The checks a summary's `violations` name, in order (a summary as the
+/// runtime receives it: JSON). Panics on a summary without them: a test helper.
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test helper: a summary without violations fails the test"
+)]
+pub fn checks_of(summary: &serde_json::Value) -> Vec<&str> {
+    summary["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["check"].as_str().unwrap())
+        .collect()
+}

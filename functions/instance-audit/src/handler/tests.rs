@@ -12,7 +12,7 @@ use shared::audit::{
 use shared::checks::fixtures::{CLUSTER_SETTINGS, NODE_SETTINGS, policy_of};
 use shared::checks::membership::{GROUP_NAME_TAG, VETTED_TAG};
 use shared::facts::{HookFacts, HttpTokens, ImageFacts, InstanceFacts, SubnetFacts};
-use shared::fakes::FakeAws;
+use shared::fakes::{FakeAws, checks_of as checks};
 use shared::lifecycle::LAUNCHING;
 use shared::policy::Policy;
 use shared::ports::MetricUnit;
@@ -121,15 +121,6 @@ fn set_state(aws: &FakeAws, id: &str, state: &str) {
 
 fn kinds(aws: &FakeAws) -> Vec<AlertKind> {
     aws.published().into_iter().map(|a| a.kind).collect()
-}
-
-fn checks(summary: &Value) -> Vec<&str> {
-    summary["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["check"].as_str().unwrap())
-        .collect()
 }
 
 fn with(event: &str, change: impl FnOnce(&mut Value)) -> String {

@@ -7,7 +7,7 @@ use shared::alerts::AlertKind;
 use shared::checks::fixtures::{CLUSTER_SETTINGS, NODE_SETTINGS, policy_of};
 use shared::decision::LifecycleResult;
 use shared::facts::{GroupFacts, HttpTokens, ImageFacts, InstanceFacts, SubnetFacts};
-use shared::fakes::FakeAws;
+use shared::fakes::{FakeAws, checks_of};
 use shared::policy::Policy;
 
 use super::*;
@@ -86,16 +86,6 @@ async fn run(policy: &Policy, aws: &FakeAws, event: &str) -> Result<Value, Handl
 /// The deadline of an invocation of the template's launch-guard (30 s).
 fn lambda_deadline() -> Deadline {
     Deadline::after(Duration::from_secs(30))
-}
-
-/// The checks a summary's violations name, in order.
-fn checks_of(summary: &Value) -> Vec<&str> {
-    summary["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["check"].as_str().unwrap())
-        .collect()
 }
 
 fn results(aws: &FakeAws) -> Vec<LifecycleResult> {
