@@ -28,6 +28,13 @@ for what moto cannot do through the AWS API. Everything else goes to moto.
                "region": optional, default every region that has the image}
          -> 200 [{image_id, account, region, creation_date, deprecation_time}]
 
+    POST /_scaling_guard/ssm/public-parameters
+         body {"parameters": {"/aws/service/...": "value", ...},
+               "region": optional, default "us-east-1"}
+         -> 200 [{name, value, version, region, arn}]   (stored as AWS's own
+            public parameters in moto's SSM backend of the default account:
+            GetParameter(s) answer them; seeding a name again adds a version)
+
     GET  /_scaling_guard/lifecycle-actions/ended[?group=NAME]
          -> 200 [{token, group, hook, instance_id, destination, by, result,
                   launched, ended, seconds, heartbeat_timeout, seq}]
@@ -88,7 +95,7 @@ from moto.sns.models import sns_backends
 from moto.ec2.utils import format_timestamp
 from werkzeug.wrappers import Request, Response
 
-from . import autoscaling_ext, cloudwatch_cbor, ec2_ext, faults
+from . import autoscaling_ext, cloudwatch_cbor, ec2_ext, faults, ssm_ext
 
 PREFIX = "/_scaling_guard/"
 
@@ -205,6 +212,27 @@ def update_image(image_id: str, body: dict[str, Any]) -> list[dict[str, Any]]:
     return updated
 
 
+def seed_public_parameters(body: dict[str, Any]) -> list[dict[str, Any]]:
+    unknown = set(body) - {"parameters", "region"}
+    if unknown:
+        raise ControlError(400, f"unknown keys: {sorted(unknown)}")
+    parameters, region = body.get("parameters"), body.get("region", "us-east-1")
+    if not isinstance(parameters, dict) or not parameters:
+        raise ControlError(400, "`parameters` must be a non-empty object {name: value}")
+    for name, value in parameters.items():
+        if not name.startswith(ssm_ext.PUBLIC_PREFIX):
+            raise ControlError(400, f"`{name}` is not a public parameter name ({ssm_ext.PUBLIC_PREFIX}...)")
+        if not isinstance(value, str) or not value:
+            raise ControlError(400, f"the value of `{name}` must be a non-empty string")
+    if not isinstance(region, str):
+        raise ControlError(400, "`region` must be a string")
+    try:
+        ec2_backends[DEFAULT_ACCOUNT_ID][region]
+    except KeyError:
+        raise ControlError(400, f"unknown region {region}") from None
+    return [ssm_ext.seed(region, name, value) for name, value in parameters.items()]
+
+
 def published(request: Request) -> list[dict[str, Any]]:
     topic = request.args.get("topic")
     if not topic:
@@ -261,6 +289,11 @@ def route(request: Request, app: "EmulatorApp") -> Any:
         if not isinstance(body, dict):
             raise ControlError(400, "the body must be a JSON object")
         return warm_pool(parts[1], parts[3], body)
+    if request.method == "POST" and parts == ["ssm", "public-parameters"]:
+        body = request.get_json(force=True, silent=True)
+        if not isinstance(body, dict):
+            raise ControlError(400, "the body must be a JSON object")
+        return seed_public_parameters(body)
     if request.method == "POST" and len(parts) == 2 and parts[0] == "images":
         body = request.get_json(force=True, silent=True)
         if not isinstance(body, dict):

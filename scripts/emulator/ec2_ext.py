@@ -5,9 +5,13 @@ Closes these moto gaps (each patch below says which one):
 * images: moto has no `EnableImageDeprecation` / `DisableImageDeprecation`,
   never reports `DeprecationTime`, and stamps `CreationDate` with "now";
   `set_image_dates` (used by the control endpoint) backdates both;
+* images: moto's RegisterImage drops `Architecture` and `RootDeviceName`;
 * instances: moto ignores the launch template's `IamInstanceProfile`,
   `MetadataOptions` and `CpuOptions` (for RunInstances with a template and for
-  Auto Scaling launches), and drops `CpuOptions` of RunInstances.
+  Auto Scaling launches), and drops `CpuOptions` of RunInstances;
+* volumes: moto gives every instance launched without an explicit
+  `BlockDeviceMappings` an unencrypted 8 GiB root volume at `/dev/sda1`, also
+  when the launch template maps the image's root device itself.
 """
 
 from __future__ import annotations
@@ -71,6 +75,27 @@ def disable_image_deprecation(self: EC2Response) -> ActionResult:
     self.error_on_dryrun()
     set_image_dates(ami, {"deprecation_time": None})
     return ActionResult({"Return": True})
+
+
+def _patch_register_image() -> None:
+    """Gap: RegisterImage drops `Architecture` and `RootDeviceName`, so
+    DescribeImages answers no `Architecture` for a registered image (and
+    `/dev/sda1` as its root device). AWS keeps both. Wraps
+    `EC2Response.register_image`. (Without `Architecture` nothing is reported,
+    as moto does; AWS documents `i386` as the default for EBS-backed images.)"""
+    original = EC2Response.register_image
+
+    def register_image(self: EC2Response) -> Any:
+        result = original(self)
+        if isinstance(result, ActionResult):
+            ami = self.ec2_backend.amis[result.result["ImageId"]]  # type: ignore[index]
+            if self._get_param("Architecture"):
+                ami.architecture = self._get_param("Architecture")
+            if self._get_param("RootDeviceName"):
+                ami.root_device_name = self._get_param("RootDeviceName")
+        return result
+
+    EC2Response.register_image = register_image  # type: ignore[method-assign]
 
 
 # --- instances -----------------------------------------------------------------
@@ -145,6 +170,41 @@ def _patch_run_instances() -> None:
     EC2Backend.run_instances = run_instances  # type: ignore[method-assign]
 
 
+def _patch_root_volume() -> None:
+    """Gap: moto attaches a default root volume (8 GiB, unencrypted) at
+    `/dev/sda1` whatever the image's `RootDeviceName`, and keeps it (in
+    DescribeVolumes, attached to the instance) when the launch template's
+    `BlockDeviceMappings` map the root device too. On AWS the root volume is at
+    the image's root device, and a mapping for that device replaces it (its
+    size, type, `Encrypted`, `KmsKeyId`), so every volume of the instance is
+    the template's when it maps the root device. Here the default volume goes
+    to the image's root device and is deleted when a mapping took that device.
+    Wraps `Instance.setup_defaults` and `EC2Backend.run_instances` (so both
+    RunInstances and Auto Scaling launches are covered)."""
+
+    def setup_defaults(self: Instance) -> None:
+        volume = self.ec2_backend.create_volume(size=8, zone_name=self._placement.zone)
+        self.ec2_backend.attach_volume(volume.id, self.id, self.root_device_name, True)
+        self.scaling_guard_default_root = volume.id  # type: ignore[attr-defined]
+
+    Instance.setup_defaults = setup_defaults  # type: ignore[method-assign]
+    original = EC2Backend.run_instances
+
+    def run_instances(self: EC2Backend, *args: Any, **kwargs: Any) -> Any:
+        reservation = original(self, *args, **kwargs)
+        for instance in reservation.instances:
+            default = getattr(instance, "scaling_guard_default_root", None)
+            attached = {block.volume_id for _, block in instance.get_block_device_mapping}
+            if default is not None and default not in attached:  # a mapping replaced it
+                volume = self.get_volume(default)
+                volume.attachment = None
+                self.delete_volume(default)
+                instance.scaling_guard_default_root = None
+        return reservation
+
+    EC2Backend.run_instances = run_instances  # type: ignore[method-assign]
+
+
 def _patch_group_launch() -> None:
     """Gap: instances an Auto Scaling group launches from a launch template
     lack the template's IamInstanceProfile, MetadataOptions and CpuOptions.
@@ -188,8 +248,11 @@ def _patch_run_instances_cpu_options() -> None:
 def install() -> None:
     Ami.deprecation_time = None  # type: ignore[attr-defined]
     Instance.cpu_options = None  # type: ignore[attr-defined]
+    Instance.scaling_guard_default_root = None  # type: ignore[attr-defined]
     EC2Response.enable_image_deprecation = enable_image_deprecation  # type: ignore[attr-defined]
     EC2Response.disable_image_deprecation = disable_image_deprecation  # type: ignore[attr-defined]
+    _patch_register_image()
+    _patch_root_volume()
     _patch_run_instances()
     _patch_group_launch()
     _patch_run_instances_cpu_options()

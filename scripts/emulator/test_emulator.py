@@ -917,3 +917,126 @@ def test_enforced_heartbeat_timeouts_apply_the_default_result(endpoint, asg, wor
     }
     assert set(instances(asg, name).values()) == {"InService"}
     assert control(endpoint, "POST", "heartbeat-timeouts", {"enforce": "yes"})[0] == 400
+
+
+# --- SSM public parameters, launch template settings on volumes ------------------
+
+EKS_AMI = "/aws/service/eks/optimized-ami/1.30/amazon-linux-2023/x86_64/standard/recommended/image_id"
+BOTTLEROCKET_AMI = "/aws/service/bottlerocket/aws-k8s-1.30/x86_64/latest/image_id"
+
+
+def test_seeded_public_parameters_are_answered_by_get_parameters(endpoint):
+    ssm = client(endpoint, "ssm")
+    unknown = "/aws/service/eks/optimized-ami/1.30/amazon-linux-2023/arm64/standard/recommended/image_id"
+    # moto knows none of them, and refuses PutParameter under /aws as AWS does.
+    assert ssm.get_parameters(Names=[EKS_AMI])["InvalidParameters"] == [EKS_AMI]
+    with pytest.raises(ClientError) as raised:
+        ssm.put_parameter(Name=EKS_AMI, Value="ami-0123456789abcdef0", Type="String")
+    assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
+
+    status, body = control(endpoint, "POST", "ssm/public-parameters", {
+        "parameters": {EKS_AMI: "ami-0123456789abcdef0", BOTTLEROCKET_AMI: "ami-0fedcba9876543210"},
+    })
+    assert status == 200, body
+    assert [(p["name"], p["version"], p["region"]) for p in body] == [(EKS_AMI, 1, REGION), (BOTTLEROCKET_AMI, 1, REGION)]
+    assert body[0]["arn"] == f"arn:aws:ssm:{REGION}::parameter{EKS_AMI}", "AWS's own: no account in the ARN"
+
+    answer = ssm.get_parameters(Names=[EKS_AMI, unknown, BOTTLEROCKET_AMI])
+    assert answer["InvalidParameters"] == [unknown]
+    found = {p["Name"]: p for p in answer["Parameters"]}
+    assert {name: p["Value"] for name, p in found.items()} == {
+        EKS_AMI: "ami-0123456789abcdef0", BOTTLEROCKET_AMI: "ami-0fedcba9876543210",
+    }
+    assert (found[EKS_AMI]["Type"], found[EKS_AMI]["DataType"], found[EKS_AMI]["Version"]) == ("String", "text", 1)
+    assert ssm.get_parameter(Name=BOTTLEROCKET_AMI)["Parameter"]["Value"] == "ami-0fedcba9876543210"
+    assert client(endpoint, "ssm").get_parameters(Names=[EKS_AMI])["Parameters"][0]["ARN"].endswith(EKS_AMI)
+
+    # Seeding again publishes a new version, as AWS does for a new recommended image.
+    status, body = control(endpoint, "POST", "ssm/public-parameters", {"parameters": {EKS_AMI: "ami-0aaaaaaaaaaaaaaa1"}})
+    assert (status, body[0]["version"]) == (200, 2)
+    (latest,) = ssm.get_parameters(Names=[EKS_AMI])["Parameters"]
+    assert (latest["Value"], latest["Version"]) == ("ami-0aaaaaaaaaaaaaaa1", 2)
+    # Other regions are separate, as on AWS.
+    other = boto3.client("ssm", endpoint_url=endpoint, region_name="eu-west-1")
+    assert other.get_parameters(Names=[EKS_AMI])["InvalidParameters"] == [EKS_AMI]
+
+    for bad in (
+        {"parameters": {"/my/own": "x"}},
+        {"parameters": {EKS_AMI: ""}},
+        {"parameters": {}},
+        {"parameters": {EKS_AMI: "x"}, "region": "nowhere-1"},
+        {"parameters": {EKS_AMI: "x"}, "nope": 1},
+    ):
+        assert control(endpoint, "POST", "ssm/public-parameters", bad)[0] == 400, bad
+
+
+def test_get_parameters_over_json_1_1_like_the_rust_sdk(endpoint):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    name = "/aws/service/bottlerocket/aws-k8s-1.30/arm64/latest/image_id"
+    assert control(endpoint, "POST", "ssm/public-parameters", {"parameters": {name: "ami-0bbbbbbbbbbbbbbb2"}})[0] == 200
+    missing = "/aws/service/bottlerocket/aws-k8s-1.29/arm64/latest/image_id"
+    request = AWSRequest(
+        method="POST",
+        url=f"{endpoint}/",
+        data=json.dumps({"Names": [name, missing]}).encode(),
+        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AmazonSSM.GetParameters"},
+    )
+    SigV4Auth(Credentials("testing", "testing"), "ssm", REGION).add_auth(request)
+    prepared = urllib.request.Request(request.url, data=request.body, headers=dict(request.headers), method="POST")
+    with urllib.request.urlopen(prepared, timeout=10) as response:
+        answer = json.loads(response.read())
+    assert [(p["Name"], p["Value"]) for p in answer["Parameters"]] == [(name, "ami-0bbbbbbbbbbbbbbb2")]
+    assert answer["InvalidParameters"] == [missing]
+
+
+def test_group_instances_carry_the_templates_key_hop_limit_and_encrypted_root_volume(endpoint, ec2, asg, world):
+    key = client(endpoint, "kms").create_key()["KeyMetadata"]["Arn"]
+    ec2.create_key_pair(KeyName="ops-break-glass")
+    # RegisterImage keeps Architecture and RootDeviceName (moto dropped both).
+    image = ec2.register_image(Name="bottlerocket-arm64", Architecture="arm64", RootDeviceName="/dev/xvda")["ImageId"]
+    (described,) = ec2.describe_images(ImageIds=[image])["Images"]
+    assert (described["Architecture"], described["RootDeviceName"]) == ("arm64", "/dev/xvda")
+    template = ec2.create_launch_template(
+        LaunchTemplateName=f"encrypted-{uuid.uuid4().hex[:8]}",
+        LaunchTemplateData={
+            "ImageId": image,
+            "InstanceType": "m7g.large",
+            "KeyName": "ops-break-glass",
+            "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2},
+            "BlockDeviceMappings": [
+                {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 50, "VolumeType": "gp3", "Encrypted": True, "KmsKeyId": key}},
+                {"DeviceName": "/dev/xvdb", "Ebs": {"VolumeSize": 20, "Encrypted": True, "KmsKeyId": key}},
+            ],
+        },
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    group = f"encrypted-{uuid.uuid4().hex[:8]}"
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName=group,
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+        MinSize=0, MaxSize=2, DesiredCapacity=1, VPCZoneIdentifier=world["subnet"],
+    )
+    (instance_id,) = instances(asg, group)
+    (reservation,) = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    instance = reservation["Instances"][0]
+    assert instance["MetadataOptions"]["HttpPutResponseHopLimit"] == 2
+    assert instance["MetadataOptions"]["HttpTokens"] == "required"
+    assert instance["KeyName"] == "ops-break-glass"
+    assert instance["RootDeviceName"] == "/dev/xvda"
+    mapped = {m["DeviceName"]: m["Ebs"]["VolumeId"] for m in instance["BlockDeviceMappings"]}
+    assert sorted(mapped) == ["/dev/xvda", "/dev/xvdb"], "the template's root mapping replaced moto's default root"
+    volumes = ec2.describe_volumes(VolumeIds=list(mapped.values()))["Volumes"]
+    assert {(v["Encrypted"], v["KmsKeyId"]) for v in volumes} == {(True, key)}
+    assert {v["Size"] for v in volumes} == {50, 20}
+    attached = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [instance_id]}])["Volumes"]
+    assert sorted(v["VolumeId"] for v in attached) == sorted(mapped.values()), "no unencrypted leftover"
+
+    # Without a mapping of the root device, the default root is at the image's root device.
+    (plain,) = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"]
+    (reservation,) = ec2.describe_instances(InstanceIds=[plain["InstanceId"]])["Reservations"]
+    (root,) = reservation["Instances"][0]["BlockDeviceMappings"]
+    assert root["DeviceName"] == "/dev/xvda"
+    (volume,) = ec2.describe_volumes(VolumeIds=[root["Ebs"]["VolumeId"]])["Volumes"]
+    assert volume["Encrypted"] is False
