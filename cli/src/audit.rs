@@ -12,8 +12,8 @@ use shared::audit::SweepReport;
 use shared::audit::gather::{self, Audited};
 use shared::budget::measure::{self, GuardedGroups};
 use shared::budget::{self, Usage};
-use shared::checks::CheckName;
 use shared::checks::membership::{Membership, auto_scaling_group};
+use shared::checks::{CheckName, Violation};
 use shared::decision::Finding;
 use shared::policy::{BudgetPolicy, Mode, Policy};
 use shared::ports::{AwsResult, Ports};
@@ -60,6 +60,9 @@ pub struct InstanceRow {
     pub state: String,
     pub compliant: bool,
     pub violations: Vec<Finding>,
+    /// Violations the policy exempts for the instance's group.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exempted: Vec<Violation>,
     /// Why the instance could not be audited (an AWS read failed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -207,6 +210,7 @@ fn report(
             state: instance.state.clone(),
             compliant: false,
             violations: Vec::new(),
+            exempted: Vec::new(),
             error: None,
         };
         match audit {
@@ -218,6 +222,7 @@ fn report(
                 }
                 row.compliant = audit.is_compliant();
                 row.violations = audit.findings;
+                row.exempted = audit.exempted;
             }
             Err(reason) => {
                 sweep.add_unchecked(&instance.instance_id, reason.clone());
@@ -314,6 +319,14 @@ pub fn render(report: &AuditReport) -> String {
                 finding.violation.check.as_str().to_owned(),
                 if finding.blocking { "yes" } else { "no" }.to_owned(),
                 finding.violation.message.clone(),
+            ]);
+        }
+        for violation in &row.exempted {
+            findings.row([
+                row.instance_id.clone(),
+                violation.check.as_str().to_owned(),
+                "exempted".to_owned(),
+                violation.message.clone(),
             ]);
         }
         if let Some(error) = &row.error {

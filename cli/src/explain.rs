@@ -12,7 +12,7 @@ use serde::Serialize;
 use shared::assess::{self, Admission, Assessment, Decided, Launch, Missing, Unknown};
 use shared::budget::measure::GuardedGroups;
 use shared::budget::{self, Usage};
-use shared::checks::CheckName;
+use shared::checks::{CheckName, Violation};
 use shared::decision::{Decision, Finding, fail_result};
 use shared::facts::NodeFacts;
 use shared::lifecycle::{LifecycleAction, Notification};
@@ -54,6 +54,10 @@ pub struct Explanation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance: Option<InstanceView>,
     pub violations: Vec<Finding>,
+    /// Violations of checks the policy exempts for the group
+    /// (`GUARD_CHECK_EXCEPTIONS`): listed, never blocking.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exempted: Vec<Violation>,
     /// `None` when the policy sets no budget (or the facts were missing).
     pub admission: Option<AdmissionView>,
     /// Always `false`: explain completes nothing.
@@ -115,6 +119,7 @@ impl Explanation {
             lifecycle_state: None,
             instance: None,
             violations: Vec::new(),
+            exempted: Vec::new(),
             admission: None,
             completed: false,
         }
@@ -217,6 +222,7 @@ fn explained(
             .as_ref()
             .map(|admission| admission_view(policy, admission)),
         violations: decided.verdict.findings,
+        exempted: decided.verdict.exempted,
         ..Explanation::new(policy, Some(action), decided.verdict.result.into())
     })
 }
@@ -224,9 +230,14 @@ fn explained(
 /// The AWS error behind an unknown part, if one is.
 fn aws_error(unknown: &Unknown) -> Option<&AwsError> {
     match unknown {
-        Unknown::Image(err) | Unknown::Subnet(err) | Unknown::Record(err) => Some(err),
-        Unknown::Instance(Missing::Aws(err)) | Unknown::Budget(Missing::Aws(err)) => Some(err),
-        Unknown::Instance(_) | Unknown::Budget(_) => None,
+        Unknown::Image(err)
+        | Unknown::Subnet(err)
+        | Unknown::Record(err)
+        | Unknown::RecommendedImages(err) => Some(err),
+        Unknown::Instance(Missing::Aws(err))
+        | Unknown::Budget(Missing::Aws(err))
+        | Unknown::Volumes(Missing::Aws(err)) => Some(err),
+        Unknown::Instance(_) | Unknown::Budget(_) | Unknown::Volumes(_) => None,
     }
 }
 

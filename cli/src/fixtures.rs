@@ -71,6 +71,7 @@ pub fn cluster(instances: Vec<InstanceFacts>) -> FakeAws {
         owner_alias: Some("amazon".into()),
         creation_date: now().checked_sub(Duration::from_secs(20 * 86_400)),
         deprecation_time: None,
+        architecture: Some("x86_64".into()),
     });
     aws.add_subnet(SubnetFacts {
         subnet_id: SUBNET.into(),

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use shared::checks::CheckName;
-use shared::policy::{BudgetPolicy, ImageRules, Mode, NetworkRules, Policy};
+use shared::policy::{
+    BudgetPolicy, DEFAULT_OUTDATED_IMAGE_GRACE_DAYS, ImageRules, Mode, NetworkRules, Policy,
+};
 
 use crate::settings::{Loaded, Settings, TOPIC_SETTING};
 use crate::table::Table;
@@ -100,6 +102,29 @@ fn image_rows(image: &ImageRules) -> Vec<Row> {
             "GUARD_DENY_DEPRECATED_AMIS",
             image.deny_deprecated.to_string(),
         ),
+        (
+            "GUARD_KUBERNETES_VERSION",
+            optional(
+                image
+                    .outdated
+                    .as_ref()
+                    .and_then(|o| o.kubernetes_version.as_ref()),
+                UNSET,
+            ),
+        ),
+        (
+            "GUARD_RECOMMENDED_IMAGE_PARAMETERS",
+            list(image.outdated.iter().flat_map(|o| o.parameters.iter())),
+        ),
+        (
+            "GUARD_OUTDATED_IMAGE_GRACE_DAYS",
+            image
+                .outdated
+                .as_ref()
+                .map_or(DEFAULT_OUTDATED_IMAGE_GRACE_DAYS.to_string(), |o| {
+                    o.grace_days.to_string()
+                }),
+        ),
     ]
 }
 
@@ -133,8 +158,26 @@ fn instance_rows(policy: &Policy) -> Vec<Row> {
         ),
         ("GUARD_REQUIRE_IMDSV2", policy.require_imdsv2.to_string()),
         (
+            "GUARD_MAX_IMDS_HOP_LIMIT",
+            optional(policy.max_imds_hop_limit, UNSET),
+        ),
+        (
             "GUARD_ALLOWED_INSTANCE_PROFILES",
             list(&policy.allowed_instance_profiles),
+        ),
+        (
+            "GUARD_REQUIRE_ENCRYPTED_VOLUMES",
+            policy.volumes.require_encrypted.to_string(),
+        ),
+        (
+            "GUARD_ALLOWED_VOLUME_KMS_KEYS",
+            list(&policy.volumes.allowed_kms_keys),
+        ),
+        ("GUARD_DENY_KEY_PAIRS", policy.key_pairs.deny.to_string()),
+        ("GUARD_ALLOWED_KEY_PAIRS", list(&policy.key_pairs.allowed)),
+        (
+            "GUARD_CHECK_EXCEPTIONS",
+            list(policy.exceptions.iter().map(ToString::to_string)),
         ),
     ]
 }
@@ -183,18 +226,27 @@ fn response_rows(policy: &Policy) -> Vec<Row> {
     ]
 }
 
-/// What a check does under the policy.
+/// What a check does under the policy, with the groups it is exempted for.
 pub fn check_status(policy: &Policy, check: CheckName, on: &BTreeSet<CheckName>) -> String {
     if !on.contains(&check) {
         return "off".to_owned();
     }
-    if policy.blocks(check) {
-        return "on, blocks".to_owned();
-    }
-    if policy.mode == Mode::Audit {
-        "on, reports only (audit mode)".to_owned()
+    let status = if policy.blocks(check) {
+        "on, blocks"
+    } else if policy.mode == Mode::Audit {
+        "on, reports only (audit mode)"
     } else {
-        "on, reports only (GUARD_AUDIT_ONLY_CHECKS)".to_owned()
+        "on, reports only (GUARD_AUDIT_ONLY_CHECKS)"
+    };
+    let exempted: Vec<&str> = policy
+        .exceptions
+        .iter()
+        .filter(|e| e.check == check)
+        .map(|e| e.group_pattern())
+        .collect();
+    match exempted.as_slice() {
+        [] => status.to_owned(),
+        groups => format!("{status}; exempted for groups {}", groups.join(", ")),
     }
 }
 
@@ -278,7 +330,8 @@ mod tests {
         let settings = settings(POLICY);
         let loaded = settings.load().unwrap();
         let effective = effective_settings(&loaded.policy, &settings);
-        assert_eq!(effective.len(), 30);
+        // Every `GUARD_*` setting the policy reads.
+        assert_eq!(effective.len(), 39);
         let find = |name: &str| effective.iter().find(|s| s.name == name).cloned().unwrap();
         assert_eq!(
             find("GUARD_CLUSTER_TAG_KEY"),
@@ -314,6 +367,31 @@ mod tests {
                 default: false
             },
             "an empty launcher list is a choice, not the default"
+        );
+    }
+
+    #[test]
+    fn exceptions_are_listed_as_a_setting_and_beside_the_checks_they_exempt() {
+        let text = format!(
+            "{POLICY}GUARD_MAX_IMDS_HOP_LIMIT=1\n\
+             GUARD_CHECK_EXCEPTIONS=imds.hop_limit@prod-ebs-csi-*,imds.hop_limit@lb-*,imds.v2@legacy\n"
+        );
+        let settings = settings(&text);
+        let loaded = settings.load().unwrap();
+        let report = render_valid(&settings, &loaded);
+        assert!(
+            report.contains(
+                "\nGUARD_CHECK_EXCEPTIONS              given        imds.hop_limit@prod-ebs-csi-*,imds.hop_limit@lb-*,imds.v2@legacy\n"
+            ),
+            "{report}"
+        );
+        assert!(
+            report.contains("\nimds.hop_limit              on, blocks; exempted for groups prod-ebs-csi-*, lb-*  "),
+            "{report}"
+        );
+        assert!(
+            report.contains("\nimds.v2                     on, reports only (GUARD_AUDIT_ONLY_CHECKS); exempted for groups legacy  "),
+            "{report}"
         );
     }
 
@@ -355,7 +433,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.ends_with("\npolicy is valid: 7 of 14 checks on, mode enforce\n"),
+            text.ends_with("\npolicy is valid: 7 of 18 checks on, mode enforce\n"),
             "{text}"
         );
     }

@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::checks::membership::{self, Membership};
-use crate::checks::{CheckName, check_node};
-use crate::decision::Finding;
+use crate::checks::{CheckName, Violation, check_node};
+use crate::decision::{Finding, exempt};
 use crate::facts::{InstanceFacts, InstanceState, NodeFacts};
 use crate::policy::{AuditAction, Mode, Policy};
 use crate::time::{format_rfc3339, parse_rfc3339};
@@ -45,6 +45,9 @@ pub struct InstanceAudit {
     pub membership: Membership,
     /// Sorted by check, then resource; `blocking` as the policy says.
     pub findings: Vec<Finding>,
+    /// Violations the policy exempts for the instance's group: reported,
+    /// never remediated or counted.
+    pub exempted: Vec<Violation>,
 }
 
 impl InstanceAudit {
@@ -53,6 +56,8 @@ impl InstanceAudit {
         let mut violations = check_node(policy, facts, now);
         violations.extend(membership::check(policy, &facts.instance, &membership));
         violations.sort();
+        let group = membership::auto_scaling_group(&facts.instance);
+        let (violations, exempted) = exempt(policy, group, violations);
         let findings = violations
             .into_iter()
             .map(|violation| Finding {
@@ -63,6 +68,7 @@ impl InstanceAudit {
         Self {
             membership,
             findings,
+            exempted,
         }
     }
 

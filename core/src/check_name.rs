@@ -15,6 +15,8 @@ pub enum CheckName {
     ImageAge,
     #[serde(rename = "image.deprecated")]
     ImageDeprecated,
+    #[serde(rename = "image.outdated")]
+    ImageOutdated,
     #[serde(rename = "subnet.allowed")]
     SubnetAllowed,
     #[serde(rename = "subnet.public")]
@@ -25,8 +27,14 @@ pub enum CheckName {
     InstanceTypeAllowed,
     #[serde(rename = "imds.v2")]
     ImdsV2,
+    #[serde(rename = "imds.hop_limit")]
+    ImdsHopLimit,
     #[serde(rename = "instance_profile.allowed")]
     InstanceProfileAllowed,
+    #[serde(rename = "volumes.encrypted")]
+    VolumesEncrypted,
+    #[serde(rename = "instance.key_pair")]
+    InstanceKeyPair,
     #[serde(rename = "budget.vcpus")]
     BudgetVcpus,
     #[serde(rename = "budget.memory")]
@@ -40,17 +48,22 @@ pub enum CheckName {
 }
 
 impl CheckName {
-    /// Every check, in the order of SPEC §4.
-    pub const ALL: [CheckName; 14] = [
+    /// Every check, in the order of SPEC §4 (the node checks, then the
+    /// budgets, then membership).
+    pub const ALL: [CheckName; 18] = [
         CheckName::ImageAllowed,
         CheckName::ImageAge,
         CheckName::ImageDeprecated,
+        CheckName::ImageOutdated,
         CheckName::SubnetAllowed,
         CheckName::SubnetPublic,
         CheckName::SecurityGroupsAllowed,
         CheckName::InstanceTypeAllowed,
         CheckName::ImdsV2,
+        CheckName::ImdsHopLimit,
         CheckName::InstanceProfileAllowed,
+        CheckName::VolumesEncrypted,
+        CheckName::InstanceKeyPair,
         CheckName::BudgetVcpus,
         CheckName::BudgetMemory,
         CheckName::BudgetInstances,
@@ -63,12 +76,16 @@ impl CheckName {
             CheckName::ImageAllowed => "image.allowed",
             CheckName::ImageAge => "image.age",
             CheckName::ImageDeprecated => "image.deprecated",
+            CheckName::ImageOutdated => "image.outdated",
             CheckName::SubnetAllowed => "subnet.allowed",
             CheckName::SubnetPublic => "subnet.public",
             CheckName::SecurityGroupsAllowed => "security_groups.allowed",
             CheckName::InstanceTypeAllowed => "instance_type.allowed",
             CheckName::ImdsV2 => "imds.v2",
+            CheckName::ImdsHopLimit => "imds.hop_limit",
             CheckName::InstanceProfileAllowed => "instance_profile.allowed",
+            CheckName::VolumesEncrypted => "volumes.encrypted",
+            CheckName::InstanceKeyPair => "instance.key_pair",
             CheckName::BudgetVcpus => "budget.vcpus",
             CheckName::BudgetMemory => "budget.memory",
             CheckName::BudgetInstances => "budget.instances",

@@ -71,12 +71,35 @@ pub struct Finding {
 pub struct Verdict {
     pub result: LifecycleResult,
     pub findings: Vec<Finding>,
+    /// Violations of checks the policy exempts for the launch's group
+    /// (`GUARD_CHECK_EXCEPTIONS`): they do not block, alert or count, and
+    /// are listed so that an exception stays visible.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exempted: Vec<Violation>,
+}
+
+/// Splits `violations` into those that count and those the policy exempts
+/// for `group`.
+pub fn exempt(
+    policy: &Policy,
+    group: Option<&str>,
+    violations: Vec<Violation>,
+) -> (Vec<Violation>, Vec<Violation>) {
+    violations
+        .into_iter()
+        .partition(|v| !policy.exempts(v.check, group))
 }
 
 impl Verdict {
-    /// Any blocking violation abandons the launch; reported-only ones do not.
-    pub fn from_violations(policy: &Policy, violations: Vec<Violation>) -> Self {
-        let findings: Vec<Finding> = violations
+    /// Any blocking violation abandons the launch; reported-only ones do
+    /// not; exempted ones (of the instance's `group`) are only listed.
+    pub fn from_violations(
+        policy: &Policy,
+        group: Option<&str>,
+        violations: Vec<Violation>,
+    ) -> Self {
+        let (counted, exempted) = exempt(policy, group, violations);
+        let findings: Vec<Finding> = counted
             .into_iter()
             .map(|violation| Finding {
                 blocking: policy.blocks(violation.check),
@@ -88,14 +111,23 @@ impl Verdict {
         } else {
             LifecycleResult::Continue
         };
-        Self { result, findings }
+        Self {
+            result,
+            findings,
+            exempted,
+        }
     }
 
     /// The decision when part of the facts is unknown: what is known decides
     /// first (a blocking violation abandons the launch whatever the rest
     /// would show); only when nothing known blocks does the fail mode decide.
-    pub fn with_unknown(policy: &Policy, violations: Vec<Violation>, unknown: bool) -> Self {
-        let mut verdict = Self::from_violations(policy, violations);
+    pub fn with_unknown(
+        policy: &Policy,
+        group: Option<&str>,
+        violations: Vec<Violation>,
+        unknown: bool,
+    ) -> Self {
+        let mut verdict = Self::from_violations(policy, group, violations);
         if unknown && verdict.result == LifecycleResult::Continue {
             verdict.result = fail_result(policy);
         }
@@ -156,8 +188,11 @@ mod tests {
         #[case] expected: LifecycleResult,
     ) {
         let policy = strict_policy(extra);
-        let verdict =
-            Verdict::from_violations(&policy, checks.iter().copied().map(violation).collect());
+        let verdict = Verdict::from_violations(
+            &policy,
+            None,
+            checks.iter().copied().map(violation).collect(),
+        );
         assert_eq!(verdict.result, expected);
         assert_eq!(verdict.findings.len(), checks.len());
     }
@@ -175,7 +210,7 @@ mod tests {
     ) {
         let policy = strict_policy(extra);
         let violations = checks.iter().copied().map(violation).collect();
-        let verdict = Verdict::with_unknown(&policy, violations, true);
+        let verdict = Verdict::with_unknown(&policy, None, violations, true);
         assert_eq!(verdict.result, expected);
         assert_eq!(verdict.findings.len(), checks.len());
     }
@@ -188,7 +223,7 @@ mod tests {
             violation(CheckName::SubnetPublic),
             violation(CheckName::SubnetPublic),
         ];
-        let verdict = Verdict::from_violations(&policy, violations);
+        let verdict = Verdict::from_violations(&policy, None, violations);
         assert_eq!(
             verdict.check_names(),
             vec!["subnet.allowed", "subnet.public"]

@@ -70,6 +70,12 @@ pub struct InstanceFacts {
     pub cpu_options: Option<CpuOptions>,
     pub launch_time: Option<SystemTime>,
     pub tags: BTreeMap<String, String>,
+    /// `MetadataOptions.HttpPutResponseHopLimit`; `None` when not reported.
+    pub http_put_response_hop_limit: Option<u32>,
+    /// The SSH key pair the instance was launched with (`KeyName`).
+    pub key_name: Option<String>,
+    /// The EBS volumes attached to the instance (its block-device mappings).
+    pub volume_ids: Vec<String>,
 }
 
 /// What `DescribeImages` says about one image.
@@ -82,6 +88,17 @@ pub struct ImageFacts {
     pub owner_alias: Option<String>,
     pub creation_date: Option<SystemTime>,
     pub deprecation_time: Option<SystemTime>,
+    /// `x86_64`, `arm64`, …
+    pub architecture: Option<String>,
+}
+
+/// What `DescribeVolumes` says about one EBS volume.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VolumeFacts {
+    pub volume_id: String,
+    pub encrypted: bool,
+    /// The KMS key's ARN, for an encrypted volume.
+    pub kms_key_id: Option<String>,
 }
 
 /// What `DescribeSubnets` says about one subnet.
@@ -100,6 +117,12 @@ pub struct NodeFacts {
     pub instance: InstanceFacts,
     pub image: Option<ImageFacts>,
     pub subnet: Option<SubnetFacts>,
+    /// The instance's attached volumes that `DescribeVolumes` reported (read
+    /// only when `volumes.encrypted` is on).
+    pub volumes: Vec<VolumeFacts>,
+    /// AWS's recommended images of the policy's SSM public parameters (read
+    /// only when `image.outdated` is on; cached).
+    pub recommended_images: Vec<ImageFacts>,
 }
 
 /// One instance as its Auto Scaling group sees it.

@@ -84,6 +84,7 @@ fn node(now: SystemTime) -> NodeFacts {
             map_public_ip_on_launch: true,
             ..SubnetFacts::default()
         }),
+        ..NodeFacts::default()
     }
 }
 

@@ -24,7 +24,9 @@ use guard_core::policy::Policy;
 use tokio::time::{Instant, timeout_at};
 
 use crate::budget::measure::{self, GuardedGroups, MeasureError};
-use crate::ports::{AwsError, GroupRead, InstanceRead, NetworkImageRead, Ports};
+use crate::ports::{
+    AwsError, GroupRead, InstanceRead, NetworkImageRead, Ports, RecommendedImagesRead, VolumeRead,
+};
 
 /// What a step that ran out of time says.
 pub const LATE: &str = "not established before the invocation's deadline";
@@ -102,6 +104,10 @@ pub enum Unknown {
     Image(AwsError),
     #[error("the subnet: {0}")]
     Subnet(AwsError),
+    #[error("the volumes: {0}")]
+    Volumes(Missing),
+    #[error("AWS's recommended images: {0}")]
+    RecommendedImages(AwsError),
     #[error("the budget: {0}")]
     Budget(Missing),
     /// The admission tag could not be written (launch-guard's record).
@@ -116,6 +122,8 @@ pub enum Missing {
     Late,
     #[error("instance `{0}` was not found")]
     NotFound(String),
+    #[error("instance `{0}` reports no attached EBS volume yet")]
+    NoVolumes(String),
     #[error(transparent)]
     Aws(#[from] AwsError),
     #[error(transparent)]
@@ -239,7 +247,7 @@ pub async fn assess(
         }
     };
     let (known, admission) = futures::join!(
-        timeout_at(launch.until, node_facts(aws.images(), instance.clone())),
+        timeout_at(launch.until, node_facts(policy, aws, instance.clone())),
         admit(policy, aws, guarded, cluster, launch, &instance),
     );
     let decided = match known {
@@ -327,16 +335,35 @@ struct Known {
     unknown: Vec<Unknown>,
 }
 
-/// The instance's image and subnet, read at once. One that cannot be read
+/// The instance's image, subnet and, when their checks are on, its volumes
+/// and AWS's recommended images, read at once. One that cannot be read
 /// leaves the rest of the facts known.
-async fn node_facts(images: &impl NetworkImageRead, instance: InstanceFacts) -> Known {
+async fn node_facts(policy: &Policy, aws: &impl Ports, instance: InstanceFacts) -> Known {
+    let images = aws.images();
     let subnet = async {
         match &instance.subnet_id {
             Some(id) => images.subnet(id).await,
             None => Ok(None),
         }
     };
-    let (image, subnet) = futures::join!(images.image(&instance.image_id), subnet);
+    let volumes = async {
+        match policy.volumes.require_encrypted {
+            true => aws.instances().volumes(&instance.volume_ids).await,
+            false => Ok(Vec::new()),
+        }
+    };
+    let recommended = async {
+        match policy.recommended_image_parameters() {
+            [] => Ok(Vec::new()),
+            parameters => images.recommended_images(parameters).await,
+        }
+    };
+    let (image, subnet, volumes, recommended) = futures::join!(
+        images.image(&instance.image_id),
+        subnet,
+        volumes,
+        recommended
+    );
     let mut unread = Unread::default();
     let mut unknown = Vec::new();
     let image = image.unwrap_or_else(|err| {
@@ -349,11 +376,28 @@ async fn node_facts(images: &impl NetworkImageRead, instance: InstanceFacts) -> 
         unknown.push(Unknown::Subnet(err));
         None
     });
+    let volumes = volumes.unwrap_or_else(|err| {
+        unread.volumes = true;
+        unknown.push(Unknown::Volumes(err.into()));
+        Vec::new()
+    });
+    if policy.volumes.require_encrypted && instance.volume_ids.is_empty() {
+        // EC2 lists no attached volume yet: encryption cannot be shown.
+        unknown.push(Unknown::Volumes(Missing::NoVolumes(
+            instance.instance_id.clone(),
+        )));
+    }
+    let recommended_images = recommended.unwrap_or_else(|err| {
+        unknown.push(Unknown::RecommendedImages(err));
+        Vec::new()
+    });
     Known {
         facts: NodeFacts {
             instance,
             image,
             subnet,
+            volumes,
+            recommended_images,
         },
         unread,
         unknown,
@@ -435,21 +479,23 @@ fn decide(
         None => None,
     };
     violations.sort();
+    let verdict = Verdict::with_unknown(policy, Some(&group.name), violations, !unknown.is_empty());
     Decided {
         group,
-        verdict: Verdict::with_unknown(policy, violations, !unknown.is_empty()),
+        verdict,
+        vetted: unknown.is_empty() || unknown.iter().all(|u| matches!(u, Unknown::Budget(_))),
         unknown,
         admission,
-        vetted: known.unread == Unread::default(),
         facts: Some(known.facts),
     }
 }
 
 /// The instance could not be established: the fail mode decides.
 fn unestablished(policy: &Policy, group: GroupFacts, missing: Missing) -> Decided {
+    let verdict = Verdict::with_unknown(policy, Some(&group.name), Vec::new(), true);
     Decided {
         group,
-        verdict: Verdict::with_unknown(policy, Vec::new(), true),
+        verdict,
         unknown: vec![Unknown::Instance(missing)],
         facts: None,
         admission: None,

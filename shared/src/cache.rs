@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::facts::{ImageFacts, SubnetFacts};
-use crate::ports::{AwsResult, NetworkImageRead};
+use crate::ports::{AwsResult, NetworkImageRead, RecommendedImagesRead};
 
 /// A small map with a capacity and a time to live. When full, expired entries
 /// go first, then the oldest. Hand-written rather than `moka`: a few dozen
@@ -68,13 +68,22 @@ impl<V: Clone> TtlCache<V> {
     }
 }
 
-/// Wraps any image/subnet reader with caches. Only found facts are cached: a
-/// missing image may appear a moment later and must not stay "missing".
+/// How long AWS's recommended images are kept: AWS publishes new ones about
+/// weekly, so an hour-old answer is as good as a fresh one.
+pub const RECOMMENDED_IMAGES_TTL: Duration = Duration::from_secs(3600);
+
+/// Wraps any image/subnet reader with caches. Only found images and subnets
+/// are cached: a missing image may appear a moment later and must not stay
+/// "missing". Recommended images are cached as a whole answer, empty ones
+/// too (a version AWS does not publish stays unpublished for the hour).
+/// Errors are never cached.
 #[derive(Debug)]
 pub struct CachedNetworkImages<R> {
     inner: R,
     images: TtlCache<ImageFacts>,
     subnets: TtlCache<SubnetFacts>,
+    /// Keyed by the parameter names, joined by `,`.
+    recommended: TtlCache<Vec<ImageFacts>>,
 }
 
 impl<R> CachedNetworkImages<R> {
@@ -85,6 +94,7 @@ impl<R> CachedNetworkImages<R> {
             inner,
             images: TtlCache::new(256, Duration::from_secs(600)),
             subnets: TtlCache::new(256, Duration::from_secs(300)),
+            recommended: TtlCache::new(16, RECOMMENDED_IMAGES_TTL),
         }
     }
 
@@ -117,9 +127,134 @@ impl<R: NetworkImageRead> NetworkImageRead for CachedNetworkImages<R> {
     }
 }
 
+impl<R: RecommendedImagesRead> RecommendedImagesRead for CachedNetworkImages<R> {
+    async fn recommended_images(&self, parameters: &[String]) -> AwsResult<Vec<ImageFacts>> {
+        let key = parameters.join(",");
+        if let Some(hit) = self.recommended.get(&key) {
+            return Ok(hit);
+        }
+        let images = self.inner.recommended_images(parameters).await?;
+        self.recommended.insert(&key, images.clone());
+        Ok(images)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
     use super::*;
+    use crate::ports::AwsError;
+
+    /// Answers recommended images from a fixed list, counting its calls; fails
+    /// while `failing` is set.
+    #[derive(Debug, Default)]
+    struct CountingRecommended {
+        calls: AtomicUsize,
+        failing: AtomicBool,
+        images: Vec<ImageFacts>,
+    }
+
+    impl CountingRecommended {
+        fn answering(image_ids: &[&str]) -> Self {
+            Self {
+                images: image_ids
+                    .iter()
+                    .map(|id| ImageFacts {
+                        image_id: (*id).to_owned(),
+                        ..ImageFacts::default()
+                    })
+                    .collect(),
+                ..Self::default()
+            }
+        }
+
+        fn calls(&self) -> usize {
+            self.calls.load(Ordering::SeqCst)
+        }
+    }
+
+    impl RecommendedImagesRead for CountingRecommended {
+        async fn recommended_images(&self, _parameters: &[String]) -> AwsResult<Vec<ImageFacts>> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(AwsError::new(
+                    "GetParameters",
+                    Some("ThrottlingException"),
+                    "rate exceeded",
+                ));
+            }
+            Ok(self.images.clone())
+        }
+    }
+
+    fn names(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    const AL2023: &str = "/aws/service/eks/optimized-ami/1.30/amazon-linux-2023/x86_64/standard/recommended/image_id";
+    const BOTTLEROCKET: &str = "/aws/service/bottlerocket/aws-k8s-1.30/x86_64/latest/image_id";
+
+    #[tokio::test]
+    async fn recommended_images_are_read_once_within_their_time_to_live() {
+        let cached = CachedNetworkImages::new(CountingRecommended::answering(&["ami-1"]));
+
+        let first = cached.recommended_images(&names(&[AL2023])).await;
+        let second = cached.recommended_images(&names(&[AL2023])).await;
+
+        assert_eq!(first, second);
+        assert_eq!(first.map(|images| images.len()), Ok(1));
+        assert_eq!(cached.inner().calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn different_parameter_lists_are_cached_apart() {
+        let cached = CachedNetworkImages::new(CountingRecommended::answering(&["ami-1"]));
+
+        for parameters in [
+            names(&[AL2023]),
+            names(&[BOTTLEROCKET]),
+            names(&[AL2023, BOTTLEROCKET]),
+            names(&[AL2023]),
+        ] {
+            assert!(cached.recommended_images(&parameters).await.is_ok());
+        }
+
+        assert_eq!(cached.inner().calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_empty_recommended_answer_is_cached() {
+        let cached = CachedNetworkImages::new(CountingRecommended::answering(&[]));
+
+        assert_eq!(
+            cached.recommended_images(&names(&[AL2023])).await,
+            Ok(vec![])
+        );
+        assert_eq!(
+            cached.recommended_images(&names(&[AL2023])).await,
+            Ok(vec![])
+        );
+
+        assert_eq!(cached.inner().calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_recommended_read_is_not_cached() {
+        // Given a reader that fails once
+        let cached = CachedNetworkImages::new(CountingRecommended::answering(&["ami-1"]));
+        cached.inner().failing.store(true, Ordering::SeqCst);
+        assert!(cached.recommended_images(&names(&[AL2023])).await.is_err());
+
+        // When it answers again
+        cached.inner().failing.store(false, Ordering::SeqCst);
+        let answer = cached.recommended_images(&names(&[AL2023])).await;
+
+        // Then the next read asks it, and that answer is kept
+        assert_eq!(answer.map(|images| images.len()), Ok(1));
+        assert!(cached.recommended_images(&names(&[AL2023])).await.is_ok());
+        assert_eq!(cached.inner().calls(), 2);
+    }
 
     #[test]
     fn an_entry_expires_after_its_time_to_live() {

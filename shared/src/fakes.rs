@@ -13,13 +13,13 @@ use tokio::sync::Notify;
 use crate::alerts::Alert;
 use crate::decision::LifecycleResult;
 use crate::facts::{
-    GroupFacts, HookFacts, ImageFacts, InstanceFacts, InstanceTypeSpec, SubnetFacts,
+    GroupFacts, HookFacts, ImageFacts, InstanceFacts, InstanceTypeSpec, SubnetFacts, VolumeFacts,
 };
 use crate::lifecycle::LifecycleAction;
 use crate::ports::{
     AlarmRead, AlertPublish, AwsError, AwsResult, ClusterGroupsRead, ClusterInstancesRead,
     Completion, GroupRead, InstanceRead, InstanceTag, InstanceTypesRead, LifecycleComplete, Metric,
-    MetricsPublish, NetworkImageRead, ScaleOutControl,
+    MetricsPublish, NetworkImageRead, RecommendedImagesRead, ScaleOutControl, VolumeRead,
 };
 
 #[derive(Debug, Default)]
@@ -27,6 +27,9 @@ struct State {
     instances: BTreeMap<String, InstanceFacts>,
     images: BTreeMap<String, ImageFacts>,
     subnets: BTreeMap<String, SubnetFacts>,
+    volumes: BTreeMap<String, VolumeFacts>,
+    /// SSM public parameters: name → image id.
+    public_parameters: BTreeMap<String, String>,
     groups: BTreeMap<String, GroupFacts>,
     hooks: BTreeMap<String, Vec<HookFacts>>,
     instance_types: BTreeMap<String, InstanceTypeSpec>,
@@ -107,6 +110,19 @@ impl FakeAws {
         self.state()
             .subnets
             .insert(subnet.subnet_id.clone(), subnet);
+    }
+
+    pub fn add_volume(&self, volume: VolumeFacts) {
+        self.state()
+            .volumes
+            .insert(volume.volume_id.clone(), volume);
+    }
+
+    /// An SSM public parameter naming a recommended image (`image.outdated`).
+    pub fn add_public_parameter(&self, name: &str, image_id: &str) {
+        self.state()
+            .public_parameters
+            .insert(name.to_owned(), image_id.to_owned());
     }
 
     pub fn add_group(&self, group: GroupFacts) {
@@ -378,6 +394,42 @@ impl NetworkImageRead for FakeAws {
             .subnets
             .get(subnet_id)
             .cloned())
+    }
+}
+
+impl VolumeRead for FakeAws {
+    async fn volumes(&self, volume_ids: &[String]) -> AwsResult<Vec<VolumeFacts>> {
+        if volume_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.pace("DescribeVolumes").await;
+        let state = self.call("DescribeVolumes")?;
+        Ok(volume_ids
+            .iter()
+            .filter_map(|id| state.volumes.get(id).cloned())
+            .collect())
+    }
+}
+
+impl RecommendedImagesRead for FakeAws {
+    async fn recommended_images(&self, parameters: &[String]) -> AwsResult<Vec<ImageFacts>> {
+        self.pace("GetParameters").await;
+        let ids: Vec<String> = {
+            let state = self.call("GetParameters")?;
+            parameters
+                .iter()
+                .filter_map(|name| state.public_parameters.get(name).cloned())
+                .collect()
+        };
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.pace("DescribeImages").await;
+        let state = self.call("DescribeImages")?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| state.images.get(id).cloned())
+            .collect())
     }
 }
 

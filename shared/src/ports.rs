@@ -9,7 +9,7 @@ use crate::decision::LifecycleResult;
 use std::collections::BTreeMap;
 
 use crate::facts::{
-    GroupFacts, HookFacts, ImageFacts, InstanceFacts, InstanceTypeSpec, SubnetFacts,
+    GroupFacts, HookFacts, ImageFacts, InstanceFacts, InstanceTypeSpec, SubnetFacts, VolumeFacts,
 };
 use crate::lifecycle::LifecycleAction;
 
@@ -52,6 +52,28 @@ pub trait NetworkImageRead: Send + Sync {
         &self,
         subnet_id: &str,
     ) -> impl Future<Output = AwsResult<Option<SubnetFacts>>> + Send;
+}
+
+/// Reads EBS volumes (never cached: each node has new ones).
+pub trait VolumeRead: Send + Sync {
+    /// One `DescribeVolumes` of the named volumes; a volume EC2 does not
+    /// know is absent from the result.
+    fn volumes(
+        &self,
+        volume_ids: &[String],
+    ) -> impl Future<Output = AwsResult<Vec<VolumeFacts>>> + Send;
+}
+
+/// Reads AWS's recommended images, named by SSM public parameters
+/// (`image.outdated`): cacheable, AWS changes them every week or two.
+pub trait RecommendedImagesRead: Send + Sync {
+    /// One `GetParameters` of `parameters` (at most 10), then one
+    /// `DescribeImages` of the image ids they hold. Parameters AWS does not
+    /// publish (a family without that Kubernetes version) are skipped.
+    fn recommended_images(
+        &self,
+        parameters: &[String],
+    ) -> impl Future<Output = AwsResult<Vec<ImageFacts>>> + Send;
 }
 
 /// Reads every instance of the cluster (all pages).
@@ -240,14 +262,15 @@ pub trait TaggedInstancesRead: Send + Sync {
 /// tests.
 pub trait Ports: Send + Sync {
     /// EC2's instances: one by id, the cluster's, the tagged ones, their
-    /// types; the guard's tags on them.
+    /// types and volumes; the guard's tags on them.
     type Instances: InstanceRead
         + ClusterInstancesRead
         + InstanceTypesRead
         + TaggedInstancesRead
-        + InstanceTag;
-    /// Images and subnets, for the node checks.
-    type Images: NetworkImageRead;
+        + InstanceTag
+        + VolumeRead;
+    /// Images and subnets, and AWS's recommended images, for the node checks.
+    type Images: NetworkImageRead + RecommendedImagesRead;
     /// Auto Scaling: groups and their hooks, lifecycle completion,
     /// suspension.
     type Groups: GroupRead + ClusterGroupsRead + LifecycleComplete + ScaleOutControl;

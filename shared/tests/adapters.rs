@@ -22,15 +22,17 @@ mod support;
 use support::{meta, recorder, retry_config, taken};
 
 use shared::alerts::{Alert, AlertKind, Severity};
-use shared::aws::{AutoScaling, Ec2, Sns};
+use shared::aws::{AutoScaling, Ec2, ImageSources, Sns};
 use shared::cache::CachedNetworkImages;
 use shared::decision::LifecycleResult;
-use shared::facts::{CpuOptions, GroupFacts, HttpTokens, ImageFacts, InstanceFacts, SubnetFacts};
+use shared::facts::{
+    CpuOptions, GroupFacts, HttpTokens, ImageFacts, InstanceFacts, SubnetFacts, VolumeFacts,
+};
 use shared::lifecycle::{LAUNCHING, LifecycleAction};
 use shared::policy::Policy;
 use shared::ports::{
     AlertPublish, AwsError, Completion, GroupRead, InstanceRead, LifecycleComplete,
-    NetworkImageRead, ScaleOutControl,
+    NetworkImageRead, RecommendedImagesRead, ScaleOutControl, VolumeRead,
 };
 
 use aws_sdk_autoscaling::operation::complete_lifecycle_action::{
@@ -50,13 +52,19 @@ use aws_sdk_ec2::operation::describe_instances::{
     DescribeInstancesError, DescribeInstancesInput, DescribeInstancesOutput,
 };
 use aws_sdk_ec2::operation::describe_subnets::{DescribeSubnetsInput, DescribeSubnetsOutput};
+use aws_sdk_ec2::operation::describe_volumes::{DescribeVolumesInput, DescribeVolumesOutput};
 use aws_sdk_ec2::types::{
-    GroupIdentifier, HttpTokensState, IamInstanceProfile, Image, Instance,
+    ArchitectureValues, EbsInstanceBlockDevice, Filter, GroupIdentifier, HttpTokensState,
+    IamInstanceProfile, Image, Instance, InstanceBlockDeviceMapping,
     InstanceMetadataOptionsResponse, InstanceState, InstanceStateName, InstanceType, Reservation,
-    Subnet, Tag,
+    Subnet, Tag, Volume,
 };
 use aws_sdk_sns::operation::publish::{PublishError, PublishInput, PublishOutput};
 use aws_sdk_sns::types::MessageAttributeValue;
+use aws_sdk_ssm::operation::get_parameters::{
+    GetParametersError, GetParametersInput, GetParametersOutput,
+};
+use aws_sdk_ssm::types::Parameter;
 
 const TOKEN: &str = "c613620e-07e2-4ed2-a9e2-ef8258911ade";
 const HOOK: &str = "scaling-guard-launch";
@@ -548,17 +556,38 @@ fn pending_instance(metadata: Option<HttpTokensState>) -> Instance {
         )
         .launch_time(aws_smithy_types::DateTime::from_secs(1_790_000_000))
         .tags(ec2_tag("aws:autoscaling:groupName", GROUP))
-        .tags(ec2_tag("scaling-guard:cluster", "prod"));
+        .tags(ec2_tag("scaling-guard:cluster", "prod"))
+        .key_name("break-glass")
+        .block_device_mappings(ebs_mapping("/dev/xvda", "vol-0aaa"))
+        .block_device_mappings(ebs_mapping("/dev/xvdb", "vol-0bbb"))
+        // An instance-store device has no EBS volume.
+        .block_device_mappings(
+            InstanceBlockDeviceMapping::builder()
+                .device_name("/dev/sdc")
+                .build(),
+        );
     match metadata {
         Some(tokens) => instance
             .metadata_options(
                 InstanceMetadataOptionsResponse::builder()
                     .http_tokens(tokens)
+                    .http_put_response_hop_limit(2)
                     .build(),
             )
             .build(),
         None => instance.build(),
     }
+}
+
+fn ebs_mapping(device: &str, volume_id: &str) -> InstanceBlockDeviceMapping {
+    InstanceBlockDeviceMapping::builder()
+        .device_name(device)
+        .ebs(
+            EbsInstanceBlockDevice::builder()
+                .volume_id(volume_id)
+                .build(),
+        )
+        .build()
 }
 
 fn reservation_of(instance: Instance) -> DescribeInstancesOutput {
@@ -584,7 +613,6 @@ fn instance_facts(http_tokens: Option<HttpTokens>) -> InstanceFacts {
         vpc_id: Some("vpc-0123456789abcdef0".to_owned()),
         security_group_ids: vec!["sg-0aaa".to_owned(), "sg-0bbb".to_owned()],
         public_ip: Some("203.0.113.7".to_owned()),
-        http_tokens,
         instance_profile_arn: Some(
             "arn:aws:iam::123456789012:instance-profile/prod-node".to_owned(),
         ),
@@ -598,6 +626,10 @@ fn instance_facts(http_tokens: Option<HttpTokens>) -> InstanceFacts {
             ("aws:autoscaling:groupName".to_owned(), GROUP.to_owned()),
             ("scaling-guard:cluster".to_owned(), "prod".to_owned()),
         ]),
+        http_put_response_hop_limit: http_tokens.map(|_| 2),
+        key_name: Some("break-glass".to_owned()),
+        volume_ids: vec!["vol-0aaa".to_owned(), "vol-0bbb".to_owned()],
+        http_tokens,
     }
 }
 
@@ -711,6 +743,7 @@ fn image_output() -> DescribeImagesOutput {
                 .image_owner_alias("amazon")
                 .creation_date("2024-01-31T12:00:00.000Z")
                 .deprecation_time("2026-01-31T12:00:00.000Z")
+                .architecture(ArchitectureValues::X8664)
                 .build(),
         )
         .build()
@@ -724,6 +757,7 @@ fn image_facts() -> ImageFacts {
         owner_alias: Some("amazon".to_owned()),
         creation_date: Some(UNIX_EPOCH + Duration::from_secs(1_706_702_400)),
         deprecation_time: Some(UNIX_EPOCH + Duration::from_secs(1_769_860_800)),
+        architecture: Some("x86_64".to_owned()),
     }
 }
 
@@ -794,6 +828,188 @@ async fn describe_subnet_maps_map_public_ip_on_launch(#[case] public: bool) {
         .build()
         .unwrap();
     assert_eq!(taken(&seen), vec![expected]);
+}
+
+// ---------------------------------------------------------------------------
+// EC2: DescribeVolumes
+// ---------------------------------------------------------------------------
+
+fn volume(volume_id: &str, kms_key_id: Option<&str>) -> Volume {
+    Volume::builder()
+        .volume_id(volume_id)
+        .encrypted(kms_key_id.is_some())
+        .set_kms_key_id(kms_key_id.map(str::to_owned))
+        .build()
+}
+
+#[tokio::test]
+async fn volumes_are_read_by_filter_over_every_page() {
+    let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd";
+    let (seen_first, record) = recorder::<DescribeVolumesInput>();
+    let first = mock!(aws_sdk_ec2::Client::describe_volumes)
+        .match_requests(record)
+        .then_output(move || {
+            DescribeVolumesOutput::builder()
+                .volumes(volume("vol-0aaa", None))
+                .next_token("page-2")
+                .build()
+        });
+    let (seen_second, record) = recorder::<DescribeVolumesInput>();
+    let second = mock!(aws_sdk_ec2::Client::describe_volumes)
+        .match_requests(record)
+        .then_output(move || {
+            DescribeVolumesOutput::builder()
+                .volumes(volume("vol-0bbb", Some(key)))
+                .build()
+        });
+    let asked = vec![
+        "vol-0aaa".to_owned(),
+        "vol-0bbb".to_owned(),
+        "vol-0gone".to_owned(),
+    ];
+
+    let volumes = ec2(&[&first, &second]).volumes(&asked).await;
+
+    assert_eq!(
+        volumes,
+        Ok(vec![
+            VolumeFacts {
+                volume_id: "vol-0aaa".to_owned(),
+                encrypted: false,
+                kms_key_id: None,
+            },
+            VolumeFacts {
+                volume_id: "vol-0bbb".to_owned(),
+                encrypted: true,
+                kms_key_id: Some(key.to_owned()),
+            },
+        ])
+    );
+    let filter = Filter::builder()
+        .name("volume-id")
+        .set_values(Some(asked))
+        .build();
+    let page = |token: Option<&str>| {
+        DescribeVolumesInput::builder()
+            .filters(filter.clone())
+            .set_next_token(token.map(str::to_owned))
+            .build()
+            .unwrap()
+    };
+    assert_eq!(taken(&seen_first), vec![page(None)]);
+    assert_eq!(taken(&seen_second), vec![page(Some("page-2"))]);
+}
+
+#[tokio::test]
+async fn no_volume_id_makes_no_call() {
+    let rule = mock!(aws_sdk_ec2::Client::describe_volumes)
+        .then_output(|| DescribeVolumesOutput::builder().build());
+
+    assert_eq!(
+        ec2_answering_repeatedly(&[&rule]).volumes(&[]).await,
+        Ok(vec![])
+    );
+    assert_eq!(rule.num_calls(), 0);
+}
+
+// ---------------------------------------------------------------------------
+// SSM and EC2: recommended images
+// ---------------------------------------------------------------------------
+
+const AL2023: &str =
+    "/aws/service/eks/optimized-ami/1.30/amazon-linux-2023/x86_64/standard/recommended/image_id";
+
+fn image_sources(ec2_rules: &[&Rule], ssm_rules: &[&Rule]) -> ImageSources {
+    ImageSources::new(
+        ec2_answering_repeatedly(ec2_rules),
+        mocked!(aws_sdk_ssm, RuleMode::MatchAny, ssm_rules.iter().copied()),
+    )
+}
+
+fn parameter(name: &str, value: &str) -> Parameter {
+    Parameter::builder().name(name).value(value).build()
+}
+
+#[tokio::test]
+async fn recommended_images_skip_unpublished_parameters_and_read_the_images_once() {
+    // Given twelve names: one published, one holding no image id, ten unknown
+    let mut names: Vec<String> = (0..10)
+        .map(|minor| format!("/aws/service/eks/optimized-ami/1.{minor}/unknown/image_id"))
+        .collect();
+    names.push(AL2023.to_owned());
+    names.push("/aws/service/eks/optimized-ami/1.30/amazon-linux-2023/x86_64/standard/recommended/release_version".to_owned());
+    let (asked, record) = recorder::<GetParametersInput>();
+    let get_parameters = mock!(aws_sdk_ssm::Client::get_parameters)
+        .match_requests(record)
+        .then_output(|| {
+            GetParametersOutput::builder()
+                .parameters(parameter(AL2023, IMAGE))
+                .parameters(parameter(
+                    "/aws/service/.../release_version",
+                    "1.30.4-20261101",
+                ))
+                .invalid_parameters("/aws/service/eks/optimized-ami/1.0/unknown/image_id")
+                .build()
+        });
+    let (described, record) = recorder::<DescribeImagesInput>();
+    let describe_images = mock!(aws_sdk_ec2::Client::describe_images)
+        .match_requests(record)
+        .then_output(image_output);
+
+    // When AWS's recommended images are read
+    let images = image_sources(&[&describe_images], &[&get_parameters])
+        .recommended_images(&names)
+        .await;
+
+    // Then two `GetParameters` of at most ten names, one `DescribeImages` of
+    // the one image id (deduplicated)
+    assert_eq!(images, Ok(vec![image_facts()]));
+    let batches: Vec<usize> = taken(&asked).iter().map(|i| i.names().len()).collect();
+    assert_eq!(batches, vec![10, 2]);
+    let expected = DescribeImagesInput::builder()
+        .filters(Filter::builder().name("image-id").values(IMAGE).build())
+        .include_deprecated(true)
+        .build()
+        .unwrap();
+    assert_eq!(taken(&described), vec![expected]);
+}
+
+#[tokio::test]
+async fn no_published_parameter_makes_no_image_call() {
+    let get_parameters = mock!(aws_sdk_ssm::Client::get_parameters).then_output(|| {
+        GetParametersOutput::builder()
+            .invalid_parameters(AL2023)
+            .build()
+    });
+    let describe_images = mock!(aws_sdk_ec2::Client::describe_images).then_output(image_output);
+
+    let images = image_sources(&[&describe_images], &[&get_parameters])
+        .recommended_images(&[AL2023.to_owned()])
+        .await;
+
+    assert_eq!(images, Ok(vec![]));
+    assert_eq!(get_parameters.num_calls(), 1);
+    assert_eq!(describe_images.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_failed_get_parameters_keeps_its_code() {
+    let get_parameters = mock!(aws_sdk_ssm::Client::get_parameters).then_error(|| {
+        GetParametersError::generic(meta("AccessDeniedException", "not authorized"))
+    });
+
+    let images = image_sources(&[], &[&get_parameters])
+        .recommended_images(&[AL2023.to_owned()])
+        .await;
+
+    assert_eq!(
+        images,
+        Err(AwsError::new(
+            "GetParameters",
+            Some("AccessDeniedException"),
+            "not authorized"
+        ))
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -449,6 +449,19 @@ impl Control {
         .map(drop)
     }
 
+    /// Publishes SSM public parameters (`/aws/service/...` names, which no
+    /// account may write) in `region`, as AWS publishes its recommended
+    /// images; seeding a name again adds a version.
+    pub fn seed_public_parameters(&self, region: &str, parameters: &[(&str, &str)]) -> Result<()> {
+        let parameters: serde_json::Map<String, serde_json::Value> = parameters
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), serde_json::Value::from(*value)))
+            .collect();
+        let body = serde_json::json!({ "parameters": parameters, "region": region }).to_string();
+        self.call("POST", "/_scaling_guard/ssm/public-parameters", Some(&body))
+            .map(drop)
+    }
+
     /// Replaces the fault rules (and restarts the RNG with `seed`).
     pub fn set_faults(&self, rules: &[FaultRule], seed: u64) -> Result<FaultState> {
         let body = serde_json::json!({ "rules": rules, "seed": seed }).to_string();

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use shared::checks::Violation;
 use shared::decision::{Decision, Finding};
 use shared::facts::PENDING_WAIT as WAITING;
 use shared::policy::Policy;
@@ -20,7 +21,10 @@ pub fn render(explanation: &Explanation, policy: &Policy) -> String {
     out.push('\n');
     out.push_str(&decision_section(explanation, policy));
     if explanation.decision != Decision::Ignored && !explanation.fail_mode {
-        out.push_str(&violations_section(&explanation.violations));
+        out.push_str(&violations_section(
+            &explanation.violations,
+            &explanation.exempted,
+        ));
     }
     if let Some(admission) = &explanation.admission {
         out.push_str(&admission_section(admission));
@@ -119,17 +123,23 @@ fn decision_name(decision: Decision) -> &'static str {
 }
 
 /// Every violation with whether it blocks, or that there is none.
-fn violations_section(findings: &[Finding]) -> String {
-    if findings.is_empty() {
+/// Every finding, then every violation the policy exempts for the group
+/// (BLOCKING `exempted`).
+fn violations_section(findings: &[Finding], exempted: &[Violation]) -> String {
+    if findings.is_empty() && exempted.is_empty() {
         return "\nno violations\n".to_owned();
     }
     let mut table = Table::new(["CHECK", "BLOCKING", "RESOURCE", "MESSAGE"]);
-    for finding in findings {
+    let rows = findings
+        .iter()
+        .map(|f| (&f.violation, yes_no(f.blocking)))
+        .chain(exempted.iter().map(|v| (v, "exempted".to_owned())));
+    for (violation, blocking) in rows {
         table.row([
-            finding.violation.check.as_str().to_owned(),
-            yes_no(finding.blocking),
-            finding.violation.resource.clone(),
-            finding.violation.message.clone(),
+            violation.check.as_str().to_owned(),
+            blocking,
+            violation.resource.clone(),
+            violation.message.clone(),
         ]);
     }
     format!("\n{}", table.render())

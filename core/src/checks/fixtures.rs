@@ -9,11 +9,26 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use crate::budget::Usage;
-use crate::facts::{HttpTokens, ImageFacts, InstanceFacts, NodeFacts, SubnetFacts};
+use crate::facts::{HttpTokens, ImageFacts, InstanceFacts, NodeFacts, SubnetFacts, VolumeFacts};
 use crate::policy::{Policy, PolicyError};
 
 pub const NOW_SECS: u64 = 1_790_000_000; // 2026-09-21
 pub const PROFILE: &str = "arn:aws:iam::123456789012:instance-profile/prod-node";
+pub const KMS_KEY: &str =
+    "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+/// AWS's recommended image of [`compliant_node`]'s family, ten days newer.
+pub fn recommended_image() -> ImageFacts {
+    ImageFacts {
+        image_id: "ami-0ccc0009".into(),
+        name: Some("amazon-eks-node-al2023-x86_64-standard-1.31-v20260911".into()),
+        owner_id: Some("602401143452".into()),
+        owner_alias: Some("amazon".into()),
+        creation_date: Some(days_ago(10)),
+        deprecation_time: None,
+        architecture: Some("x86_64".into()),
+    }
+}
 
 pub fn now() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(NOW_SECS)
@@ -52,6 +67,21 @@ pub const NODE_SETTINGS: [(&str, &str); 7] = [
 /// replaced by the same setting in `extra` ([`test_policy`]).
 pub fn policy_of(settings: &[&[(&str, &str)]], extra: &[(&str, &str)]) -> Policy {
     test_policy(&settings.concat(), extra).unwrap()
+}
+
+/// The checks of the second round, on: `image.outdated` (Kubernetes 1.31),
+/// `imds.hop_limit` (1), `volumes.encrypted` (with [`KMS_KEY`]),
+/// `instance.key_pair` (none). [`compliant_node`] complies.
+pub const MORE_NODE_SETTINGS: [(&str, &str); 4] = [
+    ("GUARD_KUBERNETES_VERSION", "1.31"),
+    ("GUARD_MAX_IMDS_HOP_LIMIT", "1"),
+    ("GUARD_ALLOWED_VOLUME_KMS_KEYS", KMS_KEY),
+    ("GUARD_DENY_KEY_PAIRS", "true"),
+];
+
+/// [`strict_policy`] with [`MORE_NODE_SETTINGS`] too: every node check on.
+pub fn every_check_policy(extra: &[(&str, &str)]) -> Policy {
+    strict_policy(&[&MORE_NODE_SETTINGS[..], extra].concat())
 }
 
 pub fn strict_policy(extra: &[(&str, &str)]) -> Policy {
@@ -100,6 +130,8 @@ pub fn compliant_node() -> NodeFacts {
             http_tokens: Some(HttpTokens::Required),
             instance_profile_arn: Some(PROFILE.into()),
             owner_account: Some("123456789012".into()),
+            http_put_response_hop_limit: Some(1),
+            volume_ids: vec!["vol-0eee0001".into()],
             ..InstanceFacts::default()
         },
         image: Some(ImageFacts {
@@ -109,12 +141,19 @@ pub fn compliant_node() -> NodeFacts {
             owner_alias: Some("amazon".into()),
             creation_date: Some(days_ago(20)),
             deprecation_time: Some(days_ago(20) + Duration::from_secs(2 * 365 * 86_400)),
+            architecture: Some("x86_64".into()),
         }),
         subnet: Some(SubnetFacts {
             subnet_id: "subnet-0aaa0001".into(),
             vpc_id: Some("vpc-0ddd0001".into()),
             map_public_ip_on_launch: false,
         }),
+        volumes: vec![VolumeFacts {
+            volume_id: "vol-0eee0001".into(),
+            encrypted: true,
+            kms_key_id: Some(KMS_KEY.into()),
+        }],
+        recommended_images: vec![recommended_image()],
     }
 }
 

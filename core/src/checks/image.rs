@@ -15,6 +15,7 @@ pub(super) fn check(rules: &ImageRules, facts: &NodeFacts, now: SystemTime) -> V
         (CheckName::ImageAllowed, rules.allow_list_is_on()),
         (CheckName::ImageAge, rules.max_age_days.is_some()),
         (CheckName::ImageDeprecated, rules.deny_deprecated),
+        (CheckName::ImageOutdated, rules.outdated.is_some()),
     ];
     let Some(image) = &facts.image else {
         // An image AWS cannot describe (deregistered, not shared) cannot be

@@ -7,9 +7,12 @@ mod image;
 mod imds;
 mod instance_profile;
 mod instance_type;
+mod key_pair;
 pub mod membership;
+pub mod outdated;
 mod security_groups;
 mod subnet;
+mod volumes;
 
 use std::time::SystemTime;
 
@@ -51,10 +54,12 @@ impl Violation {
 }
 
 /// Runs every node check (image, subnet, security groups, instance type,
-/// IMDSv2, instance profile) and returns all violations, sorted.
+/// IMDS, instance profile, volumes, key pair) and returns all violations,
+/// sorted. Exceptions are not applied here: the verdict applies them.
 pub fn check_node(policy: &Policy, facts: &NodeFacts, now: SystemTime) -> Vec<Violation> {
     let mut violations = Vec::new();
     violations.extend(image::check(&policy.image, facts, now));
+    violations.extend(outdated::check(policy.image.outdated.as_ref(), facts, now));
     violations.extend(subnet::check(&policy.network, facts));
     violations.extend(security_groups::check(&policy.network, &facts.instance));
     violations.extend(instance_type::check(
@@ -62,10 +67,16 @@ pub fn check_node(policy: &Policy, facts: &NodeFacts, now: SystemTime) -> Vec<Vi
         &facts.instance,
     ));
     violations.extend(imds::check(policy.require_imdsv2, &facts.instance));
+    violations.extend(imds::check_hop_limit(
+        policy.max_imds_hop_limit,
+        &facts.instance,
+    ));
     violations.extend(instance_profile::check(
         &policy.allowed_instance_profiles,
         &facts.instance,
     ));
+    violations.extend(volumes::check(&policy.volumes, facts));
+    violations.extend(key_pair::check(&policy.key_pairs, &facts.instance));
     violations.sort();
     violations
 }
@@ -75,11 +86,14 @@ pub fn check_node(policy: &Policy, facts: &NodeFacts, now: SystemTime) -> Vec<Vi
 pub struct Unread {
     pub image: bool,
     pub subnet: bool,
+    /// `DescribeVolumes` failed: every volume would look undescribed.
+    pub volumes: bool,
 }
 
 /// [`check_node`] on what could be read: without the violations that stand
 /// only for a fact that could not be read (an unread image would fail every
-/// image rule, an unread subnet `subnet.public`), which the fail mode decides.
+/// image rule, an unread subnet `subnet.public`, unread volumes
+/// `volumes.encrypted`), which the fail mode decides.
 pub fn check_known(
     policy: &Policy,
     facts: &NodeFacts,
@@ -90,10 +104,12 @@ pub fn check_known(
         CheckName::ImageAllowed,
         CheckName::ImageAge,
         CheckName::ImageDeprecated,
+        CheckName::ImageOutdated,
     ];
     check_node(policy, facts, now)
         .into_iter()
         .filter(|v| !(unread.image && image_checks.contains(&v.check)))
+        .filter(|v| !(unread.volumes && v.check == CheckName::VolumesEncrypted))
         .filter(|v| {
             let of_subnet =
                 v.check == CheckName::SubnetPublic && v.resource != facts.instance.instance_id;

@@ -222,6 +222,7 @@ fn what_could_not_be_read_is_left_to_the_fail_mode_and_the_rest_still_counts() {
     let unread = Unread {
         image: true,
         subnet: true,
+        ..Unread::default()
     };
 
     let known = check_known(&policy, &node, unread, now());
@@ -243,4 +244,200 @@ fn what_could_not_be_read_is_left_to_the_fail_mode_and_the_rest_still_counts() {
             "imds.v2"
         ]
     );
+}
+
+mod second_round {
+    //! `image.outdated`, `imds.hop_limit`, `volumes.encrypted`,
+    //! `instance.key_pair`, and exceptions per group.
+
+    use pretty_assertions::assert_eq;
+    use rstest::rstest;
+
+    use super::super::fixtures::{
+        compliant_node, days_ago, every_check_policy, now, recommended_image, strict_policy,
+    };
+    use super::super::*;
+    use super::{Breaker, names};
+    use crate::decision::{LifecycleResult, Verdict};
+    use crate::facts::{ImageFacts, NodeFacts, VolumeFacts};
+
+    #[test]
+    fn a_compliant_node_passes_every_check_and_strict_policy_leaves_them_off() {
+        assert_eq!(
+            check_node(&every_check_policy(&[]), &compliant_node(), now()),
+            vec![]
+        );
+        let mut node = compliant_node();
+        node.instance.http_put_response_hop_limit = Some(3);
+        node.instance.key_name = Some("ops".into());
+        node.volumes[0].encrypted = false;
+        node.image.as_mut().unwrap().name =
+            Some("amazon-eks-node-al2023-x86_64-standard-1.28-v20240101".into());
+        assert_eq!(check_node(&strict_policy(&[]), &node, now()), vec![]);
+    }
+
+    #[rstest]
+    #[case::behind_the_recommended_image_by_more_than_the_grace(
+        |n: &mut NodeFacts| n.image.as_mut().unwrap().creation_date = Some(days_ago(50)),
+        "ami-0ccc0001",
+        "at most 30 days behind the recommended `ami-0ccc0009` (`amazon-eks-node-al2023-x86_64-standard-1.31-v20260911`, created 2026-09-11T14:13:20Z)",
+        "40 days behind (created 2026-08-02T14:13:20Z, 50 days ago)"
+    )]
+    #[case::built_for_another_kubernetes_version(
+        |n: &mut NodeFacts| n.image.as_mut().unwrap().name = Some("amazon-eks-node-al2023-x86_64-standard-1.30-v20260901".into()),
+        "ami-0ccc0001",
+        "an image for Kubernetes 1.31",
+        "an image for Kubernetes 1.30 (`amazon-eks-node-al2023-x86_64-standard-1.30-v20260901`)"
+    )]
+    #[case::another_version_even_without_a_recommended_image_of_its_family(
+        |n: &mut NodeFacts| { n.recommended_images.clear(); n.image.as_mut().unwrap().name = Some("amazon-eks-node-al2023-arm64-nvidia-1.29-v20260901".into()); },
+        "ami-0ccc0001",
+        "an image for Kubernetes 1.31",
+        "an image for Kubernetes 1.29 (`amazon-eks-node-al2023-arm64-nvidia-1.29-v20260901`)"
+    )]
+    #[case::hop_limit_above_the_maximum(
+        |n: &mut NodeFacts| n.instance.http_put_response_hop_limit = Some(2),
+        "i-0123456789abcdef0", "HttpPutResponseHopLimit at most 1", "HttpPutResponseHopLimit=2"
+    )]
+    #[case::hop_limit_not_reported(
+        |n: &mut NodeFacts| n.instance.http_put_response_hop_limit = None,
+        "i-0123456789abcdef0", "HttpPutResponseHopLimit at most 1", "no metadata options reported"
+    )]
+    #[case::unencrypted_volume(
+        |n: &mut NodeFacts| n.volumes[0].encrypted = false,
+        "vol-0eee0001",
+        "a volume encrypted with one of arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "not encrypted"
+    )]
+    #[case::volume_with_another_key(
+        |n: &mut NodeFacts| n.volumes[0].kms_key_id = Some("arn:aws:kms:eu-west-1:123456789012:key/other".into()),
+        "vol-0eee0001",
+        "a volume encrypted with one of arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "encrypted with `arn:aws:kms:eu-west-1:123456789012:key/other`"
+    )]
+    #[case::attached_volume_not_described(
+        |n: &mut NodeFacts| n.instance.volume_ids.push("vol-0eee0002".into()),
+        "vol-0eee0002",
+        "a volume encrypted with one of arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "not described"
+    )]
+    #[case::ssh_key_pair(
+        |n: &mut NodeFacts| n.instance.key_name = Some("ops".into()),
+        "i-0123456789abcdef0", "no SSH key pair", "key pair `ops`"
+    )]
+    fn each_new_check_names_what_it_expected_and_what_it_found(
+        #[case] breaker: Breaker,
+        #[case] resource: &str,
+        #[case] expected: &str,
+        #[case] actual: &str,
+    ) {
+        let mut node = compliant_node();
+        breaker(&mut node);
+        let violations = check_node(&every_check_policy(&[]), &node, now());
+        assert_eq!(violations.len(), 1, "{violations:#?}");
+        assert_eq!(violations[0].resource, resource);
+        assert_eq!(violations[0].expected, expected);
+        assert_eq!(violations[0].actual, actual);
+    }
+
+    #[rstest]
+    #[case::the_recommended_image_itself(|n: &mut NodeFacts| { let r = recommended_image(); n.image = Some(ImageFacts { owner_alias: Some("amazon".into()), ..r }); n.instance.image_id = "ami-0ccc0009".into(); })]
+    #[case::within_the_grace(|n: &mut NodeFacts| n.image.as_mut().unwrap().creation_date = Some(days_ago(39)))]
+    #[case::newer_than_the_recommended_image(|n: &mut NodeFacts| n.image.as_mut().unwrap().creation_date = Some(days_ago(1)))]
+    #[case::a_custom_image_of_no_family(|n: &mut NodeFacts| n.image.as_mut().unwrap().name = Some("amazon-eks-node-al2023-custom".into()))]
+    #[case::another_architecture_has_no_recommended_image_read(|n: &mut NodeFacts| { let i = n.image.as_mut().unwrap(); i.architecture = Some("arm64".into()); i.creation_date = Some(days_ago(200)); })]
+    #[case::an_allowed_hop_limit(|n: &mut NodeFacts| n.instance.http_put_response_hop_limit = Some(1))]
+    #[case::no_volumes_attached(|n: &mut NodeFacts| { n.instance.volume_ids.clear(); n.volumes.clear(); })]
+    #[case::no_key_pair(|n: &mut NodeFacts| n.instance.key_name = None)]
+    fn what_each_new_check_lets_pass(#[case] breaker: Breaker) {
+        let mut node = compliant_node();
+        breaker(&mut node);
+        let policy = every_check_policy(&[("GUARD_MAX_AMI_AGE_DAYS", "365")]);
+        assert_eq!(check_node(&policy, &node, now()), vec![]);
+    }
+
+    #[test]
+    fn grace_and_allowed_lists_widen_what_passes() {
+        let mut node = compliant_node();
+        node.image.as_mut().unwrap().creation_date = Some(days_ago(50));
+        node.instance.key_name = Some("break-glass".into());
+        node.volumes[0].kms_key_id = Some("arn:aws:kms:eu-west-1:123456789012:key/other".into());
+        let policy = strict_policy(&[
+            ("GUARD_KUBERNETES_VERSION", "1.31"),
+            ("GUARD_OUTDATED_IMAGE_GRACE_DAYS", "40"),
+            ("GUARD_ALLOWED_KEY_PAIRS", "break-glass"),
+            ("GUARD_REQUIRE_ENCRYPTED_VOLUMES", "true"),
+        ]);
+        assert_eq!(check_node(&policy, &node, now()), vec![]);
+        let tighter = strict_policy(&[
+            ("GUARD_KUBERNETES_VERSION", "1.31"),
+            ("GUARD_OUTDATED_IMAGE_GRACE_DAYS", "0"),
+            ("GUARD_ALLOWED_KEY_PAIRS", "other"),
+        ]);
+        assert_eq!(
+            names(&check_node(&tighter, &node, now())),
+            vec!["image.outdated", "instance.key_pair"]
+        );
+    }
+
+    #[test]
+    fn unread_volumes_are_left_to_the_fail_mode_and_an_unread_image_hides_image_outdated() {
+        let policy = every_check_policy(&[]);
+        let mut node = compliant_node();
+        node.volumes.clear();
+        node.image = None;
+        let unread = Unread {
+            image: true,
+            volumes: true,
+            ..Unread::default()
+        };
+        assert_eq!(check_known(&policy, &node, unread, now()), vec![]);
+        let found_nothing = check_known(&policy, &node, Unread::default(), now());
+        assert_eq!(
+            names(&found_nothing),
+            vec![
+                "image.allowed",
+                "image.age",
+                "image.deprecated",
+                "image.outdated",
+                "volumes.encrypted"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_exempted_check_does_not_block_and_is_listed_as_exempted() {
+        let policy = every_check_policy(&[(
+            "GUARD_CHECK_EXCEPTIONS",
+            "imds.hop_limit@prod-ebs-csi-*,volumes.encrypted@legacy",
+        )]);
+        let mut node = compliant_node();
+        node.instance.http_put_response_hop_limit = Some(2);
+        node.volumes = vec![VolumeFacts {
+            volume_id: "vol-0eee0001".into(),
+            ..VolumeFacts::default()
+        }];
+        let violations = check_node(&policy, &node, now());
+
+        let exempted =
+            Verdict::from_violations(&policy, Some("prod-ebs-csi-a"), violations.clone());
+        assert_eq!(exempted.result, LifecycleResult::Abandon);
+        assert_eq!(names(&exempted.exempted), vec!["imds.hop_limit"]);
+        assert_eq!(exempted.check_names(), vec!["volumes.encrypted"]);
+
+        let other_group = Verdict::from_violations(&policy, Some("prod-general"), violations);
+        assert!(other_group.exempted.is_empty());
+        assert_eq!(
+            other_group.check_names(),
+            vec!["imds.hop_limit", "volumes.encrypted"]
+        );
+        let json = serde_json::to_value(&exempted).unwrap();
+        assert_eq!(json["exempted"][0]["check"], "imds.hop_limit");
+        assert!(
+            serde_json::to_value(&other_group)
+                .unwrap()
+                .get("exempted")
+                .is_none()
+        );
+    }
 }

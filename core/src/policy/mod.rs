@@ -3,6 +3,7 @@
 //! Read once at cold start from `GUARD_*` environment variables, validated as a
 //! whole (every problem in one error), then passed by reference everywhere.
 
+mod exceptions;
 mod ids;
 mod parse;
 mod patterns;
@@ -10,8 +11,9 @@ mod patterns;
 use std::collections::BTreeSet;
 use std::fmt;
 
+pub use exceptions::{Exception, Exceptions, NOT_EXEMPTIBLE};
 pub use ids::{is_account_id, is_arn, is_resource_id};
-pub use parse::PolicyError;
+pub use parse::{DEFAULT_OUTDATED_IMAGE_GRACE_DAYS, PolicyError};
 pub use patterns::Patterns;
 
 use crate::check_name::CheckName;
@@ -86,6 +88,48 @@ pub struct ImageRules {
     pub allowed_name_patterns: Patterns,
     pub max_age_days: Option<u32>,
     pub deny_deprecated: bool,
+    /// `image.outdated`, when on.
+    pub outdated: Option<OutdatedImageRules>,
+}
+
+/// `image.outdated`: nodes keep up with AWS's recommended EKS images, which
+/// AWS publishes as SSM public parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutdatedImageRules {
+    /// The cluster's Kubernetes version (`1.31`): a node image built for
+    /// another version violates.
+    pub kubernetes_version: Option<String>,
+    /// The SSM public parameters that name the recommended images (at most
+    /// [`MAX_RECOMMENDED_PARAMETERS`], one `GetParameters` call).
+    pub parameters: Vec<String>,
+    /// A node image may be this many days older than the recommended image
+    /// of its family.
+    pub grace_days: u32,
+}
+
+/// `GetParameters` takes at most 10 names: one call reads them all.
+pub const MAX_RECOMMENDED_PARAMETERS: usize = 10;
+
+/// The recommended-image parameters AWS publishes for Kubernetes `version`:
+/// Amazon Linux 2023 (standard, NVIDIA, Neuron), Amazon Linux 2 (x86_64,
+/// arm64, GPU; AWS publishes these up to Kubernetes 1.32) and Bottlerocket,
+/// each architecture AWS builds. Ten names: one `GetParameters` call. A
+/// family AWS does not publish for the version is simply absent.
+pub fn recommended_parameters(version: &str) -> Vec<String> {
+    let eks = format!("/aws/service/eks/optimized-ami/{version}");
+    let bottlerocket = format!("/aws/service/bottlerocket/aws-k8s-{version}");
+    vec![
+        format!("{eks}/amazon-linux-2023/x86_64/standard/recommended/image_id"),
+        format!("{eks}/amazon-linux-2023/arm64/standard/recommended/image_id"),
+        format!("{eks}/amazon-linux-2023/x86_64/nvidia/recommended/image_id"),
+        format!("{eks}/amazon-linux-2023/arm64/nvidia/recommended/image_id"),
+        format!("{eks}/amazon-linux-2023/x86_64/neuron/recommended/image_id"),
+        format!("{eks}/amazon-linux-2/recommended/image_id"),
+        format!("{eks}/amazon-linux-2-arm64/recommended/image_id"),
+        format!("{eks}/amazon-linux-2-gpu/recommended/image_id"),
+        format!("{bottlerocket}/x86_64/latest/image_id"),
+        format!("{bottlerocket}/arm64/latest/image_id"),
+    ]
 }
 
 impl ImageRules {
@@ -110,6 +154,29 @@ pub struct NetworkRules {
 pub struct InstanceTypeRules {
     pub allowed: Patterns,
     pub denied: Patterns,
+}
+
+/// `volumes.encrypted`: every attached EBS volume is encrypted, with one of
+/// the allowed KMS keys when any are listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VolumeRules {
+    pub require_encrypted: bool,
+    /// KMS key ARNs; empty allows any key.
+    pub allowed_kms_keys: BTreeSet<String>,
+}
+
+/// `instance.key_pair`: nodes carry no SSH key pair, or only allowed ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyPairRules {
+    /// No key pair but the allowed ones.
+    pub deny: bool,
+    pub allowed: BTreeSet<String>,
+}
+
+impl KeyPairRules {
+    pub fn is_on(&self) -> bool {
+        self.deny || !self.allowed.is_empty()
+    }
 }
 
 /// Cluster-wide budgets and the thresholds of surge suspension (SPEC §7).
@@ -140,7 +207,13 @@ pub struct Policy {
     pub network: NetworkRules,
     pub instance_types: InstanceTypeRules,
     pub require_imdsv2: bool,
+    /// `imds.hop_limit`: the highest `HttpPutResponseHopLimit` allowed.
+    pub max_imds_hop_limit: Option<u32>,
     pub allowed_instance_profiles: BTreeSet<String>,
+    pub volumes: VolumeRules,
+    pub key_pairs: KeyPairRules,
+    /// Checks that do not apply to named groups (`GUARD_CHECK_EXCEPTIONS`).
+    pub exceptions: Exceptions,
     pub budget: BudgetPolicy,
     pub fail_mode: FailMode,
     pub hook_name: String,
@@ -182,6 +255,20 @@ impl Policy {
         self.mode == Mode::Enforce && !self.audit_only_checks.contains(&check)
     }
 
+    /// Whether a violation of `check` by an instance of `group` is exempted
+    /// (`GUARD_CHECK_EXCEPTIONS`).
+    pub fn exempts(&self, check: CheckName, group: Option<&str>) -> bool {
+        self.exceptions.exempts(check, group)
+    }
+
+    /// The SSM public parameters `image.outdated` reads; empty when it is off.
+    pub fn recommended_image_parameters(&self) -> &[String] {
+        self.image
+            .outdated
+            .as_ref()
+            .map_or(&[], |rules| rules.parameters.as_slice())
+    }
+
     /// The checks that this policy turns on, for the start-up log.
     pub fn enabled_checks(&self) -> Vec<CheckName> {
         let budget = &self.budget;
@@ -189,6 +276,7 @@ impl Policy {
             CheckName::ImageAllowed => self.image.allow_list_is_on(),
             CheckName::ImageAge => self.image.max_age_days.is_some(),
             CheckName::ImageDeprecated => self.image.deny_deprecated,
+            CheckName::ImageOutdated => self.image.outdated.is_some(),
             CheckName::SubnetAllowed => !self.network.allowed_subnet_ids.is_empty(),
             CheckName::SubnetPublic => self.network.require_private_subnet,
             CheckName::SecurityGroupsAllowed => !self.network.allowed_security_group_ids.is_empty(),
@@ -196,7 +284,10 @@ impl Policy {
                 !self.instance_types.allowed.is_empty() || !self.instance_types.denied.is_empty()
             }
             CheckName::ImdsV2 => self.require_imdsv2,
+            CheckName::ImdsHopLimit => self.max_imds_hop_limit.is_some(),
             CheckName::InstanceProfileAllowed => !self.allowed_instance_profiles.is_empty(),
+            CheckName::VolumesEncrypted => self.volumes.require_encrypted,
+            CheckName::InstanceKeyPair => self.key_pairs.is_on(),
             CheckName::BudgetVcpus => budget.max_vcpus.is_some(),
             CheckName::BudgetMemory => budget.max_memory_mib.is_some(),
             CheckName::BudgetInstances => budget.max_instances.is_some(),

@@ -5,8 +5,9 @@ use std::fmt;
 
 use super::ids::{is_account_id, is_arn, is_resource_id};
 use super::{
-    AuditAction, BudgetPolicy, FailMode, ImageRules, InstanceTypeRules, Mode, NetworkRules,
-    Patterns, Policy,
+    AuditAction, BudgetPolicy, Exceptions, FailMode, ImageRules, InstanceTypeRules, KeyPairRules,
+    MAX_RECOMMENDED_PARAMETERS, Mode, NetworkRules, OutdatedImageRules, Patterns, Policy,
+    VolumeRules, recommended_parameters,
 };
 use crate::check_name::CheckName;
 
@@ -21,13 +22,22 @@ const SETTINGS: &[&str] = &[
     "GUARD_ALLOWED_AMI_NAME_PATTERNS",
     "GUARD_MAX_AMI_AGE_DAYS",
     "GUARD_DENY_DEPRECATED_AMIS",
+    "GUARD_KUBERNETES_VERSION",
+    "GUARD_RECOMMENDED_IMAGE_PARAMETERS",
+    "GUARD_OUTDATED_IMAGE_GRACE_DAYS",
     "GUARD_ALLOWED_SUBNET_IDS",
     "GUARD_REQUIRE_PRIVATE_SUBNET",
     "GUARD_ALLOWED_SECURITY_GROUP_IDS",
     "GUARD_ALLOWED_INSTANCE_TYPES",
     "GUARD_DENIED_INSTANCE_TYPES",
     "GUARD_REQUIRE_IMDSV2",
+    "GUARD_MAX_IMDS_HOP_LIMIT",
     "GUARD_ALLOWED_INSTANCE_PROFILES",
+    "GUARD_REQUIRE_ENCRYPTED_VOLUMES",
+    "GUARD_ALLOWED_VOLUME_KMS_KEYS",
+    "GUARD_DENY_KEY_PAIRS",
+    "GUARD_ALLOWED_KEY_PAIRS",
+    "GUARD_CHECK_EXCEPTIONS",
     "GUARD_MAX_VCPUS",
     "GUARD_MAX_MEMORY_MIB",
     "GUARD_MAX_INSTANCES",
@@ -43,6 +53,10 @@ const SETTINGS: &[&str] = &[
     "GUARD_ALLOWED_LAUNCHER_TAGS",
     "GUARD_ALERT_TOPIC_ARN",
 ];
+
+/// `GUARD_OUTDATED_IMAGE_GRACE_DAYS` when unset: AWS releases EKS images
+/// every week or two, so a node may lag about two releases.
+pub const DEFAULT_OUTDATED_IMAGE_GRACE_DAYS: u32 = 30;
 
 /// `GUARD_MAX_REMEDIATIONS_PER_HOUR` when unset: one sweep's worth.
 pub const DEFAULT_MAX_REMEDIATIONS_PER_HOUR: u32 = 20;
@@ -282,6 +296,7 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
             .positive("GUARD_MAX_AMI_AGE_DAYS", 36_500)
             .and_then(|days| u32::try_from(days).ok()),
         deny_deprecated: r.flag("GUARD_DENY_DEPRECATED_AMIS", true),
+        outdated: outdated_image_rules(&mut r),
     };
 
     let network = NetworkRules {
@@ -311,11 +326,42 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
     }
 
     let require_imdsv2 = r.flag("GUARD_REQUIRE_IMDSV2", true);
+    let max_imds_hop_limit = r
+        .positive("GUARD_MAX_IMDS_HOP_LIMIT", 64)
+        .and_then(|hops| u32::try_from(hops).ok());
     let allowed_instance_profiles = r.checked_list(
         "GUARD_ALLOWED_INSTANCE_PROFILES",
         "an instance profile arn (`arn:aws:iam::<account>:instance-profile/<name>`)",
         |arn| is_arn(arn, "iam", false, "instance-profile/"),
     );
+    let allowed_kms_keys = r.checked_list(
+        "GUARD_ALLOWED_VOLUME_KMS_KEYS",
+        "a KMS key arn (`arn:aws:kms:<region>:<account>:key/<id>`)",
+        |arn| is_arn(arn, "kms", true, "key/"),
+    );
+    let volumes = VolumeRules {
+        // Allowed keys imply encryption.
+        require_encrypted: r.flag("GUARD_REQUIRE_ENCRYPTED_VOLUMES", false)
+            || !allowed_kms_keys.is_empty(),
+        allowed_kms_keys,
+    };
+    let key_pairs = KeyPairRules {
+        deny: r.flag("GUARD_DENY_KEY_PAIRS", false),
+        allowed: r.checked_list(
+            "GUARD_ALLOWED_KEY_PAIRS",
+            "a key pair name (1-255 printable ASCII characters)",
+            |name| name.len() <= 255 && name.bytes().all(|b| b.is_ascii_graphic() || b == b' '),
+        ),
+    };
+    let exceptions = match Exceptions::parse(&r.list("GUARD_CHECK_EXCEPTIONS")) {
+        Ok(exceptions) => exceptions,
+        Err(problems) => {
+            for problem in problems {
+                r.problem(format!("`GUARD_CHECK_EXCEPTIONS`: {problem}"));
+            }
+            Exceptions::default()
+        }
+    };
 
     let budget = BudgetPolicy {
         max_vcpus: r.positive("GUARD_MAX_VCPUS", u64::from(u32::MAX)),
@@ -397,7 +443,11 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
         network,
         instance_types,
         require_imdsv2,
+        max_imds_hop_limit,
         allowed_instance_profiles,
+        volumes,
+        key_pairs,
+        exceptions,
         budget,
         fail_mode,
         hook_name,
@@ -407,6 +457,65 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
         quarantine_security_group_id,
         allowed_launcher_tags,
         alert_topic_arn,
+    })
+}
+
+/// `image.outdated`: on with `GUARD_KUBERNETES_VERSION` (AWS's recommended
+/// images of that version) or `GUARD_RECOMMENDED_IMAGE_PARAMETERS` (named
+/// parameters, which replace the version's).
+fn outdated_image_rules(r: &mut Reader) -> Option<OutdatedImageRules> {
+    let kubernetes_version = r.get("GUARD_KUBERNETES_VERSION").map(str::to_owned);
+    if let Some(version) = &kubernetes_version
+        && !is_kubernetes_version(version)
+    {
+        r.problem(format!(
+            "`GUARD_KUBERNETES_VERSION` must be a Kubernetes minor version such as `1.31`, not `{version}`"
+        ));
+    }
+    let named = r.checked_list(
+        "GUARD_RECOMMENDED_IMAGE_PARAMETERS",
+        "an SSM public parameter name (`/aws/service/…`)",
+        |name| {
+            name.starts_with("/aws/service/")
+                && name.len() <= 2048
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
+        },
+    );
+    if named.len() > MAX_RECOMMENDED_PARAMETERS {
+        r.problem(format!(
+            "`GUARD_RECOMMENDED_IMAGE_PARAMETERS` names {} parameters; at most {MAX_RECOMMENDED_PARAMETERS} (one `GetParameters` call)",
+            named.len()
+        ));
+    }
+    let grace = r.get("GUARD_OUTDATED_IMAGE_GRACE_DAYS").map(str::to_owned);
+    let grace_days = match grace.as_deref().map(str::parse::<u32>) {
+        None => DEFAULT_OUTDATED_IMAGE_GRACE_DAYS,
+        Some(Ok(days)) if days <= 3650 => days,
+        Some(_) => {
+            r.problem(format!(
+                "`GUARD_OUTDATED_IMAGE_GRACE_DAYS` must be a whole number from 0 to 3650, not `{}`",
+                grace.unwrap_or_default()
+            ));
+            DEFAULT_OUTDATED_IMAGE_GRACE_DAYS
+        }
+    };
+    let parameters = if named.is_empty() {
+        recommended_parameters(kubernetes_version.as_deref()?)
+    } else {
+        named.into_iter().collect()
+    };
+    Some(OutdatedImageRules {
+        kubernetes_version,
+        parameters,
+        grace_days,
+    })
+}
+
+fn is_kubernetes_version(version: &str) -> bool {
+    version.split_once('.').is_some_and(|(major, minor)| {
+        major == "1" && (1..=3).contains(&minor.len()) && minor.bytes().all(|b| b.is_ascii_digit())
     })
 }
 

@@ -305,16 +305,22 @@ impl<'a, P: Ports> Auditor<'a, P> {
         Some(summary.in_group(group).because(reason))
     }
 
-    /// Reads the instance's image and subnet and runs every check.
+    /// Reads the instance's image, subnet (and, when their checks are on,
+    /// volumes and AWS's recommended images) and runs every check.
     async fn audit(
         &self,
         event: &InstanceEvent<'_>,
         instance: InstanceFacts,
         membership: Membership,
     ) -> Result<(InstanceFacts, InstanceAudit), HandlerError> {
-        let facts = gather::node_facts(self.ports.images(), instance)
-            .await
-            .map_err(|error| event.facts_error(error))?;
+        let facts = gather::node_facts(
+            self.policy,
+            self.ports.instances(),
+            self.ports.images(),
+            instance,
+        )
+        .await
+        .map_err(|error| event.facts_error(error))?;
         let audit = InstanceAudit::of(self.policy, &facts, membership, self.now());
         Ok((facts.instance, audit))
     }

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 use shared::audit::{InstanceAudit, SweepReport};
+use shared::checks::Violation;
 use shared::decision::Finding;
 use shared::policy::Mode;
 
@@ -53,6 +54,10 @@ pub struct Summary {
     /// The remediation made, planned or found done.
     pub action: Option<&'static str>,
     pub violations: Vec<Finding>,
+    /// Violations the policy exempts for the instance's group: listed,
+    /// never remediated or alerted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exempted: Vec<Violation>,
     pub mode: Mode,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -68,6 +73,7 @@ impl Summary {
             group: None,
             action: None,
             violations: Vec::new(),
+            exempted: Vec::new(),
             mode,
             reason: None,
         }
@@ -77,6 +83,7 @@ impl Summary {
     pub(crate) fn with_audit(mut self, audit: &InstanceAudit) -> Self {
         self.group = audit.membership.group().map(str::to_owned);
         self.violations = audit.findings.clone();
+        self.exempted = audit.exempted.clone();
         self
     }
 
@@ -130,6 +137,7 @@ mod tests {
         let audit = InstanceAudit {
             membership: Membership::UnguardedGroup("prod-legacy".into()),
             findings: Vec::new(),
+            exempted: Vec::new(),
         };
         let trigger = Trigger::LaunchSuccessful {
             instance_id: "i-0e1f2a3b4c5d60718".into(),

@@ -411,6 +411,7 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
             instance_id: Some(action.instance_id.clone()),
             group: Some(action.group.clone()),
             violations: verdict.findings.clone(),
+            exempted: verdict.exempted.clone(),
             mode: self.policy.mode,
             reason: decided.unknown_line(),
             duplicate: completion == Completion::NoActiveAction,
@@ -421,6 +422,7 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
             group = %action.group,
             mode = %self.policy.mode,
             checks = ?verdict.check_names(),
+            exempted = verdict.exempted.len(),
             reason = summary.reason.as_deref().unwrap_or(""),
             duplicate = summary.duplicate,
             "launch decided"
@@ -464,6 +466,7 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
             instance_id,
             group,
             violations: Vec::new(),
+            exempted: Vec::new(),
             mode: self.policy.mode,
             reason: Some(reason),
             duplicate: false,

@@ -4,6 +4,7 @@
 
 use aws_lambda_events::sqs::SqsBatchResponse;
 use serde::Serialize;
+use shared::checks::Violation;
 use shared::decision::{Decision, Finding};
 use shared::policy::Mode;
 
@@ -24,6 +25,10 @@ pub struct Summary {
     pub instance_id: Option<String>,
     pub group: Option<String>,
     pub violations: Vec<Finding>,
+    /// Violations of checks the policy exempts for the group
+    /// (`GUARD_CHECK_EXCEPTIONS`): visible, never blocking or alerted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exempted: Vec<Violation>,
     pub mode: Mode,
     /// Why the notification was ignored or decided without facts.
     #[serde(skip_serializing_if = "Option::is_none")]

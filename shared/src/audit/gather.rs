@@ -1,7 +1,9 @@
 //! Reads what an audit needs through the ports, with a bounded number of
 //! calls: the cluster's instances once (all pages), each group's hooks once,
 //! each distinct image and subnet once (the adapters also cache them across
-//! warm invocations), a few requests at a time.
+//! warm invocations), the volumes [`VOLUMES_PER_CALL`] at a time and AWS's
+//! recommended images once, when their checks are on; a few requests at a
+//! time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -11,12 +13,19 @@ use futures::StreamExt;
 
 use super::InstanceAudit;
 use crate::checks::membership::{Membership, auto_scaling_group};
-use crate::facts::{HookFacts, InstanceFacts, NodeFacts};
+use crate::facts::{HookFacts, ImageFacts, InstanceFacts, NodeFacts, SubnetFacts, VolumeFacts};
 use crate::policy::Policy;
-use crate::ports::{AwsResult, ClusterGroupsRead, ClusterInstancesRead, NetworkImageRead};
+use crate::ports::{
+    AwsResult, ClusterGroupsRead, ClusterInstancesRead, NetworkImageRead, RecommendedImagesRead,
+    VolumeRead,
+};
 
 /// Requests in flight at once while a sweep reads hooks, images and subnets.
 pub const CONCURRENCY: usize = 8;
+
+/// Volumes asked for in one `DescribeVolumes` (EC2 takes at most 200 values
+/// in one filter).
+pub const VOLUMES_PER_CALL: usize = 200;
 
 /// Whether an instance is one the audit looks at: a cluster member in state
 /// `pending` or `running`.
@@ -24,23 +33,54 @@ pub fn is_audited(policy: &Policy, instance: &InstanceFacts) -> bool {
     instance.tags.contains_key(&policy.cluster_tag_key) && instance.instance_state().is_live()
 }
 
-/// The instance's image and subnet, read in parallel.
-pub async fn node_facts<N: NetworkImageRead>(
+/// The instance's image and subnet and, when their checks are on, its
+/// volumes and AWS's recommended images, read in parallel.
+pub async fn node_facts<E, N>(
+    policy: &Policy,
+    instances: &E,
     images: &N,
     instance: InstanceFacts,
-) -> AwsResult<NodeFacts> {
+) -> AwsResult<NodeFacts>
+where
+    E: VolumeRead,
+    N: NetworkImageRead + RecommendedImagesRead,
+{
     let subnet = async {
         match &instance.subnet_id {
             Some(id) => images.subnet(id).await,
             None => Ok(None),
         }
     };
-    let (image, subnet) = futures::join!(images.image(&instance.image_id), subnet);
+    let volumes = async {
+        match policy.volumes.require_encrypted {
+            true => instances.volumes(&instance.volume_ids).await,
+            false => Ok(Vec::new()),
+        }
+    };
+    let (image, subnet, volumes, recommended_images) = futures::join!(
+        images.image(&instance.image_id),
+        subnet,
+        volumes,
+        recommended(policy, images),
+    );
     Ok(NodeFacts {
         image: image?,
         subnet: subnet?,
+        volumes: volumes?,
+        recommended_images: recommended_images?,
         instance,
     })
+}
+
+/// AWS's recommended images, when `image.outdated` is on.
+async fn recommended<N: RecommendedImagesRead>(
+    policy: &Policy,
+    images: &N,
+) -> AwsResult<Vec<ImageFacts>> {
+    match policy.recommended_image_parameters() {
+        [] => Ok(Vec::new()),
+        parameters => images.recommended_images(parameters).await,
+    }
 }
 
 /// How the instance came into the cluster at `now`: reads its group's hooks
@@ -77,8 +117,8 @@ pub async fn audit_cluster<E, N, G>(
     now: SystemTime,
 ) -> AwsResult<Vec<Audited>>
 where
-    E: ClusterInstancesRead,
-    N: NetworkImageRead,
+    E: ClusterInstancesRead + VolumeRead,
+    N: NetworkImageRead + RecommendedImagesRead,
     G: ClusterGroupsRead,
 {
     let mut listed = instances.cluster_instances(&policy.cluster_tag_key).await?;
@@ -97,25 +137,34 @@ where
         .filter(|id| !id.is_empty())
         .collect();
     let subnet_ids: BTreeSet<String> = listed.iter().filter_map(|i| i.subnet_id.clone()).collect();
-    let (hooks, found_images, found_subnets) = futures::join!(
+    let volume_chunks: BTreeSet<String> = match policy.volumes.require_encrypted {
+        true => volume_chunks(&listed),
+        false => BTreeSet::new(),
+    };
+    let (hooks, found_images, found_subnets, found_volumes, recommended) = futures::join!(
         fetch_each(group_names, |group| async move {
             groups.lifecycle_hooks(&group).await
         }),
         fetch_each(image_ids, |id| async move { images.image(&id).await }),
         fetch_each(subnet_ids, |id| async move { images.subnet(&id).await }),
+        fetch_each(volume_chunks, |chunk| async move {
+            let ids: Vec<String> = chunk.split(' ').map(str::to_owned).collect();
+            instances.volumes(&ids).await
+        }),
+        recommended(policy, images),
     );
+    let read = Read {
+        hooks,
+        images: found_images,
+        subnets: found_subnets,
+        volumes: by_volume(found_volumes),
+        recommended: recommended.map_err(|err| err.to_string()),
+    };
 
     Ok(listed
         .into_iter()
         .map(|instance| {
-            let audit = audit_one(
-                policy,
-                &instance,
-                &hooks,
-                &found_images,
-                &found_subnets,
-                now,
-            );
+            let audit = audit_one(policy, &instance, &read, now);
             Audited { instance, audit }
         })
         .collect())
@@ -123,14 +172,56 @@ where
 
 type Fetched<T> = BTreeMap<String, AwsResult<T>>;
 
+/// What the sweep read, shared by every instance's audit.
+struct Read {
+    hooks: Fetched<Vec<HookFacts>>,
+    images: Fetched<Option<ImageFacts>>,
+    subnets: Fetched<Option<SubnetFacts>>,
+    /// Each volume, or the error of the call that should have read it.
+    volumes: BTreeMap<String, Result<VolumeFacts, String>>,
+    recommended: Result<Vec<ImageFacts>, String>,
+}
+
+/// The attached volumes of `instances`, [`VOLUMES_PER_CALL`] per key
+/// (space-separated ids).
+fn volume_chunks(instances: &[InstanceFacts]) -> BTreeSet<String> {
+    let ids: BTreeSet<&str> = instances
+        .iter()
+        .flat_map(|i| i.volume_ids.iter().map(String::as_str))
+        .collect();
+    let ids: Vec<&str> = ids.into_iter().collect();
+    ids.chunks(VOLUMES_PER_CALL)
+        .map(|chunk| chunk.join(" "))
+        .collect()
+}
+
+fn by_volume(chunks: Fetched<Vec<VolumeFacts>>) -> BTreeMap<String, Result<VolumeFacts, String>> {
+    let mut volumes = BTreeMap::new();
+    for (chunk, answer) in chunks {
+        match answer {
+            Ok(found) => volumes.extend(found.into_iter().map(|v| (v.volume_id.clone(), Ok(v)))),
+            Err(err) => volumes.extend(
+                chunk
+                    .split(' ')
+                    .map(|id| (id.to_owned(), Err(err.to_string()))),
+            ),
+        }
+    }
+    volumes
+}
+
 fn audit_one(
     policy: &Policy,
     instance: &InstanceFacts,
-    hooks: &Fetched<Vec<HookFacts>>,
-    images: &Fetched<Option<crate::facts::ImageFacts>>,
-    subnets: &Fetched<Option<crate::facts::SubnetFacts>>,
+    read: &Read,
     now: SystemTime,
 ) -> Result<InstanceAudit, String> {
+    let Read {
+        hooks,
+        images,
+        subnets,
+        ..
+    } = read;
     let no_hooks = Vec::new();
     let group_hooks = match auto_scaling_group(instance).map(|group| hooks.get(group)) {
         Some(Some(Err(err))) => return Err(err.to_string()),
@@ -147,11 +238,22 @@ fn audit_one(
         Some(Ok(found)) => found.clone(),
         None => None,
     };
+    let mut volumes = Vec::new();
+    for id in &instance.volume_ids {
+        match read.volumes.get(id) {
+            Some(Err(err)) => return Err(err.clone()),
+            Some(Ok(volume)) => volumes.push(volume.clone()),
+            None => {}
+        }
+    }
+    let recommended_images = read.recommended.clone()?;
     let membership = Membership::of(policy, instance, group_hooks, now);
     let facts = NodeFacts {
         instance: instance.clone(),
         image,
         subnet,
+        volumes,
+        recommended_images,
     };
     Ok(InstanceAudit::of(policy, &facts, membership, now))
 }

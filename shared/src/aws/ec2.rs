@@ -1,17 +1,19 @@
-//! EC2 reads: instances, images, subnets.
+//! EC2 reads: instances, images, subnets, volumes.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{Filter, HttpTokensState, Image, Instance, InstanceType, Subnet};
+use aws_sdk_ec2::types::{Filter, HttpTokensState, Image, Instance, InstanceType, Subnet, Volume};
 
 use super::aws_error;
 use crate::facts::{
-    CpuOptions, HttpTokens, ImageFacts, InstanceFacts, InstanceState, InstanceTypeSpec, SubnetFacts,
+    CpuOptions, HttpTokens, ImageFacts, InstanceFacts, InstanceState, InstanceTypeSpec,
+    SubnetFacts, VolumeFacts,
 };
 use crate::ports::{
-    AwsResult, ClusterInstancesRead, InstanceRead, InstanceTag, InstanceTypesRead, NetworkImageRead,
+    AwsResult, ClusterInstancesRead, InstanceRead, InstanceTag, InstanceTypesRead,
+    NetworkImageRead, VolumeRead,
 };
 use crate::time::parse_rfc3339;
 
@@ -247,6 +249,67 @@ impl NetworkImageRead for Ec2 {
     }
 }
 
+impl VolumeRead for Ec2 {
+    /// A `volume-id` filter rather than `VolumeIds`: with `VolumeIds`, one
+    /// volume deleted meanwhile (`InvalidVolume.NotFound`) fails the whole
+    /// call; a filter leaves unknown ids out of the answer.
+    async fn volumes(&self, volume_ids: &[String]) -> AwsResult<Vec<VolumeFacts>> {
+        if volume_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = Filter::builder()
+            .name("volume-id")
+            .set_values(Some(volume_ids.to_vec()))
+            .build();
+        let pages: Vec<_> = self
+            .client
+            .describe_volumes()
+            .filters(ids)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| aws_error("DescribeVolumes", err))?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.volumes())
+            .map(volume_facts)
+            .collect())
+    }
+}
+
+impl Ec2 {
+    /// The images among `image_ids` that EC2 knows, deprecated ones included,
+    /// in one `DescribeImages` (all pages). An `image-id` filter rather than
+    /// `ImageIds`, for the reason of [`VolumeRead::volumes`]: an unknown or
+    /// deregistered image is absent, not an error. No call when `image_ids`
+    /// is empty.
+    pub(crate) async fn images(&self, image_ids: &[String]) -> AwsResult<Vec<ImageFacts>> {
+        if image_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = Filter::builder()
+            .name("image-id")
+            .set_values(Some(image_ids.to_vec()))
+            .build();
+        let pages: Vec<_> = self
+            .client
+            .describe_images()
+            .filters(ids)
+            .include_deprecated(true)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| aws_error("DescribeImages", err))?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.images())
+            .map(image_facts)
+            .collect())
+    }
+}
+
 pub(crate) fn instance_facts(instance: &Instance, owner: Option<&str>) -> InstanceFacts {
     let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
     InstanceFacts {
@@ -302,6 +365,24 @@ pub(crate) fn instance_facts(instance: &Instance, owner: Option<&str>) -> Instan
                 ))
             })
             .collect::<BTreeMap<_, _>>(),
+        http_put_response_hop_limit: instance
+            .metadata_options()
+            .and_then(|m| m.http_put_response_hop_limit())
+            .and_then(|limit| u32::try_from(limit).ok()),
+        key_name: instance.key_name().map(str::to_owned),
+        volume_ids: instance
+            .block_device_mappings()
+            .iter()
+            .filter_map(|mapping| mapping.ebs()?.volume_id().map(str::to_owned))
+            .collect(),
+    }
+}
+
+fn volume_facts(volume: &Volume) -> VolumeFacts {
+    VolumeFacts {
+        volume_id: volume.volume_id().unwrap_or_default().to_owned(),
+        encrypted: volume.encrypted().unwrap_or(false),
+        kms_key_id: volume.kms_key_id().map(str::to_owned),
     }
 }
 
@@ -313,6 +394,7 @@ fn image_facts(image: &Image) -> ImageFacts {
         owner_alias: image.image_owner_alias().map(str::to_owned),
         creation_date: image.creation_date().and_then(parse_rfc3339),
         deprecation_time: image.deprecation_time().and_then(parse_rfc3339),
+        architecture: image.architecture().map(|a| a.as_str().to_owned()),
     }
 }
 

@@ -5,6 +5,7 @@ mod autoscaling;
 mod cloudwatch;
 mod ec2;
 mod ec2_actions;
+mod images;
 mod sns;
 
 use std::time::Duration;
@@ -19,6 +20,7 @@ pub use autoscaling::AutoScaling;
 pub use cloudwatch::{CloudWatch, NAMESPACE};
 pub use ec2::Ec2;
 pub use ec2_actions::Ec2Remediation;
+pub use images::ImageSources;
 pub use sns::Sns;
 
 use crate::ports::{AwsError, Ports};
@@ -60,8 +62,9 @@ pub struct Adapters {
     pub ec2: Ec2,
     /// Stop, terminate and isolate (instance-audit only).
     pub remediation: Ec2Remediation,
-    /// Images and subnets, cached across warm invocations.
-    pub images: CachedNetworkImages<Ec2>,
+    /// Images and subnets, and AWS's recommended images, cached across warm
+    /// invocations.
+    pub images: CachedNetworkImages<ImageSources>,
     pub autoscaling: AutoScaling,
     pub cloudwatch: CloudWatch,
     pub sns: Sns,
@@ -73,7 +76,10 @@ impl Adapters {
         let ec2 = Ec2::new(ec2_client.clone());
         Self {
             remediation: Ec2Remediation::new(ec2_client),
-            images: CachedNetworkImages::new(ec2.clone()),
+            images: CachedNetworkImages::new(ImageSources::new(
+                ec2.clone(),
+                aws_sdk_ssm::Client::new(config),
+            )),
             ec2,
             autoscaling: AutoScaling::new(aws_sdk_autoscaling::Client::new(config)),
             cloudwatch: CloudWatch::new(aws_sdk_cloudwatch::Client::new(config)),
@@ -103,7 +109,7 @@ where
 /// The AWS adapters of the cold start.
 impl Ports for Adapters {
     type Instances = Ec2;
-    type Images = CachedNetworkImages<Ec2>;
+    type Images = CachedNetworkImages<ImageSources>;
     type Groups = AutoScaling;
     type Remediation = Ec2Remediation;
     type Metrics = CloudWatch;
@@ -112,7 +118,7 @@ impl Ports for Adapters {
     fn instances(&self) -> &Ec2 {
         &self.ec2
     }
-    fn images(&self) -> &CachedNetworkImages<Ec2> {
+    fn images(&self) -> &CachedNetworkImages<ImageSources> {
         &self.images
     }
     fn groups(&self) -> &AutoScaling {

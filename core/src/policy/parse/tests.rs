@@ -113,6 +113,20 @@ fn full_policy_parses_every_setting() {
         ("GUARD_AUDIT_ACTION", "isolate"),
         ("GUARD_QUARANTINE_SECURITY_GROUP_ID", "sg-0fedcba987654321f"),
         ("GUARD_ALLOWED_LAUNCHER_TAGS", ""),
+        ("GUARD_KUBERNETES_VERSION", "1.31"),
+        ("GUARD_OUTDATED_IMAGE_GRACE_DAYS", "0"),
+        ("GUARD_MAX_IMDS_HOP_LIMIT", "2"),
+        ("GUARD_REQUIRE_ENCRYPTED_VOLUMES", "true"),
+        (
+            "GUARD_ALLOWED_VOLUME_KMS_KEYS",
+            "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        ),
+        ("GUARD_DENY_KEY_PAIRS", "true"),
+        ("GUARD_ALLOWED_KEY_PAIRS", "break-glass"),
+        (
+            "GUARD_CHECK_EXCEPTIONS",
+            "imds.hop_limit@prod-ebs-csi-*, instance.key_pair@bastion",
+        ),
     ])
     .unwrap();
     assert_eq!(policy.cluster_tag_key, "eks:cluster-name");
@@ -141,6 +155,29 @@ fn full_policy_parses_every_setting() {
     assert!(!policy.enroll_groups);
     assert_eq!(policy.audit_action, AuditAction::Isolate);
     assert!(policy.allowed_launcher_tags.is_empty());
+    let outdated = policy.image.outdated.as_ref().unwrap();
+    assert_eq!(outdated.kubernetes_version.as_deref(), Some("1.31"));
+    assert_eq!(outdated.grace_days, 0);
+    assert_eq!(outdated.parameters.len(), 10);
+    assert_eq!(
+        outdated.parameters[0],
+        "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id"
+    );
+    assert_eq!(
+        outdated.parameters[9],
+        "/aws/service/bottlerocket/aws-k8s-1.31/arm64/latest/image_id"
+    );
+    assert_eq!(policy.max_imds_hop_limit, Some(2));
+    assert!(policy.volumes.require_encrypted);
+    assert_eq!(policy.volumes.allowed_kms_keys.len(), 1);
+    assert!(policy.key_pairs.deny);
+    assert_eq!(policy.key_pairs.allowed.len(), 1);
+    let exceptions: Vec<String> = policy.exceptions.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        exceptions,
+        ["imds.hop_limit@prod-ebs-csi-*", "instance.key_pair@bastion"]
+    );
+    assert!(policy.exempts(CheckName::InstanceKeyPair, Some("bastion")));
     // Deprecation and private-subnet checks are off in this policy.
     assert_eq!(policy.enabled_checks().len(), CheckName::ALL.len() - 2);
 }
@@ -173,6 +210,14 @@ fn full_policy_parses_every_setting() {
 #[case::bad_quarantine(&[("GUARD_QUARANTINE_SECURITY_GROUP_ID", "quarantine")], "`GUARD_QUARANTINE_SECURITY_GROUP_ID` must be a security group id (`sg-…`), not `quarantine`")]
 #[case::missing_topic(&[("GUARD_ALERT_TOPIC_ARN", " ")], "`GUARD_ALERT_TOPIC_ARN` is required")]
 #[case::bad_topic(&[("GUARD_ALERT_TOPIC_ARN", "alerts")], "`GUARD_ALERT_TOPIC_ARN` is not an sns topic arn: `alerts`")]
+#[case::bad_kubernetes_version(&[("GUARD_KUBERNETES_VERSION", "v1.31")], "`GUARD_KUBERNETES_VERSION` must be a Kubernetes minor version such as `1.31`, not `v1.31`")]
+#[case::private_parameter(&[("GUARD_RECOMMENDED_IMAGE_PARAMETERS", "/team/ami")], "`GUARD_RECOMMENDED_IMAGE_PARAMETERS` has `/team/ami`, which is not an SSM public parameter name (`/aws/service/…`)")]
+#[case::too_many_parameters(&[("GUARD_RECOMMENDED_IMAGE_PARAMETERS", "/aws/service/a1,/aws/service/a2,/aws/service/a3,/aws/service/a4,/aws/service/a5,/aws/service/a6,/aws/service/a7,/aws/service/a8,/aws/service/a9,/aws/service/a10,/aws/service/a11")], "`GUARD_RECOMMENDED_IMAGE_PARAMETERS` names 11 parameters; at most 10 (one `GetParameters` call)")]
+#[case::negative_grace(&[("GUARD_OUTDATED_IMAGE_GRACE_DAYS", "-1")], "`GUARD_OUTDATED_IMAGE_GRACE_DAYS` must be a whole number from 0 to 3650, not `-1`")]
+#[case::zero_hop_limit(&[("GUARD_MAX_IMDS_HOP_LIMIT", "0")], "`GUARD_MAX_IMDS_HOP_LIMIT` must be a whole number from 1 to 64, not `0`")]
+#[case::key_alias_instead_of_key(&[("GUARD_ALLOWED_VOLUME_KMS_KEYS", "alias/aws/ebs")], "`GUARD_ALLOWED_VOLUME_KMS_KEYS` has `alias/aws/ebs`, which is not a KMS key arn (`arn:aws:kms:<region>:<account>:key/<id>`)")]
+#[case::exception_of_an_unknown_check(&[("GUARD_CHECK_EXCEPTIONS", "imds.hops@prod-*")], "`GUARD_CHECK_EXCEPTIONS`: `imds.hops@prod-*`: unknown check `imds.hops`")]
+#[case::exception_of_a_budget(&[("GUARD_CHECK_EXCEPTIONS", "budget.vcpus@prod-*")], "`GUARD_CHECK_EXCEPTIONS`: `budget.vcpus@prod-*`: `budget.vcpus` applies to the whole cluster and cannot be exempted per group")]
 #[case::typo_in_a_setting_name(&[("GUARD_ALLOWED_AMI_ID", "ami-0123abcd")], "unknown setting `GUARD_ALLOWED_AMI_ID`")]
 fn each_invalid_setting_is_reported_with_its_value(
     #[case] extra: &[(&'static str, &'static str)],
@@ -198,6 +243,28 @@ fn every_problem_is_listed_in_one_lowercase_message() {
          `GUARD_MAX_VCPUS` must be a whole number from 1 to 4294967295, not `lots`; \
          `GUARD_ALERT_TOPIC_ARN` is required"
     );
+}
+
+#[test]
+fn image_outdated_is_on_with_a_version_or_named_parameters_and_named_parameters_win() {
+    let off = with(&[]).unwrap();
+    assert!(off.image.outdated.is_none());
+    assert!(off.recommended_image_parameters().is_empty());
+    let named = with(&[
+        ("GUARD_KUBERNETES_VERSION", "1.31"),
+        (
+            "GUARD_RECOMMENDED_IMAGE_PARAMETERS",
+            "/aws/service/bottlerocket/aws-k8s-1.31-nvidia/x86_64/latest/image_id",
+        ),
+    ])
+    .unwrap();
+    assert_eq!(
+        named.recommended_image_parameters(),
+        ["/aws/service/bottlerocket/aws-k8s-1.31-nvidia/x86_64/latest/image_id"]
+    );
+    let outdated = named.image.outdated.as_ref().unwrap();
+    assert_eq!(outdated.grace_days, 30);
+    assert!(named.enabled_checks().contains(&CheckName::ImageOutdated));
 }
 
 #[test]

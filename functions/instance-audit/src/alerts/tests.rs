@@ -72,6 +72,7 @@ fn audit(membership: Membership) -> InstanceAudit {
             violation,
             blocking: true,
         }],
+        exempted: Vec::new(),
     }
 }
 

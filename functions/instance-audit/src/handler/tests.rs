@@ -1293,3 +1293,145 @@ async fn the_sweep_shares_the_hourly_cap_with_the_event_path() {
     assert_eq!(alerts.len(), 1, "the summary only");
     assert_eq!(alerts[0].details["capped"], 3);
 }
+
+// ---------------------------------------------------------------------------
+// The checks of issue 12, and exceptions per group
+// ---------------------------------------------------------------------------
+
+mod second_round {
+    use pretty_assertions::assert_eq;
+    use shared::facts::VolumeFacts;
+
+    use super::*;
+
+    const KMS_KEY: &str =
+        "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const AL2023_PARAMETER: &str = "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id";
+
+    fn every_check(extra: &[(&str, &str)]) -> Policy {
+        let more = [
+            ("GUARD_KUBERNETES_VERSION", "1.31"),
+            ("GUARD_MAX_IMDS_HOP_LIMIT", "1"),
+            ("GUARD_ALLOWED_VOLUME_KMS_KEYS", KMS_KEY),
+            ("GUARD_DENY_KEY_PAIRS", "true"),
+        ];
+        policy(&[&more[..], extra].concat())
+    }
+
+    /// [`account`] with AWS's recommended 1.31 image ten days newer than
+    /// the nodes', and one encrypted volume per node of [`node`].
+    fn with_recommended() -> FakeAws {
+        let aws = account();
+        aws.add_image(ImageFacts {
+            image_id: "ami-0ccc0009".into(),
+            name: Some("amazon-eks-node-al2023-x86_64-standard-1.31-v20261111".into()),
+            owner_alias: Some("amazon".into()),
+            creation_date: Some(days_ago(15)),
+            ..ImageFacts::default()
+        });
+        aws.add_public_parameter(AL2023_PARAMETER, "ami-0ccc0009");
+        aws
+    }
+
+    /// A compliant node (hop limit 1, one encrypted volume), tagged `tags`.
+    fn node(aws: &FakeAws, id: &str, tags: &[(&str, &str)]) -> InstanceFacts {
+        let mut instance = member(id, "running", tags);
+        instance.http_put_response_hop_limit = Some(1);
+        let volume = format!("vol-{}", &id[2..]);
+        instance.volume_ids = vec![volume.clone()];
+        aws.add_volume(VolumeFacts {
+            volume_id: volume,
+            encrypted: true,
+            kms_key_id: Some(KMS_KEY.into()),
+        });
+        instance
+    }
+
+    #[rstest]
+    #[case::hop_limit(|i: &mut InstanceFacts| i.http_put_response_hop_limit = Some(3), "imds.hop_limit")]
+    #[case::key_pair(|i: &mut InstanceFacts| i.key_name = Some("ops".into()), "instance.key_pair")]
+    #[case::unencrypted_volume(|i: &mut InstanceFacts| i.volume_ids.push("vol-0unencrypted".into()), "volumes.encrypted")]
+    #[case::image_of_another_kubernetes_version(|i: &mut InstanceFacts| i.image_id = "ami-0ccc0130".into(), "image.outdated")]
+    #[tokio::test]
+    async fn each_new_check_runs_on_a_running_instance(
+        #[case] breaker: Breaker,
+        #[case] check: &str,
+    ) {
+        let (policy, aws) = (every_check(&[]), with_recommended());
+        aws.add_volume(VolumeFacts {
+            volume_id: "vol-0unencrypted".into(),
+            ..VolumeFacts::default()
+        });
+        aws.add_image(ImageFacts {
+            image_id: "ami-0ccc0130".into(),
+            name: Some("amazon-eks-node-al2023-x86_64-standard-1.30-v20261101".into()),
+            owner_alias: Some("amazon".into()),
+            creation_date: Some(days_ago(25)),
+            ..ImageFacts::default()
+        });
+        let mut instance = node(&aws, BY_HAND, &[(KARPENTER, "gpu")]);
+        breaker(&mut instance);
+        aws.add_instance(instance);
+
+        let summary = run(&policy, &aws, RUNNING).await.unwrap();
+
+        assert_eq!(summary["outcome"], "reported", "{summary:#}");
+        assert_eq!(checks(&summary), vec![check]);
+        assert_eq!(kinds(&aws), vec![AlertKind::InstanceNonCompliant]);
+    }
+
+    #[tokio::test]
+    async fn the_sweep_reads_every_volume_in_one_call_and_the_recommended_images_once() {
+        let (policy, aws) = (every_check(&[]), with_recommended());
+        for n in 0..30 {
+            let id = format!("i-{n:017x}");
+            aws.add_instance(node(&aws, &id, &[(KARPENTER, "default")]));
+        }
+        let mut bad = node(&aws, "i-0bad0000000000001", &[(KARPENTER, "default")]);
+        bad.http_put_response_hop_limit = Some(2);
+        aws.add_instance(bad);
+
+        let sweep = run(&policy, &aws, SWEEP).await.unwrap();
+
+        assert_eq!(sweep["instances"], 31, "{sweep:#}");
+        assert_eq!(sweep["non_compliant"], 1);
+        assert_eq!(
+            (aws.calls("DescribeVolumes"), aws.calls("GetParameters")),
+            (1, 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_exempted_check_is_listed_never_remediated_and_not_counted() {
+        let policy = every_check(&[
+            ("GUARD_AUDIT_ACTION", "terminate"),
+            ("GUARD_CHECK_EXCEPTIONS", "imds.hop_limit@prod-gen*"),
+        ]);
+        let aws = with_recommended();
+        let mut instance = node(&aws, BY_HAND, &[(GROUP_NAME_TAG, "prod-general")]);
+        instance.http_put_response_hop_limit = Some(2);
+        aws.add_instance(instance);
+
+        let running = run(&policy, &aws, RUNNING).await.unwrap();
+        let sweep = run(&policy, &aws, SWEEP).await.unwrap();
+
+        assert_eq!(running["outcome"], "compliant", "{running:#}");
+        assert_eq!(running["violations"], json!([]));
+        assert_eq!(running["exempted"][0]["check"], "imds.hop_limit");
+        assert_eq!(sweep["non_compliant"], 0, "{sweep:#}");
+        assert_eq!(aws.instance_changes(), Vec::<String>::new());
+        assert_eq!(kinds(&aws), vec![AlertKind::SweepSummary]);
+    }
+
+    #[tokio::test]
+    async fn when_the_recommended_images_cannot_be_read_the_instance_is_not_audited() {
+        let (policy, aws) = (every_check(&[]), with_recommended());
+        aws.add_instance(node(&aws, BY_HAND, &[(KARPENTER, "gpu")]));
+        aws.fail("GetParameters");
+
+        let sweep = run(&policy, &aws, SWEEP).await.unwrap();
+
+        assert_eq!(sweep["non_compliant"], 0, "{sweep:#}");
+        assert_eq!(sweep["unchecked"][0]["instance_id"], BY_HAND);
+    }
+}

@@ -47,7 +47,7 @@ fn decided(policy: &Policy, violations: Vec<Violation>, unknown: Vec<Unknown>) -
             name: "prod-general".into(),
             ..GroupFacts::default()
         },
-        verdict: Verdict::with_unknown(policy, violations, !unknown.is_empty()),
+        verdict: Verdict::with_unknown(policy, None, violations, !unknown.is_empty()),
         unknown,
         facts: None,
         admission: None,

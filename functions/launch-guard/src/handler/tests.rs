@@ -1154,3 +1154,5 @@ mod budgets {
         }
     }
 }
+
+mod second_round;

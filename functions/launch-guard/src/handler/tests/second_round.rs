@@ -1,0 +1,173 @@
+//! The checks of issue 12 at launch: `image.outdated`, `imds.hop_limit`,
+//! `volumes.encrypted`, `instance.key_pair`, and exceptions per group.
+
+use pretty_assertions::assert_eq;
+use serde_json::Value;
+use shared::facts::{ImageFacts, VolumeFacts};
+
+use super::*;
+
+const KMS_KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const AL2023_PARAMETER: &str =
+    "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id";
+
+/// Every new check on: Kubernetes 1.31, hop limit 1, volumes encrypted
+/// with [`KMS_KEY`], no key pair.
+fn every_check(extra: &[(&str, &str)]) -> Policy {
+    let more = [
+        ("GUARD_KUBERNETES_VERSION", "1.31"),
+        ("GUARD_MAX_IMDS_HOP_LIMIT", "1"),
+        ("GUARD_ALLOWED_VOLUME_KMS_KEYS", KMS_KEY),
+        ("GUARD_DENY_KEY_PAIRS", "true"),
+    ];
+    policy(&[&more[..], extra].concat())
+}
+
+/// [`aws`], with the instance's volume encrypted, hop limit 1, and AWS's
+/// recommended AL2023 image of 1.31 ten days newer than the node's.
+fn account() -> FakeAws {
+    let aws = aws();
+    let mut instance = compliant_instance(INSTANCE);
+    instance.http_put_response_hop_limit = Some(1);
+    instance.volume_ids = vec!["vol-0eee0001".into()];
+    aws.add_instance(instance);
+    aws.add_volume(VolumeFacts {
+        volume_id: "vol-0eee0001".into(),
+        encrypted: true,
+        kms_key_id: Some(KMS_KEY.into()),
+    });
+    aws.add_image(ImageFacts {
+        image_id: "ami-0ccc0009".into(),
+        name: Some("amazon-eks-node-al2023-x86_64-standard-1.31-v20261111".into()),
+        owner_alias: Some("amazon".into()),
+        creation_date: Some(days_ago(15)),
+        ..ImageFacts::default()
+    });
+    aws.add_public_parameter(AL2023_PARAMETER, "ami-0ccc0009");
+    aws
+}
+
+fn change_instance(aws: &FakeAws, change: impl FnOnce(&mut InstanceFacts)) {
+    let mut instance = aws.instance_facts(INSTANCE).unwrap();
+    change(&mut instance);
+    aws.add_instance(instance);
+}
+
+fn checks(summary: &Value, key: &str) -> Vec<String> {
+    summary[key]
+        .as_array()
+        .map(|found| {
+            found
+                .iter()
+                .map(|v| v["check"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_compliant_launch_with_every_check_on_reads_its_volumes_once_and_the_recommended_images()
+{
+    let (policy, aws) = (every_check(&[]), account());
+
+    let summary = run(&policy, &aws, LAUNCH).await.unwrap();
+
+    assert_eq!(summary["decision"], "CONTINUE", "{summary:#}");
+    assert_eq!(summary["violations"], json!([]));
+    assert_eq!(
+        (
+            aws.calls("DescribeInstances"),
+            aws.calls("DescribeVolumes"),
+            aws.calls("GetParameters"),
+            aws.calls("DescribeImages"),
+            aws.calls("DescribeSubnets"),
+        ),
+        // The fakes cache nothing: the node's image and the recommended
+        // one are two image reads here; in production both are cached.
+        (1, 1, 1, 2, 1)
+    );
+}
+
+#[tokio::test]
+async fn with_the_new_checks_off_no_volume_or_parameter_is_read() {
+    let (policy, aws) = (policy(&[]), account());
+    run(&policy, &aws, LAUNCH).await.unwrap();
+    assert_eq!(
+        (aws.calls("DescribeVolumes"), aws.calls("GetParameters")),
+        (0, 0)
+    );
+}
+
+#[rstest]
+#[case::unencrypted_volume(|aws: &FakeAws| aws.add_volume(VolumeFacts { volume_id: "vol-0eee0001".into(), ..VolumeFacts::default() }), "volumes.encrypted")]
+#[case::hop_limit(|aws: &FakeAws| change_instance(aws, |i| i.http_put_response_hop_limit = Some(2)), "imds.hop_limit")]
+#[case::key_pair(|aws: &FakeAws| change_instance(aws, |i| i.key_name = Some("ops".into())), "instance.key_pair")]
+#[case::other_kubernetes_version(|aws: &FakeAws| aws.add_image(ImageFacts { image_id: "ami-0ccc0001".into(), name: Some("amazon-eks-node-al2023-x86_64-standard-1.30-v20261101".into()), owner_alias: Some("amazon".into()), creation_date: Some(days_ago(25)), ..ImageFacts::default() }), "image.outdated")]
+#[case::behind_the_recommended_image(|aws: &FakeAws| aws.add_image(ImageFacts { image_id: "ami-0ccc0001".into(), name: Some("amazon-eks-node-al2023-x86_64-standard-1.31-v20260901".into()), owner_alias: Some("amazon".into()), creation_date: Some(days_ago(60)), ..ImageFacts::default() }), "image.outdated")]
+#[tokio::test]
+async fn each_new_check_abandons_a_launch_that_breaks_it_and_alerts(
+    #[case] breaker: fn(&FakeAws),
+    #[case] check: &str,
+) {
+    let (policy, aws) = (every_check(&[("GUARD_MAX_AMI_AGE_DAYS", "365")]), account());
+    breaker(&aws);
+
+    let summary = run(&policy, &aws, LAUNCH).await.unwrap();
+
+    assert_eq!(summary["decision"], "ABANDON", "{summary:#}");
+    assert_eq!(checks(&summary, "violations"), vec![check.to_owned()]);
+    assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
+    let alerts = aws.published();
+    assert_eq!(alerts.len(), 1);
+    let alerted: Vec<&str> = alerts[0]
+        .violations
+        .iter()
+        .map(|f| f.violation.check.as_str())
+        .collect();
+    assert_eq!(alerted, vec![check]);
+}
+
+#[tokio::test]
+async fn an_exempted_check_lets_the_launch_in_and_is_listed_as_exempted_without_an_alert() {
+    let policy = every_check(&[("GUARD_CHECK_EXCEPTIONS", "imds.hop_limit@prod-gen*")]);
+    let aws = account();
+    change_instance(&aws, |i| i.http_put_response_hop_limit = Some(2));
+
+    let summary = run(&policy, &aws, LAUNCH).await.unwrap();
+
+    assert_eq!(summary["decision"], "CONTINUE", "{summary:#}");
+    assert_eq!(summary["violations"], json!([]));
+    assert_eq!(checks(&summary, "exempted"), vec!["imds.hop_limit"]);
+    assert_eq!(
+        summary["exempted"][0]["actual"],
+        "HttpPutResponseHopLimit=2"
+    );
+    assert_eq!(aws.published(), vec![]);
+
+    // Another group's glob does not exempt this one.
+    let other = every_check(&[("GUARD_CHECK_EXCEPTIONS", "imds.hop_limit@prod-ebs-csi-*")]);
+    let aws = account();
+    change_instance(&aws, |i| i.http_put_response_hop_limit = Some(2));
+    let summary = run(&other, &aws, LAUNCH).await.unwrap();
+    assert_eq!(summary["decision"], "ABANDON");
+    assert!(summary.get("exempted").is_none());
+}
+
+#[rstest]
+#[case::recommended_images(|aws: &FakeAws| aws.fail("GetParameters"), "AWS's recommended images: `GetParameters` failed: injected failure")]
+#[case::volumes(|aws: &FakeAws| aws.fail("DescribeVolumes"), "the volumes: `DescribeVolumes` failed: injected failure")]
+#[case::no_volume_listed_yet(|aws: &FakeAws| change_instance(aws, |i| i.volume_ids.clear()), "the volumes: instance `i-0a1b2c3d4e5f60718` reports no attached EBS volume yet")]
+#[tokio::test]
+async fn a_new_fact_that_cannot_be_read_leaves_the_launch_to_the_fail_mode(
+    #[case] fault: fn(&FakeAws),
+    #[case] reason: &str,
+) {
+    for (fail_mode, decision) in [("abandon", "ABANDON"), ("continue", "CONTINUE")] {
+        let (policy, aws) = (every_check(&[("GUARD_FAIL_MODE", fail_mode)]), account());
+        fault(&aws);
+        let summary = run(&policy, &aws, LAUNCH).await.unwrap();
+        assert_eq!(summary["decision"], decision, "{summary:#}");
+        assert_eq!(summary["reason"], reason);
+        assert_eq!(summary["violations"], json!([]));
+    }
+}
