@@ -158,6 +158,35 @@ async fn an_update_with_a_valid_policy_succeeds_with_the_same_id() {
     assert_eq!(response.physical_resource_id, "scaling-guard-prod");
 }
 
+#[tokio::test]
+async fn an_update_whose_exceptions_name_an_unknown_or_cluster_wide_check_fails_with_both() {
+    let exceptions = json!("imds.hops@prod-*,budget.vcpus@prod-*");
+    let response = answer(
+        &FakeAws::new(),
+        event(UPDATE, &[("GUARD_CHECK_EXCEPTIONS", exceptions)]),
+    )
+    .await;
+
+    assert_eq!(response.status, Status::Failed);
+    assert!(
+        response.reason.starts_with("invalid policy (2 problems): "),
+        "{}",
+        response.reason
+    );
+    assert!(
+        response.reason.contains("unknown check `imds.hops`"),
+        "{}",
+        response.reason
+    );
+    assert!(
+        response
+            .reason
+            .contains("`budget.vcpus` applies to the whole cluster"),
+        "{}",
+        response.reason
+    );
+}
+
 fn group(name: &str, tag: &str) -> GroupFacts {
     GroupFacts {
         name: name.into(),
