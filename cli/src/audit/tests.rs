@@ -245,3 +245,40 @@ async fn when_the_instances_cannot_be_listed_the_audit_fails() {
     let err = run(&policy(&[]), &aws, now()).await.unwrap_err();
     assert_eq!(err.operation, "DescribeInstances");
 }
+
+#[tokio::test]
+async fn the_new_checks_run_and_an_exempted_violation_is_shown_but_not_counted() {
+    let mut unencrypted = node("i-0000000000000000a", Some(GROUP));
+    unencrypted.volume_ids = vec!["vol-0a".into()];
+    let mut hops = node("i-0000000000000000b", Some(GROUP));
+    hops.http_put_response_hop_limit = Some(2);
+    let aws = cluster(vec![unencrypted, hops]);
+    aws.add_volume(shared::facts::VolumeFacts {
+        volume_id: "vol-0a".into(),
+        encrypted: false,
+        kms_key_id: None,
+    });
+    let policy = policy(&[
+        ("GUARD_REQUIRE_ENCRYPTED_VOLUMES", "true"),
+        ("GUARD_MAX_IMDS_HOP_LIMIT", "1"),
+        ("GUARD_CHECK_EXCEPTIONS", "imds.hop_limit@prod-general"),
+    ]);
+
+    let report = audit(&policy, &aws).await;
+
+    assert_eq!(report.outcome(), ExitStatus::Found);
+    assert_eq!(aws.calls("DescribeVolumes"), 1);
+    let text = render(&report);
+    assert!(
+        text.contains("\ni-0000000000000000a  volumes.encrypted  yes       volume `vol-0a` of instance `i-0000000000000000a` is not encrypted"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\ni-0000000000000000b  imds.hop_limit     exempted  instance `i-0000000000000000b` lets metadata responses"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("2 instance(s): 1 compliant, 1 non-compliant\n"),
+        "{text}"
+    );
+}

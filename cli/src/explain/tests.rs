@@ -357,3 +357,37 @@ async fn a_late_event_for_an_instance_already_in_service_is_flagged() {
     let waiting = explain_candidate(&policy, &aws).await;
     assert_eq!(waiting.lifecycle_state.as_deref(), Some("Pending:Wait"));
 }
+
+#[tokio::test]
+async fn a_new_check_exempted_for_the_group_is_listed_as_exempted_and_does_not_block() {
+    let mut candidate = node(CANDIDATE, Some(GROUP));
+    candidate.http_put_response_hop_limit = Some(2);
+    candidate.key_name = Some("ops".into());
+    let aws = with_candidate(candidate);
+    let policy = policy(&[
+        ("GUARD_MAX_IMDS_HOP_LIMIT", "1"),
+        ("GUARD_DENY_KEY_PAIRS", "true"),
+        ("GUARD_CHECK_EXCEPTIONS", "imds.hop_limit@prod-*"),
+    ]);
+
+    let explanation = explain_candidate(&policy, &aws).await;
+
+    assert_eq!(explanation.decision, Decision::Abandon);
+    let listed: Vec<CheckName> = explanation
+        .violations
+        .iter()
+        .map(|f| f.violation.check)
+        .collect();
+    assert_eq!(listed, vec![CheckName::InstanceKeyPair]);
+    let exempted: Vec<CheckName> = explanation.exempted.iter().map(|v| v.check).collect();
+    assert_eq!(exempted, vec![CheckName::ImdsHopLimit]);
+    let text = render(&explanation, &policy);
+    assert!(
+        text.contains("\ninstance.key_pair  yes       i-0000000000000000f  "),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nimds.hop_limit     exempted  i-0000000000000000f  "),
+        "{text}"
+    );
+}
