@@ -408,6 +408,10 @@ pub struct SweepReport {
     pub non_compliant: usize,
     /// Instances per broken check.
     pub counts: BTreeMap<CheckName, usize>,
+    /// Instances per check the policy exempts for their group
+    /// (`GUARD_CHECK_EXCEPTIONS`): visible, never counted as non-compliant.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub exempted: BTreeMap<CheckName, usize>,
     /// The worst instances first: most blocking findings, then most findings.
     pub worst: Vec<Listed>,
     pub remediated: Vec<Remediation>,
@@ -427,6 +431,12 @@ impl SweepReport {
     /// Counts one audited instance.
     pub fn add(&mut self, instance: &InstanceFacts, audit: &InstanceAudit) {
         self.instances = self.instances.saturating_add(1);
+        let mut exempted: Vec<CheckName> = audit.exempted.iter().map(|v| v.check).collect();
+        exempted.dedup();
+        for check in exempted {
+            let count = self.exempted.entry(check).or_default();
+            *count = count.saturating_add(1);
+        }
         if audit.is_compliant() {
             return;
         }

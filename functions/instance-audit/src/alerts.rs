@@ -269,6 +269,7 @@ fn sweep_details(report: &SweepReport) -> BTreeMap<String, Value> {
         ("instances", json!(report.instances)),
         ("non_compliant", json!(report.non_compliant)),
         ("counts", json!(report.counts)),
+        ("exempted", json!(report.exempted)),
         ("worst", lines(report.worst.iter().map(ToString::to_string))),
         ("remediated", lines(remediated)),
         ("remediation_failed", lines(failed)),

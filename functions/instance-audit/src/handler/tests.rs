@@ -1419,6 +1419,11 @@ mod second_round {
         assert_eq!(running["violations"], json!([]));
         assert_eq!(running["exempted"][0]["check"], "imds.hop_limit");
         assert_eq!(sweep["non_compliant"], 0, "{sweep:#}");
+        assert_eq!(sweep["exempted"], json!({"imds.hop_limit": 1}));
+        assert_eq!(
+            aws.published()[0].details["exempted"],
+            json!({"imds.hop_limit": 1})
+        );
         assert_eq!(aws.instance_changes(), Vec::<String>::new());
         assert_eq!(kinds(&aws), vec![AlertKind::SweepSummary]);
     }
