@@ -17,6 +17,11 @@ pub const PROFILE: &str = "arn:aws:iam::123456789012:instance-profile/prod-node"
 pub const KMS_KEY: &str =
     "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
+/// The SSM public parameter of AWS's recommended AL2023 x86_64 image for
+/// Kubernetes 1.31 (one of [`MORE_NODE_SETTINGS`]' defaults).
+pub const AL2023_PARAMETER: &str =
+    "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id";
+
 /// AWS's recommended image of [`compliant_node`]'s family, ten days newer.
 pub fn recommended_image() -> ImageFacts {
     ImageFacts {

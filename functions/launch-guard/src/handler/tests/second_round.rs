@@ -3,24 +3,15 @@
 
 use pretty_assertions::assert_eq;
 use serde_json::Value;
+use shared::checks::fixtures::{AL2023_PARAMETER, KMS_KEY, MORE_NODE_SETTINGS};
 use shared::facts::{ImageFacts, VolumeFacts};
 
 use super::*;
 
-const KMS_KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-const AL2023_PARAMETER: &str =
-    "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id";
-
-/// Every new check on: Kubernetes 1.31, hop limit 1, volumes encrypted
-/// with [`KMS_KEY`], no key pair.
+/// Every new check on ([`MORE_NODE_SETTINGS`]): Kubernetes 1.31, hop
+/// limit 1, volumes encrypted with [`KMS_KEY`], no key pair.
 fn every_check(extra: &[(&str, &str)]) -> Policy {
-    let more = [
-        ("GUARD_KUBERNETES_VERSION", "1.31"),
-        ("GUARD_MAX_IMDS_HOP_LIMIT", "1"),
-        ("GUARD_ALLOWED_VOLUME_KMS_KEYS", KMS_KEY),
-        ("GUARD_DENY_KEY_PAIRS", "true"),
-    ];
-    policy(&[&more[..], extra].concat())
+    policy(&[&MORE_NODE_SETTINGS[..], extra].concat())
 }
 
 /// [`aws`], with the instance's volume encrypted, hop limit 1, and AWS's
