@@ -219,21 +219,37 @@ pub async fn assess(
     guarded: &GuardedGroups,
     launch: Launch<'_>,
 ) -> Result<Assessment, OwnershipUnknown> {
+    assess_with(policy, aws, guarded, launch, None).await
+}
+
+/// [`assess`], with launch-guard's [`Snapshot`] of the cluster: the cluster
+/// is read only when the snapshot is too old, or again when a decision on
+/// it would deny or come near a budget (see [`snapshot`]).
+pub async fn assess_with(
+    policy: &Policy,
+    aws: &impl Ports,
+    guarded: &GuardedGroups,
+    launch: Launch<'_>,
+    snapshot: Option<&Snapshot>,
+) -> Result<Assessment, OwnershipUnknown> {
     let action = launch.action;
     if let Some(reason) = not_ours(policy, action) {
         return Ok(Assessment::Ignored { reason });
     }
-    let cluster = match (budgeted(policy, action), launch.admitted) {
-        (false, _) => None,
-        (true, None) => Some(Err(Missing::Late)),
-        (true, Some(_)) => Some(read_cluster(policy, aws, launch.until).await),
+    let kept = snapshot.and_then(Snapshot::fresh);
+    let from_snapshot = kept.is_some();
+    let cluster = match (budgeted(policy, action), launch.admitted, kept) {
+        (false, _, _) => None,
+        (true, None, _) => Some(Err(Missing::Late)),
+        (true, Some(_), Some(kept)) => Some(Ok(kept)),
+        (true, Some(_), None) => Some(read_and_keep(policy, aws, snapshot, launch.until).await),
     };
     let known = cluster.as_ref().and_then(|c| c.as_ref().ok());
     let (group, instance) = futures::join!(
         group_of(policy, aws.groups(), action, known, launch.until),
         instance_of(aws.instances(), &action.instance_id, known, launch.until),
     );
-    let group = match group? {
+    let mut group = match group? {
         Ok(group) => group,
         Err(reason) => return Ok(Assessment::Ignored { reason }),
     };
@@ -246,15 +262,59 @@ pub async fn assess(
             return Ok(Assessment::Decided(Box::new(decided)));
         }
     };
-    let (known, admission) = futures::join!(
+    let (known, mut admission) = futures::join!(
         timeout_at(launch.until, node_facts(policy, aws, instance.clone())),
         admit(policy, aws, guarded, cluster, launch, &instance),
     );
+    if from_snapshot
+        && admission
+            .as_ref()
+            .is_some_and(|a| is_near_budget(policy, a))
+    {
+        // Near a budget, what the snapshot misses matters: decide on AWS's word.
+        let fresh = read_and_keep(policy, aws, snapshot, launch.until).await;
+        if let Some(now_listed) = fresh
+            .as_ref()
+            .ok()
+            .and_then(|state| state.groups.iter().find(|g| g.name == group.name))
+        {
+            // Its tags too: a suspension since the snapshot.
+            group = now_listed.clone();
+        }
+        admission = admit(policy, aws, guarded, Some(fresh), launch, &instance).await;
+    }
     let decided = match known {
         Ok(known) => decide(policy, group, known, admission, launch.now),
         Err(_) => unestablished(policy, group, Missing::Late),
     };
     Ok(Assessment::Decided(Box::new(decided)))
+}
+
+/// Whether an admission measured on a snapshot must be taken again on a
+/// fresh read; an admission that could not be measured is not retried.
+fn is_near_budget(policy: &Policy, admission: &Result<Admission, Missing>) -> bool {
+    let Ok(admission) = admission else {
+        return false;
+    };
+    let after = admission
+        .usage
+        .checked_add(admission.candidate)
+        .unwrap_or(admission.usage);
+    snapshot::near_budget(&policy.budget, after, !admission.violations.is_empty())
+}
+
+/// [`read_cluster`], kept in the snapshot when there is one.
+async fn read_and_keep(
+    policy: &Policy,
+    aws: &impl Ports,
+    snapshot: Option<&Snapshot>,
+    until: Instant,
+) -> Result<ClusterState, Missing> {
+    let read = read_cluster(policy, aws, until).await;
+    if let (Ok(state), Some(snapshot)) = (&read, snapshot) {
+        snapshot.store(state);
+    }
+    read
 }
 
 /// The cluster's instances and groups, read at once.
@@ -502,6 +562,9 @@ fn unestablished(policy: &Policy, group: GroupFacts, missing: Missing) -> Decide
         vetted: false,
     }
 }
+
+pub mod snapshot;
+pub use snapshot::Snapshot;
 
 #[cfg(test)]
 mod tests;

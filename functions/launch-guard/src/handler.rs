@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use shared::assess::{self, Assessment, Decided, LATE, Launch, OwnershipUnknown, Unknown};
+use shared::assess::{
+    self, Assessment, Decided, LATE, Launch, OwnershipUnknown, Snapshot, Unknown,
+};
 use shared::budget::measure::{ADMITTED_TAG, GuardedGroups};
 use shared::checks::membership::VETTED_TAG;
 use shared::deadline::Deadline;
@@ -49,6 +51,9 @@ pub struct LaunchGuard<'a, P> {
     aws: &'a P,
     clock: fn() -> SystemTime,
     ledger: Ledger,
+    /// The cluster as last read, with this environment's admissions since:
+    /// a budget decision reads the whole cluster only now and then.
+    snapshot: Snapshot,
     /// Groups known to carry the guard's hook (their undecided launches wait for it).
     guarded: GuardedGroups,
     /// Serializes admissions within this environment (also when a batch or a
@@ -65,10 +70,17 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
             aws,
             clock: SystemTime::now,
             ledger: Ledger::default(),
+            snapshot: Snapshot::default(),
             guarded: GuardedGroups::new(&policy.hook_name),
             admission_lock: tokio::sync::Mutex::new(()),
             failed_completions: std::sync::Mutex::default(),
         }
+    }
+
+    /// Replaces the snapshot (tests choose its maximum age).
+    pub fn with_snapshot(mut self, snapshot: Snapshot) -> Self {
+        self.snapshot = snapshot;
+        self
     }
 
     /// Replaces the clock (tests pin "now" for image ages).
@@ -207,7 +219,14 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
             until,
             admitted: (!budgeted || turn.is_some()).then_some(&admitted),
         };
-        let assessment = assess::assess(self.policy, self.aws, &self.guarded, launch).await?;
+        let assessment = assess::assess_with(
+            self.policy,
+            self.aws,
+            &self.guarded,
+            launch,
+            Some(&self.snapshot),
+        )
+        .await?;
         let Assessment::Decided(mut decided) = assessment else {
             return Ok(assessment);
         };
@@ -216,6 +235,10 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
         // Counted from here on in this environment too: EC2 may not show the tag yet.
         if budgeted && decided.verdict.result == LifecycleResult::Continue {
             self.ledger.record(&action.instance_id);
+            if let Some(facts) = &decided.facts {
+                let time = format_rfc3339((self.clock)());
+                self.snapshot.admitted(&facts.instance, &time);
+            }
         }
         drop(turn);
         Ok(Assessment::Decided(decided))

@@ -1153,6 +1153,8 @@ mod budgets {
             );
         }
     }
+
+    mod snapshot;
 }
 
 mod second_round;
