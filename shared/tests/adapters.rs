@@ -31,8 +31,9 @@ use shared::facts::{
 use shared::lifecycle::{LAUNCHING, LifecycleAction};
 use shared::policy::Policy;
 use shared::ports::{
-    AlertPublish, AwsError, Completion, GroupRead, InstanceRead, LifecycleComplete,
-    NetworkImageRead, RecommendedImagesRead, ScaleOutControl, VolumeRead,
+    AlertPublish, AwsError, ClusterGroupsRead, ClusterInstancesRead, Completion, GroupRead,
+    InstanceRead, LifecycleComplete, NetworkImageRead, RecommendedImagesRead, ScaleOutControl,
+    VolumeRead,
 };
 
 use aws_sdk_autoscaling::operation::complete_lifecycle_action::{
@@ -1207,4 +1208,108 @@ async fn delete_launch_hook_gives_up_after_three_contended_attempts() {
 
     assert!(deleted.is_err(), "{deleted:?}");
     assert_eq!(rule.num_calls(), 3);
+}
+
+/// One cluster instance, as EC2 describes it.
+fn cluster_instance(id: &str) -> Instance {
+    Instance::builder()
+        .instance_id(id)
+        .instance_type(InstanceType::M6iLarge)
+        .state(
+            InstanceState::builder()
+                .name(InstanceStateName::Running)
+                .build(),
+        )
+        .tags(
+            Tag::builder()
+                .key("kubernetes.io/cluster/prod")
+                .value("owned")
+                .build(),
+        )
+        .build()
+}
+
+#[tokio::test]
+async fn the_cluster_instances_are_read_page_by_page_and_a_failing_page_fails_the_read() {
+    let page = |ids: &[&str], next: Option<&str>| {
+        let reservation = ids
+            .iter()
+            .fold(Reservation::builder().owner_id("123456789012"), |r, id| {
+                r.instances(cluster_instance(id))
+            })
+            .build();
+        DescribeInstancesOutput::builder()
+            .reservations(reservation)
+            .set_next_token(next.map(str::to_owned))
+            .build()
+    };
+    let first = mock!(aws_sdk_ec2::Client::describe_instances)
+        .then_output(move || page(&["i-0a", "i-0b"], Some("page-2")));
+    let second =
+        mock!(aws_sdk_ec2::Client::describe_instances).then_output(move || page(&["i-0c"], None));
+
+    let read = ec2(&[&first, &second])
+        .cluster_instances("kubernetes.io/cluster/prod")
+        .await
+        .unwrap();
+
+    let ids: Vec<&str> = read.iter().map(|i| i.instance_id.as_str()).collect();
+    assert_eq!(ids, ["i-0a", "i-0b", "i-0c"]);
+    assert_eq!(read[0].owner_account.as_deref(), Some("123456789012"));
+
+    let first = mock!(aws_sdk_ec2::Client::describe_instances)
+        .then_output(move || page(&["i-0a"], Some("page-2")));
+    let failing = mock!(aws_sdk_ec2::Client::describe_instances).then_error(|| {
+        DescribeInstancesError::generic(
+            aws_smithy_types::error::ErrorMetadata::builder()
+                .code("UnauthorizedOperation")
+                .message("no")
+                .build(),
+        )
+    });
+    let err = ec2(&[&first, &failing])
+        .cluster_instances("kubernetes.io/cluster/prod")
+        .await
+        .unwrap_err();
+    assert_eq!(err.operation, "DescribeInstances");
+    assert_eq!(err.code.as_deref(), Some("UnauthorizedOperation"));
+}
+
+#[tokio::test]
+async fn the_cluster_groups_are_read_page_by_page() {
+    let group = |name: &str| {
+        AutoScalingGroup::builder()
+            .auto_scaling_group_name(name)
+            .min_size(0)
+            .max_size(10)
+            .desired_capacity(1)
+            .tags(
+                TagDescription::builder()
+                    .key("kubernetes.io/cluster/prod")
+                    .value("owned")
+                    .build(),
+            )
+            .build()
+    };
+    let first =
+        mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(move || {
+            DescribeAutoScalingGroupsOutput::builder()
+                .auto_scaling_groups(group("prod-a"))
+                .next_token("page-2")
+                .build()
+        });
+    let second =
+        mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(move || {
+            DescribeAutoScalingGroupsOutput::builder()
+                .auto_scaling_groups(group("prod-b"))
+                .build()
+        });
+
+    let groups = auto_scaling(&[&first, &second])
+        .cluster_groups("kubernetes.io/cluster/prod")
+        .await
+        .unwrap();
+
+    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["prod-a", "prod-b"]);
 }

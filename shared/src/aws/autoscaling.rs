@@ -48,24 +48,28 @@ impl GroupRead for AutoScaling {
 }
 
 impl ClusterGroupsRead for AutoScaling {
+    /// All pages (100 groups a page), each reduced to the facts as it
+    /// arrives.
     async fn cluster_groups(&self, tag_key: &str) -> AwsResult<Vec<GroupFacts>> {
-        let pages: Vec<_> = self
+        let mut pages = self
             .client
             .describe_auto_scaling_groups()
             .filters(Filter::builder().name("tag-key").values(tag_key).build())
             .max_records(100)
             .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|err| aws_error("DescribeAutoScalingGroups", err))?;
-        Ok(pages
-            .iter()
-            .flat_map(|page| page.auto_scaling_groups())
-            .map(group_facts)
-            // The filter is the server's; the tag is checked again here.
-            .filter(|group| group.tags.contains_key(tag_key))
-            .collect())
+            .send();
+        let mut groups = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| aws_error("DescribeAutoScalingGroups", err))?;
+            groups.extend(
+                page.auto_scaling_groups()
+                    .iter()
+                    .map(group_facts)
+                    // The filter is the server's; the tag is checked again here.
+                    .filter(|group| group.tags.contains_key(tag_key)),
+            );
+        }
+        Ok(groups)
     }
 
     async fn lifecycle_hooks(&self, group: &str) -> AwsResult<Vec<HookFacts>> {

@@ -68,28 +68,28 @@ impl ClusterInstancesRead for Ec2 {
 }
 
 impl Ec2 {
-    /// Every instance matching `filters`, all pages (1000 a page).
+    /// Every instance matching `filters`, all pages (1000 a page). Each
+    /// page is reduced to the facts as it arrives: at most one page of the
+    /// SDK's full descriptions is held at a time, whatever the cluster's size.
     async fn describe_all(&self, filters: Vec<Filter>) -> AwsResult<Vec<InstanceFacts>> {
-        let pages: Vec<_> = self
+        let mut pages = self
             .client
             .describe_instances()
             .set_filters(Some(filters))
             .max_results(1000)
             .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|err| aws_error("DescribeInstances", err))?;
-        Ok(pages
-            .iter()
-            .flat_map(|page| page.reservations())
-            .flat_map(|reservation| {
+            .send();
+        let mut facts = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| aws_error("DescribeInstances", err))?;
+            facts.extend(page.reservations().iter().flat_map(|reservation| {
                 reservation
                     .instances()
                     .iter()
                     .map(move |instance| instance_facts(instance, reservation.owner_id()))
-            })
-            .collect())
+            }));
+        }
+        Ok(facts)
     }
 }
 
