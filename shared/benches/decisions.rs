@@ -1,11 +1,14 @@
 //! How long the pure parts of a decision take: parsing the policy (once per
-//! cold start), checking one node (once per launch), and summing the usage of
-//! a large cluster (once per admission and per scheduled run).
+//! cold start), checking one node (once per launch), summing the usage of a
+//! large cluster (once per admission and per scheduled run), and the whole
+//! launch assessment and usage measurement of a 10,000-instance cluster over
+//! the in-memory fakes (no AWS round trip: the CPU of a decision), which
+//! need the fakes: `--features test-util`.
 //!
-//! `cargo bench -p scaling-guard-shared --bench decisions`
+//! `cargo bench -p scaling-guard-shared --bench decisions [--features test-util]`
 
 // Benchmark set-up code, like test code, may unwrap and index.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hint::black_box;
@@ -156,5 +159,139 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(decisions, benches);
+/// The services over the in-memory fakes (`--features test-util`).
+#[cfg(feature = "test-util")]
+mod services {
+    use std::collections::BTreeSet;
+    use std::time::Duration;
+
+    use criterion::{BatchSize, Criterion};
+    use guard_core::checks::fixtures::{compliant_node, strict_policy};
+    use guard_core::facts::{GroupFacts, GroupInstance};
+    use guard_core::lifecycle::{LAUNCHING, LifecycleAction};
+    use shared::assess::{Assessment, Launch, assess};
+    use shared::budget::measure::{GuardedGroups, measure_state, read_cluster};
+    use shared::facts::InstanceTypeSpec;
+    use shared::fakes::FakeAws;
+    use shared::policy::Policy;
+
+    /// Groups of the fake cluster; the candidate waits in the first.
+    const FAKE_GROUPS: usize = 10;
+
+    /// A cluster of `size` instances over the fakes: `FAKE_GROUPS` groups of the
+    /// cluster sharing them (every instance `InService`, one in ten `pending`),
+    /// the candidate of `compliant_node()` waiting in the first group, its image,
+    /// subnet and type known.
+    fn fake_cluster(policy: &Policy, size: usize) -> (FakeAws, LifecycleAction) {
+        let aws = FakeAws::new();
+        let tag = (policy.cluster_tag_key.clone(), "owned".to_owned());
+        let node = compliant_node();
+        let mut candidate = node.instance.clone();
+        candidate.tags.extend([tag.clone()]);
+        let mut members: Vec<Vec<GroupInstance>> = vec![Vec::new(); FAKE_GROUPS];
+        members[0].push(GroupInstance {
+            instance_id: candidate.instance_id.clone(),
+            lifecycle_state: "Pending:Wait".into(),
+        });
+        for n in 1..size {
+            let mut instance = candidate.clone();
+            instance.instance_id = format!("i-{n:017x}");
+            instance.state = if n % 10 == 0 { "pending" } else { "running" }.into();
+            members[n % FAKE_GROUPS].push(GroupInstance {
+                instance_id: instance.instance_id.clone(),
+                lifecycle_state: "InService".into(),
+            });
+            aws.add_instance(instance);
+        }
+        for (n, instances) in members.into_iter().enumerate() {
+            aws.add_group(GroupFacts {
+                name: format!("prod-{n}"),
+                max_size: 20_000,
+                desired_capacity: i32::try_from(instances.len()).unwrap(),
+                tags: [tag.clone()].into(),
+                instances,
+                instance_types: vec![candidate.instance_type.clone()],
+                ..GroupFacts::default()
+            });
+        }
+        aws.add_instance(candidate.clone());
+        aws.add_image(node.image.clone().unwrap());
+        aws.add_subnet(node.subnet.clone().unwrap());
+        aws.add_instance_type(
+            &candidate.instance_type,
+            InstanceTypeSpec {
+                default_vcpus: 2,
+                memory_mib: 8192,
+            },
+        );
+        let action = LifecycleAction {
+            token: "token-1".into(),
+            group: "prod-0".into(),
+            hook: policy.hook_name.clone(),
+            instance_id: candidate.instance_id,
+            transition: LAUNCHING.into(),
+            notification_metadata: None,
+            origin: None,
+            destination: None,
+        };
+        (aws, action)
+    }
+
+    /// The launch assessment (with budgets) and the usage measurement of a
+    /// 10,000-instance cluster over the in-memory fakes, in a warm execution
+    /// environment (the groups' hooks already known). The fakes clone every
+    /// instance on each read, as the adapters build them from a response.
+    pub fn services(c: &mut Criterion) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let size = 10_000;
+        let policy = strict_policy(&[("GUARD_MAX_INSTANCES", "20000")]);
+        let (aws, action) = fake_cluster(&policy, size);
+        let guarded = GuardedGroups::new(&policy.hook_name);
+        let admitted = BTreeSet::new();
+        let now = guard_core::checks::fixtures::now();
+        let launch = || Launch {
+            action: &action,
+            now,
+            until: tokio::time::Instant::now() + Duration::from_secs(60),
+            admitted: Some(&admitted),
+        };
+        // The first assessment must admit: the bench measures the whole path.
+        match runtime.block_on(assess(&policy, &aws, &guarded, launch())) {
+            Ok(Assessment::Decided(decided)) => assert!(
+                decided.admission.is_some(),
+                "the budget was not measured: {decided:?}"
+            ),
+            other => panic!("the launch was not decided: {other:?}"),
+        }
+        c.bench_function(&format!("assess_launch_{size}_instances"), |b| {
+            b.iter(|| runtime.block_on(assess(&policy, &aws, &guarded, launch())))
+        });
+
+        let state = runtime
+            .block_on(read_cluster(&policy.cluster_tag_key, &aws, &aws))
+            .unwrap();
+        assert_eq!(state.instances.len(), size);
+        c.bench_function(&format!("measure_state_{size}_instances"), |b| {
+            b.iter_batched(
+                || state.clone(),
+                |state| {
+                    runtime.block_on(measure_state(state, &aws, &aws, &guarded, &admitted, None))
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+}
+
+#[cfg(feature = "test-util")]
+use services::services;
+
+/// Without the fakes, nothing: `--features test-util` adds the services.
+#[cfg(not(feature = "test-util"))]
+fn services(_: &mut Criterion) {}
+
+criterion_group!(decisions, benches, services);
 criterion_main!(decisions);

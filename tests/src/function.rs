@@ -46,13 +46,26 @@ pub struct Function {
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
     api: RuntimeApi,
+    /// Just before the process was spawned.
+    spawned: Instant,
 }
 
 impl Function {
-    /// The path of a workspace binary in the debug profile; an error telling
-    /// how to build it when it is missing.
+    /// The directory of the binaries [`Self::binary`] runs:
+    /// `SCALING_GUARD_BIN_DIR` when set (relative to the workspace root),
+    /// else the debug profile's `target/debug`.
+    pub fn binary_dir() -> PathBuf {
+        match std::env::var_os("SCALING_GUARD_BIN_DIR").filter(|dir| !dir.is_empty()) {
+            Some(dir) => crate::workspace_root().join(dir),
+            None => target_dir().join("debug"),
+        }
+    }
+
+    /// The path of a workspace binary in [`Self::binary_dir`] (the debug
+    /// profile unless `SCALING_GUARD_BIN_DIR` says otherwise); an error
+    /// telling how to build it when it is missing.
     pub fn binary(name: &str) -> Result<PathBuf> {
-        let path = target_dir().join("debug").join(name);
+        let path = Self::binary_dir().join(name);
         if path.is_file() {
             Ok(path)
         } else {
@@ -145,6 +158,7 @@ impl Function {
         for (key, value) in env {
             command.env(key.as_ref(), value.as_ref());
         }
+        let spawned = Instant::now();
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -165,6 +179,7 @@ impl Function {
             stdout,
             stderr,
             api,
+            spawned,
         };
         function.wait_until_ready().await?;
         Ok(function)
@@ -292,6 +307,33 @@ impl Function {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The cold start as Lambda sees it: from the spawn of the process to
+    /// its first `GET /runtime/invocation/next`.
+    pub fn cold_start(&self) -> Option<Duration> {
+        self.api
+            .first_poll()
+            .map(|polled| polled.saturating_duration_since(self.spawned))
+    }
+
+    /// The process id, while the process runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.lock().ok().map(|child| child.id())
+    }
+
+    /// The process's peak resident set so far (`VmHWM` of
+    /// `/proc/<pid>/status`), in KiB; `None` where there is no `/proc`.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        status.lines().find_map(|line| {
+            line.strip_prefix("VmHWM:")?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()
+        })
     }
 }
 

@@ -18,7 +18,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 use tiny_http::{Header, Method, Request, Response, Server};
@@ -51,6 +51,8 @@ struct State {
     queue: VecDeque<Invocation>,
     waiting: HashMap<String, oneshot::Sender<Outcome>>,
     polls: u64,
+    /// When the function first asked for an event (its init was done).
+    first_poll: Option<Instant>,
     invocations: u64,
     init_error: Option<String>,
     shutdown: bool,
@@ -162,6 +164,12 @@ impl RuntimeApi {
         self.shared.lock().polls
     }
 
+    /// When the function first asked for the next event (the end of its
+    /// init, as Lambda sees it); `None` before.
+    pub fn first_poll(&self) -> Option<Instant> {
+        self.shared.lock().first_poll
+    }
+
     /// The body of `POST /runtime/init/error`, if the function sent one.
     pub fn init_error(&self) -> Option<String> {
         self.shared.lock().init_error.clone()
@@ -224,6 +232,7 @@ type Answer = Response<std::io::Cursor<Vec<u8>>>;
 fn next(shared: &Shared, function_arn: &str) -> Answer {
     let mut state = shared.lock();
     state.polls = state.polls.saturating_add(1);
+    state.first_poll.get_or_insert_with(Instant::now);
     shared.changed.notify_all();
     let invocation = loop {
         if state.shutdown {

@@ -1,0 +1,720 @@
+//! The benchmark driver of `scripts/bench`: what the function binaries cost
+//! at run time, measured with the end-to-end harness (the local emulator,
+//! the in-process Lambda Runtime API) on the binaries of
+//! `SCALING_GUARD_BIN_DIR` (`target/release` under `scripts/bench`).
+//!
+//! * cold start of each function (spawn to the first poll of the Runtime
+//!   API) and its peak RSS after warm invocations;
+//! * AWS calls per decision, counted at the emulator, and the bytes on the
+//!   wire, counted by a TCP proxy between the functions and the emulator;
+//! * decision latency for clusters of growing size;
+//! * the CLI's `audit` of large clusters (wall, CPU, peak RSS, requests).
+//!
+//! Prints the rows of one markdown table (`| area | measurement | value |
+//! notes |`) and writes them to `--out FILE`. `--smoke`: a tiny run (3
+//! starts, 5 invocations, a cluster of 20); `--large`: also a cluster of
+//! 10,000 instances. Exits non-zero if any measurement failed.
+
+// Reading `serde_json::Value` by key never panics (a missing key or a
+// non-object gives `Null`); the lint cannot tell that from slice indexing.
+#![allow(clippy::indexing_slicing)]
+
+use std::collections::BTreeMap;
+use std::error::Error as StdError;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::error::DisplayErrorContext;
+use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
+use scaling_guard_e2e::{CLUSTER, Clients, Cluster, Control, Emulator, Function, events};
+use serde_json::{Value, json};
+
+type Result<T, E = Box<dyn StdError>> = std::result::Result<T, E>;
+
+/// The functions whose start and memory are measured.
+const FUNCTIONS: [&str; 4] = [
+    "launch-guard",
+    "budget-guard",
+    "instance-audit",
+    "stack-guard",
+];
+/// Instances per `RunInstances` when a cluster is grown.
+const SEED_CHUNK: usize = 500;
+/// The budget of the "budgets on" deployment: far above any cluster here,
+/// so every launch is admitted and the whole admission path runs.
+const MAX_INSTANCES: &str = "100000";
+
+#[derive(Debug)]
+struct Plan {
+    starts: usize,
+    invocations: usize,
+    decision_sizes: Vec<usize>,
+    audit_sizes: Vec<usize>,
+    out: Option<PathBuf>,
+}
+
+impl Plan {
+    fn from_args() -> Result<Self> {
+        let (mut smoke, mut large, mut out) = (false, false, None);
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--smoke" => smoke = true,
+                "--large" => large = true,
+                "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a file")?)),
+                other => return Err(format!("unknown argument `{other}`").into()),
+            }
+        }
+        Ok(if smoke {
+            Self {
+                starts: 3,
+                invocations: 5,
+                decision_sizes: vec![20],
+                audit_sizes: vec![20],
+                out,
+            }
+        } else {
+            let mut decision_sizes = vec![100, 1_000];
+            if large {
+                decision_sizes.push(10_000);
+            }
+            Self {
+                starts: 20,
+                invocations: 50,
+                decision_sizes,
+                audit_sizes: vec![1_000, 3_000],
+                out,
+            }
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let started = Instant::now();
+    let plan = match Plan::from_args() {
+        Ok(plan) => plan,
+        Err(err) => {
+            eprintln!("bench: {err}");
+            std::process::exit(2);
+        }
+    };
+    let mut bench = Bench::default();
+    if let Err(err) = bench.run(&plan).await {
+        bench.fail("the run", &err.to_string());
+    }
+    let table = bench.rows.join("\n");
+    println!("{table}");
+    if let Some(out) = &plan.out
+        && let Err(err) = std::fs::write(out, format!("{table}\n"))
+    {
+        bench.fail("writing the rows", &format!("{}: {err}", out.display()));
+    }
+    eprintln!("bench: driver finished in {:.0?}", started.elapsed());
+    if !bench.failures.is_empty() {
+        eprintln!("bench FAILED: {} measurement(s):", bench.failures.len());
+        for failure in &bench.failures {
+            eprintln!("  - {failure}");
+        }
+        std::process::exit(1);
+    }
+}
+
+#[derive(Debug, Default)]
+struct Bench {
+    rows: Vec<String>,
+    failures: Vec<String>,
+}
+
+/// What one measured step cost at the emulator.
+#[derive(Debug, Default)]
+struct Cost {
+    wall: Duration,
+    /// Requests per operation.
+    calls: BTreeMap<String, usize>,
+    /// Bytes sent to the emulator (requests) and received (responses).
+    up: u64,
+    down: u64,
+}
+
+impl Cost {
+    fn total(&self) -> usize {
+        self.calls.values().sum()
+    }
+
+    fn breakdown(&self) -> String {
+        self.calls
+            .iter()
+            .map(|(operation, n)| format!("{operation} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl Bench {
+    fn row(&mut self, area: &str, measurement: &str, value: &str, notes: &str) {
+        let line = format!("| {area} | {measurement} | {value} | {notes} |");
+        eprintln!("{line}");
+        self.rows.push(line);
+    }
+
+    fn fail(&mut self, what: &str, why: &str) {
+        let why = why.lines().next().unwrap_or_default().to_owned();
+        self.row("FAILED", what, "-", &why.replace('|', "/"));
+        self.failures.push(format!("{what}: {why}"));
+    }
+
+    async fn run(&mut self, plan: &Plan) -> Result<()> {
+        eprintln!("bench: binaries from {}", Function::binary_dir().display());
+        // The scenarios: a small cluster, one emulator behind a counting proxy.
+        let emulator = Emulator::start()?;
+        let proxy = Proxy::start(&emulator.address())?;
+        let clients = Clients::new(&emulator).await;
+        let cluster = Cluster::seed(&clients).await?;
+        let policy_off = cluster.policy_env();
+        let mut policy_on = policy_off.clone();
+        policy_on.insert("GUARD_MAX_INSTANCES".into(), MAX_INSTANCES.into());
+        let scene = Scene {
+            control: emulator.control(),
+            proxy: &proxy,
+            cluster: &cluster,
+        };
+
+        for name in FUNCTIONS {
+            if let Err(err) = self.start_and_memory(plan, &scene, name, &policy_on).await {
+                self.fail(&format!("{name} start and memory"), &err.to_string());
+            }
+        }
+        if let Err(err) = self
+            .calls_per_decision(&scene, &policy_off, &policy_on)
+            .await
+        {
+            self.fail("calls per decision", &err.to_string());
+        }
+        drop(emulator);
+
+        // Growing clusters, on a fresh emulator.
+        if let Err(err) = self.sizes(plan).await {
+            self.fail("cluster sizes", &err.to_string());
+        }
+        Ok(())
+    }
+
+    /// Cold starts of `name` (spawn → first poll), then its peak RSS after
+    /// warm invocations of a cheap event.
+    async fn start_and_memory(
+        &mut self,
+        plan: &Plan,
+        scene: &Scene<'_>,
+        name: &str,
+        policy: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let binary = Function::binary(name)?;
+        let endpoint = scene.proxy.endpoint();
+        let mut starts = Vec::new();
+        for _ in 0..plan.starts {
+            let function = Function::start(&binary, &endpoint, policy).await?;
+            starts.push(function.cold_start().ok_or("no first poll recorded")?);
+        }
+        starts.sort();
+        let median = starts.get(starts.len() / 2).copied().unwrap_or_default();
+        let max = starts.last().copied().unwrap_or_default();
+        self.row(
+            "cold start",
+            &format!("{name}: spawn → first poll"),
+            &format!("median {} ms, max {} ms", ms(median), ms(max)),
+            &format!("{} starts, emulator endpoint, 256 MB env", starts.len()),
+        );
+
+        let function = Function::start(&binary, &endpoint, policy).await?;
+        let (event, what) = cheap_event(name, scene).await?;
+        for _ in 0..plan.invocations {
+            match function.invoke(&event).await {
+                Ok(_) => {}
+                // stack-guard's cheap event is one it rejects: an answer all the same.
+                Err(scaling_guard_e2e::InvokeError::Function { .. }) if name == "stack-guard" => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        let rss = function.peak_rss_kib().ok_or("no VmHWM in /proc")?;
+        self.row(
+            "memory",
+            &format!("{name}: peak RSS (VmHWM)"),
+            &format!("{:.1} MiB", kib_to_mib(rss)),
+            &format!("after {} invocations of {what}", plan.invocations),
+        );
+        Ok(())
+    }
+
+    async fn calls_per_decision(
+        &mut self,
+        scene: &Scene<'_>,
+        policy_off: &BTreeMap<String, String>,
+        policy_on: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let endpoint = scene.proxy.endpoint();
+        let group = scene.cluster.groups.first().cloned().unwrap_or_default();
+        let mut admitted = None;
+        for (budgets, policy) in [("off", policy_off), ("on", policy_on)] {
+            let guard = Function::launch_guard(&endpoint, policy).await?;
+            for caches in ["cold", "warm"] {
+                let action = scene.cluster.launch(&group).await?;
+                let event = events::lifecycle_event(&action)?;
+                let (answer, cost) = scene.measure(guard.invoke(&event)).await?;
+                expect_decision(&answer, "CONTINUE")?;
+                admitted = Some(action.instance_id.clone());
+                self.cost_row(
+                    &format!("launch decision, budgets {budgets}, caches {caches}"),
+                    &cost,
+                    1,
+                );
+            }
+            if budgets == "on" {
+                // An SQS batch of 10 launches, on the warm function.
+                let desired = scene.cluster.group_state(&group).await?.desired_capacity;
+                let actions = scene
+                    .cluster
+                    .scale_to(&group, desired.saturating_add(10))
+                    .await?;
+                let bodies: Vec<String> = actions.iter().map(events::hook_message).collect();
+                let batch = events::sqs_batch(&bodies)?;
+                let (answer, cost) = scene.measure(guard.invoke(&batch)).await?;
+                let failed = answer["batchItemFailures"]
+                    .as_array()
+                    .map(Vec::len)
+                    .unwrap_or_default();
+                if failed > 0 || bodies.len() != 10 {
+                    return Err(format!(
+                        "SQS batch of {}: {failed} item failures: {answer}",
+                        bodies.len()
+                    )
+                    .into());
+                }
+                self.cost_row("SQS batch of 10 launches, budgets on", &cost, 10);
+            }
+        }
+
+        let budget_guard = Function::budget_guard(&endpoint, policy_on).await?;
+        for run in ["first", "second"] {
+            let (_, cost) = scene
+                .measure(budget_guard.invoke(&events::budget_schedule()?))
+                .await?;
+            self.cost_row(&format!("budget-guard schedule run ({run})"), &cost, 1);
+        }
+
+        let audit = Function::instance_audit(&endpoint, policy_on).await?;
+        let instance = admitted.ok_or("no admitted instance")?;
+        let event = events::state_change(&instance, "running")?;
+        let (_, cost) = scene.measure(audit.invoke(&event)).await?;
+        self.cost_row("instance-audit state-change event (group node)", &cost, 1);
+        let (_, cost) = scene.measure(audit.invoke(&events::audit_sweep()?)).await?;
+        self.cost_row("instance-audit sweep", &cost, 1);
+        Ok(())
+    }
+
+    fn cost_row(&mut self, what: &str, cost: &Cost, per: usize) {
+        let per_item = if per > 1 {
+            format!(
+                " ({:.1} per launch)",
+                cost.total() as f64 / per.max(1) as f64
+            )
+        } else {
+            String::new()
+        };
+        self.row(
+            "AWS calls",
+            what,
+            &format!("{} calls{per_item}", cost.total()),
+            &format!(
+                "{}; {} ms, {:.1} KiB in / {:.1} KiB out",
+                cost.breakdown(),
+                ms(cost.wall),
+                kib(cost.down),
+                kib(cost.up)
+            ),
+        );
+    }
+
+    /// Decisions and the CLI's audit on clusters of growing size.
+    async fn sizes(&mut self, plan: &Plan) -> Result<()> {
+        let emulator = Emulator::start()?;
+        let proxy = Proxy::start(&emulator.address())?;
+        let clients = Clients::new(&emulator).await;
+        let cluster = Cluster::seed(&clients).await?;
+        let scene = Scene {
+            control: emulator.control(),
+            proxy: &proxy,
+            cluster: &cluster,
+        };
+        let mut policy = cluster.policy_env();
+        policy.insert("GUARD_MAX_INSTANCES".into(), MAX_INSTANCES.into());
+        let guard = Function::launch_guard(&proxy.endpoint(), &policy).await?;
+        let group = cluster.groups.first().cloned().unwrap_or_default();
+        // The grown nodes' subnet: the cluster's /24s hold 251 addresses each.
+        let subnet = clients
+            .ec2
+            .create_subnet()
+            .vpc_id(&cluster.vpc_id)
+            .cidr_block("10.0.128.0/17")
+            .availability_zone(format!("{}a", scaling_guard_e2e::REGION))
+            .send()
+            .await
+            .map_err(|err| format!("CreateSubnet: {}", DisplayErrorContext(&err)))?
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .map(str::to_owned)
+            .ok_or("CreateSubnet returned no subnet")?;
+        // Warm the function's caches (image, subnet) on the empty cluster.
+        let action = cluster.launch(&group).await?;
+        guard.invoke(&events::lifecycle_event(&action)?).await?;
+
+        let mut sizes: Vec<usize> = plan
+            .decision_sizes
+            .iter()
+            .chain(&plan.audit_sizes)
+            .copied()
+            .collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        let mut seeded = 0;
+        for size in sizes {
+            let started = Instant::now();
+            seeded = grow(&clients, &cluster, &subnet, seeded, size).await?;
+            eprintln!(
+                "bench: seeded {seeded} cluster instances in {:.1?}",
+                started.elapsed()
+            );
+            if plan.decision_sizes.contains(&size) {
+                let reps = if size >= 10_000 { 1 } else { 3 };
+                if let Err(err) = self.decisions_at(&scene, &guard, &group, size, reps).await {
+                    self.fail(&format!("decision at {size}"), &err.to_string());
+                }
+            }
+            if plan.audit_sizes.contains(&size)
+                && let Err(err) = self.cli_audit(&scene, &policy, size)
+            {
+                self.fail(&format!("CLI audit at {size}"), &err.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    async fn decisions_at(
+        &mut self,
+        scene: &Scene<'_>,
+        guard: &Function,
+        group: &str,
+        size: usize,
+        reps: usize,
+    ) -> Result<()> {
+        let mut costs = Vec::new();
+        for _ in 0..reps {
+            let action = scene.cluster.launch(group).await?;
+            let event = events::lifecycle_event(&action)?;
+            let (answer, cost) = scene.measure(guard.invoke(&event)).await?;
+            expect_decision(&answer, "CONTINUE")?;
+            costs.push(cost);
+        }
+        costs.sort_by_key(|c| c.wall);
+        let median = costs.get(costs.len() / 2).ok_or("no decision")?;
+        let max = costs.last().map(|c| c.wall).unwrap_or_default();
+        self.row(
+            "decision latency",
+            &format!("warm launch decision, budgets on, {size} instances"),
+            &format!("median {} ms (max {} ms)", ms(median.wall), ms(max)),
+            &format!(
+                "{reps} decisions; {} calls ({}), {:.1} KiB in / {:.1} KiB out per decision",
+                median.total(),
+                median.breakdown(),
+                kib(median.down),
+                kib(median.up)
+            ),
+        );
+        Ok(())
+    }
+
+    /// `scaling-guard audit` under `/usr/bin/time`, against the proxy.
+    fn cli_audit(
+        &mut self,
+        scene: &Scene<'_>,
+        policy: &BTreeMap<String, String>,
+        size: usize,
+    ) -> Result<()> {
+        let binary = Function::binary("scaling-guard")?;
+        scene.control.clear_requests()?;
+        scene.proxy.take();
+        let started = Instant::now();
+        let output = std::process::Command::new("/usr/bin/time")
+            .args(["-f", "time:%e %U %S %M"])
+            .arg(&binary)
+            .arg("audit")
+            .env_clear()
+            .envs(policy)
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("AWS_ENDPOINT_URL", scene.proxy.endpoint())
+            .env("AWS_REGION", scaling_guard_e2e::REGION)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .map_err(|err| format!("cannot run /usr/bin/time {}: {err}", binary.display()))?;
+        let wall = started.elapsed();
+        let (up, down) = scene.proxy.take();
+        let calls = scene.calls()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let code = output.status.code().unwrap_or(-1);
+        // 0: clean; 1: violations (the seeded instances are unmanaged).
+        if code > 1 || !output.status.success() && code != 1 {
+            return Err(format!("exit code {code}: {}", stderr.trim()).into());
+        }
+        let times = stderr
+            .lines()
+            .rev()
+            .find_map(|line| line.strip_prefix("time:"))
+            .ok_or("no /usr/bin/time line")?;
+        let fields: Vec<f64> = times
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        let [_, user, sys, rss_kib] = fields.as_slice() else {
+            return Err(format!("cannot read /usr/bin/time's `{times}`").into());
+        };
+        let cost = Cost {
+            wall,
+            calls,
+            up,
+            down,
+        };
+        self.row(
+            "CLI audit",
+            &format!("`scaling-guard audit`, {size} instances"),
+            &format!(
+                "wall {} ms, CPU {} ms, peak RSS {:.1} MiB",
+                ms(wall),
+                ((user + sys) * 1000.0).round(),
+                rss_kib / 1024.0
+            ),
+            &format!(
+                "exit {code}; {} requests ({}), {:.1} KiB in",
+                cost.total(),
+                cost.breakdown(),
+                kib(cost.down)
+            ),
+        );
+        Ok(())
+    }
+}
+
+/// The emulator, its counting proxy and the seeded cluster.
+struct Scene<'a> {
+    control: Control,
+    proxy: &'a Proxy,
+    cluster: &'a Cluster,
+}
+
+impl Scene<'_> {
+    /// Runs `step` with fresh counters and returns what it cost.
+    async fn measure<T, E>(
+        &self,
+        step: impl Future<Output = std::result::Result<T, E>>,
+    ) -> Result<(T, Cost)>
+    where
+        E: StdError + 'static,
+    {
+        self.control.clear_requests()?;
+        self.proxy.take();
+        let started = Instant::now();
+        let answer = step.await?;
+        let wall = started.elapsed();
+        let (up, down) = self.proxy.take();
+        let calls = self.calls()?;
+        Ok((
+            answer,
+            Cost {
+                wall,
+                calls,
+                up,
+                down,
+            },
+        ))
+    }
+
+    /// The requests of the journal per operation. The emulator may still be
+    /// busy answering what a client gave up on (a large cluster's pages):
+    /// asked again for up to a minute.
+    fn calls(&self) -> Result<BTreeMap<String, usize>> {
+        let mut tries = 0;
+        let records = loop {
+            match self.control.requests(None) {
+                Ok(records) => break records,
+                Err(_) if tries < 6 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_secs(10));
+                }
+                Err(err) => return Err(err.into()),
+            }
+        };
+        let mut calls = BTreeMap::new();
+        for record in records {
+            let operation = record.operation.unwrap_or_else(|| "?".into());
+            *calls.entry(operation).or_default() += 1;
+        }
+        Ok(calls)
+    }
+}
+
+/// The cheap event of each function for the memory measurement: one it
+/// answers without deciding anything.
+async fn cheap_event(name: &str, scene: &Scene<'_>) -> Result<(Value, &'static str)> {
+    Ok(match name {
+        "launch-guard" => (
+            events::test_notification()?,
+            "a test notification (ignored)",
+        ),
+        "budget-guard" => (events::budget_schedule()?, "the schedule (small cluster)"),
+        "instance-audit" => {
+            let id = scene
+                .cluster
+                .run_node(scaling_guard_e2e::OTHER_CLUSTER, "m6i.large", None)
+                .await?;
+            (
+                events::state_change(&id, "running")?,
+                "a state change of another cluster's node (ignored)",
+            )
+        }
+        _ => (json!({}), "an empty event (rejected)"),
+    })
+}
+
+fn expect_decision(answer: &Value, expected: &str) -> Result<()> {
+    match answer["decision"].as_str() {
+        Some(decision) if decision == expected => Ok(()),
+        _ => Err(format!("expected decision {expected}, got {answer}").into()),
+    }
+}
+
+/// Runs instances tagged as nodes of the cluster (outside any group: they
+/// count in the usage) until `target` were run; returns how many there are.
+async fn grow(
+    clients: &Clients,
+    cluster: &Cluster,
+    subnet: &str,
+    seeded: usize,
+    target: usize,
+) -> Result<usize> {
+    let mut seeded = seeded;
+    while seeded < target {
+        let count = (target - seeded).min(SEED_CHUNK);
+        let tags = TagSpecification::builder()
+            .resource_type(ResourceType::Instance)
+            .tags(
+                Tag::builder()
+                    .key(format!("kubernetes.io/cluster/{CLUSTER}"))
+                    .value("owned")
+                    .build(),
+            )
+            .build();
+        let n = i32::try_from(count)?;
+        clients
+            .ec2
+            .run_instances()
+            .image_id(&cluster.images.fresh)
+            .instance_type(InstanceType::M6iLarge)
+            .min_count(n)
+            .max_count(n)
+            .subnet_id(subnet)
+            .set_security_group_ids(Some(cluster.node_security_group_ids.clone()))
+            .tag_specifications(tags)
+            .send()
+            .await
+            .map_err(|err| format!("RunInstances: {}", DisplayErrorContext(&err)))?;
+        seeded += count;
+    }
+    Ok(seeded)
+}
+
+/// A TCP proxy in front of the emulator that counts the bytes each way.
+#[derive(Debug)]
+struct Proxy {
+    address: String,
+    up: Arc<AtomicU64>,
+    down: Arc<AtomicU64>,
+}
+
+impl Proxy {
+    fn start(upstream: &str) -> Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let address = listener.local_addr()?.to_string();
+        let (up, down) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let upstream = upstream.to_owned();
+        let (up_total, down_total) = (Arc::clone(&up), Arc::clone(&down));
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let (Ok(client_reader), Ok(server_reader)) =
+                    (client.try_clone(), server.try_clone())
+                else {
+                    continue;
+                };
+                pipe(client_reader, server, Arc::clone(&up_total));
+                pipe(server_reader, client, Arc::clone(&down_total));
+            }
+        });
+        Ok(Self { address, up, down })
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The bytes (to the emulator, from it) since the last call.
+    fn take(&self) -> (u64, u64) {
+        (
+            self.up.swap(0, Ordering::SeqCst),
+            self.down.swap(0, Ordering::SeqCst),
+        )
+    }
+}
+
+/// Copies `from` to `to` in a thread, counting, until `from` closes.
+fn pipe(mut from: TcpStream, mut to: TcpStream, total: Arc<AtomicU64>) {
+    std::thread::spawn(move || {
+        let mut buffer = vec![0_u8; 64 * 1024];
+        loop {
+            match from.read(&mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let Some(chunk) = buffer.get(..n) else { break };
+                    total.fetch_add(n as u64, Ordering::SeqCst);
+                    if to.write_all(chunk).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = to.shutdown(Shutdown::Write);
+    });
+}
+
+fn ms(duration: Duration) -> String {
+    let ms = duration.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.1}")
+    } else {
+        format!("{ms:.0}")
+    }
+}
+
+fn kib(bytes: u64) -> f64 {
+    bytes as f64 / 1024.0
+}
+
+fn kib_to_mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
