@@ -208,7 +208,7 @@ async fn validate_prints_the_effective_policy_or_every_problem() {
         row(out, "budget.vcpus"),
         "budget.vcpus off launch-guard (admission), budget-guard"
     );
-    assert!(out.ends_with("\npolicy is valid: 11 of 14 checks on, mode enforce\n"));
+    assert!(out.ends_with("\npolicy is valid: 11 of 18 checks on, mode enforce\n"));
 
     // Given a policy file without the topic: the placeholder, said so.
     let mut without_topic = policy.clone();
