@@ -26,7 +26,6 @@ use scaling_guard_e2e::alerts::Received;
 use scaling_guard_e2e::{CLUSTER, Function, NODE_TYPE, OTHER_CLUSTER, events};
 use serde_json::{Value, json};
 use shared::audit::{PREVIOUS_GROUPS_TAG, QUARANTINE_REASON_TAG, QUARANTINED_TAG, REMEDIATED_TAG};
-use shared::checks::membership::VETTED_TAG;
 
 mod support;
 
@@ -62,24 +61,6 @@ impl Bed {
             .group_id()
             .unwrap()
             .to_owned()
-    }
-
-    /// What launch-guard writes on a launch it checked and let in (enforce
-    /// mode): instances of a guarded group without it are not vetted.
-    async fn vet(&self, instance_ids: &[String]) {
-        self.clients
-            .ec2
-            .create_tags()
-            .set_resources(Some(instance_ids.to_vec()))
-            .tags(
-                aws_sdk_ec2::types::Tag::builder()
-                    .key(VETTED_TAG)
-                    .value("2026-01-01T00:00:00Z")
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
     }
 
     /// An instance launched by hand into the guarded cluster: its cluster

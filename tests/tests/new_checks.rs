@@ -33,7 +33,6 @@ use scaling_guard_e2e::{
     Function, ImageDates, NODE_TYPE, PendingAction, REGION, RequestRecord, events,
 };
 use serde_json::{Value, json};
-use shared::checks::membership::VETTED_TAG;
 
 mod support;
 
@@ -201,23 +200,6 @@ impl Bed {
     /// Launches one instance from `template` into `group`.
     async fn launch_into(&self, group: &str, template: &str) -> PendingAction {
         self.cluster.launch_with(group, template).await.unwrap()
-    }
-
-    /// What launch-guard writes on a launch it let in.
-    async fn vet(&self, instance_ids: &[String]) {
-        self.clients
-            .ec2
-            .create_tags()
-            .set_resources(Some(instance_ids.to_vec()))
-            .tags(
-                aws_sdk_ec2::types::Tag::builder()
-                    .key(VETTED_TAG)
-                    .value("2026-01-01T00:00:00Z")
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
     }
 }
 

@@ -135,6 +135,24 @@ impl Bed {
             .expect("instance-audit starts")
     }
 
+    /// What launch-guard writes on a launch it checked and let in (enforce
+    /// mode): instances of a guarded group without it are not vetted.
+    pub async fn vet(&self, instance_ids: &[String]) {
+        self.clients
+            .ec2
+            .create_tags()
+            .set_resources(Some(instance_ids.to_vec()))
+            .tags(
+                Tag::builder()
+                    .key(shared::checks::membership::VETTED_TAG)
+                    .value("2026-01-01T00:00:00Z")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
     pub async fn group(&self, name: &str) -> GroupState {
         self.cluster.group_state(name).await.unwrap()
     }
