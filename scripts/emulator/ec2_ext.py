@@ -9,6 +9,12 @@ Closes these moto gaps (each patch below says which one):
 * instances: moto ignores the launch template's `IamInstanceProfile`,
   `MetadataOptions` and `CpuOptions` (for RunInstances with a template and for
   Auto Scaling launches), and drops `CpuOptions` of RunInstances;
+* scale: moto finds a resource's tags by scanning every tag of the region
+  (and copying the table first), so describing N tagged instances takes
+  O(N²): 142 s for one DescribeInstances of 10,000; `get_tags` here looks the
+  resource up by its id (the same answer, in the same order); and each
+  launched instance finds its image by filtering every image of the region
+  (10 ms each): looked up by id here;
 * volumes: moto gives every instance launched without an explicit
   `BlockDeviceMappings` an unencrypted 8 GiB root volume at `/dev/sda1`, also
   when the launch template maps the image's root device itself.
@@ -25,9 +31,10 @@ from moto.core.parse import default_timestamp_parser
 from moto.core.responses import ActionResult
 from moto.ec2.models import EC2Backend
 from moto.ec2.models.amis import Ami
+from moto.ec2.models.core import TaggedEC2Resource
 from moto.ec2.models.instances import Instance, MetadataOptions
 from moto.ec2.responses import EC2Response
-from moto.ec2.utils import filter_iam_instance_profiles
+from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, filter_iam_instance_profiles, get_prefix
 
 
 # --- images ------------------------------------------------------------------
@@ -205,6 +212,47 @@ def _patch_root_volume() -> None:
     EC2Backend.run_instances = run_instances  # type: ignore[method-assign]
 
 
+def _patch_tag_lookup() -> None:
+    """Gap: `TaggedEC2Resource.get_tags` asks `describe_tags` with a
+    `resource-id` filter, which copies and scans the region's whole tag table
+    for each resource: quadratic in the number of tagged resources. The
+    resource's own tags are one entry of that table (keyed by its id); this
+    answers with them, shaped and ordered as `describe_tags` does."""
+
+    def get_tags(self: TaggedEC2Resource) -> list[dict[str, str]]:
+        resource_id = getattr(self, "id", None)
+        if not resource_id:
+            return []
+        backend = self.ec2_backend  # type: ignore[attr-defined]
+        resource_type = EC2_PREFIX_TO_RESOURCE.get(get_prefix(resource_id), "")
+        return [
+            {"resource_id": resource_id, "key": key, "value": value, "resource_type": resource_type}
+            for key, value in backend.tags.get(resource_id, {}).items()
+        ]
+
+    TaggedEC2Resource.get_tags = get_tags  # type: ignore[method-assign]
+
+
+def _patch_instance_image_lookup() -> None:
+    """Gap: each new `Instance` finds its image with
+    `describe_images(filters={"image-id": id})`, a generic filter over every
+    image of the region (thousands are preloaded): 10 s of RunInstances'
+    13 s for 1,000 instances. That exact call is answered from the image
+    table by id; every other `describe_images` goes to moto."""
+    original = EC2Backend.describe_images
+
+    def describe_images(self: EC2Backend, *args: Any, **kwargs: Any) -> Any:
+        filters = kwargs.get("filters")
+        if not args and set(kwargs) == {"filters"} and isinstance(filters, dict) and set(filters) == {"image-id"}:
+            image_id = filters["image-id"]
+            if isinstance(image_id, str):
+                image = self.amis.get(image_id)
+                return [image] if image is not None else []
+        return original(self, *args, **kwargs)
+
+    EC2Backend.describe_images = describe_images  # type: ignore[method-assign]
+
+
 def _patch_group_launch() -> None:
     """Gap: instances an Auto Scaling group launches from a launch template
     lack the template's IamInstanceProfile, MetadataOptions and CpuOptions.
@@ -252,6 +300,8 @@ def install() -> None:
     EC2Response.enable_image_deprecation = enable_image_deprecation  # type: ignore[attr-defined]
     EC2Response.disable_image_deprecation = disable_image_deprecation  # type: ignore[attr-defined]
     _patch_register_image()
+    _patch_tag_lookup()
+    _patch_instance_image_lookup()
     _patch_root_volume()
     _patch_run_instances()
     _patch_group_launch()

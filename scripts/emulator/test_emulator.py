@@ -1040,3 +1040,31 @@ def test_group_instances_carry_the_templates_key_hop_limit_and_encrypted_root_vo
     assert root["DeviceName"] == "/dev/xvda"
     (volume,) = ec2.describe_volumes(VolumeIds=[root["Ebs"]["VolumeId"]])["Volumes"]
     assert volume["Encrypted"] is False
+
+
+def test_instance_tags_are_looked_up_by_id_with_the_same_answer_as_describe_tags(ec2, world):
+    """The tag lookup patch (ec2_ext._patch_tag_lookup): each instance's tags,
+    and the tag filters of DescribeInstances, answer as moto's table scan
+    did."""
+    key = f"kubernetes.io/cluster/tags-{uuid.uuid4().hex[:8]}"
+    run = ec2.run_instances(
+        ImageId=world["image"], MinCount=3, MaxCount=3, SubnetId=world["subnet"],
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": key, "Value": "owned"}, {"Key": "b", "Value": "2"}]}],
+    )
+    ids = sorted(i["InstanceId"] for i in run["Instances"])
+    ec2.create_tags(Resources=[ids[0]], Tags=[{"Key": "a", "Value": "1"}])
+    ec2.delete_tags(Resources=[ids[1]], Tags=[{"Key": "b"}])
+    described = {
+        i["InstanceId"]: i.get("Tags", [])
+        for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]
+        for i in r["Instances"]
+    }
+    for instance_id in ids:
+        listed = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [instance_id]}])["Tags"]
+        assert described[instance_id] == [{"Key": t["Key"], "Value": t["Value"]} for t in listed]
+    assert {t["Key"] for t in described[ids[0]]} == {key, "b", "a"}
+    assert {t["Key"] for t in described[ids[1]]} == {key}
+    by_key = ec2.describe_instances(Filters=[{"Name": "tag-key", "Values": [key]}])["Reservations"]
+    assert sorted(i["InstanceId"] for r in by_key for i in r["Instances"]) == ids
+    by_value = ec2.describe_instances(Filters=[{"Name": "tag:b", "Values": ["2"]}, {"Name": "tag-key", "Values": [key]}])
+    assert sorted(i["InstanceId"] for r in by_value["Reservations"] for i in r["Instances"]) == [ids[0], ids[2]]
