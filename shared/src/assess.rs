@@ -219,23 +219,38 @@ pub async fn assess(
     guarded: &GuardedGroups,
     launch: Launch<'_>,
 ) -> Result<Assessment, OwnershipUnknown> {
-    assess_with(policy, aws, guarded, launch, None).await
+    assess_with(policy, aws, guarded, launch, Context::default()).await
 }
 
-/// [`assess`], with launch-guard's [`Snapshot`] of the cluster: the cluster
-/// is read only when the snapshot is too old, or again when a decision on
-/// it would deny or come near a budget (see [`snapshot`]).
+/// What launch-guard keeps between its decisions and brings to one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    /// The cluster as last read: it is read again only when the snapshot is
+    /// too old, or when a decision on it would deny or come near a budget
+    /// (see [`snapshot`]).
+    pub snapshot: Option<&'a Snapshot>,
+    /// The launched instance, as the SQS batch's one read of its launches
+    /// found it (`None`: not found yet, or no batch read; it is read alone).
+    pub instance: Option<&'a InstanceFacts>,
+    /// When the SQS batch began: near a budget, a snapshot read since then
+    /// is AWS's word already (one fresh read per batch, the batch's
+    /// decisions in order against it).
+    pub batch_began: Option<Instant>,
+}
+
+/// [`assess`], with launch-guard's [`Context`].
 pub async fn assess_with(
     policy: &Policy,
     aws: &impl Ports,
     guarded: &GuardedGroups,
     launch: Launch<'_>,
-    snapshot: Option<&Snapshot>,
+    context: Context<'_>,
 ) -> Result<Assessment, OwnershipUnknown> {
     let action = launch.action;
     if let Some(reason) = not_ours(policy, action) {
         return Ok(Assessment::Ignored { reason });
     }
+    let snapshot = context.snapshot;
     let kept = snapshot.and_then(Snapshot::fresh);
     let from_snapshot = kept.is_some();
     let cluster = match (budgeted(policy, action), launch.admitted, kept) {
@@ -247,7 +262,12 @@ pub async fn assess_with(
     let known = cluster.as_ref().and_then(|c| c.as_ref().ok());
     let (group, instance) = futures::join!(
         group_of(policy, aws.groups(), action, known, launch.until),
-        instance_of(aws.instances(), &action.instance_id, known, launch.until),
+        instance_of(
+            aws.instances(),
+            &action.instance_id,
+            (context.instance, known),
+            launch.until
+        ),
     );
     let mut group = match group? {
         Ok(group) => group,
@@ -266,7 +286,11 @@ pub async fn assess_with(
         timeout_at(launch.until, node_facts(policy, aws, instance.clone())),
         admit(policy, aws, guarded, cluster, launch, &instance),
     );
+    let read_in_batch = snapshot
+        .zip(context.batch_began)
+        .is_some_and(|(snapshot, began)| snapshot.read_since(began));
     if from_snapshot
+        && !read_in_batch
         && admission
             .as_ref()
             .is_some_and(|a| is_near_budget(policy, a))
@@ -360,17 +384,18 @@ async fn group_of(
     }
 }
 
-/// The launched instance, from the cluster read when it lists it. EC2's
-/// reads are eventually consistent: right after a launch it may not know the
-/// instance yet, so it is asked again a few times before it counts as missing.
+/// The launched instance, from the batch's read or the cluster read when
+/// they list it. EC2's reads are eventually consistent: right after a launch
+/// it may not know the instance yet, so it is asked again a few times
+/// before it counts as missing.
 async fn instance_of(
     instances: &impl InstanceRead,
     instance_id: &str,
-    cluster: Option<&ClusterState>,
+    (batch, cluster): (Option<&InstanceFacts>, Option<&ClusterState>),
     until: Instant,
 ) -> Result<InstanceFacts, Missing> {
     let listed = cluster.and_then(|c| c.instances.iter().find(|i| i.instance_id == instance_id));
-    if let Some(instance) = listed {
+    if let Some(instance) = batch.filter(|i| i.instance_id == instance_id).or(listed) {
         return Ok(instance.clone());
     }
     let find = async {

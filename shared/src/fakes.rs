@@ -298,6 +298,20 @@ impl InstanceRead for FakeAws {
         }
         Ok(state.instances.get(instance_id).cloned())
     }
+
+    async fn instances(&self, instance_ids: &[String]) -> AwsResult<Vec<InstanceFacts>> {
+        self.pace("DescribeInstances").await;
+        let mut state = self.call("DescribeInstances")?;
+        let mut found = Vec::new();
+        for id in instance_ids {
+            if let Some(left) = state.hidden.get_mut(id).filter(|left| **left > 0) {
+                *left -= 1;
+                continue;
+            }
+            found.extend(state.instances.get(id).cloned());
+        }
+        Ok(found)
+    }
 }
 
 impl ClusterInstancesRead for FakeAws {
@@ -318,24 +332,39 @@ impl ClusterInstancesRead for FakeAws {
 }
 
 impl InstanceTag for FakeAws {
-    async fn tag_instance(&self, instance_id: &str, tags: &[(&str, &str)]) -> AwsResult<()> {
+    /// Like EC2: one unknown instance fails the whole call, and nothing is tagged.
+    async fn tag_instances(&self, instance_ids: &[&str], tags: &[(&str, &str)]) -> AwsResult<()> {
         self.pace("CreateTags").await;
         self.gate("CreateTags").await;
-        let mut written = BTreeMap::new();
-        self.change_instance("CreateTags", instance_id, |i| {
-            for (key, value) in tags {
-                written.insert((*key).to_owned(), (*value).to_owned());
+        let written: BTreeMap<String, String> = tags
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        let mut state = self.call("CreateTags")?;
+        if let Some(unknown) = instance_ids
+            .iter()
+            .find(|id| !state.instances.contains_key(**id))
+        {
+            state.instance_changes.push(format!("CreateTags {unknown}"));
+            return Err(AwsError::new(
+                "CreateTags",
+                Some("InvalidInstanceID.NotFound"),
+                format!("The instance ID '{unknown}' does not exist"),
+            ));
+        }
+        for id in instance_ids {
+            state.instance_changes.push(format!("CreateTags {id}"));
+            let late = state.late_tags.is_some();
+            if let Some(instance) = state.instances.get_mut(*id)
+                && !late
+            {
+                instance.tags.extend(written.clone());
             }
-            i.tags.extend(written.clone());
-        })?;
-        let mut state = self.state();
-        if let Some(late) = state.late_tags.as_mut() {
-            // Not shown yet: undo on the visible instance, keep aside.
-            late.entry(instance_id.to_owned())
-                .or_default()
-                .extend(written.clone());
-            if let Some(instance) = state.instances.get_mut(instance_id) {
-                instance.tags.retain(|key, _| !written.contains_key(key));
+            if let Some(late) = state.late_tags.as_mut() {
+                // Not shown yet: kept aside.
+                late.entry((*id).to_owned())
+                    .or_default()
+                    .extend(written.clone());
             }
         }
         Ok(())

@@ -43,6 +43,12 @@ pub trait InstanceRead: Send + Sync {
         &self,
         instance_id: &str,
     ) -> impl Future<Output = AwsResult<Option<InstanceFacts>>> + Send;
+    /// The named instances in one `DescribeInstances` (an SQS batch's
+    /// launches); those EC2 does not know (yet) are absent, not an error.
+    fn instances(
+        &self,
+        instance_ids: &[String],
+    ) -> impl Future<Output = AwsResult<Vec<InstanceFacts>>> + Send;
 }
 
 /// Reads images and subnets (cacheable: they change rarely).
@@ -213,13 +219,14 @@ pub trait ScaleOutControl: Send + Sync {
     ) -> impl Future<Output = AwsResult<()>> + Send;
 }
 
-/// Tags one instance: launch-guard's record of its decision. The IAM policy
+/// Tags instances: launch-guard's record of its decisions. The IAM policy
 /// allows only the guard's own tag keys, on cluster instances.
 pub trait InstanceTag: Send + Sync {
-    /// One `CreateTags` of `tags` on one instance.
-    fn tag_instance(
+    /// One `CreateTags` of the same `tags` on every instance named (an SQS
+    /// batch's admissions at once). It succeeds or fails as a whole.
+    fn tag_instances(
         &self,
-        instance_id: &str,
+        instance_ids: &[&str],
         tags: &[(&str, &str)],
     ) -> impl Future<Output = AwsResult<()>> + Send;
 }

@@ -416,7 +416,7 @@ impl<'a, P: Ports> Auditor<'a, P> {
         let recorded = self
             .ports
             .instances()
-            .tag_instance(&instance.instance_id, &[(REMEDIATION_HELD_TAG, &value)])
+            .tag_instances(&[&instance.instance_id], &[(REMEDIATION_HELD_TAG, &value)])
             .await;
         if let Err(err) = recorded {
             tracing::warn!(%err, instance_id = %instance.instance_id, "the hold could not be recorded");
@@ -444,7 +444,7 @@ impl<'a, P: Ports> Auditor<'a, P> {
         let now = format_rfc3339(self.now());
         self.ports
             .instances()
-            .tag_instance(id, &[(REMEDIATED_TAG, &now)])
+            .tag_instances(&[id], &[(REMEDIATED_TAG, &now)])
             .await?;
         let remediation = self.ports.remediation();
         match remedy {

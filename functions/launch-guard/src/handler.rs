@@ -2,21 +2,21 @@
 //! the decision, suspend scale-out on a budget denial, complete every owned
 //! action, alert, summarise.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use shared::assess::{
-    self, Assessment, Decided, LATE, Launch, OwnershipUnknown, Snapshot, Unknown,
+    self, Assessment, Context, Decided, LATE, Launch, OwnershipUnknown, Snapshot, Unknown,
 };
 use shared::budget::measure::{ADMITTED_TAG, GuardedGroups};
 use shared::checks::membership::VETTED_TAG;
 use shared::deadline::Deadline;
 use shared::decision::{Decision, LifecycleResult, fail_result};
-use shared::facts::GroupFacts;
+use shared::facts::{GroupFacts, InstanceFacts};
 use shared::lifecycle::{EventError, LifecycleAction, Notification, Origin, Payload};
 use shared::policy::{Mode, Policy};
-use shared::ports::{AwsError, Completion, InstanceTag, LifecycleComplete, Ports};
+use shared::ports::{AwsError, Completion, InstanceRead, InstanceTag, LifecycleComplete, Ports};
 use shared::suspension::{self, OnIncomplete, SuspensionRecord, SuspensionReport};
 use shared::time::format_rfc3339;
 
@@ -35,6 +35,10 @@ pub enum HandlerError {
     Event(#[from] EventError),
     #[error(transparent)]
     Ownership(#[from] OwnershipUnknown),
+    /// A batch's message whose turn came too close to the deadline: it goes
+    /// back to the queue undecided.
+    #[error("too close to the invocation's deadline: returned unprocessed")]
+    Unprocessed,
     /// The AWS error is part of the message, not a `#[source]` (which
     /// would print it twice).
     #[error("lifecycle action of `{instance_id}` could not be completed: {error}")]
@@ -102,34 +106,48 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
         }
     }
 
-    /// Decides message after message while a whole decision still fits before
-    /// the deadline; the rest go back to the queue unprocessed.
+    /// Decides a batch's launches in one pass: one `DescribeInstances` of
+    /// their instances, the decisions in order (each admission counted
+    /// before the next), one `CreateTags` of the admissions, then the
+    /// completions at once. A message that cannot be parsed, or whose turn
+    /// comes too close to the deadline, goes back to the queue; one bad
+    /// message never fails its neighbours.
     async fn handle_batch(&self, batch: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
-        let total = batch.records.len();
-        for (n, record) in batch.records.into_iter().enumerate() {
+        let mut actions = Vec::new();
+        let mut ids = Vec::new();
+        for record in batch.records {
             let id = record.message_id.unwrap_or_default();
-            if deadline.left() < MESSAGE_MINIMUM {
-                tracing::warn!(message_id = %id, left = total - n, "too close to the deadline: message returned unprocessed");
-                response.batch_item_failures.push(item_failure(id));
-                continue;
-            }
             let body = record.body.unwrap_or_default();
-            let outcome = match shared::lifecycle::parse_text(&body) {
-                Ok(mut notification) => {
-                    // The hook's own message format names no region; the queue's does.
-                    if let Notification::Action { origin, .. } = &mut notification {
-                        origin.region = origin.region.take().or_else(|| record.aws_region.clone());
-                    }
-                    self.handle_notification(notification, deadline)
-                        .await
-                        .map(drop)
+            match shared::lifecycle::parse_text(&body) {
+                Ok(Notification::Test { group }) => {
+                    self.ignored(None, group, "test notification".to_owned());
                 }
-                Err(err) => Err(HandlerError::from(err)),
-            };
-            if let Err(err) = outcome {
-                tracing::error!(message_id = %id, %err, "sqs message failed");
-                response.batch_item_failures.push(item_failure(id));
+                Ok(Notification::Action { action, mut origin }) => {
+                    // The hook's own message format names no region; the queue's does.
+                    origin.region = origin.region.take().or_else(|| record.aws_region.clone());
+                    actions.push((*action, origin));
+                    ids.push(id);
+                }
+                Err(err) => {
+                    let err = HandlerError::from(err);
+                    tracing::error!(message_id = %id, %err, "sqs message failed");
+                    response.batch_item_failures.push(item_failure(id));
+                }
+            }
+        }
+        let outcomes = self.handle_actions(actions, deadline, true).await;
+        for (id, outcome) in ids.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(_) => {}
+                Err(HandlerError::Unprocessed) => {
+                    tracing::warn!(message_id = %id, "too close to the deadline: message returned unprocessed");
+                    response.batch_item_failures.push(item_failure(id));
+                }
+                Err(err) => {
+                    tracing::error!(message_id = %id, %err, "sqs message failed");
+                    response.batch_item_failures.push(item_failure(id));
+                }
             }
         }
         response
@@ -145,151 +163,318 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
                 Ok(self.ignored(None, group, "test notification".to_owned()))
             }
             Notification::Action { action, origin } => {
-                self.handle_action(*action, origin, deadline).await
+                let outcomes = self
+                    .handle_actions(vec![(*action, origin)], deadline, false)
+                    .await;
+                outcomes
+                    .into_iter()
+                    .next()
+                    .unwrap_or(Err(HandlerError::Unprocessed))
             }
         }
     }
 
-    /// Assess and record, until the facts reserve → suspend the launch's own
-    /// group on a budget denial → complete → suspend the other groups → alert.
-    async fn handle_action(
+    /// Decide and record, until the facts reserve → for each launch: suspend
+    /// its own group on a budget denial → complete → suspend the other
+    /// groups → alert. One outcome per action, in order. In a `batch`, a
+    /// launch whose turn comes too close to the deadline is not decided.
+    async fn handle_actions(
         &self,
-        action: LifecycleAction,
-        origin: Origin,
+        actions: Vec<(LifecycleAction, Origin)>,
+        deadline: Deadline,
+        batch: bool,
+    ) -> Vec<Result<Summary, HandlerError>> {
+        let decisions = self.decide_and_record(&actions, deadline, batch).await;
+        let mut outcomes: Vec<Option<Result<Summary, HandlerError>>> = Vec::new();
+        let mut quick = Vec::new();
+        let mut suspending = Vec::new();
+        for (n, ((action, origin), decision)) in actions.iter().zip(decisions).enumerate() {
+            match decision {
+                Err(err) => outcomes.push(Some(Err(err))),
+                Ok(Assessment::Ignored { reason }) => {
+                    let (id, group) = (action.instance_id.clone(), action.group.clone());
+                    outcomes.push(Some(Ok(self.ignored(Some(id), Some(group), reason))));
+                }
+                Ok(Assessment::Decided(decided)) => {
+                    outcomes.push(None);
+                    let step = (n, action, origin, *decided);
+                    match step.3.denied_for_budget() {
+                        true => suspending.push(step),
+                        false => quick.push(step),
+                    }
+                }
+            }
+        }
+        // Completions that suspend nothing go at once; a budget denial
+        // suspends its group before its ABANDON, one denial after another.
+        let finished = futures::future::join_all(quick.into_iter().map(
+            |(n, action, origin, decided)| async move {
+                (n, self.finish(action, origin, &decided, deadline).await)
+            },
+        ))
+        .await;
+        for (n, outcome) in finished {
+            if let Some(slot) = outcomes.get_mut(n) {
+                *slot = Some(outcome);
+            }
+        }
+        for (n, action, origin, decided) in suspending {
+            let outcome = self.finish(action, origin, &decided, deadline).await;
+            if let Some(slot) = outcomes.get_mut(n) {
+                *slot = Some(outcome);
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(Err(HandlerError::Unprocessed)))
+            .collect()
+    }
+
+    /// A decided launch: suspend its own group on a budget denial →
+    /// complete → suspend the other groups → alert.
+    async fn finish(
+        &self,
+        action: &LifecycleAction,
+        origin: &Origin,
+        decided: &Decided,
         deadline: Deadline,
     ) -> Result<Summary, HandlerError> {
-        let decided = match self.assess_and_record(&action, deadline).await? {
-            Assessment::Ignored { reason } => {
-                let (id, group) = (action.instance_id, action.group);
-                return Ok(self.ignored(Some(id), Some(group), reason));
-            }
-            Assessment::Decided(decided) => *decided,
-        };
         let launch = alerts::DecidedLaunch {
             policy: self.policy,
             now: (self.clock)(),
-            action: &action,
-            origin: &origin,
+            action,
+            origin,
         };
-        let (own, others) = self.groups_to_suspend(&action, &decided);
+        let (own, others) = self.groups_to_suspend(action, decided);
         let mut suspension = match own {
             Some(own) => Some(
-                self.suspend(&action, &own, deadline, COMPLETION_RESERVE)
+                self.suspend(action, &own, deadline, COMPLETION_RESERVE)
                     .await,
             ),
             None => None,
         };
-        let completion = self.complete(launch, &decided, deadline).await?;
+        let completion = self.complete(launch, decided, deadline).await?;
         if let Some(report) = &mut suspension {
             let rest = self
-                .suspend(&action, &others, deadline, SUSPENSION_RESERVE)
+                .suspend(action, &others, deadline, SUSPENSION_RESERVE)
                 .await;
             merge(report, rest);
         }
-        let summary = self.summary(&action, &decided, completion);
+        let summary = self.summary(action, decided, completion);
         // What follows the completion must not outlive the invocation.
-        let closing = self.alert(launch, &decided, completion, suspension.as_ref());
+        let closing = self.alert(launch, decided, completion, suspension.as_ref());
         if deadline.run(CLOSING_RESERVE, closing).await.is_none() {
             tracing::warn!(instance_id = %action.instance_id, "alerts not all sent before the deadline");
         }
         Ok(summary)
     }
 
-    /// The shared assessment, from reading usage to recording the admission
-    /// one launch at a time; then the decision's record on the instance, and
-    /// in this environment's ledger, before the next launch measures usage.
-    async fn assess_and_record(
+    /// The shared assessment of each launch in order, from reading usage to
+    /// counting the admission here (in the ledger and the snapshot) before
+    /// the next launch is measured; then the decisions' record on the
+    /// instances. With budgets, this environment admits one launch at a time.
+    async fn decide_and_record(
         &self,
-        action: &LifecycleAction,
+        actions: &[(LifecycleAction, Origin)],
         deadline: Deadline,
-    ) -> Result<Assessment, HandlerError> {
+        batch: bool,
+    ) -> Vec<Result<Assessment, HandlerError>> {
+        let began = tokio::time::Instant::now();
         let until = deadline.less(FACTS_RESERVE);
-        let budgeted = assess::not_ours(self.policy, action).is_none()
-            && assess::budgeted(self.policy, action);
-        let turn = match budgeted {
+        let budgeted = |action: &LifecycleAction| {
+            assess::not_ours(self.policy, action).is_none() && assess::budgeted(self.policy, action)
+        };
+        let turn = match actions.iter().any(|(action, _)| budgeted(action)) {
             true => tokio::time::timeout_at(until, self.admission_lock.lock())
                 .await
                 .ok(),
             false => None,
         };
-        let admitted = self.ledger.current();
-        let launch = Launch {
-            action,
-            now: (self.clock)(),
-            until,
-            admitted: (!budgeted || turn.is_some()).then_some(&admitted),
+        let read = match batch {
+            true => self.read_launched(actions, until).await,
+            false => BTreeMap::new(),
         };
-        let assessment = assess::assess_with(
-            self.policy,
-            self.aws,
-            &self.guarded,
-            launch,
-            Some(&self.snapshot),
-        )
-        .await?;
-        let Assessment::Decided(mut decided) = assessment else {
-            return Ok(assessment);
-        };
-        self.record_decision(action, &mut decided, budgeted, deadline)
-            .await;
-        // Counted from here on in this environment too: EC2 may not show the tag yet.
-        if budgeted && decided.verdict.result == LifecycleResult::Continue {
-            self.ledger.record(&action.instance_id);
-            if let Some(facts) = &decided.facts {
-                let time = format_rfc3339((self.clock)());
-                self.snapshot.admitted(&facts.instance, &time);
+        let mut decisions = Vec::with_capacity(actions.len());
+        let mut to_record = Vec::new();
+        for (n, (action, _)) in actions.iter().enumerate() {
+            if batch && deadline.left() < MESSAGE_MINIMUM {
+                decisions.push(Err(HandlerError::Unprocessed));
+                continue;
             }
+            let budgeted = budgeted(action);
+            let admitted = self.ledger.current();
+            let launch = Launch {
+                action,
+                now: (self.clock)(),
+                until,
+                admitted: (!budgeted || turn.is_some()).then_some(&admitted),
+            };
+            let context = Context {
+                snapshot: Some(&self.snapshot),
+                instance: read.get(&action.instance_id),
+                batch_began: batch.then_some(began),
+            };
+            let assessment =
+                assess::assess_with(self.policy, self.aws, &self.guarded, launch, context).await;
+            if let Ok(Assessment::Decided(decided)) = &assessment
+                && decided.verdict.result == LifecycleResult::Continue
+            {
+                // Counted from here on in this environment too: EC2 may not show the tag yet.
+                if budgeted {
+                    self.admit_here(action, decided);
+                }
+                to_record.push((n, budgeted));
+            }
+            decisions.push(assessment.map_err(HandlerError::from));
         }
+        self.record_decisions(actions, &mut decisions, &to_record, deadline)
+            .await;
         drop(turn);
-        Ok(Assessment::Decided(decided))
+        decisions
     }
 
-    /// Records the decision on the instance before its `CONTINUE`: the
+    /// The instances of a batch's launches in one read; a launch its read
+    /// misses (or a failed read) is read alone by its assessment.
+    async fn read_launched(
+        &self,
+        actions: &[(LifecycleAction, Origin)],
+        until: tokio::time::Instant,
+    ) -> BTreeMap<String, InstanceFacts> {
+        let ids: BTreeSet<String> = actions
+            .iter()
+            .filter(|(action, _)| assess::not_ours(self.policy, action).is_none())
+            .map(|(action, _)| action.instance_id.clone())
+            .collect();
+        if ids.len() < 2 {
+            return BTreeMap::new();
+        }
+        let ids: Vec<String> = ids.into_iter().collect();
+        match tokio::time::timeout_at(until, self.aws.instances().instances(&ids)).await {
+            Ok(Ok(instances)) => instances
+                .into_iter()
+                .map(|i| (i.instance_id.clone(), i))
+                .collect(),
+            Ok(Err(err)) => {
+                tracing::warn!(%err, "the batch's instances could not be read at once: read one by one");
+                BTreeMap::new()
+            }
+            Err(_) => BTreeMap::new(),
+        }
+    }
+
+    /// Counts an admission in this environment's ledger and snapshot.
+    fn admit_here(&self, action: &LifecycleAction, decided: &Decided) {
+        self.ledger.record(&action.instance_id);
+        if let Some(facts) = &decided.facts {
+            let time = format_rfc3339((self.clock)());
+            self.snapshot.admitted(&facts.instance, &time);
+        }
+    }
+
+    /// Records the decisions on the instances before their `CONTINUE`: the
     /// admission, so that every execution environment and budget-guard count
     /// it from then on, and whether the checks ran, so that instance-audit
-    /// knows it was vetted. Without the admission record the budget cannot
-    /// hold beyond this environment, so the fail mode decides. Audit mode
-    /// changes nothing, not even these tags.
-    async fn record_decision(
+    /// knows it was vetted. One `CreateTags` for the instances with the same
+    /// tags (a batch's admissions at once); if it fails, each is tried alone.
+    /// Without the admission record the budget cannot hold beyond this
+    /// environment, so the fail mode decides (and the admission is no longer
+    /// counted here if that abandons it). Audit mode changes nothing, not
+    /// even these tags.
+    async fn record_decisions(
         &self,
-        action: &LifecycleAction,
-        decided: &mut Decided,
-        budgeted: bool,
+        actions: &[(LifecycleAction, Origin)],
+        decisions: &mut [Result<Assessment, HandlerError>],
+        to_record: &[(usize, bool)],
         deadline: Deadline,
     ) {
-        if decided.verdict.result != LifecycleResult::Continue || self.policy.mode != Mode::Enforce
-        {
+        if self.policy.mode != Mode::Enforce {
             return;
         }
         let time = format_rfc3339((self.clock)());
-        let mut tags = Vec::new();
-        if budgeted {
-            tags.push((ADMITTED_TAG, time.as_str()));
+        // Instances by the tags they get: (admitted, vetted).
+        let mut sets: BTreeMap<(bool, bool), Vec<usize>> = BTreeMap::new();
+        for &(n, budgeted) in to_record {
+            if let Some(Ok(Assessment::Decided(decided))) = decisions.get(n)
+                && (budgeted || decided.vetted)
+            {
+                sets.entry((budgeted, decided.vetted)).or_default().push(n);
+            }
         }
-        if decided.vetted {
-            tags.push((VETTED_TAG, time.as_str()));
+        let writes = sets.iter().map(|(&(admitted, vetted), members)| {
+            let time = time.as_str();
+            async move {
+                let mut tags = Vec::new();
+                if admitted {
+                    tags.push((ADMITTED_TAG, time));
+                }
+                if vetted {
+                    tags.push((VETTED_TAG, time));
+                }
+                let ids: BTreeSet<&str> = members
+                    .iter()
+                    .filter_map(|n| actions.get(*n))
+                    .map(|(action, _)| action.instance_id.as_str())
+                    .collect();
+                let ids: Vec<&str> = ids.into_iter().collect();
+                let failed = match self.tag(&ids, &tags, deadline).await {
+                    Ok(()) => BTreeMap::new(),
+                    // One tag call for many: a single unknown or
+                    // unwritable instance must not fail its neighbours.
+                    Err(_) if ids.len() > 1 => {
+                        let alone = ids
+                            .iter()
+                            .map(|id| async { (*id, self.tag(&[id], &tags, deadline).await) });
+                        futures::future::join_all(alone)
+                            .await
+                            .into_iter()
+                            .filter_map(|(id, result)| result.err().map(|err| (id.to_owned(), err)))
+                            .collect()
+                    }
+                    Err(err) => ids
+                        .iter()
+                        .map(|id| ((*id).to_owned(), err.clone()))
+                        .collect(),
+                };
+                (admitted, members, failed)
+            }
+        });
+        for (admitted, members, failed) in futures::future::join_all(writes).await {
+            for &n in members {
+                let (Some((action, _)), Some(Ok(Assessment::Decided(decided)))) =
+                    (actions.get(n), decisions.get_mut(n))
+                else {
+                    continue;
+                };
+                let Some(err) = failed.get(&action.instance_id) else {
+                    continue;
+                };
+                tracing::error!(instance_id = %action.instance_id, %err, "decision could not be recorded on the instance");
+                // Without budgets the launch is let in unrecorded: instance-audit
+                // then checks it like any unvetted instance.
+                if admitted {
+                    decided.verdict.result = fail_result(self.policy);
+                    decided.unknown.push(Unknown::Record(err.clone()));
+                    if decided.verdict.result != LifecycleResult::Continue {
+                        self.ledger.forget(&action.instance_id);
+                        self.snapshot.forget(&action.instance_id);
+                    }
+                }
+            }
         }
-        if tags.is_empty() {
-            return;
-        }
-        let tag = self
-            .aws
-            .instances()
-            .tag_instance(&action.instance_id, &tags);
-        let tagged = deadline
+    }
+
+    /// One `CreateTags`, bounded so that the completion still fits.
+    async fn tag(
+        &self,
+        ids: &[&str],
+        tags: &[(&str, &str)],
+        deadline: Deadline,
+    ) -> Result<(), AwsError> {
+        let tag = self.aws.instances().tag_instances(ids, tags);
+        deadline
             .run(COMPLETION_RESERVE, tag)
             .await
-            .unwrap_or_else(|| Err(AwsError::new("CreateTags", None, LATE)));
-        let Err(err) = tagged else {
-            return;
-        };
-        tracing::error!(instance_id = %action.instance_id, %err, "decision could not be recorded on the instance");
-        // Without budgets the launch is let in unrecorded: instance-audit
-        // then checks it like any unvetted instance.
-        if budgeted {
-            decided.verdict.result = fail_result(self.policy);
-            decided.unknown.push(Unknown::Record(err));
-        }
+            .unwrap_or_else(|| Err(AwsError::new("CreateTags", None, LATE)))
     }
 
     /// On a budget denial, the launch's own group (suspended before the
@@ -409,10 +594,8 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
         let alert = alerts::failed_completion(launch, &decided.verdict, &err.to_string());
         let mark = async {
             let tags = [(COMPLETION_FAILED_TAG, action.token.as_str())];
-            let tagged = self
-                .aws
-                .instances()
-                .tag_instance(&action.instance_id, &tags);
+            let ids = [action.instance_id.as_str()];
+            let tagged = self.aws.instances().tag_instances(&ids, &tags);
             if let Err(err) = tagged.await {
                 tracing::warn!(instance_id = %action.instance_id, %err, "failed completion could not be marked");
             }
@@ -534,6 +717,7 @@ impl HandlerError {
         match self {
             Self::Event(_) => "MalformedEvent",
             Self::Ownership { .. } => "OwnershipUnknown",
+            Self::Unprocessed => "Unprocessed",
             Self::Completion { .. } => "CompletionFailed",
         }
     }

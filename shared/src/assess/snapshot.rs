@@ -63,6 +63,29 @@ impl Snapshot {
         (at.elapsed() < self.max_age).then(|| state.clone())
     }
 
+    /// Whether the cluster was read at or after `at`.
+    pub(crate) fn read_since(&self, at: Instant) -> bool {
+        self.taken
+            .lock()
+            .ok()
+            .and_then(|taken| taken.as_ref().map(|(read, _)| *read >= at))
+            .unwrap_or(false)
+    }
+
+    /// Forgets an admission counted by [`Snapshot::admitted`] that did not
+    /// stand (its record failed and the fail mode abandoned it).
+    pub fn forget(&self, instance_id: &str) {
+        if let Ok(mut taken) = self.taken.lock()
+            && let Some((_, state)) = taken.as_mut()
+            && let Some(instance) = state
+                .instances
+                .iter_mut()
+                .find(|i| i.instance_id == instance_id)
+        {
+            instance.tags.remove(ADMITTED_TAG);
+        }
+    }
+
     /// Keeps `state`, read now.
     pub(crate) fn store(&self, state: &ClusterState) {
         if let Ok(mut taken) = self.taken.lock() {

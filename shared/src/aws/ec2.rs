@@ -38,7 +38,7 @@ impl Ec2 {
 }
 
 impl InstanceTag for Ec2 {
-    async fn tag_instance(&self, instance_id: &str, tags: &[(&str, &str)]) -> AwsResult<()> {
+    async fn tag_instances(&self, instance_ids: &[&str], tags: &[(&str, &str)]) -> AwsResult<()> {
         let tags = tags.iter().map(|(key, value)| {
             aws_sdk_ec2::types::Tag::builder()
                 .key(*key)
@@ -47,7 +47,9 @@ impl InstanceTag for Ec2 {
         });
         self.client
             .create_tags()
-            .resources(instance_id)
+            .set_resources(Some(
+                instance_ids.iter().map(|id| (*id).to_owned()).collect(),
+            ))
             .set_tags(Some(tags.collect()))
             .send()
             .await
@@ -195,6 +197,19 @@ impl InstanceRead for Ec2 {
                 .map(|instance| instance_facts(instance, reservation.owner_id()))
         });
         Ok(found)
+    }
+
+    /// An `instance-id` filter rather than `InstanceIds`: with `InstanceIds`,
+    /// one id EC2 does not know yet fails the whole call.
+    async fn instances(&self, instance_ids: &[String]) -> AwsResult<Vec<InstanceFacts>> {
+        if instance_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = Filter::builder()
+            .name("instance-id")
+            .set_values(Some(instance_ids.to_vec()))
+            .build();
+        self.describe_all(vec![ids]).await
     }
 }
 

@@ -25,6 +25,13 @@ impl Ledger {
         }
     }
 
+    /// Forgets an admission that did not stand.
+    pub fn forget(&self, instance_id: &str) {
+        if let Ok(mut admitted) = self.admitted.lock() {
+            admitted.remove(instance_id);
+        }
+    }
+
     /// The instances admitted within the ledger's time to live.
     pub fn current(&self) -> BTreeSet<String> {
         let Ok(mut admitted) = self.admitted.lock() else {

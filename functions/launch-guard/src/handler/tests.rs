@@ -647,13 +647,21 @@ async fn a_batch_returns_what_it_cannot_finish_before_the_deadline_unprocessed()
     let (policy, aws) = (policy(&[]), aws());
     aws.add_instance(compliant_instance("i-0b2c3d4e5f6071829"));
     aws.open_action("99990000-aaaa-bbbb-cccc-ddddeeeeffff");
-    // Each decision takes 8 s: the second message starts with 22 s left, the
-    // third would start with 14 s, less than a decision needs.
-    aws.slow_down("CompleteLifecycleAction", Duration::from_secs(8));
-    let (response, took) = decided_within(&policy, &aws, SQS_BATCH).await;
+    aws.add_instance(compliant_instance("i-0c3d4e5f607182930"));
+    aws.open_action("77770000-aaaa-bbbb-cccc-ddddeeeeffff");
+    // The third message: a launch too, instead of the test notification.
+    let mut batch: Value = serde_json::from_str(SQS_BATCH).unwrap();
+    let body = batch["Records"][1]["body"]
+        .as_str()
+        .unwrap()
+        .replace("i-0b2c3d4e5f6071829", "i-0c3d4e5f607182930")
+        .replace("99990000-aaaa", "77770000-aaaa");
+    batch["Records"][2]["body"] = json!(body);
+    // Each decision reads its group for 8 s: the second starts with 22 s
+    // left, the third would start with 14 s, less than a decision needs.
+    aws.slow_down("DescribeAutoScalingGroups", Duration::from_secs(8));
+    let (response, took) = decided_within(&policy, &aws, &batch.to_string()).await;
 
-    // (The third message, a test notification, would need no time at all;
-    // nothing is started that close to the deadline.)
     assert_eq!(
         response,
         json!({ "batchItemFailures": [{ "itemIdentifier": "0c5f1a9e-6b3d-4e2a-9f8c-7d6e5b4a3c22" }] })
@@ -1154,6 +1162,7 @@ mod budgets {
         }
     }
 
+    mod batch;
     mod snapshot;
 }
 
