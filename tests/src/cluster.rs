@@ -83,6 +83,8 @@ pub struct Cluster {
     /// Subscribed without a filter: receives every alert.
     pub archive_queue_url: String,
     clients: Clients,
+    /// The subnet of [`Cluster::run_nodes`], once made.
+    nodes_subnet: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 /// A group as `DescribeAutoScalingGroups` shows it.
@@ -331,6 +333,7 @@ impl Cluster {
             paging_queue_url,
             archive_queue_url,
             clients: clients.clone(),
+            nodes_subnet: std::sync::Arc::default(),
         })
     }
 
@@ -676,15 +679,7 @@ impl Cluster {
         instance_type: &str,
         cpu: Option<(i32, i32)>,
     ) -> Result<String> {
-        let tags = aws_sdk_ec2::types::TagSpecification::builder()
-            .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
-            .tags(
-                aws_sdk_ec2::types::Tag::builder()
-                    .key(format!("kubernetes.io/cluster/{cluster}"))
-                    .value("owned")
-                    .build(),
-            )
-            .build();
+        let tags = node_tags(cluster);
         let mut run = self
             .clients
             .ec2
@@ -711,6 +706,54 @@ impl Cluster {
             .and_then(|i| i.instance_id())
             .map(str::to_owned)
             .ok_or_else(|| missing("RunInstances", "InstanceId"))
+    }
+
+    /// Runs `count` m6i.large nodes of the cluster outside any group (they
+    /// count in its usage), 500 per `RunInstances`, in a /17 subnet of
+    /// their own (the cluster's /24s hold 251 addresses each), made by the
+    /// first call. For clusters of thousands of nodes.
+    pub async fn run_nodes(&self, count: usize) -> Result<()> {
+        let subnet = match self.nodes_subnet.get() {
+            Some(subnet) => subnet.clone(),
+            None => {
+                let made = self
+                    .clients
+                    .ec2
+                    .create_subnet()
+                    .vpc_id(&self.vpc_id)
+                    .cidr_block("10.0.128.0/17")
+                    .availability_zone(format!("{REGION}a"))
+                    .send()
+                    .await
+                    .map_err(Error::aws("CreateSubnet"))?
+                    .subnet()
+                    .and_then(|s| s.subnet_id())
+                    .map(str::to_owned)
+                    .ok_or_else(|| missing("CreateSubnet", "SubnetId"))?;
+                self.nodes_subnet.get_or_init(|| made).clone()
+            }
+        };
+        let mut left = count;
+        while left > 0 {
+            let n = left.min(500);
+            let tags = node_tags(CLUSTER);
+            let n32 = i32::try_from(n).map_err(|_| missing("RunInstances", "a count"))?;
+            self.clients
+                .ec2
+                .run_instances()
+                .image_id(&self.images.fresh)
+                .instance_type(InstanceType::M6iLarge)
+                .min_count(n32)
+                .max_count(n32)
+                .subnet_id(&subnet)
+                .set_security_group_ids(Some(self.node_security_group_ids.clone()))
+                .tag_specifications(tags)
+                .send()
+                .await
+                .map_err(Error::aws("RunInstances"))?;
+            left -= n;
+        }
+        Ok(())
     }
 
     /// The instance as `DescribeInstances` shows it, if EC2 knows it.
@@ -873,6 +916,19 @@ impl Cluster {
             .map_err(Error::aws("SetAlarmState"))?;
         Ok(())
     }
+}
+
+/// The tag of a node of `cluster`, on the instances `RunInstances` starts.
+fn node_tags(cluster: &str) -> aws_sdk_ec2::types::TagSpecification {
+    aws_sdk_ec2::types::TagSpecification::builder()
+        .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key(format!("kubernetes.io/cluster/{cluster}"))
+                .value("owned")
+                .build(),
+        )
+        .build()
 }
 
 fn missing(operation: &str, field: &str) -> Error {

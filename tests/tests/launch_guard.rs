@@ -488,3 +488,89 @@ async fn a_malformed_event_is_answered_with_a_clear_error() {
         "{error_message}"
     );
 }
+
+/// Issue 13's call counts, at the emulator, through the real binary: with
+/// budgets on and everything warm, each launch decided alone costs 3 calls
+/// (DescribeInstances of the launch, CreateTags, then the completion), and
+/// an SQS batch of 10 launches costs 12 (one DescribeInstances of the
+/// batch, one CreateTags of its admissions, 10 completions): ≤ 1.5 a
+/// launch. The same with 50 and with 300 cluster nodes more, each read
+/// whole by a new environment's first decision: after it, the cluster is
+/// read again only when the snapshot is old or a budget is near. (The
+/// emulator renders ~3 ms an instance: a cluster read of 1,000 takes longer
+/// than the functions' 2 s attempt timeout. The handler tests count the same
+/// at 10,000 instances.)
+#[tokio::test]
+async fn warm_budget_decisions_cost_three_calls_alone_and_one_point_two_in_an_sqs_batch_whatever_the_size()
+ {
+    let bed = Bed::new().await;
+    let policy = bed.policy_with(&[("GUARD_MAX_INSTANCES", "5000")]);
+    let group = bed.cluster.groups[0].clone();
+    let mut desired = 0;
+    for grown in [50, 250] {
+        bed.cluster.run_nodes(grown).await.unwrap();
+        // A new execution environment: its first decision reads the whole
+        // cluster (caches and snapshot cold); the next ones are warm.
+        let guard = bed.launch_guard(&policy).await;
+        desired += 1;
+        let first = bed.cluster.scale_to(&group, desired).await.unwrap();
+        assert_eq!(
+            support::decide(&guard, &first[0]).await["decision"],
+            "CONTINUE"
+        );
+
+        desired += 3;
+        let alone = bed.cluster.scale_to(&group, desired).await.unwrap();
+        assert_eq!(alone.len(), 3);
+        bed.clients.control.clear_requests().unwrap();
+        for action in &alone {
+            assert_eq!(
+                support::decide(&guard, action).await["decision"],
+                "CONTINUE"
+            );
+        }
+        let counted = support::per_operation(&bed.clients.control.requests(None).unwrap());
+        let expected: BTreeMap<String, usize> = [
+            ("CompleteLifecycleAction", 3),
+            ("CreateTags", 3),
+            ("DescribeInstances", 3),
+        ]
+        .map(|(op, n)| (op.to_owned(), n))
+        .into();
+        assert_eq!(
+            counted, expected,
+            "3 launches decided alone, {grown} more nodes"
+        );
+
+        desired += 10;
+        let batch = bed.cluster.scale_to(&group, desired).await.unwrap();
+        assert_eq!(batch.len(), 10);
+        let bodies: Vec<String> = batch.iter().map(events::hook_message).collect();
+        bed.clients.control.clear_requests().unwrap();
+        let response = guard
+            .invoke(&events::sqs_batch(&bodies).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response, json!({ "batchItemFailures": [] }));
+        let counted = support::per_operation(&bed.clients.control.requests(None).unwrap());
+        let expected: BTreeMap<String, usize> = [
+            ("CompleteLifecycleAction", 10),
+            ("CreateTags", 1),
+            ("DescribeInstances", 1),
+        ]
+        .map(|(op, n)| (op.to_owned(), n))
+        .into();
+        assert_eq!(counted, expected, "a batch of 10, {grown} more nodes");
+        for action in &batch {
+            assert_eq!(
+                bed.lifecycle_state(&action.instance_id).await.as_deref(),
+                Some("InService")
+            );
+            assert!(
+                bed.tag_of(&action.instance_id, "scaling-guard:admitted")
+                    .await
+                    .is_some()
+            );
+        }
+    }
+}

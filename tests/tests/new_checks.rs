@@ -29,9 +29,7 @@ use aws_sdk_ec2::types::{
     LaunchTemplateInstanceMetadataOptionsRequest, RequestLaunchTemplateData, VolumeType,
 };
 use aws_smithy_types::date_time::{DateTime, Format};
-use scaling_guard_e2e::{
-    Function, ImageDates, NODE_TYPE, PendingAction, REGION, RequestRecord, events,
-};
+use scaling_guard_e2e::{Function, ImageDates, NODE_TYPE, PendingAction, REGION, events};
 use serde_json::{Value, json};
 
 mod support;
@@ -212,16 +210,6 @@ fn checks_of(list: &Value) -> Vec<String> {
         .collect()
 }
 
-/// AWS requests per operation.
-fn per_operation(requests: &[RequestRecord]) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for request in requests {
-        let operation = request.operation.clone().unwrap_or_default();
-        *counts.entry(operation).or_default() += 1;
-    }
-    counts
-}
-
 #[tokio::test]
 async fn each_new_check_abandons_the_launch_that_breaks_it_and_a_compliant_one_continues() {
     let bed = Bed::new().await;
@@ -370,7 +358,9 @@ async fn decision_requests(
         bed.clients.control.clear_requests().unwrap();
         let summary = support::decide(guard, &action).await;
         assert_eq!(summary["decision"], "CONTINUE", "{summary}");
-        counted.push(per_operation(&bed.clients.control.requests(None).unwrap()));
+        counted.push(support::per_operation(
+            &bed.clients.control.requests(None).unwrap(),
+        ));
     }
     counted.try_into().unwrap()
 }

@@ -18,7 +18,7 @@ use aws_sdk_ec2::types::{
     ArchitectureValues, BlockDeviceMapping, EbsBlockDevice, InstanceMetadataOptionsRequest,
     InstanceType,
 };
-use scaling_guard_e2e::{Clients, Cluster, Emulator, NODE_TYPE, REGION};
+use scaling_guard_e2e::{CLUSTER, Clients, Cluster, Emulator, NODE_TYPE, REGION};
 use shared::aws::Adapters;
 use shared::facts::VolumeFacts;
 use shared::ports::{InstanceRead, RecommendedImagesRead, VolumeRead};
@@ -336,4 +336,38 @@ async fn more_than_ten_parameters_are_read_ten_at_a_time() {
     );
     assert_eq!(world.calls("GetParameters"), 2);
     assert_eq!(world.calls("DescribeImages"), 1);
+}
+
+/// An SQS batch's launches in one read: an instance EC2 does not know (yet)
+/// is absent, not an error for the others; the shape of each is the one
+/// `instance` reads.
+#[tokio::test]
+async fn instances_of_a_batch_are_read_in_one_call_and_an_unknown_id_is_absent() {
+    let world = World::new().await;
+    let first = world.run_node_with_data_volume().await;
+    let second = world
+        .cluster
+        .run_node(CLUSTER, NODE_TYPE, None)
+        .await
+        .unwrap();
+    let alone = world.adapters.ec2.instance(&first).await.unwrap().unwrap();
+    world.forget_requests();
+
+    let mut read = world
+        .adapters
+        .ec2
+        .instances(&names(&[&first, "i-0123456789abcdef0", &second]))
+        .await
+        .unwrap();
+
+    read.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    let mut expected = vec![first.clone(), second.clone()];
+    expected.sort();
+    let ids: Vec<&str> = read.iter().map(|i| i.instance_id.as_str()).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(read.iter().find(|i| i.instance_id == first), Some(&alone));
+    assert_eq!(world.calls("DescribeInstances"), 1);
+    world.forget_requests();
+    assert_eq!(world.adapters.ec2.instances(&[]).await, Ok(vec![]));
+    assert_eq!(world.calls("DescribeInstances"), 0);
 }

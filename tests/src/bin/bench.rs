@@ -28,9 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_sdk_ec2::error::DisplayErrorContext;
-use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
-use scaling_guard_e2e::{CLUSTER, Clients, Cluster, Control, Emulator, Function, events};
+use scaling_guard_e2e::{Clients, Cluster, Control, Emulator, Function, events};
 use serde_json::{Value, json};
 
 type Result<T, E = Box<dyn StdError>> = std::result::Result<T, E>;
@@ -42,8 +40,6 @@ const FUNCTIONS: [&str; 4] = [
     "instance-audit",
     "stack-guard",
 ];
-/// Instances per `RunInstances` when a cluster is grown.
-const SEED_CHUNK: usize = 500;
 /// The budget of the "budgets on" deployment: far above any cluster here,
 /// so every launch is admitted and the whole admission path runs.
 const MAX_INSTANCES: &str = "100000";
@@ -354,20 +350,6 @@ impl Bench {
         policy.insert("GUARD_MAX_INSTANCES".into(), MAX_INSTANCES.into());
         let guard = Function::launch_guard(&proxy.endpoint(), &policy).await?;
         let group = cluster.groups.first().cloned().unwrap_or_default();
-        // The grown nodes' subnet: the cluster's /24s hold 251 addresses each.
-        let subnet = clients
-            .ec2
-            .create_subnet()
-            .vpc_id(&cluster.vpc_id)
-            .cidr_block("10.0.128.0/17")
-            .availability_zone(format!("{}a", scaling_guard_e2e::REGION))
-            .send()
-            .await
-            .map_err(|err| format!("CreateSubnet: {}", DisplayErrorContext(&err)))?
-            .subnet()
-            .and_then(|s| s.subnet_id())
-            .map(str::to_owned)
-            .ok_or("CreateSubnet returned no subnet")?;
         // Warm the function's caches (image, subnet) on the empty cluster.
         let action = cluster.launch(&group).await?;
         guard.invoke(&events::lifecycle_event(&action)?).await?;
@@ -383,7 +365,8 @@ impl Bench {
         let mut seeded = 0;
         for size in sizes {
             let started = Instant::now();
-            seeded = grow(&clients, &cluster, &subnet, seeded, size).await?;
+            cluster.run_nodes(size - seeded).await?;
+            seeded = size;
             eprintln!(
                 "bench: seeded {seeded} cluster instances in {:.1?}",
                 started.elapsed()
@@ -437,7 +420,9 @@ impl Bench {
         Ok(())
     }
 
-    /// `scaling-guard audit` under `/usr/bin/time`, against the proxy.
+    /// `scaling-guard audit` under scripts/lib/rusage.py (the child's own
+    /// rusage, GNU time's format), against the proxy. The Python that runs it
+    /// is `BENCH_PYTHON` (scripts/bench passes the project's virtualenv).
     fn cli_audit(
         &mut self,
         scene: &Scene<'_>,
@@ -448,8 +433,10 @@ impl Bench {
         scene.control.clear_requests()?;
         scene.proxy.take();
         let started = Instant::now();
-        let output = std::process::Command::new("/usr/bin/time")
-            .args(["-f", "time:%e %U %S %M"])
+        let python = std::env::var("BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+        let rusage = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/lib/rusage.py");
+        let output = std::process::Command::new(&python)
+            .arg(rusage)
             .arg(&binary)
             .arg("audit")
             .env_clear()
@@ -461,7 +448,7 @@ impl Bench {
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .output()
-            .map_err(|err| format!("cannot run /usr/bin/time {}: {err}", binary.display()))?;
+            .map_err(|err| format!("cannot run {python} {rusage} {}: {err}", binary.display()))?;
         let wall = started.elapsed();
         let (up, down) = scene.proxy.take();
         let calls = scene.calls()?;
@@ -475,13 +462,13 @@ impl Bench {
             .lines()
             .rev()
             .find_map(|line| line.strip_prefix("time:"))
-            .ok_or("no /usr/bin/time line")?;
+            .ok_or("no rusage line")?;
         let fields: Vec<f64> = times
             .split_whitespace()
             .filter_map(|f| f.parse().ok())
             .collect();
         let [_, user, sys, rss_kib] = fields.as_slice() else {
-            return Err(format!("cannot read /usr/bin/time's `{times}`").into());
+            return Err(format!("cannot read rusage.py's `{times}`").into());
         };
         let cost = Cost {
             wall,
@@ -595,46 +582,6 @@ fn expect_decision(answer: &Value, expected: &str) -> Result<()> {
         Some(decision) if decision == expected => Ok(()),
         _ => Err(format!("expected decision {expected}, got {answer}").into()),
     }
-}
-
-/// Runs instances tagged as nodes of the cluster (outside any group: they
-/// count in the usage) until `target` were run; returns how many there are.
-async fn grow(
-    clients: &Clients,
-    cluster: &Cluster,
-    subnet: &str,
-    seeded: usize,
-    target: usize,
-) -> Result<usize> {
-    let mut seeded = seeded;
-    while seeded < target {
-        let count = (target - seeded).min(SEED_CHUNK);
-        let tags = TagSpecification::builder()
-            .resource_type(ResourceType::Instance)
-            .tags(
-                Tag::builder()
-                    .key(format!("kubernetes.io/cluster/{CLUSTER}"))
-                    .value("owned")
-                    .build(),
-            )
-            .build();
-        let n = i32::try_from(count)?;
-        clients
-            .ec2
-            .run_instances()
-            .image_id(&cluster.images.fresh)
-            .instance_type(InstanceType::M6iLarge)
-            .min_count(n)
-            .max_count(n)
-            .subnet_id(subnet)
-            .set_security_group_ids(Some(cluster.node_security_group_ids.clone()))
-            .tag_specifications(tags)
-            .send()
-            .await
-            .map_err(|err| format!("RunInstances: {}", DisplayErrorContext(&err)))?;
-        seeded += count;
-    }
-    Ok(seeded)
 }
 
 /// A TCP proxy in front of the emulator that counts the bytes each way.

@@ -15,7 +15,7 @@ use aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use scaling_guard_e2e::alerts::{self, Received};
 use scaling_guard_e2e::{
-    CLUSTER, Clients, Cluster, Emulator, Function, GroupState, PendingAction, events,
+    CLUSTER, Clients, Cluster, Emulator, Function, GroupState, PendingAction, RequestRecord, events,
 };
 use serde_json::Value;
 
@@ -264,6 +264,16 @@ impl Bed {
 }
 
 /// The alerts of one kind.
+/// The emulator's journal of requests, counted per operation.
+pub fn per_operation(requests: &[RequestRecord]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for request in requests {
+        let operation = request.operation.clone().unwrap_or_default();
+        *counts.entry(operation).or_default() += 1;
+    }
+    counts
+}
+
 pub fn of_kind<'a>(alerts: &'a [Received], kind: &str) -> Vec<&'a Received> {
     alerts
         .iter()
