@@ -15,6 +15,24 @@ use crate::error::{Error, Result};
 /// The region of the tests and of the sample events.
 pub const REGION: &str = "eu-west-1";
 
+/// An SDK configuration pointed at `emulator`, with static test credentials
+/// (the emulator accepts any): the tests' clients, and the production
+/// adapters when a test runs them against the emulator.
+pub async fn sdk_config(emulator: &Emulator) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(emulator.endpoint())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "scaling-guard-e2e",
+        ))
+        .load()
+        .await
+}
+
 /// The clients a test needs, against one emulator, with static test
 /// credentials (the emulator accepts any).
 #[derive(Debug, Clone)]
@@ -30,18 +48,7 @@ pub struct Clients {
 
 impl Clients {
     pub async fn new(emulator: &Emulator) -> Self {
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(emulator.endpoint())
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "scaling-guard-e2e",
-            ))
-            .load()
-            .await;
+        let config = sdk_config(emulator).await;
         Self {
             ec2: aws_sdk_ec2::Client::new(&config),
             autoscaling: aws_sdk_autoscaling::Client::new(&config),

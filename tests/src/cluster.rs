@@ -716,20 +716,7 @@ impl Cluster {
         let subnet = match self.nodes_subnet.get() {
             Some(subnet) => subnet.clone(),
             None => {
-                let made = self
-                    .clients
-                    .ec2
-                    .create_subnet()
-                    .vpc_id(&self.vpc_id)
-                    .cidr_block("10.0.128.0/17")
-                    .availability_zone(format!("{REGION}a"))
-                    .send()
-                    .await
-                    .map_err(Error::aws("CreateSubnet"))?
-                    .subnet()
-                    .and_then(|s| s.subnet_id())
-                    .map(str::to_owned)
-                    .ok_or_else(|| missing("CreateSubnet", "SubnetId"))?;
+                let made = subnet(&self.clients, &self.vpc_id, "10.0.128.0/17", "a", false).await?;
                 self.nodes_subnet.get_or_init(|| made).clone()
             }
         };

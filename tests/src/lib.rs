@@ -27,7 +27,7 @@ mod runtime_api;
 
 use std::path::PathBuf;
 
-pub use clients::{Clients, REGION};
+pub use clients::{Clients, REGION, sdk_config};
 pub use cluster::{
     CLUSTER, Cluster, GroupState, HOOK, Images, NODE_TYPE, OTHER_CLUSTER, Templates,
 };

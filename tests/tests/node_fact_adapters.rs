@@ -12,13 +12,11 @@
     clippy::indexing_slicing
 )]
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_ec2::config::Credentials;
 use aws_sdk_ec2::types::{
     ArchitectureValues, BlockDeviceMapping, EbsBlockDevice, InstanceMetadataOptionsRequest,
     InstanceType,
 };
-use scaling_guard_e2e::{CLUSTER, Clients, Cluster, Emulator, NODE_TYPE, REGION};
+use scaling_guard_e2e::{CLUSTER, Clients, Cluster, Emulator, NODE_TYPE, REGION, sdk_config};
 use shared::aws::Adapters;
 use shared::facts::VolumeFacts;
 use shared::ports::{InstanceRead, RecommendedImagesRead, VolumeRead};
@@ -137,22 +135,6 @@ impl World {
             .unwrap()
             .to_owned()
     }
-}
-
-/// The SDK configuration of the functions, pointed at the emulator.
-async fn sdk_config(emulator: &Emulator) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(emulator.endpoint())
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "node-fact-adapters",
-        ))
-        .load()
-        .await
 }
 
 fn names(names: &[&str]) -> Vec<String> {

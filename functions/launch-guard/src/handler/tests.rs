@@ -731,6 +731,19 @@ mod budgets {
         })
     }
 
+    /// Decides `launches` one event at a time, in order.
+    async fn decide_all(guard: &LaunchGuard<'_, FakeAws>, launches: std::ops::Range<usize>) {
+        for n in launches {
+            guard
+                .handle(
+                    serde_json::from_str(&launch_of(n)).unwrap(),
+                    lambda_deadline(),
+                )
+                .await
+                .unwrap();
+        }
+    }
+
     fn launched(aws: &FakeAws, result: LifecycleResult) -> usize {
         results(aws).into_iter().filter(|r| *r == result).count()
     }
@@ -741,15 +754,7 @@ mod budgets {
         let aws = cluster(1, 3);
         let guard = LaunchGuard::new(&policy, &aws).with_clock(now);
 
-        for n in 0..3 {
-            guard
-                .handle(
-                    serde_json::from_str(&launch_of(n)).unwrap(),
-                    lambda_deadline(),
-                )
-                .await
-                .unwrap();
-        }
+        decide_all(&guard, 0..3).await;
 
         // 1 running + 2 admitted = 3; the third launch would make 4.
         assert_eq!(
@@ -823,15 +828,7 @@ mod budgets {
         let policy = policy(&[("GUARD_MAX_INSTANCES", "1")]);
         let aws = cluster(1, 3);
         let guard = LaunchGuard::new(&policy, &aws).with_clock(now);
-        for n in 0..3 {
-            guard
-                .handle(
-                    serde_json::from_str(&launch_of(n)).unwrap(),
-                    lambda_deadline(),
-                )
-                .await
-                .unwrap();
-        }
+        decide_all(&guard, 0..3).await;
         assert_eq!(launched(&aws, LifecycleResult::Abandon), 3);
         assert_eq!(
             kinds(&aws),
@@ -949,26 +946,10 @@ mod budgets {
         // When one environment admits two launches and is then replaced,
         {
             let first = LaunchGuard::new(&policy, &aws).with_clock(now);
-            for n in 0..2 {
-                first
-                    .handle(
-                        serde_json::from_str(&launch_of(n)).unwrap(),
-                        lambda_deadline(),
-                    )
-                    .await
-                    .unwrap();
-            }
+            decide_all(&first, 0..2).await;
         }
         let second = LaunchGuard::new(&policy, &aws).with_clock(now);
-        for n in 2..4 {
-            second
-                .handle(
-                    serde_json::from_str(&launch_of(n)).unwrap(),
-                    lambda_deadline(),
-                )
-                .await
-                .unwrap();
-        }
+        decide_all(&second, 2..4).await;
 
         // then the new environment still counts them: 1 + 2 = 3, both later denied.
         assert_eq!(

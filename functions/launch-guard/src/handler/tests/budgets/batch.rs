@@ -169,10 +169,7 @@ async fn at_ten_thousand_instances_warm_decisions_cost_what_they_cost_at_five() 
         launch_more(&aws, 1, 10);
         let before = calls(&aws);
         let completions = aws.calls("CompleteLifecycleAction");
-        for n in 1..11 {
-            let event = serde_json::from_str(&launch_of(n)).unwrap();
-            guard.handle(event, lambda_deadline()).await.unwrap();
-        }
+        decide_all(&guard, 1..11).await;
         let burst = calls(&aws) - before;
         let completed = aws.calls("CompleteLifecycleAction") - completions;
         assert_eq!(

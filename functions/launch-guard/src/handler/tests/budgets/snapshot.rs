@@ -9,18 +9,6 @@ use shared::assess::Snapshot;
 
 use super::*;
 
-async fn decide_all(guard: &LaunchGuard<'_, FakeAws>, launches: std::ops::Range<usize>) {
-    for n in launches {
-        guard
-            .handle(
-                serde_json::from_str(&launch_of(n)).unwrap(),
-                lambda_deadline(),
-            )
-            .await
-            .unwrap();
-    }
-}
-
 #[tokio::test]
 async fn a_burst_far_from_the_budget_reads_the_cluster_once_and_each_launch_by_id() {
     let policy = policy(&[("GUARD_MAX_INSTANCES", "100")]);
