@@ -1068,3 +1068,138 @@ def test_instance_tags_are_looked_up_by_id_with_the_same_answer_as_describe_tags
     assert sorted(i["InstanceId"] for r in by_key for i in r["Instances"]) == ids
     by_value = ec2.describe_instances(Filters=[{"Name": "tag:b", "Values": ["2"]}, {"Name": "tag-key", "Values": [key]}])
     assert sorted(i["InstanceId"] for r in by_value["Reservations"] for i in r["Instances"]) == [ids[0], ids[2]]
+
+
+def test_describe_instances_is_paged_by_instance_and_unpaged_without_max_results(ec2, world):
+    """fast_instances.page_by_instance: EC2 pages DescribeInstances by
+    instance (moto paged by reservation); one reservation of 25 is split
+    across pages of 10, each page naming the reservation."""
+    key = f"paged-{uuid.uuid4().hex[:8]}"
+    run = ec2.run_instances(
+        ImageId=world["image"], MinCount=25, MaxCount=25, SubnetId=world["subnet"],
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": key, "Value": "1"}]}],
+    )
+    launched = [i["InstanceId"] for i in run["Instances"]]
+    tagged = [{"Name": "tag-key", "Values": [key]}]
+    pages, token = [], None
+    while True:
+        page = ec2.describe_instances(Filters=tagged, MaxResults=10, **({"NextToken": token} if token else {}))
+        pages.append(page)
+        token = page.get("NextToken")
+        if not token:
+            break
+    sizes = [sum(len(r["Instances"]) for r in page["Reservations"]) for page in pages]
+    assert sizes == [10, 10, 5]
+    assert {r["ReservationId"] for page in pages for r in page["Reservations"]} == {run["ReservationId"]}
+    paged = [i["InstanceId"] for page in pages for r in page["Reservations"] for i in r["Instances"]]
+    assert sorted(paged) == sorted(launched) and len(set(paged)) == 25
+    whole = ec2.describe_instances(Filters=tagged)
+    assert "NextToken" not in whole
+    assert [i["InstanceId"] for r in whole["Reservations"] for i in r["Instances"]] == paged
+
+
+@pytest.fixture
+def in_process():
+    """moto in this process (not the server), with the extensions installed:
+    for tests that reach into the renderer."""
+    sys.path.insert(0, str(SERVER.parent.parent))
+    import emulator
+    from moto import mock_aws
+
+    emulator.install()
+    with mock_aws():
+        yield boto3.client("ec2", region_name=REGION)
+
+
+def varied_fleet(ec2) -> list[str]:
+    """Instances in most of the shapes the tests and the functions create."""
+    iam = boto3.client("iam", region_name=REGION)
+    profile = iam.create_instance_profile(InstanceProfileName="nodes")["InstanceProfile"]["Arn"]
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]
+    groups = [ec2.create_security_group(GroupName=f"g{n}", Description="d", VpcId=vpc)["GroupId"] for n in (1, 2)]
+    ec2.create_key_pair(KeyName="ops")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    template = ec2.create_launch_template(
+        LaunchTemplateName="nodes",
+        LaunchTemplateData={
+            "ImageId": image,
+            "InstanceType": "m6i.large",
+            "IamInstanceProfile": {"Arn": profile},
+            "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2},
+            "CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 2},
+        },
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    tags = [{"Key": "kubernetes.io/cluster/c", "Value": "owned"}, {"Key": "odd <&> \"'", "Value": "a & <b>"}]
+    runs = [
+        ec2.run_instances(ImageId=image, MinCount=2, MaxCount=2),
+        ec2.run_instances(
+            ImageId=image, MinCount=3, MaxCount=3, SubnetId=subnet, SecurityGroupIds=groups, KeyName="ops",
+            InstanceType="c7g.xlarge", TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+            BlockDeviceMappings=[{"DeviceName": "/dev/xvdb", "Ebs": {"VolumeSize": 20, "Encrypted": True}}],
+            Monitoring={"Enabled": True},
+        ),
+        ec2.run_instances(MinCount=2, MaxCount=2, SubnetId=subnet, LaunchTemplate={"LaunchTemplateId": template}),
+        ec2.run_instances(
+            ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnet, CpuOptions={"CoreCount": 2, "ThreadsPerCore": 1},
+            MetadataOptions={"HttpTokens": "optional", "HttpEndpoint": "disabled"},
+            IamInstanceProfile={"Arn": profile},
+        ),
+    ]
+    ids = [i["InstanceId"] for run in runs for i in run["Instances"]]
+    ec2.stop_instances(InstanceIds=[ids[0]])
+    ec2.terminate_instances(InstanceIds=[ids[1]])
+    ec2.create_tags(Resources=[ids[2]], Tags=[{"Key": "scaling-guard/decision", "Value": "admitted"}])
+    ec2.modify_instance_metadata_options(InstanceId=ids[3], HttpTokens="required")
+    ec2.modify_instance_attribute(InstanceId=ids[4], Groups=groups[:1])
+    return ids
+
+
+def test_fast_rendering_is_byte_for_byte_moto_rendering_for_a_varied_fleet(in_process, monkeypatch):
+    """fast_instances.Renderer against moto's serializer, compared by the
+    emulator itself (every page is verified here: VERIFY_LIMIT raised)."""
+    from emulator import fast_instances
+
+    ids = varied_fleet(in_process)
+    monkeypatch.setattr(fast_instances, "VERIFY_LIMIT", 10_000)
+    rendered = []
+    monkeypatch.setattr(fast_instances.Renderer, "document", _recording(fast_instances.Renderer.document, rendered))
+    whole = in_process.describe_instances()
+    assert len(rendered) == 1  # the fast renderer answered (and matched moto's)
+    described = {i["InstanceId"]: i for r in whole["Reservations"] for i in r["Instances"]}
+    assert set(described) == set(ids)
+    assert described[ids[0]]["State"]["Name"] == "stopped"
+    assert {"Key": "odd <&> \"'", "Value": "a & <b>"} in described[ids[2]]["Tags"]
+    assert described[ids[5]]["MetadataOptions"]["HttpTokens"] == "required"
+    assert described[ids[5]]["CpuOptions"] == {"CoreCount": 1, "ThreadsPerCore": 2}
+    for page_size in (5, 1000):  # paged answers too
+        token, pages = None, 0
+        while True:
+            page = in_process.describe_instances(MaxResults=page_size, **({"NextToken": token} if token else {}))
+            pages, token = pages + 1, page.get("NextToken")
+            if not token:
+                break
+        assert pages == (2 if page_size == 5 else 1)  # 8 instances
+    assert len(rendered) == 1 + 2 + 1
+
+
+def _recording(method, calls: list):
+    def record(self, *args):
+        calls.append(1)
+        return method(self, *args)
+
+    return record
+
+
+def test_a_fast_rendering_that_differs_from_motos_is_an_error_not_an_answer(in_process, monkeypatch):
+    """The check the test suite relies on: a page of at most VERIFY_LIMIT
+    instances whose fast rendering differs from moto's is refused."""
+    from emulator import fast_instances
+
+    varied_fleet(in_process)
+    original = fast_instances.Renderer.document
+    monkeypatch.setattr(
+        fast_instances.Renderer, "document", lambda self, result: original(self, result).replace("running", "runnin")
+    )
+    with pytest.raises(Exception, match="differs from moto's"):
+        in_process.describe_instances()
