@@ -114,7 +114,8 @@ impl Cluster {
     pub async fn seed(clients: &Clients) -> Result<Self> {
         let ec2 = &clients.ec2;
 
-        // Network: one VPC, two private subnets, one public subnet.
+        // Network: one VPC, two private subnets (room for 4,000 nodes each:
+        // the large scale-ups), one public subnet.
         let vpc_id = ec2
             .create_vpc()
             .cidr_block("10.0.0.0/16")
@@ -126,7 +127,7 @@ impl Cluster {
             .map(str::to_owned)
             .ok_or_else(|| missing("CreateVpc", "VpcId"))?;
         let mut private_subnet_ids = Vec::new();
-        for (cidr, zone) in [("10.0.1.0/24", "a"), ("10.0.2.0/24", "b")] {
+        for (cidr, zone) in [("10.0.16.0/20", "a"), ("10.0.32.0/20", "b")] {
             private_subnet_ids.push(subnet(clients, &vpc_id, cidr, zone, false).await?);
         }
         let public_subnet_id = subnet(clients, &vpc_id, "10.0.100.0/24", "a", true).await?;

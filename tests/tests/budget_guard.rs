@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::types::{Metric, StateValue};
-use scaling_guard_e2e::{CLUSTER, HOOK, NODE_TYPE, OTHER_CLUSTER, PendingAction, events};
+use scaling_guard_e2e::{
+    CLUSTER, EndedAction, FaultRule, HOOK, NODE_TYPE, OTHER_CLUSTER, PendingAction, events,
+};
 use serde_json::json;
 
 mod support;
@@ -138,6 +140,98 @@ async fn a_surge_of_200_launches_admits_exactly_the_budget_and_suspends_scale_ou
 
     // One suspension alert and one denial alert: no storm of 150.
     support::assert_surge_alerted_once(&bed, "50 of 50 (100.0%)").await;
+}
+
+/// The big scale-up of issue 13 (part 3): launches fired at once through the
+/// SQS path.
+const SCALE_UP: usize = 1000;
+/// Its budget, in m6i.large, in every dimension.
+const SCALE_UP_FITS: u64 = 400;
+/// Every AWS call the function makes is slowed by this much at the emulator.
+const SLOWER_MS: u64 = 50;
+
+/// A scale-up of 1,000 launches, delivered the way the SQS path delivers
+/// them (batches of 10, one at a time into the one environment), with every
+/// AWS call 50 ms slower: every launch is completed by the guard, none by
+/// its hook's heartbeat timeout (300 s, enforced by the emulator, DefaultResult
+/// ABANDON), and exactly the budget is admitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scale_up_of_1000_through_sqs_with_every_call_50_ms_slower_completes_inside_one_heartbeat_with_the_budget_exact()
+ {
+    let bed = Bed::new().await;
+    let policy = bed.policy(
+        Some(SCALE_UP_FITS * NODE_VCPUS),
+        Some(SCALE_UP_FITS * NODE_MEMORY_MIB),
+        Some(SCALE_UP_FITS),
+    );
+    let guard = Arc::new(bed.launch_guard(&policy).await);
+    let group = bed.cluster.groups[0].clone();
+    let actions = bed
+        .cluster
+        .scale_to(&group, i32::try_from(SCALE_UP).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        actions.len(),
+        SCALE_UP,
+        "1,000 launches wait in Pending:Wait"
+    );
+    let control = &bed.clients.control;
+    control.enforce_heartbeat_timeouts(true).unwrap();
+    control
+        .set_faults(&[FaultRule::latency("*", SLOWER_MS, SLOWER_MS)], 13)
+        .unwrap();
+
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for batch in actions.chunks(10) {
+        let guard = Arc::clone(&guard);
+        let bodies: Vec<String> = batch.iter().map(events::hook_message).collect();
+        let event = events::sqs_batch(&bodies).unwrap();
+        tasks.spawn(async move { guard.invoke_within(&event, Duration::from_secs(600)).await });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let response = joined.unwrap().expect("every batch is answered");
+        assert_eq!(response, json!({ "batchItemFailures": [] }));
+    }
+    let elapsed = started.elapsed();
+    let slowed = control.clear_faults().unwrap();
+    control.enforce_heartbeat_timeouts(false).unwrap();
+
+    let ended = control.ended_actions(Some(&group)).unwrap();
+    eprintln!(
+        "scale-up: {SCALE_UP} launches in {} SQS batches, {:.1} s ({:.1} launches/s), {} calls slowed",
+        SCALE_UP / 10,
+        elapsed.as_secs_f64(),
+        SCALE_UP as f64 / elapsed.as_secs_f64(),
+        slowed.injected,
+    );
+    assert_eq!(ended.len(), SCALE_UP, "every launch ended");
+    let by_timeout: Vec<&EndedAction> = ended
+        .iter()
+        .filter(|a| a.by != "CompleteLifecycleAction")
+        .collect();
+    assert!(
+        by_timeout.is_empty(),
+        "ended by the heartbeat, not the guard: {by_timeout:?}"
+    );
+    let results = |result: &str| {
+        ended
+            .iter()
+            .filter(|a| a.result.as_deref() == Some(result))
+            .count()
+    };
+    assert_eq!(results("CONTINUE"), 400, "exactly the budget is admitted");
+    assert_eq!(results("ABANDON"), 600);
+    assert_eq!(
+        control.lifecycle_actions(None).unwrap(),
+        [],
+        "nothing is left waiting"
+    );
+    let state = bed.group(&group).await;
+    assert_eq!(state.instances.len(), 400, "{:?}", state.instances);
+    assert!(state.instances.values().all(|s| s == "InService"));
+    bed.assert_suspended_by_guard(&group).await;
 }
 
 // ---------------------------------------------------------------------------

@@ -494,20 +494,18 @@ async fn a_malformed_event_is_answered_with_a_clear_error() {
 /// (DescribeInstances of the launch, CreateTags, then the completion), and
 /// an SQS batch of 10 launches costs 12 (one DescribeInstances of the
 /// batch, one CreateTags of its admissions, 10 completions): ≤ 1.5 a
-/// launch. The same with 50 and with 300 cluster nodes more, each read
-/// whole by a new environment's first decision: after it, the cluster is
-/// read again only when the snapshot is old or a budget is near. (The
-/// emulator renders ~3 ms an instance: a cluster read of 1,000 takes longer
-/// than the functions' 2 s attempt timeout. The handler tests count the same
-/// at 10,000 instances.)
+/// launch. The same with 50 and with 10,000 cluster nodes more, each read
+/// whole (10 pages of 1,000 at 10,000) by a new environment's first
+/// decision: after it, the cluster is read again only when the snapshot is
+/// old or a budget is near.
 #[tokio::test]
 async fn warm_budget_decisions_cost_three_calls_alone_and_one_point_two_in_an_sqs_batch_whatever_the_size()
  {
     let bed = Bed::new().await;
-    let policy = bed.policy_with(&[("GUARD_MAX_INSTANCES", "5000")]);
+    let policy = bed.policy_with(&[("GUARD_MAX_INSTANCES", "50000")]);
     let group = bed.cluster.groups[0].clone();
     let mut desired = 0;
-    for grown in [50, 250] {
+    for grown in [50, 9_950] {
         bed.cluster.run_nodes(grown).await.unwrap();
         // A new execution environment: its first decision reads the whole
         // cluster (caches and snapshot cold); the next ones are warm.
