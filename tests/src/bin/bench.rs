@@ -7,13 +7,16 @@
 //!   API) and its peak RSS after warm invocations;
 //! * AWS calls per decision, counted at the emulator, and the bytes on the
 //!   wire, counted by a TCP proxy between the functions and the emulator;
-//! * decision latency for clusters of growing size;
-//! * the CLI's `audit` of large clusters (wall, CPU, peak RSS, requests).
+//! * decision latency for clusters of growing size, and each function's
+//!   peak RSS after reading the whole cluster;
+//! * the CLI's `audit` of large clusters (wall, CPU, peak RSS, requests);
+//! * launches per second of a scale-up through the EventBridge path and the
+//!   SQS path, every AWS call 50 ms slower.
 //!
 //! Prints the rows of one markdown table (`| area | measurement | value |
 //! notes |`) and writes them to `--out FILE`. `--smoke`: a tiny run (3
-//! starts, 5 invocations, a cluster of 20); `--large`: also a cluster of
-//! 10,000 instances. Exits non-zero if any measurement failed.
+//! starts, 5 invocations, a cluster of 20, scale-ups of 20); `--large`: also
+//! a cluster of 30,000 instances. Exits non-zero if any measurement failed.
 
 // Reading `serde_json::Value` by key never panics (a missing key or a
 // non-object gives `Null`); the lint cannot tell that from slice indexing.
@@ -28,7 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use scaling_guard_e2e::{Clients, Cluster, Control, Emulator, Function, events};
+use scaling_guard_e2e::{Clients, Cluster, Control, Emulator, FaultRule, Function, events};
 use serde_json::{Value, json};
 
 type Result<T, E = Box<dyn StdError>> = std::result::Result<T, E>;
@@ -43,6 +46,8 @@ const FUNCTIONS: [&str; 4] = [
 /// The budget of the "budgets on" deployment: far above any cluster here,
 /// so every launch is admitted and the whole admission path runs.
 const MAX_INSTANCES: &str = "100000";
+/// The latency added to every AWS call of the scale-up measurements.
+const SLOWER_MS: u64 = 50;
 
 #[derive(Debug)]
 struct Plan {
@@ -50,6 +55,11 @@ struct Plan {
     invocations: usize,
     decision_sizes: Vec<usize>,
     audit_sizes: Vec<usize>,
+    /// Cluster sizes at which each function's peak RSS is measured after
+    /// one event that reads the whole cluster.
+    memory_sizes: Vec<usize>,
+    /// Launches fired at once through each delivery path.
+    scale_ups: Vec<usize>,
     out: Option<PathBuf>,
 }
 
@@ -71,18 +81,22 @@ impl Plan {
                 invocations: 5,
                 decision_sizes: vec![20],
                 audit_sizes: vec![20],
+                memory_sizes: vec![20],
+                scale_ups: vec![20],
                 out,
             }
         } else {
-            let mut decision_sizes = vec![100, 1_000];
+            let mut sizes = vec![1_000, 10_000];
             if large {
-                decision_sizes.push(10_000);
+                sizes.push(30_000);
             }
             Self {
                 starts: 20,
                 invocations: 50,
-                decision_sizes,
-                audit_sizes: vec![1_000, 3_000],
+                decision_sizes: [100].into_iter().chain(sizes.iter().copied()).collect(),
+                audit_sizes: [3_000].into_iter().chain(sizes.iter().copied()).collect(),
+                memory_sizes: sizes,
+                scale_ups: vec![100, 1_000],
                 out,
             }
         })
@@ -196,6 +210,15 @@ impl Bench {
         // Growing clusters, on a fresh emulator.
         if let Err(err) = self.sizes(plan).await {
             self.fail("cluster sizes", &err.to_string());
+        }
+
+        // Scale-ups through each delivery path, each on a fresh emulator.
+        for &launches in &plan.scale_ups {
+            for path in [Delivery::EventBridge, Delivery::Sqs] {
+                if let Err(err) = self.scale_up(launches, path).await {
+                    self.fail(&format!("{launches} launches, {path:?}"), &err.to_string());
+                }
+            }
         }
         Ok(())
     }
@@ -358,6 +381,7 @@ impl Bench {
             .decision_sizes
             .iter()
             .chain(&plan.audit_sizes)
+            .chain(&plan.memory_sizes)
             .copied()
             .collect();
         sizes.sort_unstable();
@@ -377,12 +401,130 @@ impl Bench {
                     self.fail(&format!("decision at {size}"), &err.to_string());
                 }
             }
+            if plan.memory_sizes.contains(&size) {
+                for name in ["launch-guard", "budget-guard", "instance-audit"] {
+                    if let Err(err) = self.memory_at(&scene, &policy, name, size).await {
+                        self.fail(&format!("{name} memory at {size}"), &err.to_string());
+                    }
+                }
+            }
             if plan.audit_sizes.contains(&size)
                 && let Err(err) = self.cli_audit(&scene, &policy, size)
             {
                 self.fail(&format!("CLI audit at {size}"), &err.to_string());
             }
         }
+        Ok(())
+    }
+
+    /// The peak RSS of a new execution environment of `name` after one event
+    /// that reads the whole cluster of `size` instances: launch-guard's first
+    /// decision (its snapshot is cold), budget-guard's schedule run,
+    /// instance-audit's sweep.
+    async fn memory_at(
+        &mut self,
+        scene: &Scene<'_>,
+        policy: &BTreeMap<String, String>,
+        name: &str,
+        size: usize,
+    ) -> Result<()> {
+        let function =
+            Function::start(&Function::binary(name)?, &scene.proxy.endpoint(), policy).await?;
+        let group = scene.cluster.groups.first().cloned().unwrap_or_default();
+        let (event, what) = match name {
+            "launch-guard" => (
+                events::lifecycle_event(&scene.cluster.launch(&group).await?)?,
+                "its first launch decision (budgets on: reads every instance)",
+            ),
+            "budget-guard" => (
+                events::budget_schedule()?,
+                "a schedule run (reads every instance)",
+            ),
+            _ => (events::audit_sweep()?, "a sweep (reads every instance)"),
+        };
+        let (answer, cost) = scene.measure(function.invoke(&event)).await?;
+        if name == "launch-guard" {
+            expect_decision(&answer, "CONTINUE")?;
+        }
+        let rss = function.peak_rss_kib().ok_or("no VmHWM in /proc")?;
+        self.row(
+            "memory at size",
+            &format!("{name}: peak RSS, {size} instances"),
+            &format!("{:.1} MiB", kib_to_mib(rss)),
+            &format!(
+                "new environment, after {what}; {} ms, {} calls, {:.1} KiB in",
+                ms(cost.wall),
+                cost.total(),
+                kib(cost.down)
+            ),
+        );
+        Ok(())
+    }
+
+    /// `launches` launches at once into one launch-guard (reserved
+    /// concurrency 1) through `path`, every AWS call 50 ms slower at the
+    /// emulator, budgets on (all admitted): launches per second from the
+    /// first event to the last answer, every action completed by the guard.
+    async fn scale_up(&mut self, launches: usize, path: Delivery) -> Result<()> {
+        let emulator = Emulator::start()?;
+        let clients = Clients::new(&emulator).await;
+        let cluster = Cluster::seed(&clients).await?;
+        let mut policy = cluster.policy_env();
+        policy.insert("GUARD_MAX_INSTANCES".into(), MAX_INSTANCES.into());
+        let guard = Arc::new(Function::launch_guard(&emulator.endpoint(), &policy).await?);
+        let group = cluster.groups.first().cloned().unwrap_or_default();
+        let actions = cluster.scale_to(&group, i32::try_from(launches)?).await?;
+        let control = emulator.control();
+        control.set_faults(&[FaultRule::latency("*", SLOWER_MS, SLOWER_MS)], 13)?;
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        let events: Vec<Value> = match path {
+            Delivery::EventBridge => actions
+                .iter()
+                .map(events::lifecycle_event)
+                .collect::<Result<_, _>>()?,
+            Delivery::Sqs => actions
+                .chunks(10)
+                .map(|batch| {
+                    events::sqs_batch(&batch.iter().map(events::hook_message).collect::<Vec<_>>())
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let invocations = events.len();
+        for event in events {
+            let guard = Arc::clone(&guard);
+            tasks.spawn(async move {
+                guard
+                    .invoke_within(&event, Duration::from_secs(1_800))
+                    .await
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            joined??;
+        }
+        let wall = started.elapsed();
+        control.clear_faults()?;
+        let ended = control.ended_actions(Some(&group))?;
+        let completed = ended
+            .iter()
+            .filter(|a| {
+                a.by == "CompleteLifecycleAction" && a.result.as_deref() == Some("CONTINUE")
+            })
+            .count();
+        if completed != launches {
+            return Err(
+                format!("{completed} of {launches} launches completed with CONTINUE").into(),
+            );
+        }
+        self.row(
+            "throughput",
+            &format!("{launches} launches at once, {path}"),
+            &format!("{:.1} launches/s", launches as f64 / wall.as_secs_f64()),
+            &format!(
+                "{:.1} s from the first event to the last answer; {invocations} invocations of one environment; every AWS call +{SLOWER_MS} ms",
+                wall.as_secs_f64()
+            ),
+        );
         Ok(())
     }
 
@@ -493,6 +635,24 @@ impl Bench {
             ),
         );
         Ok(())
+    }
+}
+
+/// How launch notifications reach launch-guard.
+#[derive(Debug, Clone, Copy)]
+enum Delivery {
+    /// One asynchronous invocation per launch (the EventBridge rule).
+    EventBridge,
+    /// Batches of 10 (the SQS queue's event source mapping).
+    Sqs,
+}
+
+impl std::fmt::Display for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::EventBridge => "EventBridge path (one invocation a launch)",
+            Self::Sqs => "SQS path (batches of 10)",
+        })
     }
 }
 

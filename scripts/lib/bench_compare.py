@@ -1,0 +1,86 @@
+"""Compares a new benchmark table with the committed BENCHMARKS.md (issue 13,
+part 5): cold start, memory and size rows, before -> after, flagged when
+worse by more than the tolerance or beyond a goal.
+
+    python scripts/lib/bench_compare.py OLD_BENCHMARKS_MD NEW_ROWS_FILE
+
+Prints a markdown section (to stdout) and exits 0; a regression or a missed
+goal is reported, not fatal (the run measured what it measured).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+TOLERANCE = 0.10  # worse by more than 10 % is a regression
+MB_PER_MIB = 1.048576
+# (area, what the number is, goal in the row's unit, how the goal reads)
+GOALS = {
+    "cold start": (12.0, "init ≤ 12 ms median"),
+    "memory": (12.0 / MB_PER_MIB, "peak RSS ≤ 12 MB (11.4 MiB) after 50 invocations"),
+    "zip": (5.0 / MB_PER_MIB, "arm64 zip ≤ 5 MB (4.77 MiB)"),
+    "memory at size": (48.0 / MB_PER_MIB, "peak RSS ≤ 48 MB (45.8 MiB) at 10,000 instances"),
+}
+
+
+def rows(text: str) -> dict[tuple[str, str], str]:
+    found = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0] in ("cold start", "memory", "size", "memory at size", "CLI audit"):
+            found[(cells[0], cells[1])] = cells[2]
+    return found
+
+
+def number(area: str, value: str) -> tuple[str, float] | None:
+    """The compared number of a row: (kind, value); lower is better."""
+    if area == "cold start":
+        match = re.search(r"median ([\d.]+) ms", value)
+        return ("cold start", float(match.group(1))) if match else None
+    if area == "size":
+        zipped = re.search(r"([\d.]+) MiB zipped", value)
+        if zipped:
+            return ("zip", float(zipped.group(1)))
+        match = re.match(r"([\d.]+) MiB", value)
+        return ("binary", float(match.group(1))) if match else None
+    if area == "CLI audit":
+        match = re.search(r"peak RSS ([\d.]+) MiB", value)
+        return ("memory at size", float(match.group(1))) if match else None
+    match = re.match(r"([\d.]+) MiB", value)
+    return (area, float(match.group(1))) if match else None
+
+
+def main(old_path: str, new_path: str) -> int:
+    old = rows(Path(old_path).read_text()) if Path(old_path).exists() else {}
+    new = rows(Path(new_path).read_text())
+    lines = [
+        "| area | measurement | before | after | change | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (area, measurement), value in new.items():
+        parsed = number(area, value)
+        if parsed is None:
+            continue
+        kind, after = parsed
+        before_value = old.get((area, measurement))
+        before = number(area, before_value)[1] if before_value and number(area, before_value) else None
+        verdicts = []
+        if before is not None and after > before * (1 + TOLERANCE):
+            verdicts.append(f"**regressed** (> {TOLERANCE:.0%} worse)")
+        goal = GOALS.get(kind)
+        at_size = kind == "memory at size" and "10000 instances" not in measurement
+        if goal and not at_size:
+            verdicts.append(("goal met: " if after <= goal[0] else "**goal not met**: ") + goal[1])
+        change = f"{(after - before) / before:+.0%}" if before else "new"
+        lines.append(
+            f"| {area} | {measurement} | {before if before is not None else '-'} | {after} | {change} | "
+            f"{'; '.join(verdicts) or 'ok'} |"
+        )
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))
