@@ -108,17 +108,22 @@ def world(endpoint, ec2):
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone=f"{REGION}a")["Subnet"]["SubnetId"]
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     profile = iam.create_instance_profile(InstanceProfileName="eks-node")["InstanceProfile"]["Arn"]
-    template = ec2.create_launch_template(
-        LaunchTemplateName="eks-nodes",
+    template = hardened_template(ec2, "eks-nodes", image, profile, threads_per_core=1)
+    return {"subnet": subnet, "image": image, "profile": profile, "template": template}
+
+
+def hardened_template(ec2, name: str, image: str, profile: str, threads_per_core: int) -> str:
+    """A launch template with a profile, IMDSv2 (hop limit 2) and CPU options."""
+    return ec2.create_launch_template(
+        LaunchTemplateName=name,
         LaunchTemplateData={
             "ImageId": image,
             "InstanceType": "m6i.large",
             "IamInstanceProfile": {"Arn": profile},
             "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2},
-            "CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 1},
+            "CpuOptions": {"CoreCount": 1, "ThreadsPerCore": threads_per_core},
         },
     )["LaunchTemplate"]["LaunchTemplateId"]
-    return {"subnet": subnet, "image": image, "profile": profile, "template": template}
 
 
 @pytest.fixture
@@ -1120,16 +1125,7 @@ def varied_fleet(ec2) -> list[str]:
     groups = [ec2.create_security_group(GroupName=f"g{n}", Description="d", VpcId=vpc)["GroupId"] for n in (1, 2)]
     ec2.create_key_pair(KeyName="ops")
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    template = ec2.create_launch_template(
-        LaunchTemplateName="nodes",
-        LaunchTemplateData={
-            "ImageId": image,
-            "InstanceType": "m6i.large",
-            "IamInstanceProfile": {"Arn": profile},
-            "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2},
-            "CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 2},
-        },
-    )["LaunchTemplate"]["LaunchTemplateId"]
+    template = hardened_template(ec2, "nodes", image, profile, threads_per_core=2)
     tags = [{"Key": "kubernetes.io/cluster/c", "Value": "owned"}, {"Key": "odd <&> \"'", "Value": "a & <b>"}]
     runs = [
         ec2.run_instances(ImageId=image, MinCount=2, MaxCount=2),
