@@ -165,7 +165,7 @@ mod services {
     use std::collections::BTreeSet;
     use std::time::Duration;
 
-    use criterion::{BatchSize, Criterion};
+    use criterion::Criterion;
     use guard_core::checks::fixtures::{compliant_node, strict_policy};
     use guard_core::facts::{GroupFacts, GroupInstance};
     use guard_core::lifecycle::{LAUNCHING, LifecycleAction};
@@ -274,14 +274,12 @@ mod services {
             .block_on(read_cluster(&policy.cluster_tag_key, &aws, &aws))
             .unwrap();
         assert_eq!(state.instances.len(), size);
+        let state = std::sync::Arc::new(state);
         c.bench_function(&format!("measure_state_{size}_instances"), |b| {
-            b.iter_batched(
-                || state.clone(),
-                |state| {
-                    runtime.block_on(measure_state(state, &aws, &aws, &guarded, &admitted, None))
-                },
-                BatchSize::LargeInput,
-            )
+            b.iter(|| {
+                let state = std::sync::Arc::clone(&state);
+                runtime.block_on(measure_state(state, &aws, &aws, &guarded, &admitted, None))
+            })
         });
     }
 }

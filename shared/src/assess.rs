@@ -12,6 +12,7 @@
 //! not list yet, a group that is not the cluster's) is asked for by name.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use guard_core::budget::cluster::ClusterState;
@@ -91,8 +92,10 @@ pub struct Admission {
     /// Other cluster instances the budgets do not count now (waiting for the
     /// guard's decision, in a warm pool).
     pub not_counted: usize,
-    /// The cluster as the measurement read it.
-    pub cluster: ClusterState,
+    /// The cluster's groups as the measurement read them (what a budget
+    /// denial suspends). Not its instances: a decision kept until its
+    /// completion holds no copy of the cluster.
+    pub groups: Vec<GroupFacts>,
 }
 
 /// A part of a launch that could not be established.
@@ -259,7 +262,7 @@ pub async fn assess_with(
         (true, Some(_), Some(kept)) => Some(Ok(kept)),
         (true, Some(_), None) => Some(read_and_keep(policy, aws, snapshot, launch.until).await),
     };
-    let known = cluster.as_ref().and_then(|c| c.as_ref().ok());
+    let known = cluster.as_ref().and_then(|c| c.as_deref().ok());
     let (group, instance) = futures::join!(
         group_of(policy, aws.groups(), action, known, launch.until),
         instance_of(
@@ -333,10 +336,10 @@ async fn read_and_keep(
     aws: &impl Ports,
     snapshot: Option<&Snapshot>,
     until: Instant,
-) -> Result<ClusterState, Missing> {
-    let read = read_cluster(policy, aws, until).await;
+) -> Result<Arc<ClusterState>, Missing> {
+    let read = read_cluster(policy, aws, until).await.map(Arc::new);
     if let (Ok(state), Some(snapshot)) = (&read, snapshot) {
-        snapshot.store(state);
+        snapshot.store(Arc::clone(state));
     }
     read
 }
@@ -495,7 +498,7 @@ async fn admit(
     policy: &Policy,
     aws: &impl Ports,
     guarded: &GuardedGroups,
-    cluster: Option<Result<ClusterState, Missing>>,
+    cluster: Option<Result<Arc<ClusterState>, Missing>>,
     launch: Launch<'_>,
     candidate: &InstanceFacts,
 ) -> Option<Result<Admission, Missing>> {
@@ -536,7 +539,7 @@ async fn admit(
             .iter()
             .filter(|id| **id != candidate.instance_id)
             .count(),
-        cluster: measured.state,
+        groups: measured.state.groups.clone(),
     }))
 }
 

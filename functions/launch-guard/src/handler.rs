@@ -488,7 +488,6 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
         match &decided.admission {
             Some(admission) if decided.denied_for_budget() => {
                 let (own, others) = admission
-                    .cluster
                     .groups
                     .iter()
                     .cloned()

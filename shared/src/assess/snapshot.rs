@@ -19,7 +19,7 @@
 //! at most [`MAX_AGE`] old: a guarded launch can overrun a budget only if
 //! launches the snapshot misses take more than the margin within that time.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use guard_core::budget::Usage;
@@ -39,7 +39,10 @@ pub const MARGIN_PERCENT: u64 = 10;
 #[derive(Debug)]
 pub struct Snapshot {
     max_age: Duration,
-    taken: Mutex<Option<(Instant, ClusterState)>>,
+    /// Shared with the decisions that read it; an admission or a forget
+    /// changes it in place (copied first only while a decision still holds
+    /// it: [`Arc::make_mut`]).
+    taken: Mutex<Option<(Instant, Arc<ClusterState>)>>,
 }
 
 impl Default for Snapshot {
@@ -57,10 +60,10 @@ impl Snapshot {
     }
 
     /// The cluster, if read less than the maximum age ago.
-    pub(crate) fn fresh(&self) -> Option<ClusterState> {
+    pub(crate) fn fresh(&self) -> Option<Arc<ClusterState>> {
         let taken = self.taken.lock().ok()?;
         let (at, state) = taken.as_ref()?;
-        (at.elapsed() < self.max_age).then(|| state.clone())
+        (at.elapsed() < self.max_age).then(|| Arc::clone(state))
     }
 
     /// Whether the cluster was read at or after `at`.
@@ -77,7 +80,7 @@ impl Snapshot {
     pub fn forget(&self, instance_id: &str) {
         if let Ok(mut taken) = self.taken.lock()
             && let Some((_, state)) = taken.as_mut()
-            && let Some(instance) = state
+            && let Some(instance) = Arc::make_mut(state)
                 .instances
                 .iter_mut()
                 .find(|i| i.instance_id == instance_id)
@@ -87,9 +90,9 @@ impl Snapshot {
     }
 
     /// Keeps `state`, read now.
-    pub(crate) fn store(&self, state: &ClusterState) {
+    pub(crate) fn store(&self, state: Arc<ClusterState>) {
         if let Ok(mut taken) = self.taken.lock() {
-            *taken = Some((Instant::now(), state.clone()));
+            *taken = Some((Instant::now(), state));
         }
     }
 
@@ -102,6 +105,7 @@ impl Snapshot {
         let Some((_, state)) = taken.as_mut() else {
             return;
         };
+        let state = Arc::make_mut(state);
         let listed = state
             .instances
             .iter_mut()
@@ -161,7 +165,7 @@ mod tests {
     async fn an_admission_counts_in_the_snapshot_and_an_old_snapshot_is_not_used() {
         let snapshot = Snapshot::default();
         assert_eq!(snapshot.fresh(), None);
-        snapshot.store(&ClusterState::default());
+        snapshot.store(Arc::new(ClusterState::default()));
         let instance = InstanceFacts {
             instance_id: "i-1".into(),
             ..InstanceFacts::default()
@@ -176,7 +180,62 @@ mod tests {
         );
 
         let expired = Snapshot::new(Duration::ZERO);
-        expired.store(&ClusterState::default());
+        expired.store(Arc::new(ClusterState::default()));
         assert_eq!(expired.fresh(), None);
+    }
+
+    #[tokio::test]
+    async fn decisions_share_the_read_and_an_admission_copies_it_only_while_one_holds_it() {
+        let snapshot = Snapshot::default();
+        let read = Arc::new(ClusterState {
+            instances: vec![InstanceFacts {
+                instance_id: "i-0".into(),
+                ..InstanceFacts::default()
+            }],
+            ..ClusterState::default()
+        });
+        snapshot.store(Arc::clone(&read));
+        let held = snapshot.fresh().unwrap();
+        assert!(
+            Arc::ptr_eq(&held, &read),
+            "a decision gets the read, not a copy"
+        );
+        drop(read);
+
+        let admitted = InstanceFacts {
+            instance_id: "i-1".into(),
+            ..InstanceFacts::default()
+        };
+        snapshot.admitted(&admitted, "2026-12-01T12:00:00Z");
+        assert_eq!(
+            held.instances.len(),
+            1,
+            "what a decision holds does not change"
+        );
+        let after = snapshot.fresh().unwrap();
+        assert_eq!(after.instances.len(), 2);
+        assert!(
+            !Arc::ptr_eq(&held, &after),
+            "copied once, because a decision held it"
+        );
+
+        drop((held, after));
+        let before = Arc::as_ptr(&snapshot.fresh().unwrap());
+        snapshot.admitted(
+            &InstanceFacts {
+                instance_id: "i-2".into(),
+                ..InstanceFacts::default()
+            },
+            "2026-12-01T12:00:01Z",
+        );
+        snapshot.forget("i-1");
+        let unshared = snapshot.fresh().unwrap();
+        assert_eq!(
+            Arc::as_ptr(&unshared),
+            before,
+            "changed in place when no decision holds it"
+        );
+        assert_eq!(unshared.instances.len(), 3);
+        assert!(!unshared.instances[1].tags.contains_key(ADMITTED_TAG));
     }
 }

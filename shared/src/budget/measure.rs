@@ -3,6 +3,7 @@
 //! as [`guard_core::budget::cluster`] decides.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use guard_core::budget::cluster::*;
@@ -111,7 +112,8 @@ impl GuardedGroups {
 /// One measurement: the cluster read, the type specs, and the usage.
 #[derive(Debug, Clone)]
 pub struct Measurement {
-    pub state: ClusterState,
+    /// Shared, not copied: launch-guard's snapshot holds the same read.
+    pub state: Arc<ClusterState>,
     /// The cluster instances it does not count (see [`not_counted`]).
     pub not_counted: BTreeSet<String>,
     pub specs: BTreeMap<String, InstanceTypeSpec>,
@@ -136,12 +138,12 @@ pub async fn measure(
     candidate: Option<&InstanceFacts>,
 ) -> Result<Measurement, MeasureError> {
     let state = read_cluster(tag_key, ec2, groups).await?;
-    measure_state(state, ec2, groups, guarded, admitted, candidate).await
+    measure_state(Arc::new(state), ec2, groups, guarded, admitted, candidate).await
 }
 
 /// [`measure`] of a cluster already read.
 pub async fn measure_state(
-    state: ClusterState,
+    state: Arc<ClusterState>,
     ec2: &impl InstanceTypesRead,
     groups: &impl ClusterGroupsRead,
     guarded: &GuardedGroups,

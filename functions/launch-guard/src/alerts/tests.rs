@@ -4,7 +4,6 @@ use pretty_assertions::assert_eq;
 use serde_json::json;
 use shared::assess::{Admission, Decided, Missing, Unknown};
 use shared::budget::Usage;
-use shared::budget::cluster::ClusterState;
 use shared::checks::fixtures::{now, strict_policy};
 use shared::checks::{CheckName, Violation};
 use shared::facts::GroupFacts;
@@ -79,7 +78,7 @@ fn admission(usage: u64) -> Admission {
         },
         violations: vec![over_budget()],
         not_counted: 0,
-        cluster: ClusterState::default(),
+        groups: Vec::new(),
     }
 }
 
