@@ -452,6 +452,23 @@ impl SweepReport {
             checks,
             blocking: audit.blocking(),
         });
+        // Bounded whatever the cluster's size: the worst of all are the
+        // worst of the worst kept so far and the rest (a total order).
+        if self.worst.len() >= 4 * WORST_LISTED {
+            self.keep_worst();
+        }
+    }
+
+    /// Orders `worst` (most blocking findings, then most findings, then by
+    /// instance id) and keeps the [`WORST_LISTED`] first.
+    fn keep_worst(&mut self) {
+        self.worst.sort_by(|a, b| {
+            b.blocking
+                .cmp(&a.blocking)
+                .then(b.checks.len().cmp(&a.checks.len()))
+                .then_with(|| a.instance_id.cmp(&b.instance_id))
+        });
+        self.worst.truncate(WORST_LISTED);
     }
 
     /// Counts an instance that could not be audited.
@@ -465,13 +482,7 @@ impl SweepReport {
 
     /// Orders the lists and keeps the [`WORST_LISTED`] worst instances.
     pub fn finish(mut self) -> Self {
-        self.worst.sort_by(|a, b| {
-            b.blocking
-                .cmp(&a.blocking)
-                .then(b.checks.len().cmp(&a.checks.len()))
-                .then_with(|| a.instance_id.cmp(&b.instance_id))
-        });
-        self.worst.truncate(WORST_LISTED);
+        self.keep_worst();
         self.unchecked
             .sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
         self.remediated
@@ -747,6 +758,43 @@ mod tests {
         assert_eq!(report.worst.len(), WORST_LISTED);
         assert_eq!(report.non_compliant, WORST_LISTED + 5);
         assert_eq!(report.worst[0].instance_id, "i-00000000000000000");
+    }
+
+    #[test]
+    fn the_worst_list_stays_bounded_while_a_large_sweep_adds_and_keeps_the_worst_of_all() {
+        let policy = strict_policy(&[]);
+        let mut report = SweepReport::default();
+        let mut twice: Vec<String> = Vec::new();
+        for n in 0..1_000_u32 {
+            let mut node = unmanaged_with_imdsv1();
+            node.instance.instance_id = format!("i-{:017x}", 999 - n);
+            let membership = if n % 7 == 0 {
+                twice.push(node.instance.instance_id.clone());
+                Membership::UnguardedGroup("legacy".into())
+            } else {
+                Membership::Launcher("karpenter.sh/nodepool".into())
+            };
+            report.add(&node.instance, &audit(&policy, &node, membership));
+            assert!(
+                report.worst.len() < 4 * WORST_LISTED,
+                "bounded while adding"
+            );
+        }
+        let report = report.finish();
+        twice.sort();
+        let worst: Vec<&str> = report
+            .worst
+            .iter()
+            .map(|l| l.instance_id.as_str())
+            .collect();
+        assert_eq!(
+            worst,
+            twice[..WORST_LISTED]
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(report.non_compliant, 1_000);
     }
 
     fn recorded(id: &str, key: &str, ago: u64) -> InstanceFacts {

@@ -121,6 +121,55 @@ where
     N: NetworkImageRead + RecommendedImagesRead,
     G: ClusterGroupsRead,
 {
+    Ok(read_cluster(policy, instances, images, groups, now)
+        .await?
+        .audits()
+        .collect())
+}
+
+/// The cluster's instances and everything their audits read, audited one at
+/// a time by [`ClusterRead::audits`]: a sweep that consumes each audit
+/// before the next holds one, not one per instance (at 10,000 non-compliant
+/// nodes, the findings of every node would outweigh the instances).
+#[derive(Debug)]
+pub struct ClusterRead<'p> {
+    policy: &'p Policy,
+    listed: Vec<InstanceFacts>,
+    read: Read,
+    now: SystemTime,
+}
+
+impl ClusterRead<'_> {
+    /// Each instance with its audit, in instance-id order, audited as it is
+    /// taken.
+    pub fn audits(self) -> impl Iterator<Item = Audited> {
+        let Self {
+            policy,
+            listed,
+            read,
+            now,
+        } = self;
+        listed.into_iter().map(move |instance| {
+            let audit = audit_one(policy, &instance, &read, now);
+            Audited { instance, audit }
+        })
+    }
+}
+
+/// What [`audit_cluster`] reads: the instances, their groups' hooks, images,
+/// subnets and volumes, and AWS's recommended images; nothing audited yet.
+pub async fn read_cluster<'p, E, N, G>(
+    policy: &'p Policy,
+    instances: &E,
+    images: &N,
+    groups: &G,
+    now: SystemTime,
+) -> AwsResult<ClusterRead<'p>>
+where
+    E: ClusterInstancesRead + VolumeRead,
+    N: NetworkImageRead + RecommendedImagesRead,
+    G: ClusterGroupsRead,
+{
     let mut listed = instances.cluster_instances(&policy.cluster_tag_key).await?;
     listed.retain(|instance| is_audited(policy, instance));
     listed.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
@@ -161,18 +210,18 @@ where
         recommended: recommended.map_err(|err| err.to_string()),
     };
 
-    Ok(listed
-        .into_iter()
-        .map(|instance| {
-            let audit = audit_one(policy, &instance, &read, now);
-            Audited { instance, audit }
-        })
-        .collect())
+    Ok(ClusterRead {
+        policy,
+        listed,
+        read,
+        now,
+    })
 }
 
 type Fetched<T> = BTreeMap<String, AwsResult<T>>;
 
 /// What the sweep read, shared by every instance's audit.
+#[derive(Debug)]
 struct Read {
     hooks: Fetched<Vec<HookFacts>>,
     images: Fetched<Option<ImageFacts>>,

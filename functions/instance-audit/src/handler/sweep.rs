@@ -28,7 +28,7 @@ impl<P: Ports> Auditor<'_, P> {
     /// publishes `NonCompliantInstances` and one summary alert.
     pub(super) async fn sweep(&self, origin: &Origin) -> Result<SweepSummary, HandlerError> {
         let (policy, ports) = (self.policy, self.ports);
-        let audited = gather::audit_cluster(
+        let read = gather::read_cluster(
             policy,
             ports.instances(),
             ports.images(),
@@ -37,7 +37,7 @@ impl<P: Ports> Auditor<'_, P> {
         )
         .await
         .map_err(|error| HandlerError::Sweep { error })?;
-        let report = self.sweep_instances(audited).await.finish();
+        let report = self.sweep_instances(read.audits()).await.finish();
         self.publish_sweep_metrics(&report).await;
         let alert = alerts::sweep_summary(policy, self.now(), origin, &report);
         self.publish(&alert).await;
@@ -57,7 +57,7 @@ impl<P: Ports> Auditor<'_, P> {
 
     /// Counts every audited instance into the report and makes the
     /// remediations the plans call for, within the limits.
-    async fn sweep_instances(&self, audited: Vec<Audited>) -> SweepReport {
+    async fn sweep_instances(&self, audited: impl Iterator<Item = Audited>) -> SweepReport {
         let mut report = SweepReport::default();
         let mut limits = Limits::default();
         for Audited { instance, audit } in audited {
