@@ -5,18 +5,21 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::Serialize;
 use shared::audit::SweepReport;
 use shared::audit::gather::{self, Audited};
-use shared::budget::measure::{self, GuardedGroups};
+use shared::budget::cluster::ClusterState;
+use shared::budget::measure::{self, GuardedGroups, MeasureError};
 use shared::budget::{self, Usage};
 use shared::checks::membership::{Membership, auto_scaling_group};
 use shared::checks::{CheckName, Violation};
 use shared::decision::Finding;
+use shared::facts::InstanceFacts;
 use shared::policy::{BudgetPolicy, Mode, Policy};
-use shared::ports::{AwsResult, Ports};
+use shared::ports::{AwsResult, ClusterGroupsRead, ClusterInstancesRead, Ports};
 use shared::time::format_rfc3339;
 
 use crate::exit_status::ExitStatus;
@@ -129,28 +132,59 @@ impl AuditReport {
 /// Audits every cluster instance and, with budgets, measures usage as
 /// launch-guard and budget-guard do ([`measure::measure`]). Fails only when
 /// the cluster's instances cannot be listed.
+///
+/// The cluster's instances are listed once, for both: measured first (the
+/// listing shared, not copied), then audited one at a time into the report.
 pub async fn run(policy: &Policy, aws: &impl Ports, now: SystemTime) -> AwsResult<AuditReport> {
-    let audited =
-        gather::audit_cluster(policy, aws.instances(), aws.images(), aws.groups(), now).await?;
-    let budget = match policy.budget.is_on() {
+    let listed = aws
+        .instances()
+        .cluster_instances(&policy.cluster_tag_key)
+        .await?;
+    let (listed, budget) = match policy.budget.is_on() {
         true => {
-            let guarded = GuardedGroups::new(&policy.hook_name);
-            let measured = measure::measure(
-                &policy.cluster_tag_key,
-                aws.instances(),
-                aws.groups(),
-                &guarded,
-                &BTreeSet::new(),
-                None,
-            )
-            .await
-            .map(|m| (m.usage, m.not_counted.len()))
-            .map_err(|err| err.to_string());
-            Some(budget_section(&policy.budget, measured))
+            let (listed, measured) = measure_listed(policy, aws, listed).await;
+            (listed, Some(budget_section(&policy.budget, measured)))
         }
-        false => None,
+        false => (listed, None),
     };
-    Ok(report(policy, audited, budget, now))
+    let read = gather::read_listed(
+        policy,
+        listed,
+        aws.instances(),
+        aws.images(),
+        aws.groups(),
+        now,
+    )
+    .await;
+    Ok(report(policy, read.audits(), budget, now))
+}
+
+/// [`measure::measure`] of the instances already listed: their usage and
+/// how many wait for a decision, or why it could not be measured. Gives the
+/// listing back.
+async fn measure_listed(
+    policy: &Policy,
+    aws: &impl Ports,
+    instances: Vec<InstanceFacts>,
+) -> (Vec<InstanceFacts>, Result<(Usage, usize), String>) {
+    let groups = match aws.groups().cluster_groups(&policy.cluster_tag_key).await {
+        Ok(groups) => groups,
+        Err(err) => return (instances, Err(MeasureError::from(err).to_string())),
+    };
+    let state = Arc::new(ClusterState { instances, groups });
+    let guarded = GuardedGroups::new(&policy.hook_name);
+    let measured = measure::measure_state(
+        Arc::clone(&state),
+        aws.instances(),
+        aws.groups(),
+        &guarded,
+        &BTreeSet::new(),
+        None,
+    )
+    .await
+    .map(|m| (m.usage, m.not_counted.len()))
+    .map_err(|err| err.to_string());
+    (Arc::unwrap_or_clone(state).instances, measured)
 }
 
 fn budget_section(
@@ -194,7 +228,7 @@ fn budget_section(
 
 fn report(
     policy: &Policy,
-    audited: Vec<Audited>,
+    audited: impl IntoIterator<Item = Audited>,
     budget: Option<BudgetSection>,
     now: SystemTime,
 ) -> AuditReport {

@@ -282,3 +282,31 @@ async fn the_new_checks_run_and_an_exempted_violation_is_shown_but_not_counted()
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_cluster_is_listed_once_for_the_audit_and_the_budget() {
+    let aws = cluster(vec![
+        node("i-0000000000000000a", Some(GROUP)),
+        node("i-0000000000000000b", None),
+    ]);
+
+    let report = audit(&policy(&[("GUARD_MAX_INSTANCES", "10")]), &aws).await;
+
+    assert_eq!(aws.calls("DescribeInstances"), 1, "one listing, shared");
+    assert_eq!(report.summary.instances, 2);
+    assert_eq!(report.budget.unwrap().usage.unwrap().instances, 2);
+}
+
+#[tokio::test]
+async fn groups_that_cannot_be_read_leave_the_budget_unmeasured_and_the_instances_audited() {
+    let aws = cluster(vec![node("i-0000000000000000a", Some(GROUP))]);
+    aws.fail("DescribeAutoScalingGroups");
+
+    let report = audit(&policy(&[("GUARD_MAX_INSTANCES", "10")]), &aws).await;
+
+    assert_eq!(report.summary.instances, 1);
+    assert_eq!(report.summary.unchecked, 0);
+    let error = report.budget.clone().unwrap().error.unwrap();
+    assert!(error.contains("DescribeAutoScalingGroups"), "{error}");
+    assert_eq!(report.outcome(), ExitStatus::Error, "the audit is incomplete");
+}

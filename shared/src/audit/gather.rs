@@ -170,22 +170,47 @@ where
     N: NetworkImageRead + RecommendedImagesRead,
     G: ClusterGroupsRead,
 {
-    let mut listed = instances.cluster_instances(&policy.cluster_tag_key).await?;
+    let listed = instances.cluster_instances(&policy.cluster_tag_key).await?;
+    Ok(read_listed(policy, listed, instances, images, groups, now).await)
+}
+
+/// [`read_cluster`] of instances already listed (`cluster_instances`): the
+/// CLI lists them once for both its audit and its budget measurement.
+pub async fn read_listed<'p, E, N, G>(
+    policy: &'p Policy,
+    mut listed: Vec<InstanceFacts>,
+    instances: &E,
+    images: &N,
+    groups: &G,
+    now: SystemTime,
+) -> ClusterRead<'p>
+where
+    E: VolumeRead,
+    N: NetworkImageRead + RecommendedImagesRead,
+    G: ClusterGroupsRead,
+{
     listed.retain(|instance| is_audited(policy, instance));
-    listed.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    // Unstable: no scratch copy of the list; equal ids are one instance.
+    listed.sort_unstable_by(|a, b| a.instance_id.cmp(&b.instance_id));
     listed.dedup_by(|a, b| a.instance_id == b.instance_id);
 
-    let group_names: BTreeSet<String> = listed
-        .iter()
-        .filter_map(auto_scaling_group)
-        .map(str::to_owned)
-        .collect();
-    let image_ids: BTreeSet<String> = listed
-        .iter()
-        .map(|i| i.image_id.clone())
-        .filter(|id| !id.is_empty())
-        .collect();
-    let subnet_ids: BTreeSet<String> = listed.iter().filter_map(|i| i.subnet_id.clone()).collect();
+    // Each distinct id once (not one String per instance).
+    let distinct =
+        |ids: BTreeSet<&str>| -> BTreeSet<String> { ids.into_iter().map(str::to_owned).collect() };
+    let group_names = distinct(listed.iter().filter_map(auto_scaling_group).collect());
+    let image_ids = distinct(
+        listed
+            .iter()
+            .map(|i| i.image_id.as_str())
+            .filter(|id| !id.is_empty())
+            .collect(),
+    );
+    let subnet_ids = distinct(
+        listed
+            .iter()
+            .filter_map(|i| i.subnet_id.as_deref())
+            .collect(),
+    );
     let volume_chunks: BTreeSet<String> = match policy.volumes.require_encrypted {
         true => volume_chunks(&listed),
         false => BTreeSet::new(),
@@ -210,12 +235,12 @@ where
         recommended: recommended.map_err(|err| err.to_string()),
     };
 
-    Ok(ClusterRead {
+    ClusterRead {
         policy,
         listed,
         read,
         now,
-    })
+    }
 }
 
 type Fetched<T> = BTreeMap<String, AwsResult<T>>;
