@@ -16,7 +16,9 @@
 //! Prints the rows of one markdown table (`| area | measurement | value |
 //! notes |`) and writes them to `--out FILE`. `--smoke`: a tiny run (3
 //! starts, 5 invocations, a cluster of 20, scale-ups of 20); `--large`: also
-//! a cluster of 30,000 instances. Exits non-zero if any measurement failed.
+//! a cluster of 30,000 instances; `--memory`: only each function's and the
+//! CLI's peak RSS at 10,000 instances. Exits non-zero if any measurement
+//! failed.
 
 // Reading `serde_json::Value` by key never panics (a missing key or a
 // non-object gives `Null`); the lint cannot tell that from slice indexing.
@@ -65,17 +67,29 @@ struct Plan {
 
 impl Plan {
     fn from_args() -> Result<Self> {
-        let (mut smoke, mut large, mut out) = (false, false, None);
+        let (mut smoke, mut large, mut memory, mut out) = (false, false, false, None);
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--smoke" => smoke = true,
                 "--large" => large = true,
+                "--memory" => memory = true,
                 "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a file")?)),
                 other => return Err(format!("unknown argument `{other}`").into()),
             }
         }
-        Ok(if smoke {
+        Ok(if memory {
+            // Only the memory at 10,000 instances: each function and the CLI.
+            Self {
+                starts: 0,
+                invocations: 0,
+                decision_sizes: Vec::new(),
+                audit_sizes: vec![10_000],
+                memory_sizes: vec![10_000],
+                scale_ups: Vec::new(),
+                out,
+            }
+        } else if smoke {
             Self {
                 starts: 3,
                 invocations: 5,
@@ -194,16 +208,18 @@ impl Bench {
             cluster: &cluster,
         };
 
-        for name in FUNCTIONS {
-            if let Err(err) = self.start_and_memory(plan, &scene, name, &policy_on).await {
-                self.fail(&format!("{name} start and memory"), &err.to_string());
+        if plan.starts > 0 {
+            for name in FUNCTIONS {
+                if let Err(err) = self.start_and_memory(plan, &scene, name, &policy_on).await {
+                    self.fail(&format!("{name} start and memory"), &err.to_string());
+                }
             }
-        }
-        if let Err(err) = self
-            .calls_per_decision(&scene, &policy_off, &policy_on)
-            .await
-        {
-            self.fail("calls per decision", &err.to_string());
+            if let Err(err) = self
+                .calls_per_decision(&scene, &policy_off, &policy_on)
+                .await
+            {
+                self.fail("calls per decision", &err.to_string());
+            }
         }
         drop(emulator);
 
