@@ -308,5 +308,9 @@ async fn groups_that_cannot_be_read_leave_the_budget_unmeasured_and_the_instance
     assert_eq!(report.summary.unchecked, 0);
     let error = report.budget.clone().unwrap().error.unwrap();
     assert!(error.contains("DescribeAutoScalingGroups"), "{error}");
-    assert_eq!(report.outcome(), ExitStatus::Error, "the audit is incomplete");
+    assert_eq!(
+        report.outcome(),
+        ExitStatus::Error,
+        "the audit is incomplete"
+    );
 }
