@@ -5,7 +5,7 @@
 use instance_audit::{Auditor, Input};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let (policy, aws) = match shared::startup::cold_start("instance-audit").await {

@@ -6,7 +6,7 @@ use shared::aws::{Adapters, load_config};
 use shared::startup::diagnostic;
 use stack_guard::{HttpResponder, Input, StackGuard};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     // The policy comes with each request, not from the environment; no alert
