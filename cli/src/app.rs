@@ -87,7 +87,15 @@ fn print_result<T: Serialize>(
     render: impl FnOnce(&T) -> String,
 ) -> Result<(), CliError> {
     match json {
-        true => println!("{}", serde_json::to_string_pretty(result)?),
+        // Written as it is serialized: a large cluster's document is not
+        // first built in memory.
+        true => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            serde_json::to_writer_pretty(&mut out, result)?;
+            std::io::Write::write_all(&mut out, b"\n")
+                .and_then(|()| std::io::Write::flush(&mut out))
+                .map_err(serde_json::Error::io)?;
+        }
         false => print!("{}", render(result)),
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! through the read ports only, so it cannot remediate, publish or complete
 //! anything.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -332,49 +333,53 @@ pub fn render(report: &AuditReport) -> String {
     if report.instances.is_empty() {
         out.push_str("no cluster instance is pending or running\n");
     } else {
+        // The cells borrow the report's ids and messages (a large
+        // cluster's tables are not copied), rendered straight into `out`.
         let mut table = Table::new(["INSTANCE", "GROUP", "TYPE", "STATE", "CHECKS"]);
         for row in &report.instances {
             table.row([
-                row.instance_id.clone(),
-                group_cell(row),
-                row.instance_type.clone(),
-                row.state.clone(),
-                checks_cell(row),
+                Cow::Borrowed(row.instance_id.as_str()),
+                Cow::Owned(group_cell(row)),
+                Cow::Borrowed(row.instance_type.as_str()),
+                Cow::Borrowed(row.state.as_str()),
+                Cow::Owned(checks_cell(row)),
             ]);
         }
-        out.push_str(&table.render());
+        table.render_into(&mut out);
     }
 
     let mut findings = Table::new(["INSTANCE", "CHECK", "BLOCKING", "MESSAGE"]);
     for row in &report.instances {
+        let id = row.instance_id.as_str();
         for finding in &row.violations {
+            let blocking = if finding.blocking { "yes" } else { "no" };
             findings.row([
-                row.instance_id.clone(),
-                finding.violation.check.as_str().to_owned(),
-                if finding.blocking { "yes" } else { "no" }.to_owned(),
-                finding.violation.message.clone(),
+                Cow::Borrowed(id),
+                Cow::Borrowed(finding.violation.check.as_str()),
+                Cow::Borrowed(blocking),
+                Cow::Borrowed(finding.violation.message.as_str()),
             ]);
         }
         for violation in &row.exempted {
             findings.row([
-                row.instance_id.clone(),
-                violation.check.as_str().to_owned(),
-                "exempted".to_owned(),
-                violation.message.clone(),
+                Cow::Borrowed(id),
+                Cow::Borrowed(violation.check.as_str()),
+                Cow::Borrowed("exempted"),
+                Cow::Borrowed(violation.message.as_str()),
             ]);
         }
         if let Some(error) = &row.error {
             findings.row([
-                row.instance_id.clone(),
-                "-".to_owned(),
-                "-".to_owned(),
-                format!("not audited: {error}"),
+                Cow::Borrowed(id),
+                Cow::Borrowed("-"),
+                Cow::Borrowed("-"),
+                Cow::Owned(format!("not audited: {error}")),
             ]);
         }
     }
     if !findings.is_empty() {
         out.push_str("\nviolations:\n");
-        out.push_str(&findings.render());
+        findings.render_into(&mut out);
     }
 
     if let Some(budget) = &report.budget {

@@ -2,24 +2,28 @@
 //! spaces. Hand-written (a few lines) rather than a table crate: the output is
 //! read by people and by `grep`/`awk`, and needs no borders or wrapping.
 
-/// A table with a header row.
+use std::borrow::Cow;
+
+/// A table with a header row. Cells may borrow what they show (a report's
+/// ids and messages): a table of 10,000 instances' findings need not copy
+/// them.
 #[derive(Debug, Clone)]
-pub struct Table {
-    headers: Vec<String>,
-    rows: Vec<Vec<String>>,
+pub struct Table<'a> {
+    headers: Vec<Cow<'a, str>>,
+    rows: Vec<Vec<Cow<'a, str>>>,
 }
 
-impl Table {
-    pub fn new<const N: usize>(headers: [&str; N]) -> Self {
+impl<'a> Table<'a> {
+    pub fn new<const N: usize>(headers: [&'a str; N]) -> Self {
         Self {
-            headers: headers.iter().map(|h| (*h).to_owned()).collect(),
+            headers: headers.into_iter().map(Cow::Borrowed).collect(),
             rows: Vec::new(),
         }
     }
 
     /// Adds a row; missing cells are blank, extra cells are kept.
-    pub fn row(&mut self, cells: impl IntoIterator<Item = String>) {
-        self.rows.push(cells.into_iter().collect());
+    pub fn row<C: Into<Cow<'a, str>>>(&mut self, cells: impl IntoIterator<Item = C>) {
+        self.rows.push(cells.into_iter().map(Into::into).collect());
     }
 
     pub fn is_empty(&self) -> bool {
@@ -28,12 +32,19 @@ impl Table {
 
     /// The table as lines, each ending in `\n`.
     pub fn render(&self) -> String {
-        let widths = self.widths();
         let mut out = String::new();
+        self.render_into(&mut out);
+        out
+    }
+
+    /// [`Table::render`], appended to `out` (no copy of the whole table).
+    pub fn render_into(&self, out: &mut String) {
+        let widths = self.widths();
+        let mut text = String::new();
         for line in self.lines() {
-            let mut text = String::new();
+            text.clear();
             for (index, width) in widths.iter().enumerate() {
-                let cell = line.get(index).map_or("", String::as_str);
+                let cell = line.get(index).map_or("", |cell| cell.as_ref());
                 if index > 0 {
                     text.push_str("  ");
                 }
@@ -44,11 +55,10 @@ impl Table {
             out.push_str(text.trim_end());
             out.push('\n');
         }
-        out
     }
 
     /// The header row, then the rows.
-    fn lines(&self) -> impl Iterator<Item = &Vec<String>> {
+    fn lines(&self) -> impl Iterator<Item = &Vec<Cow<'a, str>>> {
         std::iter::once(&self.headers).chain(&self.rows)
     }
 

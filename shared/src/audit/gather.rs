@@ -121,7 +121,7 @@ where
     N: NetworkImageRead + RecommendedImagesRead,
     G: ClusterGroupsRead,
 {
-    Ok(read_cluster(policy, instances, images, groups, now)
+    Ok(read_audit(policy, instances, images, groups, now)
         .await?
         .audits()
         .collect())
@@ -158,7 +158,7 @@ impl ClusterRead<'_> {
 
 /// What [`audit_cluster`] reads: the instances, their groups' hooks, images,
 /// subnets and volumes, and AWS's recommended images; nothing audited yet.
-pub async fn read_cluster<'p, E, N, G>(
+pub async fn read_audit<'p, E, N, G>(
     policy: &'p Policy,
     instances: &E,
     images: &N,
@@ -174,7 +174,7 @@ where
     Ok(read_listed(policy, listed, instances, images, groups, now).await)
 }
 
-/// [`read_cluster`] of instances already listed (`cluster_instances`): the
+/// [`read_audit`] of instances already listed (`cluster_instances`): the
 /// CLI lists them once for both its audit and its budget measurement.
 pub async fn read_listed<'p, E, N, G>(
     policy: &'p Policy,

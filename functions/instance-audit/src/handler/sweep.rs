@@ -28,7 +28,7 @@ impl<P: Ports> Auditor<'_, P> {
     /// publishes `NonCompliantInstances` and one summary alert.
     pub(super) async fn sweep(&self, origin: &Origin) -> Result<SweepSummary, HandlerError> {
         let (policy, ports) = (self.policy, self.ports);
-        let read = gather::read_cluster(
+        let read = gather::read_audit(
             policy,
             ports.instances(),
             ports.images(),
