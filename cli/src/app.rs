@@ -2,7 +2,7 @@
 //! Results go to standard output (tables or one JSON document), notes and
 //! errors to standard error.
 
-use std::io::Read as _;
+use std::io::{self, BufWriter, Read as _, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -45,6 +45,8 @@ pub enum CliError {
     Aws(#[from] AwsError),
     #[error("cannot write json")]
     Json(#[from] serde_json::Error),
+    #[error("cannot write the output")]
+    Output(#[from] io::Error),
 }
 
 pub async fn run(args: Args) -> Result<ExitStatus, CliError> {
@@ -61,7 +63,7 @@ async fn run_audit(settings: &Settings, json: bool) -> Result<ExitStatus, CliErr
     let (policy, aws) = connect(settings).await?;
     let now = SystemTime::now();
     let report = audit::run(&policy, &aws, now).await?;
-    print_result(json, &report, audit::render)?;
+    print_result(json, &report, |report, out| audit::write_text(report, out))?;
     Ok(report.outcome())
 }
 
@@ -76,28 +78,29 @@ async fn run_explain(
     let (policy, aws) = connect(settings).await?;
     let now = SystemTime::now();
     let explanation = explain::run(&policy, &aws, notification, now).await?;
-    print_result(json, &explanation, |e| explain::render(e, &policy))?;
+    print_result(json, &explanation, |e, out| {
+        out.write_all(explain::render(e, &policy).as_bytes())
+    })?;
     Ok(explanation.outcome())
 }
 
-/// One JSON document (`--json`), or the text for people.
+/// One JSON document (`--json`), or the text for people; either written as
+/// it is made, so that a large cluster's output is not first built in
+/// memory.
 fn print_result<T: Serialize>(
     json: bool,
     result: &T,
-    render: impl FnOnce(&T) -> String,
+    write_text: impl FnOnce(&T, &mut dyn Write) -> io::Result<()>,
 ) -> Result<(), CliError> {
+    let mut out = BufWriter::new(io::stdout().lock());
     match json {
-        // Written as it is serialized: a large cluster's document is not
-        // first built in memory.
         true => {
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             serde_json::to_writer_pretty(&mut out, result)?;
-            std::io::Write::write_all(&mut out, b"\n")
-                .and_then(|()| std::io::Write::flush(&mut out))
-                .map_err(serde_json::Error::io)?;
+            out.write_all(b"\n")?;
         }
-        false => print!("{}", render(result)),
+        false => write_text(result, &mut out)?,
     }
+    out.flush()?;
     Ok(())
 }
 

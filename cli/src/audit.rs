@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -24,7 +25,7 @@ use shared::ports::{AwsResult, ClusterGroupsRead, ClusterInstancesRead, Ports};
 use shared::time::format_rfc3339;
 
 use crate::exit_status::ExitStatus;
-use crate::table::Table;
+use crate::table::{Table, write_table};
 
 /// The whole audit, as `--json` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -299,12 +300,12 @@ fn membership_kind(membership: &Membership) -> &'static str {
 }
 
 /// The checks column: `ok`, the broken checks (each once), or `unchecked`.
-fn checks_cell(row: &InstanceRow) -> String {
+fn checks_cell(row: &InstanceRow) -> Cow<'_, str> {
     if row.error.is_some() {
-        return "unchecked (see below)".to_owned();
+        return Cow::Borrowed("unchecked (see below)");
     }
     if row.compliant {
-        return "ok".to_owned();
+        return Cow::Borrowed("ok");
     }
     let mut names: Vec<&str> = row
         .violations
@@ -312,83 +313,84 @@ fn checks_cell(row: &InstanceRow) -> String {
         .map(|f| f.violation.check.as_str())
         .collect();
     names.dedup();
-    names.join(", ")
+    Cow::Owned(names.join(", "))
 }
 
-fn group_cell(row: &InstanceRow) -> String {
+fn group_cell(row: &InstanceRow) -> Cow<'_, str> {
     match (&row.group, &row.launcher_tag, row.membership) {
-        (Some(group), _, _) => group.clone(),
-        (None, Some(tag), _) => format!("({tag})"),
-        (None, None, Some("unmanaged")) => "(none)".to_owned(),
-        (None, None, _) => "-".to_owned(),
+        (Some(group), _, _) => Cow::Borrowed(group),
+        (None, Some(tag), _) => Cow::Owned(format!("({tag})")),
+        (None, None, Some("unmanaged")) => Cow::Borrowed("(none)"),
+        (None, None, _) => Cow::Borrowed("-"),
     }
 }
 
-/// The report for people: the instance table, each finding, the budgets.
-pub fn render(report: &AuditReport) -> String {
-    let mut out = format!(
-        "cluster {} (tag `{}`), mode {}, {}\n\n",
+/// The violations table's lines of one instance: each finding, each
+/// exempted violation, and why it was not audited.
+fn finding_cells(row: &InstanceRow) -> impl Iterator<Item = [Cow<'_, str>; 4]> {
+    let id = row.instance_id.as_str();
+    let findings = row.violations.iter().map(move |finding| {
+        let blocking = if finding.blocking { "yes" } else { "no" };
+        let violation = &finding.violation;
+        [id, violation.check.as_str(), blocking, &violation.message].map(Cow::Borrowed)
+    });
+    let exempted = row.exempted.iter().map(move |violation| {
+        [id, violation.check.as_str(), "exempted", &violation.message].map(Cow::Borrowed)
+    });
+    let unaudited = row.error.iter().map(move |error| {
+        [
+            Cow::Borrowed(id),
+            Cow::Borrowed("-"),
+            Cow::Borrowed("-"),
+            Cow::Owned(format!("not audited: {error}")),
+        ]
+    });
+    findings.chain(exempted).chain(unaudited)
+}
+
+/// The report for people — the instance table, each finding, the budgets —
+/// written as it is made. The two tables are not held: their lines are
+/// made from the report's rows as they are written, so at 10,000 instances
+/// the text does not double what the report already holds.
+pub fn write_text(report: &AuditReport, out: &mut (impl Write + ?Sized)) -> io::Result<()> {
+    writeln!(
+        out,
+        "cluster {} (tag `{}`), mode {}, {}\n",
         report.cluster, report.cluster_tag_key, report.mode, report.time
-    );
+    )?;
     if report.instances.is_empty() {
-        out.push_str("no cluster instance is pending or running\n");
+        writeln!(out, "no cluster instance is pending or running")?;
     } else {
-        // The cells borrow the report's ids and messages (a large
-        // cluster's tables are not copied), rendered straight into `out`.
-        let mut table = Table::new(["INSTANCE", "GROUP", "TYPE", "STATE", "CHECKS"]);
-        for row in &report.instances {
-            table.row([
-                Cow::Borrowed(row.instance_id.as_str()),
-                Cow::Owned(group_cell(row)),
-                Cow::Borrowed(row.instance_type.as_str()),
-                Cow::Borrowed(row.state.as_str()),
-                Cow::Owned(checks_cell(row)),
-            ]);
-        }
-        table.render_into(&mut out);
+        write_table(
+            out,
+            ["INSTANCE", "GROUP", "TYPE", "STATE", "CHECKS"],
+            || {
+                report.instances.iter().map(|row| {
+                    [
+                        Cow::Borrowed(row.instance_id.as_str()),
+                        group_cell(row),
+                        Cow::Borrowed(row.instance_type.as_str()),
+                        Cow::Borrowed(row.state.as_str()),
+                        checks_cell(row),
+                    ]
+                })
+            },
+        )?;
     }
 
-    let mut findings = Table::new(["INSTANCE", "CHECK", "BLOCKING", "MESSAGE"]);
-    for row in &report.instances {
-        let id = row.instance_id.as_str();
-        for finding in &row.violations {
-            let blocking = if finding.blocking { "yes" } else { "no" };
-            findings.row([
-                Cow::Borrowed(id),
-                Cow::Borrowed(finding.violation.check.as_str()),
-                Cow::Borrowed(blocking),
-                Cow::Borrowed(finding.violation.message.as_str()),
-            ]);
-        }
-        for violation in &row.exempted {
-            findings.row([
-                Cow::Borrowed(id),
-                Cow::Borrowed(violation.check.as_str()),
-                Cow::Borrowed("exempted"),
-                Cow::Borrowed(violation.message.as_str()),
-            ]);
-        }
-        if let Some(error) = &row.error {
-            findings.row([
-                Cow::Borrowed(id),
-                Cow::Borrowed("-"),
-                Cow::Borrowed("-"),
-                Cow::Owned(format!("not audited: {error}")),
-            ]);
-        }
-    }
-    if !findings.is_empty() {
-        out.push_str("\nviolations:\n");
-        findings.render_into(&mut out);
+    let findings = || report.instances.iter().flat_map(finding_cells);
+    if findings().next().is_some() {
+        writeln!(out, "\nviolations:")?;
+        write_table(out, ["INSTANCE", "CHECK", "BLOCKING", "MESSAGE"], findings)?;
     }
 
     if let Some(budget) = &report.budget {
-        out.push('\n');
-        out.push_str(&render_budget(budget));
+        writeln!(out)?;
+        out.write_all(render_budget(budget).as_bytes())?;
     }
 
     let summary = &report.summary;
-    let _ = write!(
+    write!(
         out,
         "\n{} instance(s): {} compliant, {} non-compliant",
         summary.instances,
@@ -397,12 +399,11 @@ pub fn render(report: &AuditReport) -> String {
             .saturating_sub(summary.non_compliant)
             .saturating_sub(summary.unchecked),
         summary.non_compliant
-    );
+    )?;
     if summary.unchecked > 0 {
-        let _ = write!(out, ", {} unchecked", summary.unchecked);
+        write!(out, ", {} unchecked", summary.unchecked)?;
     }
-    out.push('\n');
-    out
+    writeln!(out)
 }
 
 fn render_budget(budget: &BudgetSection) -> String {

@@ -3,10 +3,10 @@
 //! read by people and by `grep`/`awk`, and needs no borders or wrapping.
 
 use std::borrow::Cow;
+use std::io::{self, Write};
 
-/// A table with a header row. Cells may borrow what they show (a report's
-/// ids and messages): a table of 10,000 instances' findings need not copy
-/// them.
+/// A table with a header row, held until rendered: for the small tables
+/// (settings, checks, budgets). A cluster's rows go through [`write_table`].
 #[derive(Debug, Clone)]
 pub struct Table<'a> {
     headers: Vec<Cow<'a, str>>,
@@ -26,53 +26,75 @@ impl<'a> Table<'a> {
         self.rows.push(cells.into_iter().map(Into::into).collect());
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
     /// The table as lines, each ending in `\n`.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        self.render_into(&mut out);
-        out
-    }
-
-    /// [`Table::render`], appended to `out` (no copy of the whole table).
-    pub fn render_into(&self, out: &mut String) {
-        let widths = self.widths();
-        let mut text = String::new();
-        for line in self.lines() {
-            text.clear();
-            for (index, width) in widths.iter().enumerate() {
-                let cell = line.get(index).map_or("", |cell| cell.as_ref());
-                if index > 0 {
-                    text.push_str("  ");
-                }
-                text.push_str(cell);
-                let pad = width.saturating_sub(cell.chars().count());
-                text.extend(std::iter::repeat_n(' ', pad));
-            }
-            out.push_str(text.trim_end());
-            out.push('\n');
+        let widths = widths(self.lines());
+        let (mut out, mut line) = (String::new(), String::new());
+        for cells in self.lines() {
+            format_line(&widths, cells, &mut line);
+            out.push_str(&line);
         }
+        out
     }
 
     /// The header row, then the rows.
     fn lines(&self) -> impl Iterator<Item = &Vec<Cow<'a, str>>> {
         std::iter::once(&self.headers).chain(&self.rows)
     }
+}
 
-    /// Each column's width: its widest cell, in characters.
-    fn widths(&self) -> Vec<usize> {
-        let columns = self.lines().map(Vec::len).max().unwrap_or_default();
-        let mut widths = vec![0_usize; columns];
-        for line in self.lines() {
-            for (width, cell) in widths.iter_mut().zip(line) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
-        widths
+/// Writes a table without holding it: `rows` is called twice, once to
+/// measure the columns and once to write each line as it is made. For the
+/// tables of a whole cluster (10,000 instances' rows and findings), whose
+/// cells borrow from a report already in memory.
+pub fn write_table<'c, const N: usize, I>(
+    out: &mut (impl Write + ?Sized),
+    headers: [&'c str; N],
+    rows: impl Fn() -> I,
+) -> io::Result<()>
+where
+    I: Iterator<Item = [Cow<'c, str>; N]>,
+{
+    let headers = headers.map(Cow::Borrowed);
+    let widths = widths(std::iter::once(headers.clone()).chain(rows()));
+    let mut line = String::new();
+    for cells in std::iter::once(headers).chain(rows()) {
+        format_line(&widths, &cells, &mut line);
+        out.write_all(line.as_bytes())?;
     }
+    Ok(())
+}
+
+/// Each column's width: its widest cell, in characters.
+fn widths<'c, L: AsRef<[Cow<'c, str>]>>(lines: impl Iterator<Item = L>) -> Vec<usize> {
+    let mut widths = Vec::new();
+    for line in lines {
+        let cells = line.as_ref();
+        if widths.len() < cells.len() {
+            widths.resize(cells.len(), 0);
+        }
+        for (width, cell) in widths.iter_mut().zip(cells) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    widths
+}
+
+/// One line into `line` (cleared first): the cells left-aligned, two spaces
+/// apart, no trailing spaces, ending in `\n`.
+fn format_line(widths: &[usize], cells: &[Cow<'_, str>], line: &mut String) {
+    line.clear();
+    for (index, width) in widths.iter().enumerate() {
+        let cell = cells.get(index).map_or("", |cell| cell.as_ref());
+        if index > 0 {
+            line.push_str("  ");
+        }
+        line.push_str(cell);
+        let pad = width.saturating_sub(cell.chars().count());
+        line.extend(std::iter::repeat_n(' ', pad));
+    }
+    line.truncate(line.trim_end().len());
+    line.push('\n');
 }
 
 /// A cell for a flag: `yes` or `no`.
@@ -112,7 +134,6 @@ mod tests {
         let mut table = Table::new(["A", "B"]);
         table.row(["x".to_owned()]);
         assert_eq!(table.render(), "A  B\nx\n");
-        assert!(!table.is_empty());
     }
 
     #[test]
@@ -120,5 +141,44 @@ mod tests {
         let mut table = Table::new(["NAME", "X"]);
         table.row(["é".to_owned(), "1".to_owned()]);
         assert_eq!(table.render(), "NAME  X\né     1\n");
+    }
+
+    #[test]
+    fn a_written_table_reads_its_rows_twice_and_matches_the_held_one() {
+        let rows = [
+            ["i-0a", "prod-general", "ok"],
+            ["i-0bbbbbbbbb", "", "imds.v2, é"],
+        ];
+        let mut held = Table::new(["INSTANCE", "GROUP", "CHECKS"]);
+        for row in rows {
+            held.row(row);
+        }
+        let passes = std::cell::Cell::new(0);
+        let mut written = Vec::new();
+        write_table(&mut written, ["INSTANCE", "GROUP", "CHECKS"], || {
+            passes.set(passes.get() + 1);
+            rows.iter().map(|row| row.map(Cow::Borrowed))
+        })
+        .unwrap();
+        assert_eq!(String::from_utf8(written).unwrap(), held.render());
+        assert_eq!(passes.get(), 2);
+    }
+
+    #[test]
+    fn a_failed_write_is_the_error() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let err = write_table(&mut Closed, ["A"], || {
+            std::iter::once(["x"].map(Cow::Borrowed))
+        })
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
     }
 }

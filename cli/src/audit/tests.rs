@@ -9,6 +9,13 @@ async fn audit(policy: &Policy, aws: &shared::fakes::FakeAws) -> AuditReport {
     run(policy, aws, now()).await.unwrap()
 }
 
+/// The text `audit` prints: [`write_text`] collected.
+fn render(report: &AuditReport) -> String {
+    let mut out = Vec::new();
+    write_text(report, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
 fn imdsv1(id: &str) -> InstanceFacts {
     let mut instance = node(id, Some(GROUP));
     instance.http_tokens = Some(HttpTokens::Optional);
