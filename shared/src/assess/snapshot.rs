@@ -76,14 +76,17 @@ impl Snapshot {
     }
 
     /// Forgets an admission counted by [`Snapshot::admitted`] that did not
-    /// stand (its record failed and the fail mode abandoned it).
+    /// stand (its record failed and the fail mode abandoned it). Copies the
+    /// read (while a decision holds it) only when there is an admission to
+    /// forget.
     pub fn forget(&self, instance_id: &str) {
         if let Ok(mut taken) = self.taken.lock()
             && let Some((_, state)) = taken.as_mut()
-            && let Some(instance) = Arc::make_mut(state)
+            && let Some(index) = state
                 .instances
-                .iter_mut()
-                .find(|i| i.instance_id == instance_id)
+                .iter()
+                .position(|i| i.instance_id == instance_id && i.tags.contains_key(ADMITTED_TAG))
+            && let Some(instance) = Arc::make_mut(state).instances.get_mut(index)
         {
             instance.tags.remove(ADMITTED_TAG);
         }
@@ -184,8 +187,8 @@ mod tests {
         assert_eq!(expired.fresh(), None);
     }
 
-    #[tokio::test]
-    async fn decisions_share_the_read_and_an_admission_copies_it_only_while_one_holds_it() {
+    /// A snapshot holding a read of one instance, `i-0`, and that read.
+    fn holding_one_instance() -> (Snapshot, Arc<ClusterState>) {
         let snapshot = Snapshot::default();
         let read = Arc::new(ClusterState {
             instances: vec![InstanceFacts {
@@ -195,6 +198,12 @@ mod tests {
             ..ClusterState::default()
         });
         snapshot.store(Arc::clone(&read));
+        (snapshot, read)
+    }
+
+    #[tokio::test]
+    async fn decisions_share_the_read_and_an_admission_copies_it_only_while_one_holds_it() {
+        let (snapshot, read) = holding_one_instance();
         let held = snapshot.fresh().unwrap();
         assert!(
             Arc::ptr_eq(&held, &read),
@@ -237,5 +246,18 @@ mod tests {
         );
         assert_eq!(unshared.instances.len(), 3);
         assert!(!unshared.instances[1].tags.contains_key(ADMITTED_TAG));
+    }
+
+    #[test]
+    fn forgetting_what_was_not_admitted_leaves_a_held_read_uncopied() {
+        let (snapshot, read) = holding_one_instance();
+
+        snapshot.forget("i-0");
+        snapshot.forget("i-9");
+
+        assert!(
+            Arc::ptr_eq(&snapshot.fresh().unwrap(), &read),
+            "nothing to forget: the read a decision holds is not copied"
+        );
     }
 }

@@ -105,28 +105,6 @@ pub struct Audited {
     pub audit: Result<InstanceAudit, String>,
 }
 
-/// Audits every cluster instance. Fails only when the instances cannot be
-/// listed; a group, image or subnet that cannot be read leaves the instances
-/// that need it unaudited (`Err` with the reason), the others are audited.
-/// Sorted by instance id.
-pub async fn audit_cluster<E, N, G>(
-    policy: &Policy,
-    instances: &E,
-    images: &N,
-    groups: &G,
-    now: SystemTime,
-) -> AwsResult<Vec<Audited>>
-where
-    E: ClusterInstancesRead + VolumeRead,
-    N: NetworkImageRead + RecommendedImagesRead,
-    G: ClusterGroupsRead,
-{
-    Ok(read_audit(policy, instances, images, groups, now)
-        .await?
-        .audits()
-        .collect())
-}
-
 /// The cluster's instances and everything their audits read, audited one at
 /// a time by [`ClusterRead::audits`]: a sweep that consumes each audit
 /// before the next holds one, not one per instance (at 10,000 non-compliant
@@ -156,7 +134,7 @@ impl ClusterRead<'_> {
     }
 }
 
-/// What [`audit_cluster`] reads: the instances, their groups' hooks, images,
+/// What the audit of every cluster instance reads: the instances, their groups' hooks, images,
 /// subnets and volumes, and AWS's recommended images; nothing audited yet.
 pub async fn read_audit<'p, E, N, G>(
     policy: &'p Policy,
@@ -391,6 +369,29 @@ mod tests {
             aws.add_instance(member(&format!("i-{n:017x}"), Some(group)));
         }
         aws
+    }
+
+    /// Every cluster instance's audit, collected (the sweep and the CLI take
+    /// them one at a time). Fails only when the instances cannot be listed; a
+    /// group, image or subnet that cannot be read leaves the instances that
+    /// need it unaudited (`Err` with the reason), the others are audited.
+    /// Sorted by instance id.
+    async fn audit_cluster<E, N, G>(
+        policy: &Policy,
+        instances: &E,
+        images: &N,
+        groups: &G,
+        now: SystemTime,
+    ) -> AwsResult<Vec<Audited>>
+    where
+        E: ClusterInstancesRead + VolumeRead,
+        N: NetworkImageRead + RecommendedImagesRead,
+        G: ClusterGroupsRead,
+    {
+        Ok(read_audit(policy, instances, images, groups, now)
+            .await?
+            .audits()
+            .collect())
     }
 
     #[tokio::test]
