@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::timeout::TimeoutConfig;
 use serde::Serialize;
-use shared::aws::{Adapters, load_config};
+use shared::aws::{Adapters, load_config_with_default_chains};
 use shared::lifecycle::{self, Notification};
 use shared::policy::Policy;
 use shared::ports::AwsError;
@@ -146,11 +146,11 @@ async fn connect(settings: &Settings) -> Result<(Policy, Adapters), CliError> {
     Ok((policy, aws))
 }
 
-/// The SDK configuration the functions use (credential chain,
-/// `AWS_ENDPOINT_URL`, bounded retries), with timeouts for a laptop on a
-/// slow link rather than for a Lambda's deadline.
+/// The functions' SDK configuration (`AWS_ENDPOINT_URL`, bounded retries)
+/// with the default credential and region chains (profiles, SSO), and
+/// timeouts for a laptop on a slow link rather than for a Lambda's deadline.
 async fn adapters(policy: &Policy) -> Result<Adapters, CliError> {
-    let config = load_config()
+    let config = load_config_with_default_chains()
         .await
         .into_builder()
         .timeout_config(

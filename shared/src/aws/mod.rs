@@ -10,9 +10,12 @@ mod sns;
 
 use std::time::Duration;
 
+use aws_config::environment::{
+    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 
 use crate::cache::CachedNetworkImages;
@@ -25,11 +28,33 @@ pub use sns::Sns;
 
 use crate::ports::{AwsError, Ports};
 
-/// Loads the SDK configuration once per execution environment: the standard
-/// credential chain, `AWS_ENDPOINT_URL` when set (the local emulator), and
-/// retries and timeouts bounded so that a handler finishes well inside its
-/// Lambda timeout and the hook's heartbeat.
+/// Loads a function's SDK configuration, once per execution environment:
+/// credentials and region from the variables Lambda sets in every execution
+/// environment (the execution role's `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`; `AWS_REGION`),
+/// `AWS_ENDPOINT_URL` when set (the local emulator), and retries and
+/// timeouts bounded so that a handler finishes well inside its Lambda
+/// timeout and the hook's heartbeat.
+///
+/// Not the default chains: on Lambda they end at the environment anyway,
+/// and building them (profile files, SSO, web identity, container and IMDS
+/// providers) is most of what a cold start would run of the SDK, and
+/// several MiB of resident code (issue 13, part 5: BENCHMARKS.md).
 pub async fn load_config() -> SdkConfig {
+    defaults()
+        .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+        .region(EnvironmentVariableRegionProvider::new())
+        .load()
+        .await
+}
+
+/// [`load_config`] with the default credential and region chains (profile,
+/// SSO, credential process, IMDS, …): for the CLI, run by people.
+pub async fn load_config_with_default_chains() -> SdkConfig {
+    defaults().load().await
+}
+
+fn defaults() -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .retry_config(retry_config())
         .timeout_config(
@@ -38,8 +63,6 @@ pub async fn load_config() -> SdkConfig {
                 .operation_timeout(Duration::from_secs(5))
                 .build(),
         )
-        .load()
-        .await
 }
 
 /// Three attempts with a short jittered backoff (0.1 s, then up to 1 s), so
