@@ -26,11 +26,14 @@ GOALS = {
 
 
 def rows(text: str) -> dict[tuple[str, str], str]:
+    """The value of each compared row of the measurements table (area,
+    measurement, value, notes): not of the comparison section a
+    BENCHMARKS.md also has, whose rows name the same measurements."""
     found = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) >= 3 and cells[0] in ("cold start", "memory", "size", "memory at size", "CLI audit"):
-            found[(cells[0], cells[1])] = cells[2]
+        if len(cells) == 4 and cells[0] in ("cold start", "memory", "size", "memory at size", "CLI audit"):
+            found.setdefault((cells[0], cells[1]), cells[2])
     return found
 
 

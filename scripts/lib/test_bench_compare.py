@@ -1,0 +1,52 @@
+"""scripts/lib/bench_compare.py: the rows it compares and what it says."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import bench_compare  # noqa: E402
+
+# A BENCHMARKS.md as scripts/bench writes it: the measurements, then the
+# comparison with the run before, which names the same measurements.
+PREVIOUS = """\
+| area | measurement | value | notes |
+|---|---|---|---|
+| memory | launch-guard: peak RSS (VmHWM) | 10.0 MiB | after 50 invocations |
+| cold start | launch-guard: spawn → first poll | median 5.0 ms, max 7.0 ms | 20 starts |
+
+## Against the previous run
+
+| area | measurement | before | after | change | verdict |
+|---|---|---|---|---|---|
+| memory | launch-guard: peak RSS (VmHWM) | 13.9 | 10.0 | -28% | goal met |
+"""
+
+
+def test_the_measurements_table_is_compared_not_the_comparison_section():
+    assert bench_compare.rows(PREVIOUS) == {
+        ("memory", "launch-guard: peak RSS (VmHWM)"): "10.0 MiB",
+        ("cold start", "launch-guard: spawn → first poll"): "median 5.0 ms, max 7.0 ms",
+    }
+
+
+def test_a_row_worse_by_more_than_ten_percent_is_a_regression_and_goals_are_judged(tmp_path, capsys):
+    old, new = tmp_path / "BENCHMARKS.md", tmp_path / "rows"
+    old.write_text(PREVIOUS)
+    new.write_text(
+        "| memory | launch-guard: peak RSS (VmHWM) | 11.5 MiB | after 50 invocations |\n"
+        "| cold start | launch-guard: spawn → first poll | median 5.2 ms, max 6.0 ms | 20 starts |\n"
+    )
+
+    assert bench_compare.main(str(old), str(new)) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2] == (
+        "| memory | launch-guard: peak RSS (VmHWM) | 10.0 | 11.5 | +15% | **regressed** (> 10% worse); "
+        "**goal not met**: peak RSS ≤ 12 MB (11.4 MiB) after 50 invocations |"
+    )
+    assert lines[3] == (
+        "| cold start | launch-guard: spawn → first poll | 5.0 | 5.2 | +4% | goal met: init ≤ 12 ms median |"
+    )
