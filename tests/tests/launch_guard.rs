@@ -42,10 +42,6 @@ impl Bed {
         support::decide(self.guard(), action).await
     }
 
-    async fn lifecycle_state(&self, instance_id: &str) -> Option<String> {
-        self.cluster.lifecycle_state(instance_id).await.unwrap()
-    }
-
     async fn instance_state(&self, instance_id: &str) -> Option<String> {
         self.cluster.instance_state(instance_id).await.unwrap()
     }

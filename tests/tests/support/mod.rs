@@ -157,6 +157,11 @@ impl Bed {
         self.cluster.group_state(name).await.unwrap()
     }
 
+    /// The instance's lifecycle state in its group, if it is in one.
+    pub async fn lifecycle_state(&self, instance_id: &str) -> Option<String> {
+        self.cluster.lifecycle_state(instance_id).await.unwrap()
+    }
+
     /// The value of the tag `key` on the instance, if it carries it.
     pub async fn tag_of(&self, instance_id: &str, key: &str) -> Option<String> {
         self.cluster.instance_tag(instance_id, key).await.unwrap()
