@@ -20,7 +20,7 @@ use shared::checks::membership::{Membership, auto_scaling_group};
 use shared::checks::{CheckName, Violation};
 use shared::decision::Finding;
 use shared::facts::InstanceFacts;
-use shared::policy::{BudgetPolicy, Mode, Policy};
+use shared::policy::{BudgetPolicy, ClusterTag, Mode, Policy};
 use shared::ports::{AwsResult, ClusterGroupsRead, ClusterInstancesRead, Ports};
 use shared::time::format_rfc3339;
 
@@ -32,6 +32,8 @@ use crate::table::{Table, write_table};
 pub struct AuditReport {
     pub cluster: String,
     pub cluster_tag_key: String,
+    /// The value members carry; `null` when any value of the key means member.
+    pub cluster_tag_value: Option<String>,
     pub mode: Mode,
     pub time: String,
     pub summary: Counts,
@@ -140,7 +142,7 @@ impl AuditReport {
 pub async fn run(policy: &Policy, aws: &impl Ports, now: SystemTime) -> AwsResult<AuditReport> {
     let listed = aws
         .instances()
-        .cluster_instances(&policy.cluster_tag_key)
+        .cluster_instances(&policy.cluster_tag)
         .await?;
     let (listed, budget) = match policy.budget.is_on() {
         true => {
@@ -169,12 +171,12 @@ async fn measure_listed(
     aws: &impl Ports,
     instances: Vec<InstanceFacts>,
 ) -> (Vec<InstanceFacts>, Result<(Usage, usize), String>) {
-    let groups = match aws.groups().cluster_groups(&policy.cluster_tag_key).await {
+    let groups = match aws.groups().cluster_groups(&policy.cluster_tag).await {
         Ok(groups) => groups,
         Err(err) => return (instances, Err(MeasureError::from(err).to_string())),
     };
     let state = Arc::new(ClusterState { instances, groups });
-    let guarded = GuardedGroups::new(&policy.hook_name);
+    let guarded = GuardedGroups::of(policy);
     let measured = measure::measure_state(
         Arc::clone(&state),
         aws.instances(),
@@ -269,7 +271,8 @@ fn report(
     }
     AuditReport {
         cluster: policy.cluster.clone(),
-        cluster_tag_key: policy.cluster_tag_key.clone(),
+        cluster_tag_key: policy.cluster_tag.key.clone(),
+        cluster_tag_value: policy.cluster_tag.value.clone(),
         mode: policy.mode,
         time: format_rfc3339(whole_seconds(now)),
         summary: Counts {
@@ -356,7 +359,13 @@ pub fn write_text(report: &AuditReport, out: &mut (impl Write + ?Sized)) -> io::
     writeln!(
         out,
         "cluster {} (tag `{}`), mode {}, {}\n",
-        report.cluster, report.cluster_tag_key, report.mode, report.time
+        report.cluster,
+        ClusterTag {
+            key: report.cluster_tag_key.clone(),
+            value: report.cluster_tag_value.clone(),
+        },
+        report.mode,
+        report.time
     )?;
     if report.instances.is_empty() {
         writeln!(out, "no cluster instance is pending or running")?;

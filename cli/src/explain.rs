@@ -162,7 +162,7 @@ pub async fn run(
         }
         Notification::Action { action, .. } => *action,
     };
-    let guarded = GuardedGroups::new(&policy.hook_name);
+    let guarded = GuardedGroups::of(policy);
     let launch = Launch {
         action: &action,
         now,

@@ -15,7 +15,7 @@ use shared::policy::Policy;
 pub const NOW_SECS: u64 = 1_790_000_000; // 2026-09-21T14:13:20Z
 pub const CLUSTER_TAG: &str = "kubernetes.io/cluster/prod";
 pub const GROUP: &str = "prod-general";
-pub const HOOK: &str = "scaling-guard-launch";
+pub const HOOK: &str = "scaling-guard-prod";
 pub const IMAGE: &str = "ami-0ccc0001";
 pub const SUBNET: &str = "subnet-0aaa0001";
 pub const PROFILE: &str = "arn:aws:iam::123456789012:instance-profile/prod-node";

@@ -80,7 +80,11 @@ fn scope_rows(policy: &Policy) -> Vec<Row> {
     let audit_only = policy.audit_only_checks.iter().map(|c| c.as_str());
     vec![
         ("GUARD_CLUSTER", policy.cluster.clone()),
-        ("GUARD_CLUSTER_TAG_KEY", policy.cluster_tag_key.clone()),
+        ("GUARD_CLUSTER_TAG_KEY", policy.cluster_tag.key.clone()),
+        (
+            "GUARD_CLUSTER_TAG_VALUE",
+            optional(policy.cluster_tag.value(), "(any value)"),
+        ),
         ("GUARD_MODE", policy.mode.to_string()),
         ("GUARD_AUDIT_ONLY_CHECKS", list(audit_only)),
     ]
@@ -223,6 +227,28 @@ fn response_rows(policy: &Policy) -> Vec<Row> {
             policy.max_remediations_per_hour.to_string(),
         ),
         (TOPIC_SETTING, policy.alert_topic_arn.clone()),
+        (
+            "GUARD_BUDGET_ALARM_NAMES",
+            list(&policy.alarms.budget_alarm_names),
+        ),
+        (
+            "GUARD_SURGE_ALARM_PREFIX",
+            optional(policy.alarms.surge_alarm_prefix.as_ref(), UNSET),
+        ),
+        (
+            "GUARD_HOOK_NOTIFICATION_TARGET_ARN",
+            optional(
+                policy.hook_notification.as_ref().map(|n| &n.target_arn),
+                "(unset: EventBridge)",
+            ),
+        ),
+        (
+            "GUARD_HOOK_NOTIFICATION_ROLE_ARN",
+            optional(
+                policy.hook_notification.as_ref().map(|n| &n.role_arn),
+                UNSET,
+            ),
+        ),
     ]
 }
 
@@ -331,7 +357,7 @@ mod tests {
         let loaded = settings.load().unwrap();
         let effective = effective_settings(&loaded.policy, &settings);
         // Every `GUARD_*` setting the policy reads.
-        assert_eq!(effective.len(), 39);
+        assert_eq!(effective.len(), 44);
         let find = |name: &str| effective.iter().find(|s| s.name == name).cloned().unwrap();
         assert_eq!(
             find("GUARD_CLUSTER_TAG_KEY"),

@@ -266,7 +266,7 @@ impl RemediationWindow {
         let mut alerted = None;
         for instance in instances
             .iter()
-            .filter(|i| i.tags.contains_key(&policy.cluster_tag_key))
+            .filter(|i| policy.cluster_tag.matches(&i.tags))
         {
             if within(instance, REMEDIATED_TAG).is_some() {
                 ids.push(&instance.instance_id);

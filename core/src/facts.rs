@@ -155,6 +155,13 @@ pub struct HookFacts {
     pub transition: String,
     pub default_result: Option<String>,
     pub heartbeat_timeout: Option<i32>,
+    /// Where the hook notifies (`NotificationTargetARN`); `None`: EventBridge
+    /// alone.
+    pub notification_target_arn: Option<String>,
+    /// The role Auto Scaling assumes to notify the target (`RoleARN`).
+    pub role_arn: Option<String>,
+    /// `NotificationMetadata`, passed with every notification.
+    pub notification_metadata: Option<String>,
 }
 
 /// What `DescribeInstanceTypes` says about one type.
@@ -175,12 +182,5 @@ impl GroupInstance {
     /// Its launch waits for a hook (`Pending:Wait`).
     pub fn waits(&self) -> bool {
         self.lifecycle_state == PENDING_WAIT
-    }
-}
-
-impl GroupFacts {
-    /// Whether the group is a member of the cluster the policy guards.
-    pub fn is_member_of(&self, cluster_tag_key: &str) -> bool {
-        self.tags.contains_key(cluster_tag_key)
     }
 }

@@ -10,6 +10,11 @@ Closes these moto gaps (each patch below says which one):
   implemented by moto;
 * `NotificationMetadata` of `PutLifecycleHook` and the
   `LifecycleHookSpecificationList` of `CreateAutoScalingGroup`: dropped by moto;
+* notification targets of lifecycle hooks: moto describes every hook with a
+  made-up `NotificationTargetARN` and `RoleARN` and notifies nobody; here a hook
+  has the target and role it was put with (or none), and a hook with an SQS
+  queue target sends it the test message when put and one message per launch
+  it holds, as AWS does;
 * hooks outliving their group: moto keeps them after `DeleteAutoScalingGroup`;
 * the `Launch` process: moto records `SuspendProcesses` but keeps launching;
 * warm pools: moto stores `PutWarmPool` but never puts an instance in a pool
@@ -28,6 +33,7 @@ Actions live on the moto backend object of their account and region, so moto's
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import uuid
 from typing import Any
@@ -43,6 +49,7 @@ from moto.autoscaling.models import (
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
+from moto.sqs.models import sqs_backends
 
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
 PENDING_WAIT = "Pending:Wait"
@@ -333,6 +340,128 @@ def _hold(
         _actions(backend)[action.token] = action
         now = time.time()
         _clock(backend)[action.token] = {"created": now, "heartbeat": now}
+        _notify(hook, _launch_message(action))
+
+
+# --- notification targets (SQS) ---------------------------------------------
+
+
+def _aws_time() -> str:
+    """Now, as Auto Scaling writes it in its messages (milliseconds, UTC)."""
+    return utcnow().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _sqs_queue(arn: str) -> Any:
+    """The moto queue an `arn:aws:sqs:REGION:ACCOUNT:NAME` names, or None
+    (no such queue, or not an SQS ARN)."""
+    parts = arn.split(":")
+    if len(parts) != 6 or parts[2] != "sqs":
+        return None
+    _, _, _, region, account, name = parts
+    return sqs_backends[account][region].queues.get(name)
+
+
+def _refuse_unless_deliverable(target: str, role: str | None) -> None:
+    """AWS sends a target a test message when a hook is put with it, and
+    refuses the hook when that fails: a queue that does not exist. A FIFO
+    queue is refused too (lifecycle hooks do not work with FIFO queues: their
+    messages carry no MessageGroupId). SNS and other targets are accepted
+    unchecked (and never notified here)."""
+    if not target.startswith("arn:aws:sqs:"):
+        return
+    queue = _sqs_queue(target)
+    if queue is None or queue.fifo_queue:
+        raise ValidationError(
+            f"Unable to publish test message to notification target {target} using IAM role {role}. "
+            "Please check your target and role configuration and try to put lifecycle hook again."
+        )
+
+
+def _notify(hook: LifecycleHook, message: dict[str, Any]) -> None:
+    """Sends `message` (JSON, the SQS format) to the hook's SQS target, if any."""
+    target = hook.notification_target_arn
+    queue = _sqs_queue(target) if target else None
+    if queue is not None:
+        _, _, _, region, account, _ = target.split(":")
+        sqs_backends[account][region].send_message(queue.name, json.dumps(message))
+
+
+def _launch_message(action: LifecycleAction) -> dict[str, Any]:
+    """The message AWS sends a hook's SQS target for a launch waiting on it."""
+    message = {
+        "Origin": action.origin,
+        "LifecycleHookName": action.hook,
+        "Destination": action.destination,
+        "AccountId": action.account,
+        "RequestId": str(uuid.uuid4()),
+        "LifecycleTransition": action.transition,
+        "AutoScalingGroupName": action.group,
+        "Service": "AWS Auto Scaling",
+        "Time": _aws_time(),
+        "EC2InstanceId": action.instance_id,
+        "LifecycleActionToken": action.token,
+    }
+    if action.notification_metadata is not None:
+        message["NotificationMetadata"] = action.notification_metadata
+    return message
+
+
+def _test_message(backend: AutoScalingBackend, group: FakeAutoScalingGroup) -> dict[str, Any]:
+    """The message AWS sends a target when a hook is put with it."""
+    return {
+        "AccountId": backend.account_id,
+        "RequestId": str(uuid.uuid4()),
+        "AutoScalingGroupARN": group.arn,
+        "AutoScalingGroupName": group.name,
+        "Service": "AWS Auto Scaling",
+        "Event": "autoscaling:TEST_NOTIFICATION",
+        "Time": _aws_time(),
+    }
+
+
+def _patch_hook_targets() -> None:
+    """Gap: moto gives every hook the same made-up `NotificationTargetARN` and
+    `RoleARN`, whatever it was put with, and notifies nobody. Wraps
+    `LifecycleHook.__init__` (no target, no role) and
+    `AutoScalingResponse.put_lifecycle_hook` (the hooks of
+    `LifecycleHookSpecificationList` get theirs in `_patch_hook_metadata`):
+    a hook keeps the target and role it was put with; as on AWS, an update
+    that names neither keeps them and an empty value clears them; a hook put
+    with an SQS target sends it the test message, and refuses a target it
+    cannot send to (nothing is put then). `_hold` sends each launch's
+    message."""
+    original_init = LifecycleHook.__init__
+    original_put = AutoScalingResponse.put_lifecycle_hook
+
+    def __init__(self: LifecycleHook, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.notification_target_arn = None
+        self.role_arn = None
+
+    def put_lifecycle_hook(self: AutoScalingResponse) -> Any:
+        backend = self.autoscaling_backend
+        group = self._get_param("AutoScalingGroupName")
+        key = f"{group}_{self._get_param('LifecycleHookName')}"
+        before = backend.lifecycle_hooks.get(key)
+        target = self._get_param("NotificationTargetARN")
+        role = self._get_param("RoleARN")
+        if target is None and before is not None:
+            target = before.notification_target_arn
+        if role is None and before is not None:
+            role = before.role_arn
+        named_target = bool(self._get_param("NotificationTargetARN"))
+        if named_target:
+            _refuse_unless_deliverable(target, role)
+        result = original_put(self)
+        hook = backend.lifecycle_hooks[key]
+        hook.notification_target_arn = target or None
+        hook.role_arn = role or None
+        if named_target and group in backend.autoscaling_groups:
+            _notify(hook, _test_message(backend, backend.autoscaling_groups[group]))
+        return result
+
+    LifecycleHook.__init__ = __init__  # type: ignore[method-assign]
+    AutoScalingResponse.put_lifecycle_hook = put_lifecycle_hook  # type: ignore[method-assign]
 
 
 # --- warm pools (the control endpoint's launch and enter) --------------------
@@ -566,7 +695,8 @@ def _int_or_none(value: Any) -> int | None:
 
 def _patch_hook_metadata() -> None:
     """Gap: moto drops `NotificationMetadata` (PutLifecycleHook) and
-    `LifecycleHookSpecificationList` (CreateAutoScalingGroup). Wraps
+    `LifecycleHookSpecificationList` (CreateAutoScalingGroup; its hooks keep
+    their `NotificationTargetARN` and `RoleARN` too). Wraps
     `AutoScalingResponse.put_lifecycle_hook` and `.create_auto_scaling_group`;
     DescribeLifecycleHooks then shows the metadata."""
     LifecycleHook.notification_metadata = None  # type: ignore[attr-defined]
@@ -596,6 +726,9 @@ def _patch_hook_metadata() -> None:
                 result=spec.get("DefaultResult"),
             )
             hook.notification_metadata = spec.get("NotificationMetadata")
+            # Before the first launches, which notify the target (_hold).
+            hook.notification_target_arn = spec.get("NotificationTargetARN") or None
+            hook.role_arn = spec.get("RoleARN") or None
         try:
             return original_create(self)
         except Exception:
@@ -663,6 +796,7 @@ def install() -> None:
     _patch_bounds()
     _patch_backend()
     _patch_hook_metadata()
+    _patch_hook_targets()
     _patch_describe_warm_pool()
     AutoScalingResponse.complete_lifecycle_action = complete_lifecycle_action  # type: ignore[attr-defined]
     AutoScalingResponse.record_lifecycle_action_heartbeat = record_lifecycle_action_heartbeat  # type: ignore[attr-defined]

@@ -64,7 +64,9 @@ for what moto cannot do through the AWS API. Everything else goes to moto.
             delay, per operation; a delayed call sleeps outside the lock below)
     GET    /_scaling_guard/requests[?operation=NAME]
            -> 200 [{seq, done_seq, service, operation, fault, rule, status,
-                    received, answered}]   (every AWS request, in order)
+                    received, answered, targets, caller}]   (every AWS request,
+                    in order; targets: the groups and instances it names;
+                    caller: the access key id that signed it)
     DELETE /_scaling_guard/requests -> 200 []
 
     GET  /_scaling_guard/sns/published?topic=ARN

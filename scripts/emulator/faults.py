@@ -48,7 +48,7 @@ from . import cloudwatch_cbor
 
 KINDS = ("throttle", "error", "latency")
 RULE_KEYS = {"operation", "service", "kind", "count", "share", "skip", "latency_ms", "status"}
-_SCOPE = re.compile(r"Credential=[^/,]+/[^/,]+/[^/,]+/([^/,]+)/aws4_request")
+_SCOPE = re.compile(r"Credential=([^/,]+)/[^/,]+/[^/,]+/([^/,]+)/aws4_request")
 
 _seq_lock = threading.Lock()
 _seq = itertools.count(1)
@@ -227,13 +227,38 @@ class Call:
     service: str | None
     operation: str | None
     protocol: str  # "query", "ec2", "json", "cbor" or "other"
+    # The groups and instances a form-encoded request names (`AutoScalingGroupName`,
+    # `InstanceId.N`, `ResourceId.N`, `Tags.member.N.ResourceId`), so that a test
+    # can tell which cluster's resources a call acted on.
+    targets: tuple[str, ...] = ()
+    # The access key id that signed it: several guards on one emulator each
+    # sign with their own, so the journal tells whose call it was.
+    caller: str | None = None
+
+
+_TARGET_PARAMETERS = {"AutoScalingGroupName", "InstanceId", "InstanceIds", "ResourceId"}
+
+
+def _targets(params: dict[str, list[str]]) -> tuple[str, ...]:
+    """The values of the parameters that name a group or an instance; list
+    members (`.N`, `.member.N`) included."""
+    found: set[str] = set()
+    for key, values in params.items():
+        parts = [part for part in key.split(".") if not part.isdigit() and part != "member"]
+        if parts and parts[-1] in _TARGET_PARAMETERS:
+            found.update(values)
+    return tuple(sorted(found))
 
 
 def identify(environ: dict[str, Any]) -> Call:
     """Service and operation of an AWS request. Reads (and puts back) a
     form-encoded body to find its `Action=`."""
     scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    service = scope.group(1) if scope else None
+    call = _identify(environ, scope.group(2) if scope else None)
+    return dataclasses.replace(call, caller=scope.group(1) if scope else None)
+
+
+def _identify(environ: dict[str, Any], service: str | None) -> Call:
     if cloudwatch_cbor.handles(environ):
         operation = environ["PATH_INFO"][len(cloudwatch_cbor.PREFIX):].strip("/")
         return Call(service or "monitoring", operation, "cbor")
@@ -248,10 +273,11 @@ def identify(environ: dict[str, Any]) -> Call:
         raw = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(raw)
         environ["CONTENT_LENGTH"] = str(len(raw))
-        action = urllib.parse.parse_qs(raw.decode(errors="replace")).get("Action", [None])[0]
+        params = urllib.parse.parse_qs(raw.decode(errors="replace"))
+        action = params.get("Action", [None])[0]
     if action is None:
         return Call(service, None, "other")
-    return Call(service, action, "ec2" if service == "ec2" else "query")
+    return Call(service, action, "ec2" if service == "ec2" else "query", _targets(params))
 
 
 _QUERY_CODES = {
@@ -365,6 +391,8 @@ def serve(
             "status": int(status_line.get("status", "0 ?").split(" ", 1)[0]),
             "received": received,
             "answered": time.time(),
+            "targets": list(call.targets),
+            "caller": call.caller,
         }
     )
     return result

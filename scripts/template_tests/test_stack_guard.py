@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from template_iam import TAG_KEY, allowing, template
+from template_iam import CUSTOM, CUSTOM_KEY, CUSTOM_VALUE, DEFAULT, TAG_KEY, allowing, template
 
 
 def test_the_guard_validates_the_policy_the_functions_get() -> None:
@@ -36,9 +36,22 @@ def test_the_functions_wait_for_the_guard(function: str) -> None:
         "autoscaling:DeleteTags",
     ],
 )
-def test_the_cleanup_changes_only_cluster_groups(action: str) -> None:
-    (statement,) = allowing("StackGuardRole", action)
-    assert statement.body["Condition"]["StringLike"] == {f"aws:ResourceTag/{TAG_KEY}": "*"}
+@pytest.mark.parametrize(
+    "deployment, operator, tag",
+    [
+        # The default key names the cluster by itself: any value.
+        (DEFAULT, "StringLike", {f"aws:ResourceTag/{TAG_KEY}": "*"}),
+        # A key every cluster carries: only key and value name this one, so
+        # another cluster's cleanup never touches this cluster's groups.
+        (CUSTOM, "StringEquals", {f"aws:ResourceTag/{CUSTOM_KEY}": CUSTOM_VALUE}),
+    ],
+    ids=["default-key", "custom-key"],
+)
+def test_the_cleanup_changes_only_cluster_groups(
+    action: str, deployment: dict[str, str], operator: str, tag: dict[str, str]
+) -> None:
+    (statement,) = allowing("StackGuardRole", action, deployment)
+    assert statement.body["Condition"][operator] == tag
 
 
 def test_the_cleanup_deletes_only_the_guards_suspension_tag() -> None:

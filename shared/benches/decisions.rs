@@ -184,7 +184,7 @@ mod services {
     /// subnet and type known.
     fn fake_cluster(policy: &Policy, size: usize) -> (FakeAws, LifecycleAction) {
         let aws = FakeAws::new();
-        let tag = (policy.cluster_tag_key.clone(), "owned".to_owned());
+        let tag = (policy.cluster_tag.key.clone(), "owned".to_owned());
         let node = compliant_node();
         let mut candidate = node.instance.clone();
         candidate.tags.extend([tag.clone()]);
@@ -271,7 +271,7 @@ mod services {
         });
 
         let state = runtime
-            .block_on(read_cluster(&policy.cluster_tag_key, &aws, &aws))
+            .block_on(read_cluster(&policy.cluster_tag, &aws, &aws))
             .unwrap();
         assert_eq!(state.instances.len(), size);
         let state = std::sync::Arc::new(state);

@@ -350,7 +350,7 @@ async fn read_cluster(
     aws: &impl Ports,
     until: Instant,
 ) -> Result<ClusterState, Missing> {
-    let read = measure::read_cluster(&policy.cluster_tag_key, aws.instances(), aws.groups());
+    let read = measure::read_cluster(&policy.cluster_tag, aws.instances(), aws.groups());
     match timeout_at(until, read).await {
         Ok(read) => Ok(read?),
         Err(_) => Err(Missing::Late),
@@ -374,7 +374,7 @@ async fn group_of(
             .unwrap_or_else(|_| Err(AwsError::new("DescribeAutoScalingGroups", None, LATE))),
     };
     match read {
-        Ok(Some(group)) if group.is_member_of(&policy.cluster_tag_key) => Ok(Ok(group)),
+        Ok(Some(group)) if policy.cluster_tag.matches(&group.tags) => Ok(Ok(group)),
         Ok(Some(_)) => Ok(Err(format!(
             "group `{}` is not a member of cluster `{}`",
             action.group, policy.cluster

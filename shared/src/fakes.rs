@@ -16,6 +16,7 @@ use crate::facts::{
     GroupFacts, HookFacts, ImageFacts, InstanceFacts, InstanceTypeSpec, SubnetFacts, VolumeFacts,
 };
 use crate::lifecycle::LifecycleAction;
+use crate::policy::ClusterTag;
 use crate::ports::{
     AlarmRead, AlertPublish, AwsError, AwsResult, ClusterGroupsRead, ClusterInstancesRead,
     Completion, GroupRead, InstanceRead, InstanceTag, InstanceTypesRead, LifecycleComplete, Metric,
@@ -315,7 +316,7 @@ impl InstanceRead for FakeAws {
 }
 
 impl ClusterInstancesRead for FakeAws {
-    async fn cluster_instances(&self, tag_key: &str) -> AwsResult<Vec<InstanceFacts>> {
+    async fn cluster_instances(&self, tag: &ClusterTag) -> AwsResult<Vec<InstanceFacts>> {
         self.pace("DescribeInstances").await;
         // Yield like a real call would, so concurrent handlers interleave.
         tokio::task::yield_now().await;
@@ -323,9 +324,7 @@ impl ClusterInstancesRead for FakeAws {
         Ok(state
             .instances
             .values()
-            .filter(|i| {
-                i.tags.contains_key(tag_key) && matches!(i.state.as_str(), "pending" | "running")
-            })
+            .filter(|i| tag.matches(&i.tags) && matches!(i.state.as_str(), "pending" | "running"))
             .cloned()
             .collect())
     }
@@ -388,13 +387,13 @@ impl InstanceTypesRead for FakeAws {
 }
 
 impl ClusterGroupsRead for FakeAws {
-    async fn cluster_groups(&self, tag_key: &str) -> AwsResult<Vec<GroupFacts>> {
+    async fn cluster_groups(&self, tag: &ClusterTag) -> AwsResult<Vec<GroupFacts>> {
         self.pace("DescribeAutoScalingGroups").await;
         let state = self.call("DescribeAutoScalingGroups")?;
         Ok(state
             .groups
             .values()
-            .filter(|g| g.tags.contains_key(tag_key))
+            .filter(|g| tag.matches(&g.tags))
             .cloned()
             .collect())
     }
@@ -611,8 +610,19 @@ impl ScaleOutControl for FakeAws {
                 transition: crate::lifecycle::LAUNCHING.to_owned(),
                 default_result: Some(default_result.to_owned()),
                 heartbeat_timeout: Some(heartbeat_seconds),
+                ..HookFacts::default()
             },
         );
+        Ok(())
+    }
+
+    /// Like Auto Scaling: a hook of the same name is replaced.
+    async fn put_hook(&self, group: &str, hook: &HookFacts) -> AwsResult<()> {
+        self.change_group("PutLifecycleHook", group, |_| {}).await?;
+        let mut state = self.state();
+        let hooks = state.hooks.entry(group.to_owned()).or_default();
+        hooks.retain(|h| h.name != hook.name);
+        hooks.push(hook.clone());
         Ok(())
     }
 

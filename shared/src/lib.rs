@@ -18,6 +18,7 @@ pub mod deadline;
 pub mod fakes;
 pub mod lifecycle;
 pub mod ports;
+pub mod sqs;
 pub mod startup;
 pub mod suspension;
 

@@ -7,6 +7,8 @@ use aws_lambda_events::sqs::SqsEvent;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::sqs::{self, RecordProblem};
+
 pub use guard_core::lifecycle::*;
 
 /// What launch-guard is invoked with.
@@ -21,7 +23,7 @@ pub enum Payload {
 }
 
 /// The `eventSource` of every record of an SQS batch.
-pub const SQS_EVENT_SOURCE: &str = "aws:sqs";
+pub use crate::sqs::SQS_EVENT_SOURCE;
 /// The `EventSource` of every record of an SNS envelope.
 pub const SNS_EVENT_SOURCE: &str = "aws:sns";
 
@@ -80,60 +82,25 @@ pub fn parse_payload(payload: Value) -> Result<Payload, EventError> {
     let Some(records) = payload.get("Records") else {
         return parse(payload).map(Payload::Single);
     };
-    let records = records.as_array().ok_or_else(|| {
-        EventError::Unrecognised(format!("`Records` is {}, not a list", kind(records)))
+    sqs::check_records(records, sns_envelope).map_err(|problem| match problem {
+        RecordProblem::Source(problem) => EventError::Unrecognised(problem),
+        RecordProblem::MessageId(problem) => EventError::BadDetail(format!("sqs batch: {problem}")),
     })?;
-    if records.is_empty() {
-        return Err(EventError::Unrecognised("`Records` is empty".into()));
-    }
-    for (index, record) in records.iter().enumerate() {
-        check_sqs_record(index, record)?;
-    }
     serde_json::from_value(payload)
         .map(Payload::Batch)
         .map_err(|e| EventError::BadDetail(format!("sqs batch: {e}")))
 }
 
-/// A record of an SQS batch says it comes from SQS and names its message.
-fn check_sqs_record(index: usize, record: &Value) -> Result<(), EventError> {
+/// An SNS envelope is no SQS batch: the hook's queue, not a topic, must be
+/// subscribed.
+fn sns_envelope(index: usize, record: &Value) -> Option<RecordProblem> {
     let is_sns = record.get("EventSource").and_then(Value::as_str) == Some(SNS_EVENT_SOURCE)
         || record.get("Sns").is_some();
-    if is_sns {
-        return Err(EventError::Unrecognised(format!(
+    is_sns.then(|| {
+        RecordProblem::Source(format!(
             "an SNS envelope (Records[{index}].EventSource `{SNS_EVENT_SOURCE}`); subscribe the hook's queue, not a topic"
-        )));
-    }
-    match record.get("eventSource") {
-        Some(Value::String(source)) if source == SQS_EVENT_SOURCE => {}
-        Some(Value::String(source)) => {
-            return Err(EventError::Unrecognised(format!(
-                "Records[{index}] has eventSource `{source}`, not `{SQS_EVENT_SOURCE}`"
-            )));
-        }
-        _ => {
-            return Err(EventError::Unrecognised(format!(
-                "Records[{index}] without eventSource `{SQS_EVENT_SOURCE}`"
-            )));
-        }
-    }
-    match record.get("messageId").and_then(Value::as_str) {
-        Some(id) if !id.trim().is_empty() => Ok(()),
-        _ => Err(EventError::BadDetail(format!(
-            "sqs batch: Records[{index}] has no messageId"
-        ))),
-    }
-}
-
-/// The JSON type of a value, for messages.
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
+        ))
+    })
 }
 
 /// Parses the text of an SQS message body.
@@ -185,7 +152,7 @@ mod tests {
             panic!("not an action");
         };
         assert_eq!(action.transition, LAUNCHING);
-        assert_eq!(action.hook, "scaling-guard-launch");
+        assert_eq!(action.hook, "scaling-guard-prod");
         assert_eq!(action.instance_id, "i-0a1b2c3d4e5f60718");
         assert_eq!(action.origin.as_deref(), Some("EC2"));
         assert_eq!(origin.account.as_deref(), Some("123456789012"));

@@ -12,6 +12,7 @@ use crate::facts::{
     GroupFacts, HookFacts, ImageFacts, InstanceFacts, InstanceTypeSpec, SubnetFacts, VolumeFacts,
 };
 use crate::lifecycle::LifecycleAction;
+use crate::policy::ClusterTag;
 
 /// An AWS call failed after the SDK's own retries.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,10 +85,11 @@ pub trait RecommendedImagesRead: Send + Sync {
 
 /// Reads every instance of the cluster (all pages).
 pub trait ClusterInstancesRead: Send + Sync {
-    /// Instances carrying the tag `tag_key`, in state `pending` or `running`.
+    /// Instances carrying the cluster tag (key and, when pinned, value), in
+    /// state `pending` or `running`.
     fn cluster_instances(
         &self,
-        tag_key: &str,
+        tag: &ClusterTag,
     ) -> impl Future<Output = AwsResult<Vec<InstanceFacts>>> + Send;
 }
 
@@ -102,10 +104,11 @@ pub trait InstanceTypesRead: Send + Sync {
 
 /// Reads the cluster's groups and their hooks.
 pub trait ClusterGroupsRead: Send + Sync {
-    /// Every group carrying the tag `tag_key` (all pages).
+    /// Every group carrying the cluster tag (key and, when pinned, value;
+    /// all pages).
     fn cluster_groups(
         &self,
-        tag_key: &str,
+        tag: &ClusterTag,
     ) -> impl Future<Output = AwsResult<Vec<GroupFacts>>> + Send;
     /// The group's lifecycle hooks.
     fn lifecycle_hooks(
@@ -209,6 +212,11 @@ pub trait ScaleOutControl: Send + Sync {
         heartbeat_seconds: i32,
         metadata: &str,
     ) -> impl Future<Output = AwsResult<()>> + Send;
+    /// `PutLifecycleHook` with every setting of `hook`: its name, transition,
+    /// heartbeat, default result, notification target and role, and
+    /// metadata (stack-guard, moving the guard's hook to its new name).
+    fn put_hook(&self, group: &str, hook: &HookFacts)
+    -> impl Future<Output = AwsResult<()>> + Send;
     /// `DeleteLifecycleHook` of the hook named `hook` (stack-guard, when its
     /// stack is deleted). A hook, or a group, that no longer exists is
     /// `Ok`: there is nothing left to remove.

@@ -29,7 +29,7 @@ use shared::facts::{
     CpuOptions, GroupFacts, HttpTokens, ImageFacts, InstanceFacts, SubnetFacts, VolumeFacts,
 };
 use shared::lifecycle::{LAUNCHING, LifecycleAction};
-use shared::policy::Policy;
+use shared::policy::{ClusterTag, Policy};
 use shared::ports::{
     AlertPublish, AwsError, ClusterGroupsRead, ClusterInstancesRead, Completion, GroupRead,
     InstanceRead, LifecycleComplete, NetworkImageRead, RecommendedImagesRead, ScaleOutControl,
@@ -68,7 +68,7 @@ use aws_sdk_ssm::operation::get_parameters::{
 use aws_sdk_ssm::types::Parameter;
 
 const TOKEN: &str = "c613620e-07e2-4ed2-a9e2-ef8258911ade";
-const HOOK: &str = "scaling-guard-launch";
+const HOOK: &str = "scaling-guard-prod";
 const GROUP: &str = "prod-general";
 const INSTANCE: &str = "i-0a1b2c3d4e5f60718";
 const IMAGE: &str = "ami-0123456789abcdef0";
@@ -1122,6 +1122,129 @@ async fn alarm_states_are_asked_for_metric_and_composite_alarms() {
     assert_eq!(requests[0].alarm_names(), ["cpu-surge", "request-surge"]);
 }
 
+#[tokio::test]
+async fn a_surge_alarm_is_confirmed_only_when_describe_alarms_answers_it_in_alarm() {
+    use aws_sdk_cloudwatch::operation::describe_alarms::{
+        DescribeAlarmsInput, DescribeAlarmsOutput,
+    };
+    use aws_sdk_cloudwatch::types::{AlarmType, CompositeAlarm, MetricAlarm, StateValue};
+    use shared::aws::CloudWatch;
+    use shared::ports::AlarmRead;
+
+    // budget-guard confirms one surge alarm before it suspends (issue 20,
+    // scenario 4). An answer that ignored the state filter, with the alarm
+    // back in OK (metric) or never in ALARM (composite), confirms nothing.
+    let (seen, record) = recorder::<DescribeAlarmsInput>();
+    let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+        .match_requests(record)
+        .then_output(|| {
+            DescribeAlarmsOutput::builder()
+                .metric_alarms(
+                    MetricAlarm::builder()
+                        .alarm_name("scaling-guard-surge-requests")
+                        .state_value(StateValue::Ok)
+                        .build(),
+                )
+                .composite_alarms(
+                    CompositeAlarm::builder()
+                        .alarm_name("scaling-guard-surge-requests")
+                        .state_value(StateValue::InsufficientData)
+                        .build(),
+                )
+                .build()
+        });
+    let cloudwatch = CloudWatch::new(mocked!(aws_sdk_cloudwatch, RuleMode::Sequential, [&rule]));
+
+    let firing = cloudwatch
+        .alarms_in_alarm(&["scaling-guard-surge-requests".to_owned()])
+        .await;
+
+    assert_eq!(firing, Ok(vec![]));
+    let requests = taken(&seen);
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].alarm_names(), ["scaling-guard-surge-requests"]);
+    assert_eq!(
+        requests[0].alarm_types(),
+        [AlarmType::MetricAlarm, AlarmType::CompositeAlarm]
+    );
+    assert_eq!(requests[0].state_value(), Some(&StateValue::Alarm));
+}
+
+// ---------------------------------------------------------------------------
+// Auto Scaling: PutLifecycleHook of enrollment with SQS delivery
+// ---------------------------------------------------------------------------
+
+const LAUNCH_QUEUE: &str = "arn:aws:sqs:eu-west-1:123456789012:scaling-guard-launches";
+const NOTIFICATION_ROLE: &str = "arn:aws:iam::123456789012:role/scaling-guard-hook-notification";
+const ENROLLMENT_METADATA: &str = r#"{"by":"scaling-guard","cluster":"prod"}"#;
+
+/// The hook budget-guard enrolls, notifying `target` with `role`.
+fn enrolled_hook(target: Option<&str>, role: Option<&str>) -> shared::facts::HookFacts {
+    shared::facts::HookFacts {
+        name: HOOK.to_owned(),
+        transition: LAUNCHING.to_owned(),
+        default_result: Some("ABANDON".to_owned()),
+        heartbeat_timeout: Some(600),
+        notification_target_arn: target.map(str::to_owned),
+        role_arn: role.map(str::to_owned),
+        notification_metadata: Some(ENROLLMENT_METADATA.to_owned()),
+    }
+}
+
+/// The `PutLifecycleHook` requests `hook` makes, put on `GROUP`.
+async fn put_requests(
+    hook: &shared::facts::HookFacts,
+) -> Vec<aws_sdk_autoscaling::operation::put_lifecycle_hook::PutLifecycleHookInput> {
+    use aws_sdk_autoscaling::operation::put_lifecycle_hook::{
+        PutLifecycleHookInput, PutLifecycleHookOutput,
+    };
+    let (seen, record) = recorder::<PutLifecycleHookInput>();
+    let rule = mock!(aws_sdk_autoscaling::Client::put_lifecycle_hook)
+        .match_requests(record)
+        .then_output(|| PutLifecycleHookOutput::builder().build());
+
+    let put = auto_scaling(&[&rule]).put_hook(GROUP, hook).await;
+
+    assert_eq!(put, Ok(()));
+    taken(&seen)
+}
+
+#[tokio::test]
+async fn an_enrolled_hook_with_sqs_delivery_sends_the_queue_as_its_target_with_the_role() {
+    let requests = put_requests(&enrolled_hook(Some(LAUNCH_QUEUE), Some(NOTIFICATION_ROLE))).await;
+
+    let expected =
+        aws_sdk_autoscaling::operation::put_lifecycle_hook::PutLifecycleHookInput::builder()
+            .lifecycle_hook_name(HOOK)
+            .auto_scaling_group_name(GROUP)
+            .lifecycle_transition(LAUNCHING)
+            .role_arn(NOTIFICATION_ROLE)
+            .notification_target_arn(LAUNCH_QUEUE)
+            .notification_metadata(ENROLLMENT_METADATA)
+            .heartbeat_timeout(600)
+            .default_result("ABANDON")
+            .build()
+            .unwrap();
+    assert_eq!(requests, vec![expected]);
+}
+
+#[tokio::test]
+async fn an_enrolled_hook_without_sqs_delivery_sends_neither_target_nor_role() {
+    let requests = put_requests(&enrolled_hook(None, None)).await;
+
+    let expected =
+        aws_sdk_autoscaling::operation::put_lifecycle_hook::PutLifecycleHookInput::builder()
+            .lifecycle_hook_name(HOOK)
+            .auto_scaling_group_name(GROUP)
+            .lifecycle_transition(LAUNCHING)
+            .notification_metadata(ENROLLMENT_METADATA)
+            .heartbeat_timeout(600)
+            .default_result("ABANDON")
+            .build()
+            .unwrap();
+    assert_eq!(requests, vec![expected]);
+}
+
 // ---------------------------------------------------------------------------
 // Auto Scaling: DeleteLifecycleHook
 // ---------------------------------------------------------------------------
@@ -1212,6 +1335,11 @@ async fn delete_launch_hook_gives_up_after_three_contended_attempts() {
 
 /// One cluster instance, as EC2 describes it.
 fn cluster_instance(id: &str) -> Instance {
+    tagged_instance(id, "kubernetes.io/cluster/prod", "owned")
+}
+
+/// A running instance with one tag, as EC2 describes it.
+fn tagged_instance(id: &str, key: &str, value: &str) -> Instance {
     Instance::builder()
         .instance_id(id)
         .instance_type(InstanceType::M6iLarge)
@@ -1220,13 +1348,20 @@ fn cluster_instance(id: &str) -> Instance {
                 .name(InstanceStateName::Running)
                 .build(),
         )
-        .tags(
-            Tag::builder()
-                .key("kubernetes.io/cluster/prod")
-                .value("owned")
-                .build(),
-        )
+        .tags(Tag::builder().key(key).value(value).build())
         .build()
+}
+
+/// A request's filters as (name, values), for Auto Scaling's and EC2's
+/// filter types alike.
+macro_rules! filters_of {
+    ($input:expr) => {
+        $input
+            .filters()
+            .iter()
+            .map(|f| (f.name().unwrap_or_default().to_owned(), f.values().to_vec()))
+            .collect::<Vec<(String, Vec<String>)>>()
+    };
 }
 
 #[tokio::test]
@@ -1249,7 +1384,7 @@ async fn the_cluster_instances_are_read_page_by_page_and_a_failing_page_fails_th
         mock!(aws_sdk_ec2::Client::describe_instances).then_output(move || page(&["i-0c"], None));
 
     let read = ec2(&[&first, &second])
-        .cluster_instances("kubernetes.io/cluster/prod")
+        .cluster_instances(&ClusterTag::any_value("kubernetes.io/cluster/prod"))
         .await
         .unwrap();
 
@@ -1268,7 +1403,7 @@ async fn the_cluster_instances_are_read_page_by_page_and_a_failing_page_fails_th
         )
     });
     let err = ec2(&[&first, &failing])
-        .cluster_instances("kubernetes.io/cluster/prod")
+        .cluster_instances(&ClusterTag::any_value("kubernetes.io/cluster/prod"))
         .await
         .unwrap_err();
     assert_eq!(err.operation, "DescribeInstances");
@@ -1306,10 +1441,142 @@ async fn the_cluster_groups_are_read_page_by_page() {
         });
 
     let groups = auto_scaling(&[&first, &second])
-        .cluster_groups("kubernetes.io/cluster/prod")
+        .cluster_groups(&ClusterTag::any_value("kubernetes.io/cluster/prod"))
         .await
         .unwrap();
 
     let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
     assert_eq!(names, ["prod-a", "prod-b"]);
+}
+
+/// A group of the cluster whose `eks:cluster-name` is `cluster`.
+fn eks_group(name: &str, cluster: &str) -> AutoScalingGroup {
+    AutoScalingGroup::builder()
+        .auto_scaling_group_name(name)
+        .min_size(0)
+        .max_size(10)
+        .desired_capacity(1)
+        .tags(
+            TagDescription::builder()
+                .key("eks:cluster-name")
+                .value(cluster)
+                .build(),
+        )
+        .build()
+}
+
+#[tokio::test]
+async fn a_pinned_cluster_tag_asks_auto_scaling_for_key_and_value_and_drops_another_clusters_group()
+{
+    let (seen, record) = recorder::<DescribeAutoScalingGroupsInput>();
+    // A server that ignored the filter: the adapter checks the tag again.
+    let rule = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
+        .match_requests(record)
+        .then_output(|| {
+            DescribeAutoScalingGroupsOutput::builder()
+                .auto_scaling_groups(eks_group("prod-a", "prod"))
+                .auto_scaling_groups(eks_group("staging-a", "staging"))
+                .build()
+        });
+
+    let groups = auto_scaling(&[&rule])
+        .cluster_groups(&ClusterTag::pinned("eks:cluster-name", "prod"))
+        .await
+        .unwrap();
+
+    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["prod-a"]);
+    assert_eq!(
+        filters_of!(taken(&seen)[0]),
+        [("tag:eks:cluster-name".to_owned(), vec!["prod".to_owned()])]
+    );
+}
+
+#[tokio::test]
+async fn a_pinned_cluster_tag_asks_ec2_for_key_and_value_and_drops_another_clusters_instance() {
+    let (seen, record) = recorder::<DescribeInstancesInput>();
+    let tagged = |id: &str, cluster: &str| tagged_instance(id, "eks:cluster-name", cluster);
+    let rule = mock!(aws_sdk_ec2::Client::describe_instances)
+        .match_requests(record)
+        .then_output(move || {
+            DescribeInstancesOutput::builder()
+                .reservations(
+                    Reservation::builder()
+                        .instances(tagged("i-0prod", "prod"))
+                        .instances(tagged("i-0staging", "staging"))
+                        .build(),
+                )
+                .build()
+        });
+
+    let read = ec2(&[&rule])
+        .cluster_instances(&ClusterTag::pinned("eks:cluster-name", "prod"))
+        .await
+        .unwrap();
+
+    let ids: Vec<&str> = read.iter().map(|i| i.instance_id.as_str()).collect();
+    assert_eq!(ids, ["i-0prod"]);
+    assert_eq!(
+        filters_of!(taken(&seen)[0]),
+        [
+            ("tag:eks:cluster-name".to_owned(), vec!["prod".to_owned()]),
+            (
+                "instance-state-name".to_owned(),
+                vec!["pending".to_owned(), "running".to_owned()]
+            ),
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Auto Scaling: DescribeLifecycleHooks
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn lifecycle_hooks_read_every_setting_a_moved_hook_must_keep() {
+    use aws_sdk_autoscaling::operation::describe_lifecycle_hooks::DescribeLifecycleHooksOutput;
+    use aws_sdk_autoscaling::types::LifecycleHook;
+    let rule = mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks)
+        .match_requests(|r| r.auto_scaling_group_name() == Some(GROUP))
+        .then_output(|| {
+            DescribeLifecycleHooksOutput::builder()
+                .lifecycle_hooks(
+                    LifecycleHook::builder()
+                        .lifecycle_hook_name("scaling-guard-launch")
+                        .auto_scaling_group_name(GROUP)
+                        .lifecycle_transition(LAUNCHING)
+                        .heartbeat_timeout(300)
+                        .default_result("ABANDON")
+                        .notification_target_arn(LAUNCH_QUEUE)
+                        .role_arn(NOTIFICATION_ROLE)
+                        .notification_metadata(ENROLLMENT_METADATA)
+                        .global_timeout(30_000)
+                        .build(),
+                )
+                .lifecycle_hooks(
+                    LifecycleHook::builder()
+                        .lifecycle_hook_name("node-drain")
+                        .lifecycle_transition("autoscaling:EC2_INSTANCE_TERMINATING")
+                        .build(),
+                )
+                .build()
+        });
+
+    let hooks = auto_scaling(&[&rule]).lifecycle_hooks(GROUP).await.unwrap();
+
+    assert_eq!(
+        hooks,
+        vec![
+            shared::facts::HookFacts {
+                name: "scaling-guard-launch".to_owned(),
+                heartbeat_timeout: Some(300),
+                ..enrolled_hook(Some(LAUNCH_QUEUE), Some(NOTIFICATION_ROLE))
+            },
+            shared::facts::HookFacts {
+                name: "node-drain".to_owned(),
+                transition: "autoscaling:EC2_INSTANCE_TERMINATING".to_owned(),
+                ..shared::facts::HookFacts::default()
+            },
+        ]
+    );
 }

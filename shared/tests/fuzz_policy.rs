@@ -23,6 +23,7 @@ use fuzz_support::check;
 const VALID: &[(&str, &str)] = &[
     ("GUARD_CLUSTER", "prod"),
     ("GUARD_CLUSTER_TAG_KEY", "kubernetes.io/cluster/prod"),
+    ("GUARD_CLUSTER_TAG_VALUE", "owned"),
     ("GUARD_MODE", "enforce"),
     ("GUARD_AUDIT_ONLY_CHECKS", "image.age, imds.v2"),
     ("GUARD_ALLOWED_AMI_IDS", "ami-0123456789abcdef0"),
@@ -50,7 +51,7 @@ const VALID: &[(&str, &str)] = &[
     ("GUARD_RESUME_BELOW_PERCENT", "80"),
     ("GUARD_CLAMP_MAX_SIZE", "false"),
     ("GUARD_FAIL_MODE", "abandon"),
-    ("GUARD_HOOK_NAME", "scaling-guard-launch"),
+    ("GUARD_HOOK_NAME", "scaling-guard-prod"),
     ("GUARD_ENROLL_GROUPS", "true"),
     ("GUARD_AUDIT_ACTION", "isolate"),
     ("GUARD_QUARANTINE_SECURITY_GROUP_ID", "sg-0fedcba9876543210"),
@@ -58,6 +59,19 @@ const VALID: &[(&str, &str)] = &[
     (
         "GUARD_ALERT_TOPIC_ARN",
         "arn:aws:sns:eu-west-1:123456789012:scaling-guard-alerts",
+    ),
+    (
+        "GUARD_BUDGET_ALARM_NAMES",
+        "prod-guard-VcpuPercentOfBudget,prod-guard-MemoryPercentOfBudget",
+    ),
+    ("GUARD_SURGE_ALARM_PREFIX", "prod-surge-"),
+    (
+        "GUARD_HOOK_NOTIFICATION_TARGET_ARN",
+        "arn:aws:sqs:eu-west-1:123456789012:scaling-guard-launches",
+    ),
+    (
+        "GUARD_HOOK_NOTIFICATION_ROLE_ARN",
+        "arn:aws:iam::123456789012:role/scaling-guard-hook-notifications",
     ),
 ];
 
@@ -201,7 +215,7 @@ fn the_policy_parser_never_panics_and_names_the_setting_of_every_problem() {
         match Policy::from_vars(vars.clone()) {
             Ok(policy) => {
                 prop_assert!(!policy.cluster.is_empty());
-                prop_assert!(!policy.cluster_tag_key.is_empty());
+                prop_assert!(!policy.cluster_tag.key.is_empty());
                 prop_assert!(!policy.hook_name.is_empty());
                 prop_assert!(policy.alert_topic_arn.starts_with("arn:aws"));
                 let budget = &policy.budget;

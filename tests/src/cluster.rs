@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 pub const CLUSTER: &str = "prod";
 pub const OTHER_CLUSTER: &str = "staging";
 /// The guard's launch hook, on every group of both clusters.
-pub const HOOK: &str = "scaling-guard-launch";
+pub const HOOK: &str = "scaling-guard-prod";
 /// The node type every compliant template uses.
 pub const NODE_TYPE: &str = "m6i.large";
 /// A type outside the policy's `m6i.*`.
@@ -345,6 +345,7 @@ impl Cluster {
         [
             ("GUARD_CLUSTER", CLUSTER.to_owned()),
             ("GUARD_CLUSTER_TAG_KEY", String::new()),
+            ("GUARD_CLUSTER_TAG_VALUE", String::new()),
             ("GUARD_MODE", "enforce".to_owned()),
             ("GUARD_AUDIT_ONLY_CHECKS", String::new()),
             ("GUARD_ALLOWED_AMI_IDS", String::new()),
@@ -380,6 +381,23 @@ impl Cluster {
             ("GUARD_AUDIT_ACTION", "alert".to_owned()),
             ("GUARD_QUARANTINE_SECURITY_GROUP_ID", String::new()),
             ("GUARD_ALERT_TOPIC_ARN", self.topic_arn.clone()),
+            // The template's budget alarms and default surge prefix, for
+            // a stack named `scaling-guard` (the sample events' alarms).
+            (
+                "GUARD_BUDGET_ALARM_NAMES",
+                [
+                    "scaling-guard-VcpuPercentOfBudget",
+                    "scaling-guard-MemoryPercentOfBudget",
+                    "scaling-guard-InstancesPercentOfBudget",
+                ]
+                .join(","),
+            ),
+            (
+                "GUARD_SURGE_ALARM_PREFIX",
+                "scaling-guard-surge-".to_owned(),
+            ),
+            ("GUARD_HOOK_NOTIFICATION_TARGET_ARN", String::new()),
+            ("GUARD_HOOK_NOTIFICATION_ROLE_ARN", String::new()),
         ]
         .into_iter()
         .map(|(key, value)| (key.to_owned(), value))
@@ -714,13 +732,7 @@ impl Cluster {
     /// their own (the cluster's /24s hold 251 addresses each), made by the
     /// first call. For clusters of thousands of nodes.
     pub async fn run_nodes(&self, count: usize) -> Result<()> {
-        let subnet = match self.nodes_subnet.get() {
-            Some(subnet) => subnet.clone(),
-            None => {
-                let made = subnet(&self.clients, &self.vpc_id, "10.0.128.0/17", "a", false).await?;
-                self.nodes_subnet.get_or_init(|| made).clone()
-            }
-        };
+        let subnet = self.nodes_subnet().await?;
         let mut left = count;
         while left > 0 {
             let n = left.min(500);
@@ -742,6 +754,49 @@ impl Cluster {
             left -= n;
         }
         Ok(())
+    }
+
+    /// Runs `count` m6i.large nodes of another cluster, `cluster`, outside
+    /// any group (500 per `RunInstances`, in the subnet of
+    /// [`Self::run_nodes`]) and returns their ids: another stack's burst,
+    /// whose state changes every stack of the account hears.
+    pub async fn run_foreign_nodes(&self, cluster: &str, count: usize) -> Result<Vec<String>> {
+        let subnet = self.nodes_subnet().await?;
+        let mut ids = Vec::with_capacity(count);
+        while ids.len() < count {
+            let n = i32::try_from((count - ids.len()).min(500))
+                .map_err(|_| missing("RunInstances", "a count"))?;
+            let output = self
+                .clients
+                .ec2
+                .run_instances()
+                .image_id(&self.images.fresh)
+                .instance_type(InstanceType::M6iLarge)
+                .min_count(n)
+                .max_count(n)
+                .subnet_id(&subnet)
+                .tag_specifications(node_tags(cluster))
+                .send()
+                .await
+                .map_err(Error::aws("RunInstances"))?;
+            ids.extend(
+                output
+                    .instances()
+                    .iter()
+                    .filter_map(|i| i.instance_id().map(str::to_owned)),
+            );
+        }
+        Ok(ids)
+    }
+
+    /// The /17 subnet of the nodes run outside the groups, made by the first
+    /// call.
+    async fn nodes_subnet(&self) -> Result<String> {
+        if let Some(subnet) = self.nodes_subnet.get() {
+            return Ok(subnet.clone());
+        }
+        let made = subnet(&self.clients, &self.vpc_id, "10.0.128.0/17", "a", false).await?;
+        Ok(self.nodes_subnet.get_or_init(|| made).clone())
     }
 
     /// The instance as `DescribeInstances` shows it, if EC2 knows it.

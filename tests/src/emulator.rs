@@ -361,6 +361,14 @@ pub struct RequestRecord {
     pub status: u16,
     pub received: f64,
     pub answered: f64,
+    /// The groups and instances the request names (form-encoded requests:
+    /// Auto Scaling and EC2), sorted.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// The access key id that signed it: guards started with keys of their
+    /// own ([`crate::Function::start`]'s environment) tell their calls apart.
+    #[serde(default)]
+    pub caller: Option<String>,
 }
 
 /// The emulator's control endpoint (`/_scaling_guard/...`, not an AWS API).

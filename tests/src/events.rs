@@ -136,6 +136,51 @@ pub fn budget_alarm_sns() -> Result<Value> {
     sample(BUDGET_ALARM_SNS, "events/budget-alarm-sns.json")
 }
 
+/// A Lambda-action alarm event (`budget_alarm`, `budget_alarm_ok`) of the
+/// alarm `name` instead, in the emulator's account and region: its
+/// `alarmArn` and `alarmData.alarmName`.
+pub fn renamed_alarm(mut event: Value, name: &str) -> Result<Value> {
+    let fields = object(&mut event, "the alarm event")?;
+    fields.insert(
+        "alarmArn".into(),
+        json!(format!(
+            "arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
+        )),
+    );
+    let data = fields
+        .get_mut("alarmData")
+        .ok_or_else(|| Error::Fixture("the alarm event has no alarmData".into()))?;
+    object(data, "the alarm event's alarmData")?.insert("alarmName".into(), json!(name));
+    Ok(event)
+}
+
+/// `events/budget-alarm-sns.json` carrying the alarm `name` instead (in the
+/// emulator's account and region), without a group dimension.
+pub fn sns_alarm(name: &str) -> Result<Value> {
+    let mut event = budget_alarm_sns()?;
+    let text = event
+        .pointer("/Records/0/Sns/Message")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Fixture("the sns sample has no message".into()))?;
+    let mut message: Value = serde_json::from_str(text).map_err(Error::json("the sns message"))?;
+    let fields = object(&mut message, "the sns message")?;
+    fields.insert("AlarmName".into(), json!(name));
+    fields.insert(
+        "AlarmArn".into(),
+        json!(format!(
+            "arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
+        )),
+    );
+    if let Some(trigger) = fields.get_mut("Trigger") {
+        object(trigger, "the sns message's Trigger")?.insert("Dimensions".into(), json!([]));
+    }
+    let sns = event
+        .pointer_mut("/Records/0/Sns")
+        .ok_or_else(|| Error::Fixture("the sns sample has no record".into()))?;
+    object(sns, "the sns record")?.insert("Message".into(), json!(message.to_string()));
+    Ok(event)
+}
+
 /// The alarm name of a Lambda-action alarm event (`alarmData.alarmName`).
 pub fn alarm_name(event: &Value) -> Result<String> {
     event

@@ -237,6 +237,10 @@ async fn a_scale_up_of_1000_through_sqs_with_every_call_50_ms_slower_completes_i
 // ---------------------------------------------------------------------------
 // 2. Alarm ALARM / OK through budget-guard.
 
+/// A surge alarm on the guard's vCPU metric: the samples' budget alarm,
+/// named with the policy's surge prefix.
+const SURGE_ALARM: &str = "scaling-guard-surge-vcpus";
+
 #[tokio::test]
 async fn an_alarm_suspends_launch_on_the_clusters_groups_and_its_ok_resumes_them() {
     let bed = Bed::new().await;
@@ -245,7 +249,9 @@ async fn an_alarm_suspends_launch_on_the_clusters_groups_and_its_ok_resumes_them
         .launch_in_service(&bed.cluster.groups[0], 2)
         .await
         .unwrap();
-    let alarm_event = events::budget_alarm().unwrap();
+    // A surge alarm (named with the surge prefix) on the vCPU metric: usage
+    // is low, so only a surge alarm, confirmed in ALARM, suspends.
+    let alarm_event = events::renamed_alarm(events::budget_alarm().unwrap(), SURGE_ALARM).unwrap();
     let name = events::alarm_name(&alarm_event).unwrap();
     bed.alarm(&name, StateValue::Alarm).await;
 
@@ -276,7 +282,7 @@ async fn an_alarm_suspends_launch_on_the_clusters_groups_and_its_ok_resumes_them
     // The alarm returns to OK.
     bed.set_alarm(&name, StateValue::Ok).await;
     let summary = guard
-        .invoke(&events::budget_alarm_ok().unwrap())
+        .invoke(&events::renamed_alarm(events::budget_alarm_ok().unwrap(), SURGE_ALARM).unwrap())
         .await
         .unwrap();
 
@@ -300,9 +306,12 @@ async fn an_alarm_suspends_launch_on_the_clusters_groups_and_its_ok_resumes_them
 async fn an_alarm_through_sns_suspends_only_the_group_it_names() {
     let bed = Bed::new().await;
     let guard = bed.budget_guard(&bed.policy(Some(100), None, None)).await;
-    // The sample names `prod-general` in its AutoScalingGroupName dimension.
+    // The sample names `prod-general` in its AutoScalingGroupName dimension;
+    // CloudWatch confirms its alarm in ALARM.
     let event = events::budget_alarm_sns().unwrap();
     assert_eq!(bed.cluster.groups[0], "prod-general");
+    bed.alarm("scaling-guard-surge-requests", StateValue::Alarm)
+        .await;
 
     let summary = guard.invoke(&event).await.unwrap();
 
@@ -316,6 +325,60 @@ async fn an_alarm_through_sns_suspends_only_the_group_it_names() {
     let received = bed.alerts().await;
     assert_eq!(received.len(), 1, "{received:?}");
     assert_eq!(alert_groups(&received[0]), ["prod-general"]);
+}
+
+/// Issue 20, scenario 4: an alarm is believed only when it is this stack's
+/// and the guard's, and then only once confirmed.
+#[tokio::test]
+async fn an_unrelated_a_forged_and_a_stale_alarm_suspend_nothing() {
+    // Given 2 nodes, 4 of 100 vCPUs.
+    let bed = Bed::new().await;
+    let guard = bed.budget_guard(&bed.policy(Some(100), None, None)).await;
+    bed.cluster
+        .launch_in_service(&bed.cluster.groups[0], 2)
+        .await
+        .unwrap();
+
+    // When the vCPU budget alarm is in ALARM (a forged data point on the
+    // guard's metric put it there),
+    let budget_event = events::budget_alarm().unwrap();
+    let budget_alarm = events::alarm_name(&budget_event).unwrap();
+    bed.alarm(&budget_alarm, StateValue::Alarm).await;
+    let forged = guard.invoke(&budget_event).await.unwrap();
+    // an RDS alarm in ALARM reaches budget-guard through a shared topic,
+    bed.alarm("rds-cpu-high", StateValue::Alarm).await;
+    let unrelated = guard
+        .invoke(&events::sns_alarm("rds-cpu-high").unwrap())
+        .await
+        .unwrap();
+    // and a surge alarm's ALARM notification arrives when CloudWatch has it OK,
+    bed.alarm("scaling-guard-surge-requests", StateValue::Ok)
+        .await;
+    let stale = guard
+        .invoke(&events::budget_alarm_sns().unwrap())
+        .await
+        .unwrap();
+
+    // Then each is ignored, saying why, and nothing is suspended or alerted.
+    for (summary, reason) in [
+        (&forged, "budget_not_reached"),
+        (&unrelated, "unknown_alarm"),
+        (&stale, "not_in_alarm"),
+    ] {
+        assert_eq!(summary["action"], "ignored", "{summary}");
+        assert_eq!(summary["reason"], reason, "{summary}");
+    }
+    assert!(
+        forged["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("vcpus 4 of 100 (4.0%)")),
+        "{forged}"
+    );
+    for group in &bed.cluster.groups {
+        bed.assert_not_suspended(group).await;
+    }
+    bed.assert_not_suspended(&bed.cluster.staging_group).await;
+    bed.assert_no_alert("no alarm was believed").await;
 }
 
 // ---------------------------------------------------------------------------
@@ -534,7 +597,7 @@ async fn launch_suspended_by_someone_else_is_never_resumed_nor_claimed() {
     assert_foreign_intact().await;
 
     // An alarm suspends the other groups, not this one's record.
-    let alarm_event = events::budget_alarm().unwrap();
+    let alarm_event = events::renamed_alarm(events::budget_alarm().unwrap(), SURGE_ALARM).unwrap();
     let name = events::alarm_name(&alarm_event).unwrap();
     bed.alarm(&name, StateValue::Alarm).await;
     let summary = guard.invoke(&alarm_event).await.unwrap();
@@ -553,7 +616,7 @@ async fn launch_suspended_by_someone_else_is_never_resumed_nor_claimed() {
     // OK resumes the guard's suspensions only.
     bed.set_alarm(&name, StateValue::Ok).await;
     let summary = guard
-        .invoke(&events::budget_alarm_ok().unwrap())
+        .invoke(&events::renamed_alarm(events::budget_alarm_ok().unwrap(), SURGE_ALARM).unwrap())
         .await
         .unwrap();
     assert_eq!(

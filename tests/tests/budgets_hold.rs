@@ -641,7 +641,8 @@ async fn a_composite_surge_alarm_in_alarm_holds_the_resume() {
         .await
         .unwrap();
     let child = "scaling-guard-surge-requests";
-    let composite = "scaling-guard-surge";
+    // Both named with the policy's surge prefix.
+    let composite = "scaling-guard-surge-any";
     let rule = format!("ALARM(\"{child}\")");
     bed.alarm(child, StateValue::Alarm).await;
     bed.cluster

@@ -381,7 +381,7 @@ async fn explain_tells_what_launch_guard_would_decide_and_completes_nothing() {
     assert_eq!(run.code, 0, "{run:#?}");
     assert!(
         run.stdout.starts_with(&format!(
-            "launch of {} into group prod-general (hook scaling-guard-launch)\n",
+            "launch of {} into group prod-general (hook scaling-guard-prod)\n",
             compliant.instance_id
         )),
         "{}",

@@ -260,7 +260,7 @@ async fn the_seeded_cluster_matches_its_policy() {
         .await
         .unwrap();
     let hook = hooks.lifecycle_hooks().first().unwrap();
-    assert_eq!(hook.lifecycle_hook_name(), Some("scaling-guard-launch"));
+    assert_eq!(hook.lifecycle_hook_name(), Some("scaling-guard-prod"));
     assert_eq!(hook.default_result(), Some("ABANDON"));
     assert_eq!(hook.heartbeat_timeout(), Some(300));
 
@@ -293,7 +293,7 @@ fn action() -> PendingAction {
     PendingAction {
         token: "b1f0c1de-0000-4000-8000-000000000001".into(),
         group: "prod-general".into(),
-        hook: "scaling-guard-launch".into(),
+        hook: "scaling-guard-prod".into(),
         instance_id: "i-0123456789abcdef0".into(),
         transition: "autoscaling:EC2_INSTANCE_LAUNCHING".into(),
         notification_metadata: Some(r#"{"cluster":"prod"}"#.into()),

@@ -731,3 +731,102 @@ async fn the_sweep_sends_one_summary_isolates_the_unvetted_and_publishes_the_met
     assert_eq!(archived.len(), 1, "{archived:#?}");
     assert_eq!(archived[0].attribute("kind"), Some("sweep_summary"));
 }
+
+// ---------------------------------------------------------------------------
+// The instance-event queue (issue 20, scenario 3): every stack of the account
+// hears every EC2 state change; the queue's batches keep another cluster's
+// burst from draining the account's EC2 request budget.
+
+/// An SQS batch of the instance-event queue: the EventBridge events as the
+/// rule puts them on it, one a message.
+fn queued(events: &[Value]) -> Value {
+    let bodies: Vec<String> = events.iter().map(Value::to_string).collect();
+    events::sqs_batch(&bodies).unwrap()
+}
+
+#[tokio::test]
+async fn another_clusters_burst_through_the_queue_costs_one_describe_instances_a_batch() {
+    // Given: 50 nodes of staging, launched at once, and prod's instance-audit
+    // with the most destructive policy
+    let bed = Bed::new().await;
+    let staging = bed
+        .cluster
+        .run_foreign_nodes(OTHER_CLUSTER, 50)
+        .await
+        .unwrap();
+    let audit = bed.audit(&[("GUARD_AUDIT_ACTION", "terminate")]).await;
+    let burst: Vec<Value> = ["pending", "running"]
+        .iter()
+        .flat_map(|state| {
+            staging
+                .iter()
+                .map(|id| events::state_change(id, state).unwrap())
+        })
+        .collect();
+    assert_eq!(burst.len(), 100);
+
+    // When: the queue delivers their 100 state changes as one batch
+    bed.clients.control.clear_requests().unwrap();
+    let answer = deliver(&audit, &queued(&burst)).await;
+
+    // Then: every message done with one DescribeInstances and nothing else
+    assert_eq!(answer, json!({ "batchItemFailures": [] }));
+    let journal = bed.clients.control.requests(None).unwrap();
+    assert_eq!(
+        support::per_operation(&journal),
+        BTreeMap::from([("DescribeInstances".to_owned(), 1)]),
+        "{journal:#?}"
+    );
+    bed.assert_no_alert("not the cluster's").await;
+}
+
+#[tokio::test]
+async fn a_queued_batch_remediates_its_own_node_and_returns_what_it_cannot_read() {
+    // Given: 20 nodes of staging, a node launched by hand into prod, and
+    // prod's instance-audit terminating
+    let bed = Bed::new().await;
+    let staging = bed
+        .cluster
+        .run_foreign_nodes(OTHER_CLUSTER, 20)
+        .await
+        .unwrap();
+    let own = bed.hand_launched().await;
+    let audit = bed.audit(&[("GUARD_AUDIT_ACTION", "terminate")]).await;
+    let mut changes: Vec<Value> = staging
+        .iter()
+        .map(|id| events::state_change(id, "pending").unwrap())
+        .collect();
+    changes.insert(7, events::state_change(&own, "pending").unwrap());
+    changes.push(json!({ "hello": "world" }));
+    let batch = queued(&changes);
+
+    // When
+    bed.clients.control.clear_requests().unwrap();
+    let answer = deliver(&audit, &batch).await;
+    let journal = support::per_operation(&bed.clients.control.requests(None).unwrap());
+
+    // Then: the message that is no event returns to the queue; prod's node
+    // is terminated at pending, staging's are untouched
+    assert_eq!(
+        answer,
+        json!({ "batchItemFailures": [{ "itemIdentifier": events::message_id(21) }] })
+    );
+    assert_eq!(journal.get("TerminateInstances"), Some(&1), "{journal:?}");
+    // The batch's read, and the count of the hour's remediations.
+    assert_eq!(journal.get("DescribeInstances"), Some(&2), "{journal:?}");
+    let state = bed.describe(&own).await.state;
+    assert!(
+        matches!(state.as_str(), "shutting-down" | "terminated"),
+        "terminated, not {state}"
+    );
+    assert_instance_alert(
+        &bed.paged().await,
+        "instance_remediated",
+        "critical",
+        &own,
+        &HAND_LAUNCHED_CHECKS,
+    );
+    for id in &staging {
+        assert_eq!(bed.describe(id).await.state, "running", "{id}");
+    }
+}

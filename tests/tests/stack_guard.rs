@@ -15,132 +15,18 @@
     clippy::indexing_slicing
 )]
 
-use std::collections::BTreeMap;
-use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_autoscaling::types::Tag;
-use scaling_guard_e2e::{CLUSTER, Function, HOOK, events};
-use serde_json::{Value, json};
+use scaling_guard_e2e::{CLUSTER, HOOK, events};
+use serde_json::json;
 use shared::suspension::SuspensionRecord;
 
 mod support;
 
 use support::{Bed, SUSPENDED_TAG};
 
-/// What the `PUT` to the response URL carried.
-#[derive(Debug)]
-struct Captured {
-    method: String,
-    url: String,
-    content_type: Option<String>,
-    body: Value,
-}
-
-/// A local stand-in for CloudFormation's pre-signed `ResponseURL`: answers
-/// one request with 200 and hands back what it received.
-struct ResponseUrl {
-    url: String,
-    received: mpsc::Receiver<Captured>,
-}
-
-impl ResponseUrl {
-    fn start() -> Self {
-        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-        let address = server.server_addr().to_ip().unwrap();
-        let url = format!("http://{address}/response/stack%7CGuard?X-Amz-Signature=abc");
-        let (sender, received) = mpsc::channel();
-        std::thread::spawn(move || {
-            let Ok(mut request) = server.recv() else {
-                return;
-            };
-            let mut body = String::new();
-            request.as_reader().read_to_string(&mut body).unwrap();
-            let content_type = request
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Content-Type"))
-                .map(|h| h.value.as_str().to_owned());
-            let captured = Captured {
-                method: request.method().as_str().to_owned(),
-                url: request.url().to_owned(),
-                content_type,
-                body: serde_json::from_str(&body).unwrap_or(Value::String(body)),
-            };
-            let _ = request.respond(tiny_http::Response::empty(200));
-            let _ = sender.send(captured);
-        });
-        ResponseUrl { url, received }
-    }
-
-    /// The one answer the function sent.
-    fn answer(&self) -> Captured {
-        self.received
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the function answered CloudFormation")
-    }
-}
-
-/// A request as CloudFormation sends it (the shape of `events/stack-*.json`),
-/// answered to `url`.
-fn request(kind: &str, url: &str, policy: &BTreeMap<String, String>) -> Value {
-    let mut event = json!({
-        "RequestType": kind,
-        "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:scaling-guard-stack-guard",
-        "ResponseURL": url,
-        "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/scaling-guard/5b8e2c20-cf1a-11f0-9a1e-0a7c4d2b1f3e",
-        "RequestId": format!("request-{kind}"),
-        "LogicalResourceId": "Guard",
-        "ResourceType": "Custom::ScalingGuardPolicy",
-        "ResourceProperties": {
-            "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:scaling-guard-stack-guard",
-            "Policy": policy,
-        }
-    });
-    if kind != "Create" {
-        event["PhysicalResourceId"] = json!("scaling-guard-prod");
-    }
-    if kind == "Update" {
-        event["OldResourceProperties"] = event["ResourceProperties"].clone();
-    }
-    event
-}
-
 impl Bed {
-    async fn stack_guard(&self) -> Function {
-        // The policy comes with each request, not from the environment.
-        let binary = Function::binary("stack-guard").unwrap();
-        Function::start(&binary, &self.endpoint(), Vec::<(String, String)>::new())
-            .await
-            .expect("stack-guard starts")
-    }
-
-    /// Sends `kind` with `policy` to the function and returns what it `PUT`.
-    async fn custom_resource(
-        &self,
-        function: &Function,
-        kind: &str,
-        policy: &BTreeMap<String, String>,
-    ) -> Captured {
-        let server = ResponseUrl::start();
-        function
-            .invoke(&request(kind, &server.url, policy))
-            .await
-            .unwrap();
-        let answer = server.answer();
-        assert_eq!(answer.method, "PUT");
-        assert_eq!(answer.url, "/response/stack%7CGuard?X-Amz-Signature=abc");
-        assert_eq!(
-            answer.content_type.as_deref(),
-            Some(""),
-            "signed for no type"
-        );
-        assert_eq!(answer.body["StackId"], request(kind, "", policy)["StackId"]);
-        assert_eq!(answer.body["RequestId"], format!("request-{kind}"));
-        assert_eq!(answer.body["LogicalResourceId"], "Guard");
-        answer
-    }
-
     /// The guard's suspension, written exactly as the functions write it:
     /// the record first, then `Launch`, then (with `clamp_to`) MaxSize.
     async fn suspend_as_the_guard(&self, group: &str, clamp_to: Option<i32>) {
@@ -362,4 +248,88 @@ async fn delete_removes_the_hook_budget_guard_enrolled() {
     let removed = answer.body["Data"]["HooksRemoved"].as_str().unwrap();
     assert!(removed.split(", ").any(|g| g == gpu), "{removed}");
     assert!(!bed.has_guard_hook(&gpu).await, "{gpu} has no guard hook");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_that_renames_the_hook_moves_it_on_the_clusters_groups_and_nowhere_else() {
+    const NEW_HOOK: &str = "scaling-guard-prod-v2";
+    let bed = Bed::new().await;
+    let groups = bed.cluster.groups.clone();
+    let staging = bed.cluster.staging_group.clone();
+    // Given: the cluster's groups carry the guard's hook (heartbeat 300 s,
+    // ABANDON, the cluster in its metadata), staging's group a hook of the
+    // same name (its own guard's), and a new cluster group none
+    let bare = bed
+        .cluster
+        .add_node_group(CLUSTER, "bare", false)
+        .await
+        .unwrap();
+    let old = bed.cluster.policy_env();
+    let mut new = old.clone();
+    new.insert("GUARD_HOOK_NAME".to_owned(), NEW_HOOK.to_owned());
+    let function = bed.stack_guard().await;
+    bed.clients.control.clear_requests().unwrap();
+
+    // When: CloudFormation updates the custom resource to the new hook name
+    let answer = bed.update_from(&function, &old, &new).await;
+
+    // Then: SUCCESS, every cluster group renamed
+    assert_eq!(answer.body["Status"], "SUCCESS", "{:?}", answer.body);
+    assert_eq!(answer.body["PhysicalResourceId"], "scaling-guard-prod");
+    let data = &answer.body["Data"];
+    assert_eq!(data["HookName"], NEW_HOOK);
+    // the new hook has the old one's settings, the old one is gone
+    for group in &groups {
+        let hooks = bed.cluster.lifecycle_hooks(group).await.unwrap();
+        let [hook] = hooks.as_slice() else {
+            panic!("{group} carries one hook: {hooks:?}")
+        };
+        assert_eq!(hook.lifecycle_hook_name(), Some(NEW_HOOK));
+        assert_eq!(
+            hook.lifecycle_transition(),
+            Some("autoscaling:EC2_INSTANCE_LAUNCHING")
+        );
+        assert_eq!(hook.heartbeat_timeout(), Some(300));
+        assert_eq!(hook.default_result(), Some("ABANDON"));
+        assert_eq!(hook.notification_metadata(), Some(r#"{"cluster":"prod"}"#));
+    }
+    // and the answer lists them
+    let mut renamed: Vec<&str> = data["HooksRenamed"].as_str().unwrap().split(", ").collect();
+    renamed.sort_unstable();
+    let mut expected: Vec<&str> = groups.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(renamed, expected);
+    assert_eq!(data["NotRenamed"], "", "{:?}", answer.body["Reason"]);
+    // another cluster's group and a group without the hook are not touched
+    let names = |hooks: Vec<aws_sdk_autoscaling::types::LifecycleHook>| {
+        hooks
+            .iter()
+            .filter_map(|h| h.lifecycle_hook_name().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(bed.cluster.lifecycle_hooks(&staging).await.unwrap()),
+        [HOOK]
+    );
+    assert!(names(bed.cluster.lifecycle_hooks(&bare).await.unwrap()).is_empty());
+    let journal = bed.clients.control.requests(None).unwrap();
+    let mutating: Vec<_> = journal
+        .iter()
+        .filter(|r| {
+            r.operation
+                .as_deref()
+                .is_some_and(|op| !op.starts_with("Describe"))
+        })
+        .collect();
+    assert_eq!(mutating.len(), 2 * groups.len(), "a put and a delete each");
+    assert!(
+        mutating
+            .iter()
+            .all(|r| r.targets.iter().all(|t| groups.contains(t))),
+        "{mutating:?}"
+    );
+    // and a launch now waits on the new hook alone (the old one would hold
+    // it until its heartbeat, with nothing to answer it)
+    let action = bed.cluster.launch(&groups[0]).await.unwrap();
+    assert_eq!(action.hook, NEW_HOOK);
 }

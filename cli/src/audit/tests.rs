@@ -1,5 +1,6 @@
 use pretty_assertions::assert_eq;
 use serde_json::json;
+use shared::checks::membership::GROUP_NAME_TAG;
 use shared::facts::{HttpTokens, InstanceFacts};
 
 use super::*;
@@ -319,5 +320,47 @@ async fn groups_that_cannot_be_read_leave_the_budget_unmeasured_and_the_instance
         report.outcome(),
         ExitStatus::Error,
         "the audit is incomplete"
+    );
+}
+
+#[tokio::test]
+async fn with_a_shared_tag_key_only_the_clusters_own_nodes_are_audited() {
+    // Given: every node tagged eks:cluster-name, one of them staging's
+    let eks = |id: &str, cluster: &str| {
+        let mut instance = node(id, Some(GROUP));
+        instance.tags = [
+            ("eks:cluster-name".to_owned(), cluster.to_owned()),
+            (GROUP_NAME_TAG.to_owned(), GROUP.to_owned()),
+        ]
+        .into();
+        instance
+    };
+    let aws = cluster(vec![
+        eks("i-0000000000000000a", "prod"),
+        eks("i-0000000000000000b", "staging"),
+    ]);
+    aws.update_group(GROUP, |group| {
+        group.tags = [("eks:cluster-name".to_owned(), "prod".to_owned())].into();
+    });
+    let policy = policy(&[
+        ("GUARD_CLUSTER_TAG_KEY", "eks:cluster-name"),
+        ("GUARD_CLUSTER_TAG_VALUE", "prod"),
+    ]);
+
+    // When
+    let report = audit(&policy, &aws).await;
+
+    // Then
+    let ids: Vec<&str> = report
+        .instances
+        .iter()
+        .map(|row| row.instance_id.as_str())
+        .collect();
+    assert_eq!(ids, ["i-0000000000000000a"]);
+    assert_eq!(report.cluster_tag_value.as_deref(), Some("prod"));
+    assert!(
+        render(&report).starts_with("cluster prod (tag `eks:cluster-name=prod`), mode enforce"),
+        "{}",
+        render(&report)
     );
 }

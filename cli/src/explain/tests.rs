@@ -64,7 +64,7 @@ async fn a_compliant_launch_would_continue_and_nothing_is_completed() {
     assert_eq!(aws.mutations(), BTreeMap::new());
     assert_eq!(
         render(&explanation, &policy),
-        "launch of i-0000000000000000f into group prod-general (hook scaling-guard-launch)\n\
+        "launch of i-0000000000000000f into group prod-general (hook scaling-guard-prod)\n\
          instance: m6i.large, running, image ami-0ccc0001 (amazon-eks-node-al2023-x86_64-standard-1.31-v20260901), subnet subnet-0aaa0001\n\
          \n\
          decision: CONTINUE (mode enforce)\n\
@@ -232,7 +232,7 @@ async fn notifications_launch_guard_does_not_own_are_ignored_with_the_reason() {
     let cases = [
         (
             launch(action(CANDIDATE, GROUP, "other-hook")),
-            "hook `other-hook` is not the guard's hook `scaling-guard-launch`",
+            "hook `other-hook` is not the guard's hook `scaling-guard-prod`",
         ),
         (
             launch(action(CANDIDATE, "staging-general", HOOK)),
@@ -261,7 +261,7 @@ async fn notifications_launch_guard_does_not_own_are_ignored_with_the_reason() {
     )
     .await;
     assert!(render(&explanation, &policy).contains(
-        "\ndecision: IGNORED (mode enforce)\n  hook `other-hook` is not the guard's hook `scaling-guard-launch`: launch-guard leaves it alone\n"
+        "\ndecision: IGNORED (mode enforce)\n  hook `other-hook` is not the guard's hook `scaling-guard-prod`: launch-guard leaves it alone\n"
     ));
 }
 

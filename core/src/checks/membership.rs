@@ -290,7 +290,7 @@ mod tests {
         instance
     }
 
-    const GUARD: &str = "scaling-guard-launch";
+    const GUARD: &str = "scaling-guard-prod";
     const TERMINATING: &str = "autoscaling:EC2_INSTANCE_TERMINATING";
 
     #[rstest]
@@ -399,7 +399,7 @@ mod tests {
         assert_eq!(violation.resource, "prod-legacy");
         assert_eq!(
             violation.message,
-            "instance `i-0123456789abcdef0` was launched by group `prod-legacy`, which lacks the guard's launch hook `scaling-guard-launch`, so nothing vetted it"
+            "instance `i-0123456789abcdef0` was launched by group `prod-legacy`, which lacks the guard's launch hook `scaling-guard-prod`, so nothing vetted it"
         );
     }
 

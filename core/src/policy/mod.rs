@@ -3,6 +3,7 @@
 //! Read once at cold start from `GUARD_*` environment variables, validated as a
 //! whole (every problem in one error), then passed by reference everywhere.
 
+mod cluster_tag;
 mod exceptions;
 mod ids;
 mod parse;
@@ -11,6 +12,7 @@ mod patterns;
 use std::collections::BTreeSet;
 use std::fmt;
 
+pub use cluster_tag::ClusterTag;
 pub use exceptions::{Exception, Exceptions, NOT_EXEMPTIBLE};
 pub use ids::{is_account_id, is_arn, is_resource_id};
 pub use parse::{DEFAULT_OUTDATED_IMAGE_GRACE_DAYS, PolicyError};
@@ -200,7 +202,8 @@ impl BudgetPolicy {
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub cluster: String,
-    pub cluster_tag_key: String,
+    /// What marks the cluster's groups and instances: key and value.
+    pub cluster_tag: ClusterTag,
     pub mode: Mode,
     pub audit_only_checks: BTreeSet<CheckName>,
     pub image: ImageRules,
@@ -227,6 +230,45 @@ pub struct Policy {
     /// launcher outside any Auto Scaling group (e.g. Karpenter).
     pub allowed_launcher_tags: BTreeSet<String>,
     pub alert_topic_arn: String,
+    /// Which alarms budget-guard believes: its own budget alarms by name and
+    /// the operator's surge alarms by prefix.
+    pub alarms: AlarmTrust,
+    /// Where the hooks the guard enrolls notify, when not EventBridge.
+    pub hook_notification: Option<HookNotification>,
+}
+
+/// The alarms that may suspend this cluster (SPEC §12): an alarm whose name
+/// is neither is ignored, whatever topic or function it reaches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlarmTrust {
+    /// The template's budget alarms (`GUARD_BUDGET_ALARM_NAMES`).
+    pub budget_alarm_names: BTreeSet<String>,
+    /// The operator's surge alarms start with this (`GUARD_SURGE_ALARM_PREFIX`).
+    pub surge_alarm_prefix: Option<String>,
+}
+
+impl AlarmTrust {
+    /// Whether `name` is one of the budget alarms.
+    pub fn is_budget_alarm(&self, name: &str) -> bool {
+        self.budget_alarm_names.contains(name)
+    }
+
+    /// Whether `name` is a surge alarm of this stack.
+    pub fn is_surge_alarm(&self, name: &str) -> bool {
+        self.surge_alarm_prefix
+            .as_deref()
+            .is_some_and(|prefix| name.starts_with(prefix))
+    }
+}
+
+/// The target and role of the hooks the guard enrolls, when launches reach
+/// launch-guard through an SQS queue (`GUARD_HOOK_NOTIFICATION_TARGET_ARN`,
+/// `GUARD_HOOK_NOTIFICATION_ROLE_ARN`): without them an enrolled hook would
+/// notify nobody and every launch would wait for its heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookNotification {
+    pub target_arn: String,
+    pub role_arn: String,
 }
 
 impl Policy {

@@ -5,9 +5,9 @@ use std::fmt;
 
 use super::ids::{is_account_id, is_arn, is_resource_id};
 use super::{
-    AuditAction, BudgetPolicy, Exceptions, FailMode, ImageRules, InstanceTypeRules, KeyPairRules,
-    MAX_RECOMMENDED_PARAMETERS, Mode, NetworkRules, OutdatedImageRules, Patterns, Policy,
-    VolumeRules, recommended_parameters,
+    AlarmTrust, AuditAction, BudgetPolicy, ClusterTag, Exceptions, FailMode, HookNotification,
+    ImageRules, InstanceTypeRules, KeyPairRules, MAX_RECOMMENDED_PARAMETERS, Mode, NetworkRules,
+    OutdatedImageRules, Patterns, Policy, VolumeRules, recommended_parameters,
 };
 use crate::check_name::CheckName;
 
@@ -15,6 +15,7 @@ use crate::check_name::CheckName;
 const SETTINGS: &[&str] = &[
     "GUARD_CLUSTER",
     "GUARD_CLUSTER_TAG_KEY",
+    "GUARD_CLUSTER_TAG_VALUE",
     "GUARD_MODE",
     "GUARD_AUDIT_ONLY_CHECKS",
     "GUARD_ALLOWED_AMI_IDS",
@@ -52,6 +53,10 @@ const SETTINGS: &[&str] = &[
     "GUARD_QUARANTINE_SECURITY_GROUP_ID",
     "GUARD_ALLOWED_LAUNCHER_TAGS",
     "GUARD_ALERT_TOPIC_ARN",
+    "GUARD_BUDGET_ALARM_NAMES",
+    "GUARD_SURGE_ALARM_PREFIX",
+    "GUARD_HOOK_NOTIFICATION_TARGET_ARN",
+    "GUARD_HOOK_NOTIFICATION_ROLE_ARN",
 ];
 
 /// `GUARD_OUTDATED_IMAGE_GRACE_DAYS` when unset: AWS releases EKS images
@@ -234,6 +239,10 @@ fn is_tag_key(key: &str) -> bool {
     !key.is_empty() && key.len() <= 128 && !key.starts_with("aws:")
 }
 
+fn is_tag_value(value: &str) -> bool {
+    value.chars().count() <= 256
+}
+
 /// Whether every type the allow list names is also denied, so nothing is left.
 /// An allow pattern counts as covered when a deny pattern matches its text:
 /// `m6*` covers `m6i.*`, `*` covers everything.
@@ -260,14 +269,7 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
             "`GUARD_CLUSTER` must be 1-100 letters, digits, `-` or `_`, not `{cluster}`"
         ));
     }
-    let cluster_tag_key = r
-        .get("GUARD_CLUSTER_TAG_KEY")
-        .map_or_else(|| format!("kubernetes.io/cluster/{cluster}"), str::to_owned);
-    if !is_tag_key(&cluster_tag_key) {
-        r.problem(format!(
-            "`GUARD_CLUSTER_TAG_KEY` is not a valid tag key: `{cluster_tag_key}`"
-        ));
-    }
+    let cluster_tag = cluster_tag(&mut r, &cluster);
 
     let mode = r.choice("GUARD_MODE", Mode::Enforce, Mode::CHOICES, Mode::parse);
     let audit_only_checks = r
@@ -384,11 +386,14 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
         FailMode::CHOICES,
         FailMode::parse,
     );
-    let hook_name = r
-        .get("GUARD_HOOK_NAME")
-        .unwrap_or("scaling-guard-launch")
-        .to_owned();
-    if !is_hook_name(&hook_name) {
+    // One hook name per cluster: several guards in one account never answer
+    // each other's launches.
+    let given_hook_name = r.get("GUARD_HOOK_NAME").map(str::to_owned);
+    let hook_name = given_hook_name
+        .clone()
+        .unwrap_or_else(|| format!("scaling-guard-{cluster}"));
+    // A default made of a bad cluster name is that name's problem, said once.
+    if given_hook_name.is_some() && !is_hook_name(&hook_name) {
         r.problem(format!(
             "`GUARD_HOOK_NAME` must be 1-255 letters, digits, `-`, `_` or `/`, not `{hook_name}`"
         ));
@@ -429,6 +434,12 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
         ));
     }
 
+    let alarms = AlarmTrust {
+        budget_alarm_names: r.list("GUARD_BUDGET_ALARM_NAMES").into_iter().collect(),
+        surge_alarm_prefix: r.get("GUARD_SURGE_ALARM_PREFIX").map(str::to_owned),
+    };
+    let hook_notification = hook_notification(&mut r);
+
     if !r.problems.is_empty() {
         return Err(PolicyError {
             problems: r.problems,
@@ -436,7 +447,7 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
     }
     Ok(Policy {
         cluster,
-        cluster_tag_key,
+        cluster_tag,
         mode,
         audit_only_checks,
         image,
@@ -457,7 +468,81 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
         quarantine_security_group_id,
         allowed_launcher_tags,
         alert_topic_arn,
+        alarms,
+        hook_notification,
     })
+}
+
+/// `GUARD_CLUSTER_TAG_KEY` and `GUARD_CLUSTER_TAG_VALUE`: the default key
+/// names the cluster by itself; any other key needs the value that does.
+fn cluster_tag(r: &mut Reader, cluster: &str) -> ClusterTag {
+    let default_key = ClusterTag::default_key(cluster);
+    let key = r
+        .get("GUARD_CLUSTER_TAG_KEY")
+        .map_or_else(|| default_key.clone(), str::to_owned);
+    if !is_tag_key(&key) {
+        r.problem(format!(
+            "`GUARD_CLUSTER_TAG_KEY` is not a valid tag key: `{key}`"
+        ));
+    }
+    let value = r.get("GUARD_CLUSTER_TAG_VALUE").map(str::to_owned);
+    match &value {
+        Some(value) if !is_tag_value(value) => r.problem(format!(
+            "`GUARD_CLUSTER_TAG_VALUE` is not a valid tag value: `{value}`"
+        )),
+        None if key != default_key => r.problem(format!(
+            "`GUARD_CLUSTER_TAG_KEY` `{key}` needs `GUARD_CLUSTER_TAG_VALUE`: every cluster in the account may carry that key, so only its value names this cluster (e.g. `{key}` = `{cluster}`); only the default key `{default_key}` names the cluster by itself"
+        )),
+        _ => {}
+    }
+    ClusterTag { key, value }
+}
+
+/// `GUARD_HOOK_NOTIFICATION_TARGET_ARN` and `GUARD_HOOK_NOTIFICATION_ROLE_ARN`:
+/// both or neither.
+fn hook_notification(r: &mut Reader) -> Option<HookNotification> {
+    let target = r
+        .get("GUARD_HOOK_NOTIFICATION_TARGET_ARN")
+        .map(str::to_owned);
+    let role = r.get("GUARD_HOOK_NOTIFICATION_ROLE_ARN").map(str::to_owned);
+    if let Some(target) = &target
+        && !is_arn(target, "sqs", true, "")
+    {
+        r.problem(format!(
+            "`GUARD_HOOK_NOTIFICATION_TARGET_ARN` is not an sqs queue arn: `{target}`"
+        ));
+    } else if let Some(target) = &target
+        && target.ends_with(".fifo")
+    {
+        r.problem(format!(
+            "`GUARD_HOOK_NOTIFICATION_TARGET_ARN` `{target}` is a FIFO queue: lifecycle hooks cannot notify FIFO queues"
+        ));
+    }
+    if let Some(role) = &role
+        && !is_arn(role, "iam", false, "role/")
+    {
+        r.problem(format!(
+            "`GUARD_HOOK_NOTIFICATION_ROLE_ARN` is not an iam role arn: `{role}`"
+        ));
+    }
+    match (target, role) {
+        (Some(target_arn), Some(role_arn)) => Some(HookNotification {
+            target_arn,
+            role_arn,
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            r.problem("`GUARD_HOOK_NOTIFICATION_TARGET_ARN` needs `GUARD_HOOK_NOTIFICATION_ROLE_ARN` (the role Auto Scaling assumes to notify it)".to_owned());
+            None
+        }
+        (None, Some(_)) => {
+            r.problem(
+                "`GUARD_HOOK_NOTIFICATION_ROLE_ARN` needs `GUARD_HOOK_NOTIFICATION_TARGET_ARN`"
+                    .to_owned(),
+            );
+            None
+        }
+    }
 }
 
 /// `image.outdated`: on with `GUARD_KUBERNETES_VERSION` (AWS's recommended

@@ -9,6 +9,7 @@ use serde_json::json;
 use shared::alerts::{Alert, AlertKind, Severity, WHILE_SUSPENDED, add_usage};
 use shared::budget::Usage;
 use shared::checks::CheckName;
+use shared::facts::HookFacts;
 use shared::policy::{Mode, Policy};
 use shared::suspension::SuspensionReport;
 
@@ -112,27 +113,55 @@ pub fn scale_out_resumed(
     alert
 }
 
-/// The launch hook enrollment put on groups that lacked it.
+/// The groups the guard put its launch hook on, and the hook it put.
 #[derive(Debug, Clone, Copy)]
 pub struct Enrolled<'a> {
-    pub groups: &'a [String],
-    /// The hook's DefaultResult: `CONTINUE` or `ABANDON`.
-    pub default_result: &'a str,
-    pub heartbeat_seconds: i32,
+    /// Groups that had no guard hook.
+    pub enrolled: &'a [String],
+    /// Groups whose guard hook did not notify the launch queue.
+    pub repaired: &'a [String],
+    pub hook: &'a HookFacts,
 }
 
-/// `group_enrolled` (info, `enroll`): the guard put its launch hook on groups.
-pub fn group_enrolled(policy: &Policy, now: SystemTime, enrolled: Enrolled<'_>) -> Alert {
-    let headline = format!("launch hook put on {} group(s)", enrolled.groups.len());
+/// `group_enrolled` (info, `enroll`): the guard put its launch hook on
+/// groups that lacked it, or put it again where it notified elsewhere.
+pub fn group_enrolled(policy: &Policy, now: SystemTime, put: Enrolled<'_>) -> Alert {
+    let groups = [put.enrolled, put.repaired].concat();
+    let headline = format!("launch hook put on {} group(s)", groups.len());
     let mut alert = headed(policy, now, ENROLLED, headline);
-    alert.advice = format!(
-        "these cluster groups had no `{}` launch hook, so their launches were not vetted. The guard put it \
-         on them (DefaultResult {}, heartbeat {} s); from now on every launch is checked before it serves.",
-        policy.hook_name, enrolled.default_result, enrolled.heartbeat_seconds
+    let hook = put.hook;
+    let settings = format!(
+        "DefaultResult {}, heartbeat {} s{}",
+        hook.default_result.as_deref().unwrap_or("ABANDON"),
+        hook.heartbeat_timeout.unwrap_or_default(),
+        hook.notification_target_arn
+            .as_deref()
+            .map(|target| format!(", notifying `{target}`"))
+            .unwrap_or_default()
     );
-    alert
-        .details
-        .insert("groups".to_owned(), json!(enrolled.groups));
+    let mut advice = Vec::new();
+    if !put.enrolled.is_empty() {
+        advice.push(format!(
+            "these cluster groups had no `{}` launch hook, so their launches were not vetted. The guard put it \
+             on them ({settings}); from now on every launch is checked before it serves.",
+            hook.name
+        ));
+    }
+    if !put.repaired.is_empty() {
+        advice.push(format!(
+            "the `{}` launch hook of {} did not notify the guard's launch queue, so their launches waited for the \
+             heartbeat and ended by its DefaultResult, unvetted. The guard put it again ({settings}).",
+            hook.name,
+            put.repaired.join(", ")
+        ));
+    }
+    alert.advice = advice.join(" ");
+    alert.details.insert("groups".to_owned(), json!(groups));
+    if !put.repaired.is_empty() {
+        alert
+            .details
+            .insert("repaired".to_owned(), json!(put.repaired));
+    }
     alert
 }
 

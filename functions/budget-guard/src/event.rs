@@ -16,6 +16,38 @@ pub enum AlarmState {
     InsufficientData,
 }
 
+/// The account and region of a resource, from its ARN
+/// (`arn:aws:cloudwatch:eu-west-1:123456789012:alarm:…`): where an alarm
+/// lives, or where this function runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRegion {
+    pub account: String,
+    pub region: String,
+}
+
+impl AccountRegion {
+    /// The account and region of `arn`; none when it is not an ARN that
+    /// names both.
+    pub fn of_arn(arn: &str) -> Option<Self> {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        match parts.as_slice() {
+            ["arn", _partition, _service, region, account, _resource] => Self::of(account, region),
+            _ => None,
+        }
+    }
+
+    /// Both, when neither is blank.
+    fn of(account: &str, region: &str) -> Option<Self> {
+        if account.trim().is_empty() || region.trim().is_empty() {
+            return None;
+        }
+        Some(Self {
+            account: account.to_owned(),
+            region: region.to_owned(),
+        })
+    }
+}
+
 /// One reason to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trigger {
@@ -29,6 +61,9 @@ pub enum Trigger {
         /// The budget checks the alarm watches, when it watches only the
         /// guard's own budget metrics; empty for any other (surge) alarm.
         checks: Vec<CheckName>,
+        /// Where the alarm lives, from its ARN; none when the event does not
+        /// say (such an alarm is never believed).
+        source: Option<AccountRegion>,
     },
 }
 
@@ -104,6 +139,10 @@ fn decode(payload: Value) -> Result<Input, EventError> {
 struct SnsAlarm {
     alarm_name: String,
     new_state_value: String,
+    /// Where the alarm lives. The notification's `Region` is a display name
+    /// (`EU (Ireland)`), so the ARN is the only source of the region.
+    #[serde(default)]
+    alarm_arn: Option<String>,
     #[serde(default)]
     trigger: Option<SnsTrigger>,
 }
@@ -164,6 +203,7 @@ fn alarm_trigger(
     state: AlarmState,
     group: Option<String>,
     checks: Vec<CheckName>,
+    source: Option<AccountRegion>,
 ) -> Result<Trigger, EventError> {
     if name.trim().is_empty() {
         return Err(EventError::BadAlarm("the alarm name is empty".to_owned()));
@@ -181,12 +221,19 @@ fn alarm_trigger(
         state,
         group,
         checks,
+        source,
     })
 }
 
 fn lambda_action(payload: Value) -> Result<Trigger, EventError> {
     let alarm: CloudWatchAlarm<Value, Value> =
         serde_json::from_value(payload).map_err(|e| EventError::BadAlarm(e.to_string()))?;
+    // The alarm's ARN, else the envelope's own account and region fields.
+    let source = alarm
+        .alarm_arn
+        .as_deref()
+        .and_then(AccountRegion::of_arn)
+        .or_else(|| AccountRegion::of(alarm.account_id.as_deref()?, alarm.region.as_deref()?));
     let data = alarm.alarm_data;
     let state = match data.state.map(|s| s.value) {
         Some(CloudWatchAlarmStateValue::Alarm) => AlarmState::Alarm,
@@ -216,7 +263,7 @@ fn lambda_action(payload: Value) -> Result<Trigger, EventError> {
                 .as_str()
         })
         .map(str::to_owned);
-    alarm_trigger(data.alarm_name, state, group, checks)
+    alarm_trigger(data.alarm_name, state, group, checks, source)
 }
 
 /// One trigger per record of an SNS notification (there is at least one).
@@ -253,7 +300,8 @@ fn sns_record(record: &Value) -> Result<Trigger, EventError> {
         .flat_map(|t| t.dimensions)
         .find(|d| d.name == GROUP_DIMENSION)
         .map(|d| d.value);
-    alarm_trigger(alarm.alarm_name, state, group, checks)
+    let source = alarm.alarm_arn.as_deref().and_then(AccountRegion::of_arn);
+    alarm_trigger(alarm.alarm_name, state, group, checks, source)
 }
 
 #[cfg(test)]
@@ -281,6 +329,7 @@ mod tests {
                 state: AlarmState::Alarm,
                 group: None,
                 checks: vec![CheckName::BudgetVcpus],
+                source: Some(home()),
             }]
         );
         assert_eq!(
@@ -290,6 +339,7 @@ mod tests {
                 state: AlarmState::Ok,
                 group: None,
                 checks: vec![CheckName::BudgetVcpus],
+                source: Some(home()),
             }]
         );
         assert_eq!(
@@ -299,8 +349,66 @@ mod tests {
                 state: AlarmState::Alarm,
                 group: Some("prod-general".into()),
                 checks: vec![],
+                source: Some(home()),
             }]
         );
+    }
+
+    /// The account and region of every sample.
+    fn home() -> AccountRegion {
+        AccountRegion {
+            account: "123456789012".into(),
+            region: "eu-west-1".into(),
+        }
+    }
+
+    #[test]
+    fn an_arn_gives_its_account_and_region() {
+        assert_eq!(
+            AccountRegion::of_arn("arn:aws:lambda:eu-west-1:123456789012:function:budget-guard"),
+            Some(home())
+        );
+        assert_eq!(
+            AccountRegion::of_arn("arn:aws-cn:cloudwatch:cn-north-1:111122223333:alarm:a:b"),
+            Some(AccountRegion {
+                account: "111122223333".into(),
+                region: "cn-north-1".into(),
+            })
+        );
+        for not_both in [
+            "",
+            "budget-guard",
+            "arn:aws:s3:::bucket",
+            "arn:aws:iam::123456789012:role/r",
+            "arn:aws:cloudwatch:eu-west-1:123456789012",
+        ] {
+            assert_eq!(AccountRegion::of_arn(not_both), None, "{not_both}");
+        }
+    }
+
+    #[test]
+    fn a_lambda_action_without_an_alarm_arn_has_its_envelopes_account_and_region() {
+        let mut event: Value =
+            serde_json::from_str(include_str!("../../../events/budget-alarm-alarm.json")).unwrap();
+        event.as_object_mut().unwrap().remove("alarmArn");
+        event["region"] = "us-east-1".into();
+        let Trigger::Alarm { source, .. } = &parse(event).unwrap()[0] else {
+            panic!()
+        };
+        assert_eq!(
+            source.as_ref().map(|s| s.region.as_str()),
+            Some("us-east-1")
+        );
+    }
+
+    #[test]
+    fn an_sns_alarm_without_an_alarm_arn_does_not_say_where_it_lives() {
+        let message = r#"{"AlarmName": "surge", "AWSAccountId": "123456789012", "Region": "EU (Ireland)", "NewStateValue": "ALARM"}"#;
+        let event = serde_json::json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": message}}]});
+        let Trigger::Alarm { source, .. } = &parse(event).unwrap()[0] else {
+            panic!()
+        };
+        assert_eq!(source, &None);
     }
 
     #[test]

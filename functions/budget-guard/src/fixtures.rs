@@ -5,13 +5,28 @@ use std::time::{Duration, SystemTime};
 use shared::checks::fixtures::{CLUSTER_SETTINGS, policy_of};
 use shared::policy::Policy;
 
+use crate::trust::Home;
+
 /// 2026-11-26T14:00:00Z.
 pub fn now() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_687_200)
 }
 
-/// Cluster `prod`, at most 10 instances and 20 vCPUs, with `extra` settings.
+/// Cluster `prod`, at most 10 instances and 20 vCPUs, believing the alarms
+/// the template names (stack `scaling-guard`), with `extra` settings.
 pub fn policy(extra: &[(&str, &str)]) -> Policy {
     let budgets = [("GUARD_MAX_INSTANCES", "10"), ("GUARD_MAX_VCPUS", "20")];
-    policy_of(&[&CLUSTER_SETTINGS, &budgets], extra)
+    let alarms = [
+        (
+            "GUARD_BUDGET_ALARM_NAMES",
+            "scaling-guard-VcpuPercentOfBudget,scaling-guard-InstancesPercentOfBudget",
+        ),
+        ("GUARD_SURGE_ALARM_PREFIX", "scaling-guard-surge-"),
+    ];
+    policy_of(&[&CLUSTER_SETTINGS, &budgets, &alarms], extra)
+}
+
+/// Where the function runs: the account and region of every sample event.
+pub fn home() -> Home {
+    Home::of_function("arn:aws:lambda:eu-west-1:123456789012:function:scaling-guard-budget-guard")
 }

@@ -20,16 +20,35 @@ use shared::cache::TtlCache;
 use shared::checks::CheckName;
 use shared::facts::GroupFacts;
 use shared::policy::{Mode, Policy};
-use shared::ports::AwsError;
+use shared::ports::{AlarmRead, AwsError};
 use shared::suspension::{SuspensionRecord, SuspensionReport};
 
 use crate::alerts;
 use crate::event::{AlarmState, EventError, Input, Trigger};
-use crate::response::{AlarmAction, AlarmSummary, Response, ScheduleSummary, Summary};
+use crate::response::{
+    AlarmAction, AlarmSummary, IgnoreReason, Ignored, Response, ScheduleSummary, Summary,
+};
+use crate::trust::{self, AlarmRole, Home};
 use shared::ports::Ports;
 
 /// The same error is alerted at most once in this period.
 const ERROR_ALERT_QUIET: Duration = Duration::from_secs(3600);
+
+/// The summary of an alarm's run, logged: one line, a warning when ignored.
+fn alarm_handled(name: &str, action: AlarmAction) -> Summary {
+    let summary = Summary::Alarm(AlarmSummary {
+        alarm: name.to_owned(),
+        action,
+    });
+    match &summary {
+        Summary::Alarm(AlarmSummary {
+            action: AlarmAction::Ignored(_),
+            ..
+        }) => tracing::warn!(summary = %summary, "alarm ignored"),
+        _ => tracing::info!(summary = %summary, "alarm handled"),
+    }
+    summary
+}
 
 /// Why an invocation failed (it is then retried, and kept in the DLQ).
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +124,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
             policy,
             ports,
             clock: SystemTime::now,
-            guarded: GuardedGroups::new(&policy.hook_name),
+            guarded: GuardedGroups::of(policy),
             last_error: TtlCache::new(64, ERROR_ALERT_QUIET),
             alerted: Mutex::default(),
         }
@@ -117,12 +136,13 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
         self
     }
 
-    /// Entry point: the schedule, an alarm's Lambda action, or SNS alarms.
-    /// The first run that fails is alerted and fails the invocation.
-    pub async fn handle(&self, input: Input) -> Result<Response, HandlerError> {
+    /// Entry point: the schedule, an alarm's Lambda action, or SNS alarms;
+    /// `home` is where this function runs (alarms from elsewhere are
+    /// ignored). The first run that fails is alerted and fails the invocation.
+    pub async fn handle(&self, input: Input, home: Home) -> Result<Response, HandlerError> {
         let mut runs = Vec::new();
         for trigger in input.triggers()? {
-            match self.run(&trigger).await {
+            match self.run(&trigger, &home).await {
                 Ok(summary) => runs.push(summary),
                 Err(err) => {
                     self.alert_error(&err).await;
@@ -133,7 +153,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
         Ok(Response::from(runs))
     }
 
-    async fn run(&self, trigger: &Trigger) -> Result<Summary, HandlerError> {
+    async fn run(&self, trigger: &Trigger, home: &Home) -> Result<Summary, HandlerError> {
         match trigger {
             Trigger::Schedule => self.scheduled().await,
             Trigger::Alarm {
@@ -141,7 +161,18 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
                 state,
                 group,
                 checks,
-            } => self.alarm(name, *state, group.as_deref(), checks).await,
+                source,
+            } => {
+                let action = match trust::believe(&self.policy.alarms, home, name, source.as_ref())
+                {
+                    Ok(role) => {
+                        self.alarm(name, role, *state, group.as_deref(), checks)
+                            .await?
+                    }
+                    Err(ignored) => AlarmAction::Ignored(ignored),
+                };
+                Ok(alarm_handled(name, action))
+            }
         }
     }
 
@@ -161,7 +192,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
         let suspended_groups = metrics::count_suspended(measured.groups(), &outcome);
         self.publish_metrics(measured.usage, suspended_groups)
             .await?;
-        let enrolled = self.enroll(measured.groups()).await;
+        let enroll::Enrollment { enrolled, repaired } = self.enroll(measured.groups()).await;
         let Changes {
             suspended,
             resumed,
@@ -179,34 +210,37 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
             would_resume,
             failed: [suspended.failed, resumed.failed].concat(),
             enrolled,
+            repaired,
             suspended_groups,
         });
         tracing::info!(summary = %summary, "budget run");
         Ok(summary)
     }
 
-    /// An alarm changed state: `ALARM` suspends its scope, `OK` tries to resume.
+    /// A believed alarm changed state: `ALARM` suspends its scope once
+    /// confirmed, `OK` tries to resume.
     async fn alarm(
         &self,
         name: &str,
+        role: AlarmRole,
         state: AlarmState,
         group: Option<&str>,
         checks: &[CheckName],
-    ) -> Result<Summary, HandlerError> {
-        let action = match state {
-            AlarmState::InsufficientData => AlarmAction::None,
-            AlarmState::Ok => self.alarm_ok().await?,
-            AlarmState::Alarm => self.alarm_fires(name, group, checks).await?,
-        };
-        let summary = Summary::Alarm(AlarmSummary {
-            alarm: name.to_owned(),
-            action,
-        });
-        tracing::info!(summary = %summary, "alarm handled");
-        Ok(summary)
+    ) -> Result<AlarmAction, HandlerError> {
+        match (state, role) {
+            (AlarmState::InsufficientData, _) => Ok(AlarmAction::None),
+            (AlarmState::Ok, _) => self.alarm_ok().await,
+            (AlarmState::Alarm, AlarmRole::Budget) => self.budget_alarm_fires(name, group).await,
+            (AlarmState::Alarm, AlarmRole::Surge) => {
+                self.surge_alarm_fires(name, group, checks).await
+            }
+        }
     }
 
-    /// `OK`: resume where usage allows.
+    /// `OK`: resume where usage allows. Whoever sent it, the resume itself
+    /// checks usage, what the groups would launch, and the surge alarms that
+    /// hold them, so an early or forged `OK` lifts nothing the schedule
+    /// would not.
     async fn alarm_ok(&self) -> Result<AlarmAction, HandlerError> {
         let measured = self.measure().await?;
         let mut outcome = Changes::default();
@@ -219,45 +253,100 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
         })
     }
 
-    /// `ALARM`: suspend the alarm's group, or every cluster group; groups
-    /// already suspended by the guard wait for this alarm too.
-    async fn alarm_fires(
+    /// A budget alarm in `ALARM` suspends only when the guard's own fresh
+    /// measurement is at or over the suspend threshold of a budget: anyone
+    /// who may put metric data can push the alarm's metric. The record names
+    /// no alarm, so that the resume also follows the measurement alone.
+    async fn budget_alarm_fires(
+        &self,
+        name: &str,
+        group: Option<&str>,
+    ) -> Result<AlarmAction, HandlerError> {
+        let measured = self.measure().await?;
+        let over = budget::over_suspend_threshold(&self.policy.budget, measured.usage);
+        if over.is_empty() {
+            return Ok(AlarmAction::Ignored(Ignored {
+                reason: IgnoreReason::BudgetNotReached,
+                detail: suspend::not_reached(name, &self.policy.budget, measured.usage),
+            }));
+        }
+        let checks: Vec<CheckName> = over.iter().map(|d| d.check).collect();
+        let reason = format!(
+            "alarm `{name}` in ALARM, measured {}",
+            suspend::over_reason(&over)
+        );
+        let record = self.record(reason, "alarm", Vec::new());
+        Ok(self
+            .alarm_suspends(&measured, group, record, &checks, None)
+            .await)
+    }
+
+    /// A surge alarm in `ALARM` suspends only when `DescribeAlarms` shows it
+    /// in `ALARM`: a notification can be forged by anyone who may publish to
+    /// the topic. Its record names it, so the resume waits for it.
+    async fn surge_alarm_fires(
         &self,
         name: &str,
         group: Option<&str>,
         checks: &[CheckName],
     ) -> Result<AlarmAction, HandlerError> {
+        let firing = self
+            .ports
+            .metrics()
+            .alarms_in_alarm(&[name.to_owned()])
+            .await?;
+        if !firing.iter().any(|alarm| alarm == name) {
+            return Ok(AlarmAction::Ignored(Ignored {
+                reason: IgnoreReason::NotInAlarm,
+                detail: format!("surge alarm `{name}` is not in ALARM in CloudWatch"),
+            }));
+        }
         let measured = self.measure().await?;
+        let reason = format!("alarm `{name}` in ALARM");
+        let record = self.record(reason, "alarm", vec![name.to_owned()]);
+        Ok(self
+            .alarm_suspends(&measured, group, record, checks, Some(name))
+            .await)
+    }
+
+    /// Suspends the alarm's group, or every cluster group; groups already
+    /// suspended by the guard wait for `joining` too, if given.
+    async fn alarm_suspends(
+        &self,
+        measured: &Measurement,
+        group: Option<&str>,
+        record: SuspensionRecord,
+        checks: &[CheckName],
+        joining: Option<&str>,
+    ) -> AlarmAction {
         let scope: Vec<GroupFacts> = measured
             .groups()
             .iter()
             .filter(|g| group.is_none_or(|wanted| g.name == wanted))
             .cloned()
             .collect();
-        let reason = format!("alarm `{name}` in ALARM");
-        let record = self.record(reason, "alarm", vec![name.to_owned()]);
         let mut outcome = Changes::default();
-        self.suspend(&measured, &scope, record, checks, &mut outcome)
+        self.suspend(measured, &scope, record, checks, &mut outcome)
             .await;
         let report = outcome.suspended;
-        let alarm_added_to = match self.enforces(checks) {
-            true => self.join_alarm(&scope, &report, name).await,
-            false => Vec::new(),
+        let alarm_added_to = match joining {
+            Some(alarm) if self.enforces(checks) => self.join_alarm(&scope, &report, alarm).await,
+            _ => Vec::new(),
         };
-        Ok(AlarmAction::Suspend {
+        AlarmAction::Suspend {
             scope: group.map(str::to_owned),
             suspended: report.changed,
             unchanged: report.unchanged,
             failed: report.failed,
             alarm_added_to,
             would_suspend: outcome.would_suspend,
-        })
+        }
     }
 
     /// Cluster groups and usage, counted as launch-guard's admission counts.
     async fn measure(&self) -> Result<Measurement, HandlerError> {
         let measurement = measure::measure(
-            &self.policy.cluster_tag_key,
+            &self.policy.cluster_tag,
             self.ports.instances(),
             self.ports.groups(),
             &self.guarded,

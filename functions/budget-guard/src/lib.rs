@@ -7,8 +7,12 @@ mod event;
 mod fixtures;
 mod handler;
 mod response;
+mod trust;
 
-pub use event::{AlarmState, EventError, Input, Trigger};
+pub use event::{AccountRegion, AlarmState, EventError, Input, Trigger};
 pub use handler::{BudgetGuard, HandlerError};
-pub use response::{AlarmAction, AlarmSummary, Response, ScheduleSummary, Summary};
+pub use response::{
+    AlarmAction, AlarmSummary, IgnoreReason, Ignored, Response, ScheduleSummary, Summary,
+};
 pub use shared::ports::Ports;
+pub use trust::Home;

@@ -2,7 +2,7 @@
 //! on alarms, suspends scale-out during surges, resumes it safely, and puts
 //! the launch hook on cluster groups that lack it.
 
-use budget_guard::{BudgetGuard, Input};
+use budget_guard::{BudgetGuard, Home, Input};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
@@ -14,7 +14,8 @@ async fn main() -> Result<(), Error> {
     };
     let guard = &BudgetGuard::new(&policy, &aws);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Input>| {
-        guard.handle(event.payload)
+        let home = Home::of_function(&event.context.invoked_function_arn);
+        guard.handle(event.payload, home)
     }))
     .await
 }

@@ -60,6 +60,9 @@ pub struct ScheduleSummary {
     /// Groups where an AWS call failed, with the error.
     pub failed: Vec<(String, String)>,
     pub enrolled: Vec<String>,
+    /// Groups whose guard hook notified elsewhere than the launch queue,
+    /// put again.
+    pub repaired: Vec<String>,
     /// `SuspendedGroups` after this run's changes.
     pub suspended_groups: usize,
 }
@@ -72,12 +75,16 @@ pub struct AlarmSummary {
     pub action: AlarmAction,
 }
 
-/// What an alarm's state led to (`"action": "none"`, `"resume"`, `"suspend"`).
+/// What an alarm's state led to (`"action": "none"`, `"ignored"`,
+/// `"resume"`, `"suspend"`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum AlarmAction {
     /// `INSUFFICIENT_DATA`: nothing.
     None,
+    /// Not believed (not this stack's or not the guard's alarm), or not
+    /// confirmed: nothing, and why.
+    Ignored(Ignored),
     /// `OK`: the guard's suspensions were lifted where usage allows.
     Resume {
         resumed: Vec<String>,
@@ -96,6 +103,34 @@ pub enum AlarmAction {
         alarm_added_to: Vec<String>,
         would_suspend: Vec<String>,
     },
+}
+
+/// Why an alarm led to nothing (`"reason"`), in words (`"detail"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ignored {
+    pub reason: IgnoreReason,
+    pub detail: String,
+}
+
+/// Why an alarm was ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IgnoreReason {
+    /// This function's own ARN does not name its account and region.
+    UnknownHome,
+    /// The event does not say the alarm's account and region.
+    UnknownSource,
+    /// The alarm lives in another account.
+    ForeignAccount,
+    /// The alarm lives in another region.
+    ForeignRegion,
+    /// Neither one of the guard's budget alarms nor named with its surge prefix.
+    UnknownAlarm,
+    /// A budget alarm in `ALARM` that the guard's own fresh measurement does
+    /// not confirm: usage is below the suspend threshold of every budget.
+    BudgetNotReached,
+    /// A surge alarm that `DescribeAlarms` does not show in `ALARM`.
+    NotInAlarm,
 }
 
 #[cfg(test)]
@@ -133,6 +168,7 @@ mod tests {
             would_resume: vec![],
             failed: vec![],
             enrolled: vec!["prod-new".into()],
+            repaired: vec!["prod-b".into()],
             suspended_groups: 2,
         });
 
@@ -145,7 +181,7 @@ mod tests {
                 r#""usage":{"vcpus":8,"memory_mib":32768,"instances":4},"#,
                 r#""suspended":["prod-a"],"resumed":[],"held":[["prod-b","an alarm fires"]],"#,
                 r#""notes":[],"would_suspend":[],"would_resume":[],"failed":[],"#,
-                r#""enrolled":["prod-new"],"suspended_groups":2}"#
+                r#""enrolled":["prod-new"],"repaired":["prod-b"],"suspended_groups":2}"#
             )
         );
     }
@@ -181,6 +217,28 @@ mod tests {
                 "failed": [],
                 "alarm_added_to": [],
                 "would_suspend": [],
+            })
+        );
+    }
+
+    #[test]
+    fn an_ignored_alarm_says_why_in_a_code_and_in_words() {
+        let ignored = Response::from(vec![alarm(
+            "rds-cpu-high",
+            AlarmAction::Ignored(Ignored {
+                reason: IgnoreReason::UnknownAlarm,
+                detail: "not the guard's".into(),
+            }),
+        )]);
+
+        assert_eq!(
+            json_of(&ignored),
+            json!({
+                "trigger": "alarm",
+                "alarm": "rds-cpu-high",
+                "action": "ignored",
+                "reason": "unknown_alarm",
+                "detail": "not the guard's",
             })
         );
     }

@@ -109,7 +109,7 @@ pub fn remediation_failed(about: &AuditedInstance, remedy: &Remedy, err: &AwsErr
     alert.advice = format!(
         "{err}. The instance stays non-compliant and the next sweep tries again. Check that the \
          function's role may call this on instances that carry the cluster tag `{}`.",
-        about.policy.cluster_tag_key
+        about.policy.cluster_tag
     );
     alert
 }

@@ -1,9 +1,13 @@
-//! The three triggers of SPEC §6, read from their EventBridge events.
+//! The three triggers of SPEC §6, read from their EventBridge events: one
+//! event a direct invocation, or an SQS batch of them from the stack's
+//! instance-event queue (issue 20).
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::SqsEvent;
 use serde::Deserialize;
 use serde_json::Value;
 use shared::lifecycle::Origin;
+use shared::sqs::{self, RecordProblem};
 
 pub const STATE_CHANGE: &str = "EC2 Instance State-change Notification";
 pub const LAUNCH_SUCCESSFUL: &str = "EC2 Instance Launch Successful";
@@ -56,29 +60,84 @@ pub enum EventError {
         detail_type: &'static str,
         message: String,
     },
+    /// A payload with `Records` that is not an SQS batch whose every record
+    /// names its message: no message can be returned to the queue alone.
+    #[error("event is not an SQS batch: {0}")]
+    NotSqsBatch(String),
 }
 
-/// An invocation's payload: the [`Event`] it is, or why it is none of them.
+/// What instance-audit is invoked with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// One EventBridge event: a rule that targets the function, the schedule.
+    Single(Event),
+    /// An SQS batch of the instance-event queue, in order: each message one
+    /// EventBridge event, read on its own so that one bad message never
+    /// fails its neighbours.
+    Batch(Vec<Message>),
+}
+
+/// One message of an SQS batch: its id (to return it to the queue) and the
+/// event its body is, or why it is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: String,
+    pub event: Result<Event, EventError>,
+}
+
+/// An invocation's payload: the [`Payload`] it is, or why it is none.
 ///
-/// It deserializes from any JSON value, decoding it with [`parse`], so that
-/// a payload that is no trigger reaches the handler and is refused with the
-/// function's own error (`MalformedEvent` and the messages above), not with
-/// the runtime's deserialization error.
+/// It deserializes from any JSON value, decoding it with [`parse_payload`],
+/// so that a payload that is no trigger reaches the handler and is refused
+/// with the function's own error (`MalformedEvent` and the messages above),
+/// not with the runtime's deserialization error.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(from = "Value")]
-pub struct Input(Result<Event, EventError>);
+pub struct Input(Result<Payload, EventError>);
 
 impl Input {
-    /// The trigger and origin, or why the payload is not a trigger.
-    pub fn into_event(self) -> Result<Event, EventError> {
+    /// The event or batch, or why the payload is neither.
+    pub fn into_payload(self) -> Result<Payload, EventError> {
         self.0
     }
 }
 
 impl From<Value> for Input {
     fn from(payload: Value) -> Self {
-        Self(parse(payload))
+        Self(parse_payload(payload))
     }
+}
+
+/// Reads a payload: an SQS batch when it has `Records` (every record from
+/// SQS and with a message id), otherwise one EventBridge event ([`parse`]).
+/// A batch's bodies are parsed one by one into its [`Message`]s.
+pub fn parse_payload(payload: Value) -> Result<Payload, EventError> {
+    let Some(records) = payload.get("Records") else {
+        return parse(payload).map(Payload::Single);
+    };
+    sqs::check_records(records, |_, _| None).map_err(|problem| match problem {
+        RecordProblem::Source(problem) | RecordProblem::MessageId(problem) => {
+            EventError::NotSqsBatch(problem)
+        }
+    })?;
+    let batch: SqsEvent =
+        serde_json::from_value(payload).map_err(|e| EventError::NotSqsBatch(e.to_string()))?;
+    let messages = batch
+        .records
+        .into_iter()
+        .map(|record| Message {
+            id: record.message_id.unwrap_or_default(),
+            event: parse_body(record.body.as_deref().unwrap_or_default()),
+        })
+        .collect();
+    Ok(Payload::Batch(messages))
+}
+
+/// A message's body: the EventBridge event the rule put on the queue.
+fn parse_body(body: &str) -> Result<Event, EventError> {
+    let value: Value = serde_json::from_str(body)
+        .map_err(|e| EventError::NotEventBridge(format!("the message body is not json: {e}")))?;
+    parse(value)
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,6 +248,7 @@ mod tests {
     const RUNNING: &str = include_str!("../../../events/state-change-running.json");
     const LAUNCHED: &str = include_str!("../../../events/launch-successful.json");
     const SWEEP: &str = include_str!("../../../events/audit-sweep.json");
+    const BATCH: &str = include_str!("../../../events/audit-sqs-batch.json");
 
     fn parsed(text: &str) -> Result<Event, EventError> {
         parse(serde_json::from_str(text).unwrap())
@@ -260,16 +320,69 @@ mod tests {
     #[test]
     fn an_input_is_the_event_it_decodes_to() {
         let input: Input = serde_json::from_str(LAUNCHED).unwrap();
-        assert_eq!(input.into_event(), parsed(LAUNCHED));
+        assert_eq!(input.into_payload(), parsed(LAUNCHED).map(Payload::Single));
     }
 
     #[test]
     fn an_input_that_is_no_trigger_still_deserializes_and_carries_the_refusal() {
         let input: Input = serde_json::from_str("[1, 2]").unwrap();
         assert_eq!(
-            input.into_event().unwrap_err().to_string(),
+            input.into_payload().unwrap_err().to_string(),
             "event is not an EventBridge event: expected `detail-type`, `source` and `detail`"
         );
+    }
+
+    #[test]
+    fn the_sample_batch_is_its_messages_in_order_each_an_event() {
+        let input: Input = serde_json::from_str(BATCH).unwrap();
+        let Ok(Payload::Batch(messages)) = input.into_payload() else {
+            panic!("not a batch");
+        };
+        let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "5d8e2b1c-3f4a-4b6c-9d0e-1f2a3b4c5d60",
+                "5d8e2b1c-3f4a-4b6c-9d0e-1f2a3b4c5d61",
+                "5d8e2b1c-3f4a-4b6c-9d0e-1f2a3b4c5d62"
+            ]
+        );
+        let events: Vec<Event> = messages.into_iter().map(|m| m.event.unwrap()).collect();
+        assert_eq!(
+            events,
+            [parsed(PENDING), parsed(RUNNING), parsed(LAUNCHED)]
+                .into_iter()
+                .map(Result::unwrap)
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_that_messages_refusal_alone() {
+        let mut batch: Value = serde_json::from_str(BATCH).unwrap();
+        batch["Records"][1]["body"] = "{not json".into();
+        let Ok(Payload::Batch(messages)) = parse_payload(batch) else {
+            panic!("not a batch");
+        };
+        assert!(messages[0].event.is_ok());
+        assert_eq!(
+            messages[1].event.as_ref().unwrap_err().to_string(),
+            "event is not an EventBridge event: the message body is not json: key must be a string at line 1 column 2"
+        );
+        assert!(messages[2].event.is_ok());
+    }
+
+    #[test]
+    fn an_sns_envelope_is_no_sqs_batch() {
+        let sns = include_str!("../../../events/budget-alarm-sns.json");
+        assert_eq!(
+            parsed_payload(sns).unwrap_err().to_string(),
+            "event is not an SQS batch: Records[0] without eventSource `aws:sqs`"
+        );
+    }
+
+    fn parsed_payload(text: &str) -> Result<Payload, EventError> {
+        parse_payload(serde_json::from_str(text).unwrap())
     }
 
     #[test]

@@ -45,11 +45,14 @@ use shared::ports::{AwsError, InstanceRead, InstanceRemediate, InstanceTag, Tagg
 use shared::time::format_rfc3339;
 
 use crate::alerts::{self, AuditedInstance};
-use crate::event::{Event, EventError, Input, Trigger};
+use crate::event::{Event, EventError, Input, Payload, Trigger};
 use crate::response::{Outcome, Response, Summary};
 use shared::ports::Ports;
 
+mod batch;
 mod sweep;
+
+pub use batch::INSTANCES_PER_CALL;
 
 /// At most this many instances are changed per sweep; the rest wait for the
 /// next sweep. A policy change (or a mistake in it) must not stop or
@@ -130,6 +133,17 @@ impl InstanceEvent<'_> {
     }
 }
 
+/// What an event asks of the audit, known before anything is read.
+#[derive(Debug)]
+enum TakenUp<'e> {
+    /// The schedule: audit every cluster instance.
+    Sweep,
+    /// Its instance is read and audited.
+    Audit(InstanceEvent<'e>),
+    /// Nothing to read: the summary says why.
+    Done(Summary),
+}
+
 impl<'a, P: Ports> Auditor<'a, P> {
     pub fn new(policy: &'a Policy, ports: &'a P) -> Self {
         Self {
@@ -146,25 +160,52 @@ impl<'a, P: Ports> Auditor<'a, P> {
         self
     }
 
-    /// Entry point: an EventBridge event of one of the three triggers.
+    /// Entry point: an EventBridge event of one of the three triggers, or
+    /// an SQS batch of them from the stack's instance-event queue. A batch
+    /// answers with `batchItemFailures`, so that one bad message never fails
+    /// its neighbours.
     pub async fn handle(&self, input: Input) -> Result<Response, HandlerError> {
-        let Event { trigger, origin } = input.into_event()?;
-        let summary = match &trigger {
-            Trigger::Sweep => return Ok(Response::Sweep(self.sweep(&origin).await?)),
+        match input.into_payload()? {
+            Payload::Single(event) => self.handle_event(event).await,
+            Payload::Batch(messages) => Ok(Response::Batch(self.handle_batch(messages).await)),
+        }
+    }
+
+    /// One event: its instance read alone (or the sweep).
+    async fn handle_event(&self, event: Event) -> Result<Response, HandlerError> {
+        let summary = match self.take_up(&event) {
+            TakenUp::Sweep => return Ok(Response::Sweep(self.sweep(&event.origin).await?)),
+            TakenUp::Done(summary) => summary,
+            TakenUp::Audit(event) => {
+                let instance = self.read_instance(&event).await?;
+                self.audit_instance(&event, instance).await?
+            }
+        };
+        self.log(&summary);
+        Ok(Response::Instance(summary))
+    }
+
+    /// Whether the event's instance is to be read and audited: only those
+    /// of a state change to `pending` or `running` and of a launch into
+    /// service are.
+    fn take_up<'e>(&self, event: &'e Event) -> TakenUp<'e> {
+        let Event { trigger, origin } = event;
+        match trigger {
+            Trigger::Sweep => TakenUp::Sweep,
             Trigger::StateChange { instance_id, state } => {
                 let event = InstanceEvent {
-                    trigger: &trigger,
+                    trigger,
                     instance_id,
                     group: None,
-                    origin: &origin,
+                    origin,
                 };
                 if InstanceState::of(state).is_live() {
-                    self.audit_instance(&event).await?
+                    TakenUp::Audit(event)
                 } else {
-                    self.ignored(
+                    TakenUp::Done(self.ignored(
                         &event,
                         format!("state `{state}` is neither pending nor running"),
-                    )
+                    ))
                 }
             }
             Trigger::LaunchSuccessful {
@@ -173,32 +214,35 @@ impl<'a, P: Ports> Auditor<'a, P> {
                 warm_pool,
             } => {
                 let event = InstanceEvent {
-                    trigger: &trigger,
+                    trigger,
                     instance_id,
                     group: Some(group.as_str()),
-                    origin: &origin,
+                    origin,
                 };
                 if *warm_pool {
-                    self.ignored(
+                    TakenUp::Done(self.ignored(
                         &event,
                         format!(
                             "launched into the warm pool of group `{group}`: audited when it enters service"
                         ),
-                    )
+                    ))
                 } else {
-                    self.audit_instance(&event).await?
+                    TakenUp::Audit(event)
                 }
             }
-        };
-        self.log(&summary);
-        Ok(Response::Instance(summary))
+        }
     }
 
-    /// One instance event, step by step: is the instance the cluster's and
-    /// in a state to audit, how it came in, whether it is launch-guard's,
-    /// what it breaks, and what the plan for that is.
-    async fn audit_instance(&self, event: &InstanceEvent<'_>) -> Result<Summary, HandlerError> {
-        let Some(instance) = self.read_instance(event).await? else {
+    /// One instance event, step by step, once its instance is read (`None`:
+    /// EC2 does not know it): is the instance the cluster's and in a state
+    /// to audit, how it came in, whether it is launch-guard's, what it
+    /// breaks, and what the plan for that is.
+    async fn audit_instance(
+        &self,
+        event: &InstanceEvent<'_>,
+        instance: Option<InstanceFacts>,
+    ) -> Result<Summary, HandlerError> {
+        let Some(instance) = instance else {
             // Terminated instances stay visible for about an hour; one that is
             // not found at all cannot be shown to be the cluster's.
             let reason = format!("instance `{}` was not found", event.instance_id);
@@ -242,7 +286,7 @@ impl<'a, P: Ports> Auditor<'a, P> {
         instance: &InstanceFacts,
     ) -> Option<Summary> {
         let (policy, id) = (self.policy, event.instance_id);
-        if !instance.tags.contains_key(&policy.cluster_tag_key) {
+        if !policy.cluster_tag.matches(&instance.tags) {
             let reason = format!(
                 "instance `{id}` is not a member of cluster `{}`",
                 policy.cluster

@@ -6,7 +6,7 @@ mod event;
 mod handler;
 mod response;
 
-pub use event::{Event, EventError, Input, Trigger};
-pub use handler::{Auditor, HandlerError, MAX_REMEDIATIONS_PER_SWEEP};
+pub use event::{Event, EventError, Input, Message, Payload, Trigger};
+pub use handler::{Auditor, HandlerError, INSTANCES_PER_CALL, MAX_REMEDIATIONS_PER_SWEEP};
 pub use response::{Outcome, Response, Summary, SweepSummary};
 pub use shared::ports::Ports;

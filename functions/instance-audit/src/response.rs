@@ -1,7 +1,9 @@
-//! What an invocation returns (and logs): an instance event's summary or the
-//! sweep's report. The runtime serialises it; a value that cannot be
-//! serialised fails the invocation instead of answering `null`.
+//! What an invocation returns (and logs): an instance event's summary, the
+//! sweep's report, or a batch's failures. The runtime serialises it; a value
+//! that cannot be serialised fails the invocation instead of answering
+//! `null`.
 
+use aws_lambda_events::sqs::SqsBatchResponse;
 use serde::Serialize;
 use shared::audit::{InstanceAudit, SweepReport};
 use shared::checks::Violation;
@@ -18,6 +20,9 @@ pub enum Response {
     Instance(Summary),
     /// The schedule.
     Sweep(SweepSummary),
+    /// An SQS batch: the messages to return to the queue
+    /// (`batchItemFailures`); each message's summary is logged.
+    Batch(SqsBatchResponse),
 }
 
 /// What happened to one instance event.

@@ -50,7 +50,7 @@ mod tests {
         let message = serde_json::json!({
             "LifecycleActionToken": "t-1",
             "AutoScalingGroupName": "prod-general",
-            "LifecycleHookName": "scaling-guard-launch",
+            "LifecycleHookName": "scaling-guard-prod",
             "EC2InstanceId": "i-0123456789abcdef0",
             "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING"
         });

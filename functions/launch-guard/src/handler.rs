@@ -75,7 +75,7 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
             clock: SystemTime::now,
             ledger: Ledger::default(),
             snapshot: Snapshot::default(),
-            guarded: GuardedGroups::new(&policy.hook_name),
+            guarded: GuardedGroups::of(policy),
             admission_lock: tokio::sync::Mutex::new(()),
             failed_completions: std::sync::Mutex::default(),
         }

@@ -39,6 +39,8 @@ pub struct Request {
     pub physical_resource_id: Option<String>,
     /// `ResourceProperties` as the template wrote them (with `ServiceToken`).
     pub properties: Value,
+    /// `OldResourceProperties`: what an `Update` replaces; absent otherwise.
+    pub old_properties: Option<Value>,
 }
 
 /// The event is not a custom-resource request.
@@ -81,6 +83,7 @@ fn decode(payload: Value) -> Result<Request, EventError> {
             logical_resource_id: r.logical_resource_id,
             physical_resource_id: None,
             properties: r.resource_properties,
+            old_properties: None,
         },
         CloudFormationCustomResourceRequest::Update(r) => Request {
             request_type: RequestType::Update,
@@ -90,6 +93,7 @@ fn decode(payload: Value) -> Result<Request, EventError> {
             logical_resource_id: r.logical_resource_id,
             physical_resource_id: Some(r.physical_resource_id),
             properties: r.resource_properties,
+            old_properties: Some(r.old_resource_properties),
         },
         CloudFormationCustomResourceRequest::Delete(r) => Request {
             request_type: RequestType::Delete,
@@ -99,6 +103,7 @@ fn decode(payload: Value) -> Result<Request, EventError> {
             logical_resource_id: r.logical_resource_id,
             physical_resource_id: Some(r.physical_resource_id),
             properties: r.resource_properties,
+            old_properties: None,
         },
         _ => {
             return Err(EventError::Malformed(
@@ -122,43 +127,55 @@ impl Request {
     /// with its shape. CloudFormation passes every scalar as a string; numbers
     /// and booleans (from a hand-written event) are read as their text.
     pub fn policy_vars(&self) -> Result<BTreeMap<String, String>, Vec<String>> {
-        let Some(policy) = self.properties.get(POLICY_PROPERTY) else {
-            return Err(vec![format!(
-                "the resource has no `{POLICY_PROPERTY}` property (a map of `GUARD_*` settings)"
-            )]);
-        };
-        let Some(policy) = policy.as_object() else {
-            return Err(vec![format!(
-                "the `{POLICY_PROPERTY}` property must be a map of `GUARD_*` settings to strings"
-            )]);
-        };
-        let mut vars = BTreeMap::new();
-        let mut problems = Vec::new();
-        for (key, value) in policy {
-            if !key.starts_with("GUARD_") {
+        policy_vars(&self.properties)
+    }
+
+    /// [`Request::policy_vars`] of `OldResourceProperties` (an `Update`'s
+    /// previous policy); `None` when the request has none.
+    pub fn old_policy_vars(&self) -> Option<Result<BTreeMap<String, String>, Vec<String>>> {
+        self.old_properties.as_ref().map(policy_vars)
+    }
+}
+
+/// The `GUARD_*` variables of `properties`' `Policy`, or every problem with
+/// its shape.
+fn policy_vars(properties: &Value) -> Result<BTreeMap<String, String>, Vec<String>> {
+    let Some(policy) = properties.get(POLICY_PROPERTY) else {
+        return Err(vec![format!(
+            "the resource has no `{POLICY_PROPERTY}` property (a map of `GUARD_*` settings)"
+        )]);
+    };
+    let Some(policy) = policy.as_object() else {
+        return Err(vec![format!(
+            "the `{POLICY_PROPERTY}` property must be a map of `GUARD_*` settings to strings"
+        )]);
+    };
+    let mut vars = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (key, value) in policy {
+        if !key.starts_with("GUARD_") {
+            problems.push(format!(
+                "`{POLICY_PROPERTY}` key `{key}` is not a `GUARD_*` setting"
+            ));
+            continue;
+        }
+        let text = match value {
+            Value::String(text) => text.clone(),
+            Value::Number(number) => number.to_string(),
+            Value::Bool(flag) => flag.to_string(),
+            _ => {
                 problems.push(format!(
-                    "`{POLICY_PROPERTY}` key `{key}` is not a `GUARD_*` setting"
+                    "`{POLICY_PROPERTY}` value of `{key}` is not a string"
                 ));
                 continue;
             }
-            let text = match value {
-                Value::String(text) => text.clone(),
-                Value::Number(number) => number.to_string(),
-                Value::Bool(flag) => flag.to_string(),
-                _ => {
-                    problems.push(format!(
-                        "`{POLICY_PROPERTY}` value of `{key}` is not a string"
-                    ));
-                    continue;
-                }
-            };
-            vars.insert(key.clone(), text);
-        }
-        if problems.is_empty() {
-            Ok(vars)
-        } else {
-            Err(problems)
-        }
+        };
+        vars.insert(key.clone(), text);
+    }
+    if problems.is_empty() {
+        Ok(vars)
+    } else {
+        Err(problems)
     }
 }
 
@@ -195,7 +212,12 @@ mod tests {
             update.physical_resource_id.as_deref(),
             Some("scaling-guard-prod")
         );
+        assert_eq!(
+            update.old_policy_vars().unwrap().unwrap()["GUARD_CLUSTER"],
+            "prod".to_owned()
+        );
         let delete = request(DELETE);
+        assert_eq!(delete.old_policy_vars(), None);
         assert_eq!(delete.request_type, RequestType::Delete);
         assert!(delete.response_url.starts_with("https://"));
     }

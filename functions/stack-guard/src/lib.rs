@@ -25,7 +25,36 @@
 //!   replaces the resource, and CloudFormation deletes the old one, which
 //!   cleans up the old cluster). Invalid: `FAILED`, `Reason` listing every
 //!   problem (`invalid policy (2 problems): …; …`), so the stack rolls back.
-//!   Data: `Cluster`, `ClusterTagKey`, `HookName`, `Mode`.
+//!   Data: `Cluster`, `ClusterTagKey`, `ClusterTagValue`, `HookName`, `Mode`.
+//! - **Update**, besides: when the hook's name changes, the hook moves, so
+//!   that no group keeps a hook nothing answers (the event rule matches the
+//!   new name only: a launch would wait out the old hook's heartbeat and take
+//!   its `ABANDON`). Every stack that kept the default changes its name on
+//!   upgrade, from `scaling-guard-launch` to `scaling-guard-<cluster>`. On
+//!   every group of the old identity (the old policy's cluster tag, key and
+//!   value) that carries the old launch hook: a hook of the new name is put
+//!   with every setting of the old one (transition, heartbeat, default
+//!   result, notification target and role, metadata), then the old one is
+//!   deleted, so that the group is never without the guard's hook (launches
+//!   still waiting on the old hook end then, with its `ABANDON`: nothing
+//!   would have answered them). A group that already carries the new hook
+//!   only loses the old one; one whose hook of the new name is for another
+//!   transition keeps the old one, listed. Groups without the old hook, and
+//!   other clusters' groups (their hook of the same old default name is
+//!   their guard's), are never touched; suspensions stay (the guard keeps
+//!   running). Nothing moves when the cluster changes (the resource is
+//!   replaced, and the old one's Delete removes the old hook), nor when the
+//!   old properties are unreadable. An old policy that today's rules refuse
+//!   (a shared key such as `eks:cluster-name` without a value, accepted
+//!   before issue 20) moves its explicitly named hook of the same cluster on
+//!   the new identity's groups only: its own identity also held other
+//!   clusters' groups. A valid policy answers `SUCCESS` whatever could not be
+//!   moved, within [`RENAME_BUDGET`] (every AWS call bounded by the SDK):
+//!   `Data.HooksRenamed` (groups), `Data.NotRenamed` (what stays, with why,
+//!   also in `Reason` as `NOT RENAMED (n): …`). An update rolled back moves
+//!   the hook back the same way. Permissions: `autoscaling:PutLifecycleHook`
+//!   and `autoscaling:DeleteLifecycleHook` on the cluster's groups, and
+//!   `iam:PassRole` on a hook's notification role.
 //! - **Delete**: on every group carrying the cluster tag, delete the guard's
 //!   launch hook where the group has it, and lift every suspension the guard
 //!   recorded in its `scaling-guard:suspended` tag (resume `Launch`, restore
@@ -68,7 +97,10 @@ mod respond;
 mod response;
 
 pub use event::{EventError, Input, POLICY_PROPERTY, Request, RequestType};
-pub use handler::{CLEANUP_BUDGET, Cleanup, HandlerError, StackGuard, physical_resource_id};
+pub use handler::{
+    CLEANUP_BUDGET, Cleanup, HandlerError, RENAME_BUDGET, Rename, Renaming, StackGuard,
+    physical_resource_id,
+};
 pub use respond::{HttpResponder, ResponseSend, SendError};
 pub use response::{MAX_BODY_BYTES, Response, Status};
 pub use shared::ports::Ports;

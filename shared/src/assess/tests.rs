@@ -21,7 +21,7 @@ fn budget_policy() -> Policy {
 /// A cluster group with the candidate waiting in it, and one running node.
 fn cluster(policy: &Policy) -> FakeAws {
     let aws = FakeAws::new();
-    let tag = (policy.cluster_tag_key.clone(), "owned".to_owned());
+    let tag = (policy.cluster_tag.key.clone(), "owned".to_owned());
     let node = compliant_node();
     let mut candidate = node.instance.clone();
     candidate.tags.extend([tag.clone()]);
@@ -161,7 +161,7 @@ async fn what_is_not_ours_is_ignored_without_a_read() {
     };
     assert_eq!(
         reason,
-        "hook `someone-elses` is not the guard's hook `scaling-guard-launch`"
+        "hook `someone-elses` is not the guard's hook `scaling-guard-prod`"
     );
     assert_eq!(aws.calls("DescribeInstances"), 0);
 }

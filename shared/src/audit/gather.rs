@@ -30,7 +30,7 @@ pub const VOLUMES_PER_CALL: usize = 200;
 /// Whether an instance is one the audit looks at: a cluster member in state
 /// `pending` or `running`.
 pub fn is_audited(policy: &Policy, instance: &InstanceFacts) -> bool {
-    instance.tags.contains_key(&policy.cluster_tag_key) && instance.instance_state().is_live()
+    policy.cluster_tag.matches(&instance.tags) && instance.instance_state().is_live()
 }
 
 /// The instance's image and subnet and, when their checks are on, its
@@ -148,7 +148,7 @@ where
     N: NetworkImageRead + RecommendedImagesRead,
     G: ClusterGroupsRead,
 {
-    let listed = instances.cluster_instances(&policy.cluster_tag_key).await?;
+    let listed = instances.cluster_instances(&policy.cluster_tag).await?;
     Ok(read_listed(policy, listed, instances, images, groups, now).await)
 }
 
@@ -359,7 +359,7 @@ mod tests {
         aws.add_hook(
             "prod-a",
             HookFacts {
-                name: "scaling-guard-launch".into(),
+                name: "scaling-guard-prod".into(),
                 transition: LAUNCHING.into(),
                 ..HookFacts::default()
             },

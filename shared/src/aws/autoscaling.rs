@@ -8,6 +8,7 @@ use crate::decision::LifecycleResult;
 use crate::facts::{GroupFacts, GroupInstance, HookFacts};
 use crate::lifecycle::LAUNCHING;
 use crate::lifecycle::LifecycleAction;
+use crate::policy::ClusterTag;
 use crate::ports::{
     AwsResult, ClusterGroupsRead, Completion, GroupRead, LifecycleComplete, ScaleOutControl,
 };
@@ -47,14 +48,27 @@ impl GroupRead for AutoScaling {
     }
 }
 
+/// `tag:<key>` = value when the value is pinned, else `tag-key` = key: the
+/// server returns only this cluster's groups, never another cluster's that
+/// shares the key.
+fn cluster_tag_filter(tag: &ClusterTag) -> Filter {
+    match tag.value() {
+        Some(value) => Filter::builder()
+            .name(format!("tag:{}", tag.key))
+            .values(value)
+            .build(),
+        None => Filter::builder().name("tag-key").values(&tag.key).build(),
+    }
+}
+
 impl ClusterGroupsRead for AutoScaling {
     /// All pages (100 groups a page), each reduced to the facts as it
     /// arrives.
-    async fn cluster_groups(&self, tag_key: &str) -> AwsResult<Vec<GroupFacts>> {
+    async fn cluster_groups(&self, tag: &ClusterTag) -> AwsResult<Vec<GroupFacts>> {
         let mut pages = self
             .client
             .describe_auto_scaling_groups()
-            .filters(Filter::builder().name("tag-key").values(tag_key).build())
+            .filters(cluster_tag_filter(tag))
             .max_records(100)
             .into_paginator()
             .send();
@@ -66,7 +80,7 @@ impl ClusterGroupsRead for AutoScaling {
                     .iter()
                     .map(group_facts)
                     // The filter is the server's; the tag is checked again here.
-                    .filter(|group| group.tags.contains_key(tag_key)),
+                    .filter(|group| tag.matches(&group.tags)),
             );
         }
         Ok(groups)
@@ -88,6 +102,9 @@ impl ClusterGroupsRead for AutoScaling {
                 transition: hook.lifecycle_transition().unwrap_or_default().to_owned(),
                 default_result: hook.default_result().map(str::to_owned),
                 heartbeat_timeout: hook.heartbeat_timeout(),
+                notification_target_arn: hook.notification_target_arn().map(str::to_owned),
+                role_arn: hook.role_arn().map(str::to_owned),
+                notification_metadata: hook.notification_metadata().map(str::to_owned),
             })
             .collect())
     }
@@ -168,6 +185,23 @@ impl ScaleOutControl for AutoScaling {
             .default_result(default_result)
             .heartbeat_timeout(heartbeat_seconds)
             .notification_metadata(metadata)
+            .send()
+            .await
+            .map_err(|err| aws_error("PutLifecycleHook", err))?;
+        Ok(())
+    }
+
+    async fn put_hook(&self, group: &str, hook: &HookFacts) -> AwsResult<()> {
+        self.client
+            .put_lifecycle_hook()
+            .auto_scaling_group_name(group)
+            .lifecycle_hook_name(&hook.name)
+            .lifecycle_transition(&hook.transition)
+            .set_default_result(hook.default_result.clone())
+            .set_heartbeat_timeout(hook.heartbeat_timeout)
+            .set_notification_target_arn(hook.notification_target_arn.clone())
+            .set_role_arn(hook.role_arn.clone())
+            .set_notification_metadata(hook.notification_metadata.clone())
             .send()
             .await
             .map_err(|err| aws_error("PutLifecycleHook", err))?;

@@ -11,6 +11,7 @@ use crate::facts::{
     CpuOptions, HttpTokens, ImageFacts, InstanceFacts, InstanceState, InstanceTypeSpec,
     SubnetFacts, VolumeFacts,
 };
+use crate::policy::ClusterTag;
 use crate::ports::{
     AwsResult, ClusterInstancesRead, InstanceRead, InstanceTag, InstanceTypesRead,
     NetworkImageRead, VolumeRead,
@@ -59,13 +60,23 @@ impl InstanceTag for Ec2 {
 }
 
 impl ClusterInstancesRead for Ec2 {
-    async fn cluster_instances(&self, tag_key: &str) -> AwsResult<Vec<InstanceFacts>> {
+    async fn cluster_instances(&self, tag: &ClusterTag) -> AwsResult<Vec<InstanceFacts>> {
         let state = Filter::builder()
             .name("instance-state-name")
             .set_values(Some(InstanceState::LIVE.map(str::to_owned).to_vec()))
             .build();
-        let tagged = Filter::builder().name("tag-key").values(tag_key).build();
-        self.describe_all(vec![tagged, state]).await
+        // `tag:<key>` = value when pinned: another cluster's instances that
+        // share the key are not even listed.
+        let tagged = match tag.value() {
+            Some(value) => Filter::builder()
+                .name(format!("tag:{}", tag.key))
+                .values(value)
+                .build(),
+            None => Filter::builder().name("tag-key").values(&tag.key).build(),
+        };
+        let mut facts = self.describe_all(vec![tagged, state]).await?;
+        facts.retain(|instance| tag.matches(&instance.tags));
+        Ok(facts)
     }
 }
 

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 pub use guard_core::budget::cluster::*;
 use guard_core::budget::{Usage, UsageError, cluster_usage};
-use guard_core::facts::{GroupFacts, InstanceFacts, InstanceTypeSpec};
+use guard_core::facts::{GroupFacts, HookFacts, InstanceFacts, InstanceTypeSpec};
 use guard_core::lifecycle::LAUNCHING;
+use guard_core::policy::{ClusterTag, HookNotification, Policy};
 
 use crate::cache::TtlCache;
 use crate::ports::{AwsError, ClusterGroupsRead, ClusterInstancesRead, InstanceTypesRead};
@@ -29,18 +30,29 @@ pub enum MeasureError {
 
 /// Reads the cluster's instances and groups, in parallel.
 pub async fn read_cluster(
-    tag_key: &str,
+    tag: &ClusterTag,
     instances: &impl ClusterInstancesRead,
     groups: &impl ClusterGroupsRead,
 ) -> Result<ClusterState, AwsError> {
-    let (instances, groups) = futures::join!(
-        instances.cluster_instances(tag_key),
-        groups.cluster_groups(tag_key)
-    );
+    let (instances, groups) =
+        futures::join!(instances.cluster_instances(tag), groups.cluster_groups(tag));
     Ok(ClusterState {
         instances: instances?,
         groups: groups?,
     })
+}
+
+/// The guard's launch hook on one group, as Auto Scaling describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardHook {
+    /// There, on launch, notifying where launch-guard listens.
+    Carried,
+    /// None of the group's hooks is the guard's.
+    Missing,
+    /// The guard's hook, but launches reach launch-guard through a queue and
+    /// the hook notifies another target, or none, or with another role: its
+    /// launches wait for the heartbeat and end by the hook's default result.
+    Misdirected,
 }
 
 /// Which groups carry the guard's launch hook, asked once per group and
@@ -48,25 +60,40 @@ pub async fn read_cluster(
 #[derive(Debug)]
 pub struct GuardedGroups {
     hook_name: String,
-    known: TtlCache<bool>,
+    /// Where the hook must notify; `None`: EventBridge hears every hook's
+    /// lifecycle actions, whatever its target.
+    notification: Option<HookNotification>,
+    known: TtlCache<GuardHook>,
 }
 
 impl GuardedGroups {
+    /// The groups carrying a launch hook named `hook_name`, whatever it
+    /// notifies (launches delivered by EventBridge).
     pub fn new(hook_name: &str) -> Self {
         Self {
             hook_name: hook_name.to_owned(),
+            notification: None,
             known: TtlCache::new(1024, HOOKS_TTL),
+        }
+    }
+
+    /// The groups carrying the policy's hook, notifying the policy's queue
+    /// with its role when launches are delivered through SQS.
+    pub fn of(policy: &Policy) -> Self {
+        Self {
+            notification: policy.hook_notification.clone(),
+            ..Self::new(&policy.hook_name)
         }
     }
 
     /// Records that `group` carries the hook (it just triggered it, or was enrolled).
     pub fn mark(&self, group: &str) {
-        self.known.insert(group, true);
+        self.known.insert(group, GuardHook::Carried);
     }
 
     /// Whether `group` is known to carry the hook; `None` when not asked yet.
     pub fn known(&self, group: &str) -> Option<bool> {
-        self.known.get(group)
+        self.known.get(group).map(|hook| hook == GuardHook::Carried)
     }
 
     /// Whether `group` carries the hook, asking Auto Scaling when not known.
@@ -75,15 +102,37 @@ impl GuardedGroups {
         reader: &impl ClusterGroupsRead,
         group: &str,
     ) -> Result<bool, AwsError> {
-        if let Some(known) = self.known(group) {
+        Ok(self.hook(reader, group).await? == GuardHook::Carried)
+    }
+
+    /// The guard's hook on `group`, asking Auto Scaling when not known.
+    pub async fn hook(
+        &self,
+        reader: &impl ClusterGroupsRead,
+        group: &str,
+    ) -> Result<GuardHook, AwsError> {
+        if let Some(known) = self.known.get(group) {
             return Ok(known);
         }
         let hooks = reader.lifecycle_hooks(group).await?;
-        let hooked = hooks
+        let hook = self.judge(&hooks);
+        self.known.insert(group, hook);
+        Ok(hook)
+    }
+
+    /// The guard's hook among a group's `hooks`.
+    fn judge(&self, hooks: &[HookFacts]) -> GuardHook {
+        let Some(hook) = hooks
             .iter()
-            .any(|h| h.name == self.hook_name && h.transition == LAUNCHING);
-        self.known.insert(group, hooked);
-        Ok(hooked)
+            .find(|h| h.name == self.hook_name && h.transition == LAUNCHING)
+        else {
+            return GuardHook::Missing;
+        };
+        match &self.notification {
+            None => GuardHook::Carried,
+            Some(to) if notifies(hook, to) => GuardHook::Carried,
+            Some(_) => GuardHook::Misdirected,
+        }
     }
 
     /// The groups among `groups` that carry the hook, asked in parallel. A
@@ -109,6 +158,12 @@ impl GuardedGroups {
     }
 }
 
+/// Whether `hook` notifies the target `to` names, with its role.
+fn notifies(hook: &HookFacts, to: &HookNotification) -> bool {
+    hook.notification_target_arn.as_deref() == Some(to.target_arn.as_str())
+        && hook.role_arn.as_deref() == Some(to.role_arn.as_str())
+}
+
 /// One measurement: the cluster read, the type specs, and the usage.
 #[derive(Debug, Clone)]
 pub struct Measurement {
@@ -130,14 +185,14 @@ impl Measurement {
 /// Reads the cluster and measures its usage. `known_guarded` names a group
 /// known to carry the hook without asking (the group of the launch being decided).
 pub async fn measure(
-    tag_key: &str,
+    tag: &ClusterTag,
     ec2: &(impl ClusterInstancesRead + InstanceTypesRead),
     groups: &impl ClusterGroupsRead,
     guarded: &GuardedGroups,
     admitted: &BTreeSet<String>,
     candidate: Option<&InstanceFacts>,
 ) -> Result<Measurement, MeasureError> {
-    let state = read_cluster(tag_key, ec2, groups).await?;
+    let state = read_cluster(tag, ec2, groups).await?;
     measure_state(Arc::new(state), ec2, groups, guarded, admitted, candidate).await
 }
 

@@ -121,7 +121,7 @@ pub const STRINGS: &[&str] = &[
     "AutoScalingGroupName",
     "prod-general",
     "i-0a1b2c3d4e5f60718",
-    "scaling-guard-launch",
+    "scaling-guard-prod",
     "123456789012",
     "eu-west-1",
     "2026-11-26T10:00:00Z",

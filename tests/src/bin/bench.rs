@@ -11,7 +11,10 @@
 //!   peak RSS after reading the whole cluster;
 //! * the CLI's `audit` of large clusters (wall, CPU, peak RSS, requests);
 //! * launches per second of a scale-up through the EventBridge path and the
-//!   SQS path, every AWS call 50 ms slower.
+//!   SQS path, every AWS call 50 ms slower;
+//! * what another cluster's burst costs instance-audit: `DescribeInstances`
+//!   per 1,000 foreign state changes through the instance-event queue, and
+//!   one invocation each as before (issue 20).
 //!
 //! Prints the rows of one markdown table (`| area | measurement | value |
 //! notes |`) and writes them to `--out FILE`. `--smoke`: a tiny run (3
@@ -50,6 +53,12 @@ const FUNCTIONS: [&str; 4] = [
 const MAX_INSTANCES: &str = "100000";
 /// The latency added to every AWS call of the scale-up measurements.
 const SLOWER_MS: u64 = 50;
+/// Another cluster's state changes that instance-audit hears, in every run
+/// (the measurement is defined per 1,000, and cheap).
+const FOREIGN_CHANGES: usize = 1_000;
+/// The instance-event queue's batch: `BatchSize` of
+/// `InstanceEventQueueEventSourceMapping` in template.yaml.
+const QUEUE_BATCH: usize = 100;
 
 #[derive(Debug)]
 struct Plan {
@@ -62,6 +71,8 @@ struct Plan {
     memory_sizes: Vec<usize>,
     /// Launches fired at once through each delivery path.
     scale_ups: Vec<usize>,
+    /// Whether to measure another cluster's burst (FOREIGN_CHANGES).
+    foreign_burst: bool,
     out: Option<PathBuf>,
 }
 
@@ -87,6 +98,7 @@ impl Plan {
                 audit_sizes: vec![10_000],
                 memory_sizes: vec![10_000],
                 scale_ups: Vec::new(),
+                foreign_burst: false,
                 out,
             }
         } else if smoke {
@@ -97,6 +109,7 @@ impl Plan {
                 audit_sizes: vec![20],
                 memory_sizes: vec![20],
                 scale_ups: vec![20],
+                foreign_burst: true,
                 out,
             }
         } else {
@@ -111,6 +124,7 @@ impl Plan {
                 audit_sizes: [3_000].into_iter().chain(sizes.iter().copied()).collect(),
                 memory_sizes: sizes,
                 scale_ups: vec![100, 1_000],
+                foreign_burst: true,
                 out,
             }
         })
@@ -226,6 +240,13 @@ impl Bench {
         // Growing clusters, on a fresh emulator.
         if let Err(err) = self.sizes(plan).await {
             self.fail("cluster sizes", &err.to_string());
+        }
+
+        // Another cluster's burst, as instance-audit hears it.
+        if plan.foreign_burst
+            && let Err(err) = self.foreign_burst(FOREIGN_CHANGES).await
+        {
+            self.fail("foreign state changes", &err.to_string());
         }
 
         // Scale-ups through each delivery path, each on a fresh emulator.
@@ -472,6 +493,81 @@ impl Bench {
                 ms(cost.wall),
                 cost.total(),
                 kib(cost.down)
+            ),
+        );
+        Ok(())
+    }
+
+    /// Another cluster's burst as this stack's instance-audit hears it
+    /// (issue 20): `changes` state changes of another cluster's nodes
+    /// (`pending` for each, then `running` for each), through the
+    /// instance-event queue in batches of [`QUEUE_BATCH`] as its event source
+    /// mapping delivers them, then one invocation each as the EventBridge
+    /// rule delivered them before. Counted in the emulator's journal; on a
+    /// fresh emulator.
+    async fn foreign_burst(&mut self, changes: usize) -> Result<()> {
+        let emulator = Emulator::start()?;
+        let clients = Clients::new(&emulator).await;
+        let cluster = Cluster::seed(&clients).await?;
+        let nodes = cluster
+            .run_foreign_nodes(scaling_guard_e2e::OTHER_CLUSTER, changes.div_ceil(2))
+            .await?;
+        let events: Vec<Value> = ["pending", "running"]
+            .iter()
+            .flat_map(|state| nodes.iter().map(|id| events::state_change(id, state)))
+            .take(changes)
+            .collect::<Result<_, _>>()?;
+        // The harshest policy: anything it touched would show in the journal.
+        let mut policy = cluster.policy_env();
+        policy.insert("GUARD_AUDIT_ACTION".into(), "terminate".into());
+        let audit = Function::instance_audit(&emulator.endpoint(), &policy).await?;
+        let control = emulator.control();
+
+        control.clear_requests()?;
+        let started = Instant::now();
+        let batches = events.chunks(QUEUE_BATCH).len();
+        for batch in events.chunks(QUEUE_BATCH) {
+            let bodies: Vec<String> = batch.iter().map(Value::to_string).collect();
+            let answer = audit.invoke(&events::sqs_batch(&bodies)?).await?;
+            if answer["batchItemFailures"] != json!([]) {
+                return Err(format!("a batch returned messages: {answer}").into());
+            }
+        }
+        let queued = journal_cost(&control, started.elapsed())?;
+        let reads = queued
+            .calls
+            .get("DescribeInstances")
+            .copied()
+            .unwrap_or_default();
+        self.row(
+            "many stacks",
+            &format!("instance-audit: DescribeInstances per {changes} foreign state changes"),
+            &format!(
+                "{reads} calls ({:.2} per state change)",
+                reads as f64 / changes.max(1) as f64
+            ),
+            &format!(
+                "the instance-event queue, {batches} batches of {QUEUE_BATCH} (the event source mapping's BatchSize), {} nodes of another cluster pending then running, action terminate; all requests: {}; {} ms; issue 20's bound: 1 per 10",
+                nodes.len(),
+                queued.breakdown(),
+                ms(queued.wall)
+            ),
+        );
+
+        control.clear_requests()?;
+        let started = Instant::now();
+        for event in &events {
+            audit.invoke(event).await?;
+        }
+        let direct = journal_cost(&control, started.elapsed())?;
+        self.row(
+            "AWS calls",
+            &format!("instance-audit: {changes} foreign state changes, one invocation each"),
+            &format!("{} calls", direct.total()),
+            &format!(
+                "as the EventBridge rule delivered them before the queue (issue 20); {}; {} ms",
+                direct.breakdown(),
+                ms(direct.wall)
             ),
         );
         Ok(())
@@ -735,6 +831,21 @@ impl Scene<'_> {
         }
         Ok(calls)
     }
+}
+
+/// What the emulator's journal holds since it was last cleared, per
+/// operation, with the step's wall time.
+fn journal_cost(control: &Control, wall: Duration) -> Result<Cost> {
+    let mut calls = BTreeMap::new();
+    for record in control.requests(None)? {
+        let operation = record.operation.unwrap_or_else(|| "?".into());
+        *calls.entry(operation).or_default() += 1;
+    }
+    Ok(Cost {
+        wall,
+        calls,
+        ..Cost::default()
+    })
 }
 
 /// The cheap event of each function for the memory measurement: one it

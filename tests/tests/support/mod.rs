@@ -7,6 +7,8 @@
 // Each test file uses part of it.
 #![allow(dead_code)]
 
+pub mod custom_resource;
+
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -83,6 +85,11 @@ impl Bed {
     /// The emulator's endpoint, for a function or the CLI.
     pub fn endpoint(&self) -> String {
         self.emulator.endpoint()
+    }
+
+    /// The SDK configuration of the bed's clients, for a client it lacks.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        scaling_guard_e2e::sdk_config(&self.emulator).await
     }
 
     /// The fixture's policy (enforce mode) with `settings` set.

@@ -23,7 +23,13 @@ fn problems(extra: &[(&'static str, &'static str)]) -> Vec<String> {
 fn minimal_policy_takes_the_defaults_of_the_spec() {
     let policy = with(&[]).unwrap();
     assert_eq!(policy.cluster, "prod");
-    assert_eq!(policy.cluster_tag_key, "kubernetes.io/cluster/prod");
+    assert_eq!(
+        policy.cluster_tag,
+        ClusterTag::any_value("kubernetes.io/cluster/prod")
+    );
+    assert_eq!(policy.hook_name, "scaling-guard-prod");
+    assert_eq!(policy.alarms, AlarmTrust::default());
+    assert_eq!(policy.hook_notification, None);
     assert_eq!(policy.mode, Mode::Enforce);
     assert!(policy.audit_only_checks.is_empty());
     assert!(!policy.image.allow_list_is_on());
@@ -43,7 +49,7 @@ fn minimal_policy_takes_the_defaults_of_the_spec() {
         }
     );
     assert_eq!(policy.fail_mode, FailMode::Abandon);
-    assert_eq!(policy.hook_name, "scaling-guard-launch");
+    assert_eq!(policy.hook_name, "scaling-guard-prod");
     assert!(policy.enroll_groups);
     assert_eq!(policy.audit_action, AuditAction::Alert);
     assert_eq!(policy.quarantine_security_group_id, None);
@@ -78,6 +84,7 @@ fn minimal_policy_turns_on_only_the_checks_with_a_default() {
 fn full_policy_parses_every_setting() {
     let policy = with(&[
         ("GUARD_CLUSTER_TAG_KEY", "eks:cluster-name"),
+        ("GUARD_CLUSTER_TAG_VALUE", "prod"),
         ("GUARD_MODE", "audit"),
         ("GUARD_AUDIT_ONLY_CHECKS", "image.age, imds.v2"),
         ("GUARD_ALLOWED_AMI_IDS", "ami-0123456789abcdef0"),
@@ -127,9 +134,40 @@ fn full_policy_parses_every_setting() {
             "GUARD_CHECK_EXCEPTIONS",
             "imds.hop_limit@prod-ebs-csi-*, instance.key_pair@bastion",
         ),
+        (
+            "GUARD_BUDGET_ALARM_NAMES",
+            "guard-VcpuPercentOfBudget, guard-InstancesPercentOfBudget",
+        ),
+        ("GUARD_SURGE_ALARM_PREFIX", "prod-surge-"),
+        (
+            "GUARD_HOOK_NOTIFICATION_TARGET_ARN",
+            "arn:aws:sqs:eu-west-1:123456789012:prod-launches",
+        ),
+        (
+            "GUARD_HOOK_NOTIFICATION_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/prod-hook-notifications",
+        ),
     ])
     .unwrap();
-    assert_eq!(policy.cluster_tag_key, "eks:cluster-name");
+    assert_eq!(
+        policy.cluster_tag,
+        ClusterTag::pinned("eks:cluster-name", "prod")
+    );
+    assert!(
+        policy
+            .alarms
+            .is_budget_alarm("guard-InstancesPercentOfBudget")
+    );
+    assert!(!policy.alarms.is_budget_alarm("guard-MemoryPercentOfBudget"));
+    assert!(policy.alarms.is_surge_alarm("prod-surge-requests"));
+    assert!(!policy.alarms.is_surge_alarm("rds-cpu-high"));
+    assert_eq!(
+        policy.hook_notification,
+        Some(HookNotification {
+            target_arn: "arn:aws:sqs:eu-west-1:123456789012:prod-launches".into(),
+            role_arn: "arn:aws:iam::123456789012:role/prod-hook-notifications".into(),
+        })
+    );
     assert_eq!(policy.mode, Mode::Audit);
     assert_eq!(
         policy.audit_only_checks.iter().copied().collect::<Vec<_>>(),
@@ -185,7 +223,13 @@ fn full_policy_parses_every_setting() {
 #[rstest]
 #[case::missing_cluster(&[("GUARD_CLUSTER", "")], "`GUARD_CLUSTER` is required")]
 #[case::bad_cluster_name(&[("GUARD_CLUSTER", "prod cluster")], "`GUARD_CLUSTER` must be 1-100 letters, digits, `-` or `_`, not `prod cluster`")]
-#[case::aws_tag_key(&[("GUARD_CLUSTER_TAG_KEY", "aws:eks")], "`GUARD_CLUSTER_TAG_KEY` is not a valid tag key: `aws:eks`")]
+#[case::aws_tag_key(&[("GUARD_CLUSTER_TAG_KEY", "aws:eks"), ("GUARD_CLUSTER_TAG_VALUE", "prod")], "`GUARD_CLUSTER_TAG_KEY` is not a valid tag key: `aws:eks`")]
+#[case::shared_key_without_value(&[("GUARD_CLUSTER_TAG_KEY", "eks:cluster-name")], "`GUARD_CLUSTER_TAG_KEY` `eks:cluster-name` needs `GUARD_CLUSTER_TAG_VALUE`: every cluster in the account may carry that key, so only its value names this cluster (e.g. `eks:cluster-name` = `prod`); only the default key `kubernetes.io/cluster/prod` names the cluster by itself")]
+#[case::karpenter_key_without_value(&[("GUARD_CLUSTER_TAG_KEY", "karpenter.sh/discovery"), ("GUARD_CLUSTER_TAG_VALUE", " ")], "`GUARD_CLUSTER_TAG_KEY` `karpenter.sh/discovery` needs `GUARD_CLUSTER_TAG_VALUE`: every cluster in the account may carry that key, so only its value names this cluster (e.g. `karpenter.sh/discovery` = `prod`); only the default key `kubernetes.io/cluster/prod` names the cluster by itself")]
+#[case::another_clusters_default_key(&[("GUARD_CLUSTER_TAG_KEY", "kubernetes.io/cluster/staging")], "`GUARD_CLUSTER_TAG_KEY` `kubernetes.io/cluster/staging` needs `GUARD_CLUSTER_TAG_VALUE`: every cluster in the account may carry that key, so only its value names this cluster (e.g. `kubernetes.io/cluster/staging` = `prod`); only the default key `kubernetes.io/cluster/prod` names the cluster by itself")]
+#[case::notification_target_without_role(&[("GUARD_HOOK_NOTIFICATION_TARGET_ARN", "arn:aws:sqs:eu-west-1:123456789012:launches")], "`GUARD_HOOK_NOTIFICATION_TARGET_ARN` needs `GUARD_HOOK_NOTIFICATION_ROLE_ARN` (the role Auto Scaling assumes to notify it)")]
+#[case::notification_target_fifo(&[("GUARD_HOOK_NOTIFICATION_TARGET_ARN", "arn:aws:sqs:eu-west-1:123456789012:launches.fifo"), ("GUARD_HOOK_NOTIFICATION_ROLE_ARN", "arn:aws:iam::123456789012:role/hooks")], "`GUARD_HOOK_NOTIFICATION_TARGET_ARN` `arn:aws:sqs:eu-west-1:123456789012:launches.fifo` is a FIFO queue: lifecycle hooks cannot notify FIFO queues")]
+#[case::notification_target_not_a_queue(&[("GUARD_HOOK_NOTIFICATION_TARGET_ARN", "arn:aws:sns:eu-west-1:123456789012:launches"), ("GUARD_HOOK_NOTIFICATION_ROLE_ARN", "arn:aws:iam::123456789012:role/hooks")], "`GUARD_HOOK_NOTIFICATION_TARGET_ARN` is not an sqs queue arn: `arn:aws:sns:eu-west-1:123456789012:launches`")]
 #[case::bad_mode(&[("GUARD_MODE", "block")], "`GUARD_MODE` must be one of `enforce`, `audit`, not `block`")]
 #[case::unknown_audit_only_check(&[("GUARD_AUDIT_ONLY_CHECKS", "image.allowed,imds")], "`GUARD_AUDIT_ONLY_CHECKS`: unknown check `imds`")]
 #[case::bad_ami_id(&[("GUARD_ALLOWED_AMI_IDS", "ami-xyz")], "`GUARD_ALLOWED_AMI_IDS` has `ami-xyz`, which is not an image id (`ami-…`)")]
@@ -294,4 +338,17 @@ fn the_hourly_remediation_cap_defaults_to_one_sweeps_worth_and_must_be_positive(
         problems(&[("GUARD_MAX_REMEDIATIONS_PER_HOUR", "0")]),
         vec!["`GUARD_MAX_REMEDIATIONS_PER_HOUR` must be a whole number from 1 to 1000, not `0`"]
     );
+}
+
+#[rstest]
+#[case::default_key_any_value(&[], ClusterTag::any_value("kubernetes.io/cluster/prod"))]
+#[case::default_key_spelled_out(&[("GUARD_CLUSTER_TAG_KEY", "kubernetes.io/cluster/prod")], ClusterTag::any_value("kubernetes.io/cluster/prod"))]
+#[case::default_key_with_value(&[("GUARD_CLUSTER_TAG_VALUE", "owned")], ClusterTag::pinned("kubernetes.io/cluster/prod", "owned"))]
+#[case::eks_managed_node_groups(&[("GUARD_CLUSTER_TAG_KEY", "eks:cluster-name"), ("GUARD_CLUSTER_TAG_VALUE", "prod")], ClusterTag::pinned("eks:cluster-name", "prod"))]
+#[case::karpenter_discovery(&[("GUARD_CLUSTER_TAG_KEY", "karpenter.sh/discovery"), ("GUARD_CLUSTER_TAG_VALUE", "prod")], ClusterTag::pinned("karpenter.sh/discovery", "prod"))]
+fn the_cluster_tag_is_key_and_value(
+    #[case] extra: &[(&'static str, &'static str)],
+    #[case] expected: ClusterTag,
+) {
+    assert_eq!(with(extra).unwrap().cluster_tag, expected);
 }

@@ -153,9 +153,9 @@ fn an_enrollment_names_the_hook_and_how_it_was_put() {
         &policy,
         now(),
         Enrolled {
-            groups: &enrolled,
-            default_result: "ABANDON",
-            heartbeat_seconds: 600,
+            enrolled: &enrolled,
+            repaired: &[],
+            hook: &guard_hook(&policy, None),
         },
     );
 
@@ -183,6 +183,63 @@ fn an_enrollment_names_the_hook_and_how_it_was_put() {
     );
     assert_eq!(alert.details["groups"], json!(["prod-new"]));
     assert!(!alert.details.contains_key("usage_vcpus"));
+}
+
+/// The hook enrollment puts: ABANDON, 600 s, notifying `target` when set.
+fn guard_hook(policy: &Policy, target: Option<&str>) -> HookFacts {
+    HookFacts {
+        name: policy.hook_name.clone(),
+        default_result: Some("ABANDON".to_owned()),
+        heartbeat_timeout: Some(600),
+        notification_target_arn: target.map(str::to_owned),
+        ..HookFacts::default()
+    }
+}
+
+#[test]
+fn a_hook_put_again_says_its_launches_ended_unvetted_and_where_it_notifies_now() {
+    let policy = policy(&[]);
+    let (enrolled, repaired) = (groups(&["prod-new"]), groups(&["prod-a", "prod-b"]));
+    let queue = "arn:aws:sqs:eu-west-1:123456789012:scaling-guard-launches";
+
+    let alert = group_enrolled(
+        &policy,
+        now(),
+        Enrolled {
+            enrolled: &enrolled,
+            repaired: &repaired,
+            hook: &guard_hook(&policy, Some(queue)),
+        },
+    );
+
+    assert_eq!(
+        filed(&alert),
+        (AlertKind::GroupEnrolled, Severity::Info, "enroll")
+    );
+    assert_eq!(
+        alert.subject(),
+        "[scaling-guard] prod: launch hook put on 3 group(s)"
+    );
+    assert!(
+        alert.advice.contains(&format!(
+            "the `{}` launch hook of prod-a, prod-b did not notify the guard's launch queue",
+            policy.hook_name
+        )),
+        "{}",
+        alert.advice
+    );
+    assert!(
+        alert.advice.contains(&format!(
+            "(DefaultResult ABANDON, heartbeat 600 s, notifying `{queue}`)"
+        )),
+        "{}",
+        alert.advice
+    );
+    assert_eq!(
+        alert.details["groups"],
+        json!(["prod-new", "prod-a", "prod-b"])
+    );
+    assert_eq!(alert.details["repaired"], json!(["prod-a", "prod-b"]));
 }
 
 #[test]

@@ -1,7 +1,11 @@
-//! Enrollment: the guard's launch hook on every cluster group that lacks it.
+//! Enrollment: the guard's launch hook on every cluster group that lacks it,
+//! and, when launches reach launch-guard through an SQS queue, on every
+//! group whose guard hook notifies elsewhere (issue 20, scenario 5).
 
 use serde_json::json;
-use shared::facts::GroupFacts;
+use shared::budget::measure::GuardHook;
+use shared::facts::{GroupFacts, HookFacts};
+use shared::lifecycle::LAUNCHING;
 use shared::policy::{FailMode, Mode, Policy};
 use shared::ports::ScaleOutControl;
 
@@ -13,63 +17,84 @@ use shared::ports::Ports;
 /// serialized admission to work through a burst (throttled async retries).
 const HOOK_HEARTBEAT_SECONDS: i32 = 600;
 
+/// The groups a run put the hook on.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Enrollment {
+    /// Groups that had no guard hook.
+    pub enrolled: Vec<String>,
+    /// Groups whose guard hook did not notify the policy's queue.
+    pub repaired: Vec<String>,
+}
+
 impl<P: Ports> BudgetGuard<'_, P> {
-    /// Puts the guard's launch hook on every cluster group that lacks it, and
-    /// alerts the groups enrolled.
-    pub(super) async fn enroll(&self, groups: &[GroupFacts]) -> Vec<String> {
+    /// Puts the guard's launch hook on every cluster group that lacks it or
+    /// whose hook notifies elsewhere, and alerts the groups it put it on.
+    pub(super) async fn enroll(&self, groups: &[GroupFacts]) -> Enrollment {
+        let mut done = Enrollment::default();
         if !self.policy.enroll_groups {
-            return Vec::new();
+            return done;
         }
-        let default_result = hook_default_result(self.policy);
-        let metadata = json!({ "cluster": self.policy.cluster, "by": "scaling-guard" }).to_string();
-        let mut enrolled = Vec::new();
+        let hook = launch_hook(self.policy);
         for group in groups {
-            if self.enroll_group(group, default_result, &metadata).await {
-                enrolled.push(group.name.clone());
+            match self.enroll_group(group, &hook).await {
+                Some(GuardHook::Missing) => done.enrolled.push(group.name.clone()),
+                Some(GuardHook::Misdirected) => done.repaired.push(group.name.clone()),
+                Some(GuardHook::Carried) | None => {}
             }
         }
-        if !enrolled.is_empty() {
+        if !done.enrolled.is_empty() || !done.repaired.is_empty() {
             let about = Enrolled {
-                groups: &enrolled,
-                default_result,
-                heartbeat_seconds: HOOK_HEARTBEAT_SECONDS,
+                enrolled: &done.enrolled,
+                repaired: &done.repaired,
+                hook: &hook,
             };
             self.publish(&alerts::group_enrolled(self.policy, self.now(), about))
                 .await;
         }
-        enrolled
+        done
     }
 
-    /// Puts the hook on `group` unless it carries it already; whether it did.
-    async fn enroll_group(&self, group: &GroupFacts, default_result: &str, metadata: &str) -> bool {
+    /// Puts `hook` on `group` unless it carries it already: what the group
+    /// had when the hook was put, `None` when nothing was put.
+    async fn enroll_group(&self, group: &GroupFacts, hook: &HookFacts) -> Option<GuardHook> {
         let groups = self.ports.groups();
-        match self.guarded.carries_hook(groups, &group.name).await {
-            Ok(true) => return false,
-            Ok(false) => {}
+        let found = match self.guarded.hook(groups, &group.name).await {
+            Ok(GuardHook::Carried) => return None,
+            Ok(found) => found,
             Err(err) => {
                 tracing::error!(group = %group.name, %err, "hooks could not be read");
-                return false;
+                return None;
             }
-        }
-        let put = groups
-            .put_launch_hook(
-                &group.name,
-                &self.policy.hook_name,
-                default_result,
-                HOOK_HEARTBEAT_SECONDS,
-                metadata,
-            )
-            .await;
-        match put {
+        };
+        match groups.put_hook(&group.name, hook).await {
             Ok(()) => {
                 self.guarded.mark(&group.name);
-                true
+                Some(found)
             }
             Err(err) => {
                 tracing::error!(group = %group.name, %err, "launch hook could not be put");
-                false
+                None
             }
         }
+    }
+}
+
+/// The hook the guard puts on a group: its name, on launch, the default result
+/// and heartbeat below, and the policy's notification target and role when
+/// launches are delivered through SQS (`PutLifecycleHook` with neither
+/// leaves EventBridge alone to hear them).
+fn launch_hook(policy: &Policy) -> HookFacts {
+    let notification = policy.hook_notification.as_ref();
+    HookFacts {
+        name: policy.hook_name.clone(),
+        transition: LAUNCHING.to_owned(),
+        default_result: Some(hook_default_result(policy).to_owned()),
+        heartbeat_timeout: Some(HOOK_HEARTBEAT_SECONDS),
+        notification_target_arn: notification.map(|n| n.target_arn.clone()),
+        role_arn: notification.map(|n| n.role_arn.clone()),
+        notification_metadata: Some(
+            json!({ "cluster": policy.cluster, "by": "scaling-guard" }).to_string(),
+        ),
     }
 }
 

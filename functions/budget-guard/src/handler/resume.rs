@@ -69,12 +69,16 @@ impl<P: Ports> BudgetGuard<'_, P> {
     }
 
     /// The alarms named by the groups' suspension records that are in
-    /// `ALARM` now (none asked when no record names one).
+    /// `ALARM` now (none asked when no record names one). A budget alarm
+    /// never holds a resume, also when a record written before this rule
+    /// names one: the guard's own measurement decides, and anyone who may
+    /// put metric data could keep the alarm in `ALARM`.
     async fn firing_alarms(&self, groups: &[GroupFacts]) -> Result<Vec<String>, HandlerError> {
         let alarms: Vec<String> = groups
             .iter()
             .filter_map(SuspensionRecord::of)
             .flat_map(|r| r.alarms)
+            .filter(|alarm| !self.policy.alarms.is_budget_alarm(alarm))
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();

@@ -1,9 +1,10 @@
 //! Suspending scale-out (`Launch` only), or saying what would be suspended.
 
 use shared::alerts::{self as shared_alerts, Suspended};
-use shared::budget::Dimension;
+use shared::budget::{self, Dimension, Usage};
 use shared::checks::CheckName;
 use shared::facts::GroupFacts;
+use shared::policy::BudgetPolicy;
 use shared::ports::ScaleOutControl;
 use shared::suspension::{
     self, OnIncomplete, SUSPENDED_TAG, SuspendPlan, SuspensionRecord, SuspensionReport,
@@ -120,6 +121,23 @@ impl<P: Ports> BudgetGuard<'_, P> {
         }
         joined
     }
+}
+
+/// Why a budget alarm is not believed: what the guard measured, every
+/// budget below the suspend threshold.
+pub(super) fn not_reached(alarm: &str, budget: &BudgetPolicy, usage: Usage) -> String {
+    let measured: Vec<String> = budget::dimensions(budget, usage)
+        .iter()
+        .map(|d| format!("{} {} of {} ({:.1}%)", d.name, d.used, d.max, d.percent()))
+        .collect();
+    let measured = match measured.is_empty() {
+        true => "no budget is set".to_owned(),
+        false => measured.join(", "),
+    };
+    format!(
+        "budget alarm `{alarm}` is not confirmed by the guard's own measurement: {measured}, below the suspend threshold of {}%",
+        budget.suspend_at_percent
+    )
 }
 
 /// `vcpus 100%, instances 100% of budget`: the budgets at or over the threshold.

@@ -8,7 +8,11 @@ use shared::ports::ClusterGroupsRead;
 use shared::suspension::{SUSPENDED_TAG, SuspensionRecord};
 
 use super::*;
-use crate::fixtures::{now, policy};
+use crate::fixtures::{home, now, policy};
+
+mod alarm_trust;
+mod hook_delivery;
+mod shared_key;
 
 const SCHEDULE: &str = include_str!("../../../../events/budget-schedule.json");
 const ALARM: &str = include_str!("../../../../events/budget-alarm-alarm.json");
@@ -16,18 +20,25 @@ const OK: &str = include_str!("../../../../events/budget-alarm-ok.json");
 const SNS_ALARM: &str = include_str!("../../../../events/budget-alarm-sns.json");
 const TAG: &str = "kubernetes.io/cluster/prod";
 const VCPU_ALARM: &str = "scaling-guard-VcpuPercentOfBudget";
+/// A surge alarm on the guard's vCPU metric (the samples' budget alarm,
+/// renamed with the surge prefix).
+const SURGE_ALARM: &str = "scaling-guard-surge-vcpus";
+
+/// `event` (a sample of the vCPU budget alarm) from the surge alarm.
+fn surge(event: &str) -> String {
+    event.replace(VCPU_ALARM, SURGE_ALARM)
+}
 
 fn hook() -> HookFacts {
     HookFacts {
-        name: "scaling-guard-launch".into(),
+        name: "scaling-guard-prod".into(),
         transition: "autoscaling:EC2_INSTANCE_LAUNCHING".into(),
         ..HookFacts::default()
     }
 }
 
-/// Groups prod-a and prod-b (cluster prod, hooked) and staging-a (another
-/// cluster); `running` m6i.large instances in prod-a.
-fn cluster(running: usize) -> FakeAws {
+/// An account that knows the m6i.large type (2 vCPUs, 8 GiB) and nothing else.
+fn account() -> FakeAws {
     let aws = FakeAws::new();
     aws.add_instance_type(
         "m6i.large",
@@ -36,6 +47,13 @@ fn cluster(running: usize) -> FakeAws {
             memory_mib: 8192,
         },
     );
+    aws
+}
+
+/// Groups prod-a and prod-b (cluster prod, hooked) and staging-a (another
+/// cluster); `running` m6i.large instances in prod-a.
+fn cluster(running: usize) -> FakeAws {
+    let aws = account();
     for (name, tag) in [
         ("prod-a", TAG),
         ("prod-b", TAG),
@@ -74,7 +92,9 @@ async fn run(policy: &Policy, aws: &FakeAws, event: &str) -> Result<Value, Handl
 
 /// The guard's answer to `event`, as the runtime sends it.
 async fn invoke(guard: &BudgetGuard<'_, FakeAws>, event: &str) -> Result<Value, HandlerError> {
-    let response = guard.handle(serde_json::from_str(event).unwrap()).await?;
+    let response = guard
+        .handle(serde_json::from_str(event).unwrap(), home())
+        .await?;
     Ok(serde_json::to_value(response).unwrap())
 }
 
@@ -216,22 +236,22 @@ async fn a_launch_suspension_by_someone_else_is_never_resumed() {
 #[tokio::test]
 async fn an_alarm_suspends_every_cluster_group_and_ok_resumes_when_usage_allows() {
     let (policy, aws) = (policy(&[]), cluster(2));
-    aws.set_alarm(VCPU_ALARM, true);
+    aws.set_alarm(SURGE_ALARM, true);
 
-    let suspended = run(&policy, &aws, ALARM).await.unwrap();
+    let suspended = run(&policy, &aws, &surge(ALARM)).await.unwrap();
     assert_eq!(suspended["suspended"], json!(["prod-a", "prod-b"]));
     assert!(!launch_suspended(&aws, "staging-a"));
     // The schedule does not resume while the triggering alarm fires.
     run(&policy, &aws, SCHEDULE).await.unwrap();
     assert!(launch_suspended(&aws, "prod-a"));
 
-    aws.set_alarm(VCPU_ALARM, false);
+    aws.set_alarm(SURGE_ALARM, false);
     // The fixture's groups list no instances: with desired 4 each, resuming
     // would launch 8 more. The surge is over: the autoscaler wants none.
     for group in ["prod-a", "prod-b"] {
         aws.update_group(group, |g| g.desired_capacity = 0);
     }
-    let resumed = run(&policy, &aws, OK).await.unwrap();
+    let resumed = run(&policy, &aws, &surge(OK)).await.unwrap();
     assert_eq!(resumed["resumed"], json!(["prod-a", "prod-b"]));
     assert_eq!(
         kinds(&aws),
@@ -242,6 +262,7 @@ async fn an_alarm_suspends_every_cluster_group_and_ok_resumes_when_usage_allows(
 #[tokio::test]
 async fn an_alarm_with_a_group_dimension_suspends_only_that_group() {
     let (policy, aws) = (policy(&[]), cluster(2));
+    aws.set_alarm("scaling-guard-surge-requests", true);
     let summary = run(&policy, &aws, SNS_ALARM).await.unwrap();
     assert_eq!(
         summary["suspended"],
@@ -263,8 +284,8 @@ async fn an_alarm_with_a_group_dimension_suspends_only_that_group() {
 async fn an_alarm_on_an_already_suspended_group_joins_its_record() {
     let (policy, aws) = (policy(&[]), cluster(10));
     run(&policy, &aws, SCHEDULE).await.unwrap();
-    aws.set_alarm(VCPU_ALARM, true);
-    let summary = run(&policy, &aws, ALARM).await.unwrap();
+    aws.set_alarm(SURGE_ALARM, true);
+    let summary = run(&policy, &aws, &surge(ALARM)).await.unwrap();
     assert_eq!(summary["alarm_added_to"], json!(["prod-a", "prod-b"]));
     // Usage falls, but the alarm still fires: held.
     set_running(&aws, 1);
@@ -326,7 +347,7 @@ async fn a_failing_measurement_fails_the_run_and_alerts_once() {
     let guard = BudgetGuard::new(&policy, &aws).with_clock(now);
     for _ in 0..2 {
         let err = guard
-            .handle(serde_json::from_str(SCHEDULE).unwrap())
+            .handle(serde_json::from_str(SCHEDULE).unwrap(), home())
             .await
             .unwrap_err();
         assert_eq!(
@@ -440,7 +461,8 @@ async fn audit_mode_never_resumes_but_says_it_would() {
 
 #[tokio::test]
 async fn an_alarm_in_audit_mode_suspends_nothing() {
-    let (policy, aws) = (policy(&[("GUARD_MODE", "audit")]), cluster(2));
+    // At the threshold: the measurement confirms the budget alarm.
+    let (policy, aws) = (policy(&[("GUARD_MODE", "audit")]), cluster(10));
     let summary = run(&policy, &aws, ALARM).await.unwrap();
     assert_eq!(summary["would_suspend"], json!(["prod-a", "prod-b"]));
     assert_eq!(aws.group_changes(), Vec::<String>::new());
@@ -731,7 +753,7 @@ async fn a_clamp_never_terminates_what_the_autoscaler_launched_meanwhile() {
     let guard = BudgetGuard::new(&policy, &aws).with_clock(now);
     // Given the schedule has read prod-a at desired 4 and is about to suspend it,
     let gate = aws.pause_before("SuspendProcesses");
-    let run = guard.handle(serde_json::from_str(SCHEDULE).unwrap());
+    let run = guard.handle(serde_json::from_str(SCHEDULE).unwrap(), home());
     // when the cluster autoscaler raises desired to 6 and two nodes launch,
     let autoscaler = async {
         gate.reached().await;
@@ -754,7 +776,7 @@ async fn a_clamp_after_the_suspension_never_scales_in() {
     // Launch is suspended already when the autoscaler raises desired to 8: no
     // instance can launch any more, so the clamp only undoes the wish.
     let gate = aws.pause_before("UpdateAutoScalingGroup");
-    let run = guard.handle(serde_json::from_str(SCHEDULE).unwrap());
+    let run = guard.handle(serde_json::from_str(SCHEDULE).unwrap(), home());
     let autoscaler = async {
         gate.reached().await;
         aws.update_group("prod-a", |g| g.desired_capacity = 8);

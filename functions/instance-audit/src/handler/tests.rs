@@ -84,7 +84,7 @@ fn account() -> FakeAws {
     aws.add_hook(
         "prod-general",
         HookFacts {
-            name: "scaling-guard-launch".into(),
+            name: "scaling-guard-prod".into(),
             transition: LAUNCHING.into(),
             ..HookFacts::default()
         },
@@ -200,6 +200,67 @@ async fn the_sweep_never_touches_or_counts_instances_outside_the_cluster() {
     assert_eq!(summary["instances"], 0);
     assert_eq!(aws.instance_changes(), Vec::<String>::new());
     assert_eq!(aws.instance_facts(BY_HAND).unwrap().state, "running");
+}
+
+/// prod's guard keyed on `eks:cluster-name` = `prod`, terminating.
+fn shared_key_policy() -> Policy {
+    policy(&[
+        ("GUARD_AUDIT_ACTION", "terminate"),
+        ("GUARD_CLUSTER_TAG_KEY", "eks:cluster-name"),
+        ("GUARD_CLUSTER_TAG_VALUE", "prod"),
+    ])
+}
+
+#[rstest]
+#[case::pending(PENDING)]
+#[case::running(RUNNING)]
+#[tokio::test]
+async fn another_clusters_node_with_the_same_tag_key_is_never_alerted_or_terminated(
+    #[case] event: &str,
+) {
+    let (policy, aws) = (shared_key_policy(), account());
+    aws.add_instance(outsider(&[("eks:cluster-name", "staging")]));
+
+    let summary = run(&policy, &aws, event).await.unwrap();
+
+    assert_eq!(summary["outcome"], "ignored");
+    assert_eq!(aws.mutations(), BTreeMap::new());
+    assert_eq!(aws.published(), Vec::new());
+}
+
+#[tokio::test]
+async fn the_sweep_with_a_shared_tag_key_terminates_its_own_hand_launched_node_alone() {
+    // Given: prod's and staging's hand-launched nodes, both tagged eks:cluster-name
+    let (policy, aws) = (shared_key_policy(), account());
+    let mut staging = outsider(&[("eks:cluster-name", "staging")]);
+    staging.instance_id = "i-0staging0000000001".into();
+    aws.add_instance(staging);
+    let mut prod = by_hand("running");
+    prod.tags = [("eks:cluster-name".to_owned(), "prod".to_owned())].into();
+    aws.add_instance(prod);
+
+    // When
+    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+
+    // Then: one instance swept, prod's, and only it terminated
+    assert_eq!(summary["instances"], 1);
+    assert!(
+        aws.instance_changes()
+            .iter()
+            .all(|change| !change.contains("i-0staging0000000001")),
+        "{:?}",
+        aws.instance_changes()
+    );
+    assert_eq!(
+        aws.instance_facts("i-0staging0000000001").unwrap().state,
+        "running"
+    );
+    assert!(
+        aws.instance_changes()
+            .contains(&format!("TerminateInstances {BY_HAND}")),
+        "{:?}",
+        aws.instance_changes()
+    );
 }
 
 #[tokio::test]
@@ -1431,3 +1492,5 @@ mod second_round {
         assert_eq!(sweep["unchecked"][0]["instance_id"], BY_HAND);
     }
 }
+
+mod batch;

@@ -17,7 +17,7 @@ const INSTANCE: &str = "i-0123456789abcdef0";
 static ACTION: LazyLock<LifecycleAction> = LazyLock::new(|| LifecycleAction {
     token: "t-1".into(),
     group: "prod-general".into(),
-    hook: "scaling-guard-launch".into(),
+    hook: "scaling-guard-prod".into(),
     instance_id: INSTANCE.into(),
     transition: LAUNCHING.into(),
     notification_metadata: None,

@@ -118,7 +118,7 @@ async fn a_compliant_launch_continues_without_an_alert() {
     let (action, result) = &completed[0];
     assert_eq!(
         (action.token.as_str(), action.hook.as_str(), *result),
-        (TOKEN, "scaling-guard-launch", LifecycleResult::Continue)
+        (TOKEN, "scaling-guard-prod", LifecycleResult::Continue)
     );
     assert_eq!(kinds(&aws), vec![]);
 }
@@ -307,7 +307,7 @@ fn launch_with(change: impl FnOnce(&mut Value)) -> String {
 
 #[rstest]
 #[case::test_notification(TEST_NOTIFICATION.to_owned(), "test notification")]
-#[case::other_hook(launch_with(|e| e["detail"]["LifecycleHookName"] = json!("someone-elses-hook")), "hook `someone-elses-hook` is not the guard's hook `scaling-guard-launch`")]
+#[case::other_hook(launch_with(|e| e["detail"]["LifecycleHookName"] = json!("someone-elses-hook")), "hook `someone-elses-hook` is not the guard's hook `scaling-guard-prod`")]
 #[case::other_transition(launch_with(|e| e["detail"]["LifecycleTransition"] = json!("autoscaling:EC2_INSTANCE_TERMINATING")), "transition `autoscaling:EC2_INSTANCE_TERMINATING` is not a launch")]
 #[case::other_cluster(launch_with(|e| e["detail"]["AutoScalingGroupName"] = json!("staging-general")), "group `staging-general` is not a member of cluster `prod`")]
 #[case::unknown_group(launch_with(|e| e["detail"]["AutoScalingGroupName"] = json!("deleted-group")), "group `deleted-group` does not exist")]

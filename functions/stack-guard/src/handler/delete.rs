@@ -38,7 +38,7 @@ pub(super) async fn undo(
     now: SystemTime,
     cleanup: &mut Cleanup,
 ) {
-    let cluster_groups = match groups.cluster_groups(&policy.cluster_tag_key).await {
+    let cluster_groups = match groups.cluster_groups(&policy.cluster_tag).await {
         Ok(found) => found,
         Err(err) => {
             cleanup

@@ -12,11 +12,14 @@ use shared::suspension::{SUSPENDED_TAG, SuspensionRecord};
 use super::*;
 use crate::respond::SendError;
 
+mod rename;
+mod shared_key;
+
 const CREATE: &str = include_str!("../../../../events/stack-create.json");
 const UPDATE: &str = include_str!("../../../../events/stack-update.json");
 const DELETE: &str = include_str!("../../../../events/stack-delete.json");
 const TAG: &str = "kubernetes.io/cluster/prod";
-const HOOK: &str = "scaling-guard-launch";
+const HOOK: &str = "scaling-guard-prod";
 
 /// 2026-12-01T11:00:00Z.
 fn now() -> SystemTime {
@@ -204,6 +207,7 @@ fn launch_hook(name: &str) -> HookFacts {
         transition: "autoscaling:EC2_INSTANCE_LAUNCHING".into(),
         default_result: Some("ABANDON".into()),
         heartbeat_timeout: Some(600),
+        ..HookFacts::default()
     }
 }
 
@@ -322,8 +326,8 @@ async fn a_delete_with_aws_failing_succeeds_listing_what_was_not_undone() {
     assert_eq!(response.data["Resumed"], "");
     assert_eq!(
         response.data["NotUndone"],
-        "the hook `scaling-guard-launch` of prod-a may remain: `DeleteLifecycleHook` failed: injected failure; \
-         the hook `scaling-guard-launch` of prod-b may remain: `DeleteLifecycleHook` failed: injected failure; \
+        "the hook `scaling-guard-prod` of prod-a may remain: `DeleteLifecycleHook` failed: injected failure; \
+         the hook `scaling-guard-prod` of prod-b may remain: `DeleteLifecycleHook` failed: injected failure; \
          the suspension of prod-a may remain (tag `scaling-guard:suspended`): `ResumeProcesses` failed: injected failure"
     );
     assert!(

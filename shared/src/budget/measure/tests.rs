@@ -6,7 +6,9 @@ use super::*;
 use crate::facts::{GroupFacts, GroupInstance, HookFacts};
 use crate::fakes::FakeAws;
 
-const HOOK: &str = "scaling-guard-launch";
+const HOOK: &str = "scaling-guard-prod";
+const QUEUE: &str = "arn:aws:sqs:eu-west-1:123456789012:scaling-guard-launches";
+const ROLE: &str = "arn:aws:iam::123456789012:role/scaling-guard-hook-notification";
 
 fn node(id: &str, group: Option<&str>, tags: &[(&str, &str)]) -> InstanceFacts {
     let mut instance = InstanceFacts {
@@ -144,4 +146,64 @@ async fn hooks_are_asked_once_per_group_and_a_failed_read_counts_the_waiting() {
     assert_eq!(fresh.among(&failing, &wanted).await, BTreeSet::new());
     fresh.mark("a");
     assert_eq!(fresh.among(&failing, &wanted).await, names(&["a"]));
+}
+
+/// The guard's hook, notifying `target` with `role`.
+fn hook_to(target: Option<&str>, role: Option<&str>) -> HookFacts {
+    HookFacts {
+        name: HOOK.into(),
+        transition: LAUNCHING.into(),
+        notification_target_arn: target.map(str::to_owned),
+        role_arn: role.map(str::to_owned),
+        ..HookFacts::default()
+    }
+}
+
+#[rstest::rstest]
+#[case::eventbridge_hears_any_target(
+    None,
+    hook_to(Some("arn:aws:sqs:eu-west-1:123456789012:old"), None),
+    GuardHook::Carried
+)]
+#[case::no_hook(Some(QUEUE), HookFacts::default(), GuardHook::Missing)]
+#[case::the_queue_with_its_role(Some(QUEUE), hook_to(Some(QUEUE), Some(ROLE)), GuardHook::Carried)]
+#[case::no_target(Some(QUEUE), hook_to(None, None), GuardHook::Misdirected)]
+#[case::another_queue(
+    Some(QUEUE),
+    hook_to(Some("arn:aws:sqs:eu-west-1:123456789012:old"), Some(ROLE)),
+    GuardHook::Misdirected
+)]
+#[case::another_role(
+    Some(QUEUE),
+    hook_to(Some(QUEUE), Some("arn:aws:iam::123456789012:role/old")),
+    GuardHook::Misdirected
+)]
+#[tokio::test]
+async fn with_sqs_delivery_a_hook_guards_its_group_only_when_it_notifies_the_queue_with_the_role(
+    #[case] queue: Option<&str>,
+    #[case] hook: HookFacts,
+    #[case] expected: GuardHook,
+) {
+    let mut settings = vec![
+        ("GUARD_CLUSTER", "prod"),
+        (
+            "GUARD_ALERT_TOPIC_ARN",
+            "arn:aws:sns:eu-west-1:123456789012:alerts",
+        ),
+    ];
+    if let Some(queue) = queue {
+        settings.push(("GUARD_HOOK_NOTIFICATION_TARGET_ARN", queue));
+        settings.push(("GUARD_HOOK_NOTIFICATION_ROLE_ARN", ROLE));
+    }
+    let policy = Policy::from_vars(settings).unwrap();
+    let aws = FakeAws::new();
+    aws.add_group(group("a", &[("i-1", "Pending:Wait")]));
+    aws.add_hook("a", hook);
+    let guarded = GuardedGroups::of(&policy);
+
+    assert_eq!(guarded.hook(&aws, "a").await, Ok(expected));
+    // A group whose launches never reach the guard is not guarded: its
+    // waiting instances are counted, which can only deny, never overrun.
+    let among = guarded.among(&aws, &names(&["a"])).await;
+    assert_eq!(among.contains("a"), expected == GuardHook::Carried);
 }
