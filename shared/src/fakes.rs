@@ -594,28 +594,6 @@ impl ScaleOutControl for FakeAws {
         .await
     }
 
-    async fn put_launch_hook(
-        &self,
-        group: &str,
-        hook: &str,
-        default_result: &str,
-        heartbeat_seconds: i32,
-        _metadata: &str,
-    ) -> AwsResult<()> {
-        self.change_group("PutLifecycleHook", group, |_| {}).await?;
-        self.add_hook(
-            group,
-            HookFacts {
-                name: hook.to_owned(),
-                transition: crate::lifecycle::LAUNCHING.to_owned(),
-                default_result: Some(default_result.to_owned()),
-                heartbeat_timeout: Some(heartbeat_seconds),
-                ..HookFacts::default()
-            },
-        );
-        Ok(())
-    }
-
     /// Like Auto Scaling: a hook of the same name is replaced.
     async fn put_hook(&self, group: &str, hook: &HookFacts) -> AwsResult<()> {
         self.change_group("PutLifecycleHook", group, |_| {}).await?;

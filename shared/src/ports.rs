@@ -203,15 +203,6 @@ pub trait ScaleOutControl: Send + Sync {
     ) -> impl Future<Output = AwsResult<()>> + Send;
     /// `DeleteTags` of one tag.
     fn untag_group(&self, group: &str, key: &str) -> impl Future<Output = AwsResult<()>> + Send;
-    /// `PutLifecycleHook` for `autoscaling:EC2_INSTANCE_LAUNCHING`.
-    fn put_launch_hook(
-        &self,
-        group: &str,
-        hook: &str,
-        default_result: &str,
-        heartbeat_seconds: i32,
-        metadata: &str,
-    ) -> impl Future<Output = AwsResult<()>> + Send;
     /// `PutLifecycleHook` with every setting of `hook`: its name, transition,
     /// heartbeat, default result, notification target and role, and
     /// metadata (stack-guard, moving the guard's hook to its new name).

@@ -6,7 +6,6 @@ use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, Tag};
 use super::aws_error;
 use crate::decision::LifecycleResult;
 use crate::facts::{GroupFacts, GroupInstance, HookFacts};
-use crate::lifecycle::LAUNCHING;
 use crate::lifecycle::LifecycleAction;
 use crate::policy::ClusterTag;
 use crate::ports::{
@@ -166,28 +165,6 @@ impl ScaleOutControl for AutoScaling {
             .send()
             .await
             .map_err(|err| aws_error("DeleteTags", err))?;
-        Ok(())
-    }
-
-    async fn put_launch_hook(
-        &self,
-        group: &str,
-        hook: &str,
-        default_result: &str,
-        heartbeat_seconds: i32,
-        metadata: &str,
-    ) -> AwsResult<()> {
-        self.client
-            .put_lifecycle_hook()
-            .auto_scaling_group_name(group)
-            .lifecycle_hook_name(hook)
-            .lifecycle_transition(LAUNCHING)
-            .default_result(default_result)
-            .heartbeat_timeout(heartbeat_seconds)
-            .notification_metadata(metadata)
-            .send()
-            .await
-            .map_err(|err| aws_error("PutLifecycleHook", err))?;
         Ok(())
     }
 
