@@ -8,15 +8,16 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::timeout::TimeoutConfig;
 use serde::Serialize;
-use shared::aws::{Adapters, load_config_with_default_chains};
+use shared::aws::{Adapters, AutoScaling, load_config_with_default_chains};
 use shared::lifecycle::{self, Notification};
 use shared::policy::Policy;
 use shared::ports::AwsError;
+use shared::release::{ReleaseReport, Scope};
 
-use crate::args::{Args, Command};
+use crate::args::{Args, Command, Identity};
 use crate::exit_status::ExitStatus;
 use crate::settings::{Invalid, Loaded, Settings};
-use crate::{audit, explain, validate};
+use crate::{audit, explain, release, validate};
 
 /// Why a command could not run (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +56,55 @@ pub async fn run(args: Args) -> Result<ExitStatus, CliError> {
         Command::Validate => Ok(run_validate(&settings)),
         Command::Audit { json } => run_audit(&settings, json).await,
         Command::Explain { event, json } => run_explain(&settings, &event, json).await,
+        Command::Release {
+            yes,
+            json,
+            identity,
+        } => run_release(settings, &identity, yes, json).await,
     }
+}
+
+/// `release`: what the guard of the policy (and the flags) left, undone with
+/// `--yes`, else only listed. It gets the Auto Scaling port alone: the only
+/// service the release reads or changes.
+async fn run_release(
+    mut settings: Settings,
+    identity: &Identity,
+    yes: bool,
+    json: bool,
+) -> Result<ExitStatus, CliError> {
+    release::apply(&mut settings, identity);
+    let Loaded { policy, notes, .. } = settings.load()?;
+    for note in &notes {
+        eprintln!("note: {note}");
+    }
+    let groups = AutoScaling::new(aws_sdk_autoscaling::Client::new(&sdk_config().await?));
+    let scope = Scope::of(&policy);
+    let (cluster, hook_name) = (policy.cluster.clone(), policy.hook_name.clone());
+    let outcome = match yes {
+        false => {
+            let survey = shared::release::survey(&groups, &scope).await;
+            let clamps = survey.clamps(scope.record_key.as_ref());
+            release::Outcome::DryRun {
+                cluster,
+                hook_name,
+                survey,
+                clamps,
+            }
+        }
+        true => {
+            let mut report = ReleaseReport::default();
+            let until = tokio::time::Instant::now() + release::TIME_LIMIT;
+            shared::release::release(&groups, &scope, SystemTime::now(), until, &mut report).await;
+            release::Outcome::Released {
+                cluster,
+                hook_name,
+                report,
+            }
+        }
+    };
+    print_result(json, &outcome, |o, out| release::write_text(o, out))?;
+    Ok(outcome.status())
 }
 
 /// `audit`: the cluster's instances against the policy, and the budgets.
@@ -150,6 +199,11 @@ async fn connect(settings: &Settings) -> Result<(Policy, Adapters), CliError> {
 /// with the default credential and region chains (profiles, SSO), and
 /// timeouts for a laptop on a slow link rather than for a Lambda's deadline.
 async fn adapters(policy: &Policy) -> Result<Adapters, CliError> {
+    Ok(Adapters::new(&sdk_config().await?, &policy.alert_topic_arn))
+}
+
+/// The SDK configuration of [`adapters`].
+async fn sdk_config() -> Result<aws_config::SdkConfig, CliError> {
     let config = load_config_with_default_chains()
         .await
         .into_builder()
@@ -163,7 +217,7 @@ async fn adapters(policy: &Policy) -> Result<Adapters, CliError> {
     if config.region().is_none() {
         return Err(CliError::NoRegion);
     }
-    Ok(Adapters::new(&config, &policy.alert_topic_arn))
+    Ok(config)
 }
 
 /// Reads and parses the event file (`-`: standard input).

@@ -8,18 +8,23 @@ use clap::{Parser, Subcommand};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  valid policy / clean cluster / the launch would CONTINUE (or is not the guard's)
-  1  violations found / the launch would be ABANDONed
+     / nothing of the guard (left) to release
+  1  violations found / the launch would be ABANDONed / something to release (dry
+     run) or left after `release --yes`
   2  usage, policy, event or AWS error
 
 The policy comes from the GUARD_* environment variables, as the functions read
 them, or from --policy FILE (KEY=VALUE lines; the environment is then ignored).
 GUARD_ALERT_TOPIC_ARN may be left out: the CLI never publishes. AWS access uses
 the standard credential chain (AWS_PROFILE, AWS_REGION, ...) and
-AWS_ENDPOINT_URL. Nothing is changed in the account: no completion,
-remediation, suspension or alert.";
+AWS_ENDPOINT_URL. Nothing is changed in the account (no completion,
+remediation, suspension or alert), except by `release --yes`: the one command
+that changes anything, it undoes what a guard did (its hooks, suspensions and
+MaxSize clamps).";
 
-/// Read-only operator tool for scaling-guard: validate the policy, audit the
-/// cluster, explain a launch decision.
+/// Operator tool for scaling-guard: validate the policy, audit the cluster,
+/// explain a launch decision (all read-only), and release what a removed
+/// guard left (`release --yes`, the one command that changes the account).
 #[derive(Debug, Parser)]
 #[command(name = "scaling-guard", version, after_help = EXIT_CODES)]
 pub struct Args {
@@ -56,6 +61,40 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// CHANGES THE ACCOUNT with --yes: undo what a guard did when its stack is
+    /// gone — remove its launch hook from every group that carries it (tagged
+    /// or not), lift the suspensions and MaxSize clamps it recorded on the
+    /// cluster's groups; a Launch someone else suspended stays. Without --yes,
+    /// a dry run: prints what it would undo and changes nothing (exit 0
+    /// nothing to undo, 1 something to undo or left, 2 error).
+    Release {
+        /// Act: without it, nothing is changed.
+        #[arg(long)]
+        yes: bool,
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        identity: Identity,
+    },
+}
+
+/// Whose guard to release: each flag replaces the policy's setting.
+#[derive(Debug, Default, clap::Args)]
+pub struct Identity {
+    /// The cluster (`GUARD_CLUSTER`).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// The tag that marks the cluster's groups (`GUARD_CLUSTER_TAG_KEY`).
+    #[arg(long, value_name = "KEY")]
+    pub cluster_tag_key: Option<String>,
+    /// The value that tag must have (`GUARD_CLUSTER_TAG_VALUE`).
+    #[arg(long, value_name = "VALUE")]
+    pub cluster_tag_value: Option<String>,
+    /// The guard's launch hook (`GUARD_HOOK_NAME`; default
+    /// `scaling-guard-<cluster>`).
+    #[arg(long, value_name = "NAME")]
+    pub hook_name: Option<String>,
 }
 
 #[cfg(test)]
@@ -75,6 +114,18 @@ mod tests {
             .unwrap();
         assert_eq!(args.policy, Some(PathBuf::from("p.env")));
         assert!(matches!(args.command, Command::Audit { json: true }));
+    }
+
+    #[test]
+    fn release_is_a_dry_run_unless_told_yes() {
+        let args = Args::try_parse_from(["scaling-guard", "release", "--cluster", "prod"]).unwrap();
+        let Command::Release { yes, identity, .. } = args.command else {
+            panic!("not release")
+        };
+        assert!(!yes);
+        assert_eq!(identity.cluster.as_deref(), Some("prod"));
+        let args = Args::try_parse_from(["scaling-guard", "release", "--yes"]).unwrap();
+        assert!(matches!(args.command, Command::Release { yes: true, .. }));
     }
 
     #[test]

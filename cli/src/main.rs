@@ -1,11 +1,14 @@
 //! `scaling-guard`: the operator's read-only view of what the guard would do
-//! — `validate` the policy, `audit` the cluster, `explain` a launch decision.
+//! — `validate` the policy, `audit` the cluster, `explain` a launch decision —
+//! and `release`, the one command that changes the account (with `--yes`):
+//! it undoes what a guard whose stack is gone left.
 
 mod app;
 mod args;
 mod audit;
 mod exit_status;
 mod explain;
+mod release;
 mod settings;
 mod table;
 mod validate;

@@ -249,6 +249,15 @@ fn response_rows(policy: &Policy) -> Vec<Row> {
                 UNSET,
             ),
         ),
+        // A secret: whether it is set, never its value.
+        (
+            "GUARD_RECORD_KEY",
+            match policy.record_key {
+                Some(_) => "(set, not shown: suspension records are signed and verified)",
+                None => "(unset: suspension records are neither signed nor verified)",
+            }
+            .to_owned(),
+        ),
     ]
 }
 
@@ -357,7 +366,7 @@ mod tests {
         let loaded = settings.load().unwrap();
         let effective = effective_settings(&loaded.policy, &settings);
         // Every `GUARD_*` setting the policy reads.
-        assert_eq!(effective.len(), 44);
+        assert_eq!(effective.len(), 45);
         let find = |name: &str| effective.iter().find(|s| s.name == name).cloned().unwrap();
         assert_eq!(
             find("GUARD_CLUSTER_TAG_KEY"),
@@ -474,5 +483,25 @@ mod tests {
             "on, reports only (audit mode)"
         );
         assert_eq!(check_status(&policy, CheckName::BudgetVcpus, &on), "off");
+    }
+}
+
+#[cfg(test)]
+mod record_key_tests {
+    use super::*;
+    use crate::settings::Source;
+
+    #[test]
+    fn the_record_key_is_said_to_be_set_and_never_shown() {
+        let secret = "the-stacks-secret-record-key-0123456789abcdef";
+        let settings = Settings::parse_file(
+            &format!("GUARD_CLUSTER=prod\nGUARD_RECORD_KEY={secret}\n"),
+            Source::File("policy.env".into()),
+        );
+        let loaded = settings.load().unwrap();
+        let report = render_valid(&settings, &loaded);
+        assert!(!report.contains(secret), "{report}");
+        assert!(report.contains("GUARD_RECORD_KEY"), "{report}");
+        assert!(report.contains("(set, not shown"), "{report}");
     }
 }

@@ -3,6 +3,7 @@
 //! message attributes for subscription filter policies.
 
 mod budget;
+mod handover;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -16,6 +17,7 @@ use crate::policy::{Mode, Policy};
 use crate::time::format_rfc3339;
 
 pub use budget::{Suspended, WHILE_SUSPENDED, add_usage, scale_out_suspended};
+pub use handover::{HandOver, audit_handover};
 
 /// Version of the JSON body; bumped on incompatible changes.
 pub const ALERT_VERSION: u32 = 1;
@@ -38,6 +40,13 @@ pub enum AlertKind {
     /// instance-audit held remediations back: the cluster reached
     /// `GUARD_MAX_REMEDIATIONS_PER_HOUR` (at most one alert an hour).
     RemediationCapped,
+    /// A guard switched from enforce to audit lifted its suspensions and
+    /// clamps and made its hooks continue by default (the off switch).
+    AuditHandover,
+    /// An instance waited on the guard's launch hook for more than half the
+    /// hook's heartbeat: launch-guard is not answering (critical, once per
+    /// instance).
+    HookUnanswered,
 }
 
 impl AlertKind {
@@ -54,6 +63,8 @@ impl AlertKind {
             AlertKind::GuardError => "guard_error",
             AlertKind::GuardMisconfigured => "guard_misconfigured",
             AlertKind::RemediationCapped => "remediation_capped",
+            AlertKind::AuditHandover => "audit_handover",
+            AlertKind::HookUnanswered => "hook_unanswered",
         }
     }
 }

@@ -7,15 +7,17 @@
 //! integers (`used × 100 ≥ max × percent`), never rounded percentages.
 
 pub mod cluster;
+pub mod demand;
+
+pub use demand::{DemandUnknown, resume_demand};
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use crate::checks::{CheckName, Violation};
-use crate::facts::{GroupFacts, InstanceFacts, InstanceTypeSpec};
+use crate::facts::{InstanceFacts, InstanceTypeSpec};
 use crate::policy::BudgetPolicy;
-use cluster::{ClusterState, GROUP_NAME_TAG};
 
 /// Capacity in the three budgeted dimensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -191,55 +193,6 @@ pub fn below_resume_threshold(budget: &BudgetPolicy, usage: Usage) -> bool {
     dimensions(budget, usage)
         .iter()
         .all(|d| !d.at_or_above(budget.resume_below_percent))
-}
-
-/// What `group` launches at once when `Launch` resumes: its desired capacity
-/// minus the instances it has, each costed with the largest of the group's
-/// instance types (those its instances run, those its mixed-instances
-/// overrides name). A group that names none is costed with the largest type
-/// the cluster runs.
-pub fn resume_demand(
-    group: &GroupFacts,
-    state: &ClusterState,
-    specs: &BTreeMap<String, InstanceTypeSpec>,
-) -> Usage {
-    let have = group
-        .instances
-        .iter()
-        .filter(|i| !i.lifecycle_state.starts_with("Terminat"))
-        .count();
-    let wanted = u64::try_from(group.desired_capacity).unwrap_or_default();
-    let missing = wanted.saturating_sub(u64::try_from(have).unwrap_or(u64::MAX));
-    if missing == 0 {
-        return Usage::default();
-    }
-    let listed: BTreeSet<&str> = group
-        .instances
-        .iter()
-        .map(|i| i.instance_id.as_str())
-        .collect();
-    let types: BTreeSet<&str> = state
-        .instances
-        .iter()
-        .filter(|i| {
-            listed.contains(i.instance_id.as_str())
-                || i.tags.get(GROUP_NAME_TAG) == Some(&group.name)
-        })
-        .map(|i| i.instance_type.as_str())
-        .chain(group.instance_types.iter().map(String::as_str))
-        .collect();
-    let known: Vec<&InstanceTypeSpec> = types.iter().filter_map(|t| specs.get(*t)).collect();
-    let costed: Vec<&InstanceTypeSpec> = match known.is_empty() {
-        true => specs.values().collect(),
-        false => known,
-    };
-    let vcpus = costed.iter().map(|s| u64::from(s.default_vcpus)).max();
-    let memory = costed.iter().map(|s| s.memory_mib).max();
-    Usage {
-        vcpus: missing.saturating_mul(vcpus.unwrap_or_default()),
-        memory_mib: missing.saturating_mul(memory.unwrap_or_default()),
-        instances: missing,
-    }
 }
 
 #[cfg(test)]

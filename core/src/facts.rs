@@ -146,6 +146,92 @@ pub struct GroupFacts {
     /// The instance types the group launches that its description names
     /// (the types of its instances, its mixed-instances overrides).
     pub instance_types: Vec<String>,
+    /// What it launches now: its launch template, mixed-instances overrides
+    /// and the unit of its desired capacity.
+    pub launch: GroupLaunch,
+}
+
+/// What a group launches when it scales out, as its description says
+/// (`DescribeAutoScalingGroups`): what the guard prices a resume with.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupLaunch {
+    /// The unit of the desired capacity (`DesiredCapacityType`).
+    pub capacity_unit: CapacityUnit,
+    /// The launch template, the group's own or its mixed-instances
+    /// policy's; `None` for a launch configuration.
+    pub template: Option<TemplateRef>,
+    /// The mixed-instances policy's overrides.
+    pub overrides: Vec<LaunchOverride>,
+    /// Each instance's weighted capacity as the group reports it
+    /// (`Instances[].WeightedCapacity`), by instance id.
+    pub instance_weights: BTreeMap<String, u64>,
+}
+
+/// `DesiredCapacityType`: what one unit of desired capacity is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CapacityUnit {
+    /// Instances, or the overrides' `WeightedCapacity` units.
+    #[default]
+    Units,
+    /// vCPUs (attribute-based instance type selection).
+    Vcpu,
+    /// MiB of memory (attribute-based instance type selection).
+    MemoryMib,
+}
+
+impl CapacityUnit {
+    /// The unit of `DesiredCapacityType`'s value (`units` when absent).
+    pub fn of(value: Option<&str>) -> Self {
+        match value {
+            Some("vcpu") => Self::Vcpu,
+            Some("memory-mib") => Self::MemoryMib,
+            _ => Self::Units,
+        }
+    }
+}
+
+/// A launch template and the version a group launches.
+#[derive(Debug, Clone, PartialEq, Eq, Default, PartialOrd, Ord)]
+pub struct TemplateRef {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    /// A number, `$Latest` or `$Default` (`None`: `$Default`).
+    pub version: Option<String>,
+}
+
+impl std::fmt::Display for TemplateRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.id.as_deref().or(self.name.as_deref()).unwrap_or("?");
+        let version = self.version.as_deref().unwrap_or("$Default");
+        write!(f, "{name} version {version}")
+    }
+}
+
+/// One override of a mixed-instances policy: a type with its weight, or
+/// instance requirements (attribute-based selection).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LaunchOverride {
+    pub instance_type: Option<String>,
+    /// `WeightedCapacity` (`None`: 1).
+    pub weight: Option<u64>,
+    pub requirements: Option<InstanceRequirements>,
+}
+
+/// Attribute-based instance type selection: the bounds the guard prices
+/// with (`None` maximum: unbounded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InstanceRequirements {
+    pub vcpus_min: u64,
+    pub vcpus_max: Option<u64>,
+    pub memory_mib_min: u64,
+    pub memory_mib_max: Option<u64>,
+}
+
+/// What a launch template version launches: a type, or requirements.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TemplateLaunch {
+    pub instance_type: Option<String>,
+    pub requirements: Option<InstanceRequirements>,
 }
 
 /// One lifecycle hook of a group (`DescribeLifecycleHooks`).

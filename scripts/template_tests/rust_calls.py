@@ -226,8 +226,11 @@ def port_methods_used(crate: pathlib.Path) -> set[str]:
             if name in _KEYWORDS:
                 continue
             # `membership.group()` is not the port's `group(name)`: a call
-            # without arguments is not a port method that takes some.
-            if name in ports and not (empty.endswith(")") and ports[name] > 0):
+            # without arguments is not a port method that takes some, nor an
+            # implementation of one (shared::release wraps the ports).
+            if name in ports and empty.endswith(")") and ports[name] > 0:
+                continue
+            if name in ports:
                 used.add(name)
             for pool in (own, shared):
                 if name in pool and (pool is shared or name not in seen):

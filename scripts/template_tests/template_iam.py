@@ -184,6 +184,10 @@ def _value(expression: Any, values: dict[str, str], held: dict[str, bool]) -> An
         return f"<{arguments}>"
     if function == "Fn::GetAtt":
         resource, attribute = arguments
+        if resource == "Guard" and attribute in _GUARD_DATA:
+            # The custom resource's Data (stack-guard's `valid`): the identity
+            # it accepted, the deployment's once its Create or Update succeeded.
+            return _GUARD_DATA[attribute](values)
         return f"<{resource}.{attribute}>"
     if function == "Fn::If":
         name, then, otherwise = arguments
@@ -193,9 +197,24 @@ def _value(expression: Any, values: dict[str, str], held: dict[str, bool]) -> An
         return _substitute_text(text, {k: _value(v, values, held) for k, v in variables.items()}, values)
     if function == "Fn::Join":
         delimiter, items = arguments
-        parts = [_value(i, values, held) for i in items]
+        # The items: a list, or an intrinsic that makes one (Fn::Split).
+        parts = _value(items, values, held) if isinstance(items, dict) else [_value(i, values, held) for i in items]
         return delimiter.join(p for p in parts if p is not None)
+    if function == "Fn::Split":
+        delimiter, text = arguments
+        return _value(text, values, held).split(delimiter)
     raise AssertionError(f"intrinsic {function} is not evaluated here")
+
+
+def _guard_key(values: dict[str, str]) -> str:
+    return values.get("ClusterTagKey") or f"kubernetes.io/cluster/{values['ClusterName']}"
+
+
+_GUARD_DATA = {
+    "ClusterTagKey": _guard_key,
+    "ClusterTagOperator": lambda v: "StringEquals" if v.get("ClusterTagValue") else "StringLike",
+    "ClusterTagPattern": lambda v: v.get("ClusterTagValue") or "*",
+}
 
 
 def _substitute_text(text: str, variables: dict[str, Any], values: dict[str, str]) -> str:
@@ -376,12 +395,16 @@ NOT_PINNABLE: dict[tuple[str, str], NotPinnable] = {
     ),
     ("InstanceAuditRole", "IsolateInterfacesInClusterVpc"): NotPinnable(
         "network interfaces carry no cluster tag (Auto Scaling tags the instance, "
-        "not its interfaces), so aws:ResourceTag cannot name the cluster's: bound "
-        "to the cluster's VPC (ec2:Vpc) and to the security-group attribute; two "
-        "clusters in one VPC are not told apart here (README says so)",
+        "not its interfaces; the VPC CNI tags only the interfaces it creates), so "
+        "aws:ResourceTag cannot name the cluster's: bound to the cluster's VPC "
+        "(ec2:Vpc), its node subnets when ClusterSubnetIds names them (ec2:Subnet), "
+        "the security-group attribute, and, where EC2 authorizes the attached "
+        "instance, to cluster instances (IsolateInterfacesOfClusterInstances); "
+        "without ClusterSubnetIds two clusters in one VPC are not told apart here",
         [f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/*"],
         {
             "ArnEquals": {"ec2:Vpc": f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/vpc-0123456789abcdef0"},
+            "ArnLike": {"ec2:Subnet": ["arn:*:ec2:*:*:subnet/*"]},
             "StringEqualsIgnoreCaseIfExists": {"ec2:Attribute": ["groupSet", "groups"]},
         },
     ),
@@ -391,6 +414,20 @@ NOT_PINNABLE: dict[tuple[str, str], NotPinnable] = {
         "resource: bound to the quarantine group alone (the instance or "
         "interface is bound by the statements above)",
         [f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-0123456789abcdef0"],
+        None,
+    ),
+    ("StackGuardRole", "DeleteGuardHookOnAnyGroup"): NotPinnable(
+        "the guard's hook is found by name on every group, tagged or not (a group "
+        "whose cluster tag was removed still carries it), and IAM has no condition "
+        "key for a hook's name: bound to this account's and region's groups; the "
+        "code deletes only the guard's hook name, never where the hook's metadata "
+        "or the group's tags name another cluster (shared::release)",
+        [
+            {
+                "Fn::Sub": "arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}"
+                ":autoScalingGroup:*:autoScalingGroupName/*"
+            }
+        ],
         None,
     ),
     ("InstanceAuditRole", "PublishSweepMetrics"): NotPinnable(

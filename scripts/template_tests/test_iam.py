@@ -38,8 +38,10 @@ def allowing(role: str, action: str, deployment: dict[str, str] | None = None) -
 def _carries(condition: dict[str, Any], pin: dict[str, Any]) -> None:
     ((operator, tag),) = pin.items()
     assert condition[operator] == tag, condition
-    # Nothing else on the cluster tag: no second, looser operator.
-    on_tag = [op for op, block in condition.items() if any("ResourceTag/" in k for k in block)]
+    # Nothing else on the cluster tag: no second, looser operator. (Another
+    # tag, e.g. the suspension record, only narrows: conditions AND.)
+    ((key, _),) = tag.items()
+    on_tag = [op for op, block in condition.items() if key in block]
     assert on_tag == [operator], condition
 
 
@@ -180,7 +182,7 @@ def test_every_cluster_tag_condition_is_written_the_same_way() -> None:
                 continue
             documents += 1
             text, variables = document["Fn::Sub"]
-            assert variables == expected, policy["PolicyName"]
+            assert {k: variables[k] for k in expected} == expected, policy["PolicyName"]
             # Every condition on the tag uses all three; none is written out.
             assert text.count("aws:ResourceTag/${TagKey}") == text.count(
                 '"${TagOperator}": {"aws:ResourceTag/${TagKey}": "${TagValue}"}'
@@ -261,10 +263,11 @@ def test_the_hook_notification_role_sends_to_the_launch_queue_only() -> None:
 
 
 def test_only_the_hook_putting_roles_pass_the_hook_notification_role_and_only_to_auto_scaling() -> None:
-    # budget-guard enrolls hooks, stack-guard moves a renamed one (with its
-    # target and role): both pass HookNotificationRole, nothing else, only
-    # to Auto Scaling. launch-guard puts no hook.
-    for role, condition in [("BudgetGuardRole", "EnrollsGroupsToLaunchQueue"), ("StackGuardRole", "HasLaunchQueue")]:
+    # budget-guard enrolls hooks (and, in audit mode, puts its hook again
+    # with CONTINUE), stack-guard moves a renamed one (with its target and
+    # role): both pass HookNotificationRole, nothing else, only to Auto
+    # Scaling. launch-guard puts no hook.
+    for role, condition in [("BudgetGuardRole", "PutsGuardHooksToLaunchQueue"), ("StackGuardRole", "HasLaunchQueue")]:
         (statement,) = _allowing(role, "iam:PassRole")
         assert statement.condition == condition
         assert statement.actions == ["iam:PassRole"]
@@ -276,6 +279,9 @@ def test_only_the_hook_putting_roles_pass_the_hook_notification_role_and_only_to
     assert _allowing("StackGuardRole", "autoscaling:PutLifecycleHook")
     assert not _allowing("LaunchGuardRole", "autoscaling:PutLifecycleHook")
     conditions = template()["Conditions"]
-    assert conditions["EnrollsGroupsToLaunchQueue"] == {
-        "Fn::And": [{"Condition": "EnrollsGroups"}, {"Condition": "HasLaunchQueue"}]
+    assert conditions["PutsGuardHooksToLaunchQueue"] == {
+        "Fn::And": [{"Condition": "PutsGuardHooks"}, {"Condition": "HasLaunchQueue"}]
+    }
+    assert conditions["PutsGuardHooks"] == {
+        "Fn::Or": [{"Condition": "EnrollsGroups"}, {"Condition": "IsAudit"}]
     }

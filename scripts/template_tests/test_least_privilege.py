@@ -158,8 +158,12 @@ def test_every_mutating_grant_is_conditioned_or_bound_to_one_resource(
         ("InstanceAuditRole", "ec2:ModifyNetworkInterfaceAttribute", "IsolatesInstances"),
         ("InstanceAuditRole", "ec2:DescribeNetworkInterfaces", "IsolatesInstances"),
         ("LaunchGuardRole", "autoscaling:UpdateAutoScalingGroup", "ClampsMaxSize"),
-        ("BudgetGuardRole", "autoscaling:PutLifecycleHook", "EnrollsGroups"),
-        ("BudgetGuardRole", "iam:PassRole", "EnrollsGroupsToLaunchQueue"),
+        ("BudgetGuardRole", "autoscaling:PutLifecycleHook", "PutsGuardHooks"),
+        ("BudgetGuardRole", "iam:PassRole", "PutsGuardHooksToLaunchQueue"),
+        ("BudgetGuardRole", "autoscaling:SuspendProcesses", "IsEnforce"),
+        ("BudgetGuardRole", "autoscaling:CreateOrUpdateTags", "IsEnforce"),
+        ("LaunchGuardRole", "autoscaling:SuspendProcesses", "IsEnforce"),
+        ("LaunchGuardRole", "autoscaling:CreateOrUpdateTags", "IsEnforce"),
         ("StackGuardRole", "iam:PassRole", "HasLaunchQueue"),
     ],
 )
@@ -227,7 +231,12 @@ def test_instance_attributes_are_limited_to_the_security_groups(
     assert condition["StringEqualsIgnoreCaseIfExists"] == {"ec2:Attribute": ["groupSet", "groups"]}
 
 
-ONLY_MAX_SIZE = {
+# What the Deny statements keep UpdateAutoScalingGroup from changing: every
+# request key the action supports but MaxSize (and the capacity reservation
+# keys, which the guard's groups do not use). DesiredCapacity, health checks,
+# termination policies and the rest have no key: IAM cannot keep the update
+# to MaxSize, the code does (issue 21, scenario 11).
+DENIED_UPDATE_KEYS = {
     "autoscaling:LaunchConfigurationName",
     "autoscaling:LaunchTemplateVersionSpecified",
     "autoscaling:InstanceTypes",
@@ -237,7 +246,7 @@ ONLY_MAX_SIZE = {
 
 
 @pytest.mark.parametrize("function, binary, role", FUNCTIONS)
-def test_update_auto_scaling_group_may_change_only_max_size(
+def test_update_auto_scaling_group_cannot_name_a_launch_template_types_subnets_or_min_size(
     function: str, binary: str, role: str
 ) -> None:
     if not allowing(role, "autoscaling:UpdateAutoScalingGroup"):
@@ -252,7 +261,7 @@ def test_update_auto_scaling_group_may_change_only_max_size(
         # A Deny may exist only together with the grant it bounds.
         grants = allowing(role, "autoscaling:UpdateAutoScalingGroup")
         assert statement.condition in {None, *(s.condition for s in grants)}
-    assert denied == ONLY_MAX_SIZE
+    assert denied == DENIED_UPDATE_KEYS
 
 
 def test_the_alert_topic_takes_only_tls_and_only_the_stack_and_its_alarms() -> None:
@@ -476,7 +485,12 @@ def test_a_shared_key_is_never_key_presence(deployment: dict[str, str]) -> None:
         condition = statement.body["Condition"]
         assert condition["StringEquals"] == {f"aws:ResourceTag/{CUSTOM_KEY}": CUSTOM_VALUE}, statement
         # No other operator names the tag (StringLike, ...IfExists).
-        on_tag = [op for op, block in condition.items() if any("ResourceTag/" in k for k in block)]
+        # (Another tag, e.g. the suspension record, only narrows: conditions AND.)
+        on_tag = [
+            op
+            for op, block in condition.items()
+            if f"aws:ResourceTag/{CUSTOM_KEY}" in block
+        ]
         assert on_tag == ["StringEquals"], statement
 
 

@@ -30,7 +30,6 @@ def test_the_functions_wait_for_the_guard(function: str) -> None:
 @pytest.mark.parametrize(
     "action",
     [
-        "autoscaling:DeleteLifecycleHook",
         "autoscaling:ResumeProcesses",
         "autoscaling:UpdateAutoScalingGroup",
         "autoscaling:DeleteTags",
@@ -50,13 +49,91 @@ def test_the_functions_wait_for_the_guard(function: str) -> None:
 def test_the_cleanup_changes_only_cluster_groups(
     action: str, deployment: dict[str, str], operator: str, tag: dict[str, str]
 ) -> None:
-    (statement,) = allowing("StackGuardRole", action, deployment)
-    assert statement.body["Condition"][operator] == tag
+    # The current identity's grant, and the one of the identity Guard last
+    # accepted (the same one, once an update succeeded).
+    statements = allowing("StackGuardRole", action, deployment)
+    assert [s.policy for s in statements] == [
+        "undo-guard-on-cluster-groups",
+        "StackGuardOldIdentityAccess",
+    ]
+    for statement in statements:
+        assert statement.body["Condition"][operator] == tag
+
+
+def test_the_guards_hook_is_deleted_on_any_group_of_the_account_and_region_only() -> None:
+    (statement,) = allowing("StackGuardRole", "autoscaling:DeleteLifecycleHook")
+    assert statement.sid == "DeleteGuardHookOnAnyGroup"
+    assert statement.actions == ["autoscaling:DeleteLifecycleHook"]
+    assert "Condition" not in statement.body
+    (resource,) = statement.resources
+    assert resource["Fn::Sub"].startswith(
+        "arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:"
+    )
 
 
 def test_the_cleanup_deletes_only_the_guards_suspension_tag() -> None:
-    (statement,) = allowing("StackGuardRole", "autoscaling:DeleteTags")
-    assert statement.body["Condition"]["ForAllValues:StringEquals"] == {
-        "aws:TagKeys": ["scaling-guard:suspended"]
-    }
+    statements = allowing("StackGuardRole", "autoscaling:DeleteTags")
+    assert len(statements) == 2
+    for statement in statements:
+        assert statement.body["Condition"]["ForAllValues:StringEquals"] == {
+            "aws:TagKeys": ["scaling-guard:suspended"]
+        }
     assert not allowing("StackGuardRole", "autoscaling:CreateOrUpdateTags")
+
+
+def _references(value: object) -> set[str]:
+    """The resources an expression names (Ref, GetAtt, Sub variables)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if "Ref" in value:
+            found.add(value["Ref"])
+        if "Fn::GetAtt" in value:
+            found.add(value["Fn::GetAtt"][0])
+        for inner in value.values():
+            found |= _references(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= _references(inner)
+    return found
+
+
+def _depends_on(decoded: dict, name: str) -> set[str]:
+    """Every resource `name` depends on, directly or not."""
+    resources = decoded["Resources"]
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        resource = resources[todo.pop()]
+        depends = resource.get("DependsOn", [])
+        direct = ({depends} if isinstance(depends, str) else set(depends)) | _references(
+            resource.get("Properties", {})
+        )
+        for other in direct & set(resources) - seen:
+            seen.add(other)
+            todo.append(other)
+    return seen
+
+
+def test_an_identity_change_is_cleaned_up_with_the_old_identitys_permissions() -> None:
+    # CloudFormation updates a resource after what it depends on. Guard's
+    # Update (which releases the old identity) runs after StackGuardRole's
+    # inline policy already names the new identity, so the old identity's
+    # grants must come from a policy that depends on Guard (updated after it),
+    # and Guard must not depend on that policy (or it would be updated first).
+    decoded = template()
+    assert "Guard" in _depends_on(decoded, "StackGuardOldIdentityAccess")
+    assert "StackGuardOldIdentityAccess" not in _depends_on(decoded, "Guard")
+    # The delete's grants stay until Guard is deleted: Guard depends on them.
+    assert {"StackGuardRole", "StackGuardResourceAccess"} <= _depends_on(decoded, "Guard")
+
+
+def test_the_cleanup_has_most_of_the_functions_time_and_cloudformation_waits_for_every_attempt() -> None:
+    resources = template()["Resources"]
+    timeout = resources["StackGuardFunction"]["Properties"]["Timeout"]
+    retries = resources["StackGuardFunction"]["Properties"]["EventInvokeConfig"]["MaximumRetryAttempts"]
+    service_timeout = resources["Guard"]["Properties"]["ServiceTimeout"]
+    # ANSWER_RESERVE (45 s) of the function's time is kept to answer.
+    assert timeout >= 300
+    # Every attempt, with Lambda's retry delays (1 and 2 minutes), ends
+    # before CloudFormation stops waiting (at most an hour).
+    assert (retries + 1) * timeout + 180 <= service_timeout <= 3600

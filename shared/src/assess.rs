@@ -285,8 +285,10 @@ pub async fn assess_with(
             return Ok(Assessment::Decided(Box::new(decided)));
         }
     };
+    // Each read stops at `until` on its own: what was read by then (the
+    // instance's own facts, the admission) still decides.
     let (known, mut admission) = futures::join!(
-        timeout_at(launch.until, node_facts(policy, aws, instance.clone())),
+        node_facts(policy, aws, instance.clone(), launch.until),
         admit(policy, aws, guarded, cluster, launch, &instance),
     );
     let read_in_batch = snapshot
@@ -310,10 +312,7 @@ pub async fn assess_with(
         }
         admission = admit(policy, aws, guarded, Some(fresh), launch, &instance).await;
     }
-    let decided = match known {
-        Ok(known) => decide(policy, group, known, admission, launch.now),
-        Err(_) => unestablished(policy, group, Missing::Late),
-    };
+    let decided = decide(policy, group, known, admission, launch.now);
     Ok(Assessment::Decided(Box::new(decided)))
 }
 
@@ -424,9 +423,14 @@ struct Known {
 }
 
 /// The instance's image, subnet and, when their checks are on, its volumes
-/// and AWS's recommended images, read at once. One that cannot be read
-/// leaves the rest of the facts known.
-async fn node_facts(policy: &Policy, aws: &impl Ports, instance: InstanceFacts) -> Known {
+/// and AWS's recommended images, read at once, each until `until`. One that
+/// cannot be read, or not in time, leaves the rest of the facts known.
+async fn node_facts(
+    policy: &Policy,
+    aws: &impl Ports,
+    instance: InstanceFacts,
+    until: Instant,
+) -> Known {
     let images = aws.images();
     let subnet = async {
         match &instance.subnet_id {
@@ -447,10 +451,10 @@ async fn node_facts(policy: &Policy, aws: &impl Ports, instance: InstanceFacts) 
         }
     };
     let (image, subnet, volumes, recommended) = futures::join!(
-        images.image(&instance.image_id),
-        subnet,
-        volumes,
-        recommended
+        in_time(until, "DescribeImages", images.image(&instance.image_id)),
+        in_time(until, "DescribeSubnets", subnet),
+        in_time(until, "DescribeVolumes", volumes),
+        in_time(until, "GetParameters", recommended),
     );
     let mut unread = Unread::default();
     let mut unknown = Vec::new();
@@ -490,6 +494,18 @@ async fn node_facts(policy: &Policy, aws: &impl Ports, instance: InstanceFacts) 
         unread,
         unknown,
     }
+}
+
+/// `read`'s answer, or, when it is not there by `until`, the error of
+/// `operation` saying so.
+async fn in_time<T>(
+    until: Instant,
+    operation: &'static str,
+    read: impl Future<Output = Result<T, AwsError>>,
+) -> Result<T, AwsError> {
+    timeout_at(until, read)
+        .await
+        .unwrap_or_else(|_| Err(AwsError::new(operation, None, LATE)))
 }
 
 /// The budget admission: the cluster's usage, measured as everywhere else,

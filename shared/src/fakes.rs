@@ -13,14 +13,16 @@ use tokio::sync::Notify;
 use crate::alerts::Alert;
 use crate::decision::LifecycleResult;
 use crate::facts::{
-    GroupFacts, HookFacts, ImageFacts, InstanceFacts, InstanceTypeSpec, SubnetFacts, VolumeFacts,
+    GroupFacts, HookFacts, ImageFacts, InstanceFacts, InstanceTypeSpec, SubnetFacts,
+    TemplateLaunch, TemplateRef, VolumeFacts,
 };
 use crate::lifecycle::LifecycleAction;
 use crate::policy::ClusterTag;
 use crate::ports::{
     AlarmRead, AlertPublish, AwsError, AwsResult, ClusterGroupsRead, ClusterInstancesRead,
-    Completion, GroupRead, InstanceRead, InstanceTag, InstanceTypesRead, LifecycleComplete, Metric,
-    MetricsPublish, NetworkImageRead, RecommendedImagesRead, ScaleOutControl, VolumeRead,
+    Completion, GroupRead, InstanceRead, InstanceTag, InstanceTypesRead, LaunchTemplateRead,
+    LifecycleComplete, Metric, MetricsPublish, NetworkImageRead, RecommendedImagesRead,
+    ScaleOutControl, VolumeRead,
 };
 
 #[derive(Debug, Default)]
@@ -34,6 +36,8 @@ struct State {
     groups: BTreeMap<String, GroupFacts>,
     hooks: BTreeMap<String, Vec<HookFacts>>,
     instance_types: BTreeMap<String, InstanceTypeSpec>,
+    /// Launch templates by id or name: what their version launches now.
+    launch_templates: BTreeMap<String, TemplateLaunch>,
     /// Tokens of lifecycle actions still waiting for completion.
     open_tokens: BTreeSet<String>,
     completed: Vec<(LifecycleAction, LifecycleResult)>,
@@ -52,6 +56,11 @@ struct State {
     slow: BTreeMap<&'static str, Duration>,
     /// Operations whose next N calls fail, then succeed again.
     failing_times: BTreeMap<&'static str, usize>,
+    /// Operations of which one call in N fails with `Throttling`.
+    throttled: BTreeMap<&'static str, usize>,
+    /// Groups still listed whose hooks Auto Scaling no longer knows (deleted
+    /// between a listing and a read).
+    vanished: BTreeSet<String>,
     /// Instances `DescribeInstances` does not know for the next N calls (EC2's
     /// eventual consistency right after a launch).
     hidden: BTreeMap<String, usize>,
@@ -140,6 +149,12 @@ impl FakeAws {
 
     pub fn add_instance_type(&self, name: &str, spec: InstanceTypeSpec) {
         self.state().instance_types.insert(name.to_owned(), spec);
+    }
+
+    /// A launch template (by id or name) and what it launches now: a later
+    /// call replaces it, as a new `$Default`/`$Latest` version does.
+    pub fn add_launch_template(&self, id: &str, launch: TemplateLaunch) {
+        self.state().launch_templates.insert(id.to_owned(), launch);
     }
 
     /// Changes a stored group in place (tests of suspension, clamping, …).
@@ -236,6 +251,23 @@ impl FakeAws {
         }
     }
 
+    /// Throttles `operation`: of every `one_in` calls, one fails with
+    /// `Throttling` (Auto Scaling's rate limit), the others go through;
+    /// `0` ends the throttling.
+    pub fn throttle(&self, operation: &'static str, one_in: usize) {
+        let mut state = self.state();
+        match one_in {
+            0 => state.throttled.remove(operation),
+            one_in => state.throttled.insert(operation, one_in),
+        };
+    }
+
+    /// `group` stays listed, but reading its hooks answers that it is not
+    /// found: it was deleted between a listing and the read.
+    pub fn vanish_after_listing(&self, group: &str) {
+        self.state().vanished.insert(group.to_owned());
+    }
+
     /// Makes every later call of `operation` (e.g. `DescribeInstances`) fail.
     pub fn fail(&self, operation: &'static str) {
         self.state().failing.insert(operation);
@@ -278,6 +310,18 @@ impl FakeAws {
             }
             _ => false,
         };
+        let count = state.calls.get(operation).copied().unwrap_or_default();
+        if state
+            .throttled
+            .get(operation)
+            .is_some_and(|one_in| count % one_in == 0)
+        {
+            return Err(AwsError::new(
+                operation,
+                Some("Throttling"),
+                "Rate exceeded",
+            ));
+        }
         if fails_now || state.failing.contains(operation) {
             return Err(AwsError::new(
                 operation,
@@ -386,6 +430,15 @@ impl InstanceTypesRead for FakeAws {
     }
 }
 
+impl LaunchTemplateRead for FakeAws {
+    async fn launch_template(&self, template: &TemplateRef) -> AwsResult<Option<TemplateLaunch>> {
+        self.pace("DescribeLaunchTemplateVersions").await;
+        let state = self.call("DescribeLaunchTemplateVersions")?;
+        let key = template.id.as_ref().or(template.name.as_ref());
+        Ok(key.and_then(|key| state.launch_templates.get(key).cloned()))
+    }
+}
+
 impl ClusterGroupsRead for FakeAws {
     async fn cluster_groups(&self, tag: &ClusterTag) -> AwsResult<Vec<GroupFacts>> {
         self.pace("DescribeAutoScalingGroups").await;
@@ -398,14 +451,23 @@ impl ClusterGroupsRead for FakeAws {
             .collect())
     }
 
+    async fn all_groups(&self) -> AwsResult<Vec<GroupFacts>> {
+        self.pace("DescribeAutoScalingGroups").await;
+        let state = self.call("DescribeAutoScalingGroups")?;
+        Ok(state.groups.values().cloned().collect())
+    }
+
     async fn lifecycle_hooks(&self, group: &str) -> AwsResult<Vec<HookFacts>> {
         self.pace("DescribeLifecycleHooks").await;
-        Ok(self
-            .call("DescribeLifecycleHooks")?
-            .hooks
-            .get(group)
-            .cloned()
-            .unwrap_or_default())
+        let state = self.call("DescribeLifecycleHooks")?;
+        if state.vanished.contains(group) {
+            return Err(AwsError::new(
+                "DescribeLifecycleHooks",
+                Some("ValidationError"),
+                format!("Group {group} not found"),
+            ));
+        }
+        Ok(state.hooks.get(group).cloned().unwrap_or_default())
     }
 }
 
@@ -508,6 +570,17 @@ impl AlarmRead for FakeAws {
         Ok(names
             .iter()
             .filter(|n| state.alarms_in_alarm.contains(*n))
+            .cloned()
+            .collect())
+    }
+
+    async fn alarms_in_alarm_with_prefix(&self, prefix: &str) -> AwsResult<Vec<String>> {
+        self.pace("DescribeAlarms").await;
+        let state = self.call("DescribeAlarms")?;
+        Ok(state
+            .alarms_in_alarm
+            .iter()
+            .filter(|name| name.starts_with(prefix))
             .cloned()
             .collect())
     }

@@ -17,7 +17,9 @@ pub mod deadline;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fakes;
 pub mod lifecycle;
+pub mod off_switch;
 pub mod ports;
+pub mod release;
 pub mod sqs;
 pub mod startup;
 pub mod suspension;

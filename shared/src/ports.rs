@@ -9,7 +9,8 @@ use crate::decision::LifecycleResult;
 use std::collections::BTreeMap;
 
 use crate::facts::{
-    GroupFacts, HookFacts, ImageFacts, InstanceFacts, InstanceTypeSpec, SubnetFacts, VolumeFacts,
+    GroupFacts, HookFacts, ImageFacts, InstanceFacts, InstanceTypeSpec, SubnetFacts,
+    TemplateLaunch, TemplateRef, VolumeFacts,
 };
 use crate::lifecycle::LifecycleAction;
 use crate::policy::ClusterTag;
@@ -110,11 +111,27 @@ pub trait ClusterGroupsRead: Send + Sync {
         &self,
         tag: &ClusterTag,
     ) -> impl Future<Output = AwsResult<Vec<GroupFacts>>> + Send;
+    /// Every group of the region, whatever its tags (all pages): a release
+    /// finds the guard's hook by name also on a group that lost the cluster
+    /// tag.
+    fn all_groups(&self) -> impl Future<Output = AwsResult<Vec<GroupFacts>>> + Send;
     /// The group's lifecycle hooks.
     fn lifecycle_hooks(
         &self,
         group: &str,
     ) -> impl Future<Output = AwsResult<Vec<HookFacts>>> + Send;
+}
+
+/// Reads launch templates: what a group launches now (budget-guard prices a
+/// resume with it).
+pub trait LaunchTemplateRead: Send + Sync {
+    /// The instance type or instance requirements of one template version
+    /// (`DescribeLaunchTemplateVersions`); `Ok(None)` when EC2 does not know
+    /// the template or the version.
+    fn launch_template(
+        &self,
+        template: &TemplateRef,
+    ) -> impl Future<Output = AwsResult<Option<TemplateLaunch>>> + Send;
 }
 
 /// Reads Auto Scaling groups.
@@ -178,6 +195,12 @@ pub trait AlarmRead: Send + Sync {
     fn alarms_in_alarm(
         &self,
         names: &[String],
+    ) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
+    /// The alarms whose name starts with `prefix` that are in `ALARM` now
+    /// (a suspension record that knows its alarms by digest only).
+    fn alarms_in_alarm_with_prefix(
+        &self,
+        prefix: &str,
     ) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
 }
 
@@ -272,6 +295,7 @@ pub trait Ports: Send + Sync {
     type Instances: InstanceRead
         + ClusterInstancesRead
         + InstanceTypesRead
+        + LaunchTemplateRead
         + TaggedInstancesRead
         + InstanceTag
         + VolumeRead;

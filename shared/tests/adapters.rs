@@ -373,6 +373,7 @@ async fn describe_group_maps_sizes_tags_and_suspended_processes() {
                 lifecycle_state: "Pending:Wait".to_owned(),
             }],
             instance_types: vec!["m6i.large".to_owned()],
+            launch: shared::facts::GroupLaunch::default(),
         }))
     );
     let requests = taken(&seen);
@@ -1579,4 +1580,40 @@ async fn lifecycle_hooks_read_every_setting_a_moved_hook_must_keep() {
             },
         ]
     );
+}
+
+#[tokio::test]
+async fn every_group_of_the_region_is_read_page_by_page_whatever_its_tags() {
+    // A release finds the guard's hook also on a group that lost the cluster
+    // tag: no filter, every page.
+    let (seen, record) = recorder::<DescribeAutoScalingGroupsInput>();
+    let first = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
+        .match_requests(record)
+        .then_output(|| {
+            DescribeAutoScalingGroupsOutput::builder()
+                .auto_scaling_groups(eks_group("prod-a", "prod"))
+                .next_token("page-2")
+                .build()
+        });
+    let second =
+        mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(|| {
+            DescribeAutoScalingGroupsOutput::builder()
+                .auto_scaling_groups(
+                    AutoScalingGroup::builder()
+                        .auto_scaling_group_name("untagged-b")
+                        .min_size(0)
+                        .max_size(10)
+                        .desired_capacity(1)
+                        .build(),
+                )
+                .build()
+        });
+
+    let groups = auto_scaling(&[&first, &second]).all_groups().await.unwrap();
+
+    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["prod-a", "untagged-b"]);
+    let request = &taken(&seen)[0];
+    assert!(request.filters().is_empty(), "{request:?}");
+    assert_eq!(request.max_records(), Some(100));
 }

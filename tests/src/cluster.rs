@@ -22,6 +22,9 @@ pub const CLUSTER: &str = "prod";
 pub const OTHER_CLUSTER: &str = "staging";
 /// The guard's launch hook, on every group of both clusters.
 pub const HOOK: &str = "scaling-guard-prod";
+/// The key that signs the guard's suspension records (`GUARD_RECORD_KEY`),
+/// as the stack's generated secret would be.
+pub const RECORD_KEY: &str = "e2e-record-key-e2e-record-key-e2e-record-key-e2e-record-key-0001";
 /// The node type every compliant template uses.
 pub const NODE_TYPE: &str = "m6i.large";
 /// A type outside the policy's `m6i.*`.
@@ -398,6 +401,9 @@ impl Cluster {
             ),
             ("GUARD_HOOK_NOTIFICATION_TARGET_ARN", String::new()),
             ("GUARD_HOOK_NOTIFICATION_ROLE_ARN", String::new()),
+            // Set on launch-guard, budget-guard and stack-guard only by the
+            // template; the others ignore it.
+            ("GUARD_RECORD_KEY", RECORD_KEY.to_owned()),
         ]
         .into_iter()
         .map(|(key, value)| (key.to_owned(), value))

@@ -29,7 +29,7 @@ use std::path::PathBuf;
 
 pub use clients::{Clients, REGION, sdk_config};
 pub use cluster::{
-    CLUSTER, Cluster, GroupState, HOOK, Images, NODE_TYPE, OTHER_CLUSTER, Templates,
+    CLUSTER, Cluster, GroupState, HOOK, Images, NODE_TYPE, OTHER_CLUSTER, RECORD_KEY, Templates,
 };
 pub use emulator::{
     ACCOUNT, Control, Emulator, EndedAction, FaultCounter, FaultKind, FaultRule, FaultState,

@@ -715,6 +715,22 @@ async fn audit_mode_budget_guard_changes_nothing_and_alerts_once() {
     let mut policy = bed.policy(None, None, Some(2));
     policy.insert("GUARD_MODE".into(), "audit".into());
     policy.insert("GUARD_CLAMP_MAX_SIZE".into(), "true".into());
+    // The guard's hooks as an audit-mode deployment enrolls them: CONTINUE.
+    // (The seeded ones abandon, as an enforcing guard's do; those the first
+    // audit run hands over: tests/off_switch.rs.)
+    for group in &bed.cluster.groups {
+        bed.clients
+            .autoscaling
+            .put_lifecycle_hook()
+            .auto_scaling_group_name(group)
+            .lifecycle_hook_name(HOOK)
+            .lifecycle_transition("autoscaling:EC2_INSTANCE_LAUNCHING")
+            .default_result("CONTINUE")
+            .heartbeat_timeout(300)
+            .send()
+            .await
+            .unwrap();
+    }
     let before: Vec<GroupState> = {
         let mut states = Vec::new();
         for group in &bed.cluster.groups {

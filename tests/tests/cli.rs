@@ -481,3 +481,58 @@ async fn aws_and_event_errors_exit_2() {
         "{event:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_is_a_dry_run_until_yes_then_leaves_nothing_of_the_guard() {
+    // Given: the seeded cluster, every group carrying the guard's hook
+    let bed = Bed::new().await;
+    let mut groups = bed.cluster.groups.clone();
+    groups.sort();
+    let hooked = |group: &str| {
+        let group = group.to_owned();
+        let cluster = &bed.cluster;
+        async move {
+            cluster
+                .lifecycle_hooks(&group)
+                .await
+                .unwrap()
+                .iter()
+                .any(|h| h.lifecycle_hook_name() == Some(scaling_guard_e2e::HOOK))
+        }
+    };
+    let env = bed.cluster.policy_env();
+
+    // When: a dry run
+    let dry = bed.run(&env, &["release"]);
+
+    // Then: it lists what it would undo, exits 1 and changes nothing
+    assert_eq!(dry.code, 1, "{dry:#?}");
+    assert!(
+        dry.stdout.starts_with("DRY RUN: nothing was changed."),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout
+            .contains(&format!("remove the hook from (3): {}", groups.join(", "))),
+        "{}",
+        dry.stdout
+    );
+    for group in &groups {
+        assert!(hooked(group).await, "{group} keeps its hook");
+    }
+
+    // When: --yes
+    let done = bed.run(&env, &["release", "--yes", "--json"]);
+
+    // Then: nothing of the guard is left on the cluster; staging keeps its own
+    assert_eq!(done.code, 0, "{done:#?}");
+    let report = done.json();
+    assert_eq!(report["mode"], "released");
+    assert_eq!(report["leftovers"], serde_json::json!([]));
+    for group in &groups {
+        assert!(!hooked(group).await, "{group} lost the hook");
+    }
+    assert!(hooked(&bed.cluster.staging_group).await);
+    assert_eq!(bed.run(&env, &["release"]).code, 0);
+}

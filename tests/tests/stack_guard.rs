@@ -18,9 +18,9 @@
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_autoscaling::types::Tag;
-use scaling_guard_e2e::{CLUSTER, HOOK, events};
+use scaling_guard_e2e::{CLUSTER, HOOK, RECORD_KEY, events};
 use serde_json::json;
-use shared::suspension::SuspensionRecord;
+use shared::suspension::{RecordKey, SuspensionRecord};
 
 mod support;
 
@@ -50,7 +50,7 @@ impl Bed {
                     .resource_id(group)
                     .resource_type("auto-scaling-group")
                     .key(SUSPENDED_TAG)
-                    .value(record.to_tag_value())
+                    .value(record.to_tag_value(group, Some(&RecordKey::new(RECORD_KEY))))
                     .propagate_at_launch(false)
                     .build(),
             )

@@ -43,13 +43,16 @@ pub fn days_ago(days: u64) -> SystemTime {
     now() - Duration::from_secs(days * 86_400)
 }
 
-/// The cluster and alert topic every test policy names.
-pub const CLUSTER_SETTINGS: [(&str, &str); 2] = [
+/// The cluster and alert topic every test policy names, in enforce mode (the
+/// policy's default is audit: the tests of what enforcing does say so here,
+/// those of audit mode set `GUARD_MODE=audit`).
+pub const CLUSTER_SETTINGS: [(&str, &str); 3] = [
     ("GUARD_CLUSTER", "prod"),
     (
         "GUARD_ALERT_TOPIC_ARN",
         "arn:aws:sns:eu-west-1:123456789012:alerts",
     ),
+    ("GUARD_MODE", "enforce"),
 ];
 
 /// The node rules the handler tests start from: EKS images from Amazon at

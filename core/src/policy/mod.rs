@@ -10,6 +10,8 @@ mod parse;
 mod patterns;
 
 use std::collections::BTreeSet;
+
+use crate::suspension::RecordKey;
 use std::fmt;
 
 pub use cluster_tag::ClusterTag;
@@ -235,6 +237,10 @@ pub struct Policy {
     pub alarms: AlarmTrust,
     /// Where the hooks the guard enrolls notify, when not EventBridge.
     pub hook_notification: Option<HookNotification>,
+    /// Signs the guard's suspension records (`GUARD_RECORD_KEY`, the stack's
+    /// secret): with it, only records it signed are trusted. Without it (a
+    /// guard run outside its stack) records are neither signed nor verified.
+    pub record_key: Option<RecordKey>,
 }
 
 /// The alarms that may suspend this cluster (SPEC §12): an alarm whose name

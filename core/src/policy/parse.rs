@@ -10,6 +10,7 @@ use super::{
     OutdatedImageRules, Patterns, Policy, VolumeRules, recommended_parameters,
 };
 use crate::check_name::CheckName;
+use crate::suspension::{MIN_KEY_CHARS, RecordKey};
 
 /// Every setting the policy reads; anything else starting with `GUARD_` is a typo.
 const SETTINGS: &[&str] = &[
@@ -57,6 +58,7 @@ const SETTINGS: &[&str] = &[
     "GUARD_SURGE_ALARM_PREFIX",
     "GUARD_HOOK_NOTIFICATION_TARGET_ARN",
     "GUARD_HOOK_NOTIFICATION_ROLE_ARN",
+    "GUARD_RECORD_KEY",
 ];
 
 /// `GUARD_OUTDATED_IMAGE_GRACE_DAYS` when unset: AWS releases EKS images
@@ -271,7 +273,9 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
     }
     let cluster_tag = cluster_tag(&mut r, &cluster);
 
-    let mode = r.choice("GUARD_MODE", Mode::Enforce, Mode::CHOICES, Mode::parse);
+    // SPEC §3: unset is audit. A guard that nobody configured decides and
+    // alerts, and blocks nothing (issue 21, scenario 10).
+    let mode = r.choice("GUARD_MODE", Mode::Audit, Mode::CHOICES, Mode::parse);
     let audit_only_checks = r
         .list("GUARD_AUDIT_ONLY_CHECKS")
         .into_iter()
@@ -439,6 +443,7 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
         surge_alarm_prefix: r.get("GUARD_SURGE_ALARM_PREFIX").map(str::to_owned),
     };
     let hook_notification = hook_notification(&mut r);
+    let record_key = record_key(&mut r);
 
     if !r.problems.is_empty() {
         return Err(PolicyError {
@@ -470,7 +475,21 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
         alert_topic_arn,
         alarms,
         hook_notification,
+        record_key,
     })
+}
+
+/// `GUARD_RECORD_KEY`: the secret that signs suspension records. A problem
+/// with it never quotes it.
+fn record_key(r: &mut Reader) -> Option<RecordKey> {
+    let secret = r.get("GUARD_RECORD_KEY")?.to_owned();
+    if secret.chars().count() < MIN_KEY_CHARS {
+        r.problem(format!(
+            "`GUARD_RECORD_KEY` must be at least {MIN_KEY_CHARS} characters (its value is not shown)"
+        ));
+        return None;
+    }
+    Some(RecordKey::new(&secret))
 }
 
 /// `GUARD_CLUSTER_TAG_KEY` and `GUARD_CLUSTER_TAG_VALUE`: the default key
@@ -610,5 +629,7 @@ fn percent(r: &mut Reader, name: &str, default: u32) -> u32 {
         .unwrap_or(default)
 }
 
+#[cfg(test)]
+mod record_key_tests;
 #[cfg(test)]
 mod tests;

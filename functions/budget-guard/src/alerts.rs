@@ -21,7 +21,6 @@ const WOULD_SUSPEND: Heading = (
     Severity::Warning,
     "would_suspend",
 );
-const WOULD_RESUME: Heading = (AlertKind::ScaleOutResumed, Severity::Info, "would_resume");
 const RESUMED: Heading = (AlertKind::ScaleOutResumed, Severity::Info, "resume");
 const ENROLLED: Heading = (AlertKind::GroupEnrolled, Severity::Info, "enroll");
 
@@ -64,26 +63,6 @@ pub fn would_suspend_scale_out(policy: &Policy, now: SystemTime, would: WouldSus
         .details
         .insert("would_suspend".to_owned(), json!(would.groups));
     add_usage(&mut alert, &policy.budget, would.usage);
-    alert
-}
-
-/// `scale_out_resumed` (info, `would_resume`): in audit mode, the guard's
-/// suspensions that usage and alarms would now let it lift.
-pub fn would_resume_scale_out(
-    policy: &Policy,
-    now: SystemTime,
-    groups: &[String],
-    usage: Usage,
-) -> Alert {
-    let headline = format!("would resume scale-out on {} group(s)", groups.len());
-    let mut alert = headed(policy, now, WOULD_RESUME, headline);
-    alert.advice = "these groups carry a suspension by the guard that usage and alarms would now let it \
-        lift; in audit mode budget-guard changes nothing. Resume them by hand, or switch to enforce mode."
-        .to_owned();
-    alert
-        .details
-        .insert("would_resume".to_owned(), json!(groups));
-    add_usage(&mut alert, &policy.budget, usage);
     alert
 }
 
@@ -189,6 +168,10 @@ fn why_audit(policy: &Policy, checks: &[CheckName]) -> &'static str {
         Mode::Enforce => "these budget checks are listed in GUARD_AUDIT_ONLY_CHECKS",
     }
 }
+
+mod unanswered;
+
+pub use unanswered::{Unanswered, hook_unanswered, hook_unanswered_on_non_members};
 
 #[cfg(test)]
 mod tests;

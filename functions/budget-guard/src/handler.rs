@@ -2,18 +2,22 @@
 //!
 //! One run per trigger, each a list of steps: the steps live in
 //! `handler/suspend.rs`, `handler/resume.rs`, `handler/metrics.rs` and
-//! `handler/enroll.rs`; the alerts they send are built in [`crate::alerts`].
+//! `handler/enroll.rs` (in audit mode, `handler/off_switch.rs` undoes what
+//! enforce mode made); the alerts they send are built in [`crate::alerts`].
 
+mod demand;
 mod enroll;
 mod metrics;
+mod off_switch;
 mod resume;
 mod suspend;
+mod unanswered;
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use shared::alerts::Alert;
+use shared::alerts::{Alert, HandOver};
 use shared::budget::measure::{self, GuardedGroups, MeasureError, Measurement};
 use shared::budget::{self, UsageError};
 use shared::cache::TtlCache;
@@ -95,7 +99,8 @@ struct Changes {
     suspended: SuspensionReport,
     resumed: SuspensionReport,
     would_suspend: Vec<String>,
-    would_resume: Vec<String>,
+    /// Audit mode: what the off switch undid of what enforce mode made.
+    handed_over: HandOver,
 }
 
 /// The would-be changes of audit mode already alerted: each condition once,
@@ -104,7 +109,8 @@ struct Changes {
 #[derive(Debug, Default)]
 struct Alerted {
     would_suspend: BTreeSet<String>,
-    would_resume: BTreeSet<String>,
+    /// What the off switch could not undo yet.
+    handover_left: BTreeSet<String>,
 }
 
 /// The budget guard over its ports.
@@ -116,6 +122,10 @@ pub struct BudgetGuard<'a, P> {
     guarded: GuardedGroups,
     last_error: TtlCache<()>,
     alerted: Mutex<Alerted>,
+    /// Groups whose guard hook is known not to abandon (audit mode).
+    settled_hooks: TtlCache<()>,
+    /// The scans for the guard's hook on groups outside the cluster.
+    non_member_scans: Mutex<unanswered::NonMemberScans>,
 }
 
 impl<'a, P: Ports> BudgetGuard<'a, P> {
@@ -127,6 +137,8 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
             guarded: GuardedGroups::of(policy),
             last_error: TtlCache::new(64, ERROR_ALERT_QUIET),
             alerted: Mutex::default(),
+            settled_hooks: off_switch::settled_hooks(),
+            non_member_scans: Mutex::default(),
         }
     }
 
@@ -181,9 +193,15 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
         let measured = self.measure().await?;
         let over = budget::over_suspend_threshold(&self.policy.budget, measured.usage);
         let mut outcome = Changes::default();
-        if over.is_empty() {
-            self.resume(&measured, &mut outcome).await?;
-        } else {
+        match (self.policy.mode, over.is_empty()) {
+            // Audit mode is the off switch, whatever the usage: what enforce
+            // mode made is undone (and the suspension below only says what
+            // it would do).
+            (Mode::Audit, _) => outcome.handed_over = self.hand_over(&measured).await,
+            (Mode::Enforce, true) => self.resume(&measured, &mut outcome).await?,
+            (Mode::Enforce, false) => {}
+        }
+        if !over.is_empty() {
             let checks: Vec<CheckName> = over.iter().map(|d| d.check).collect();
             let record = self.record(suspend::over_reason(&over), "schedule", Vec::new());
             self.suspend(&measured, measured.groups(), record, &checks, &mut outcome)
@@ -193,11 +211,14 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
         self.publish_metrics(measured.usage, suspended_groups)
             .await?;
         let enroll::Enrollment { enrolled, repaired } = self.enroll(measured.groups()).await;
+        // Launches left waiting on the guard's hook: alerted once (and logged).
+        self.alert_unanswered(&measured).await;
+        self.alert_unanswered_on_non_members().await;
         let Changes {
             suspended,
             resumed,
             would_suspend,
-            would_resume,
+            handed_over,
         } = outcome;
         let summary = Summary::Schedule(ScheduleSummary {
             mode: self.policy.mode,
@@ -207,7 +228,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
             held: resumed.unchanged,
             notes: resumed.notes,
             would_suspend,
-            would_resume,
+            handed_over,
             failed: [suspended.failed, resumed.failed].concat(),
             enrolled,
             repaired,
@@ -249,7 +270,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
             resumed: outcome.resumed.changed,
             held: outcome.resumed.unchanged,
             notes: outcome.resumed.notes,
-            would_resume: outcome.would_resume,
+            handed_over: outcome.handed_over,
         })
     }
 
@@ -330,7 +351,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
             .await;
         let report = outcome.suspended;
         let alarm_added_to = match joining {
-            Some(alarm) if self.enforces(checks) => self.join_alarm(&scope, &report, alarm).await,
+            Some(_) if self.enforces(checks) => report.joined.clone(),
             _ => Vec::new(),
         };
         AlarmAction::Suspend {

@@ -5,6 +5,7 @@
 use std::fmt;
 
 use serde::Serialize;
+use shared::alerts::HandOver;
 use shared::budget::Usage;
 use shared::policy::Mode;
 
@@ -56,7 +57,10 @@ pub struct ScheduleSummary {
     /// What a person should know about a resumed group (a MaxSize kept, …).
     pub notes: Vec<(String, String)>,
     pub would_suspend: Vec<String>,
-    pub would_resume: Vec<String>,
+    /// Audit mode: what the off switch undid of what enforce mode made
+    /// (absent when nothing).
+    #[serde(skip_serializing_if = "HandOver::is_empty")]
+    pub handed_over: HandOver,
     /// Groups where an AWS call failed, with the error.
     pub failed: Vec<(String, String)>,
     pub enrolled: Vec<String>,
@@ -90,7 +94,10 @@ pub enum AlarmAction {
         resumed: Vec<String>,
         held: Vec<(String, String)>,
         notes: Vec<(String, String)>,
-        would_resume: Vec<String>,
+        /// Audit mode: what the off switch undid of what enforce mode made
+        /// (absent when nothing).
+        #[serde(skip_serializing_if = "HandOver::is_empty")]
+        handed_over: HandOver,
     },
     /// `ALARM`: scale-out was suspended in the alarm's scope.
     Suspend {
@@ -165,7 +172,7 @@ mod tests {
             held: vec![("prod-b".into(), "an alarm fires".into())],
             notes: vec![],
             would_suspend: vec![],
-            would_resume: vec![],
+            handed_over: HandOver::default(),
             failed: vec![],
             enrolled: vec!["prod-new".into()],
             repaired: vec!["prod-b".into()],
@@ -180,7 +187,7 @@ mod tests {
                 r#"{"trigger":"schedule","mode":"enforce","#,
                 r#""usage":{"vcpus":8,"memory_mib":32768,"instances":4},"#,
                 r#""suspended":["prod-a"],"resumed":[],"held":[["prod-b","an alarm fires"]],"#,
-                r#""notes":[],"would_suspend":[],"would_resume":[],"failed":[],"#,
+                r#""notes":[],"would_suspend":[],"failed":[],"#,
                 r#""enrolled":["prod-new"],"repaired":["prod-b"],"suspended_groups":2}"#
             )
         );
@@ -252,7 +259,7 @@ mod tests {
                     resumed: vec![],
                     held: vec![],
                     notes: vec![],
-                    would_resume: vec![],
+                    handed_over: HandOver::default(),
                 },
             )
         };

@@ -362,12 +362,18 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
         }
     }
 
-    /// Counts an admission in this environment's ledger and snapshot.
+    /// Counts an admission in this environment's ledger and snapshot, also
+    /// one the fail mode let in. One whose instance could not be read cannot
+    /// be added to the snapshot: the snapshot is dropped, so that the next
+    /// budget decision reads the cluster, where the ledger counts it.
     fn admit_here(&self, action: &LifecycleAction, decided: &Decided) {
         self.ledger.record(&action.instance_id);
-        if let Some(facts) = &decided.facts {
-            let time = format_rfc3339((self.clock)());
-            self.snapshot.admitted(&facts.instance, &time);
+        match &decided.facts {
+            Some(facts) => {
+                let time = format_rfc3339((self.clock)());
+                self.snapshot.admitted(&facts.instance, &time);
+            }
+            None => self.snapshot.discard(),
         }
     }
 
@@ -519,13 +525,17 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
         );
         // A group with the guard's record but a running Launch may be in the
         // middle of budget-guard's resume: it is left alone (see
-        // shared::suspension), and launches stay denied meanwhile.
+        // shared::suspension), and launches stay denied meanwhile. `groups`
+        // is the decision's read, older than an earlier denial's suspension
+        // in the same batch: each group is read again before it is written,
+        // so that it is suspended (and alerted) once and its record merged.
         let suspended = suspension::suspend(
             self.aws.groups(),
             groups,
             self.policy.budget.clamp_max_size,
             &record,
             OnIncomplete::Leave,
+            self.policy.record_key.as_ref(),
         );
         let report = deadline
             .run(reserve, suspended)

@@ -4,29 +4,28 @@
 //! CloudFormation.
 
 mod delete;
+mod off_switch;
 mod update;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use shared::deadline::Deadline;
 use shared::policy::{Policy, PolicyError};
 use shared::ports::Ports;
+use shared::release::{ReleaseReport, Scope};
+use shared::suspension::RecordKey;
 
 use crate::event::{EventError, Input, Request, RequestType};
 use crate::respond::{ResponseSend, SendError};
 use crate::response::{Response, Status};
 
-pub use delete::Cleanup;
-pub use update::{Rename, Renaming};
+pub use update::{IdentityChange, Rename, Renaming};
 
-/// How long a delete may spend undoing before it answers with what is left:
-/// every AWS call is bounded by the SDK (5 s, three attempts), this bounds
-/// them all, well inside the function's timeout.
-pub const CLEANUP_BUDGET: Duration = Duration::from_secs(60);
-
-/// How long an update may spend moving a renamed hook before it answers with
-/// what is left, bounded like a delete's cleanup.
-pub const RENAME_BUDGET: Duration = Duration::from_secs(60);
+/// What a delete or an identity change keeps of the invocation's time to
+/// answer: the answer's three attempts of at most 10 s, 1 s and 2 s apart,
+/// and a margin. The rest, most of the function's timeout, is the cleanup's.
+pub const ANSWER_RESERVE: Duration = Duration::from_secs(45);
 
 /// The invocation failed: CloudFormation got no answer from this attempt.
 #[derive(Debug, thiserror::Error)]
@@ -52,20 +51,47 @@ impl HandlerError {
 pub struct StackGuard<'a, P, R> {
     aws: &'a P,
     responder: &'a R,
+    /// The key of the guard's suspension records, from this function's
+    /// environment: CloudFormation resolves no secret into a custom
+    /// resource's properties, so the request's policy cannot carry it.
+    record_key: Option<RecordKey>,
 }
 
 impl<'a, P: Ports, R: ResponseSend> StackGuard<'a, P, R> {
     pub fn new(aws: &'a P, responder: &'a R) -> Self {
-        Self { aws, responder }
+        Self {
+            aws,
+            responder,
+            record_key: None,
+        }
     }
 
-    /// Answers one request; the answer is also the invocation's result.
-    pub async fn handle(&self, input: Input) -> Result<Response, HandlerError> {
-        self.handle_at(input, SystemTime::now()).await
+    /// Trusts only suspension records signed with `key` (`GUARD_RECORD_KEY`).
+    pub fn with_record_key(mut self, key: Option<RecordKey>) -> Self {
+        self.record_key = key;
+        self
+    }
+
+    /// The request's policy with the stack's record key.
+    fn policy_of(&self, request: &Request) -> Result<Policy, PolicyError> {
+        let mut policy = policy_of(request)?;
+        policy.record_key = self.record_key.clone().or(policy.record_key);
+        Ok(policy)
+    }
+
+    /// Answers one request before `deadline` (the invocation's); the answer
+    /// is also the invocation's result.
+    pub async fn handle(&self, input: Input, deadline: Deadline) -> Result<Response, HandlerError> {
+        self.handle_at(input, SystemTime::now(), deadline).await
     }
 
     /// [`StackGuard::handle`] at a given time (the suspension records' age).
-    pub async fn handle_at(&self, input: Input, now: SystemTime) -> Result<Response, HandlerError> {
+    pub async fn handle_at(
+        &self,
+        input: Input,
+        now: SystemTime,
+        deadline: Deadline,
+    ) -> Result<Response, HandlerError> {
         let request = match input {
             Input::Request(request) => request,
             Input::Refused(err) => {
@@ -73,10 +99,16 @@ impl<'a, P: Ports, R: ResponseSend> StackGuard<'a, P, R> {
                 return Err(err.into());
             }
         };
+        // A function given less time than the template's keeps a quarter.
+        let until = deadline.less(ANSWER_RESERVE.min(deadline.left() / 4));
         let response = match request.request_type {
             RequestType::Create => validate(&request),
-            RequestType::Update => self.update(&request).await,
-            RequestType::Delete => self.delete(&request, now).await,
+            RequestType::Update => {
+                let response = self.update(&request, now, until).await;
+                self.hand_over_if_audit(&request, response, now, until)
+                    .await
+            }
+            RequestType::Delete => self.delete(&request, now, until).await,
         };
         tracing::info!(
             request_type = request.request_type.as_str(),
@@ -93,41 +125,84 @@ impl<'a, P: Ports, R: ResponseSend> StackGuard<'a, P, R> {
         Ok(response)
     }
 
-    /// Validates the new policy; when it is valid and the hook's name
-    /// changed from the old policy's, moves the hook (see [`update`]),
-    /// within [`RENAME_BUDGET`].
-    async fn update(&self, request: &Request) -> Response {
-        let policy = match policy_of(request) {
+    /// Validates the new policy; when it is valid and the guard's identity
+    /// changed from the old policy's, moves the hook on the new identity's
+    /// groups and releases the old identity everywhere else (see [`update`])
+    /// until `until`. What cannot be moved or released fails the update.
+    async fn update(
+        &self,
+        request: &Request,
+        now: SystemTime,
+        until: tokio::time::Instant,
+    ) -> Response {
+        let policy = match self.policy_of(request) {
             Ok(policy) => policy,
             Err(err) => return invalid(request, err),
         };
-        let Some(rename) = rename_of(request, &policy) else {
-            return valid(request, &policy, String::new(), Renaming::default().data());
+        let Some(change) = identity_change(request, &policy) else {
+            let data = Renaming::default()
+                .data()
+                .into_iter()
+                .chain(update::released_data(&ReleaseReport::default()));
+            return valid(request, &policy, String::new(), data);
         };
         let mut renaming = Renaming::default();
-        let finished = tokio::time::timeout(
-            RENAME_BUDGET,
-            update::rename(self.aws.groups(), &rename, &mut renaming),
-        )
-        .await
-        .is_ok();
-        if !finished {
-            renaming.not_renamed.push(format!(
-                "the renaming stopped after {} s: a group not listed here may keep `{}`",
-                RENAME_BUDGET.as_secs(),
-                rename.from
-            ));
+        if let Some(rename) = &change.rename {
+            let moved = update::rename(self.aws.groups(), rename, &mut renaming);
+            if tokio::time::timeout_at(until, moved).await.is_err() {
+                renaming.not_renamed.push(format!(
+                    "the renaming stopped at its time limit: a group not listed here may keep `{}`",
+                    rename.from
+                ));
+            }
+        }
+        let mut released = ReleaseReport::default();
+        if let Some(scope) = &change.release {
+            shared::release::release(self.aws.groups(), scope, now, until, &mut released).await;
         }
         let renaming = renaming.sorted();
-        valid(request, &policy, renaming.reason(&rename), renaming.data())
+        let mut reason = change
+            .rename
+            .as_ref()
+            .map(|rename| renaming.reason(rename))
+            .unwrap_or_default();
+        reason.push_str(
+            &change
+                .release
+                .as_ref()
+                .map(|scope| update::released_reason(scope, &released))
+                .unwrap_or_default(),
+        );
+        let data = renaming
+            .data()
+            .into_iter()
+            .chain(update::released_data(&released));
+        if renaming.not_renamed.is_empty() && released.is_complete() {
+            return valid(request, &policy, reason, data);
+        }
+        Response::to(
+            request,
+            Status::Failed,
+            kept_id(request),
+            format!(
+                "the old identity of cluster `{}` could not be cleaned up, so the update fails and rolls back{reason}",
+                policy.cluster
+            ),
+            data.collect(),
+        )
     }
 
-    async fn delete(&self, request: &Request, now: SystemTime) -> Response {
-        let physical_id = request
-            .physical_resource_id
-            .clone()
-            .unwrap_or_else(|| request.logical_resource_id.clone());
-        let policy = match policy_of(request) {
+    /// Releases what the guard did (see [`delete`]) until `until`: `SUCCESS`
+    /// when nothing is left, `FAILED` with every leftover otherwise, so that
+    /// the stack shows `DELETE_FAILED` and the operator can retry.
+    async fn delete(
+        &self,
+        request: &Request,
+        now: SystemTime,
+        until: tokio::time::Instant,
+    ) -> Response {
+        let physical_id = kept_id(request);
+        let policy = match self.policy_of(request) {
             Ok(policy) => policy,
             Err(err) => {
                 // A stack whose create failed on its policy: the guard never ran.
@@ -140,27 +215,36 @@ impl<'a, P: Ports, R: ResponseSend> StackGuard<'a, P, R> {
                 );
             }
         };
-        let mut cleanup = Cleanup::default();
-        let finished = tokio::time::timeout(
-            CLEANUP_BUDGET,
-            delete::undo(self.aws.groups(), &policy, now, &mut cleanup),
+        let mut report = ReleaseReport::default();
+        shared::release::release(
+            self.aws.groups(),
+            &Scope::of(&policy),
+            now,
+            until,
+            &mut report,
         )
-        .await
-        .is_ok();
-        if !finished {
-            cleanup.not_undone.push(format!(
-                "the cleanup stopped after {} s: a step not reported here may or may not have been done",
-                CLEANUP_BUDGET.as_secs()
-            ));
-        }
+        .await;
+        let status = match report.is_complete() {
+            true => Status::Success,
+            false => Status::Failed,
+        };
         Response::to(
             request,
-            Status::Success,
+            status,
             physical_id,
-            cleanup.reason(&policy.cluster),
-            cleanup.data(&policy.cluster),
+            delete::reason(&report, &policy.cluster),
+            delete::data(&report, &policy.cluster),
         )
     }
+}
+
+/// The resource's id as CloudFormation knows it (the logical id before it
+/// has one).
+fn kept_id(request: &Request) -> String {
+    request
+        .physical_resource_id
+        .clone()
+        .unwrap_or_else(|| request.logical_resource_id.clone())
 }
 
 /// The id of the guard of `cluster`: stable across updates that keep the
@@ -178,18 +262,26 @@ fn policy_of(request: &Request) -> Result<Policy, PolicyError> {
     Policy::from_vars(vars)
 }
 
-/// The hook an update from the request's old policy to `policy` moves.
-fn rename_of(request: &Request, policy: &Policy) -> Option<Rename> {
+/// What an update from the request's old policy to `policy` moves and
+/// releases.
+fn identity_change(request: &Request, policy: &Policy) -> Option<IdentityChange> {
     let Some(Ok(old_vars)) = request.old_policy_vars() else {
-        tracing::info!("the previous policy is unreadable: no hook to move");
+        tracing::info!("the previous policy is unreadable: no identity to clean up");
         return None;
     };
     match Policy::from_vars(old_vars.clone()) {
-        Ok(old) => Rename::between(&old, policy),
+        // The same stack, the same key: the old identity's records are its.
+        Ok(old) => {
+            let record_key = policy.record_key.clone();
+            IdentityChange::between(&Policy { record_key, ..old }, policy)
+        }
         Err(err) => {
             let rename = Rename::from_refused(&old_vars, policy);
             tracing::info!(%err, ?rename, "the previous policy is not valid today");
-            rename
+            rename.map(|rename| IdentityChange {
+                rename: Some(rename),
+                release: None,
+            })
         }
     }
 }
@@ -215,6 +307,22 @@ fn valid(
         (
             "ClusterTagValue".to_owned(),
             policy.cluster_tag.value().unwrap_or_default().to_owned(),
+        ),
+        // The IAM condition on the cluster tag, as the template's inline
+        // policies write it from the parameters, for its
+        // `StackGuardOldIdentityAccess`: any value (`StringLike` `*`) or the
+        // pinned one (`StringEquals`).
+        (
+            "ClusterTagOperator".to_owned(),
+            match policy.cluster_tag.value() {
+                Some(_) => "StringEquals",
+                None => "StringLike",
+            }
+            .to_owned(),
+        ),
+        (
+            "ClusterTagPattern".to_owned(),
+            policy.cluster_tag.value().unwrap_or("*").to_owned(),
         ),
         ("HookName".to_owned(), policy.hook_name.clone()),
         ("Mode".to_owned(), policy.mode.to_string()),

@@ -26,59 +26,44 @@
 //!   cleans up the old cluster). Invalid: `FAILED`, `Reason` listing every
 //!   problem (`invalid policy (2 problems): …; …`), so the stack rolls back.
 //!   Data: `Cluster`, `ClusterTagKey`, `ClusterTagValue`, `HookName`, `Mode`.
-//! - **Update**, besides: when the hook's name changes, the hook moves, so
-//!   that no group keeps a hook nothing answers (the event rule matches the
-//!   new name only: a launch would wait out the old hook's heartbeat and take
-//!   its `ABANDON`). Every stack that kept the default changes its name on
-//!   upgrade, from `scaling-guard-launch` to `scaling-guard-<cluster>`. On
-//!   every group of the old identity (the old policy's cluster tag, key and
-//!   value) that carries the old launch hook: a hook of the new name is put
-//!   with every setting of the old one (transition, heartbeat, default
-//!   result, notification target and role, metadata), then the old one is
-//!   deleted, so that the group is never without the guard's hook (launches
-//!   still waiting on the old hook end then, with its `ABANDON`: nothing
-//!   would have answered them). A group that already carries the new hook
-//!   only loses the old one; one whose hook of the new name is for another
-//!   transition keeps the old one, listed. Groups without the old hook, and
-//!   other clusters' groups (their hook of the same old default name is
-//!   their guard's), are never touched; suspensions stay (the guard keeps
-//!   running). Nothing moves when the cluster changes (the resource is
-//!   replaced, and the old one's Delete removes the old hook), nor when the
-//!   old properties are unreadable. An old policy that today's rules refuse
-//!   (a shared key such as `eks:cluster-name` without a value, accepted
-//!   before issue 20) moves its explicitly named hook of the same cluster on
-//!   the new identity's groups only: its own identity also held other
-//!   clusters' groups. A valid policy answers `SUCCESS` whatever could not be
-//!   moved, within [`RENAME_BUDGET`] (every AWS call bounded by the SDK):
-//!   `Data.HooksRenamed` (groups), `Data.NotRenamed` (what stays, with why,
-//!   also in `Reason` as `NOT RENAMED (n): …`). An update rolled back moves
-//!   the hook back the same way. Permissions: `autoscaling:PutLifecycleHook`
-//!   and `autoscaling:DeleteLifecycleHook` on the cluster's groups, and
+//! - **Update**, besides: when the guard's identity changes (its hook's
+//!   name, its cluster, its cluster tag's key or value), the old identity is
+//!   cleaned up in the update itself, with the old identity's permissions
+//!   (template.yaml's `StackGuardOldIdentityAccess` names the identity this
+//!   resource last accepted, and is updated after it). On the new identity's
+//!   groups a hook of the old name moves to the new name (the new hook put
+//!   with every setting of the old one, then the old one deleted, so that no
+//!   group is ever without the guard's hook); suspensions stay there.
+//!   Everywhere else the old identity is released as a delete releases
+//!   ([`shared::release`]). An old policy that today's rules refuse (a shared
+//!   key such as `eks:cluster-name` without a value, accepted before issue
+//!   20) moves its explicitly named hook of the same cluster on the new
+//!   identity's groups only, and releases nothing: its identity also held
+//!   other clusters' groups. **What cannot be moved or released fails the
+//!   update** (`FAILED`, the resource's id kept), so that CloudFormation rolls
+//!   it back: `NOT RENAMED (n): …` and `NOT UNDONE (n): …` in `Reason`,
+//!   `Data.HooksRenamed`, `NotRenamed`, `OldHooksRemoved`, `OldResumed`,
+//!   `OldMaxSizeRestored`, `NotUndone`. Permissions: `PutLifecycleHook` on
+//!   the cluster's groups, `DeleteLifecycleHook` on any group,
 //!   `iam:PassRole` on a hook's notification role.
-//! - **Delete**: on every group carrying the cluster tag, delete the guard's
-//!   launch hook where the group has it, and lift every suspension the guard
-//!   recorded in its `scaling-guard:suspended` tag (resume `Launch`, restore
-//!   MaxSize where its clamp is still in place, remove the tag), with the
-//!   resume budget-guard uses (`shared::suspension::resume`). A `Launch`
-//!   someone else suspended stays suspended; groups of other clusters are
-//!   never read. Data: `Cluster`, `HooksRemoved`, `Resumed`,
-//!   `MaxSizeRestored` (`group=size`), `LeftSuspendedByOthers`, `NotUndone`
-//!   (lists, comma-separated). A Delete whose policy is invalid (a stack
-//!   whose Create failed) succeeds doing nothing. No alarm or budget holds
-//!   the resume (the guard is going away), but a record without a suspended
-//!   `Launch` younger than 15 minutes (a suspension another function may be
-//!   applying) is left and listed in `NotUndone`: lifting it could leave a
-//!   `Launch` suspended without a record, which nothing would ever resume.
-//!   Where a hook could not be deleted the suspension is lifted all the same.
+//! - **Delete**: the release ([`shared::release`], also the CLI's
+//!   `scaling-guard release`): the guard's launch hook is deleted from every
+//!   group that carries it, tagged or not (but not where its metadata or the
+//!   group's tags name another cluster); every suspension the guard recorded
+//!   on the cluster's groups is lifted (resume `Launch`, restore MaxSize where
+//!   its clamp is still in place, remove the tag). A `Launch` someone else
+//!   suspended stays suspended. Data: `Cluster`, `HooksRemoved`, `Resumed`,
+//!   `MaxSizeRestored` (`group=size`), `LeftSuspendedByOthers`, `NotUndone`.
+//!   A Delete whose policy is invalid (a stack whose Create failed) succeeds
+//!   doing nothing.
 //!
-//! **A Delete always answers `SUCCESS`.** Every AWS call is bounded by the
-//! SDK (5 s, three attempts) and the whole cleanup by
-//! [`handler::CLEANUP_BUDGET`]; what could not be undone is listed in
-//! `Reason` (`NOT UNDONE (n): …`) and in `Data.NotUndone`, and logged. A
-//! `FAILED` delete would leave the stack in `DELETE_FAILED` and a Delete that
-//! never answers holds it for an hour; both block removing the guard for a
-//! cleanup that an operator can finish by hand (`aws autoscaling
-//! delete-lifecycle-hook`, `resume-processes`, `delete-tags`).
+//! **A Delete finishes, or fails with the leftovers.** The release runs
+//! bounded (8 groups at a time), every call retried on throttling, pass after
+//! pass until a pass finds nothing, until [`ANSWER_RESERVE`] before the
+//! invocation's deadline. What is left then `FAILS` the delete: the stack
+//! shows `DELETE_FAILED` with every leftover in `Reason`
+//! (`NOT UNDONE (n), retry the delete: …`) and `Data.NotUndone`, and a
+//! retried delete finds what is left.
 //!
 //! # Response
 //!
@@ -98,7 +83,7 @@ mod response;
 
 pub use event::{EventError, Input, POLICY_PROPERTY, Request, RequestType};
 pub use handler::{
-    CLEANUP_BUDGET, Cleanup, HandlerError, RENAME_BUDGET, Rename, Renaming, StackGuard,
+    ANSWER_RESERVE, HandlerError, IdentityChange, Rename, Renaming, StackGuard,
     physical_resource_id,
 };
 pub use respond::{HttpResponder, ResponseSend, SendError};

@@ -1,23 +1,35 @@
 //! stack-guard: the stack's custom resource. Validates the policy on create
-//! and update; on delete removes the guard's hooks and lifts its suspensions.
+//! and update (an update to audit mode hands over at once); on delete
+//! removes the guard's hooks and lifts its suspensions.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::aws::{Adapters, load_config};
+use shared::deadline::Deadline;
 use shared::startup::diagnostic;
+use shared::suspension::RecordKey;
 use stack_guard::{HttpResponder, Input, StackGuard};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    // The policy comes with each request, not from the environment; no alert
-    // is ever published, so the topic is none.
-    let aws = &Adapters::new(&load_config().await, "");
+    // The policy comes with each request, not from the environment. The one
+    // alert stack-guard sends (an update's hand-over to audit mode) goes to
+    // the topic the stack gives every function.
+    let topic = std::env::var("GUARD_ALERT_TOPIC_ARN").unwrap_or_default();
+    let aws = &Adapters::new(&load_config().await, &topic);
     let responder = &HttpResponder::new()?;
-    let guard = &StackGuard::new(aws, responder);
+    // The suspension records' key is a secret: the stack hands it to this
+    // function's environment, never to the request's properties.
+    let record_key = std::env::var("GUARD_RECORD_KEY")
+        .ok()
+        .filter(|key| !key.trim().is_empty())
+        .map(|key| RecordKey::new(key.trim()));
+    let guard = &StackGuard::new(aws, responder).with_record_key(record_key);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Input>| async move {
         // Boxed: the handler's future is deep (hyper, the SDK) for the
         // compiler's layout of `main`'s future.
-        Box::pin(guard.handle(event.payload))
+        let deadline = Deadline::at(event.context.deadline());
+        Box::pin(guard.handle(event.payload, deadline))
             .await
             .map_err(|err| diagnostic(err.error_type(), &err))
     }))

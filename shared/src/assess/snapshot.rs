@@ -92,6 +92,15 @@ impl Snapshot {
         }
     }
 
+    /// Drops the read: the next budget decision reads the cluster again. For
+    /// an admission it cannot count (let in by the fail mode before its
+    /// instance could be read): the fresh read counts it by the ledger.
+    pub fn discard(&self) {
+        if let Ok(mut taken) = self.taken.lock() {
+            *taken = None;
+        }
+    }
+
     /// Keeps `state`, read now.
     pub(crate) fn store(&self, state: Arc<ClusterState>) {
         if let Ok(mut taken) = self.taken.lock() {

@@ -5,7 +5,10 @@ use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, Tag};
 
 use super::aws_error;
 use crate::decision::LifecycleResult;
-use crate::facts::{GroupFacts, GroupInstance, HookFacts};
+use crate::facts::{
+    CapacityUnit, GroupFacts, GroupInstance, GroupLaunch, HookFacts, InstanceRequirements,
+    LaunchOverride, TemplateRef,
+};
 use crate::lifecycle::LifecycleAction;
 use crate::policy::ClusterTag;
 use crate::ports::{
@@ -81,6 +84,22 @@ impl ClusterGroupsRead for AutoScaling {
                     // The filter is the server's; the tag is checked again here.
                     .filter(|group| tag.matches(&group.tags)),
             );
+        }
+        Ok(groups)
+    }
+
+    /// All pages, 100 groups a page: one call per 100 groups.
+    async fn all_groups(&self) -> AwsResult<Vec<GroupFacts>> {
+        let mut pages = self
+            .client
+            .describe_auto_scaling_groups()
+            .max_records(100)
+            .into_paginator()
+            .send();
+        let mut groups = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| aws_error("DescribeAutoScalingGroups", err))?;
+            groups.extend(page.auto_scaling_groups().iter().map(group_facts));
         }
         Ok(groups)
     }
@@ -307,6 +326,55 @@ pub(crate) fn group_facts(group: &AutoScalingGroup) -> GroupFacts {
             .map(str::to_owned)
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
+            .collect(),
+        launch: group_launch(group),
+    }
+}
+
+/// What the group launches now: its template (its own, or its
+/// mixed-instances policy's), its overrides with their weights or
+/// requirements, the unit of its desired capacity, its instances' weights.
+fn group_launch(group: &AutoScalingGroup) -> GroupLaunch {
+    let mixed = group
+        .mixed_instances_policy()
+        .and_then(|p| p.launch_template());
+    let template = group
+        .launch_template()
+        .or_else(|| mixed.and_then(|t| t.launch_template_specification()))
+        .map(|t| TemplateRef {
+            id: t.launch_template_id().map(str::to_owned),
+            name: t.launch_template_name().map(str::to_owned),
+            version: t.version().map(str::to_owned),
+        });
+    let overrides = mixed
+        .map(|t| t.overrides())
+        .unwrap_or_default()
+        .iter()
+        .map(|o| LaunchOverride {
+            instance_type: o.instance_type().map(str::to_owned),
+            weight: o.weighted_capacity().and_then(|w| w.parse().ok()),
+            requirements: o.instance_requirements().map(|r| {
+                let bound = |v: Option<i32>| v.and_then(|v| u64::try_from(v).ok());
+                InstanceRequirements {
+                    vcpus_min: bound(r.v_cpu_count().and_then(|c| c.min())).unwrap_or_default(),
+                    vcpus_max: bound(r.v_cpu_count().and_then(|c| c.max())),
+                    memory_mib_min: bound(r.memory_mib().and_then(|m| m.min())).unwrap_or_default(),
+                    memory_mib_max: bound(r.memory_mib().and_then(|m| m.max())),
+                }
+            }),
+        })
+        .collect();
+    GroupLaunch {
+        capacity_unit: CapacityUnit::of(group.desired_capacity_type()),
+        template,
+        overrides,
+        instance_weights: group
+            .instances()
+            .iter()
+            .filter_map(|i| {
+                let weight = i.weighted_capacity()?.parse().ok()?;
+                Some((i.instance_id()?.to_owned(), weight))
+            })
             .collect(),
     }
 }

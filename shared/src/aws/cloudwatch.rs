@@ -55,40 +55,61 @@ impl AlarmRead for CloudWatch {
         let mut firing = Vec::new();
         // DescribeAlarms takes at most 100 names per request.
         for batch in names.chunks(100) {
-            let pages: Vec<_> = self
+            let request = self
                 .client
                 .describe_alarms()
-                .set_alarm_names(Some(batch.to_vec()))
-                // Without AlarmTypes only metric alarms are returned: a
-                // composite surge alarm would never hold a resume.
-                .alarm_types(AlarmType::MetricAlarm)
-                .alarm_types(AlarmType::CompositeAlarm)
-                .state_value(StateValue::Alarm)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|err| aws_error("DescribeAlarms", err))?;
-            // The state is checked again on each alarm: the request's filter
-            // is not applied together with names by every implementation.
-            let alarming = |state: Option<&StateValue>| state == Some(&StateValue::Alarm);
-            firing.extend(pages.iter().flat_map(|page| {
-                let metric = page
-                    .metric_alarms()
-                    .iter()
-                    .filter(|a| alarming(a.state_value()))
-                    .filter_map(|a| a.alarm_name());
-                let composite = page
-                    .composite_alarms()
-                    .iter()
-                    .filter(|a| alarming(a.state_value()))
-                    .filter_map(|a| a.alarm_name());
-                metric
-                    .chain(composite)
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
-            }));
+                .set_alarm_names(Some(batch.to_vec()));
+            firing.extend(firing_alarms(request).await?);
         }
         Ok(firing)
     }
+
+    async fn alarms_in_alarm_with_prefix(&self, prefix: &str) -> AwsResult<Vec<String>> {
+        let request = self.client.describe_alarms().alarm_name_prefix(prefix);
+        let firing = firing_alarms(request).await?;
+        // The prefix is checked again, as the state is.
+        Ok(firing
+            .into_iter()
+            .filter(|name| name.starts_with(prefix))
+            .collect())
+    }
+}
+
+/// The metric and composite alarms of `request` (every page) in `ALARM`.
+async fn firing_alarms(
+    request: aws_sdk_cloudwatch::operation::describe_alarms::builders::DescribeAlarmsFluentBuilder,
+) -> AwsResult<Vec<String>> {
+    let pages: Vec<_> = request
+        // Without AlarmTypes only metric alarms are returned: a
+        // composite surge alarm would never hold a resume.
+        .alarm_types(AlarmType::MetricAlarm)
+        .alarm_types(AlarmType::CompositeAlarm)
+        .state_value(StateValue::Alarm)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| aws_error("DescribeAlarms", err))?;
+    // The state is checked again on each alarm: the request's filter
+    // is not applied together with names by every implementation.
+    let alarming = |state: Option<&StateValue>| state == Some(&StateValue::Alarm);
+    Ok(pages
+        .iter()
+        .flat_map(|page| {
+            let metric = page
+                .metric_alarms()
+                .iter()
+                .filter(|a| alarming(a.state_value()))
+                .filter_map(|a| a.alarm_name());
+            let composite = page
+                .composite_alarms()
+                .iter()
+                .filter(|a| alarming(a.state_value()))
+                .filter_map(|a| a.alarm_name());
+            metric
+                .chain(composite)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect())
 }

@@ -1,4 +1,4 @@
-//! EC2 reads: instances, images, subnets, volumes.
+//! EC2 reads: instances, images, subnets, volumes, launch template versions.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -8,13 +8,13 @@ use aws_sdk_ec2::types::{Filter, HttpTokensState, Image, Instance, InstanceType,
 
 use super::aws_error;
 use crate::facts::{
-    CpuOptions, HttpTokens, ImageFacts, InstanceFacts, InstanceState, InstanceTypeSpec,
-    SubnetFacts, VolumeFacts,
+    CpuOptions, HttpTokens, ImageFacts, InstanceFacts, InstanceRequirements, InstanceState,
+    InstanceTypeSpec, SubnetFacts, TemplateLaunch, TemplateRef, VolumeFacts,
 };
 use crate::policy::ClusterTag;
 use crate::ports::{
     AwsResult, ClusterInstancesRead, InstanceRead, InstanceTag, InstanceTypesRead,
-    NetworkImageRead, VolumeRead,
+    LaunchTemplateRead, NetworkImageRead, VolumeRead,
 };
 use crate::time::parse_rfc3339;
 
@@ -441,5 +441,58 @@ impl crate::ports::TaggedInstancesRead for Ec2 {
             keys = keys.values(*key);
         }
         self.describe_all(vec![keys.build()]).await
+    }
+}
+
+/// What EC2 answers for a template or version it does not know.
+fn is_unknown_template(code: Option<&str>) -> bool {
+    code.is_some_and(|code| {
+        code.starts_with("InvalidLaunchTemplateId.")
+            || code.starts_with("InvalidLaunchTemplateName.")
+    })
+}
+
+impl LaunchTemplateRead for Ec2 {
+    /// One `DescribeLaunchTemplateVersions` of the template's version
+    /// (`$Default` when the group names none).
+    async fn launch_template(&self, template: &TemplateRef) -> AwsResult<Option<TemplateLaunch>> {
+        let sent = self
+            .client
+            .describe_launch_template_versions()
+            .set_launch_template_id(template.id.clone())
+            .set_launch_template_name(match template.id {
+                Some(_) => None,
+                None => template.name.clone(),
+            })
+            .versions(template.version.as_deref().unwrap_or("$Default"))
+            .send()
+            .await;
+        let output = match sent {
+            Ok(output) => output,
+            Err(err) => {
+                let err = aws_error("DescribeLaunchTemplateVersions", err);
+                return match is_unknown_template(err.code.as_deref()) {
+                    true => Ok(None),
+                    false => Err(err),
+                };
+            }
+        };
+        Ok(output
+            .launch_template_versions()
+            .first()
+            .and_then(|version| version.launch_template_data())
+            .map(|data| TemplateLaunch {
+                instance_type: data.instance_type().map(|t| t.as_str().to_owned()),
+                requirements: data.instance_requirements().map(|r| {
+                    let bound = |v: Option<i32>| v.and_then(|v| u64::try_from(v).ok());
+                    InstanceRequirements {
+                        vcpus_min: bound(r.v_cpu_count().and_then(|c| c.min())).unwrap_or_default(),
+                        vcpus_max: bound(r.v_cpu_count().and_then(|c| c.max())),
+                        memory_mib_min: bound(r.memory_mib().and_then(|m| m.min()))
+                            .unwrap_or_default(),
+                        memory_mib_max: bound(r.memory_mib().and_then(|m| m.max())),
+                    }
+                }),
+            }))
     }
 }

@@ -64,6 +64,11 @@ pub struct GuardedGroups {
     /// lifecycle actions, whatever its target.
     notification: Option<HookNotification>,
     known: TtlCache<GuardHook>,
+    /// The guard's cluster, with [`GuardedGroups::of`]: hooks enrolled for it
+    /// under another name are noted in `renamed`.
+    cluster: Option<String>,
+    /// Group → the guard's hooks of an old name found there.
+    renamed: std::sync::Mutex<BTreeMap<String, Vec<String>>>,
 }
 
 impl GuardedGroups {
@@ -74,6 +79,8 @@ impl GuardedGroups {
             hook_name: hook_name.to_owned(),
             notification: None,
             known: TtlCache::new(1024, HOOKS_TTL),
+            cluster: None,
+            renamed: std::sync::Mutex::default(),
         }
     }
 
@@ -82,6 +89,7 @@ impl GuardedGroups {
     pub fn of(policy: &Policy) -> Self {
         Self {
             notification: policy.hook_notification.clone(),
+            cluster: Some(policy.cluster.clone()),
             ..Self::new(&policy.hook_name)
         }
     }
@@ -117,7 +125,40 @@ impl GuardedGroups {
         let hooks = reader.lifecycle_hooks(group).await?;
         let hook = self.judge(&hooks);
         self.known.insert(group, hook);
+        self.note_renamed(group, &hooks);
         Ok(hook)
+    }
+
+    /// Remembers, among a group's `hooks` just read, the launch hooks the
+    /// guard of this cluster enrolled (their metadata says so) under another
+    /// name than its own: budget-guard removes them
+    /// ([`GuardedGroups::take_renamed`]).
+    fn note_renamed(&self, group: &str, hooks: &[HookFacts]) {
+        let Some(cluster) = &self.cluster else { return };
+        let renamed: Vec<String> = hooks
+            .iter()
+            .filter(|h| {
+                h.transition == LAUNCHING
+                    && h.name != self.hook_name
+                    && crate::release::enrolled_for(h).as_ref() == Some(cluster)
+            })
+            .map(|h| h.name.clone())
+            .collect();
+        if !renamed.is_empty() {
+            self.renamed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(group.to_owned(), renamed);
+        }
+    }
+
+    /// The guard's hooks of an old name last found on `group`, forgotten.
+    pub fn take_renamed(&self, group: &str) -> Vec<String> {
+        self.renamed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(group)
+            .unwrap_or_default()
     }
 
     /// The guard's hook among a group's `hooks`.

@@ -12,7 +12,7 @@ fn record() -> SuspensionRecord {
         reason: "vcpus at 100% of budget".into(),
         trigger: "schedule".into(),
         time: "2026-11-26T10:00:00Z".into(),
-        alarms: vec![],
+        alarms: RecordedAlarms::default(),
         original_max_size: None,
         clamped_to: None,
     }
@@ -41,7 +41,8 @@ fn group(name: &str) -> GroupFacts {
 fn suspended_by_guard(name: &str, record: &SuspensionRecord) -> GroupFacts {
     let mut g = group(name);
     g.suspended_processes = vec!["Launch".into()];
-    g.tags.insert(SUSPENDED_TAG.into(), record.to_tag_value());
+    g.tags
+        .insert(SUSPENDED_TAG.into(), record.to_tag_value(name, None));
     g
 }
 
@@ -56,7 +57,7 @@ fn usage_too_high(_: &GroupFacts) -> Result<(), String> {
 #[test]
 fn a_free_group_is_suspended_with_its_record() {
     assert_eq!(
-        plan_suspend(&group("a"), record()),
+        plan_suspend(&group("a"), record(), None),
         SuspendPlan::Suspend { record: record() }
     );
 }
@@ -79,7 +80,7 @@ fn a_clamp_never_goes_below_the_desired_capacity_or_the_instances() {
 #[test]
 fn a_group_suspended_by_the_guard_is_not_suspended_again() {
     assert_eq!(
-        plan_suspend(&suspended_by_guard("a", &record()), record()),
+        plan_suspend(&suspended_by_guard("a", &record()), record(), None),
         SuspendPlan::AlreadySuspended
     );
 }
@@ -88,9 +89,12 @@ fn a_group_suspended_by_the_guard_is_not_suspended_again() {
 fn a_foreign_launch_suspension_is_left_alone() {
     let mut g = group("a");
     g.suspended_processes = vec!["Launch".into(), "AZRebalance".into()];
-    assert_eq!(plan_suspend(&g, record()), SuspendPlan::SuspendedByOthers);
     assert_eq!(
-        plan_resume(&g, later(), &[], fits),
+        plan_suspend(&g, record(), None),
+        SuspendPlan::SuspendedByOthers
+    );
+    assert_eq!(
+        plan_resume(&g, later(), &[], None, fits),
         ResumePlan::NotSuspendedByGuard
     );
 }
@@ -106,7 +110,7 @@ fn a_half_done_suspension_keeps_the_original_max_size() {
         },
     );
     half.suspended_processes.clear();
-    let SuspendPlan::Incomplete { record } = plan_suspend(&half, record()) else {
+    let SuspendPlan::Incomplete { record } = plan_suspend(&half, record(), None) else {
         panic!()
     };
     assert_eq!(
@@ -118,22 +122,22 @@ fn a_half_done_suspension_keeps_the_original_max_size() {
 #[test]
 fn resume_waits_for_usage_and_for_the_triggering_alarm() {
     let by_alarm = SuspensionRecord {
-        alarms: vec!["surge".into()],
+        alarms: RecordedAlarms::named(["surge".to_owned()]),
         ..record()
     };
     let group = suspended_by_guard("a", &by_alarm);
     assert!(matches!(
-        plan_resume(&group, later(), &[], usage_too_high),
+        plan_resume(&group, later(), &[], None, usage_too_high),
         ResumePlan::Hold { .. }
     ));
     assert_eq!(
-        plan_resume(&group, later(), &["surge".to_owned()], fits),
+        plan_resume(&group, later(), &["surge".to_owned()], None, fits),
         ResumePlan::Hold {
             why: "alarm `surge` is still in ALARM".into()
         }
     );
     assert_eq!(
-        plan_resume(&group, later(), &["other".to_owned()], fits),
+        plan_resume(&group, later(), &["other".to_owned()], None, fits),
         ResumePlan::Resume { record: by_alarm }
     );
 }
@@ -143,12 +147,12 @@ fn a_young_record_without_its_suspension_is_left_to_settle() {
     let mut applying = suspended_by_guard("a", &record());
     applying.suspended_processes.clear();
     assert!(matches!(
-        plan_resume(&applying, soon(), &[], fits),
+        plan_resume(&applying, soon(), &[], None, fits),
         ResumePlan::Hold { .. }
     ));
     // An old one is what a run that stopped half-way left: it is finished.
     assert!(matches!(
-        plan_resume(&applying, later(), &[], fits),
+        plan_resume(&applying, later(), &[], None, fits),
         ResumePlan::Resume { .. }
     ));
 }
@@ -186,17 +190,19 @@ fn max_size_is_restored_only_while_it_has_the_value_the_guard_set() {
 fn a_long_reason_is_cut_to_fit_a_tag_value() {
     let long = SuspensionRecord {
         reason: "x".repeat(400),
-        alarms: vec!["a".into()],
+        alarms: RecordedAlarms::named(["a".to_owned()]),
         original_max_size: Some(9),
         clamped_to: Some(3),
         ..record()
     };
-    let value = long.to_tag_value();
+    let value = long.to_tag_value("a", None);
     assert!(value.len() <= 256, "{}", value.len());
-    let back: SuspensionRecord = serde_json::from_str(&value).unwrap();
+    let mut g = group("a");
+    g.tags.insert(SUSPENDED_TAG.into(), value);
+    let back = SuspensionRecord::of(&g, None).unwrap();
     assert_eq!(
         (back.alarms, back.original_max_size, back.clamped_to),
-        (vec!["a".to_owned()], Some(9), Some(3))
+        (RecordedAlarms::named(["a".to_owned()]), Some(9), Some(3))
     );
 }
 
@@ -204,7 +210,15 @@ fn a_long_reason_is_cut_to_fit_a_tag_value() {
 async fn suspend_tags_then_suspends_only_launch_then_records_and_makes_the_clamp() {
     let aws = FakeAws::new();
     aws.add_group(group("a"));
-    let report = suspend(&aws, &[group("a")], true, &record(), OnIncomplete::Complete).await;
+    let report = suspend(
+        &aws,
+        &[group("a")],
+        true,
+        &record(),
+        OnIncomplete::Complete,
+        None,
+    )
+    .await;
     assert_eq!(report.changed, vec!["a".to_owned()]);
     assert_eq!(
         aws.group_changes(),
@@ -218,7 +232,7 @@ async fn suspend_tags_then_suspends_only_launch_then_records_and_makes_the_clamp
     let after = aws.group_facts("a").unwrap();
     assert_eq!(after.suspended_processes, vec!["Launch".to_owned()]);
     assert_eq!(after.max_size, 6);
-    let written = SuspensionRecord::of(&after).unwrap();
+    let written = SuspensionRecord::of(&after, None).unwrap();
     assert_eq!(
         (written.original_max_size, written.clamped_to),
         (Some(20), Some(6))
@@ -229,9 +243,17 @@ async fn suspend_tags_then_suspends_only_launch_then_records_and_makes_the_clamp
 async fn suspend_then_resume_restores_the_group_as_it_was() {
     let aws = FakeAws::new();
     aws.add_group(group("a"));
-    suspend(&aws, &[group("a")], true, &record(), OnIncomplete::Complete).await;
+    suspend(
+        &aws,
+        &[group("a")],
+        true,
+        &record(),
+        OnIncomplete::Complete,
+        None,
+    )
+    .await;
     let suspended = aws.group_facts("a").unwrap();
-    let report = resume(&aws, &[suspended], later(), &[], fits).await;
+    let report = resume(&aws, &[suspended], later(), &[], None, fits).await;
     assert_eq!(report.changed, vec!["a".to_owned()]);
     assert_eq!(aws.group_facts("a").unwrap(), group("a"));
 }
@@ -242,7 +264,7 @@ async fn resume_never_touches_groups_the_guard_did_not_suspend() {
     let mut foreign = group("f");
     foreign.suspended_processes = vec!["Launch".into()];
     aws.add_group(foreign.clone());
-    let report = resume(&aws, &[foreign, group("free")], later(), &[], fits).await;
+    let report = resume(&aws, &[foreign, group("free")], later(), &[], None, fits).await;
     assert_eq!(report, SuspensionReport::default());
     assert_eq!(aws.group_changes(), Vec::<String>::new());
 }
@@ -250,14 +272,17 @@ async fn resume_never_touches_groups_the_guard_did_not_suspend() {
 #[tokio::test]
 async fn a_failed_call_is_reported_per_group_and_the_others_proceed() {
     let aws = FakeAws::new();
+    aws.add_group(group("a"));
     aws.add_group(group("b"));
-    // "a" does not exist in the fake: its calls fail.
+    // The first group's read (the first call of all) fails.
+    aws.fail_times("DescribeAutoScalingGroups", 1);
     let report = suspend(
         &aws,
         &[group("a"), group("b")],
         false,
         &record(),
         OnIncomplete::Complete,
+        None,
     )
     .await;
     assert_eq!(report.changed, vec!["b".to_owned()]);
@@ -275,14 +300,14 @@ use crate::ports::GroupRead;
 /// launch-guard: reads the group, then suspends it.
 async fn launch_guard_suspends(aws: &FakeAws) {
     let group = aws.group("prod-a").await.unwrap().unwrap();
-    suspend(aws, &[group], false, &record(), OnIncomplete::Leave).await;
+    suspend(aws, &[group], false, &record(), OnIncomplete::Leave, None).await;
 }
 
 /// budget-guard: reads the group, then resumes it (usage allows, no alarm),
 /// half a minute after the record it resumes was written.
 async fn budget_guard_resumes(aws: &FakeAws) {
     let group = aws.group("prod-a").await.unwrap().unwrap();
-    resume(aws, &[group], soon(), &[], fits).await;
+    resume(aws, &[group], soon(), &[], None, fits).await;
 }
 
 fn assert_suspension_has_its_record(aws: &FakeAws, step: &str) {
@@ -342,8 +367,17 @@ async fn a_resume_before_the_clamp_leaves_nothing_clamped_nor_recorded() {
     // to compute the clamp,
     let gate = aws.pause_before("DescribeAutoScalingGroups");
     let (groups, record) = ([read], record());
-    let launch_guard = suspend(&aws, &groups, true, &record, OnIncomplete::Leave);
+    let launch_guard = suspend(&aws, &groups, true, &record, OnIncomplete::Leave, None);
     let budget_guard = async {
+        // (launch-guard reads the group right before its write and reads its
+        // record back after it: the clamp's read is the third)
+        let mut gate = gate;
+        for _ in 0..2 {
+            gate.reached().await;
+            let next = aws.pause_before("DescribeAutoScalingGroups");
+            gate.release();
+            gate = next;
+        }
         gate.reached().await;
         budget_guard_resumes(&aws).await;
         gate.release();
@@ -353,3 +387,5 @@ async fn a_resume_before_the_clamp_leaves_nothing_clamped_nor_recorded() {
     assert_suspension_has_its_record(&aws, "DescribeAutoScalingGroups");
     assert_eq!(aws.group_facts("prod-a").unwrap().max_size, 20);
 }
+
+mod record;

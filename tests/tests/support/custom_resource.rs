@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 
 use super::Bed;
 
+/// `StackGuardFunction`'s `Timeout` in template.yaml.
+const STACK_GUARD_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// What the `PUT` to the response URL carried.
 #[derive(Debug)]
 pub struct Captured {
@@ -135,7 +138,12 @@ impl Bed {
         event: impl FnOnce(&str) -> Value,
     ) -> Captured {
         let server = ResponseUrl::start();
-        function.invoke(&event(&server.url)).await.unwrap();
+        // The template's deadline: a delete or an identity change keeps
+        // `ANSWER_RESERVE` of it to answer and releases until then.
+        function
+            .invoke_with_deadline(&event(&server.url), STACK_GUARD_TIMEOUT)
+            .await
+            .unwrap();
         let answer = server.answer();
         assert_eq!(answer.method, "PUT");
         assert_eq!(answer.url, "/response/stack%7CGuard?X-Amz-Signature=abc");

@@ -30,7 +30,7 @@ fn minimal_policy_takes_the_defaults_of_the_spec() {
     assert_eq!(policy.hook_name, "scaling-guard-prod");
     assert_eq!(policy.alarms, AlarmTrust::default());
     assert_eq!(policy.hook_notification, None);
-    assert_eq!(policy.mode, Mode::Enforce);
+    assert_eq!(policy.mode, Mode::Audit);
     assert!(policy.audit_only_checks.is_empty());
     assert!(!policy.image.allow_list_is_on());
     assert_eq!(policy.image.max_age_days, None);
@@ -322,7 +322,11 @@ fn a_deny_list_that_leaves_some_allowed_types_is_accepted() {
 
 #[test]
 fn audit_mode_and_audit_only_checks_do_not_block() {
-    let enforce = with(&[("GUARD_AUDIT_ONLY_CHECKS", "image.age")]).unwrap();
+    let enforce = with(&[
+        ("GUARD_MODE", "enforce"),
+        ("GUARD_AUDIT_ONLY_CHECKS", "image.age"),
+    ])
+    .unwrap();
     assert!(enforce.blocks(CheckName::ImdsV2));
     assert!(!enforce.blocks(CheckName::ImageAge));
     let audit = with(&[("GUARD_MODE", "audit")]).unwrap();

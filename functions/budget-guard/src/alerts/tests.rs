@@ -81,24 +81,6 @@ fn a_would_be_suspension_of_audit_only_checks_names_the_setting() {
 }
 
 #[test]
-fn a_would_be_resume_lists_its_groups_and_the_usage() {
-    let policy = policy(&[("GUARD_MODE", "audit")]);
-
-    let alert = would_resume_scale_out(&policy, now(), &groups(&["prod-a"]), usage(2, 1));
-
-    assert_eq!(
-        filed(&alert),
-        (AlertKind::ScaleOutResumed, Severity::Info, "would_resume")
-    );
-    assert_eq!(
-        alert.subject(),
-        "[scaling-guard] prod: would resume scale-out on 1 group(s)"
-    );
-    assert_eq!(alert.details["would_resume"], json!(["prod-a"]));
-    assert_eq!(alert.details["usage_instances"], json!("1 of 10 (10.0%)"));
-}
-
-#[test]
 fn a_resume_without_notes_has_nothing_to_do() {
     let report = SuspensionReport {
         changed: groups(&["prod-a", "prod-b"]),

@@ -8,6 +8,7 @@ use shared::facts::{GroupFacts, HookFacts};
 use shared::lifecycle::LAUNCHING;
 use shared::policy::{FailMode, Mode, Policy};
 use shared::ports::ScaleOutControl;
+use shared::release::ENROLLED_BY;
 
 use super::BudgetGuard;
 use crate::alerts::{self, Enrolled};
@@ -41,6 +42,9 @@ impl<P: Ports> BudgetGuard<'_, P> {
                 Some(GuardHook::Misdirected) => done.repaired.push(group.name.clone()),
                 Some(GuardHook::Carried) | None => {}
             }
+            // Whatever read the group's hooks (this run's enrollment or
+            // measurement, or an earlier one) noted the old ones.
+            self.remove_renamed(&group.name).await;
         }
         if !done.enrolled.is_empty() || !done.repaired.is_empty() {
             let about = Enrolled {
@@ -79,6 +83,26 @@ impl<P: Ports> BudgetGuard<'_, P> {
     }
 }
 
+impl<P: Ports> BudgetGuard<'_, P> {
+    /// Deletes the launch hooks this guard enrolled under another name than
+    /// its own (their metadata names its cluster, by scaling-guard), found
+    /// when the group's hooks were last read: after a rename, or a
+    /// stack-guard update that could not finish, nothing answers them, and
+    /// each launch would wait out its heartbeat and take its default result.
+    async fn remove_renamed(&self, group: &str) {
+        for old in self.guarded.take_renamed(group) {
+            match self.ports.groups().delete_launch_hook(group, &old).await {
+                Ok(()) => {
+                    tracing::info!(%group, hook = %old, "removed the guard's hook of an old name")
+                }
+                Err(err) => {
+                    tracing::error!(%group, hook = %old, %err, "the guard's hook of an old name could not be removed")
+                }
+            }
+        }
+    }
+}
+
 /// The hook the guard puts on a group: its name, on launch, the default result
 /// and heartbeat below, and the policy's notification target and role when
 /// launches are delivered through SQS (`PutLifecycleHook` with neither
@@ -93,7 +117,7 @@ fn launch_hook(policy: &Policy) -> HookFacts {
         notification_target_arn: notification.map(|n| n.target_arn.clone()),
         role_arn: notification.map(|n| n.role_arn.clone()),
         notification_metadata: Some(
-            json!({ "cluster": policy.cluster, "by": "scaling-guard" }).to_string(),
+            json!({ "cluster": policy.cluster, "by": ENROLLED_BY }).to_string(),
         ),
     }
 }

@@ -32,6 +32,7 @@ pub(super) fn count_suspended(groups: &[GroupFacts], outcome: &Changes) -> usize
         .filter(|g| {
             (g.tags.contains_key(SUSPENDED_TAG) || outcome.suspended.changed.contains(&g.name))
                 && !outcome.resumed.changed.contains(&g.name)
+                && !outcome.handed_over.resumed.contains(&g.name)
         })
         .count()
 }

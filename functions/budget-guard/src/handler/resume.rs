@@ -1,14 +1,15 @@
-//! Lifting the guard's suspensions safely, or saying what would be lifted.
+//! Lifting the guard's suspensions safely; in audit mode, the off switch
+//! (`handler/off_switch.rs`) instead.
 
 use std::collections::BTreeSet;
-use std::time::SystemTime;
 
 use shared::budget::{self, Usage};
 use shared::facts::GroupFacts;
 use shared::policy::{BudgetPolicy, Mode};
 use shared::ports::AlarmRead;
-use shared::suspension::{self, ResumePlan, SuspensionRecord};
+use shared::suspension::{self, SuspensionRecord};
 
+use super::demand::Launches;
 use super::{BudgetGuard, Changes, HandlerError, Measurement};
 use crate::alerts;
 use shared::ports::Ports;
@@ -17,21 +18,23 @@ impl<P: Ports> BudgetGuard<'_, P> {
     /// Lifts guard suspensions, group by group, while usage plus what the
     /// groups resumed so far and this one will launch at once stays below the
     /// resume threshold, and no alarm that triggered it fires. In audit mode
-    /// only says (once) what it would lift.
+    /// hands over: lifts every suspension the guard made, holding none.
     pub(super) async fn resume(
         &self,
         measured: &Measurement,
         outcome: &mut Changes,
     ) -> Result<(), HandlerError> {
-        let firing = self.firing_alarms(measured.groups()).await?;
-        let now = self.now();
-        let fits = headroom(&self.policy.budget, measured);
         if self.policy.mode == Mode::Audit {
-            outcome.would_resume = self.would_resume(measured, now, &firing, fits).await;
+            outcome.handed_over = self.hand_over(measured).await;
             return Ok(());
         }
+        let firing = self.firing_alarms(measured.groups()).await?;
+        let now = self.now();
+        let launches = self.launches(measured).await;
+        let fits = headroom(&self.policy.budget, measured, &launches);
         let groups = self.ports.groups();
-        let report = suspension::resume(groups, measured.groups(), now, &firing, fits).await;
+        let key = self.policy.record_key.as_ref();
+        let report = suspension::resume(groups, measured.groups(), now, &firing, key, fits).await;
         if !report.changed.is_empty() {
             let alert = alerts::scale_out_resumed(self.policy, self.now(), &report, measured.usage);
             self.publish(&alert).await;
@@ -40,52 +43,40 @@ impl<P: Ports> BudgetGuard<'_, P> {
         Ok(())
     }
 
-    /// The groups a resume would lift; alerted the first time a group is
-    /// among them.
-    async fn would_resume(
-        &self,
-        measured: &Measurement,
-        now: SystemTime,
-        firing: &[String],
-        mut fits: impl FnMut(&GroupFacts) -> Result<(), String>,
-    ) -> Vec<String> {
-        let would: Vec<String> = measured
-            .groups()
-            .iter()
-            .filter(|g| {
-                matches!(
-                    suspension::plan_resume(g, now, firing, &mut fits),
-                    ResumePlan::Resume { .. }
-                )
-            })
-            .map(|g| g.name.clone())
-            .collect();
-        if self.first_time(|a| &mut a.would_resume, &would) {
-            let alert =
-                alerts::would_resume_scale_out(self.policy, self.now(), &would, measured.usage);
-            self.publish(&alert).await;
-        }
-        would
-    }
-
-    /// The alarms named by the groups' suspension records that are in
-    /// `ALARM` now (none asked when no record names one). A budget alarm
+    /// The alarms the groups' suspension records wait for that are in
+    /// `ALARM` now: those they name, asked by name (none asked when no record
+    /// names one), and when a record knows some only by digest (a record too
+    /// long for their names), every surge alarm in `ALARM`, asked by the
+    /// surge prefix (only surge alarms are ever recorded). A budget alarm
     /// never holds a resume, also when a record written before this rule
     /// names one: the guard's own measurement decides, and anyone who may
     /// put metric data could keep the alarm in `ALARM`.
     async fn firing_alarms(&self, groups: &[GroupFacts]) -> Result<Vec<String>, HandlerError> {
-        let alarms: Vec<String> = groups
+        let key = self.policy.record_key.as_ref();
+        let records: Vec<SuspensionRecord> = groups
             .iter()
-            .filter_map(SuspensionRecord::of)
-            .flat_map(|r| r.alarms)
-            .filter(|alarm| !self.policy.alarms.is_budget_alarm(alarm))
+            .filter_map(|g| SuspensionRecord::of(g, key))
+            .collect();
+        let trusted = |alarm: &String| !self.policy.alarms.is_budget_alarm(alarm);
+        let named: Vec<String> = records
+            .iter()
+            .flat_map(|r| r.alarms.names().map(str::to_owned))
+            .filter(trusted)
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        if alarms.is_empty() {
-            return Ok(Vec::new());
+        let mut firing = BTreeSet::new();
+        if !named.is_empty() {
+            firing.extend(self.ports.metrics().alarms_in_alarm(&named).await?);
         }
-        Ok(self.ports.metrics().alarms_in_alarm(&alarms).await?)
+        let by_digest = records.iter().any(|r| r.alarms.needs_surge_alarms());
+        if let Some(prefix) = self.policy.alarms.surge_alarm_prefix.as_deref()
+            && by_digest
+        {
+            let surge = self.ports.metrics().alarms_in_alarm_with_prefix(prefix);
+            firing.extend(surge.await?.into_iter().filter(trusted));
+        }
+        Ok(firing.into_iter().collect())
     }
 }
 
@@ -95,10 +86,13 @@ impl<P: Ports> BudgetGuard<'_, P> {
 fn headroom<'m>(
     budget: &'m BudgetPolicy,
     measured: &'m Measurement,
+    launches: &'m Launches,
 ) -> impl FnMut(&GroupFacts) -> Result<(), String> + 'm {
     let mut committed = measured.usage;
     move |group| {
-        let demand = budget::resume_demand(group, &measured.state, &measured.specs);
+        let demand = launches
+            .demand(budget, group, measured)
+            .map_err(|unknown| format!("what it would launch cannot be priced: {unknown}"))?;
         let total = committed
             .checked_add(demand)
             .ok_or("cluster usage overflows")?;

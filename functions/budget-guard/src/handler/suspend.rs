@@ -5,10 +5,7 @@ use shared::budget::{self, Dimension, Usage};
 use shared::checks::CheckName;
 use shared::facts::GroupFacts;
 use shared::policy::BudgetPolicy;
-use shared::ports::ScaleOutControl;
-use shared::suspension::{
-    self, OnIncomplete, SUSPENDED_TAG, SuspendPlan, SuspensionRecord, SuspensionReport,
-};
+use shared::suspension::{self, OnIncomplete, SuspendPlan, SuspensionRecord};
 
 use super::{BudgetGuard, Changes, Measurement};
 use crate::alerts::{self, WouldSuspend};
@@ -16,8 +13,11 @@ use shared::ports::Ports;
 
 impl<P: Ports> BudgetGuard<'_, P> {
     /// Suspends `Launch` on the groups of `scope` that need it, under
-    /// `record`, and alerts what changed; when the trigger's `checks` are
-    /// not enforced, only says (once) what it would have suspended.
+    /// `record`, and alerts what changed; a group the guard already
+    /// suspended gets `record`'s alarms joined to its record (the report's
+    /// `joined`), so that the resume also waits for them. When the trigger's
+    /// `checks` are not enforced, only says (once) what it would have
+    /// suspended.
     pub(super) async fn suspend(
         &self,
         measured: &Measurement,
@@ -36,6 +36,7 @@ impl<P: Ports> BudgetGuard<'_, P> {
             self.policy.budget.clamp_max_size,
             &record,
             OnIncomplete::Complete,
+            self.policy.record_key.as_ref(),
         )
         .await;
         if !report.changed.is_empty() || !report.failed.is_empty() {
@@ -68,7 +69,7 @@ impl<P: Ports> BudgetGuard<'_, P> {
             .iter()
             .filter(|g| {
                 matches!(
-                    suspension::plan_suspend(g, record.clone()),
+                    suspension::plan_suspend(g, record.clone(), self.policy.record_key.as_ref()),
                     SuspendPlan::Suspend { .. } | SuspendPlan::Incomplete { .. }
                 )
             })
@@ -88,38 +89,6 @@ impl<P: Ports> BudgetGuard<'_, P> {
             self.publish(&alert).await;
         }
         would
-    }
-
-    /// An alarm firing on a group the guard already suspended joins its record,
-    /// so that the resume also waits for this alarm.
-    pub(super) async fn join_alarm(
-        &self,
-        scope: &[GroupFacts],
-        report: &SuspensionReport,
-        alarm: &str,
-    ) -> Vec<String> {
-        let mut joined = Vec::new();
-        for group in scope.iter().filter(|g| !report.changed.contains(&g.name)) {
-            let Some(mut record) = SuspensionRecord::of(group) else {
-                continue;
-            };
-            if record.alarms.iter().any(|a| a == alarm) {
-                continue;
-            }
-            record.alarms.push(alarm.to_owned());
-            match self
-                .ports
-                .groups()
-                .tag_group(&group.name, SUSPENDED_TAG, &record.to_tag_value())
-                .await
-            {
-                Ok(()) => joined.push(group.name.clone()),
-                Err(err) => {
-                    tracing::error!(group = %group.name, %err, "alarm could not join the suspension record")
-                }
-            }
-        }
-        joined
     }
 }
 

@@ -12,7 +12,12 @@ use crate::fixtures::{home, now, policy};
 
 mod alarm_trust;
 mod hook_delivery;
+mod off_switch;
+mod renamed_hooks;
+mod resume_demand;
 mod shared_key;
+mod unanswered;
+mod unanswered_non_member;
 
 const SCHEDULE: &str = include_str!("../../../../events/budget-schedule.json");
 const ALARM: &str = include_str!("../../../../events/budget-alarm-alarm.json");
@@ -29,10 +34,13 @@ fn surge(event: &str) -> String {
     event.replace(VCPU_ALARM, SURGE_ALARM)
 }
 
+/// The guard's hook, continuing by default (an abandoning one is what the
+/// off switch changes in audit mode: tests/off_switch.rs).
 fn hook() -> HookFacts {
     HookFacts {
         name: "scaling-guard-prod".into(),
         transition: "autoscaling:EC2_INSTANCE_LAUNCHING".into(),
+        default_result: Some("CONTINUE".into()),
         ..HookFacts::default()
     }
 }
@@ -175,7 +183,7 @@ async fn usage_at_the_threshold_suspends_only_launch_on_cluster_groups_once() {
         "{}",
         alert.email()
     );
-    let record = SuspensionRecord::of(&aws.group_facts("prod-a").unwrap()).unwrap();
+    let record = SuspensionRecord::of(&aws.group_facts("prod-a").unwrap(), None).unwrap();
     assert_eq!(record.trigger, "schedule");
     assert_eq!(
         aws.metrics()[1].1.last().unwrap().value,
@@ -443,21 +451,8 @@ async fn audit_mode_suspends_nothing_and_alerts_what_it_would_do_once() {
     assert_eq!(metric(&aws, "SuspendedGroups"), 0.0);
 }
 
-#[tokio::test]
-async fn audit_mode_never_resumes_but_says_it_would() {
-    let (policy, aws) = (policy(&[("GUARD_MODE", "audit")]), cluster(1));
-    suspend_by_guard(&aws, "prod-a", guard_record(json!({})));
-    let guard = BudgetGuard::new(&policy, &aws).with_clock(now);
-    for _ in 0..2 {
-        invoke(&guard, SCHEDULE).await.unwrap();
-    }
-    assert_eq!(aws.group_changes(), Vec::<String>::new());
-    assert!(launch_suspended(&aws, "prod-a"));
-    let alerts = alerts_of(&aws, AlertKind::ScaleOutResumed);
-    assert_eq!(alerts.len(), 1, "{:?}", kinds(&aws));
-    assert_eq!(alerts[0].decision, "would_resume");
-    assert_eq!(alerts[0].details["would_resume"], json!(["prod-a"]));
-}
+// A guard suspension found in audit mode is lifted at once: the off switch,
+// tests/off_switch.rs.
 
 #[tokio::test]
 async fn an_alarm_in_audit_mode_suspends_nothing() {

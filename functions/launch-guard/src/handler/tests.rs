@@ -1144,7 +1144,9 @@ mod budgets {
     }
 
     mod batch;
+    mod record;
     mod snapshot;
+    mod timeouts;
 }
 
 mod second_round;

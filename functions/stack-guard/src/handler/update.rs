@@ -1,14 +1,21 @@
-//! Update: when the guard's hook changes its name (the default became
-//! `scaling-guard-<cluster>`; an operator may set another), the hook moves
-//! to the new name on every group that carries the old one. Left in place,
-//! the old hook would hold every launch of the group until its heartbeat
-//! ends in its default result (`ABANDON`): the event rule matches the new
-//! name only, so nothing answers the old one.
+//! Update: when the guard's identity changes — its hook's name, its cluster,
+//! its cluster tag's key or value — the old identity is cleaned up in the
+//! update itself, while the stack-guard role still holds the old identity's
+//! permissions (template.yaml, `StackGuardHandOverAccess`), and before the
+//! functions run with the new one.
 //!
-//! The groups are those of the old identity (the old policy's cluster tag):
-//! the old guard put its hook there. A group of another cluster that carries
-//! a hook of the same name (`scaling-guard-launch` was every stack's default)
-//! is not this guard's and is never read.
+//! - On the new identity's groups, a hook of the old name **moves** to the
+//!   new name (left in place it would hold every launch of the group until
+//!   its heartbeat ends in its default result, `ABANDON`: the event rule
+//!   matches the new name only, so nothing answers the old one). Their
+//!   suspensions stay: the guard keeps guarding them.
+//! - Everywhere else the old identity is **released** ([`shared::release`],
+//!   as a delete does): the old hook goes from every group that carries it,
+//!   tagged or not; the old identity's suspensions and clamps are lifted.
+//!
+//! Whatever cannot be moved or released fails the update, so that
+//! CloudFormation rolls it back (and, rolling back, moves and releases the
+//! other way).
 
 use std::collections::BTreeMap;
 
@@ -17,6 +24,7 @@ use shared::facts::HookFacts;
 use shared::lifecycle::LAUNCHING;
 use shared::policy::{ClusterTag, Policy};
 use shared::ports::{ClusterGroupsRead, ScaleOutControl};
+use shared::release::{ReleaseReport, Scope};
 
 /// How many groups are moved at once: each move is two or three calls.
 const GROUPS_AT_ONCE: usize = 10;
@@ -26,20 +34,44 @@ const GROUPS_AT_ONCE: usize = 10;
 pub struct Rename {
     pub from: String,
     pub to: String,
-    /// The old identity: the groups the old guard guarded.
+    /// The new identity: the groups the guard keeps guarding.
     pub tag: ClusterTag,
 }
 
-impl Rename {
-    /// What an update from `old` to `new` moves: nothing when the hook keeps
-    /// its name, nor when the cluster changes (the resource's id changes
-    /// with it, and CloudFormation's delete of the old resource removes the
-    /// old hook from the old cluster's groups, with the old policy).
+/// What an update that changes the guard's identity does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityChange {
+    /// The hook's move on the new identity's groups, when its name changes.
+    pub rename: Option<Rename>,
+    /// The old identity, released on every group the new one does not guard.
+    pub release: Option<Scope>,
+}
+
+impl IdentityChange {
+    /// What an update from `old` to `new` does: nothing when the cluster,
+    /// its tag and the hook's name stay.
     pub fn between(old: &Policy, new: &Policy) -> Option<Self> {
-        (old.cluster == new.cluster && old.hook_name != new.hook_name).then(|| Rename {
+        let same = old.cluster == new.cluster
+            && old.cluster_tag == new.cluster_tag
+            && old.hook_name == new.hook_name;
+        (!same).then(|| IdentityChange {
+            rename: Rename::between(old, new),
+            release: Some(Scope {
+                except: Some(new.cluster_tag.clone()),
+                ..Scope::of(old)
+            }),
+        })
+    }
+}
+
+impl Rename {
+    /// The move an update from `old` to `new` makes: nothing when the hook
+    /// keeps its name.
+    pub fn between(old: &Policy, new: &Policy) -> Option<Self> {
+        (old.hook_name != new.hook_name).then(|| Rename {
             from: old.hook_name.clone(),
             to: new.hook_name.clone(),
-            tag: old.cluster_tag.clone(),
+            tag: new.cluster_tag.clone(),
         })
     }
 
@@ -47,9 +79,9 @@ impl Rename {
     /// a stack upgraded from before issue 20 whose shared tag key
     /// (`eks:cluster-name`) has no value. Its hook, named explicitly (the
     /// template always passes `GUARD_HOOK_NAME`) for the same cluster, moves
-    /// on the groups of the new identity: those are this cluster's whatever
-    /// the old one was, while the old identity (every group with the key)
-    /// holds other clusters' groups, whose hooks of the same name are theirs.
+    /// on the groups of the new identity; nothing is released: the old
+    /// identity (every group with the key) holds other clusters' groups,
+    /// whose hooks of the same name and suspensions are theirs.
     pub fn from_refused(old: &BTreeMap<String, String>, new: &Policy) -> Option<Self> {
         let setting = |name: &str| {
             old.get(name)
@@ -84,7 +116,7 @@ enum Moved {
     NotRenamed(String),
 }
 
-/// Moves the hook on every group of the old identity that carries it,
+/// Moves the hook on every group of the new identity that carries it,
 /// recording each group in `renaming` as it finishes (so that a renaming
 /// stopped at its time bound still reports what it did).
 pub(super) async fn rename(
@@ -96,8 +128,8 @@ pub(super) async fn rename(
         Ok(found) => found,
         Err(err) => {
             renaming.not_renamed.push(format!(
-                "the groups of `{}` could not be listed: {err}",
-                rename.tag
+                "the groups of `{}` could not be listed (they may keep `{}`): {err}",
+                rename.tag, rename.from
             ));
             return;
         }
@@ -208,4 +240,47 @@ impl Renaming {
             ("NotRenamed".to_owned(), self.not_renamed.join("; ")),
         ]
     }
+}
+
+/// What the update's release of the old identity adds to its reason.
+pub fn released_reason(scope: &Scope, report: &ReleaseReport) -> String {
+    if report.hooks_removed.is_empty() && report.resumed.is_empty() && report.is_complete() {
+        return String::new();
+    }
+    let mut reason = format!(
+        "; old identity (`{}`, hook `{}`) released: hook removed from {} group(s), {} suspension(s) lifted",
+        scope.cluster_tag,
+        scope.hook_name,
+        report.hooks_removed.len(),
+        report.resumed.len()
+    );
+    if !report.notes.is_empty() {
+        reason.push_str(&format!("; {}", report.notes.join("; ")));
+    }
+    if !report.is_complete() {
+        reason.push_str(&format!(
+            "; NOT UNDONE ({}): {}",
+            report.leftovers.len(),
+            report.leftovers.join("; ")
+        ));
+    }
+    reason
+}
+
+/// The entries of the update's `Data` for the release of the old identity:
+/// `OldHooksRemoved`, `OldResumed`, `OldMaxSizeRestored` (groups,
+/// comma-separated) and `NotUndone` (`; `-separated).
+pub fn released_data(report: &ReleaseReport) -> [(String, String); 4] {
+    [
+        (
+            "OldHooksRemoved".to_owned(),
+            report.hooks_removed.join(", "),
+        ),
+        ("OldResumed".to_owned(), report.resumed.join(", ")),
+        (
+            "OldMaxSizeRestored".to_owned(),
+            report.max_size_restored.join(", "),
+        ),
+        ("NotUndone".to_owned(), report.leftovers.join("; ")),
+    ]
 }

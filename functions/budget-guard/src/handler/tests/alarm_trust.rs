@@ -182,7 +182,7 @@ async fn a_budget_alarm_confirmed_by_the_measurement_at_the_threshold_suspends()
     assert_eq!(summary["action"], "suspend", "{summary}");
     assert_eq!(summary["suspended"], json!(["prod-a", "prod-b"]));
     assert!(!launch_suspended(&aws, "staging-a"));
-    let record = SuspensionRecord::of(&aws.group_facts("prod-a").unwrap()).unwrap();
+    let record = SuspensionRecord::of(&aws.group_facts("prod-a").unwrap(), None).unwrap();
     assert_eq!(record.trigger, "alarm");
     assert!(record.reason.contains(VCPU_ALARM), "{}", record.reason);
 }
@@ -230,10 +230,10 @@ async fn a_surge_alarm_confirmed_in_alarm_suspends_its_group() {
 
     assert_eq!(summary["suspended"], json!(["prod-b"]), "{summary}");
     assert!(!launch_suspended(&aws, "prod-a"));
-    let record = SuspensionRecord::of(&aws.group_facts("prod-b").unwrap()).unwrap();
+    let record = SuspensionRecord::of(&aws.group_facts("prod-b").unwrap(), None).unwrap();
     assert_eq!(
         record.alarms,
-        vec![SURGE.to_owned()],
+        shared::suspension::RecordedAlarms::named([SURGE.to_owned()]),
         "the resume waits for it"
     );
     assert_eq!(aws.calls("DescribeAlarms"), 1);

@@ -68,6 +68,8 @@ async fn admissions_on_the_snapshot_count_at_once_and_near_the_budget_a_fresh_re
     assert_eq!(launched(&aws, LifecycleResult::Continue), 17);
     assert_eq!(launched(&aws, LifecycleResult::Abandon), 8);
     // The first read, 16 admissions on the snapshot (up to 18 of 20 by its
-    // count), then each of the last 8 decisions on a fresh read.
-    assert_eq!(aws.calls("DescribeAutoScalingGroups"), 9);
+    // count), then each of the last 8 decisions on a fresh read; the first
+    // denial's suspension reads prod-general before its record is written
+    // and after (the later ones' fresh reads show it suspended).
+    assert_eq!(aws.calls("DescribeAutoScalingGroups"), 9 + 2);
 }

@@ -1,0 +1,152 @@
+//! `release`: undo what a guard did to the account's Auto Scaling groups
+//! from a laptop, when its stack is already gone (or its delete could not
+//! finish) — the one command of this CLI that changes anything.
+//!
+//! It runs the same code as stack-guard's delete ([`shared::release`]): the
+//! guard's hook is removed from every group that carries it, tagged or not;
+//! the suspensions and MaxSize clamps the guard recorded on the cluster's
+//! groups are lifted; a `Launch` someone else suspended stays. By default it
+//! only reads and prints what it would undo (a dry run); `--yes` acts.
+//!
+//! The identity comes from the policy (the `GUARD_*` variables or
+//! `--policy`), each part replaceable by a flag, so that a stack that is gone
+//! can be released from its parameters alone.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use serde::Serialize;
+use shared::release::{ReleaseReport, Survey};
+
+use crate::args::Identity;
+use crate::exit_status::ExitStatus;
+use crate::settings::Settings;
+
+/// How long `--yes` may take before it reports what is left: far longer
+/// than 500 groups need under throttling, short enough to be retried.
+pub const TIME_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+/// The flags, written over the policy's settings (a flag wins).
+pub fn apply(settings: &mut Settings, identity: &Identity) {
+    let flags = [
+        ("GUARD_CLUSTER", &identity.cluster),
+        ("GUARD_CLUSTER_TAG_KEY", &identity.cluster_tag_key),
+        ("GUARD_CLUSTER_TAG_VALUE", &identity.cluster_tag_value),
+        ("GUARD_HOOK_NAME", &identity.hook_name),
+    ];
+    for (key, value) in flags {
+        if let Some(value) = value {
+            settings.vars.insert(key.to_owned(), value.clone());
+        }
+    }
+}
+
+/// What `release` prints: what it would undo, or what it did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Outcome {
+    DryRun {
+        cluster: String,
+        hook_name: String,
+        #[serde(flatten)]
+        survey: Survey,
+        /// `group=size`: the MaxSize each clamp would be set back to.
+        clamps: Vec<String>,
+    },
+    Released {
+        cluster: String,
+        hook_name: String,
+        #[serde(flatten)]
+        report: ReleaseReport,
+    },
+}
+
+impl Outcome {
+    /// 0: nothing (left) to undo; 1: a dry run found something to undo, or
+    /// a release left something.
+    pub fn status(&self) -> ExitStatus {
+        let clean = match self {
+            Outcome::DryRun { survey, .. } => survey.is_clean(),
+            Outcome::Released { report, .. } => report.is_complete(),
+        };
+        match clean {
+            true => ExitStatus::Clean,
+            false => ExitStatus::Found,
+        }
+    }
+}
+
+fn line(out: &mut dyn Write, label: &str, items: &[String]) -> io::Result<()> {
+    match items.is_empty() {
+        true => writeln!(out, "{label}: none"),
+        false => writeln!(out, "{label} ({}): {}", items.len(), items.join(", ")),
+    }
+}
+
+/// The text for people.
+pub fn write_text(outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
+    match outcome {
+        Outcome::DryRun {
+            cluster,
+            hook_name,
+            survey,
+            clamps,
+        } => {
+            writeln!(
+                out,
+                "DRY RUN: nothing was changed. `scaling-guard release --yes` would undo, for cluster `{cluster}` (hook `{hook_name}`):"
+            )?;
+            line(out, "remove the hook from", &survey.hooks)?;
+            let lifted: Vec<String> = survey.suspensions.iter().map(|g| g.name.clone()).collect();
+            line(out, "resume Launch on", &lifted)?;
+            line(out, "restore MaxSize", clamps)?;
+            line(
+                out,
+                "leave suspended by others",
+                &survey.suspended_by_others,
+            )?;
+            for unread in &survey.unread {
+                writeln!(out, "could not read: {unread}")?;
+            }
+        }
+        Outcome::Released {
+            cluster,
+            hook_name,
+            report,
+        } => {
+            writeln!(
+                out,
+                "released cluster `{cluster}` (hook `{hook_name}`) in {} pass(es):",
+                report.passes
+            )?;
+            line(out, "hook removed from", &report.hooks_removed)?;
+            line(out, "Launch resumed on", &report.resumed)?;
+            line(out, "MaxSize restored", &report.max_size_restored)?;
+            line(
+                out,
+                "left suspended by others",
+                &report.left_suspended_by_others,
+            )?;
+            for note in &report.notes {
+                writeln!(out, "note: {note}")?;
+            }
+            match report.leftovers.is_empty() {
+                true => writeln!(out, "nothing of the guard is left")?,
+                false => {
+                    writeln!(
+                        out,
+                        "NOT UNDONE ({}), run it again:",
+                        report.leftovers.len()
+                    )?;
+                    for leftover in &report.leftovers {
+                        writeln!(out, "  - {leftover}")?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

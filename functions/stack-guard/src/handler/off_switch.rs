@@ -1,0 +1,168 @@
+//! Update: audit mode is the off switch (SPEC §7). An update that switches
+//! `Mode` to audit hands over at once, before the functions run with the
+//! new mode: the guard's suspensions and clamps are lifted and its hook
+//! continues by default ([`shared::off_switch`]), on the cluster's groups,
+//! and one alert says what was undone.
+//!
+//! The update answers `SUCCESS` also when something is left: unlike an
+//! identity change, the permissions stay, and budget-guard's next run in
+//! audit mode hands over what is left (the response names it).
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use shared::alerts::{HandOver, audit_handover, publish_best_effort};
+use shared::off_switch;
+use shared::policy::{Mode, Policy};
+use shared::ports::{ClusterGroupsRead, Ports};
+use tokio::time::Instant;
+
+use super::StackGuard;
+use crate::event::Request;
+use crate::respond::ResponseSend;
+use crate::response::{Response, Status};
+
+impl<P: Ports, R: ResponseSend> StackGuard<'_, P, R> {
+    /// After a successful update that switches the guard to audit mode,
+    /// hands over (until `until`) and adds what it did to the `response`.
+    /// A failed update rolls back to the old mode: nothing is handed over.
+    pub(super) async fn hand_over_if_audit(
+        &self,
+        request: &Request,
+        response: Response,
+        now: SystemTime,
+        until: Instant,
+    ) -> Response {
+        if response.status != Status::Success {
+            return response;
+        }
+        let Ok(policy) = self.policy_of(request) else {
+            return response;
+        };
+        let old = request.old_policy_vars().and_then(Result::ok);
+        if !switches_to_audit(old.as_ref(), &policy) {
+            return response;
+        }
+        let done = match tokio::time::timeout_at(until, hand_over(self.aws, &policy, now)).await {
+            Ok(done) => done,
+            Err(_) => HandOver {
+                left: vec![
+                    "the hand-over stopped at its time limit: budget-guard finishes it".to_owned(),
+                ],
+                ..HandOver::default()
+            },
+        };
+        let mut data = response.data;
+        data.extend(self::data(&done));
+        Response::to(
+            request,
+            response.status,
+            response.physical_resource_id,
+            format!("{}{}", response.reason, reason(&done)),
+            data,
+        )
+    }
+}
+
+/// Whether an update from the `old` settings to `new` switches the guard to
+/// audit mode: the new mode is audit and the old one is not (an old policy
+/// that names no mode, or one that cannot be read, may have enforced: a
+/// hand-over where the guard made nothing changes nothing).
+fn switches_to_audit(old: Option<&BTreeMap<String, String>>, new: &Policy) -> bool {
+    let old_mode = old
+        .and_then(|vars| vars.get("GUARD_MODE"))
+        .map(|mode| mode.trim().to_ascii_lowercase());
+    new.mode == Mode::Audit && old_mode.as_deref() != Some(Mode::Audit.as_str())
+}
+
+/// Hands the cluster of `policy` over to audit mode, alerting what it undid
+/// (or could not).
+async fn hand_over(aws: &impl Ports, policy: &Policy, now: SystemTime) -> HandOver {
+    let groups = aws.groups();
+    let done = match groups.cluster_groups(&policy.cluster_tag).await {
+        Ok(cluster_groups) => {
+            let names: Vec<String> = cluster_groups.iter().map(|g| g.name.clone()).collect();
+            off_switch::hand_over(groups, &cluster_groups, &names, policy, now)
+                .await
+                .done
+        }
+        Err(err) => HandOver {
+            left: vec![format!("the cluster's groups could not be listed: {err}")],
+            ..HandOver::default()
+        },
+    };
+    if !done.is_empty() {
+        let alert = audit_handover(policy, now, "the stack update", &done);
+        publish_best_effort(aws.alerts(), &alert).await;
+    }
+    done
+}
+
+/// What to add to the update's reason: nothing when nothing was undone or left.
+fn reason(done: &HandOver) -> String {
+    let mut reason = String::new();
+    if done.changed_anything() {
+        reason.push_str(&format!(
+            "; handed over to audit mode: Launch resumed on {} group(s), MaxSize restored on {}, hook continues by default on {}",
+            done.resumed.len(),
+            done.max_size_restored.len(),
+            done.hooks_continue.len()
+        ));
+    }
+    for note in &done.notes {
+        reason.push_str(&format!("; {note}"));
+    }
+    if !done.left.is_empty() {
+        reason.push_str(&format!(
+            "; NOT HANDED OVER YET ({}), budget-guard retries: {}",
+            done.left.len(),
+            done.left.join("; ")
+        ));
+    }
+    reason
+}
+
+/// The entries of the update's `Data`: `HandedOverResumed`,
+/// `HandedOverMaxSizeRestored`, `HandedOverHooksContinue` (groups,
+/// comma-separated) and `NotHandedOver` (`; `-separated).
+fn data(done: &HandOver) -> [(String, String); 4] {
+    [
+        ("HandedOverResumed".to_owned(), done.resumed.join(", ")),
+        (
+            "HandedOverMaxSizeRestored".to_owned(),
+            done.max_size_restored.join(", "),
+        ),
+        (
+            "HandedOverHooksContinue".to_owned(),
+            done.hooks_continue.join(", "),
+        ),
+        ("NotHandedOver".to_owned(), done.left.join("; ")),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+    use shared::checks::fixtures::{CLUSTER_SETTINGS, policy_of};
+
+    use super::*;
+
+    #[rstest]
+    #[case::enforce_to_audit(Some("enforce"), "audit", true)]
+    #[case::spelled_loosely(Some(" Enforce "), "audit", true)]
+    #[case::no_old_mode(None, "audit", true)]
+    #[case::audit_to_audit(Some("audit"), "audit", false)]
+    #[case::audit_to_enforce(Some("audit"), "enforce", false)]
+    #[case::enforce_to_enforce(Some("enforce"), "enforce", false)]
+    fn only_a_switch_to_audit_hands_over(
+        #[case] old: Option<&str>,
+        #[case] new: &str,
+        #[case] hands_over: bool,
+    ) {
+        let old: BTreeMap<String, String> = old
+            .map(|mode| [("GUARD_MODE".to_owned(), mode.to_owned())].into())
+            .unwrap_or_default();
+        let new = policy_of(&[&CLUSTER_SETTINGS], &[("GUARD_MODE", new)]);
+        assert_eq!(switches_to_audit(Some(&old), &new), hands_over);
+    }
+}
