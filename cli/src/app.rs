@@ -12,7 +12,7 @@ use shared::aws::{Adapters, AutoScaling, load_config_with_default_chains};
 use shared::lifecycle::{self, Notification};
 use shared::policy::Policy;
 use shared::ports::AwsError;
-use shared::release::{ReleaseReport, Scope};
+use shared::release::ReleaseReport;
 
 use crate::args::{Args, Command, Identity};
 use crate::exit_status::ExitStatus;
@@ -58,9 +58,10 @@ pub async fn run(args: Args) -> Result<ExitStatus, CliError> {
         Command::Explain { event, json } => run_explain(&settings, &event, json).await,
         Command::Release {
             yes,
+            trust_unsigned_records,
             json,
             identity,
-        } => run_release(settings, &identity, yes, json).await,
+        } => run_release(settings, &identity, yes, trust_unsigned_records, json).await,
     }
 }
 
@@ -71,6 +72,7 @@ async fn run_release(
     mut settings: Settings,
     identity: &Identity,
     yes: bool,
+    trust_unsigned_records: bool,
     json: bool,
 ) -> Result<ExitStatus, CliError> {
     release::apply(&mut settings, identity);
@@ -79,12 +81,15 @@ async fn run_release(
         eprintln!("note: {note}");
     }
     let groups = AutoScaling::new(aws_sdk_autoscaling::Client::new(&sdk_config().await?));
-    let scope = Scope::of(&policy);
+    let scope = release::scope(&policy, trust_unsigned_records);
     let (cluster, hook_name) = (policy.cluster.clone(), policy.hook_name.clone());
     let outcome = match yes {
         false => {
             let survey = shared::release::survey(&groups, &scope).await;
-            let clamps = survey.clamps(scope.record_key.as_ref());
+            let clamps = match scope.restores_max_size() {
+                true => survey.clamps(scope.record_key.as_ref()),
+                false => Vec::new(),
+            };
             release::Outcome::DryRun {
                 cluster,
                 hook_name,

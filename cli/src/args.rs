@@ -64,13 +64,20 @@ pub enum Command {
     /// CHANGES THE ACCOUNT with --yes: undo what a guard did when its stack is
     /// gone — remove its launch hook from every group that carries it (tagged
     /// or not), lift the suspensions and MaxSize clamps it recorded on the
-    /// cluster's groups; a Launch someone else suspended stays. Without --yes,
-    /// a dry run: prints what it would undo and changes nothing (exit 0
-    /// nothing to undo, 1 something to undo or left, 2 error).
+    /// cluster's groups; a Launch someone else suspended stays. Without the
+    /// record key (GUARD_RECORD_KEY, deleted with the stack) no record can be
+    /// verified: they are listed, not lifted. Without --yes, a dry run:
+    /// prints what it would undo and changes nothing (exit 0 nothing to undo,
+    /// 1 something to undo or left, 2 error).
     Release {
         /// Act: without it, nothing is changed.
         #[arg(long)]
         yes: bool,
+        /// Without the record key, still lift the Launch suspensions whose
+        /// records cannot be verified (anyone who may tag a group can write
+        /// one); MaxSize is never set from them, only advised.
+        #[arg(long)]
+        trust_unsigned_records: bool,
         /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,

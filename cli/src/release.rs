@@ -16,7 +16,8 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use serde::Serialize;
-use shared::release::{ReleaseReport, Survey};
+use shared::policy::Policy;
+use shared::release::{ReleaseReport, Scope, Survey, UnsignedRecords, Unverified};
 
 use crate::args::Identity;
 use crate::exit_status::ExitStatus;
@@ -38,6 +39,21 @@ pub fn apply(settings: &mut Settings, identity: &Identity) {
         if let Some(value) = value {
             settings.vars.insert(key.to_owned(), value.clone());
         }
+    }
+}
+
+/// What the guard of `policy` did, and what to do with the records that
+/// cannot be verified: without the record key (the CLI's usual case: the
+/// secret went with the stack) they are only listed, unless the operator
+/// trusts them (`--trust-unsigned-records`: `Launch` lifted, MaxSize never
+/// set, only advised).
+pub fn scope(policy: &Policy, trust_unsigned_records: bool) -> Scope {
+    Scope {
+        unsigned: match trust_unsigned_records {
+            true => UnsignedRecords::LiftLaunchOnly,
+            false => UnsignedRecords::ListOnly,
+        },
+        ..Scope::of(policy)
     }
 }
 
@@ -76,6 +92,26 @@ impl Outcome {
     }
 }
 
+/// The records a release without the key did not lift, each as it is on
+/// its group, and what the operator may do.
+fn unverified(out: &mut dyn Write, records: &[Unverified]) -> io::Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "unverified records, not lifted without GUARD_RECORD_KEY ({}):",
+        records.len()
+    )?;
+    for record in records {
+        writeln!(out, "  - {}: {}", record.group, record.record)?;
+    }
+    writeln!(
+        out,
+        "  anyone who may tag a group can write such a record: check each, then lift it by hand, or run again with --trust-unsigned-records (Launch lifted, MaxSize advised, never set)"
+    )
+}
+
 fn line(out: &mut dyn Write, label: &str, items: &[String]) -> io::Result<()> {
     match items.is_empty() {
         true => writeln!(out, "{label}: none"),
@@ -105,6 +141,7 @@ pub fn write_text(outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
                 "leave suspended by others",
                 &survey.suspended_by_others,
             )?;
+            unverified(out, &survey.unverified)?;
             for unread in &survey.unread {
                 writeln!(out, "could not read: {unread}")?;
             }
@@ -127,17 +164,18 @@ pub fn write_text(outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
                 "left suspended by others",
                 &report.left_suspended_by_others,
             )?;
+            unverified(out, &report.unverified)?;
             for note in &report.notes {
                 writeln!(out, "note: {note}")?;
             }
             match report.leftovers.is_empty() {
                 true => writeln!(out, "nothing of the guard is left")?,
                 false => {
-                    writeln!(
-                        out,
-                        "NOT UNDONE ({}), run it again:",
-                        report.leftovers.len()
-                    )?;
+                    let again = match report.unverified.len() == report.leftovers.len() {
+                        true => "",
+                        false => ", run it again",
+                    };
+                    writeln!(out, "NOT UNDONE ({}){again}:", report.leftovers.len())?;
                     for leftover in &report.leftovers {
                         writeln!(out, "  - {leftover}")?;
                     }

@@ -12,12 +12,17 @@
 //! budget-guard hands over on its next run in audit mode, stack-guard at
 //! once when an update switches `Mode` to audit. Both report the same
 //! [`HandOver`]; once nothing is left, a hand-over changes nothing.
+//!
+//! Back to enforce, [`hand_hooks_back`] puts the hooks' fail-mode DefaultResult
+//! again (stack-guard, at once, when enrollment is on); budget-guard's
+//! enrollment does the same for any hook left (`GuardHook::Outdated`).
 
 use std::time::SystemTime;
 
 use futures::StreamExt;
 
 use crate::alerts::HandOver;
+use crate::budget::measure::enrolled_default_result;
 use crate::facts::{GroupFacts, HookFacts};
 use crate::lifecycle::LAUNCHING;
 use crate::policy::Policy;
@@ -130,7 +135,10 @@ async fn stop_abandoning(
     let hook_name = &policy.hook_name;
     let mut settled = Vec::new();
     let mut puts = futures::stream::iter(groups)
-        .map(|group| async move { (group, continue_hook(control, group, policy).await) })
+        .map(|group| async move {
+            let put = put_default_result(control, group, policy, CONTINUE).await;
+            (group, put)
+        })
         .buffer_unordered(GROUPS_AT_ONCE);
     while let Some((group, outcome)) = puts.next().await {
         match outcome {
@@ -149,13 +157,47 @@ async fn stop_abandoning(
     settled
 }
 
-/// Puts the guard's hook on `group` again with `CONTINUE`, if it carries it
-/// and it abandons: whether it was put. A hook of its name that another
-/// cluster's guard enrolled (its metadata says so) is that guard's.
-async fn continue_hook(
+/// Back to enforce mode: puts the guard's hook on each of `groups` again
+/// with the DefaultResult enrollment puts (the fail mode's), where it ends
+/// unanswered launches otherwise, every other setting kept. The groups where
+/// it was put, and what could not be done.
+pub async fn hand_hooks_back(
+    control: &(impl ClusterGroupsRead + ScaleOutControl),
+    groups: &[String],
+    policy: &Policy,
+) -> (Vec<String>, Vec<String>) {
+    let wanted = enrolled_default_result(policy);
+    let hook_name = &policy.hook_name;
+    let mut puts = futures::stream::iter(groups)
+        .map(|group| async move {
+            let put = put_default_result(control, group, policy, wanted).await;
+            (group, put)
+        })
+        .buffer_unordered(GROUPS_AT_ONCE);
+    let (mut put, mut left) = (Vec::new(), Vec::new());
+    while let Some((group, outcome)) = puts.next().await {
+        match outcome {
+            Ok(true) => put.push(group.clone()),
+            Ok(false) => {}
+            Err(err) => left.push(format!(
+                "the hook `{hook_name}` of {group} may still not {wanted}: {err}"
+            )),
+        }
+    }
+    put.sort();
+    left.sort();
+    (put, left)
+}
+
+/// Puts the guard's hook on `group` again with `wanted` as its default
+/// result, if it carries it and it ends launches otherwise: whether it was
+/// put. A hook of its name that another cluster's guard enrolled (its
+/// metadata says so) is that guard's.
+async fn put_default_result(
     control: &(impl ClusterGroupsRead + ScaleOutControl),
     group: &str,
     policy: &Policy,
+    wanted: &str,
 ) -> Result<bool, AwsError> {
     let hooks = control.lifecycle_hooks(group).await?;
     let ours = hooks.iter().find(|h| {
@@ -163,18 +205,18 @@ async fn continue_hook(
             && h.transition == LAUNCHING
             && enrolled_for(h).is_none_or(|cluster| cluster == policy.cluster)
     });
-    match ours.and_then(continuing) {
+    match ours.and_then(|hook| ending_by(hook, wanted)) {
         Some(hook) => control.put_hook(group, &hook).await.map(|()| true),
         None => Ok(false),
     }
 }
 
-/// The hook with `CONTINUE` as its default result, when it abandons (an
+/// The hook with `wanted` as its default result, when it has another (an
 /// absent default result is Auto Scaling's default, `ABANDON`); every other
 /// setting is kept, so that `PutLifecycleHook` changes nothing else.
-fn continuing(hook: &HookFacts) -> Option<HookFacts> {
-    (hook.default_result.as_deref() != Some(CONTINUE)).then(|| HookFacts {
-        default_result: Some(CONTINUE.to_owned()),
+fn ending_by(hook: &HookFacts, wanted: &str) -> Option<HookFacts> {
+    (hook.default_result.as_deref().unwrap_or("ABANDON") != wanted).then(|| HookFacts {
+        default_result: Some(wanted.to_owned()),
         ..hook.clone()
     })
 }
@@ -200,18 +242,30 @@ mod tests {
     #[test]
     fn an_abandoning_hook_continues_with_every_other_setting_kept() {
         assert_eq!(
-            continuing(&hook(Some("ABANDON"))),
+            ending_by(&hook(Some("ABANDON")), CONTINUE),
             Some(hook(Some("CONTINUE")))
         );
     }
 
     #[test]
     fn a_hook_without_a_default_result_abandons_as_auto_scaling_does() {
-        assert_eq!(continuing(&hook(None)), Some(hook(Some("CONTINUE"))));
+        assert_eq!(
+            ending_by(&hook(None), CONTINUE),
+            Some(hook(Some("CONTINUE")))
+        );
+        assert_eq!(ending_by(&hook(None), "ABANDON"), None);
     }
 
     #[test]
     fn a_hook_that_continues_is_left_alone() {
-        assert_eq!(continuing(&hook(Some("CONTINUE"))), None);
+        assert_eq!(ending_by(&hook(Some("CONTINUE")), CONTINUE), None);
+    }
+
+    #[test]
+    fn back_in_enforce_a_continuing_hook_abandons_with_every_other_setting_kept() {
+        assert_eq!(
+            ending_by(&hook(Some("CONTINUE")), "ABANDON"),
+            Some(hook(Some("ABANDON")))
+        );
     }
 }

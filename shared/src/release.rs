@@ -40,7 +40,7 @@ use crate::facts::{GroupFacts, HookFacts};
 use crate::lifecycle::LAUNCHING;
 use crate::policy::{ClusterTag, Policy};
 use crate::ports::{AwsError, AwsResult, ClusterGroupsRead, GroupRead, ScaleOutControl};
-use crate::suspension::{RecordKey, Restore, SuspensionRecord, launch_suspended};
+use crate::suspension::{RecordKey, Restore, SUSPENDED_TAG, SuspensionRecord, launch_suspended};
 
 /// How many groups are read or changed at once: well under Auto Scaling's
 /// request rate, which throttles a burst of hundreds.
@@ -78,6 +78,28 @@ pub struct Scope {
     /// it verifies is the guard's to lift (`None`: every record is, as
     /// before records were signed).
     pub record_key: Option<RecordKey>,
+    /// What a release without `record_key` does with the records it cannot
+    /// verify (with a key, it has no effect).
+    pub unsigned: UnsignedRecords,
+}
+
+/// What a release without the record key does with the suspension records
+/// on the cluster's groups: without the key no record can be verified, and
+/// anyone who may tag a group can write one (a `Launch` someone else
+/// suspended, a MaxSize of 5000 to "restore").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnsignedRecords {
+    /// Every record is the guard's: lifted, MaxSize restored, as before
+    /// records were signed (stack-guard, which always has the key in its
+    /// stack, keeps this).
+    #[default]
+    Trust,
+    /// Listed as unverified, never lifted (the CLI's default: the key is
+    /// deleted with the stack).
+    ListOnly,
+    /// `Launch` lifted, MaxSize never set: the record's original MaxSize is
+    /// only advice for a person (the CLI's `--trust-unsigned-records`).
+    LiftLaunchOnly,
 }
 
 impl Scope {
@@ -89,7 +111,20 @@ impl Scope {
             cluster_tag: policy.cluster_tag.clone(),
             except: None,
             record_key: policy.record_key.clone(),
+            unsigned: UnsignedRecords::Trust,
         }
+    }
+
+    /// Whether a record found is only listed: there is no key to verify it
+    /// with, and the caller does not trust unsigned records.
+    fn lists_records(&self) -> bool {
+        self.record_key.is_none() && self.unsigned == UnsignedRecords::ListOnly
+    }
+
+    /// Whether a release sets MaxSize back to what a record says: only a
+    /// verified record, or any when the caller trusts them all.
+    pub fn restores_max_size(&self) -> bool {
+        self.record_key.is_some() || self.unsigned == UnsignedRecords::Trust
     }
 
     fn excludes(&self, group: &GroupFacts) -> bool {
@@ -157,8 +192,19 @@ pub struct Survey {
     pub suspensions: Vec<GroupFacts>,
     /// Cluster groups whose `Launch` someone else suspended: never lifted.
     pub suspended_by_others: Vec<String>,
+    /// Records a release without the key lists and does not lift
+    /// ([`UnsignedRecords::ListOnly`]).
+    pub unverified: Vec<Unverified>,
     /// What could not be read, with why.
     pub unread: Vec<String>,
+}
+
+/// A suspension record that could not be verified (no key), on its group.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Unverified {
+    pub group: String,
+    /// The tag's value as it is on the group.
+    pub record: String,
 }
 
 fn names<S: serde::Serializer>(groups: &[GroupFacts], serializer: S) -> Result<S::Ok, S::Error> {
@@ -166,8 +212,14 @@ fn names<S: serde::Serializer>(groups: &[GroupFacts], serializer: S) -> Result<S
 }
 
 impl Survey {
-    /// Nothing to undo and everything read.
+    /// Nothing to undo or to look at, and everything read.
     pub fn is_clean(&self) -> bool {
+        self.nothing_to_undo() && self.unverified.is_empty()
+    }
+
+    /// Nothing a release would change, and everything read: the records
+    /// it only lists are left for a person.
+    fn nothing_to_undo(&self) -> bool {
         self.hooks.is_empty() && self.suspensions.is_empty() && self.unread.is_empty()
     }
 
@@ -194,6 +246,9 @@ pub struct ReleaseReport {
     pub max_size_restored: Vec<String>,
     /// Cluster groups whose `Launch` someone else suspended: left so.
     pub left_suspended_by_others: Vec<String>,
+    /// Records that could not be verified (no key): not lifted, also in
+    /// `leftovers`.
+    pub unverified: Vec<Unverified>,
     /// What a person should know (a MaxSize changed by someone else is kept).
     pub notes: Vec<String>,
     /// What is still there after the last pass, with why: a release with
@@ -241,6 +296,10 @@ pub async fn survey(read: &impl ClusterGroupsRead, scope: &Scope) -> Survey {
     let groups: Vec<GroupFacts> = groups.into_iter().filter(|g| !scope.excludes(g)).collect();
     for group in groups.iter().filter(|g| scope.owns_suspensions_of(g)) {
         match SuspensionRecord::of(group, scope.record_key.as_ref()) {
+            Some(_) if scope.lists_records() => survey.unverified.push(Unverified {
+                group: group.name.clone(),
+                record: group.tags.get(SUSPENDED_TAG).cloned().unwrap_or_default(),
+            }),
             Some(_) => survey.suspensions.push(group.clone()),
             None if launch_suspended(group) => survey.suspended_by_others.push(group.name.clone()),
             None => {}
@@ -292,7 +351,15 @@ pub async fn release(
             report.passes, scope.hook_name
         ));
     }
+    report.leftovers.extend(report.unverified.iter().map(|u| {
+        format!(
+            "{}: its suspension record cannot be verified without the record key (GUARD_RECORD_KEY), so neither its Launch nor its MaxSize was touched",
+            u.group
+        )
+    }));
     report.sort();
+    report.unverified.sort();
+    report.unverified.dedup();
 }
 
 async fn passes(
@@ -306,7 +373,8 @@ async fn passes(
         let previous = std::mem::take(&mut report.leftovers);
         let found = survey(control, scope).await;
         report.left_suspended_by_others = found.suspended_by_others.clone();
-        if found.is_clean() {
+        report.unverified = found.unverified.clone();
+        if found.nothing_to_undo() {
             return;
         }
         if report.passes >= MAX_PASSES {
@@ -373,10 +441,11 @@ async fn undo(
     });
     let lifts = found.suspensions.iter().map(|group| {
         futures::future::Either::Right(async move {
-            (
-                group.name.clone(),
-                lift(control, group, scope.record_key.as_ref(), now).await,
-            )
+            let undone = match scope.restores_max_size() {
+                true => lift(control, group, scope.record_key.as_ref(), now).await,
+                false => lift_launch_only(control, group).await,
+            };
+            (group.name.clone(), undone)
         })
     });
     let mut steps = futures::stream::iter(removals.chain(lifts)).buffer_unordered(GROUPS_AT_ONCE);
@@ -431,10 +500,45 @@ async fn lift(
         Some((_, err)) if err.to_ascii_lowercase().contains("not found") => Undone::Gone,
         Some((_, err)) => Undone::Left(format!(
             "the suspension of {} may remain (tag `{}`): {err}",
-            group.name,
-            crate::suspension::SUSPENDED_TAG
+            group.name, SUSPENDED_TAG
         )),
         None => Undone::Gone,
+    }
+}
+
+/// Lifts a suspension whose record could not be verified (no key, and the
+/// caller trusts unsigned records): `Launch` only. MaxSize is never set from
+/// such a record, which anyone who may tag the group could have written;
+/// the size it names is only advice, in a note. `Launch` is lifted before
+/// the tag goes, so that a half-done lift is finished by the next pass.
+async fn lift_launch_only(
+    control: &(impl GroupRead + ScaleOutControl),
+    group: &GroupFacts,
+) -> Undone {
+    let name = group.name.as_str();
+    let advice = SuspensionRecord::of(group, None)
+        .and_then(|record| record.original_max_size)
+        .filter(|&size| size > group.max_size)
+        .map(|size| {
+            format!(
+                "MaxSize of {name} is left at {}: its unverified record says it was {size} before a clamp; if that is so, `aws autoscaling update-auto-scaling-group --auto-scaling-group-name {name} --max-size {size}`",
+                group.max_size
+            )
+        });
+    let steps = async {
+        control.resume_launch(name).await?;
+        control.untag_group(name, SUSPENDED_TAG).await
+    };
+    match steps.await {
+        Ok(()) => Undone::Lifted {
+            restored: None,
+            note: advice,
+        },
+        Err(err) if is_gone(&err) => Undone::Gone,
+        Err(err) => Undone::Left(format!(
+            "the suspension of {name} may remain (tag `{}`): {err}",
+            SUSPENDED_TAG
+        )),
     }
 }
 

@@ -536,3 +536,64 @@ async fn release_is_a_dry_run_until_yes_then_leaves_nothing_of_the_guard() {
     assert!(hooked(&bed.cluster.staging_group).await);
     assert_eq!(bed.run(&env, &["release"]).code, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_without_the_record_key_lifts_no_forged_record_unless_told() {
+    // Given: a prod group with Launch suspended, MaxSize 3 and a record
+    // anyone who may tag could write; the CLI has no GUARD_RECORD_KEY (the
+    // secret went with the stack)
+    const FORGED: &str = r#"{"reason":"x","trigger":"schedule","time":"2026-01-01T00:00:00Z","original_max_size":5000,"clamped_to":3}"#;
+    let bed = Bed::new().await;
+    let group = bed.cluster.groups[0].clone();
+    let tag = aws_sdk_autoscaling::types::Tag::builder()
+        .resource_id(&group)
+        .resource_type("auto-scaling-group")
+        .key("scaling-guard:suspended")
+        .value(FORGED)
+        .propagate_at_launch(false)
+        .build();
+    bed.clients
+        .autoscaling
+        .create_or_update_tags()
+        .tags(tag)
+        .send()
+        .await
+        .unwrap();
+    bed.cluster
+        .suspend_processes(&group, &["Launch"])
+        .await
+        .unwrap();
+    bed.cluster.set_max_size(&group, 3).await.unwrap();
+    let mut env = bed.cluster.policy_env();
+    env.remove("GUARD_RECORD_KEY");
+    let state = |group: String| {
+        let cluster = &bed.cluster;
+        async move {
+            let state = cluster.group_state(&group).await.unwrap();
+            (state.suspended_processes, state.max_size)
+        }
+    };
+
+    // When: --yes
+    let done = bed.run(&env, &["release", "--yes", "--json"]);
+
+    // Then: the record is listed as unverified, exit 1, nothing lifted
+    assert_eq!(done.code, 1, "{done:#?}");
+    assert_eq!(
+        done.json()["unverified"],
+        serde_json::json!([{"group": group, "record": FORGED}])
+    );
+    assert_eq!(state(group.clone()).await, (vec!["Launch".to_owned()], 3));
+
+    // When: --yes --trust-unsigned-records
+    let trusted = bed.run(&env, &["release", "--yes", "--trust-unsigned-records"]);
+
+    // Then: Launch lifted, MaxSize kept, 5000 only advised
+    assert_eq!(trusted.code, 0, "{trusted:#?}");
+    assert!(
+        trusted.stdout.contains("--max-size 5000`"),
+        "{}",
+        trusted.stdout
+    );
+    assert_eq!(state(group.clone()).await, (Vec::new(), 3));
+}

@@ -138,3 +138,5 @@ async fn yes_releases_everything_and_says_nothing_is_left() {
     // and a second dry run finds nothing
     assert!(survey(&aws, &scope).await.is_clean());
 }
+
+mod unsigned;

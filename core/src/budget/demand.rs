@@ -37,6 +37,8 @@ pub enum DemandUnknown {
     UnknownType(String),
     #[error("its instance requirements set no maximum {0}, which has a budget")]
     Unbounded(&'static str),
+    #[error("it names no launch template and no instance type the guard can price")]
+    NoKnownType,
 }
 
 /// One way the group may fill its gap: how much desired capacity one
@@ -225,6 +227,10 @@ fn priced(
     missing: u64,
     candidates: &[Candidate],
 ) -> Result<Usage, DemandUnknown> {
+    if candidates.is_empty() {
+        // Nothing to price it by: holding is safe, a demand of 0 is not.
+        return Err(DemandUnknown::NoKnownType);
+    }
     let mut demand = Usage::default();
     for candidate in candidates {
         let instances = missing.div_ceil(candidate.weight);

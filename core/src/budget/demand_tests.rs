@@ -216,3 +216,19 @@ fn a_group_at_its_desired_capacity_launches_nothing() {
         Ok(Usage::default())
     );
 }
+
+#[test]
+fn a_group_with_no_template_and_no_known_type_holds_rather_than_launch_for_free() {
+    // A launch-configuration group wanting 100 in a cluster that runs
+    // nothing the guard can price: its demand is not 0.
+    let wanting = group(100, 0, None, GroupLaunch::default());
+    let empty = ClusterState {
+        instances: Vec::new(),
+        groups: Vec::new(),
+    };
+    let priced = resume_demand(&budget(), &wanting, None, &empty, &BTreeMap::new());
+    assert!(
+        matches!(priced, Err(DemandUnknown::NoKnownType)),
+        "{priced:?}"
+    );
+}

@@ -99,13 +99,16 @@ pub struct Enrolled<'a> {
     pub enrolled: &'a [String],
     /// Groups whose guard hook did not notify the launch queue.
     pub repaired: &'a [String],
+    /// Groups whose guard hook ended unanswered launches otherwise than the
+    /// fail mode says (put again with every other setting kept).
+    pub restored: &'a [String],
     pub hook: &'a HookFacts,
 }
 
 /// `group_enrolled` (info, `enroll`): the guard put its launch hook on
 /// groups that lacked it, or put it again where it notified elsewhere.
 pub fn group_enrolled(policy: &Policy, now: SystemTime, put: Enrolled<'_>) -> Alert {
-    let groups = [put.enrolled, put.repaired].concat();
+    let groups = [put.enrolled, put.repaired, put.restored].concat();
     let headline = format!("launch hook put on {} group(s)", groups.len());
     let mut alert = headed(policy, now, ENROLLED, headline);
     let hook = put.hook;
@@ -134,12 +137,27 @@ pub fn group_enrolled(policy: &Policy, now: SystemTime, put: Enrolled<'_>) -> Al
             put.repaired.join(", ")
         ));
     }
+    if !put.restored.is_empty() {
+        advice.push(format!(
+            "the `{}` launch hook of {} did not end an unanswered launch by {} (as audit mode's hand-over \
+             or an earlier fail mode left it): the guard put it again with that DefaultResult, its other \
+             settings kept.",
+            hook.name,
+            put.restored.join(", "),
+            hook.default_result.as_deref().unwrap_or("ABANDON")
+        ));
+    }
     alert.advice = advice.join(" ");
     alert.details.insert("groups".to_owned(), json!(groups));
     if !put.repaired.is_empty() {
         alert
             .details
             .insert("repaired".to_owned(), json!(put.repaired));
+    }
+    if !put.restored.is_empty() {
+        alert
+            .details
+            .insert("restored".to_owned(), json!(put.restored));
     }
     alert
 }

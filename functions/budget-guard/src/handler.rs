@@ -210,7 +210,11 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
         let suspended_groups = metrics::count_suspended(measured.groups(), &outcome);
         self.publish_metrics(measured.usage, suspended_groups)
             .await?;
-        let enroll::Enrollment { enrolled, repaired } = self.enroll(measured.groups()).await;
+        let enroll::Enrollment {
+            enrolled,
+            repaired,
+            restored,
+        } = self.enroll(measured.groups()).await;
         // Launches left waiting on the guard's hook: alerted once (and logged).
         self.alert_unanswered(&measured).await;
         self.alert_unanswered_on_non_members().await;
@@ -232,6 +236,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
             failed: [suspended.failed, resumed.failed].concat(),
             enrolled,
             repaired,
+            restored,
             suspended_groups,
         });
         tracing::info!(summary = %summary, "budget run");

@@ -67,6 +67,10 @@ pub struct ScheduleSummary {
     /// Groups whose guard hook notified elsewhere than the launch queue,
     /// put again.
     pub repaired: Vec<String>,
+    /// Groups whose guard hook ended unanswered launches otherwise than the
+    /// fail mode says, put again with its result (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restored: Vec<String>,
     /// `SuspendedGroups` after this run's changes.
     pub suspended_groups: usize,
 }
@@ -176,6 +180,7 @@ mod tests {
             failed: vec![],
             enrolled: vec!["prod-new".into()],
             repaired: vec!["prod-b".into()],
+            restored: vec![],
             suspended_groups: 2,
         });
 

@@ -247,8 +247,8 @@ fn kept_id(request: &Request) -> String {
         .unwrap_or_else(|| request.logical_resource_id.clone())
 }
 
-/// The id of the guard of `cluster`: stable across updates that keep the
-/// cluster; a new cluster replaces the resource (and deletes the old one).
+/// The id of the guard of `cluster`, given on create and kept by every
+/// update (a renamed cluster too, see `valid`).
 pub fn physical_resource_id(cluster: &str) -> String {
     format!("scaling-guard-{cluster}")
 }
@@ -329,10 +329,19 @@ fn valid(
     ]
     .into();
     data.extend(more_data);
+    // An update keeps the id it was created with, also when the cluster is
+    // renamed: a new id would make CloudFormation delete the old one with
+    // the old properties, and that delete would undo the new guard on every
+    // group both identities share. The update releases the old identity
+    // itself.
+    let id = request
+        .physical_resource_id
+        .clone()
+        .unwrap_or_else(|| physical_resource_id(&policy.cluster));
     Response::to(
         request,
         Status::Success,
-        physical_resource_id(&policy.cluster),
+        id,
         format!(
             "the policy of cluster `{}` is valid{more_reason}",
             policy.cluster

@@ -10,7 +10,7 @@ pub use guard_core::budget::cluster::*;
 use guard_core::budget::{Usage, UsageError, cluster_usage};
 use guard_core::facts::{GroupFacts, HookFacts, InstanceFacts, InstanceTypeSpec};
 use guard_core::lifecycle::LAUNCHING;
-use guard_core::policy::{ClusterTag, HookNotification, Policy};
+use guard_core::policy::{ClusterTag, FailMode, HookNotification, Mode, Policy};
 
 use crate::cache::TtlCache;
 use crate::ports::{AwsError, ClusterGroupsRead, ClusterInstancesRead, InstanceTypesRead};
@@ -53,6 +53,29 @@ pub enum GuardHook {
     /// the hook notifies another target, or none, or with another role: its
     /// launches wait for the heartbeat and end by the hook's default result.
     Misdirected,
+    /// The guard's hook, heard by launch-guard, but in enforce mode with
+    /// another DefaultResult than the fail mode's (the audit hand-over left
+    /// it `CONTINUE`, or the fail mode changed): a launch launch-guard does
+    /// not answer ends the wrong way. It counts as carried; enrollment puts
+    /// it again with the fail mode's result, every other setting kept.
+    Outdated,
+}
+
+impl GuardHook {
+    /// Whether launch-guard hears the group's launches through the hook.
+    fn carried(self) -> bool {
+        matches!(self, Self::Carried | Self::Outdated)
+    }
+}
+
+/// The DefaultResult of the hook the guard enrolls. In audit mode it is
+/// `CONTINUE`: launch-guard vets and reports every launch, and a guard that
+/// cannot answer never blocks.
+pub fn enrolled_default_result(policy: &Policy) -> &'static str {
+    match (policy.mode, policy.fail_mode) {
+        (Mode::Audit, _) | (Mode::Enforce, FailMode::Continue) => "CONTINUE",
+        (Mode::Enforce, FailMode::Abandon) => "ABANDON",
+    }
 }
 
 /// Which groups carry the guard's launch hook, asked once per group and
@@ -69,6 +92,11 @@ pub struct GuardedGroups {
     cluster: Option<String>,
     /// Group → the guard's hooks of an old name found there.
     renamed: std::sync::Mutex<BTreeMap<String, Vec<String>>>,
+    /// With [`GuardedGroups::of`] in enforce mode, the DefaultResult the
+    /// guard's hook must have; other results are [`GuardHook::Outdated`].
+    /// Audit mode's own hand-over makes hooks continue
+    /// ([`crate::off_switch`]).
+    default_result: Option<&'static str>,
 }
 
 impl GuardedGroups {
@@ -81,15 +109,24 @@ impl GuardedGroups {
             known: TtlCache::new(1024, HOOKS_TTL),
             cluster: None,
             renamed: std::sync::Mutex::default(),
+            default_result: None,
         }
     }
 
     /// The groups carrying the policy's hook, notifying the policy's queue
-    /// with its role when launches are delivered through SQS.
+    /// with its role when launches are delivered through SQS; in enforce
+    /// mode, a hook of this cluster with another DefaultResult than the fail
+    /// mode's is [`GuardHook::Outdated`].
+    ///
+    /// Hooks are judged when read: on a cold start (a mode or fail-mode
+    /// change starts new environments) or when a group's judgment is older
+    /// than `HOOKS_TTL` (10 minutes), so a hook changed under a warm
+    /// function is judged again within 10 minutes.
     pub fn of(policy: &Policy) -> Self {
         Self {
             notification: policy.hook_notification.clone(),
             cluster: Some(policy.cluster.clone()),
+            default_result: (policy.mode == Mode::Enforce).then(|| enrolled_default_result(policy)),
             ..Self::new(&policy.hook_name)
         }
     }
@@ -101,7 +138,7 @@ impl GuardedGroups {
 
     /// Whether `group` is known to carry the hook; `None` when not asked yet.
     pub fn known(&self, group: &str) -> Option<bool> {
-        self.known.get(group).map(|hook| hook == GuardHook::Carried)
+        self.known.get(group).map(GuardHook::carried)
     }
 
     /// Whether `group` carries the hook, asking Auto Scaling when not known.
@@ -110,7 +147,7 @@ impl GuardedGroups {
         reader: &impl ClusterGroupsRead,
         group: &str,
     ) -> Result<bool, AwsError> {
-        Ok(self.hook(reader, group).await? == GuardHook::Carried)
+        Ok(self.hook(reader, group).await?.carried())
     }
 
     /// The guard's hook on `group`, asking Auto Scaling when not known.
@@ -170,10 +207,23 @@ impl GuardedGroups {
             return GuardHook::Missing;
         };
         match &self.notification {
-            None => GuardHook::Carried,
-            Some(to) if notifies(hook, to) => GuardHook::Carried,
-            Some(_) => GuardHook::Misdirected,
+            Some(to) if !notifies(hook, to) => GuardHook::Misdirected,
+            _ if self.outdated(hook) => GuardHook::Outdated,
+            _ => GuardHook::Carried,
         }
+    }
+
+    /// Whether `hook`, the guard's by name, ends an unanswered launch
+    /// otherwise than enforce mode wants (an absent DefaultResult is Auto
+    /// Scaling's, `ABANDON`). A hook another cluster's guard enrolled (its
+    /// metadata says so) is that guard's to set.
+    fn outdated(&self, hook: &HookFacts) -> bool {
+        let Some(wanted) = self.default_result else {
+            return false;
+        };
+        let ours = crate::release::enrolled_for(hook)
+            .is_none_or(|cluster| Some(&cluster) == self.cluster.as_ref());
+        ours && hook.default_result.as_deref().unwrap_or("ABANDON") != wanted
     }
 
     /// The groups among `groups` that carry the hook, asked in parallel. A

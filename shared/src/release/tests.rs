@@ -22,6 +22,7 @@ fn scope() -> Scope {
         cluster_tag: ClusterTag::any_value(TAG),
         except: None,
         record_key: None,
+        unsigned: UnsignedRecords::Trust,
     }
 }
 
@@ -304,3 +305,5 @@ async fn a_group_deleted_while_it_is_released_is_no_leftover() {
 
     assert!(report.is_complete(), "{:?}", report.leftovers);
 }
+
+mod unsigned;

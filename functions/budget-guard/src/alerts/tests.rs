@@ -137,6 +137,7 @@ fn an_enrollment_names_the_hook_and_how_it_was_put() {
         Enrolled {
             enrolled: &enrolled,
             repaired: &[],
+            restored: &[],
             hook: &guard_hook(&policy, None),
         },
     );
@@ -190,6 +191,7 @@ fn a_hook_put_again_says_its_launches_ended_unvetted_and_where_it_notifies_now()
         Enrolled {
             enrolled: &enrolled,
             repaired: &repaired,
+            restored: &[],
             hook: &guard_hook(&policy, Some(queue)),
         },
     );

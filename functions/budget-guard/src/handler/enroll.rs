@@ -1,13 +1,15 @@
 //! Enrollment: the guard's launch hook on every cluster group that lacks it,
 //! and, when launches reach launch-guard through an SQS queue, on every
-//! group whose guard hook notifies elsewhere (issue 20, scenario 5).
+//! group whose guard hook notifies elsewhere (issue 20, scenario 5); in
+//! enforce mode, the fail mode's DefaultResult back on the guard's hooks
+//! that end unanswered launches otherwise (after audit mode's hand-over).
 
 use serde_json::json;
-use shared::budget::measure::GuardHook;
+use shared::budget::measure::{GuardHook, enrolled_default_result};
 use shared::facts::{GroupFacts, HookFacts};
 use shared::lifecycle::LAUNCHING;
-use shared::policy::{FailMode, Mode, Policy};
-use shared::ports::ScaleOutControl;
+use shared::policy::Policy;
+use shared::ports::{ClusterGroupsRead, ScaleOutControl};
 use shared::release::ENROLLED_BY;
 
 use super::BudgetGuard;
@@ -25,6 +27,9 @@ pub(super) struct Enrollment {
     pub enrolled: Vec<String>,
     /// Groups whose guard hook did not notify the policy's queue.
     pub repaired: Vec<String>,
+    /// Groups whose guard hook had another DefaultResult than the fail
+    /// mode's, in enforce mode: put again with it, every other setting kept.
+    pub restored: Vec<String>,
 }
 
 impl<P: Ports> BudgetGuard<'_, P> {
@@ -40,16 +45,18 @@ impl<P: Ports> BudgetGuard<'_, P> {
             match self.enroll_group(group, &hook).await {
                 Some(GuardHook::Missing) => done.enrolled.push(group.name.clone()),
                 Some(GuardHook::Misdirected) => done.repaired.push(group.name.clone()),
+                Some(GuardHook::Outdated) => done.restored.push(group.name.clone()),
                 Some(GuardHook::Carried) | None => {}
             }
             // Whatever read the group's hooks (this run's enrollment or
             // measurement, or an earlier one) noted the old ones.
             self.remove_renamed(&group.name).await;
         }
-        if !done.enrolled.is_empty() || !done.repaired.is_empty() {
+        if !done.enrolled.is_empty() || !done.repaired.is_empty() || !done.restored.is_empty() {
             let about = Enrolled {
                 enrolled: &done.enrolled,
                 repaired: &done.repaired,
+                restored: &done.restored,
                 hook: &hook,
             };
             self.publish(&alerts::group_enrolled(self.policy, self.now(), about))
@@ -58,8 +65,9 @@ impl<P: Ports> BudgetGuard<'_, P> {
         done
     }
 
-    /// Puts `hook` on `group` unless it carries it already: what the group
-    /// had when the hook was put, `None` when nothing was put.
+    /// Puts `hook` on `group` unless it carries it already (an outdated
+    /// hook: its own settings with the fail mode's DefaultResult): what the
+    /// group had when the hook was put, `None` when nothing was put.
     async fn enroll_group(&self, group: &GroupFacts, hook: &HookFacts) -> Option<GuardHook> {
         let groups = self.ports.groups();
         let found = match self.guarded.hook(groups, &group.name).await {
@@ -70,7 +78,11 @@ impl<P: Ports> BudgetGuard<'_, P> {
                 return None;
             }
         };
-        match groups.put_hook(&group.name, hook).await {
+        let put = match found {
+            GuardHook::Outdated => self.restored(&group.name).await?,
+            _ => hook.clone(),
+        };
+        match groups.put_hook(&group.name, &put).await {
             Ok(()) => {
                 self.guarded.mark(&group.name);
                 Some(found)
@@ -80,6 +92,28 @@ impl<P: Ports> BudgetGuard<'_, P> {
                 None
             }
         }
+    }
+}
+
+impl<P: Ports> BudgetGuard<'_, P> {
+    /// The guard's hook on `group`, read again, with the DefaultResult the
+    /// fail mode wants and every other setting kept (heartbeat, target,
+    /// role, metadata): `PutLifecycleHook` replaces the whole hook.
+    async fn restored(&self, group: &str) -> Option<HookFacts> {
+        let hooks = match self.ports.groups().lifecycle_hooks(group).await {
+            Ok(hooks) => hooks,
+            Err(err) => {
+                tracing::error!(%group, %err, "hooks could not be read");
+                return None;
+            }
+        };
+        let ours = hooks
+            .into_iter()
+            .find(|h| h.name == self.policy.hook_name && h.transition == LAUNCHING)?;
+        Some(HookFacts {
+            default_result: Some(enrolled_default_result(self.policy).to_owned()),
+            ..ours
+        })
     }
 }
 
@@ -112,22 +146,13 @@ fn launch_hook(policy: &Policy) -> HookFacts {
     HookFacts {
         name: policy.hook_name.clone(),
         transition: LAUNCHING.to_owned(),
-        default_result: Some(hook_default_result(policy).to_owned()),
+        default_result: Some(enrolled_default_result(policy).to_owned()),
         heartbeat_timeout: Some(HOOK_HEARTBEAT_SECONDS),
         notification_target_arn: notification.map(|n| n.target_arn.clone()),
         role_arn: notification.map(|n| n.role_arn.clone()),
         notification_metadata: Some(
             json!({ "cluster": policy.cluster, "by": ENROLLED_BY }).to_string(),
         ),
-    }
-}
-
-/// The hook's DefaultResult. In audit mode it is `CONTINUE`: launch-guard
-/// vets and reports every launch, and a guard that cannot answer never blocks.
-fn hook_default_result(policy: &Policy) -> &'static str {
-    match (policy.mode, policy.fail_mode) {
-        (Mode::Audit, _) | (Mode::Enforce, FailMode::Continue) => "CONTINUE",
-        (Mode::Enforce, FailMode::Abandon) => "ABANDON",
     }
 }
 
@@ -148,6 +173,6 @@ mod tests {
         #[case] expected: &str,
     ) {
         let policy = policy(&[("GUARD_MODE", mode), ("GUARD_FAIL_MODE", fail_mode)]);
-        assert_eq!(hook_default_result(&policy), expected);
+        assert_eq!(enrolled_default_result(&policy), expected);
     }
 }

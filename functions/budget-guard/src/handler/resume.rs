@@ -31,9 +31,19 @@ impl<P: Ports> BudgetGuard<'_, P> {
         let firing = self.firing_alarms(measured.groups()).await?;
         let now = self.now();
         let launches = self.launches(measured).await;
-        let fits = headroom(&self.policy.budget, measured, &launches);
-        let groups = self.ports.groups();
         let key = self.policy.record_key.as_ref();
+        let mut headroom = headroom(&self.policy.budget, measured, &launches);
+        let findable = self.policy.alarms.surge_alarm_prefix.is_some();
+        let fits = |group: &GroupFacts| {
+            match SuspensionRecord::of(group, key) {
+            Some(record) if record.alarms.needs_surge_alarms() && !findable => Err(
+                "its record knows its alarms only by digest, and without a surge alarm prefix (SurgeAlarmPrefix) they cannot be asked: lift it with `scaling-guard release` once the surge is over, or set the prefix again"
+                    .to_owned(),
+            ),
+            _ => headroom(group),
+        }
+        };
+        let groups = self.ports.groups();
         let report = suspension::resume(groups, measured.groups(), now, &firing, key, fits).await;
         if !report.changed.is_empty() {
             let alert = alerts::scale_out_resumed(self.policy, self.now(), &report, measured.usage);

@@ -11,6 +11,8 @@ use super::*;
 use crate::fixtures::{home, now, policy};
 
 mod alarm_trust;
+mod back_to_enforce;
+mod digest_hold;
 mod hook_delivery;
 mod off_switch;
 mod renamed_hooks;
@@ -34,13 +36,14 @@ fn surge(event: &str) -> String {
     event.replace(VCPU_ALARM, SURGE_ALARM)
 }
 
-/// The guard's hook, continuing by default (an abandoning one is what the
-/// off switch changes in audit mode: tests/off_switch.rs).
+/// The guard's hook, abandoning by default as enrollment puts it in enforce
+/// mode with the default fail mode (tests/back_to_enforce.rs: a continuing
+/// one is put back; tests/off_switch.rs: audit mode makes it continue).
 fn hook() -> HookFacts {
     HookFacts {
         name: "scaling-guard-prod".into(),
         transition: "autoscaling:EC2_INSTANCE_LAUNCHING".into(),
-        default_result: Some("CONTINUE".into()),
+        default_result: Some("ABANDON".into()),
         ..HookFacts::default()
     }
 }
@@ -432,8 +435,13 @@ async fn audit_mode_suspends_nothing_and_alerts_what_it_would_do_once() {
         summaries.push(invoke(&guard, SCHEDULE).await.unwrap());
     }
 
-    // Then nothing changed, and one alert says what would have been done.
-    assert_eq!(aws.group_changes(), Vec::<String>::new());
+    // Then nothing changed but the hooks enforce mode left abandoning (the
+    // off switch makes them continue, once), and one alert says what would
+    // have been done.
+    assert_eq!(
+        aws.group_changes(),
+        vec!["PutLifecycleHook prod-a", "PutLifecycleHook prod-b"]
+    );
     assert_eq!(summaries[0]["would_suspend"], json!(["prod-a", "prod-b"]));
     assert_eq!(summaries[0]["suspended"], json!([]));
     let alerts = alerts_of(&aws, AlertKind::ScaleOutSuspended);

@@ -7,6 +7,12 @@
 //! The update answers `SUCCESS` also when something is left: unlike an
 //! identity change, the permissions stay, and budget-guard's next run in
 //! audit mode hands over what is left (the response names it).
+//!
+//! Back to enforce (an update from audit, or the rollback of an update to
+//! audit after its hand-over), with enrollment on: the guard's hooks get the
+//! fail mode's DefaultResult again at once ([`off_switch::hand_hooks_back`]), so
+//! that a silent launch-guard lets no launch in; what is left budget-guard's
+//! enrollment puts on its next run. Without enrollment the operator does.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -24,7 +30,8 @@ use crate::response::{Response, Status};
 
 impl<P: Ports, R: ResponseSend> StackGuard<'_, P, R> {
     /// After a successful update that switches the guard to audit mode,
-    /// hands over (until `until`) and adds what it did to the `response`.
+    /// hands over (until `until`) and adds what it did to the `response`;
+    /// after one that switches it back to enforce, hands back the hooks.
     /// A failed update rolls back to the old mode: nothing is handed over.
     pub(super) async fn hand_over_if_audit(
         &self,
@@ -40,6 +47,17 @@ impl<P: Ports, R: ResponseSend> StackGuard<'_, P, R> {
             return response;
         };
         let old = request.old_policy_vars().and_then(Result::ok);
+        if switches_to_enforce(old.as_ref(), &policy) && policy.enroll_groups {
+            let back = tokio::time::timeout_at(until, hand_hooks_back(self.aws, &policy)).await;
+            let reason = handed_back(back.as_ref().ok());
+            return Response::to(
+                request,
+                response.status,
+                response.physical_resource_id,
+                format!("{}{reason}", response.reason),
+                response.data,
+            );
+        }
         if !switches_to_audit(old.as_ref(), &policy) {
             return response;
         }
@@ -73,6 +91,55 @@ fn switches_to_audit(old: Option<&BTreeMap<String, String>>, new: &Policy) -> bo
         .and_then(|vars| vars.get("GUARD_MODE"))
         .map(|mode| mode.trim().to_ascii_lowercase());
     new.mode == Mode::Audit && old_mode.as_deref() != Some(Mode::Audit.as_str())
+}
+
+/// Whether an update from the `old` settings to `new` switches the guard
+/// from audit back to enforce mode (the old mode named, and audit).
+fn switches_to_enforce(old: Option<&BTreeMap<String, String>>, new: &Policy) -> bool {
+    let old_mode = old
+        .and_then(|vars| vars.get("GUARD_MODE"))
+        .map(|mode| mode.trim().to_ascii_lowercase());
+    new.mode == Mode::Enforce && old_mode.as_deref() == Some(Mode::Audit.as_str())
+}
+
+/// Back to enforce: the guard's hooks on the cluster's groups get the fail
+/// mode's DefaultResult again. The groups where it was put, and what is
+/// left (budget-guard's enrollment retries).
+async fn hand_hooks_back(aws: &impl Ports, policy: &Policy) -> (Vec<String>, Vec<String>) {
+    let groups = aws.groups();
+    match groups.cluster_groups(&policy.cluster_tag).await {
+        Ok(cluster_groups) => {
+            let names: Vec<String> = cluster_groups.into_iter().map(|g| g.name).collect();
+            off_switch::hand_hooks_back(groups, &names, policy).await
+        }
+        Err(err) => (
+            Vec::new(),
+            vec![format!("the cluster's groups could not be listed: {err}")],
+        ),
+    }
+}
+
+/// What to add to the update's reason after a hand-back (`None`: it
+/// stopped at its time limit).
+fn handed_back(back: Option<&(Vec<String>, Vec<String>)>) -> String {
+    let Some((put, left)) = back else {
+        return "; back to enforce: the hooks' DefaultResult was not all put back in time, budget-guard's enrollment does".to_owned();
+    };
+    let mut reason = String::new();
+    if !put.is_empty() {
+        reason.push_str(&format!(
+            "; back to enforce: the hook's fail-mode DefaultResult put again on {}",
+            put.join(", ")
+        ));
+    }
+    if !left.is_empty() {
+        reason.push_str(&format!(
+            "; HOOKS NOT PUT BACK YET ({}), budget-guard's enrollment retries: {}",
+            left.len(),
+            left.join("; ")
+        ));
+    }
+    reason
 }
 
 /// Hands the cluster of `policy` over to audit mode, alerting what it undid
@@ -144,6 +211,9 @@ fn data(done: &HandOver) -> [(String, String); 4] {
 mod tests {
     use rstest::rstest;
     use shared::checks::fixtures::{CLUSTER_SETTINGS, policy_of};
+    use shared::facts::{GroupFacts, HookFacts};
+    use shared::fakes::FakeAws;
+    use shared::lifecycle::LAUNCHING;
 
     use super::*;
 
@@ -164,5 +234,68 @@ mod tests {
             .unwrap_or_default();
         let new = policy_of(&[&CLUSTER_SETTINGS], &[("GUARD_MODE", new)]);
         assert_eq!(switches_to_audit(Some(&old), &new), hands_over);
+    }
+
+    #[rstest]
+    #[case::audit_to_enforce(Some("audit"), "enforce", true)]
+    #[case::spelled_loosely(Some(" Audit "), "enforce", true)]
+    #[case::no_old_mode(None, "enforce", false)]
+    #[case::enforce_to_enforce(Some("enforce"), "enforce", false)]
+    #[case::enforce_to_audit(Some("enforce"), "audit", false)]
+    fn only_a_switch_from_audit_to_enforce_hands_back(
+        #[case] old: Option<&str>,
+        #[case] new: &str,
+        #[case] hands_back: bool,
+    ) {
+        let old: BTreeMap<String, String> = old
+            .map(|mode| [("GUARD_MODE".to_owned(), mode.to_owned())].into())
+            .unwrap_or_default();
+        let new = policy_of(&[&CLUSTER_SETTINGS], &[("GUARD_MODE", new)]);
+        assert_eq!(switches_to_enforce(Some(&old), &new), hands_back);
+    }
+
+    /// The guard's hook as the audit hand-over left it, enrolled by the
+    /// guard of `cluster`.
+    fn continuing(cluster: &str) -> HookFacts {
+        HookFacts {
+            name: "scaling-guard-prod".into(),
+            transition: LAUNCHING.into(),
+            default_result: Some("CONTINUE".into()),
+            heartbeat_timeout: Some(300),
+            notification_metadata: Some(format!(
+                r#"{{"cluster":"{cluster}","by":"scaling-guard"}}"#
+            )),
+            ..HookFacts::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn back_in_enforce_the_guards_hooks_abandon_again_at_once() {
+        // Given prod-a with the guard's hook as the hand-over left it, prod-b
+        // with a hook of that name staging's guard enrolled.
+        let policy = policy_of(&[&CLUSTER_SETTINGS], &[("GUARD_MODE", "enforce")]);
+        let aws = FakeAws::new();
+        for (name, cluster) in [("prod-a", "prod"), ("prod-b", "staging")] {
+            aws.add_group(GroupFacts {
+                name: name.into(),
+                tags: [(policy.cluster_tag.key.clone(), "owned".to_owned())].into(),
+                ..GroupFacts::default()
+            });
+            aws.add_hook(name, continuing(cluster));
+        }
+
+        // When
+        let (put, left) = hand_hooks_back(&aws, &policy).await;
+
+        // Then only the guard's own hook abandons again, its settings kept.
+        assert_eq!((put, left), (vec!["prod-a".to_owned()], Vec::new()));
+        let hooks = aws.lifecycle_hooks("prod-a").await.unwrap();
+        let restored = HookFacts {
+            default_result: Some("ABANDON".into()),
+            ..continuing("prod")
+        };
+        assert_eq!(hooks, vec![restored]);
+        let hooks = aws.lifecycle_hooks("prod-b").await.unwrap();
+        assert_eq!(hooks, vec![continuing("staging")]);
     }
 }

@@ -207,3 +207,78 @@ async fn with_sqs_delivery_a_hook_guards_its_group_only_when_it_notifies_the_que
     let among = guarded.among(&aws, &names(&["a"])).await;
     assert_eq!(among.contains("a"), expected == GuardHook::Carried);
 }
+
+/// The guard's hook ending unanswered launches by `result`, enrolled by the
+/// guard of `cluster` (metadata) when one is named.
+fn hook_ending(result: &str, cluster: Option<&str>) -> HookFacts {
+    HookFacts {
+        default_result: Some(result.into()),
+        notification_metadata: cluster
+            .map(|c| format!(r#"{{"cluster":"{c}","by":"scaling-guard"}}"#)),
+        ..hook_to(None, None)
+    }
+}
+
+#[rstest::rstest]
+#[case::left_continuing_by_the_hand_over(
+    "enforce",
+    "abandon",
+    hook_ending("CONTINUE", Some("prod")),
+    GuardHook::Outdated
+)]
+#[case::put_by_someone_else(
+    "enforce",
+    "abandon",
+    hook_ending("CONTINUE", None),
+    GuardHook::Outdated
+)]
+#[case::abandoning_after_a_fail_mode_change(
+    "enforce",
+    "continue",
+    hook_ending("ABANDON", None),
+    GuardHook::Outdated
+)]
+#[case::as_enforce_wants(
+    "enforce",
+    "abandon",
+    hook_ending("ABANDON", Some("prod")),
+    GuardHook::Carried
+)]
+#[case::another_clusters_guard_sets_it(
+    "enforce",
+    "abandon",
+    hook_ending("CONTINUE", Some("staging")),
+    GuardHook::Carried
+)]
+#[case::audit_mode_hands_over_itself(
+    "audit",
+    "abandon",
+    hook_ending("ABANDON", Some("prod")),
+    GuardHook::Carried
+)]
+#[tokio::test]
+async fn in_enforce_mode_a_hook_ending_launches_otherwise_than_the_fail_mode_is_outdated_but_guards(
+    #[case] mode: &str,
+    #[case] fail_mode: &str,
+    #[case] hook: HookFacts,
+    #[case] expected: GuardHook,
+) {
+    let policy = Policy::from_vars([
+        ("GUARD_CLUSTER", "prod"),
+        (
+            "GUARD_ALERT_TOPIC_ARN",
+            "arn:aws:sns:eu-west-1:123456789012:alerts",
+        ),
+        ("GUARD_MODE", mode),
+        ("GUARD_FAIL_MODE", fail_mode),
+    ])
+    .unwrap();
+    let aws = FakeAws::new();
+    aws.add_group(group("a", &[("i-1", "Pending:Wait")]));
+    aws.add_hook("a", hook);
+    let guarded = GuardedGroups::of(&policy);
+
+    assert_eq!(guarded.hook(&aws, "a").await, Ok(expected));
+    // launch-guard still hears its launches: the group stays guarded.
+    assert!(guarded.among(&aws, &names(&["a"])).await.contains("a"));
+}

@@ -179,3 +179,32 @@ async fn an_update_that_keeps_the_identity_reads_no_group() {
     assert_eq!(aws.calls("DescribeAutoScalingGroups"), 0);
     assert!(aws.mutations().is_empty());
 }
+
+#[tokio::test]
+async fn a_new_cluster_name_keeps_the_resource_id_so_that_no_cleanup_delete_undoes_the_new_guard() {
+    // Given the resource of the guard of `prod-old`, whose cluster tag both
+    // identities share (a pinned tag key: the groups stay guarded)
+    let aws = FakeAws::new();
+    aws.add_group(suspended_by_guard(group("prod-a", TAG)));
+    aws.add_hook("prod-a", launch_hook(HOOK));
+    let mut input = update(
+        &[
+            ("GUARD_CLUSTER", json!("prod-old")),
+            ("GUARD_CLUSTER_TAG_KEY", json!(TAG)),
+        ],
+        &[("GUARD_CLUSTER_TAG_KEY", json!(TAG))],
+    );
+    if let crate::event::Input::Request(request) = &mut input {
+        request.physical_resource_id = Some("scaling-guard-prod-old".to_owned());
+    }
+
+    // When the stack renames the cluster to `prod`
+    let response = answer(&aws, input).await;
+
+    // Then the id stays: a new id would make CloudFormation delete the old
+    // one with the old properties, and that delete would lift the new
+    // guard's suspension and remove its hook from the shared groups.
+    assert_eq!(response.status, Status::Success, "{}", response.reason);
+    assert_eq!(response.physical_resource_id, "scaling-guard-prod-old");
+    assert!(still_suspended(&aws, "prod-a"));
+}
