@@ -9,7 +9,7 @@
 pub mod cluster;
 pub mod demand;
 
-pub use demand::{DemandUnknown, resume_demand};
+pub use demand::{DemandUnknown, missing_capacity, resume_demand};
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -69,7 +69,7 @@ pub fn resume_demand(
 
 /// Desired capacity minus the capacity of the group's instances (their
 /// reported weights; 1 each when the group reports none), in its unit.
-fn missing_capacity(group: &GroupFacts) -> u64 {
+pub fn missing_capacity(group: &GroupFacts) -> u64 {
     let have = group
         .instances
         .iter()

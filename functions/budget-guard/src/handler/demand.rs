@@ -51,10 +51,10 @@ fn overrides_name_types(group: &GroupFacts) -> bool {
         .any(|o| o.instance_type.is_some() || o.requirements.is_some())
 }
 
-/// Whether `Launch` is suspended on the group and it wants more than it has.
+/// Whether `Launch` is suspended on the group and it lacks capacity, counted
+/// as the demand counts it (in its unit, Terminating instances left out).
 fn would_launch(group: &GroupFacts) -> bool {
-    group.suspended_processes.iter().any(|p| p == "Launch")
-        && usize::try_from(group.desired_capacity).unwrap_or_default() > group.instances.len()
+    group.suspended_processes.iter().any(|p| p == "Launch") && budget::missing_capacity(group) > 0
 }
 
 impl<P: Ports> BudgetGuard<'_, P> {
