@@ -11,8 +11,8 @@ use serde::Serialize;
 use shared::aws::{Adapters, AutoScaling, load_config_with_default_chains};
 use shared::lifecycle::{self, Notification};
 use shared::policy::Policy;
-use shared::ports::AwsError;
-use shared::release::ReleaseReport;
+use shared::ports::{AwsError, ClusterGroupsRead, GroupRead, ReadPorts, ScaleOutControl};
+use shared::release::{ReleaseReport, Scope};
 
 use crate::args::{Args, Command, Identity};
 use crate::exit_status::ExitStatus;
@@ -67,7 +67,8 @@ pub async fn run(args: Args) -> Result<ExitStatus, CliError> {
 
 /// `release`: what the guard of the policy (and the flags) left, undone with
 /// `--yes`, else only listed. It gets the Auto Scaling port alone: the only
-/// service the release reads or changes.
+/// service the release reads or changes; only `--yes` may change it
+/// ([`release_changes`]).
 async fn run_release(
     mut settings: Settings,
     identity: &Identity,
@@ -82,34 +83,51 @@ async fn run_release(
     }
     let groups = AutoScaling::new(aws_sdk_autoscaling::Client::new(&sdk_config().await?));
     let scope = release::scope(&policy, trust_unsigned_records);
-    let (cluster, hook_name) = (policy.cluster.clone(), policy.hook_name.clone());
     let outcome = match yes {
-        false => {
-            let survey = shared::release::survey(&groups, &scope).await;
-            let clamps = match scope.restores_max_size() {
-                true => survey.clamps(scope.record_key.as_ref()),
-                false => Vec::new(),
-            };
-            release::Outcome::DryRun {
-                cluster,
-                hook_name,
-                survey,
-                clamps,
-            }
-        }
-        true => {
-            let mut report = ReleaseReport::default();
-            let until = tokio::time::Instant::now() + release::TIME_LIMIT;
-            shared::release::release(&groups, &scope, SystemTime::now(), until, &mut report).await;
-            release::Outcome::Released {
-                cluster,
-                hook_name,
-                report,
-            }
-        }
+        false => release_dry_run(&groups, &policy, &scope).await,
+        true => release_changes(&groups, &policy, &scope).await,
     };
     print_result(json, &outcome, |o, out| release::write_text(o, out))?;
     Ok(outcome.status())
+}
+
+/// What `release` would undo: a dry run reads the groups and their hooks
+/// ([`ClusterGroupsRead`]) and nothing else.
+async fn release_dry_run(
+    groups: &impl ClusterGroupsRead,
+    policy: &Policy,
+    scope: &Scope,
+) -> release::Outcome {
+    let survey = shared::release::survey(groups, scope).await;
+    let clamps = match scope.restores_max_size() {
+        true => survey.clamps(scope.record_key.as_ref()),
+        false => Vec::new(),
+    };
+    release::Outcome::DryRun {
+        cluster: policy.cluster.clone(),
+        hook_name: policy.hook_name.clone(),
+        survey,
+        clamps,
+    }
+}
+
+/// What `release --yes` undid. The one write of the CLI, typed as such:
+/// Auto Scaling's group reads and [`ScaleOutControl`] (resume `Launch`,
+/// restore MaxSize, delete the hook), nothing else — no instance tag, no
+/// lifecycle completion, no remediation, no alert, no metric.
+async fn release_changes(
+    groups: &(impl ClusterGroupsRead + GroupRead + ScaleOutControl),
+    policy: &Policy,
+    scope: &Scope,
+) -> release::Outcome {
+    let mut report = ReleaseReport::default();
+    let until = tokio::time::Instant::now() + release::TIME_LIMIT;
+    shared::release::release(groups, scope, SystemTime::now(), until, &mut report).await;
+    release::Outcome::Released {
+        cluster: policy.cluster.clone(),
+        hook_name: policy.hook_name.clone(),
+        report,
+    }
 }
 
 /// `audit`: the cluster's instances against the policy, and the budgets.
@@ -190,8 +208,9 @@ fn run_validate(settings: &Settings) -> ExitStatus {
 }
 
 /// The policy and the AWS clients for `audit` and `explain`; the policy's
-/// notes go to standard error.
-async fn connect(settings: &Settings) -> Result<(Policy, Adapters), CliError> {
+/// notes go to standard error. The clients come back as read ports only:
+/// neither command can change anything.
+async fn connect(settings: &Settings) -> Result<(Policy, impl ReadPorts), CliError> {
     let Loaded { policy, notes, .. } = settings.load()?;
     for note in &notes {
         eprintln!("note: {note}");
@@ -292,3 +311,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod read_only;

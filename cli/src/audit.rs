@@ -1,7 +1,7 @@
 //! `scaling-guard audit`: instance-audit's sweep, read-only — every cluster
-//! instance with its findings, and the budget usage per dimension. It reads
-//! through the read ports only, so it cannot remediate, publish or complete
-//! anything.
+//! instance with its findings, and the budget usage per dimension. It takes
+//! the read ports only ([`ReadPorts`]), so it cannot remediate, publish or
+//! complete anything: the compiler checks it.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,7 +21,7 @@ use shared::checks::{CheckName, Violation};
 use shared::decision::Finding;
 use shared::facts::InstanceFacts;
 use shared::policy::{BudgetPolicy, ClusterTag, Mode, Policy};
-use shared::ports::{AwsResult, ClusterGroupsRead, ClusterInstancesRead, Ports};
+use shared::ports::{AwsResult, ClusterGroupsRead, ClusterInstancesRead, ReadPorts};
 use shared::time::format_rfc3339;
 
 use crate::exit_status::ExitStatus;
@@ -139,7 +139,7 @@ impl AuditReport {
 ///
 /// The cluster's instances are listed once, for both: measured first (the
 /// listing shared, not copied), then audited one at a time into the report.
-pub async fn run(policy: &Policy, aws: &impl Ports, now: SystemTime) -> AwsResult<AuditReport> {
+pub async fn run(policy: &Policy, aws: &impl ReadPorts, now: SystemTime) -> AwsResult<AuditReport> {
     let listed = aws
         .instances()
         .cluster_instances(&policy.cluster_tag)
@@ -168,7 +168,7 @@ pub async fn run(policy: &Policy, aws: &impl Ports, now: SystemTime) -> AwsResul
 /// listing back.
 async fn measure_listed(
     policy: &Policy,
-    aws: &impl Ports,
+    aws: &impl ReadPorts,
     instances: Vec<InstanceFacts>,
 ) -> (Vec<InstanceFacts>, Result<(Usage, usize), String>) {
     let groups = match aws.groups().cluster_groups(&policy.cluster_tag).await {

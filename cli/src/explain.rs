@@ -1,9 +1,9 @@
 //! `scaling-guard explain EVENT.json`: what launch-guard would decide for a
 //! lifecycle event — the same assessment its handler makes
 //! ([`shared::assess`]: ignore what is not ours, gather facts, run every
-//! check and the budget admission, decide). It reads through the read ports
-//! only: nothing is recorded, completed, suspended or alerted, and the
-//! lifecycle action is left as it is.
+//! check and the budget admission, decide). It takes the read ports only
+//! ([`ReadPorts`], checked by the compiler): nothing is recorded, completed,
+//! suspended or alerted, and the lifecycle action is left as it is.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
@@ -17,7 +17,7 @@ use shared::decision::{Decision, Finding, fail_result};
 use shared::facts::NodeFacts;
 use shared::lifecycle::{LifecycleAction, Notification};
 use shared::policy::{Mode, Policy};
-use shared::ports::{AwsError, AwsResult, Ports};
+use shared::ports::{AwsError, AwsResult, ReadPorts};
 use tokio::time::Instant;
 
 use crate::exit_status::ExitStatus;
@@ -148,7 +148,7 @@ impl Explanation {
 /// reports its own error.
 pub async fn run(
     policy: &Policy,
-    aws: &impl Ports,
+    aws: &impl ReadPorts,
     notification: Notification,
     now: SystemTime,
 ) -> AwsResult<Explanation> {

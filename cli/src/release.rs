@@ -127,61 +127,83 @@ pub fn write_text(outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
             hook_name,
             survey,
             clamps,
-        } => {
-            writeln!(
-                out,
-                "DRY RUN: nothing was changed. `scaling-guard release --yes` would undo, for cluster `{cluster}` (hook `{hook_name}`):"
-            )?;
-            line(out, "remove the hook from", &survey.hooks)?;
-            let lifted: Vec<String> = survey.suspensions.iter().map(|g| g.name.clone()).collect();
-            line(out, "resume Launch on", &lifted)?;
-            line(out, "restore MaxSize", clamps)?;
-            line(
-                out,
-                "leave suspended by others",
-                &survey.suspended_by_others,
-            )?;
-            unverified(out, &survey.unverified)?;
-            for unread in &survey.unread {
-                writeln!(out, "could not read: {unread}")?;
-            }
-        }
+        } => write_dry_run(out, cluster, hook_name, survey, clamps),
         Outcome::Released {
             cluster,
             hook_name,
             report,
-        } => {
-            writeln!(
-                out,
-                "released cluster `{cluster}` (hook `{hook_name}`) in {} pass(es):",
-                report.passes
-            )?;
-            line(out, "hook removed from", &report.hooks_removed)?;
-            line(out, "Launch resumed on", &report.resumed)?;
-            line(out, "MaxSize restored", &report.max_size_restored)?;
-            line(
-                out,
-                "left suspended by others",
-                &report.left_suspended_by_others,
-            )?;
-            unverified(out, &report.unverified)?;
-            for note in &report.notes {
-                writeln!(out, "note: {note}")?;
-            }
-            match report.leftovers.is_empty() {
-                true => writeln!(out, "nothing of the guard is left")?,
-                false => {
-                    let again = match report.unverified.len() == report.leftovers.len() {
-                        true => "",
-                        false => ", run it again",
-                    };
-                    writeln!(out, "NOT UNDONE ({}){again}:", report.leftovers.len())?;
-                    for leftover in &report.leftovers {
-                        writeln!(out, "  - {leftover}")?;
-                    }
-                }
-            }
-        }
+        } => write_released(out, cluster, hook_name, report),
+    }
+}
+
+/// What `release --yes` would undo, and what it would leave.
+fn write_dry_run(
+    out: &mut dyn Write,
+    cluster: &str,
+    hook_name: &str,
+    survey: &Survey,
+    clamps: &[String],
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "DRY RUN: nothing was changed. `scaling-guard release --yes` would undo, for cluster `{cluster}` (hook `{hook_name}`):"
+    )?;
+    line(out, "remove the hook from", &survey.hooks)?;
+    let lifted: Vec<String> = survey.suspensions.iter().map(|g| g.name.clone()).collect();
+    line(out, "resume Launch on", &lifted)?;
+    line(out, "restore MaxSize", clamps)?;
+    line(
+        out,
+        "leave suspended by others",
+        &survey.suspended_by_others,
+    )?;
+    unverified(out, &survey.unverified)?;
+    for unread in &survey.unread {
+        writeln!(out, "could not read: {unread}")?;
+    }
+    Ok(())
+}
+
+/// What the release undid, its notes, and what it left.
+fn write_released(
+    out: &mut dyn Write,
+    cluster: &str,
+    hook_name: &str,
+    report: &ReleaseReport,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "released cluster `{cluster}` (hook `{hook_name}`) in {} pass(es):",
+        report.passes
+    )?;
+    line(out, "hook removed from", &report.hooks_removed)?;
+    line(out, "Launch resumed on", &report.resumed)?;
+    line(out, "MaxSize restored", &report.max_size_restored)?;
+    line(
+        out,
+        "left suspended by others",
+        &report.left_suspended_by_others,
+    )?;
+    unverified(out, &report.unverified)?;
+    for note in &report.notes {
+        writeln!(out, "note: {note}")?;
+    }
+    leftovers(out, report)
+}
+
+/// What the release could not undo; "run it again" unless every leftover
+/// is an unverified record, which another run would not lift either.
+fn leftovers(out: &mut dyn Write, report: &ReleaseReport) -> io::Result<()> {
+    if report.leftovers.is_empty() {
+        return writeln!(out, "nothing of the guard is left");
+    }
+    let again = match report.unverified.len() == report.leftovers.len() {
+        true => "",
+        false => ", run it again",
+    };
+    writeln!(out, "NOT UNDONE ({}){again}:", report.leftovers.len())?;
+    for leftover in &report.leftovers {
+        writeln!(out, "  - {leftover}")?;
     }
     Ok(())
 }

@@ -5,11 +5,10 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use shared::checks::CheckName;
-use shared::policy::{
-    BudgetPolicy, DEFAULT_OUTDATED_IMAGE_GRACE_DAYS, ImageRules, Mode, NetworkRules, Policy,
-};
+use shared::policy::settings::{self, SETTINGS};
+use shared::policy::{Mode, Policy};
 
-use crate::settings::{Loaded, Settings, TOPIC_SETTING};
+use crate::settings::{Loaded, Settings};
 use crate::table::Table;
 
 /// One setting and the value in force.
@@ -21,244 +20,27 @@ pub struct Setting {
     pub default: bool,
 }
 
-const NONE: &str = "(none)";
-const UNSET: &str = "(unset)";
-const NO_BUDGET: &str = "(unset: no budget)";
-const LAUNCHER_TAGS: &str = "GUARD_ALLOWED_LAUNCHER_TAGS";
-
-/// A setting's name and the value the policy holds.
-type Row = (&'static str, String);
-
-fn list<T: AsRef<str>>(items: impl IntoIterator<Item = T>) -> String {
-    let items: Vec<T> = items.into_iter().collect();
-    if items.is_empty() {
-        return NONE.to_owned();
-    }
-    let texts: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
-    texts.join(",")
-}
-
-fn optional(value: Option<impl ToString>, unset: &str) -> String {
-    value.map_or_else(|| unset.to_owned(), |v| v.to_string())
-}
-
-/// Every setting of SPEC §3 (and `GUARD_ALLOWED_LAUNCHER_TAGS`,
-/// `GUARD_MAX_REMEDIATIONS_PER_HOUR`), in that
-/// order, with the value the policy holds.
+/// Every setting of the settings table, in its order, with the value the
+/// policy holds.
 pub fn effective_settings(policy: &Policy, settings: &Settings) -> Vec<Setting> {
-    [
-        scope_rows(policy),
-        image_rows(&policy.image),
-        network_rows(&policy.network),
-        instance_rows(policy),
-        budget_rows(&policy.budget),
-        response_rows(policy),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|(name, value)| Setting {
-        name,
-        value,
-        default: !is_given(settings, name),
-    })
-    .collect()
+    SETTINGS
+        .iter()
+        .map(|row| Setting {
+            name: row.name,
+            value: row.shown(policy),
+            default: !is_given(settings, row),
+        })
+        .collect()
 }
 
-/// Whether a setting was given (blank is not). The launcher tags count as
-/// given when the variable exists at all: an empty value means "no launcher
-/// allowed".
-fn is_given(settings: &Settings, name: &str) -> bool {
-    if name == LAUNCHER_TAGS {
-        settings.vars.contains_key(name)
+/// Whether a setting was given (blank is not, unless the table says a
+/// blank is a value: an empty launcher list means "no launcher allowed").
+fn is_given(settings: &Settings, row: &settings::Setting) -> bool {
+    if row.blank_is_a_value {
+        settings.vars.contains_key(row.name)
     } else {
-        settings.is_given(name)
+        settings.is_given(row.name)
     }
-}
-
-/// The cluster guarded, and whether the checks block or report.
-fn scope_rows(policy: &Policy) -> Vec<Row> {
-    let audit_only = policy.audit_only_checks.iter().map(|c| c.as_str());
-    vec![
-        ("GUARD_CLUSTER", policy.cluster.clone()),
-        ("GUARD_CLUSTER_TAG_KEY", policy.cluster_tag.key.clone()),
-        (
-            "GUARD_CLUSTER_TAG_VALUE",
-            optional(policy.cluster_tag.value(), "(any value)"),
-        ),
-        ("GUARD_MODE", policy.mode.to_string()),
-        ("GUARD_AUDIT_ONLY_CHECKS", list(audit_only)),
-    ]
-}
-
-fn image_rows(image: &ImageRules) -> Vec<Row> {
-    vec![
-        ("GUARD_ALLOWED_AMI_IDS", list(&image.allowed_ids)),
-        ("GUARD_ALLOWED_AMI_OWNERS", list(&image.allowed_owners)),
-        (
-            "GUARD_ALLOWED_AMI_NAME_PATTERNS",
-            list(image.allowed_name_patterns.texts()),
-        ),
-        (
-            "GUARD_MAX_AMI_AGE_DAYS",
-            optional(image.max_age_days, UNSET),
-        ),
-        (
-            "GUARD_DENY_DEPRECATED_AMIS",
-            image.deny_deprecated.to_string(),
-        ),
-        (
-            "GUARD_KUBERNETES_VERSION",
-            optional(
-                image
-                    .outdated
-                    .as_ref()
-                    .and_then(|o| o.kubernetes_version.as_ref()),
-                UNSET,
-            ),
-        ),
-        (
-            "GUARD_RECOMMENDED_IMAGE_PARAMETERS",
-            list(image.outdated.iter().flat_map(|o| o.parameters.iter())),
-        ),
-        (
-            "GUARD_OUTDATED_IMAGE_GRACE_DAYS",
-            image
-                .outdated
-                .as_ref()
-                .map_or(DEFAULT_OUTDATED_IMAGE_GRACE_DAYS.to_string(), |o| {
-                    o.grace_days.to_string()
-                }),
-        ),
-    ]
-}
-
-fn network_rows(network: &NetworkRules) -> Vec<Row> {
-    vec![
-        (
-            "GUARD_ALLOWED_SUBNET_IDS",
-            list(&network.allowed_subnet_ids),
-        ),
-        (
-            "GUARD_REQUIRE_PRIVATE_SUBNET",
-            network.require_private_subnet.to_string(),
-        ),
-        (
-            "GUARD_ALLOWED_SECURITY_GROUP_IDS",
-            list(&network.allowed_security_group_ids),
-        ),
-    ]
-}
-
-/// Instance types, metadata options and instance profiles.
-fn instance_rows(policy: &Policy) -> Vec<Row> {
-    vec![
-        (
-            "GUARD_ALLOWED_INSTANCE_TYPES",
-            list(policy.instance_types.allowed.texts()),
-        ),
-        (
-            "GUARD_DENIED_INSTANCE_TYPES",
-            list(policy.instance_types.denied.texts()),
-        ),
-        ("GUARD_REQUIRE_IMDSV2", policy.require_imdsv2.to_string()),
-        (
-            "GUARD_MAX_IMDS_HOP_LIMIT",
-            optional(policy.max_imds_hop_limit, UNSET),
-        ),
-        (
-            "GUARD_ALLOWED_INSTANCE_PROFILES",
-            list(&policy.allowed_instance_profiles),
-        ),
-        (
-            "GUARD_REQUIRE_ENCRYPTED_VOLUMES",
-            policy.volumes.require_encrypted.to_string(),
-        ),
-        (
-            "GUARD_ALLOWED_VOLUME_KMS_KEYS",
-            list(&policy.volumes.allowed_kms_keys),
-        ),
-        ("GUARD_DENY_KEY_PAIRS", policy.key_pairs.deny.to_string()),
-        ("GUARD_ALLOWED_KEY_PAIRS", list(&policy.key_pairs.allowed)),
-        (
-            "GUARD_CHECK_EXCEPTIONS",
-            list(policy.exceptions.iter().map(ToString::to_string)),
-        ),
-    ]
-}
-
-fn budget_rows(budget: &BudgetPolicy) -> Vec<Row> {
-    vec![
-        ("GUARD_MAX_VCPUS", optional(budget.max_vcpus, NO_BUDGET)),
-        (
-            "GUARD_MAX_MEMORY_MIB",
-            optional(budget.max_memory_mib, NO_BUDGET),
-        ),
-        (
-            "GUARD_MAX_INSTANCES",
-            optional(budget.max_instances, NO_BUDGET),
-        ),
-        (
-            "GUARD_SUSPEND_AT_PERCENT",
-            budget.suspend_at_percent.to_string(),
-        ),
-        (
-            "GUARD_RESUME_BELOW_PERCENT",
-            budget.resume_below_percent.to_string(),
-        ),
-        ("GUARD_CLAMP_MAX_SIZE", budget.clamp_max_size.to_string()),
-    ]
-}
-
-/// How the functions act: on missing facts, on the hook, on groups and
-/// instances out of policy, and where they alert.
-fn response_rows(policy: &Policy) -> Vec<Row> {
-    vec![
-        ("GUARD_FAIL_MODE", policy.fail_mode.to_string()),
-        ("GUARD_HOOK_NAME", policy.hook_name.clone()),
-        ("GUARD_ENROLL_GROUPS", policy.enroll_groups.to_string()),
-        ("GUARD_AUDIT_ACTION", policy.audit_action.to_string()),
-        (
-            "GUARD_QUARANTINE_SECURITY_GROUP_ID",
-            optional(policy.quarantine_security_group_id.as_ref(), UNSET),
-        ),
-        (LAUNCHER_TAGS, list(&policy.allowed_launcher_tags)),
-        (
-            "GUARD_MAX_REMEDIATIONS_PER_HOUR",
-            policy.max_remediations_per_hour.to_string(),
-        ),
-        (TOPIC_SETTING, policy.alert_topic_arn.clone()),
-        (
-            "GUARD_BUDGET_ALARM_NAMES",
-            list(&policy.alarms.budget_alarm_names),
-        ),
-        (
-            "GUARD_SURGE_ALARM_PREFIX",
-            optional(policy.alarms.surge_alarm_prefix.as_ref(), UNSET),
-        ),
-        (
-            "GUARD_HOOK_NOTIFICATION_TARGET_ARN",
-            optional(
-                policy.hook_notification.as_ref().map(|n| &n.target_arn),
-                "(unset: EventBridge)",
-            ),
-        ),
-        (
-            "GUARD_HOOK_NOTIFICATION_ROLE_ARN",
-            optional(
-                policy.hook_notification.as_ref().map(|n| &n.role_arn),
-                UNSET,
-            ),
-        ),
-        // A secret: whether it is set, never its value.
-        (
-            "GUARD_RECORD_KEY",
-            match policy.record_key {
-                Some(_) => "(set, not shown: suspension records are signed and verified)",
-                None => "(unset: suspension records are neither signed nor verified)",
-            }
-            .to_owned(),
-        ),
-    ]
 }
 
 /// What a check does under the policy, with the groups it is exempted for.
@@ -267,11 +49,11 @@ pub fn check_status(policy: &Policy, check: CheckName, on: &BTreeSet<CheckName>)
         return "off".to_owned();
     }
     let status = if policy.blocks(check) {
-        "on, blocks"
+        "on, blocks".to_owned()
     } else if policy.mode == Mode::Audit {
-        "on, reports only (audit mode)"
+        "on, reports only (audit mode)".to_owned()
     } else {
-        "on, reports only (GUARD_AUDIT_ONLY_CHECKS)"
+        format!("on, reports only ({})", settings::AUDIT_ONLY_CHECKS.name)
     };
     let exempted: Vec<&str> = policy
         .exceptions
@@ -280,7 +62,7 @@ pub fn check_status(policy: &Policy, check: CheckName, on: &BTreeSet<CheckName>)
         .map(|e| e.group_pattern())
         .collect();
     match exempted.as_slice() {
-        [] => status.to_owned(),
+        [] => status,
         groups => format!("{status}; exempted for groups {}", groups.join(", ")),
     }
 }
@@ -306,13 +88,15 @@ pub fn render_valid(settings: &Settings, loaded: &Loaded) -> String {
     if loaded.placeholder_topic {
         let _ = writeln!(
             out,
-            "note: `{TOPIC_SETTING}` is not set: the CLI never publishes and uses a placeholder, but the functions require it"
+            "note: `{}` is not set: the CLI never publishes and uses a placeholder, but the functions require it",
+            settings::ALERT_TOPIC_ARN.name
         );
     }
     out.push('\n');
     let mut table = Table::new(["SETTING", "FROM", "VALUE"]);
     for setting in effective_settings(policy, settings) {
-        let from = match (setting.default, setting.name == TOPIC_SETTING) {
+        let is_topic = setting.name == settings::ALERT_TOPIC_ARN.name;
+        let from = match (setting.default, is_topic) {
             (true, true) if loaded.placeholder_topic => "placeholder",
             (true, _) => "default",
             (false, _) => "given",

@@ -277,8 +277,8 @@ pub fn misconfigured_alert(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures::{now, strict_policy};
     use crate::checks::{CheckName, Violation};
+    use crate::fixtures::{at, now, strict_policy};
 
     fn denied() -> Alert {
         let mut alert = Alert::new(
@@ -343,11 +343,11 @@ mod tests {
         ] {
             assert!(body.get(key).is_some(), "missing `{key}` in {body}");
         }
-        assert_eq!(body["version"], 1);
-        assert_eq!(body["kind"], "launch_denied");
-        assert_eq!(body["violations"][0]["check"], "instance_type.allowed");
-        assert_eq!(body["violations"][0]["blocking"], true);
-        assert_eq!(body["time"], "2026-09-21T14:13:20Z");
+        assert_eq!(*at(&body, "version"), 1);
+        assert_eq!(*at(&body, "kind"), "launch_denied");
+        assert_eq!(*at(&body, "violations/0/check"), "instance_type.allowed");
+        assert_eq!(*at(&body, "violations/0/blocking"), true);
+        assert_eq!(*at(&body, "time"), "2026-09-21T14:13:20Z");
     }
 
     #[test]
@@ -371,9 +371,9 @@ mod tests {
     fn sns_message_has_default_and_email_bodies() {
         let message: Value = serde_json::from_str(&denied().sns_message()).unwrap();
         let default: Value = serde_json::from_str(message["default"].as_str().unwrap()).unwrap();
-        assert_eq!(default["kind"], "launch_denied");
+        assert_eq!(*at(&default, "kind"), "launch_denied");
         assert!(
-            message["email"]
+            at(&message, "email")
                 .as_str()
                 .unwrap()
                 .starts_with("[scaling-guard] prod")

@@ -523,9 +523,9 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
-    use crate::checks::fixtures::{compliant_node, days_ago, now, strict_policy};
     use crate::checks::membership::Vetting;
     use crate::facts::HttpTokens;
+    use crate::fixtures::{CLUSTER_TAG, compliant_node, days_ago, now, strict_policy};
 
     fn guarded(group: &str, vetting: Vetting) -> Membership {
         Membership::GuardedGroup {
@@ -801,9 +801,7 @@ mod tests {
         let mut instance = compliant_node().instance;
         instance.instance_id = id.into();
         instance.state = "terminated".into();
-        instance
-            .tags
-            .insert("kubernetes.io/cluster/prod".into(), "owned".into());
+        instance.tags.insert(CLUSTER_TAG.into(), "owned".into());
         instance
             .tags
             .insert(key.into(), format_rfc3339(now() - Duration::from_secs(ago)));
@@ -814,7 +812,7 @@ mod tests {
     fn the_window_counts_the_clusters_records_of_the_last_hour() {
         let policy = strict_policy(&[("GUARD_MAX_REMEDIATIONS_PER_HOUR", "3")]);
         let mut other_cluster = recorded("i-5", REMEDIATED_TAG, 60);
-        other_cluster.tags.remove("kubernetes.io/cluster/prod");
+        other_cluster.tags.remove(CLUSTER_TAG);
         let mut not_a_time = recorded("i-6", REMEDIATED_TAG, 60);
         not_a_time.tags.insert(REMEDIATED_TAG.into(), "soon".into());
         let instances = [

@@ -170,7 +170,7 @@ mod tests {
 
     use super::*;
     use crate::checks::CheckName;
-    use crate::checks::fixtures::strict_policy;
+    use crate::fixtures::strict_policy;
 
     fn violation(check: CheckName) -> Violation {
         Violation::new(check, "i-1", "x", "y", "z")

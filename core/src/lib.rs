@@ -11,6 +11,8 @@ pub mod check_name;
 pub mod checks;
 pub mod decision;
 pub mod facts;
+#[cfg(any(test, feature = "test-util"))]
+pub mod fixtures;
 pub mod lifecycle;
 pub mod policy;
 pub mod suspension;

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-import rust_calls
+import settings_table
 from template_iam import template
 
 
@@ -40,7 +40,7 @@ def test_the_audit_schedule_is_an_expression_eventbridge_accepts(value: str, acc
     assert bool(pattern("AuditSchedule").fullmatch(value)) is accepted
 
 
-# The node checks' settings (core/src/policy/parse.rs): empty keeps a check
+# The node checks' settings (core/src/policy/settings.rs, parse.rs): empty keeps a check
 # off; each pattern accepts what the policy accepts and rejects what it
 # rejects. Deliberately stricter than the policy only where no real value
 # differs: no empty list items (`a,,b`), no leading zeros or `+` in numbers,
@@ -180,10 +180,8 @@ def test_each_new_parameter_fills_its_variable_and_is_in_the_console_groups(
 
 
 def test_every_setting_the_policy_reads_is_passed_to_the_functions() -> None:
-    # SETTINGS in core/src/policy/parse.rs: every GUARD_* the policy reads.
-    source = (rust_calls.ROOT / "core" / "src" / "policy" / "parse.rs").read_text()
-    block = source[source.index("const SETTINGS") : source.index("];", source.index("const SETTINGS"))]
-    settings = set(re.findall(r'"(GUARD_[A-Z0-9_]+)"', block))
+    # SETTINGS in core/src/policy/settings.rs: every GUARD_* the policy reads.
+    settings = {row["name"] for row in settings_table.table()}
     assert len(settings) > 30
     variables = template()["Globals"]["Function"]["Environment"]["Variables"]
     # GUARD_RECORD_KEY is a secret: only the functions that read or write

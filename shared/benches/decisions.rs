@@ -170,7 +170,7 @@ mod services {
     use guard_core::facts::{GroupFacts, GroupInstance};
     use guard_core::lifecycle::{LAUNCHING, LifecycleAction};
     use shared::assess::{Assessment, Launch, assess};
-    use shared::budget::measure::{GuardedGroups, measure_state, read_cluster};
+    use shared::budget::measure::{GuardedGroups, measure_state, read_cluster_state};
     use shared::facts::InstanceTypeSpec;
     use shared::fakes::FakeAws;
     use shared::policy::Policy;
@@ -271,7 +271,7 @@ mod services {
         });
 
         let state = runtime
-            .block_on(read_cluster(&policy.cluster_tag, &aws, &aws))
+            .block_on(read_cluster_state(&policy.cluster_tag, &aws, &aws))
             .unwrap();
         assert_eq!(state.instances.len(), size);
         let state = std::sync::Arc::new(state);

@@ -1,4 +1,6 @@
-//! The alert format ([`guard_core::alerts`]) and its publication.
+//! The alert format ([`guard_core::alerts`]) and its publication. This
+//! module uses the port ([`AlertPublish`]); the port names the domain's
+//! [`Alert`] directly, so the dependency runs one way.
 
 pub use guard_core::alerts::*;
 

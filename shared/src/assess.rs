@@ -1,8 +1,9 @@
 //! The launch assessment (SPEC §5, §7), for launch-guard and for
 //! `scaling-guard explain` alike: is the launch the guard's to decide, what
 //! are its facts, what do the checks and the budget admission say, and what
-//! could not be established. It reads through the read ports only: the
-//! record, the suspension, the completion and the alerts are the caller's.
+//! could not be established. It takes the read ports only ([`ReadPorts`]),
+//! so the compiler holds it to reading: the record, the suspension, the
+//! completion and the alerts are the caller's.
 //!
 //! With budgets on, the cluster is read first, and the candidate's group and
 //! instance are taken from that read: a warm decision asks Auto Scaling and
@@ -25,12 +26,10 @@ use guard_core::policy::Policy;
 use tokio::time::{Instant, timeout_at};
 
 use crate::budget::measure::{self, GuardedGroups, MeasureError};
-use crate::ports::{
-    AwsError, GroupRead, InstanceRead, NetworkImageRead, Ports, RecommendedImagesRead, VolumeRead,
-};
+use crate::node_facts::{NodeReads, gather_node_facts};
+use crate::ports::{AwsError, GroupRead, InstanceRead, ReadPorts};
 
-/// What a step that ran out of time says.
-pub const LATE: &str = "not established before the invocation's deadline";
+pub use crate::node_facts::LATE;
 
 /// How long to wait before asking EC2 again for an instance it does not
 /// know yet (`InvalidInstanceID.NotFound` right after a launch).
@@ -62,6 +61,12 @@ pub enum Assessment {
         reason: String,
     },
     Decided(Box<Decided>),
+}
+
+impl From<Decided> for Assessment {
+    fn from(decided: Decided) -> Self {
+        Self::Decided(Box::new(decided))
+    }
 }
 
 /// A launch the guard decides.
@@ -218,7 +223,7 @@ pub fn budgeted(policy: &Policy, action: &LifecycleAction) -> bool {
 /// the verdict. `guarded` remembers which groups carry the guard's hook.
 pub async fn assess(
     policy: &Policy,
-    aws: &impl Ports,
+    aws: &impl ReadPorts,
     guarded: &GuardedGroups,
     launch: Launch<'_>,
 ) -> Result<Assessment, OwnershipUnknown> {
@@ -244,7 +249,7 @@ pub struct Context<'a> {
 /// [`assess`], with launch-guard's [`Context`].
 pub async fn assess_with(
     policy: &Policy,
-    aws: &impl Ports,
+    aws: &impl ReadPorts,
     guarded: &GuardedGroups,
     launch: Launch<'_>,
     context: Context<'_>,
@@ -253,15 +258,9 @@ pub async fn assess_with(
     if let Some(reason) = not_ours(policy, action) {
         return Ok(Assessment::Ignored { reason });
     }
-    let snapshot = context.snapshot;
-    let kept = snapshot.and_then(Snapshot::fresh);
+    let kept = context.snapshot.and_then(Snapshot::fresh);
     let from_snapshot = kept.is_some();
-    let cluster = match (budgeted(policy, action), launch.admitted, kept) {
-        (false, _, _) => None,
-        (true, None, _) => Some(Err(Missing::Late)),
-        (true, Some(_), Some(kept)) => Some(Ok(kept)),
-        (true, Some(_), None) => Some(read_and_keep(policy, aws, snapshot, launch.until).await),
-    };
+    let cluster = cluster_for_budget(policy, aws, launch, context.snapshot, kept).await;
     let known = cluster.as_ref().and_then(|c| c.as_deref().ok());
     let (group, instance) = futures::join!(
         group_of(policy, aws.groups(), action, known, launch.until),
@@ -280,40 +279,83 @@ pub async fn assess_with(
     guarded.mark(&action.group);
     let instance = match instance {
         Ok(instance) => instance,
-        Err(missing) => {
-            let decided = unestablished(policy, group, missing);
-            return Ok(Assessment::Decided(Box::new(decided)));
-        }
+        Err(missing) => return Ok(unestablished(policy, group, missing).into()),
     };
     // Each read stops at `until` on its own: what was read by then (the
     // instance's own facts, the admission) still decides.
-    let (known, mut admission) = futures::join!(
-        node_facts(policy, aws, instance.clone(), launch.until),
-        admit(policy, aws, guarded, cluster, launch, &instance),
+    let until = Some(launch.until);
+    let (reads, mut admission) = futures::join!(
+        gather_node_facts(
+            policy,
+            aws.instances(),
+            aws.images(),
+            instance.clone(),
+            until
+        ),
+        budget_admission(policy, aws, guarded, cluster, launch, &instance),
     );
-    let read_in_batch = snapshot
+    if from_snapshot && must_read_again(policy, context, admission.as_ref()) {
+        // Near a budget, what the snapshot misses matters: decide on AWS's word.
+        let snapshot = context.snapshot;
+        (group, admission) =
+            admission_on_fresh_read(policy, (aws, guarded, snapshot), launch, group, &instance)
+                .await;
+    }
+    Ok(decide(policy, group, reads, admission, launch.now).into())
+}
+
+/// With budgets, the cluster the admission is measured on: the snapshot's
+/// when it is fresh, else read now (and kept); `None` without budgets.
+async fn cluster_for_budget(
+    policy: &Policy,
+    aws: &impl ReadPorts,
+    launch: Launch<'_>,
+    snapshot: Option<&Snapshot>,
+    kept: Option<Arc<ClusterState>>,
+) -> Option<Result<Arc<ClusterState>, Missing>> {
+    match (budgeted(policy, launch.action), launch.admitted, kept) {
+        (false, _, _) => None,
+        (true, None, _) => Some(Err(Missing::Late)),
+        (true, Some(_), Some(kept)) => Some(Ok(kept)),
+        (true, Some(_), None) => Some(read_and_keep(policy, aws, snapshot, launch.until).await),
+    }
+}
+
+/// Whether an admission measured on the snapshot must be taken again on a
+/// fresh read: near a budget, unless the snapshot was read in this SQS
+/// batch already (one fresh read per batch).
+fn must_read_again(
+    policy: &Policy,
+    context: Context<'_>,
+    admission: Option<&Result<Admission, Missing>>,
+) -> bool {
+    let read_in_batch = context
+        .snapshot
         .zip(context.batch_began)
         .is_some_and(|(snapshot, began)| snapshot.read_since(began));
-    if from_snapshot
-        && !read_in_batch
-        && admission
-            .as_ref()
-            .is_some_and(|a| is_near_budget(policy, a))
+    !read_in_batch && admission.is_some_and(|a| is_near_budget(policy, a))
+}
+
+/// The admission again on a fresh read of the cluster (kept in the
+/// snapshot), with the group as that read lists it: its tags too, for a
+/// suspension since the snapshot.
+async fn admission_on_fresh_read(
+    policy: &Policy,
+    (aws, guarded, snapshot): (&impl ReadPorts, &GuardedGroups, Option<&Snapshot>),
+    launch: Launch<'_>,
+    mut group: GroupFacts,
+    instance: &InstanceFacts,
+) -> (GroupFacts, Option<Result<Admission, Missing>>) {
+    let fresh = read_and_keep(policy, aws, snapshot, launch.until).await;
+    if let Some(now_listed) = fresh
+        .as_ref()
+        .ok()
+        .and_then(|state| state.groups.iter().find(|g| g.name == group.name))
     {
-        // Near a budget, what the snapshot misses matters: decide on AWS's word.
-        let fresh = read_and_keep(policy, aws, snapshot, launch.until).await;
-        if let Some(now_listed) = fresh
-            .as_ref()
-            .ok()
-            .and_then(|state| state.groups.iter().find(|g| g.name == group.name))
-        {
-            // Its tags too: a suspension since the snapshot.
-            group = now_listed.clone();
-        }
-        admission = admit(policy, aws, guarded, Some(fresh), launch, &instance).await;
+        group = now_listed.clone();
     }
-    let decided = decide(policy, group, known, admission, launch.now);
-    Ok(Assessment::Decided(Box::new(decided)))
+    let admission = budget_admission(policy, aws, guarded, Some(fresh), launch, instance).await;
+    (group, admission)
 }
 
 /// Whether an admission measured on a snapshot must be taken again on a
@@ -329,27 +371,28 @@ fn is_near_budget(policy: &Policy, admission: &Result<Admission, Missing>) -> bo
     snapshot::near_budget(&policy.budget, after, !admission.violations.is_empty())
 }
 
-/// [`read_cluster`], kept in the snapshot when there is one.
+/// [`read_cluster_in_time`], kept in the snapshot when there is one.
 async fn read_and_keep(
     policy: &Policy,
-    aws: &impl Ports,
+    aws: &impl ReadPorts,
     snapshot: Option<&Snapshot>,
     until: Instant,
 ) -> Result<Arc<ClusterState>, Missing> {
-    let read = read_cluster(policy, aws, until).await.map(Arc::new);
+    let read = read_cluster_in_time(policy, aws, until).await.map(Arc::new);
     if let (Ok(state), Some(snapshot)) = (&read, snapshot) {
         snapshot.store(Arc::clone(state));
     }
     read
 }
 
-/// The cluster's instances and groups, read at once.
-async fn read_cluster(
+/// The cluster's instances and groups, read at once
+/// ([`measure::read_cluster_state`]) until `until`.
+async fn read_cluster_in_time(
     policy: &Policy,
-    aws: &impl Ports,
+    aws: &impl ReadPorts,
     until: Instant,
 ) -> Result<ClusterState, Missing> {
-    let read = measure::read_cluster(&policy.cluster_tag, aws.instances(), aws.groups());
+    let read = measure::read_cluster_state(&policy.cluster_tag, aws.instances(), aws.groups());
     match timeout_at(until, read).await {
         Ok(read) => Ok(read?),
         Err(_) => Err(Missing::Late),
@@ -422,97 +465,59 @@ struct Known {
     unknown: Vec<Unknown>,
 }
 
-/// The instance's image, subnet and, when their checks are on, its volumes
-/// and AWS's recommended images, read at once, each until `until`. One that
-/// cannot be read, or not in time, leaves the rest of the facts known.
-async fn node_facts(
-    policy: &Policy,
-    aws: &impl Ports,
-    instance: InstanceFacts,
-    until: Instant,
-) -> Known {
-    let images = aws.images();
-    let subnet = async {
-        match &instance.subnet_id {
-            Some(id) => images.subnet(id).await,
-            None => Ok(None),
+impl Known {
+    /// The one gatherer's reads ([`gather_node_facts`]), each that failed
+    /// or came late an unknown: the rest of the facts stay known.
+    fn of(policy: &Policy, reads: NodeReads) -> Self {
+        let mut unread = Unread::default();
+        let mut unknown = Vec::new();
+        let image = reads.image.unwrap_or_else(|err| {
+            unread.image = true;
+            unknown.push(Unknown::Image(err));
+            None
+        });
+        let subnet = reads.subnet.unwrap_or_else(|err| {
+            unread.subnet = true;
+            unknown.push(Unknown::Subnet(err));
+            None
+        });
+        let volumes = reads.volumes.unwrap_or_else(|err| {
+            unread.volumes = true;
+            unknown.push(Unknown::Volumes(err.into()));
+            Vec::new()
+        });
+        let instance = reads.instance;
+        if policy.volumes.require_encrypted && instance.volume_ids.is_empty() {
+            // EC2 lists no attached volume yet: encryption cannot be shown.
+            unknown.push(Unknown::Volumes(Missing::NoVolumes(
+                instance.instance_id.clone(),
+            )));
         }
-    };
-    let volumes = async {
-        match policy.volumes.require_encrypted {
-            true => aws.instances().volumes(&instance.volume_ids).await,
-            false => Ok(Vec::new()),
-        }
-    };
-    let recommended = async {
-        match policy.recommended_image_parameters() {
-            [] => Ok(Vec::new()),
-            parameters => images.recommended_images(parameters).await,
-        }
-    };
-    let (image, subnet, volumes, recommended) = futures::join!(
-        in_time(until, "DescribeImages", images.image(&instance.image_id)),
-        in_time(until, "DescribeSubnets", subnet),
-        in_time(until, "DescribeVolumes", volumes),
-        in_time(until, "GetParameters", recommended),
-    );
-    let mut unread = Unread::default();
-    let mut unknown = Vec::new();
-    let image = image.unwrap_or_else(|err| {
-        unread.image = true;
-        unknown.push(Unknown::Image(err));
-        None
-    });
-    let subnet = subnet.unwrap_or_else(|err| {
-        unread.subnet = true;
-        unknown.push(Unknown::Subnet(err));
-        None
-    });
-    let volumes = volumes.unwrap_or_else(|err| {
-        unread.volumes = true;
-        unknown.push(Unknown::Volumes(err.into()));
-        Vec::new()
-    });
-    if policy.volumes.require_encrypted && instance.volume_ids.is_empty() {
-        // EC2 lists no attached volume yet: encryption cannot be shown.
-        unknown.push(Unknown::Volumes(Missing::NoVolumes(
-            instance.instance_id.clone(),
-        )));
-    }
-    let recommended_images = recommended.unwrap_or_else(|err| {
-        unknown.push(Unknown::RecommendedImages(err));
-        Vec::new()
-    });
-    Known {
-        facts: NodeFacts {
+        let recommended_images = reads.recommended_images.unwrap_or_else(|err| {
+            unknown.push(Unknown::RecommendedImages(err));
+            Vec::new()
+        });
+        let facts = NodeFacts {
             instance,
             image,
             subnet,
             volumes,
             recommended_images,
-        },
-        unread,
-        unknown,
+        };
+        Self {
+            facts,
+            unread,
+            unknown,
+        }
     }
 }
 
-/// `read`'s answer, or, when it is not there by `until`, the error of
-/// `operation` saying so.
-async fn in_time<T>(
-    until: Instant,
-    operation: &'static str,
-    read: impl Future<Output = Result<T, AwsError>>,
-) -> Result<T, AwsError> {
-    timeout_at(until, read)
-        .await
-        .unwrap_or_else(|_| Err(AwsError::new(operation, None, LATE)))
-}
-
 /// The budget admission: the cluster's usage, measured as everywhere else,
-/// plus the candidate, against every budget. `None` without budgets.
-async fn admit(
+/// plus the candidate, against every budget ([`budget::admit`]). `None`
+/// without budgets.
+async fn budget_admission(
     policy: &Policy,
-    aws: &impl Ports,
+    aws: &impl ReadPorts,
     guarded: &GuardedGroups,
     cluster: Option<Result<Arc<ClusterState>, Missing>>,
     launch: Launch<'_>,
@@ -565,10 +570,11 @@ async fn admit(
 fn decide(
     policy: &Policy,
     group: GroupFacts,
-    known: Known,
+    reads: NodeReads,
     admission: Option<Result<Admission, Missing>>,
     now: SystemTime,
 ) -> Decided {
+    let known = Known::of(policy, reads);
     let mut violations = check_known(policy, &known.facts, known.unread, now);
     let mut unknown = known.unknown;
     let admission = match admission {

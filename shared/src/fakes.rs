@@ -18,6 +18,11 @@ use crate::facts::{
 };
 use crate::lifecycle::LifecycleAction;
 use crate::policy::ClusterTag;
+mod scenes;
+pub use scenes::{OTHER_CLUSTER_TAG, guard_hook, guarded_group, launch_hook, suspended_by_guard};
+mod read_only;
+pub use read_only::ReadOnlyAws;
+
 use crate::ports::{
     AlarmRead, AlertPublish, AwsError, AwsResult, ClusterGroupsRead, ClusterInstancesRead,
     Completion, GroupRead, InstanceRead, InstanceTag, InstanceTypesRead, LaunchTemplateRead,
@@ -775,14 +780,12 @@ impl crate::ports::TaggedInstancesRead for FakeAws {
     }
 }
 
-/// The in-memory account: every port in one.
-impl crate::ports::Ports for FakeAws {
+/// The in-memory account, as read ports.
+impl crate::ports::ReadPorts for FakeAws {
     type Instances = Self;
     type Images = Self;
     type Groups = Self;
-    type Remediation = Self;
     type Metrics = Self;
-    type Alerts = Self;
 
     fn instances(&self) -> &Self {
         self
@@ -793,10 +796,17 @@ impl crate::ports::Ports for FakeAws {
     fn groups(&self) -> &Self {
         self
     }
-    fn remediation(&self) -> &Self {
+    fn metrics(&self) -> &Self {
         self
     }
-    fn metrics(&self) -> &Self {
+}
+
+/// The in-memory account: every port in one.
+impl crate::ports::Ports for FakeAws {
+    type Remediation = Self;
+    type Alerts = Self;
+
+    fn remediation(&self) -> &Self {
         self
     }
     fn alerts(&self) -> &Self {
@@ -804,19 +814,13 @@ impl crate::ports::Ports for FakeAws {
     }
 }
 
-pub use guard_core::checks::fixtures::test_policy;
+pub use guard_core::fixtures::test_policy;
 
-/// The checks a summary's `violations` name, in order (a summary as the
-/// runtime receives it: JSON). Panics on a summary without them: a test helper.
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test helper: a summary without violations fails the test"
-)]
-pub fn checks_of(summary: &serde_json::Value) -> Vec<&str> {
-    summary["violations"]
-        .as_array()
-        .unwrap()
+/// The checks `findings` name, in order: what a test of a decision or an
+/// audit compares (`checks_of(&summary.violations)`).
+pub fn checks_of(findings: &[crate::decision::Finding]) -> Vec<&'static str> {
+    findings
         .iter()
-        .map(|v| v["check"].as_str().unwrap())
+        .map(|finding| finding.violation.check.as_str())
         .collect()
 }

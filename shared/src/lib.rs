@@ -1,7 +1,9 @@
 //! What the scaling-guard functions and the CLI share beyond the domain:
-//! the ports the handlers need, the services that call them (the launch
-//! assessment, the usage measurement, the audit's reads, the suspension's
-//! application, alert publication) and their AWS adapters.
+//! the ports the handlers need ([`ports::ReadPorts`] for callers that only
+//! look, [`ports::Ports`] for those that also change), the services that
+//! call them (the launch assessment, the one gatherer of node facts, the
+//! usage measurement, the audit's reads, the suspension's application,
+//! alert publication) and their AWS adapters.
 //!
 //! The domain itself (policy, checks, budget arithmetic, decision,
 //! suspension plans, audit findings, alerts) is [`guard_core`], which has no
@@ -17,6 +19,7 @@ pub mod deadline;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fakes;
 pub mod lifecycle;
+pub mod node_facts;
 pub mod off_switch;
 pub mod ports;
 pub mod release;
@@ -24,4 +27,7 @@ pub mod sqs;
 pub mod startup;
 pub mod suspension;
 
+/// The test world (one clock, one cluster, one compliant node): [`guard_core::fixtures`].
+#[cfg(any(test, feature = "test-util"))]
+pub use guard_core::fixtures;
 pub use guard_core::{check_name, checks, decision, facts, policy, time};

@@ -2,11 +2,14 @@
 //! adapters in [`crate::aws`] implement them on the SDK clients; the fakes
 //! behind the `test-util` feature implement them in memory.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
-use crate::alerts::Alert;
+// The alert value is the domain's, below the port: `crate::alerts` (the
+// publishing helper) depends on this module, never the other way round.
+use guard_core::alerts::Alert;
+
 use crate::decision::LifecycleResult;
-use std::collections::BTreeMap;
 
 use crate::facts::{
     GroupFacts, HookFacts, ImageFacts, InstanceFacts, InstanceTypeSpec, SubnetFacts,
@@ -283,37 +286,76 @@ pub trait TaggedInstancesRead: Send + Sync {
     ) -> impl Future<Output = AwsResult<Vec<InstanceFacts>>> + Send;
 }
 
-/// Every port, one accessor each: a function is generic over one type that
-/// hands out the ports it uses, not over one type per port. The port traits
-/// return `impl Future`, so they cannot be `dyn` objects, and in production
-/// each port is a different adapter: the bundle names each port's type once.
-/// [`crate::aws::Adapters`] in production; `FakeAws`, every port in one, in
-/// tests.
-pub trait Ports: Send + Sync {
+/// The read ports, one accessor each: what a caller that only looks needs
+/// (`assess`, the CLI's `audit` and `explain`). A function that takes
+/// `&impl ReadPorts` cannot tag, complete, suspend, remediate, publish or
+/// put a metric: the bundle names no write trait, so the compiler refuses
+/// the call, whatever type is behind it.
+///
+/// A function is generic over one type that hands out the ports it uses,
+/// not over one type per port. The port traits return `impl Future`, so
+/// they cannot be `dyn` objects, and in production each port is a different
+/// adapter: the bundle names each port's type once. [`crate::aws::Adapters`]
+/// in production; `FakeAws`, every port in one, in tests.
+///
+/// ```compile_fail,E0599
+/// use shared::ports::{ReadPorts, ScaleOutControl};
+///
+/// // A read-only caller cannot suspend a group: `Groups` is read-only here.
+/// async fn looks(aws: &impl ReadPorts) {
+///     let _ = aws.groups().suspend_launch("prod-a").await;
+/// }
+/// ```
+///
+/// The same call through the whole bundle compiles:
+///
+/// ```no_run
+/// use shared::ports::{Ports, ScaleOutControl};
+///
+/// async fn changes(aws: &impl Ports) {
+///     let _ = aws.groups().suspend_launch("prod-a").await;
+/// }
+/// ```
+pub trait ReadPorts: Send + Sync {
     /// EC2's instances: one by id, the cluster's, the tagged ones, their
-    /// types and volumes; the guard's tags on them.
+    /// types, launch templates and volumes.
     type Instances: InstanceRead
         + ClusterInstancesRead
         + InstanceTypesRead
         + LaunchTemplateRead
         + TaggedInstancesRead
-        + InstanceTag
         + VolumeRead;
     /// Images and subnets, and AWS's recommended images, for the node checks.
     type Images: NetworkImageRead + RecommendedImagesRead;
-    /// Auto Scaling: groups and their hooks, lifecycle completion,
-    /// suspension.
-    type Groups: GroupRead + ClusterGroupsRead + LifecycleComplete + ScaleOutControl;
-    /// Stop, terminate, isolate (instance-audit).
-    type Remediation: InstanceRemediate;
-    /// CloudWatch: metrics out, alarm states in.
-    type Metrics: MetricsPublish + AlarmRead;
-    type Alerts: AlertPublish;
+    /// Auto Scaling: groups and their hooks.
+    type Groups: GroupRead + ClusterGroupsRead;
+    /// CloudWatch: alarm states.
+    type Metrics: AlarmRead;
 
     fn instances(&self) -> &Self::Instances;
     fn images(&self) -> &Self::Images;
     fn groups(&self) -> &Self::Groups;
-    fn remediation(&self) -> &Self::Remediation;
     fn metrics(&self) -> &Self::Metrics;
+}
+
+/// Every port: the read ports, whose EC2, Auto Scaling and CloudWatch ports
+/// also write here (the guard's tags on instances; lifecycle completion and
+/// suspension; metrics out), and the ports that only write (remediation,
+/// alerts). The functions take it; read-only callers take [`ReadPorts`].
+pub trait Ports:
+    ReadPorts<
+        Instances: InstanceTag,
+        Groups: LifecycleComplete + ScaleOutControl,
+        Metrics: MetricsPublish,
+    >
+{
+    /// Stop, terminate, isolate (instance-audit).
+    type Remediation: InstanceRemediate;
+    type Alerts: AlertPublish;
+
+    fn remediation(&self) -> &Self::Remediation;
     fn alerts(&self) -> &Self::Alerts;
 }
+
+#[cfg(test)]
+mod tests;

@@ -106,8 +106,8 @@ pub fn diagnostic(error_type: &str, err: &impl std::fmt::Display) -> Diagnostic 
 mod tests {
     use super::*;
     use crate::alerts::{AlertKind, Severity};
-    use crate::checks::fixtures::now;
     use crate::fakes::FakeAws;
+    use crate::fixtures::now;
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

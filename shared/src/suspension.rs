@@ -3,7 +3,7 @@
 
 mod apply;
 
-pub use apply::{OnIncomplete, SuspensionReport, resume, suspend};
+pub use apply::{OnIncomplete, SuspensionReport, resume, suspend_groups};
 pub use guard_core::suspension::*;
 
 #[cfg(test)]

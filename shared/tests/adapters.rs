@@ -4,11 +4,6 @@
 //! mean "nothing there", and that throttling is retried a bounded number of
 //! times.
 
-// `clippy.toml`'s `allow-unwrap-in-tests` covers `#[test]` functions only; in
-// an integration-test crate their helpers (recorders, fixtures) are test code
-// too.
-#![allow(clippy::unwrap_used)]
-
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -21,6 +16,7 @@ mod support;
 
 use support::{meta, recorder, retry_config, taken};
 
+use guard_core::fixtures::{CLUSTER, CLUSTER_TAG, GROUP, HOOK, at, now, policy_of};
 use shared::alerts::{Alert, AlertKind, Severity};
 use shared::aws::{AutoScaling, Ec2, ImageSources, Sns};
 use shared::cache::CachedNetworkImages;
@@ -29,7 +25,7 @@ use shared::facts::{
     CpuOptions, GroupFacts, HttpTokens, ImageFacts, InstanceFacts, SubnetFacts, VolumeFacts,
 };
 use shared::lifecycle::{LAUNCHING, LifecycleAction};
-use shared::policy::{ClusterTag, Policy};
+use shared::policy::ClusterTag;
 use shared::ports::{
     AlertPublish, AwsError, ClusterGroupsRead, ClusterInstancesRead, Completion, GroupRead,
     InstanceRead, LifecycleComplete, NetworkImageRead, RecommendedImagesRead, ScaleOutControl,
@@ -68,8 +64,6 @@ use aws_sdk_ssm::operation::get_parameters::{
 use aws_sdk_ssm::types::Parameter;
 
 const TOKEN: &str = "c613620e-07e2-4ed2-a9e2-ef8258911ade";
-const HOOK: &str = "scaling-guard-prod";
-const GROUP: &str = "prod-general";
 const INSTANCE: &str = "i-0a1b2c3d4e5f60718";
 const IMAGE: &str = "ami-0123456789abcdef0";
 const SUBNET: &str = "subnet-0aaa1111bbbb2222c";
@@ -395,9 +389,11 @@ async fn a_missing_group_is_none() {
 // ---------------------------------------------------------------------------
 
 fn alert() -> Alert {
-    let policy =
-        Policy::from_vars([("GUARD_CLUSTER", "prod"), ("GUARD_ALERT_TOPIC_ARN", TOPIC)]).unwrap();
-    let now = UNIX_EPOCH + Duration::from_secs(1_790_000_000);
+    let policy = policy_of(
+        &[&[("GUARD_CLUSTER", CLUSTER), ("GUARD_ALERT_TOPIC_ARN", TOPIC)]],
+        &[],
+    );
+    let now = now();
     let mut alert = Alert::new(
         AlertKind::LaunchDenied,
         Severity::Critical,
@@ -418,14 +414,6 @@ fn published() -> PublishOutput {
         .build()
 }
 
-fn string_attribute(value: &str) -> MessageAttributeValue {
-    MessageAttributeValue::builder()
-        .data_type("String")
-        .string_value(value)
-        .build()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn publish_sends_subject_json_bodies_and_filter_attributes_to_the_topic() {
     let (seen, record) = recorder::<PublishInput>();
@@ -439,6 +427,13 @@ async fn publish_sends_subject_json_bodies_and_filter_attributes_to_the_topic() 
     assert_eq!(sent, Ok(()));
     // The whole request: nothing else is set (not an SMS, not a FIFO
     // publish, not a direct target).
+    let string_attribute = |value: &str| {
+        MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(value)
+            .build()
+            .unwrap()
+    };
     let expected = PublishInput::builder()
         .topic_arn(TOPIC)
         .subject(alert.subject())
@@ -455,13 +450,13 @@ async fn publish_sends_subject_json_bodies_and_filter_attributes_to_the_topic() 
     // `MessageStructure: json`: a JSON object with one body per protocol.
     let message: Value = serde_json::from_str(requests[0].message().unwrap()).unwrap();
     let default: Value = serde_json::from_str(message["default"].as_str().unwrap()).unwrap();
-    assert_eq!(default["version"], 1);
-    assert_eq!(default["kind"], "launch_denied");
-    assert_eq!(default["cluster"], "prod");
-    assert_eq!(default["severity"], "critical");
-    assert_eq!(default["decision"], "ABANDON");
-    assert_eq!(default["instance_id"], INSTANCE);
-    assert_eq!(default["group"], GROUP);
+    assert_eq!(*at(&default, "version"), 1);
+    assert_eq!(*at(&default, "kind"), "launch_denied");
+    assert_eq!(*at(&default, "cluster"), "prod");
+    assert_eq!(*at(&default, "severity"), "critical");
+    assert_eq!(*at(&default, "decision"), "ABANDON");
+    assert_eq!(*at(&default, "instance_id"), INSTANCE);
+    assert_eq!(*at(&default, "group"), GROUP);
     let email = message["email"].as_str().unwrap();
     assert!(
         email.starts_with("[scaling-guard] prod: launch of i-0a1b2c3d4e5f60718 denied"),
@@ -556,7 +551,7 @@ fn pending_instance(metadata: Option<HttpTokensState>) -> Instance {
                 .threads_per_core(2)
                 .build(),
         )
-        .launch_time(aws_smithy_types::DateTime::from_secs(1_790_000_000))
+        .launch_time(aws_smithy_types::DateTime::from(now()))
         .tags(ec2_tag("aws:autoscaling:groupName", GROUP))
         .tags(ec2_tag("scaling-guard:cluster", "prod"))
         .key_name("break-glass")
@@ -623,7 +618,7 @@ fn instance_facts(http_tokens: Option<HttpTokens>) -> InstanceFacts {
             core_count: 1,
             threads_per_core: 2,
         }),
-        launch_time: Some(UNIX_EPOCH + Duration::from_secs(1_790_000_000)),
+        launch_time: Some(now()),
         tags: BTreeMap::from([
             ("aws:autoscaling:groupName".to_owned(), GROUP.to_owned()),
             ("scaling-guard:cluster".to_owned(), "prod".to_owned()),
@@ -1336,7 +1331,7 @@ async fn delete_launch_hook_gives_up_after_three_contended_attempts() {
 
 /// One cluster instance, as EC2 describes it.
 fn cluster_instance(id: &str) -> Instance {
-    tagged_instance(id, "kubernetes.io/cluster/prod", "owned")
+    tagged_instance(id, CLUSTER_TAG, "owned")
 }
 
 /// A running instance with one tag, as EC2 describes it.
@@ -1385,7 +1380,7 @@ async fn the_cluster_instances_are_read_page_by_page_and_a_failing_page_fails_th
         mock!(aws_sdk_ec2::Client::describe_instances).then_output(move || page(&["i-0c"], None));
 
     let read = ec2(&[&first, &second])
-        .cluster_instances(&ClusterTag::any_value("kubernetes.io/cluster/prod"))
+        .cluster_instances(&ClusterTag::any_value(CLUSTER_TAG))
         .await
         .unwrap();
 
@@ -1404,7 +1399,7 @@ async fn the_cluster_instances_are_read_page_by_page_and_a_failing_page_fails_th
         )
     });
     let err = ec2(&[&first, &failing])
-        .cluster_instances(&ClusterTag::any_value("kubernetes.io/cluster/prod"))
+        .cluster_instances(&ClusterTag::any_value(CLUSTER_TAG))
         .await
         .unwrap_err();
     assert_eq!(err.operation, "DescribeInstances");
@@ -1421,7 +1416,7 @@ async fn the_cluster_groups_are_read_page_by_page() {
             .desired_capacity(1)
             .tags(
                 TagDescription::builder()
-                    .key("kubernetes.io/cluster/prod")
+                    .key(CLUSTER_TAG)
                     .value("owned")
                     .build(),
             )
@@ -1442,7 +1437,7 @@ async fn the_cluster_groups_are_read_page_by_page() {
         });
 
     let groups = auto_scaling(&[&first, &second])
-        .cluster_groups(&ClusterTag::any_value("kubernetes.io/cluster/prod"))
+        .cluster_groups(&ClusterTag::any_value(CLUSTER_TAG))
         .await
         .unwrap();
 

@@ -3,10 +3,6 @@
 //! `lifecycle::parse_payload` (SQS batches, SNS envelopes) never panic, refuse
 //! with a message that says what was wrong, and accept only what they promise.
 
-// `clippy.toml`'s `allow-*-in-tests` cover `#[test]` functions only; in an
-// integration-test crate the strategies and properties are test code too.
-#![allow(clippy::panic, clippy::indexing_slicing)]
-
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
@@ -19,7 +15,7 @@ use shared::lifecycle::{
 
 mod fuzz_support;
 
-use fuzz_support::{Input, check, clear_message, inputs, samples};
+use fuzz_support::{Failure, Input, check, clear_message, inputs, samples};
 
 const SAMPLES: &[&str] = &[
     "launch-lifecycle-action.json",
@@ -65,10 +61,10 @@ fn consistent(parsed: &Result<Notification, EventError>) -> Result<(), TestCaseE
 }
 
 #[test]
-fn the_lifecycle_parser_never_panics_and_explains_every_refusal() {
+fn the_lifecycle_parser_never_panics_and_explains_every_refusal() -> Result<(), Failure> {
     check(
         "launch-guard lifecycle::parse/parse_text",
-        inputs(samples(&events(), SAMPLES)),
+        inputs(samples(&events(), SAMPLES)?),
         |input| match input {
             Input::Value(value) => {
                 let text = value.to_string();
@@ -89,14 +85,14 @@ fn the_lifecycle_parser_never_panics_and_explains_every_refusal() {
             }
             Input::Text(text) => consistent(&parse_text(&text)),
         },
-    );
+    )
 }
 
 #[test]
-fn the_payload_parser_never_panics_and_refuses_what_is_not_an_sqs_batch() {
+fn the_payload_parser_never_panics_and_refuses_what_is_not_an_sqs_batch() -> Result<(), Failure> {
     check(
         "launch-guard lifecycle::parse_payload",
-        inputs(samples(&events(), SAMPLES)),
+        inputs(samples(&events(), SAMPLES)?),
         |input| {
             let Some(payload) = input.into_value() else {
                 return Ok(());
@@ -141,5 +137,5 @@ fn the_payload_parser_never_panics_and_refuses_what_is_not_an_sqs_batch() {
             }
             Ok(())
         },
-    );
+    )
 }

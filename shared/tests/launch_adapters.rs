@@ -5,10 +5,6 @@
 //! with one `DescribeLaunchTemplateVersions`. Real SDK clients, answered by
 //! `aws-smithy-mocks`.
 
-// `clippy.toml`'s `allow-unwrap-in-tests` covers `#[test]` functions only; in
-// an integration-test crate their helpers are test code too.
-#![allow(clippy::unwrap_used)]
-
 use std::collections::BTreeMap;
 
 use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;

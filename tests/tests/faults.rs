@@ -17,14 +17,6 @@
 //!
 //! Build the binaries first: `cargo build --workspace --bins`.
 
-// Test code: a failed step is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 

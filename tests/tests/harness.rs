@@ -1,14 +1,6 @@
 //! Tests of the end-to-end harness itself: the Runtime API, the emulator's
 //! lifetime, the seeded cluster and the event builders.
 
-// Test code: a failed step is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::net::TcpStream;
 use std::time::Duration;
 

@@ -9,14 +9,6 @@
 //!
 //! Build the binaries first: `cargo build -p launch-guard -p budget-guard`.
 
-// Test code: a failed step is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use aws_sdk_sqs::types::QueueAttributeName;
 use scaling_guard_e2e::{CLUSTER, HOOK, events};
 use serde_json::{Value, json};

@@ -5,14 +5,6 @@
 //!
 //! Build the binary first: `cargo build -p launch-guard`.
 
-// Test code: a failed step is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::collections::BTreeMap;
 
 use scaling_guard_e2e::{ACCOUNT, Function, InvokeError, PendingAction, REGION, events};

@@ -9,14 +9,6 @@
 //!
 //! Build the binaries first: `cargo build --workspace --bins`.
 
-// Test code: a failed step is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use scaling_guard_e2e::{CLUSTER, Function, HOOK, OTHER_CLUSTER, PendingAction, events};

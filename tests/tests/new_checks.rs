@@ -10,14 +10,6 @@
 //! Build the binaries first:
 //! `cargo build -p launch-guard -p instance-audit -p scaling-guard`.
 
-// Test code: a failed step is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};

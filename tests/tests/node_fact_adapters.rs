@@ -4,14 +4,6 @@
 //! They count the AWS calls each read makes through the emulator's request
 //! journal.
 
-// Test code: a failed step is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use aws_sdk_ec2::types::{
     ArchitectureValues, BlockDeviceMapping, EbsBlockDevice, InstanceMetadataOptionsRequest,
     InstanceType,

@@ -7,14 +7,6 @@
 //!
 //! Build the binaries first: `cargo build -p budget-guard -p stack-guard`.
 
-// Test code: a failed step is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::collections::BTreeMap;
 
 use scaling_guard_e2e::{Function, HOOK, events};

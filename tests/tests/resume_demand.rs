@@ -12,14 +12,6 @@
 //!
 //! Build the binary first: `cargo build -p budget-guard`.
 
-// Test code: a failed step is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use aws_sdk_ec2::types::Filter;
 use scaling_guard_e2e::{CLUSTER, events};
 use serde_json::Value;

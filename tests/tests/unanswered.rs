@@ -10,14 +10,6 @@
 //!
 //! Build the binary first: `cargo build -p budget-guard`.
 
-// Test code: a failed step is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::time::Duration;
 
 use aws_sdk_autoscaling::types::Tag;

@@ -1,21 +1,15 @@
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use pretty_assertions::assert_eq;
 use shared::facts::{GroupFacts, HookFacts};
 use shared::fakes::FakeAws;
+use shared::fixtures::{CLUSTER_TAG, HOOK, now};
 use shared::lifecycle::LAUNCHING;
 use shared::release::{Scope, release, survey};
 use shared::suspension::{SUSPENDED_TAG, SuspensionRecord};
 
 use super::*;
 use crate::settings::Source;
-
-const TAG: &str = "kubernetes.io/cluster/prod";
-const HOOK: &str = "scaling-guard-prod";
-
-fn now() -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_122_800)
-}
 
 /// prod-a: hooked, suspended and clamped from 20 to 4 by the guard an hour
 /// ago; lost-b: the cluster tag removed, still hooked.
@@ -34,7 +28,7 @@ fn account() -> FakeAws {
         max_size: 4,
         desired_capacity: 4,
         suspended_processes: vec!["Launch".into()],
-        tags: [(TAG.to_owned(), "owned".to_owned())].into(),
+        tags: [(CLUSTER_TAG.to_owned(), "owned".to_owned())].into(),
         ..GroupFacts::default()
     };
     prod_a.tags.insert(

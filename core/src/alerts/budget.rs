@@ -78,7 +78,7 @@ pub fn scale_out_suspended(policy: &Policy, now: SystemTime, suspended: Suspende
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures::{now, strict_policy, usage};
+    use crate::fixtures::{now, strict_policy, usage};
 
     #[test]
     fn usage_figures_name_each_budget_set_and_only_those() {

@@ -109,7 +109,7 @@ pub fn audit_handover(policy: &Policy, now: SystemTime, by: &str, done: &HandOve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures::{now, strict_policy};
+    use crate::fixtures::{at, now, strict_policy};
 
     fn handover() -> HandOver {
         HandOver {
@@ -144,8 +144,8 @@ mod tests {
         assert!(email.contains("budget-guard's schedule undid"), "{email}");
         assert!(email.contains("MaxSize of prod-b was changed"), "{email}");
         let body: serde_json::Value = serde_json::from_str(&alert.json()).unwrap();
-        assert_eq!(body["kind"], "audit_handover");
-        assert_eq!(body["mode"], "audit");
+        assert_eq!(*at(&body, "kind"), "audit_handover");
+        assert_eq!(*at(&body, "mode"), "audit");
     }
 
     #[test]

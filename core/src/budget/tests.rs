@@ -3,6 +3,7 @@ use rstest::rstest;
 
 use super::*;
 use crate::facts::CpuOptions;
+use crate::fixtures::CLUSTER_TAG;
 
 fn specs() -> BTreeMap<String, InstanceTypeSpec> {
     BTreeMap::from([
@@ -91,9 +92,7 @@ fn cpu_options_override_the_types_default_vcpus() {
 #[test]
 fn instances_outside_any_group_count_like_the_rest() {
     let mut unmanaged = node("i-9", "m6i.large", "running");
-    unmanaged
-        .tags
-        .insert("kubernetes.io/cluster/prod".into(), "owned".into());
+    unmanaged.tags.insert(CLUSTER_TAG.into(), "owned".into());
     let usage = cluster_usage([&unmanaged], &specs(), &BTreeSet::new()).unwrap();
     assert_eq!(usage.instances, 1);
 }

@@ -266,7 +266,7 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
-    use crate::checks::fixtures::{compliant_node, now, strict_policy};
+    use crate::fixtures::{CLUSTER_TAG, compliant_node, now, strict_policy};
 
     fn hook(name: &str, transition: &str) -> HookFacts {
         HookFacts {
@@ -284,9 +284,7 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        instance
-            .tags
-            .insert("kubernetes.io/cluster/prod".into(), "owned".into());
+        instance.tags.insert(CLUSTER_TAG.into(), "owned".into());
         instance
     }
 

@@ -1,9 +1,10 @@
+use crate::fixtures::at;
 use pretty_assertions::assert_eq;
 use rstest::rstest;
 
-use super::fixtures::{compliant_node, days_ago, now, strict_policy};
 use super::*;
 use crate::facts::{HttpTokens, NodeFacts};
+use crate::fixtures::{IMAGE, compliant_node, days_ago, now, strict_policy};
 
 fn names(violations: &[Violation]) -> Vec<&'static str> {
     violations.iter().map(|v| v.check.as_str()).collect()
@@ -43,27 +44,27 @@ type Breaker = fn(&mut NodeFacts);
 #[rstest]
 #[case::unapproved_image_name(
     |n: &mut NodeFacts| n.image.as_mut().unwrap().name = Some("ubuntu-22.04-custom".into()),
-    "image.allowed", "ami-0ccc0001",
+    "image.allowed", IMAGE,
     "image `ami-0ccc0001` (`ubuntu-22.04-custom`, owner `amazon`) is not an approved image"
 )]
 #[case::unapproved_image_owner(
     |n: &mut NodeFacts| { let i = n.image.as_mut().unwrap(); i.owner_alias = None; i.owner_id = Some("999999999999".into()); },
-    "image.allowed", "ami-0ccc0001",
+    "image.allowed", IMAGE,
     "image `ami-0ccc0001` (`amazon-eks-node-al2023-x86_64-standard-1.31-v20260901`, owner `999999999999`) is not an approved image"
 )]
 #[case::old_image(
     |n: &mut NodeFacts| n.image.as_mut().unwrap().creation_date = Some(days_ago(120)),
-    "image.age", "ami-0ccc0001",
+    "image.age", IMAGE,
     "image `ami-0ccc0001` is 120 days old, older than the 90 days allowed"
 )]
 #[case::image_without_creation_date(
     |n: &mut NodeFacts| n.image.as_mut().unwrap().creation_date = None,
-    "image.age", "ami-0ccc0001",
+    "image.age", IMAGE,
     "image `ami-0ccc0001` has no creation date, so its age is unknown"
 )]
 #[case::deprecated_image(
     |n: &mut NodeFacts| n.image.as_mut().unwrap().deprecation_time = Some(days_ago(1)),
-    "image.deprecated", "ami-0ccc0001",
+    "image.deprecated", IMAGE,
     "image `ami-0ccc0001` is deprecated since 2026-09-20T14:13:20Z"
 )]
 #[case::subnet_not_allowed(
@@ -169,7 +170,7 @@ fn an_image_that_cannot_be_described_fails_every_image_check_that_is_on() {
 }
 
 #[rstest]
-#[case::listed_id(&[("GUARD_ALLOWED_AMI_IDS", "ami-0ccc0001")], "ubuntu", Some("111111111111"), None, true)]
+#[case::listed_id(&[("GUARD_ALLOWED_AMI_IDS", IMAGE)], "ubuntu", Some("111111111111"), None, true)]
 #[case::id_list_only_rejects_others(&[("GUARD_ALLOWED_AMI_OWNERS", ""), ("GUARD_ALLOWED_AMI_NAME_PATTERNS", ""), ("GUARD_ALLOWED_AMI_IDS", "ami-0fff0001")], "amazon-eks-node-al2023-x", None, Some("amazon"), false)]
 #[case::self_owned(&[("GUARD_ALLOWED_AMI_OWNERS", "self"), ("GUARD_ALLOWED_AMI_NAME_PATTERNS", "")], "golden-node", Some("123456789012"), None, true)]
 #[case::self_means_this_account(&[("GUARD_ALLOWED_AMI_OWNERS", "self"), ("GUARD_ALLOWED_AMI_NAME_PATTERNS", "")], "golden-node", Some("210987654321"), None, false)]
@@ -253,13 +254,13 @@ mod second_round {
     use pretty_assertions::assert_eq;
     use rstest::rstest;
 
-    use super::super::fixtures::{
-        compliant_node, days_ago, every_check_policy, now, recommended_image, strict_policy,
-    };
     use super::super::*;
-    use super::{Breaker, names};
+    use super::{Breaker, IMAGE, at, names};
     use crate::decision::{LifecycleResult, Verdict};
     use crate::facts::{ImageFacts, NodeFacts, VolumeFacts};
+    use crate::fixtures::{
+        compliant_node, days_ago, every_check_policy, now, recommended_image, strict_policy,
+    };
 
     #[test]
     fn a_compliant_node_passes_every_check_and_strict_policy_leaves_them_off() {
@@ -279,19 +280,19 @@ mod second_round {
     #[rstest]
     #[case::behind_the_recommended_image_by_more_than_the_grace(
         |n: &mut NodeFacts| n.image.as_mut().unwrap().creation_date = Some(days_ago(50)),
-        "ami-0ccc0001",
+        IMAGE,
         "at most 30 days behind the recommended `ami-0ccc0009` (`amazon-eks-node-al2023-x86_64-standard-1.31-v20260911`, created 2026-09-11T14:13:20Z)",
         "40 days behind (created 2026-08-02T14:13:20Z, 50 days ago)"
     )]
     #[case::built_for_another_kubernetes_version(
         |n: &mut NodeFacts| n.image.as_mut().unwrap().name = Some("amazon-eks-node-al2023-x86_64-standard-1.30-v20260901".into()),
-        "ami-0ccc0001",
+        IMAGE,
         "an image for Kubernetes 1.31",
         "an image for Kubernetes 1.30 (`amazon-eks-node-al2023-x86_64-standard-1.30-v20260901`)"
     )]
     #[case::another_version_even_without_a_recommended_image_of_its_family(
         |n: &mut NodeFacts| { n.recommended_images.clear(); n.image.as_mut().unwrap().name = Some("amazon-eks-node-al2023-arm64-nvidia-1.29-v20260901".into()); },
-        "ami-0ccc0001",
+        IMAGE,
         "an image for Kubernetes 1.31",
         "an image for Kubernetes 1.29 (`amazon-eks-node-al2023-arm64-nvidia-1.29-v20260901`)"
     )]
@@ -432,7 +433,7 @@ mod second_round {
             vec!["imds.hop_limit", "volumes.encrypted"]
         );
         let json = serde_json::to_value(&exempted).unwrap();
-        assert_eq!(json["exempted"][0]["check"], "imds.hop_limit");
+        assert_eq!(*at(&json, "exempted/0/check"), "imds.hop_limit");
         assert!(
             serde_json::to_value(&other_group)
                 .unwrap()

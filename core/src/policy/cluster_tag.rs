@@ -18,9 +18,13 @@ pub struct ClusterTag {
 }
 
 impl ClusterTag {
-    /// The key that names `cluster` by itself.
+    /// The key that names `cluster` by itself: `GUARD_CLUSTER_TAG_KEY`'s
+    /// default in the settings table.
     pub fn default_key(cluster: &str) -> String {
-        format!("kubernetes.io/cluster/{cluster}")
+        super::settings::CLUSTER_TAG_KEY
+            .default
+            .text(cluster)
+            .unwrap_or_default()
     }
 
     /// Any value of `key` means member (the default key).

@@ -2,12 +2,15 @@
 //!
 //! Read once at cold start from `GUARD_*` environment variables, validated as a
 //! whole (every problem in one error), then passed by reference everywhere.
+//! Each variable is one row of [`settings::SETTINGS`] (name, kind, default,
+//! help); `parse.rs` reads the rows section by section.
 
 mod cluster_tag;
 mod exceptions;
 mod ids;
 mod parse;
 mod patterns;
+pub mod settings;
 
 use std::collections::BTreeSet;
 
@@ -17,7 +20,7 @@ use std::fmt;
 pub use cluster_tag::ClusterTag;
 pub use exceptions::{Exception, Exceptions, NOT_EXEMPTIBLE};
 pub use ids::{is_account_id, is_arn, is_resource_id};
-pub use parse::{DEFAULT_OUTDATED_IMAGE_GRACE_DAYS, PolicyError};
+pub use parse::PolicyError;
 pub use patterns::Patterns;
 
 use crate::check_name::CheckName;
@@ -48,19 +51,36 @@ pub enum AuditAction {
     Isolate,
 }
 
+/// The words of a setting whose value is one of a few (`Kind::Choice` in
+/// the settings table).
+pub(crate) trait Choice: Copy {
+    const CHOICES: &'static [&'static str];
+    /// What the reader falls back to when even the table's default is not
+    /// a choice, a table bug it reports as a problem.
+    const FIRST: Self;
+    fn parse(text: &str) -> Option<Self>;
+}
+
 macro_rules! text_enum {
-    ($ty:ty { $($text:literal => $variant:expr),+ $(,)? }) => {
+    ($ty:ty { $first_text:literal => $first:expr $(, $text:literal => $variant:expr)* $(,)? }) => {
         impl $ty {
-            pub const CHOICES: &'static [&'static str] = &[$($text),+];
+            pub const CHOICES: &'static [&'static str] = &[$first_text $(, $text)*];
 
             pub fn as_str(self) -> &'static str {
-                $(if self == $variant { return $text; })+
+                if self == $first { return $first_text; }
+                $(if self == $variant { return $text; })*
                 ""
             }
+        }
+
+        impl Choice for $ty {
+            const CHOICES: &'static [&'static str] = <$ty>::CHOICES;
+            const FIRST: Self = $first;
 
             fn parse(text: &str) -> Option<Self> {
                 match text {
-                    $($text => Some($variant),)+
+                    $first_text => Some($first),
+                    $($text => Some($variant),)*
                     _ => None,
                 }
             }

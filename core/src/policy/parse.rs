@@ -1,72 +1,24 @@
-//! Parsing and whole-policy validation of the `GUARD_*` variables.
+//! Parsing and whole-policy validation of the `GUARD_*` variables: one
+//! function per section of the policy, each reading its settings through
+//! their rows of the settings table ([`super::settings`]) and adding the
+//! checks that span settings. Every problem is collected; the policy fails
+//! once, with all of them, in the order the sections read them.
+
+mod reader;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use super::ids::{is_account_id, is_arn, is_resource_id};
+use super::ids::{is_arn, is_resource_id};
+use super::settings as s;
 use super::{
     AlarmTrust, AuditAction, BudgetPolicy, ClusterTag, Exceptions, FailMode, HookNotification,
     ImageRules, InstanceTypeRules, KeyPairRules, MAX_RECOMMENDED_PARAMETERS, Mode, NetworkRules,
-    OutdatedImageRules, Patterns, Policy, VolumeRules, recommended_parameters,
+    OutdatedImageRules, Policy, VolumeRules, recommended_parameters,
 };
 use crate::check_name::CheckName;
-use crate::suspension::{MIN_KEY_CHARS, RecordKey};
-
-/// Every setting the policy reads; anything else starting with `GUARD_` is a typo.
-const SETTINGS: &[&str] = &[
-    "GUARD_CLUSTER",
-    "GUARD_CLUSTER_TAG_KEY",
-    "GUARD_CLUSTER_TAG_VALUE",
-    "GUARD_MODE",
-    "GUARD_AUDIT_ONLY_CHECKS",
-    "GUARD_ALLOWED_AMI_IDS",
-    "GUARD_ALLOWED_AMI_OWNERS",
-    "GUARD_ALLOWED_AMI_NAME_PATTERNS",
-    "GUARD_MAX_AMI_AGE_DAYS",
-    "GUARD_DENY_DEPRECATED_AMIS",
-    "GUARD_KUBERNETES_VERSION",
-    "GUARD_RECOMMENDED_IMAGE_PARAMETERS",
-    "GUARD_OUTDATED_IMAGE_GRACE_DAYS",
-    "GUARD_ALLOWED_SUBNET_IDS",
-    "GUARD_REQUIRE_PRIVATE_SUBNET",
-    "GUARD_ALLOWED_SECURITY_GROUP_IDS",
-    "GUARD_ALLOWED_INSTANCE_TYPES",
-    "GUARD_DENIED_INSTANCE_TYPES",
-    "GUARD_REQUIRE_IMDSV2",
-    "GUARD_MAX_IMDS_HOP_LIMIT",
-    "GUARD_ALLOWED_INSTANCE_PROFILES",
-    "GUARD_REQUIRE_ENCRYPTED_VOLUMES",
-    "GUARD_ALLOWED_VOLUME_KMS_KEYS",
-    "GUARD_DENY_KEY_PAIRS",
-    "GUARD_ALLOWED_KEY_PAIRS",
-    "GUARD_CHECK_EXCEPTIONS",
-    "GUARD_MAX_VCPUS",
-    "GUARD_MAX_MEMORY_MIB",
-    "GUARD_MAX_INSTANCES",
-    "GUARD_SUSPEND_AT_PERCENT",
-    "GUARD_RESUME_BELOW_PERCENT",
-    "GUARD_CLAMP_MAX_SIZE",
-    "GUARD_FAIL_MODE",
-    "GUARD_HOOK_NAME",
-    "GUARD_ENROLL_GROUPS",
-    "GUARD_AUDIT_ACTION",
-    "GUARD_MAX_REMEDIATIONS_PER_HOUR",
-    "GUARD_QUARANTINE_SECURITY_GROUP_ID",
-    "GUARD_ALLOWED_LAUNCHER_TAGS",
-    "GUARD_ALERT_TOPIC_ARN",
-    "GUARD_BUDGET_ALARM_NAMES",
-    "GUARD_SURGE_ALARM_PREFIX",
-    "GUARD_HOOK_NOTIFICATION_TARGET_ARN",
-    "GUARD_HOOK_NOTIFICATION_ROLE_ARN",
-    "GUARD_RECORD_KEY",
-];
-
-/// `GUARD_OUTDATED_IMAGE_GRACE_DAYS` when unset: AWS releases EKS images
-/// every week or two, so a node may lag about two releases.
-pub const DEFAULT_OUTDATED_IMAGE_GRACE_DAYS: u32 = 30;
-
-/// `GUARD_MAX_REMEDIATIONS_PER_HOUR` when unset: one sweep's worth.
-pub const DEFAULT_MAX_REMEDIATIONS_PER_HOUR: u32 = 20;
+use crate::suspension::RecordKey;
+use reader::Reader;
 
 /// The policy is invalid; every problem found is listed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -83,137 +35,6 @@ impl fmt::Display for PolicyError {
             "invalid policy ({count} {noun}): {}",
             self.problems.join("; ")
         )
-    }
-}
-
-/// Reads settings and collects problems instead of stopping at the first.
-struct Reader {
-    vars: BTreeMap<String, String>,
-    problems: Vec<String>,
-}
-
-impl Reader {
-    /// The trimmed value; empty counts as unset (CloudFormation passes empty
-    /// strings for parameters left blank).
-    fn get(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(name)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-    }
-
-    fn problem(&mut self, text: String) {
-        self.problems.push(text);
-    }
-
-    fn required(&mut self, name: &str) -> String {
-        match self.get(name) {
-            Some(value) => value.to_owned(),
-            None => {
-                self.problem(format!("`{name}` is required"));
-                String::new()
-            }
-        }
-    }
-
-    fn list(&self, name: &str) -> Vec<String> {
-        self.get(name)
-            .map(|value| {
-                value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|item| !item.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// A list whose every item must satisfy `valid`; `what` describes a valid item.
-    fn checked_list(
-        &mut self,
-        name: &str,
-        what: &str,
-        valid: impl Fn(&str) -> bool,
-    ) -> BTreeSet<String> {
-        let items = self.list(name);
-        for item in items.iter().filter(|item| !valid(item)) {
-            self.problems
-                .push(format!("`{name}` has `{item}`, which is not {what}"));
-        }
-        items.into_iter().collect()
-    }
-
-    fn patterns(&mut self, name: &str) -> Patterns {
-        match Patterns::new(self.list(name)) {
-            Ok(patterns) => patterns,
-            Err(problems) => {
-                for problem in problems {
-                    self.problem(format!("`{name}`: {problem}"));
-                }
-                Patterns::default()
-            }
-        }
-    }
-
-    fn flag(&mut self, name: &str, default: bool) -> bool {
-        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
-            None => default,
-            Some("true") => true,
-            Some("false") => false,
-            Some(other) => {
-                let other = other.to_owned();
-                self.problem(format!("`{name}` must be `true` or `false`, not `{other}`"));
-                default
-            }
-        }
-    }
-
-    fn choice<T: Copy>(
-        &mut self,
-        name: &str,
-        default: T,
-        choices: &[&str],
-        parse: impl Fn(&str) -> Option<T>,
-    ) -> T {
-        let Some(text) = self.get(name).map(str::to_owned) else {
-            return default;
-        };
-        parse(&text).unwrap_or_else(|| {
-            let one_of = choices
-                .iter()
-                .map(|c| format!("`{c}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            self.problem(format!("`{name}` must be one of {one_of}, not `{text}`"));
-            default
-        })
-    }
-
-    /// A positive integer no larger than `max`, or unset.
-    fn positive(&mut self, name: &str, max: u64) -> Option<u64> {
-        let text = self.get(name)?.to_owned();
-        match text.parse::<u64>() {
-            Ok(value) if (1..=max).contains(&value) => Some(value),
-            _ => {
-                self.problem(format!(
-                    "`{name}` must be a whole number from 1 to {max}, not `{text}`"
-                ));
-                None
-            }
-        }
-    }
-
-    fn unknown_settings(&mut self) {
-        let unknown: Vec<String> = self
-            .vars
-            .keys()
-            .filter(|key| key.starts_with("GUARD_") && !SETTINGS.contains(&key.as_str()))
-            .cloned()
-            .collect();
-        for key in unknown {
-            self.problem(format!("unknown setting `{key}`"));
-        }
     }
 }
 
@@ -245,6 +66,12 @@ fn is_tag_value(value: &str) -> bool {
     value.chars().count() <= 256
 }
 
+fn is_kubernetes_version(version: &str) -> bool {
+    version.split_once('.').is_some_and(|(major, minor)| {
+        major == "1" && (1..=3).contains(&minor.len()) && minor.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
 /// Whether every type the allow list names is also denied, so nothing is left.
 /// An allow pattern counts as covered when a deny pattern matches its text:
 /// `m6*` covers `m6i.*`, `*` covers everything.
@@ -259,308 +86,119 @@ fn nothing_left_allowed(rules: &InstanceTypeRules) -> bool {
 }
 
 pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyError> {
-    let mut r = Reader {
-        vars,
-        problems: Vec::new(),
-    };
+    let mut r = Reader::new(vars);
     r.unknown_settings();
-
-    let cluster = r.required("GUARD_CLUSTER");
-    if !cluster.is_empty() && !is_cluster_name(&cluster) {
-        r.problem(format!(
-            "`GUARD_CLUSTER` must be 1-100 letters, digits, `-` or `_`, not `{cluster}`"
-        ));
-    }
-    let cluster_tag = cluster_tag(&mut r, &cluster);
-
-    // SPEC §3: unset is audit. A guard that nobody configured decides and
-    // alerts, and blocks nothing (issue 21, scenario 10).
-    let mode = r.choice("GUARD_MODE", Mode::Audit, Mode::CHOICES, Mode::parse);
-    let audit_only_checks = r
-        .list("GUARD_AUDIT_ONLY_CHECKS")
-        .into_iter()
-        .filter_map(|name| match name.parse::<CheckName>() {
-            Ok(check) => Some(check),
-            Err(err) => {
-                r.problem(format!("`GUARD_AUDIT_ONLY_CHECKS`: {err}"));
-                None
-            }
-        })
-        .collect();
-
-    let image = ImageRules {
-        allowed_ids: r.checked_list("GUARD_ALLOWED_AMI_IDS", "an image id (`ami-…`)", |id| {
-            is_resource_id(id, "ami")
-        }),
-        allowed_owners: r.checked_list(
-            "GUARD_ALLOWED_AMI_OWNERS",
-            "an account id, `amazon`, `aws-marketplace` or `self`",
-            |owner| is_account_id(owner) || ["amazon", "aws-marketplace", "self"].contains(&owner),
-        ),
-        allowed_name_patterns: r.patterns("GUARD_ALLOWED_AMI_NAME_PATTERNS"),
-        max_age_days: r
-            .positive("GUARD_MAX_AMI_AGE_DAYS", 36_500)
-            .and_then(|days| u32::try_from(days).ok()),
-        deny_deprecated: r.flag("GUARD_DENY_DEPRECATED_AMIS", true),
-        outdated: outdated_image_rules(&mut r),
-    };
-
-    let network = NetworkRules {
-        allowed_subnet_ids: r.checked_list(
-            "GUARD_ALLOWED_SUBNET_IDS",
-            "a subnet id (`subnet-…`)",
-            |id| is_resource_id(id, "subnet"),
-        ),
-        require_private_subnet: r.flag("GUARD_REQUIRE_PRIVATE_SUBNET", true),
-        allowed_security_group_ids: r.checked_list(
-            "GUARD_ALLOWED_SECURITY_GROUP_IDS",
-            "a security group id (`sg-…`)",
-            |id| is_resource_id(id, "sg"),
-        ),
-    };
-
-    let instance_types = InstanceTypeRules {
-        allowed: r.patterns("GUARD_ALLOWED_INSTANCE_TYPES"),
-        denied: r.patterns("GUARD_DENIED_INSTANCE_TYPES"),
-    };
-    if nothing_left_allowed(&instance_types) {
-        r.problem(format!(
-            "`GUARD_DENIED_INSTANCE_TYPES` (`{}`) denies every type that `GUARD_ALLOWED_INSTANCE_TYPES` (`{}`) allows",
-            instance_types.denied.texts().join(","),
-            instance_types.allowed.texts().join(",")
-        ));
-    }
-
-    let require_imdsv2 = r.flag("GUARD_REQUIRE_IMDSV2", true);
-    let max_imds_hop_limit = r
-        .positive("GUARD_MAX_IMDS_HOP_LIMIT", 64)
-        .and_then(|hops| u32::try_from(hops).ok());
-    let allowed_instance_profiles = r.checked_list(
-        "GUARD_ALLOWED_INSTANCE_PROFILES",
-        "an instance profile arn (`arn:aws:iam::<account>:instance-profile/<name>`)",
-        |arn| is_arn(arn, "iam", false, "instance-profile/"),
-    );
-    let allowed_kms_keys = r.checked_list(
-        "GUARD_ALLOWED_VOLUME_KMS_KEYS",
-        "a KMS key arn (`arn:aws:kms:<region>:<account>:key/<id>`)",
-        |arn| is_arn(arn, "kms", true, "key/"),
-    );
-    let volumes = VolumeRules {
-        // Allowed keys imply encryption.
-        require_encrypted: r.flag("GUARD_REQUIRE_ENCRYPTED_VOLUMES", false)
-            || !allowed_kms_keys.is_empty(),
-        allowed_kms_keys,
-    };
-    let key_pairs = KeyPairRules {
-        deny: r.flag("GUARD_DENY_KEY_PAIRS", false),
-        allowed: r.checked_list(
-            "GUARD_ALLOWED_KEY_PAIRS",
-            "a key pair name (1-255 printable ASCII characters)",
-            |name| name.len() <= 255 && name.bytes().all(|b| b.is_ascii_graphic() || b == b' '),
-        ),
-    };
-    let exceptions = match Exceptions::parse(&r.list("GUARD_CHECK_EXCEPTIONS")) {
-        Ok(exceptions) => exceptions,
-        Err(problems) => {
-            for problem in problems {
-                r.problem(format!("`GUARD_CHECK_EXCEPTIONS`: {problem}"));
-            }
-            Exceptions::default()
-        }
-    };
-
-    let budget = BudgetPolicy {
-        max_vcpus: r.positive("GUARD_MAX_VCPUS", u64::from(u32::MAX)),
-        max_memory_mib: r.positive("GUARD_MAX_MEMORY_MIB", u64::from(u32::MAX) * 1024),
-        max_instances: r.positive("GUARD_MAX_INSTANCES", u64::from(u32::MAX)),
-        suspend_at_percent: percent(&mut r, "GUARD_SUSPEND_AT_PERCENT", 100),
-        resume_below_percent: percent(&mut r, "GUARD_RESUME_BELOW_PERCENT", 90),
-        clamp_max_size: r.flag("GUARD_CLAMP_MAX_SIZE", false),
-    };
-    if budget.resume_below_percent >= budget.suspend_at_percent {
-        r.problem(format!(
-            "`GUARD_RESUME_BELOW_PERCENT` (`{}`) must be below `GUARD_SUSPEND_AT_PERCENT` (`{}`)",
-            budget.resume_below_percent, budget.suspend_at_percent
-        ));
-    }
-
-    let fail_mode = r.choice(
-        "GUARD_FAIL_MODE",
-        FailMode::Abandon,
-        FailMode::CHOICES,
-        FailMode::parse,
-    );
-    // One hook name per cluster: several guards in one account never answer
-    // each other's launches.
-    let given_hook_name = r.get("GUARD_HOOK_NAME").map(str::to_owned);
-    let hook_name = given_hook_name
-        .clone()
-        .unwrap_or_else(|| format!("scaling-guard-{cluster}"));
-    // A default made of a bad cluster name is that name's problem, said once.
-    if given_hook_name.is_some() && !is_hook_name(&hook_name) {
-        r.problem(format!(
-            "`GUARD_HOOK_NAME` must be 1-255 letters, digits, `-`, `_` or `/`, not `{hook_name}`"
-        ));
-    }
-    let enroll_groups = r.flag("GUARD_ENROLL_GROUPS", true);
-    let audit_action = r.choice(
-        "GUARD_AUDIT_ACTION",
-        AuditAction::Alert,
-        AuditAction::CHOICES,
-        AuditAction::parse,
-    );
-    let max_remediations_per_hour = r
-        .positive("GUARD_MAX_REMEDIATIONS_PER_HOUR", 1000)
-        .and_then(|value| u32::try_from(value).ok())
-        .unwrap_or(DEFAULT_MAX_REMEDIATIONS_PER_HOUR);
-    let quarantine_security_group_id = r
-        .get("GUARD_QUARANTINE_SECURITY_GROUP_ID")
-        .map(str::to_owned);
-    match &quarantine_security_group_id {
-        Some(id) if !is_resource_id(id, "sg") => r.problem(format!(
-            "`GUARD_QUARANTINE_SECURITY_GROUP_ID` must be a security group id (`sg-…`), not `{id}`"
-        )),
-        None if audit_action == AuditAction::Isolate => r.problem(
-            "`GUARD_AUDIT_ACTION` `isolate` needs `GUARD_QUARANTINE_SECURITY_GROUP_ID`".to_owned(),
-        ),
-        _ => {}
-    }
-    let allowed_launcher_tags = if r.vars.contains_key("GUARD_ALLOWED_LAUNCHER_TAGS") {
-        r.list("GUARD_ALLOWED_LAUNCHER_TAGS").into_iter().collect()
-    } else {
-        BTreeSet::from(["karpenter.sh/nodepool".to_owned()])
-    };
-
-    let alert_topic_arn = r.required("GUARD_ALERT_TOPIC_ARN");
-    if !alert_topic_arn.is_empty() && !is_arn(&alert_topic_arn, "sns", true, "") {
-        r.problem(format!(
-            "`GUARD_ALERT_TOPIC_ARN` is not an sns topic arn: `{alert_topic_arn}`"
-        ));
-    }
-
-    let alarms = AlarmTrust {
-        budget_alarm_names: r.list("GUARD_BUDGET_ALARM_NAMES").into_iter().collect(),
-        surge_alarm_prefix: r.get("GUARD_SURGE_ALARM_PREFIX").map(str::to_owned),
-    };
+    let scope = scope(&mut r);
+    let image = image_rules(&mut r);
+    let network = network_rules(&mut r);
+    let instance = instance_rules(&mut r);
+    let budget = budget_policy(&mut r);
+    let hooks = hooks(&mut r, &scope.cluster);
+    let audit = audit_rules(&mut r);
+    let alerts = alerts(&mut r);
     let hook_notification = hook_notification(&mut r);
     let record_key = record_key(&mut r);
 
-    if !r.problems.is_empty() {
-        return Err(PolicyError {
-            problems: r.problems,
-        });
+    let problems = r.into_problems();
+    if !problems.is_empty() {
+        return Err(PolicyError { problems });
     }
     Ok(Policy {
-        cluster,
-        cluster_tag,
-        mode,
-        audit_only_checks,
+        cluster: scope.cluster,
+        cluster_tag: scope.cluster_tag,
+        mode: scope.mode,
+        audit_only_checks: scope.audit_only_checks,
         image,
         network,
-        instance_types,
-        require_imdsv2,
-        max_imds_hop_limit,
-        allowed_instance_profiles,
-        volumes,
-        key_pairs,
-        exceptions,
+        instance_types: instance.types,
+        require_imdsv2: instance.require_imdsv2,
+        max_imds_hop_limit: instance.max_imds_hop_limit,
+        allowed_instance_profiles: instance.allowed_instance_profiles,
+        volumes: instance.volumes,
+        key_pairs: instance.key_pairs,
+        exceptions: instance.exceptions,
         budget,
-        fail_mode,
-        hook_name,
-        enroll_groups,
-        audit_action,
-        max_remediations_per_hour,
-        quarantine_security_group_id,
-        allowed_launcher_tags,
-        alert_topic_arn,
-        alarms,
+        fail_mode: hooks.fail_mode,
+        hook_name: hooks.hook_name,
+        enroll_groups: hooks.enroll_groups,
+        audit_action: audit.action,
+        max_remediations_per_hour: audit.max_remediations_per_hour,
+        quarantine_security_group_id: audit.quarantine_security_group_id,
+        allowed_launcher_tags: audit.allowed_launcher_tags,
+        alert_topic_arn: alerts.topic_arn,
+        alarms: alerts.alarms,
         hook_notification,
         record_key,
     })
 }
 
-/// `GUARD_RECORD_KEY`: the secret that signs suspension records. A problem
-/// with it never quotes it.
-fn record_key(r: &mut Reader) -> Option<RecordKey> {
-    let secret = r.get("GUARD_RECORD_KEY")?.to_owned();
-    if secret.chars().count() < MIN_KEY_CHARS {
+/// [`Section::Scope`](s::Section::Scope): the cluster, its tag, the mode.
+struct Scope {
+    cluster: String,
+    cluster_tag: ClusterTag,
+    mode: Mode,
+    audit_only_checks: BTreeSet<CheckName>,
+}
+
+fn scope(r: &mut Reader) -> Scope {
+    let cluster = r.required(&s::CLUSTER);
+    if !cluster.is_empty() && !is_cluster_name(&cluster) {
         r.problem(format!(
-            "`GUARD_RECORD_KEY` must be at least {MIN_KEY_CHARS} characters (its value is not shown)"
+            "`{}` must be 1-100 letters, digits, `-` or `_`, not `{cluster}`",
+            s::CLUSTER.name
         ));
-        return None;
     }
-    Some(RecordKey::new(&secret))
+    let cluster_tag = cluster_tag(r, &cluster);
+    let mode = r.choice(&s::MODE);
+    let audit_only_checks = r
+        .list(&s::AUDIT_ONLY_CHECKS)
+        .into_iter()
+        .filter_map(|name| match name.parse::<CheckName>() {
+            Ok(check) => Some(check),
+            Err(err) => {
+                r.problem(format!("`{}`: {err}", s::AUDIT_ONLY_CHECKS.name));
+                None
+            }
+        })
+        .collect();
+    Scope {
+        cluster,
+        cluster_tag,
+        mode,
+        audit_only_checks,
+    }
 }
 
 /// `GUARD_CLUSTER_TAG_KEY` and `GUARD_CLUSTER_TAG_VALUE`: the default key
 /// names the cluster by itself; any other key needs the value that does.
 fn cluster_tag(r: &mut Reader, cluster: &str) -> ClusterTag {
+    let (key_name, value_name) = (s::CLUSTER_TAG_KEY.name, s::CLUSTER_TAG_VALUE.name);
     let default_key = ClusterTag::default_key(cluster);
-    let key = r
-        .get("GUARD_CLUSTER_TAG_KEY")
-        .map_or_else(|| default_key.clone(), str::to_owned);
+    let key = r.text(&s::CLUSTER_TAG_KEY, cluster).unwrap_or_default();
     if !is_tag_key(&key) {
-        r.problem(format!(
-            "`GUARD_CLUSTER_TAG_KEY` is not a valid tag key: `{key}`"
-        ));
+        r.problem(format!("`{key_name}` is not a valid tag key: `{key}`"));
     }
-    let value = r.get("GUARD_CLUSTER_TAG_VALUE").map(str::to_owned);
+    let value = r.given(&s::CLUSTER_TAG_VALUE);
     match &value {
         Some(value) if !is_tag_value(value) => r.problem(format!(
-            "`GUARD_CLUSTER_TAG_VALUE` is not a valid tag value: `{value}`"
+            "`{value_name}` is not a valid tag value: `{value}`"
         )),
         None if key != default_key => r.problem(format!(
-            "`GUARD_CLUSTER_TAG_KEY` `{key}` needs `GUARD_CLUSTER_TAG_VALUE`: every cluster in the account may carry that key, so only its value names this cluster (e.g. `{key}` = `{cluster}`); only the default key `{default_key}` names the cluster by itself"
+            "`{key_name}` `{key}` needs `{value_name}`: every cluster in the account may carry that key, so only its value names this cluster (e.g. `{key}` = `{cluster}`); only the default key `{default_key}` names the cluster by itself"
         )),
         _ => {}
     }
     ClusterTag { key, value }
 }
 
-/// `GUARD_HOOK_NOTIFICATION_TARGET_ARN` and `GUARD_HOOK_NOTIFICATION_ROLE_ARN`:
-/// both or neither.
-fn hook_notification(r: &mut Reader) -> Option<HookNotification> {
-    let target = r
-        .get("GUARD_HOOK_NOTIFICATION_TARGET_ARN")
-        .map(str::to_owned);
-    let role = r.get("GUARD_HOOK_NOTIFICATION_ROLE_ARN").map(str::to_owned);
-    if let Some(target) = &target
-        && !is_arn(target, "sqs", true, "")
-    {
-        r.problem(format!(
-            "`GUARD_HOOK_NOTIFICATION_TARGET_ARN` is not an sqs queue arn: `{target}`"
-        ));
-    } else if let Some(target) = &target
-        && target.ends_with(".fifo")
-    {
-        r.problem(format!(
-            "`GUARD_HOOK_NOTIFICATION_TARGET_ARN` `{target}` is a FIFO queue: lifecycle hooks cannot notify FIFO queues"
-        ));
-    }
-    if let Some(role) = &role
-        && !is_arn(role, "iam", false, "role/")
-    {
-        r.problem(format!(
-            "`GUARD_HOOK_NOTIFICATION_ROLE_ARN` is not an iam role arn: `{role}`"
-        ));
-    }
-    match (target, role) {
-        (Some(target_arn), Some(role_arn)) => Some(HookNotification {
-            target_arn,
-            role_arn,
-        }),
-        (None, None) => None,
-        (Some(_), None) => {
-            r.problem("`GUARD_HOOK_NOTIFICATION_TARGET_ARN` needs `GUARD_HOOK_NOTIFICATION_ROLE_ARN` (the role Auto Scaling assumes to notify it)".to_owned());
-            None
-        }
-        (None, Some(_)) => {
-            r.problem(
-                "`GUARD_HOOK_NOTIFICATION_ROLE_ARN` needs `GUARD_HOOK_NOTIFICATION_TARGET_ARN`"
-                    .to_owned(),
-            );
-            None
-        }
+fn image_rules(r: &mut Reader) -> ImageRules {
+    ImageRules {
+        allowed_ids: r.checked_list(&s::ALLOWED_AMI_IDS),
+        allowed_owners: r.checked_list(&s::ALLOWED_AMI_OWNERS),
+        allowed_name_patterns: r.patterns(&s::ALLOWED_AMI_NAME_PATTERNS),
+        max_age_days: r.small_number(&s::MAX_AMI_AGE_DAYS),
+        deny_deprecated: r.flag(&s::DENY_DEPRECATED_AMIS),
+        outdated: outdated_image_rules(r),
     }
 }
 
@@ -568,43 +206,25 @@ fn hook_notification(r: &mut Reader) -> Option<HookNotification> {
 /// images of that version) or `GUARD_RECOMMENDED_IMAGE_PARAMETERS` (named
 /// parameters, which replace the version's).
 fn outdated_image_rules(r: &mut Reader) -> Option<OutdatedImageRules> {
-    let kubernetes_version = r.get("GUARD_KUBERNETES_VERSION").map(str::to_owned);
+    let kubernetes_version = r.given(&s::KUBERNETES_VERSION);
     if let Some(version) = &kubernetes_version
         && !is_kubernetes_version(version)
     {
         r.problem(format!(
-            "`GUARD_KUBERNETES_VERSION` must be a Kubernetes minor version such as `1.31`, not `{version}`"
+            "`{}` must be a Kubernetes minor version such as `1.31`, not `{version}`",
+            s::KUBERNETES_VERSION.name
         ));
     }
-    let named = r.checked_list(
-        "GUARD_RECOMMENDED_IMAGE_PARAMETERS",
-        "an SSM public parameter name (`/aws/service/…`)",
-        |name| {
-            name.starts_with("/aws/service/")
-                && name.len() <= 2048
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
-        },
-    );
+    let named = r.checked_list(&s::RECOMMENDED_IMAGE_PARAMETERS);
     if named.len() > MAX_RECOMMENDED_PARAMETERS {
         r.problem(format!(
-            "`GUARD_RECOMMENDED_IMAGE_PARAMETERS` names {} parameters; at most {MAX_RECOMMENDED_PARAMETERS} (one `GetParameters` call)",
+            "`{}` names {} parameters; at most {MAX_RECOMMENDED_PARAMETERS} (one `GetParameters` call)",
+            s::RECOMMENDED_IMAGE_PARAMETERS.name,
             named.len()
         ));
     }
-    let grace = r.get("GUARD_OUTDATED_IMAGE_GRACE_DAYS").map(str::to_owned);
-    let grace_days = match grace.as_deref().map(str::parse::<u32>) {
-        None => DEFAULT_OUTDATED_IMAGE_GRACE_DAYS,
-        Some(Ok(days)) if days <= 3650 => days,
-        Some(_) => {
-            r.problem(format!(
-                "`GUARD_OUTDATED_IMAGE_GRACE_DAYS` must be a whole number from 0 to 3650, not `{}`",
-                grace.unwrap_or_default()
-            ));
-            DEFAULT_OUTDATED_IMAGE_GRACE_DAYS
-        }
-    };
+    // Always a number: the table's default is one.
+    let grace_days = r.small_number(&s::OUTDATED_IMAGE_GRACE_DAYS).unwrap_or(0);
     let parameters = if named.is_empty() {
         recommended_parameters(kubernetes_version.as_deref()?)
     } else {
@@ -617,19 +237,242 @@ fn outdated_image_rules(r: &mut Reader) -> Option<OutdatedImageRules> {
     })
 }
 
-fn is_kubernetes_version(version: &str) -> bool {
-    version.split_once('.').is_some_and(|(major, minor)| {
-        major == "1" && (1..=3).contains(&minor.len()) && minor.bytes().all(|b| b.is_ascii_digit())
-    })
+fn network_rules(r: &mut Reader) -> NetworkRules {
+    NetworkRules {
+        allowed_subnet_ids: r.checked_list(&s::ALLOWED_SUBNET_IDS),
+        require_private_subnet: r.flag(&s::REQUIRE_PRIVATE_SUBNET),
+        allowed_security_group_ids: r.checked_list(&s::ALLOWED_SECURITY_GROUP_IDS),
+    }
 }
 
-fn percent(r: &mut Reader, name: &str, default: u32) -> u32 {
-    r.positive(name, 100)
-        .and_then(|value| u32::try_from(value).ok())
-        .unwrap_or(default)
+/// [`Section::Instance`](s::Section::Instance): what a node itself may be.
+struct InstanceRules {
+    types: InstanceTypeRules,
+    require_imdsv2: bool,
+    max_imds_hop_limit: Option<u32>,
+    allowed_instance_profiles: BTreeSet<String>,
+    volumes: VolumeRules,
+    key_pairs: KeyPairRules,
+    exceptions: Exceptions,
+}
+
+fn instance_rules(r: &mut Reader) -> InstanceRules {
+    let types = instance_types(r);
+    let require_imdsv2 = r.flag(&s::REQUIRE_IMDSV2);
+    let max_imds_hop_limit = r.small_number(&s::MAX_IMDS_HOP_LIMIT);
+    let allowed_instance_profiles = r.checked_list(&s::ALLOWED_INSTANCE_PROFILES);
+    let allowed_kms_keys = r.checked_list(&s::ALLOWED_VOLUME_KMS_KEYS);
+    let volumes = VolumeRules {
+        // Allowed keys imply encryption.
+        require_encrypted: r.flag(&s::REQUIRE_ENCRYPTED_VOLUMES) || !allowed_kms_keys.is_empty(),
+        allowed_kms_keys,
+    };
+    let key_pairs = KeyPairRules {
+        deny: r.flag(&s::DENY_KEY_PAIRS),
+        allowed: r.checked_list(&s::ALLOWED_KEY_PAIRS),
+    };
+    let exceptions = exceptions(r);
+    InstanceRules {
+        types,
+        require_imdsv2,
+        max_imds_hop_limit,
+        allowed_instance_profiles,
+        volumes,
+        key_pairs,
+        exceptions,
+    }
+}
+
+/// Allowed and denied types; a deny list that covers the whole allow list
+/// leaves nothing to launch.
+fn instance_types(r: &mut Reader) -> InstanceTypeRules {
+    let types = InstanceTypeRules {
+        allowed: r.patterns(&s::ALLOWED_INSTANCE_TYPES),
+        denied: r.patterns(&s::DENIED_INSTANCE_TYPES),
+    };
+    if nothing_left_allowed(&types) {
+        r.problem(format!(
+            "`{}` (`{}`) denies every type that `{}` (`{}`) allows",
+            s::DENIED_INSTANCE_TYPES.name,
+            types.denied.texts().join(","),
+            s::ALLOWED_INSTANCE_TYPES.name,
+            types.allowed.texts().join(",")
+        ));
+    }
+    types
+}
+
+fn exceptions(r: &mut Reader) -> Exceptions {
+    match Exceptions::parse(&r.list(&s::CHECK_EXCEPTIONS)) {
+        Ok(exceptions) => exceptions,
+        Err(problems) => {
+            for problem in problems {
+                r.problem(format!("`{}`: {problem}", s::CHECK_EXCEPTIONS.name));
+            }
+            Exceptions::default()
+        }
+    }
+}
+
+fn budget_policy(r: &mut Reader) -> BudgetPolicy {
+    let budget = BudgetPolicy {
+        max_vcpus: r.number(&s::MAX_VCPUS),
+        max_memory_mib: r.number(&s::MAX_MEMORY_MIB),
+        max_instances: r.number(&s::MAX_INSTANCES),
+        // Always numbers: the table's defaults are.
+        suspend_at_percent: r.small_number(&s::SUSPEND_AT_PERCENT).unwrap_or(0),
+        resume_below_percent: r.small_number(&s::RESUME_BELOW_PERCENT).unwrap_or(0),
+        clamp_max_size: r.flag(&s::CLAMP_MAX_SIZE),
+    };
+    if budget.resume_below_percent >= budget.suspend_at_percent {
+        r.problem(format!(
+            "`{}` (`{}`) must be below `{}` (`{}`)",
+            s::RESUME_BELOW_PERCENT.name,
+            budget.resume_below_percent,
+            s::SUSPEND_AT_PERCENT.name,
+            budget.suspend_at_percent
+        ));
+    }
+    budget
+}
+
+/// [`Section::Hooks`](s::Section::Hooks): the launch hook and the answer
+/// without facts.
+struct Hooks {
+    fail_mode: FailMode,
+    hook_name: String,
+    enroll_groups: bool,
+}
+
+fn hooks(r: &mut Reader, cluster: &str) -> Hooks {
+    let fail_mode = r.choice(&s::FAIL_MODE);
+    let given = r.given(&s::HOOK_NAME);
+    // A default made of a bad cluster name is that name's problem, said once.
+    if let Some(name) = &given
+        && !is_hook_name(name)
+    {
+        r.problem(format!(
+            "`{}` must be 1-255 letters, digits, `-`, `_` or `/`, not `{name}`",
+            s::HOOK_NAME.name
+        ));
+    }
+    let hook_name = r.text(&s::HOOK_NAME, cluster).unwrap_or_default();
+    Hooks {
+        fail_mode,
+        hook_name,
+        enroll_groups: r.flag(&s::ENROLL_GROUPS),
+    }
+}
+
+/// [`Section::Audit`](s::Section::Audit): what instance-audit does.
+struct AuditRules {
+    action: AuditAction,
+    max_remediations_per_hour: u32,
+    quarantine_security_group_id: Option<String>,
+    allowed_launcher_tags: BTreeSet<String>,
+}
+
+fn audit_rules(r: &mut Reader) -> AuditRules {
+    let action = r.choice(&s::AUDIT_ACTION);
+    // Always a number: the table's default is one.
+    let max_remediations_per_hour = r.small_number(&s::MAX_REMEDIATIONS_PER_HOUR).unwrap_or(0);
+    let quarantine_name = s::QUARANTINE_SECURITY_GROUP_ID.name;
+    let quarantine_security_group_id = r.given(&s::QUARANTINE_SECURITY_GROUP_ID);
+    match &quarantine_security_group_id {
+        Some(id) if !is_resource_id(id, "sg") => r.problem(format!(
+            "`{quarantine_name}` must be a security group id (`sg-…`), not `{id}`"
+        )),
+        None if action == AuditAction::Isolate => r.problem(format!(
+            "`{}` `isolate` needs `{quarantine_name}`",
+            s::AUDIT_ACTION.name
+        )),
+        _ => {}
+    }
+    AuditRules {
+        action,
+        max_remediations_per_hour,
+        quarantine_security_group_id,
+        allowed_launcher_tags: r.list(&s::ALLOWED_LAUNCHER_TAGS).into_iter().collect(),
+    }
+}
+
+/// [`Section::Alerts`](s::Section::Alerts): the topic, and the alarms
+/// budget-guard believes.
+struct Alerts {
+    topic_arn: String,
+    alarms: AlarmTrust,
+}
+
+fn alerts(r: &mut Reader) -> Alerts {
+    let topic_arn = r.required(&s::ALERT_TOPIC_ARN);
+    if !topic_arn.is_empty() && !is_arn(&topic_arn, "sns", true, "") {
+        r.problem(format!(
+            "`{}` is not an sns topic arn: `{topic_arn}`",
+            s::ALERT_TOPIC_ARN.name
+        ));
+    }
+    let alarms = AlarmTrust {
+        budget_alarm_names: r.list(&s::BUDGET_ALARM_NAMES).into_iter().collect(),
+        surge_alarm_prefix: r.given(&s::SURGE_ALARM_PREFIX),
+    };
+    Alerts { topic_arn, alarms }
+}
+
+/// `GUARD_HOOK_NOTIFICATION_TARGET_ARN` and `GUARD_HOOK_NOTIFICATION_ROLE_ARN`:
+/// both or neither.
+fn hook_notification(r: &mut Reader) -> Option<HookNotification> {
+    let (target_name, role_name) = (
+        s::HOOK_NOTIFICATION_TARGET_ARN.name,
+        s::HOOK_NOTIFICATION_ROLE_ARN.name,
+    );
+    let target = r.given(&s::HOOK_NOTIFICATION_TARGET_ARN);
+    let role = r.given(&s::HOOK_NOTIFICATION_ROLE_ARN);
+    if let Some(target) = &target
+        && !is_arn(target, "sqs", true, "")
+    {
+        r.problem(format!(
+            "`{target_name}` is not an sqs queue arn: `{target}`"
+        ));
+    } else if let Some(target) = &target
+        && target.ends_with(".fifo")
+    {
+        r.problem(format!(
+            "`{target_name}` `{target}` is a FIFO queue: lifecycle hooks cannot notify FIFO queues"
+        ));
+    }
+    if let Some(role) = &role
+        && !is_arn(role, "iam", false, "role/")
+    {
+        r.problem(format!("`{role_name}` is not an iam role arn: `{role}`"));
+    }
+    match (target, role) {
+        (Some(target_arn), Some(role_arn)) => Some(HookNotification {
+            target_arn,
+            role_arn,
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            r.problem(format!(
+                "`{target_name}` needs `{role_name}` (the role Auto Scaling assumes to notify it)"
+            ));
+            None
+        }
+        (None, Some(_)) => {
+            r.problem(format!("`{role_name}` needs `{target_name}`"));
+            None
+        }
+    }
+}
+
+/// `GUARD_RECORD_KEY`: the secret that signs suspension records.
+fn record_key(r: &mut Reader) -> Option<RecordKey> {
+    r.secret(&s::RECORD_KEY)
+        .map(|secret| RecordKey::new(&secret))
 }
 
 #[cfg(test)]
 mod record_key_tests;
+#[cfg(test)]
+mod table_tests;
 #[cfg(test)]
 mod tests;

@@ -1,16 +1,11 @@
-//! What the unit tests share: a pinned "now" and the test cluster's policy.
+//! What the unit tests share beyond the test world ([`shared::fixtures`]):
+//! the test cluster's budget policy and where the function runs.
 
-use std::time::{Duration, SystemTime};
-
-use shared::checks::fixtures::{CLUSTER_SETTINGS, policy_of};
+pub use shared::fixtures::now;
+use shared::fixtures::{CLUSTER_SETTINGS, policy_of};
 use shared::policy::Policy;
 
 use crate::trust::Home;
-
-/// 2026-11-26T14:00:00Z.
-pub fn now() -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_687_200)
-}
 
 /// Cluster `prod`, at most 10 instances and 20 vCPUs, believing the alarms
 /// the template names (stack `scaling-guard`), with `extra` settings.

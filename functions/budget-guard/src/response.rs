@@ -148,6 +148,7 @@ pub enum IgnoreReason {
 mod tests {
     use pretty_assertions::assert_eq;
     use serde_json::{Value, json};
+    use shared::fixtures::at;
 
     use super::*;
 
@@ -272,7 +273,7 @@ mod tests {
         let one = Response::from(vec![resume()]);
         let two = Response::from(vec![resume(), resume()]);
 
-        assert_eq!(json_of(&one)["action"], "resume");
+        assert_eq!(*at(&json_of(&one), "action"), "resume");
         assert_eq!(json_of(&two).as_array().map(Vec::len), Some(2));
     }
 

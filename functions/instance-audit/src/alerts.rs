@@ -17,7 +17,7 @@ use shared::policy::Policy;
 use shared::ports::AwsError;
 
 use crate::event::Trigger;
-use crate::handler::MAX_REMEDIATIONS_PER_SWEEP;
+use crate::limits::MAX_REMEDIATIONS_PER_SWEEP;
 
 /// What every alert about one audited instance names: the policy and the
 /// time, the event and where it came from, the instance and its audit.

@@ -40,12 +40,16 @@ use shared::cache::TtlCache;
 use shared::checks::membership::{GROUP_NAME_TAG, Membership, Vetting};
 use shared::facts::{InstanceFacts, InstanceState};
 use shared::lifecycle::Origin;
+use shared::node_facts::gather_node_facts;
 use shared::policy::Policy;
 use shared::ports::{AwsError, InstanceRead, InstanceRemediate, InstanceTag, TaggedInstancesRead};
 use shared::time::format_rfc3339;
 
 use crate::alerts::{self, AuditedInstance};
 use crate::event::{Event, EventError, Input, Payload, Trigger};
+// For the handler tests (`use super::*`); the sweep imports it itself.
+#[cfg(test)]
+use crate::limits::MAX_REMEDIATIONS_PER_SWEEP;
 use crate::response::{Outcome, Response, Summary};
 use shared::ports::Ports;
 
@@ -53,11 +57,6 @@ mod batch;
 mod sweep;
 
 pub use batch::INSTANCES_PER_CALL;
-
-/// At most this many instances are changed per sweep; the rest wait for the
-/// next sweep. A policy change (or a mistake in it) must not stop or
-/// terminate a whole cluster within one run.
-pub const MAX_REMEDIATIONS_PER_SWEEP: usize = 20;
 
 /// How long a reported finding is not reported again by the same environment
 /// (the sweep's summary still lists it every run).
@@ -357,13 +356,15 @@ impl<'a, P: Ports> Auditor<'a, P> {
         instance: InstanceFacts,
         membership: Membership,
     ) -> Result<(InstanceFacts, InstanceAudit), HandlerError> {
-        let facts = gather::node_facts(
+        let facts = gather_node_facts(
             self.policy,
             self.ports.instances(),
             self.ports.images(),
             instance,
+            None,
         )
         .await
+        .all_read()
         .map_err(|error| event.facts_error(error))?;
         let audit = InstanceAudit::of(self.policy, &facts, membership, self.now());
         Ok((facts.instance, audit))

@@ -146,6 +146,18 @@ impl<'a, P: Ports, R: ResponseSend> StackGuard<'a, P, R> {
                 .chain(update::released_data(&ReleaseReport::default()));
             return valid(request, &policy, String::new(), data);
         };
+        let (renaming, released) = self.change_identity(&change, now, until).await;
+        identity_changed(request, &policy, &change, &renaming, &released)
+    }
+
+    /// Moves the hook on the new identity's groups, then releases the old
+    /// identity, both within `until`: what was moved, what was released.
+    async fn change_identity(
+        &self,
+        change: &IdentityChange,
+        now: SystemTime,
+        until: tokio::time::Instant,
+    ) -> (Renaming, ReleaseReport) {
         let mut renaming = Renaming::default();
         if let Some(rename) = &change.rename {
             let moved = update::rename(self.aws.groups(), rename, &mut renaming);
@@ -160,36 +172,7 @@ impl<'a, P: Ports, R: ResponseSend> StackGuard<'a, P, R> {
         if let Some(scope) = &change.release {
             shared::release::release(self.aws.groups(), scope, now, until, &mut released).await;
         }
-        let renaming = renaming.sorted();
-        let mut reason = change
-            .rename
-            .as_ref()
-            .map(|rename| renaming.reason(rename))
-            .unwrap_or_default();
-        reason.push_str(
-            &change
-                .release
-                .as_ref()
-                .map(|scope| update::released_reason(scope, &released))
-                .unwrap_or_default(),
-        );
-        let data = renaming
-            .data()
-            .into_iter()
-            .chain(update::released_data(&released));
-        if renaming.not_renamed.is_empty() && released.is_complete() {
-            return valid(request, &policy, reason, data);
-        }
-        Response::to(
-            request,
-            Status::Failed,
-            kept_id(request),
-            format!(
-                "the old identity of cluster `{}` could not be cleaned up, so the update fails and rolls back{reason}",
-                policy.cluster
-            ),
-            data.collect(),
-        )
+        (renaming.sorted(), released)
     }
 
     /// Releases what the guard did (see [`delete`]) until `until`: `SUCCESS`
@@ -236,6 +219,47 @@ impl<'a, P: Ports, R: ResponseSend> StackGuard<'a, P, R> {
             delete::data(&report, &policy.cluster),
         )
     }
+}
+
+/// The update's answer once the identity changed: `SUCCESS` with what was
+/// moved and released, or `FAILED` (the update rolls back) when anything of
+/// the old identity is left.
+fn identity_changed(
+    request: &Request,
+    policy: &Policy,
+    change: &IdentityChange,
+    renaming: &Renaming,
+    released: &ReleaseReport,
+) -> Response {
+    let mut reason = change
+        .rename
+        .as_ref()
+        .map(|rename| renaming.reason(rename))
+        .unwrap_or_default();
+    reason.push_str(
+        &change
+            .release
+            .as_ref()
+            .map(|scope| update::released_reason(scope, released))
+            .unwrap_or_default(),
+    );
+    let data = renaming
+        .data()
+        .into_iter()
+        .chain(update::released_data(released));
+    if renaming.not_renamed.is_empty() && released.is_complete() {
+        return valid(request, policy, reason, data);
+    }
+    Response::to(
+        request,
+        Status::Failed,
+        kept_id(request),
+        format!(
+            "the old identity of cluster `{}` could not be cleaned up, so the update fails and rolls back{reason}",
+            policy.cluster
+        ),
+        data.collect(),
+    )
 }
 
 /// The resource's id as CloudFormation knows it (the logical id before it

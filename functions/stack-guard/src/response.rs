@@ -10,6 +10,17 @@ use crate::event::Request;
 /// CloudFormation refuses a response body larger than this.
 pub const MAX_BODY_BYTES: usize = 4096;
 
+/// The reason's clause for what a step left undone, in the form every step
+/// uses so that an operator finds it in the stack's events:
+/// `; NOT RENAMED (2): a; b`, with what happens next after the count
+/// (`then`, e.g. `, retry the delete`). Empty when nothing is left.
+pub fn left_undone(label: &str, then: &str, left: &[String]) -> String {
+    match left.is_empty() {
+        true => String::new(),
+        false => format!("; {label} ({}){then}: {}", left.len(), left.join("; ")),
+    }
+}
+
 /// Whether the request succeeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

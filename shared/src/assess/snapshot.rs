@@ -151,7 +151,7 @@ pub(crate) fn near_budget(budget: &BudgetPolicy, after: Usage, denies: bool) -> 
 
 #[cfg(test)]
 mod tests {
-    use guard_core::checks::fixtures::strict_policy;
+    use guard_core::fixtures::strict_policy;
 
     use super::*;
 

@@ -1,9 +1,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use guard_core::checks::fixtures::{compliant_node, now, strict_policy};
 use guard_core::decision::LifecycleResult;
 use guard_core::facts::{GroupFacts, GroupInstance, InstanceTypeSpec};
+use guard_core::fixtures::{compliant_node, now, strict_policy};
 use guard_core::lifecycle::{LAUNCHING, LifecycleAction};
 use guard_core::policy::Policy;
 use pretty_assertions::assert_eq;

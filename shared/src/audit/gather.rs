@@ -1,86 +1,30 @@
-//! Reads what an audit needs through the ports, with a bounded number of
-//! calls: the cluster's instances once (all pages), each group's hooks once,
-//! each distinct image and subnet once (the adapters also cache them across
-//! warm invocations), the volumes [`VOLUMES_PER_CALL`] at a time and AWS's
-//! recommended images once, when their checks are on; a few requests at a
-//! time.
+//! Reads what an audit needs through the read ports, with a bounded number
+//! of calls: the cluster's instances once (all pages), each group's hooks
+//! once, and the node facts of them all through the one gatherer
+//! ([`crate::node_facts`]: each distinct image and subnet once, the volumes
+//! [`VOLUMES_PER_CALL`] at a time and AWS's recommended images once, when
+//! their checks are on); a few requests at a time.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::time::SystemTime;
-
-use futures::StreamExt;
 
 use super::InstanceAudit;
 use crate::checks::membership::{Membership, auto_scaling_group};
-use crate::facts::{HookFacts, ImageFacts, InstanceFacts, NodeFacts, SubnetFacts, VolumeFacts};
+use crate::facts::{HookFacts, InstanceFacts};
+use crate::node_facts::{
+    ClusterNodeFacts, Fetched, distinct, fetch_each, gather_cluster_node_facts,
+};
 use crate::policy::Policy;
 use crate::ports::{
     AwsResult, ClusterGroupsRead, ClusterInstancesRead, NetworkImageRead, RecommendedImagesRead,
     VolumeRead,
 };
 
-/// Requests in flight at once while a sweep reads hooks, images and subnets.
-pub const CONCURRENCY: usize = 8;
-
-/// Volumes asked for in one `DescribeVolumes` (EC2 takes at most 200 values
-/// in one filter).
-pub const VOLUMES_PER_CALL: usize = 200;
+pub use crate::node_facts::{CONCURRENCY, VOLUMES_PER_CALL};
 
 /// Whether an instance is one the audit looks at: a cluster member in state
 /// `pending` or `running`.
 pub fn is_audited(policy: &Policy, instance: &InstanceFacts) -> bool {
     policy.cluster_tag.matches(&instance.tags) && instance.instance_state().is_live()
-}
-
-/// The instance's image and subnet and, when their checks are on, its
-/// volumes and AWS's recommended images, read in parallel.
-pub async fn node_facts<E, N>(
-    policy: &Policy,
-    instances: &E,
-    images: &N,
-    instance: InstanceFacts,
-) -> AwsResult<NodeFacts>
-where
-    E: VolumeRead,
-    N: NetworkImageRead + RecommendedImagesRead,
-{
-    let subnet = async {
-        match &instance.subnet_id {
-            Some(id) => images.subnet(id).await,
-            None => Ok(None),
-        }
-    };
-    let volumes = async {
-        match policy.volumes.require_encrypted {
-            true => instances.volumes(&instance.volume_ids).await,
-            false => Ok(Vec::new()),
-        }
-    };
-    let (image, subnet, volumes, recommended_images) = futures::join!(
-        images.image(&instance.image_id),
-        subnet,
-        volumes,
-        recommended(policy, images),
-    );
-    Ok(NodeFacts {
-        image: image?,
-        subnet: subnet?,
-        volumes: volumes?,
-        recommended_images: recommended_images?,
-        instance,
-    })
-}
-
-/// AWS's recommended images, when `image.outdated` is on.
-async fn recommended<N: RecommendedImagesRead>(
-    policy: &Policy,
-    images: &N,
-) -> AwsResult<Vec<ImageFacts>> {
-    match policy.recommended_image_parameters() {
-        [] => Ok(Vec::new()),
-        parameters => images.recommended_images(parameters).await,
-    }
 }
 
 /// How the instance came into the cluster at `now`: reads its group's hooks
@@ -172,94 +116,26 @@ where
     listed.sort_unstable_by(|a, b| a.instance_id.cmp(&b.instance_id));
     listed.dedup_by(|a, b| a.instance_id == b.instance_id);
 
-    // Each distinct id once (not one String per instance).
-    let distinct =
-        |ids: BTreeSet<&str>| -> BTreeSet<String> { ids.into_iter().map(str::to_owned).collect() };
-    let group_names = distinct(listed.iter().filter_map(auto_scaling_group).collect());
-    let image_ids = distinct(
-        listed
-            .iter()
-            .map(|i| i.image_id.as_str())
-            .filter(|id| !id.is_empty())
-            .collect(),
-    );
-    let subnet_ids = distinct(
-        listed
-            .iter()
-            .filter_map(|i| i.subnet_id.as_deref())
-            .collect(),
-    );
-    let volume_chunks: BTreeSet<String> = match policy.volumes.require_encrypted {
-        true => volume_chunks(&listed),
-        false => BTreeSet::new(),
-    };
-    let (hooks, found_images, found_subnets, found_volumes, recommended) = futures::join!(
+    let group_names = distinct(listed.iter().filter_map(auto_scaling_group));
+    let (hooks, nodes) = futures::join!(
         fetch_each(group_names, |group| async move {
             groups.lifecycle_hooks(&group).await
         }),
-        fetch_each(image_ids, |id| async move { images.image(&id).await }),
-        fetch_each(subnet_ids, |id| async move { images.subnet(&id).await }),
-        fetch_each(volume_chunks, |chunk| async move {
-            let ids: Vec<String> = chunk.split(' ').map(str::to_owned).collect();
-            instances.volumes(&ids).await
-        }),
-        recommended(policy, images),
+        gather_cluster_node_facts(policy, &listed, instances, images),
     );
-    let read = Read {
-        hooks,
-        images: found_images,
-        subnets: found_subnets,
-        volumes: by_volume(found_volumes),
-        recommended: recommended.map_err(|err| err.to_string()),
-    };
-
     ClusterRead {
         policy,
         listed,
-        read,
+        read: Read { hooks, nodes },
         now,
     }
 }
-
-type Fetched<T> = BTreeMap<String, AwsResult<T>>;
 
 /// What the sweep read, shared by every instance's audit.
 #[derive(Debug)]
 struct Read {
     hooks: Fetched<Vec<HookFacts>>,
-    images: Fetched<Option<ImageFacts>>,
-    subnets: Fetched<Option<SubnetFacts>>,
-    /// Each volume, or the error of the call that should have read it.
-    volumes: BTreeMap<String, Result<VolumeFacts, String>>,
-    recommended: Result<Vec<ImageFacts>, String>,
-}
-
-/// The attached volumes of `instances`, [`VOLUMES_PER_CALL`] per key
-/// (space-separated ids).
-fn volume_chunks(instances: &[InstanceFacts]) -> BTreeSet<String> {
-    let ids: BTreeSet<&str> = instances
-        .iter()
-        .flat_map(|i| i.volume_ids.iter().map(String::as_str))
-        .collect();
-    let ids: Vec<&str> = ids.into_iter().collect();
-    ids.chunks(VOLUMES_PER_CALL)
-        .map(|chunk| chunk.join(" "))
-        .collect()
-}
-
-fn by_volume(chunks: Fetched<Vec<VolumeFacts>>) -> BTreeMap<String, Result<VolumeFacts, String>> {
-    let mut volumes = BTreeMap::new();
-    for (chunk, answer) in chunks {
-        match answer {
-            Ok(found) => volumes.extend(found.into_iter().map(|v| (v.volume_id.clone(), Ok(v)))),
-            Err(err) => volumes.extend(
-                chunk
-                    .split(' ')
-                    .map(|id| (id.to_owned(), Err(err.to_string()))),
-            ),
-        }
-    }
-    volumes
+    nodes: ClusterNodeFacts,
 }
 
 fn audit_one(
@@ -268,62 +144,15 @@ fn audit_one(
     read: &Read,
     now: SystemTime,
 ) -> Result<InstanceAudit, String> {
-    let Read {
-        hooks,
-        images,
-        subnets,
-        ..
-    } = read;
     let no_hooks = Vec::new();
-    let group_hooks = match auto_scaling_group(instance).map(|group| hooks.get(group)) {
+    let group_hooks = match auto_scaling_group(instance).map(|group| read.hooks.get(group)) {
         Some(Some(Err(err))) => return Err(err.to_string()),
         Some(Some(Ok(found))) => found,
         Some(None) | None => &no_hooks,
     };
-    let image = match images.get(&instance.image_id) {
-        Some(Err(err)) => return Err(err.to_string()),
-        Some(Ok(found)) => found.clone(),
-        None => None,
-    };
-    let subnet = match instance.subnet_id.as_ref().and_then(|id| subnets.get(id)) {
-        Some(Err(err)) => return Err(err.to_string()),
-        Some(Ok(found)) => found.clone(),
-        None => None,
-    };
-    let mut volumes = Vec::new();
-    for id in &instance.volume_ids {
-        match read.volumes.get(id) {
-            Some(Err(err)) => return Err(err.clone()),
-            Some(Ok(volume)) => volumes.push(volume.clone()),
-            None => {}
-        }
-    }
-    let recommended_images = read.recommended.clone()?;
+    let facts = read.nodes.of(instance)?;
     let membership = Membership::of(policy, instance, group_hooks, now);
-    let facts = NodeFacts {
-        instance: instance.clone(),
-        image,
-        subnet,
-        volumes,
-        recommended_images,
-    };
     Ok(InstanceAudit::of(policy, &facts, membership, now))
-}
-
-/// Calls `fetch` once per key, [`CONCURRENCY`] at a time.
-async fn fetch_each<T, F, Fut>(keys: BTreeSet<String>, fetch: F) -> Fetched<T>
-where
-    F: Fn(String) -> Fut,
-    Fut: Future<Output = AwsResult<T>>,
-{
-    futures::stream::iter(keys)
-        .map(|key| {
-            let answer = fetch(key.clone());
-            async move { (key, answer.await) }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await
 }
 
 #[cfg(test)]
@@ -332,19 +161,17 @@ mod tests {
 
     use super::*;
     use crate::checks::CheckName;
-    use crate::checks::fixtures::{compliant_node, now, strict_policy};
     use crate::checks::membership::GROUP_NAME_TAG;
     use crate::facts::HookFacts;
     use crate::fakes::FakeAws;
+    use crate::fixtures::{CLUSTER_TAG, compliant_node, now, strict_policy};
     use crate::lifecycle::LAUNCHING;
 
     fn member(id: &str, group: Option<&str>) -> InstanceFacts {
         let mut instance = compliant_node().instance;
         instance.instance_id = id.into();
         instance.state = "running".into();
-        instance
-            .tags
-            .insert("kubernetes.io/cluster/prod".into(), "owned".into());
+        instance.tags.insert(CLUSTER_TAG.into(), "owned".into());
         if let Some(group) = group {
             instance.tags.insert(GROUP_NAME_TAG.into(), group.into());
         }

@@ -4,10 +4,10 @@ use aws_sdk_autoscaling::Client;
 use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, Tag};
 
 use super::aws_error;
+use super::convert::{instance_requirements, tag_entry};
 use crate::decision::LifecycleResult;
 use crate::facts::{
-    CapacityUnit, GroupFacts, GroupInstance, GroupLaunch, HookFacts, InstanceRequirements,
-    LaunchOverride, TemplateRef,
+    CapacityUnit, GroupFacts, GroupInstance, GroupLaunch, HookFacts, LaunchOverride, TemplateRef,
 };
 use crate::lifecycle::LifecycleAction;
 use crate::policy::ClusterTag;
@@ -67,41 +67,15 @@ impl ClusterGroupsRead for AutoScaling {
     /// All pages (100 groups a page), each reduced to the facts as it
     /// arrives.
     async fn cluster_groups(&self, tag: &ClusterTag) -> AwsResult<Vec<GroupFacts>> {
-        let mut pages = self
-            .client
-            .describe_auto_scaling_groups()
-            .filters(cluster_tag_filter(tag))
-            .max_records(100)
-            .into_paginator()
-            .send();
-        let mut groups = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|err| aws_error("DescribeAutoScalingGroups", err))?;
-            groups.extend(
-                page.auto_scaling_groups()
-                    .iter()
-                    .map(group_facts)
-                    // The filter is the server's; the tag is checked again here.
-                    .filter(|group| tag.matches(&group.tags)),
-            );
-        }
+        let mut groups = self.describe_groups(Some(cluster_tag_filter(tag))).await?;
+        // The filter is the server's; the tag is checked again here.
+        groups.retain(|group| tag.matches(&group.tags));
         Ok(groups)
     }
 
     /// All pages, 100 groups a page: one call per 100 groups.
     async fn all_groups(&self) -> AwsResult<Vec<GroupFacts>> {
-        let mut pages = self
-            .client
-            .describe_auto_scaling_groups()
-            .max_records(100)
-            .into_paginator()
-            .send();
-        let mut groups = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|err| aws_error("DescribeAutoScalingGroups", err))?;
-            groups.extend(page.auto_scaling_groups().iter().map(group_facts));
-        }
-        Ok(groups)
+        self.describe_groups(None).await
     }
 
     async fn lifecycle_hooks(&self, group: &str) -> AwsResult<Vec<HookFacts>> {
@@ -125,6 +99,26 @@ impl ClusterGroupsRead for AutoScaling {
                 notification_metadata: hook.notification_metadata().map(str::to_owned),
             })
             .collect())
+    }
+}
+
+impl AutoScaling {
+    /// Every group `filter` selects (every group without one), all pages of
+    /// 100 groups, each page reduced to the facts as it arrives.
+    async fn describe_groups(&self, filter: Option<Filter>) -> AwsResult<Vec<GroupFacts>> {
+        let mut pages = self
+            .client
+            .describe_auto_scaling_groups()
+            .set_filters(filter.map(|filter| vec![filter]))
+            .max_records(100)
+            .into_paginator()
+            .send();
+        let mut groups = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| aws_error("DescribeAutoScalingGroups", err))?;
+            groups.extend(page.auto_scaling_groups().iter().map(group_facts));
+        }
+        Ok(groups)
     }
 }
 
@@ -287,12 +281,7 @@ pub(crate) fn group_facts(group: &AutoScalingGroup) -> GroupFacts {
         tags: group
             .tags()
             .iter()
-            .filter_map(|tag| {
-                Some((
-                    tag.key()?.to_owned(),
-                    tag.value().unwrap_or_default().to_owned(),
-                ))
-            })
+            .filter_map(|tag| tag_entry(tag.key(), tag.value()))
             .collect(),
         suspended_processes: group
             .suspended_processes()
@@ -354,13 +343,11 @@ fn group_launch(group: &AutoScalingGroup) -> GroupLaunch {
             instance_type: o.instance_type().map(str::to_owned),
             weight: o.weighted_capacity().and_then(|w| w.parse().ok()),
             requirements: o.instance_requirements().map(|r| {
-                let bound = |v: Option<i32>| v.and_then(|v| u64::try_from(v).ok());
-                InstanceRequirements {
-                    vcpus_min: bound(r.v_cpu_count().and_then(|c| c.min())).unwrap_or_default(),
-                    vcpus_max: bound(r.v_cpu_count().and_then(|c| c.max())),
-                    memory_mib_min: bound(r.memory_mib().and_then(|m| m.min())).unwrap_or_default(),
-                    memory_mib_max: bound(r.memory_mib().and_then(|m| m.max())),
-                }
+                let (vcpus, memory) = (r.v_cpu_count(), r.memory_mib());
+                instance_requirements(
+                    (vcpus.and_then(|c| c.min()), vcpus.and_then(|c| c.max())),
+                    (memory.and_then(|m| m.min()), memory.and_then(|m| m.max())),
+                )
             }),
         })
         .collect();

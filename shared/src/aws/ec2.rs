@@ -4,16 +4,19 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{Filter, HttpTokensState, Image, Instance, InstanceType, Subnet, Volume};
+use aws_sdk_ec2::types::{
+    Filter, HttpTokensState, Image, Instance, InstanceType, InstanceTypeInfo, Subnet, Volume,
+};
 
 use super::aws_error;
+use super::convert::{instance_requirements, tag_entry};
 use crate::facts::{
-    CpuOptions, HttpTokens, ImageFacts, InstanceFacts, InstanceRequirements, InstanceState,
-    InstanceTypeSpec, SubnetFacts, TemplateLaunch, TemplateRef, VolumeFacts,
+    CpuOptions, HttpTokens, ImageFacts, InstanceFacts, InstanceState, InstanceTypeSpec,
+    SubnetFacts, TemplateLaunch, TemplateRef, VolumeFacts,
 };
 use crate::policy::ClusterTag;
 use crate::ports::{
-    AwsResult, ClusterInstancesRead, InstanceRead, InstanceTag, InstanceTypesRead,
+    AwsError, AwsResult, ClusterInstancesRead, InstanceRead, InstanceTag, InstanceTypesRead,
     LaunchTemplateRead, NetworkImageRead, VolumeRead,
 };
 use crate::time::parse_rfc3339;
@@ -107,69 +110,86 @@ impl Ec2 {
 }
 
 impl InstanceTypesRead for Ec2 {
+    /// Only the types this environment has not seen yet are described,
+    /// [`TYPES_PER_REQUEST`] a request; the answer is read from the kept specs.
     async fn instance_types(
         &self,
         names: &[String],
     ) -> AwsResult<BTreeMap<String, InstanceTypeSpec>> {
-        let missing: Vec<String> = {
-            let known = self
-                .type_specs
-                .lock()
-                .map(|k| k.clone())
-                .unwrap_or_default();
-            let mut missing: Vec<String> = names
-                .iter()
-                .filter(|n| !known.contains_key(*n))
-                .cloned()
-                .collect();
-            missing.sort();
-            missing.dedup();
-            missing
-        };
-        for batch in missing.chunks(TYPES_PER_REQUEST) {
-            let pages: Vec<_> = self
-                .client
-                .describe_instance_types()
-                .set_instance_types(Some(
-                    batch
-                        .iter()
-                        .map(|n| InstanceType::from(n.as_str()))
-                        .collect(),
-                ))
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|err| aws_error("DescribeInstanceTypes", err))?;
-            let found = pages
-                .iter()
-                .flat_map(|page| page.instance_types())
-                .filter_map(|info| {
-                    let name = info.instance_type()?.as_str().to_owned();
-                    let default_vcpus = u32::try_from(info.v_cpu_info()?.default_v_cpus()?).ok()?;
-                    let memory_mib = u64::try_from(info.memory_info()?.size_in_mib()?).ok()?;
-                    Some((
-                        name,
-                        InstanceTypeSpec {
-                            default_vcpus,
-                            memory_mib,
-                        },
-                    ))
-                });
+        for batch in self.unseen_types(names).chunks(TYPES_PER_REQUEST) {
+            let found = self.describe_types(batch).await?;
             if let Ok(mut known) = self.type_specs.lock() {
                 known.extend(found);
             }
         }
-        let known = self
-            .type_specs
-            .lock()
-            .map(|k| k.clone())
-            .unwrap_or_default();
+        let known = self.known_types();
         Ok(names
             .iter()
             .filter_map(|n| Some((n.clone(), *known.get(n)?)))
             .collect())
     }
+}
+
+impl Ec2 {
+    /// The specs kept so far; none when the lock is poisoned (a panic while
+    /// it was held), as if none were kept.
+    fn known_types(&self) -> BTreeMap<String, InstanceTypeSpec> {
+        self.type_specs
+            .lock()
+            .map(|k| k.clone())
+            .unwrap_or_default()
+    }
+
+    /// The distinct names among `names` whose spec is not kept, sorted.
+    fn unseen_types(&self, names: &[String]) -> Vec<String> {
+        let known = self.known_types();
+        let mut missing: Vec<String> = names
+            .iter()
+            .filter(|n| !known.contains_key(*n))
+            .cloned()
+            .collect();
+        missing.sort();
+        missing.dedup();
+        missing
+    }
+
+    /// One `DescribeInstanceTypes` of at most [`TYPES_PER_REQUEST`] names
+    /// (all pages): the specs EC2 gives, unknown names left out.
+    async fn describe_types(&self, names: &[String]) -> AwsResult<Vec<(String, InstanceTypeSpec)>> {
+        let pages: Vec<_> = self
+            .client
+            .describe_instance_types()
+            .set_instance_types(Some(
+                names
+                    .iter()
+                    .map(|n| InstanceType::from(n.as_str()))
+                    .collect(),
+            ))
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| aws_error("DescribeInstanceTypes", err))?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.instance_types())
+            .filter_map(type_spec)
+            .collect())
+    }
+}
+
+/// A type's name and spec; `None` when EC2 leaves a part out.
+fn type_spec(info: &InstanceTypeInfo) -> Option<(String, InstanceTypeSpec)> {
+    let name = info.instance_type()?.as_str().to_owned();
+    let default_vcpus = u32::try_from(info.v_cpu_info()?.default_v_cpus()?).ok()?;
+    let memory_mib = u64::try_from(info.memory_info()?.size_in_mib()?).ok()?;
+    Some((
+        name,
+        InstanceTypeSpec {
+            default_vcpus,
+            memory_mib,
+        },
+    ))
 }
 
 /// Error codes that mean "no such resource" rather than a failure.
@@ -179,6 +199,25 @@ fn is_not_found(code: Option<&str>) -> bool {
             || code.ends_with(".Malformed")
             || code == "InvalidAMIID.Unavailable"
     })
+}
+
+/// A failed read of one resource: no resource when its code says it is not
+/// there (`absent`), else the failure.
+fn none_if<T>(err: AwsError, absent: fn(Option<&str>) -> bool) -> AwsResult<Option<T>> {
+    match absent(err.code.as_deref()) {
+        true => Ok(None),
+        false => Err(err),
+    }
+}
+
+/// An id filter (`instance-id`, `volume-id`, `image-id`): unlike the calls'
+/// id lists, an id EC2 does not know is left out of the answer instead of
+/// failing the whole call.
+fn ids_filter(name: &str, ids: &[String]) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(ids.to_vec()))
+        .build()
 }
 
 impl InstanceRead for Ec2 {
@@ -191,14 +230,7 @@ impl InstanceRead for Ec2 {
             .await
         {
             Ok(output) => output,
-            Err(err) => {
-                let err = aws_error("DescribeInstances", err);
-                return if is_not_found(err.code.as_deref()) {
-                    Ok(None)
-                } else {
-                    Err(err)
-                };
-            }
+            Err(err) => return none_if(aws_error("DescribeInstances", err), is_not_found),
         };
         let found = output.reservations().iter().find_map(|reservation| {
             reservation
@@ -216,11 +248,8 @@ impl InstanceRead for Ec2 {
         if instance_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = Filter::builder()
-            .name("instance-id")
-            .set_values(Some(instance_ids.to_vec()))
-            .build();
-        self.describe_all(vec![ids]).await
+        self.describe_all(vec![ids_filter("instance-id", instance_ids)])
+            .await
     }
 }
 
@@ -239,14 +268,7 @@ impl NetworkImageRead for Ec2 {
                 .iter()
                 .find(|i| i.image_id() == Some(image_id))
                 .map(image_facts)),
-            Err(err) => {
-                let err = aws_error("DescribeImages", err);
-                if is_not_found(err.code.as_deref()) {
-                    Ok(None)
-                } else {
-                    Err(err)
-                }
-            }
+            Err(err) => none_if(aws_error("DescribeImages", err), is_not_found),
         }
     }
 
@@ -263,14 +285,7 @@ impl NetworkImageRead for Ec2 {
                 .iter()
                 .find(|s| s.subnet_id() == Some(subnet_id))
                 .map(subnet_facts)),
-            Err(err) => {
-                let err = aws_error("DescribeSubnets", err);
-                if is_not_found(err.code.as_deref()) {
-                    Ok(None)
-                } else {
-                    Err(err)
-                }
-            }
+            Err(err) => none_if(aws_error("DescribeSubnets", err), is_not_found),
         }
     }
 }
@@ -283,14 +298,10 @@ impl VolumeRead for Ec2 {
         if volume_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = Filter::builder()
-            .name("volume-id")
-            .set_values(Some(volume_ids.to_vec()))
-            .build();
         let pages: Vec<_> = self
             .client
             .describe_volumes()
-            .filters(ids)
+            .filters(ids_filter("volume-id", volume_ids))
             .into_paginator()
             .send()
             .try_collect()
@@ -314,14 +325,10 @@ impl Ec2 {
         if image_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = Filter::builder()
-            .name("image-id")
-            .set_values(Some(image_ids.to_vec()))
-            .build();
         let pages: Vec<_> = self
             .client
             .describe_images()
-            .filters(ids)
+            .filters(ids_filter("image-id", image_ids))
             .include_deprecated(true)
             .into_paginator()
             .send()
@@ -338,70 +345,60 @@ impl Ec2 {
 
 pub(crate) fn instance_facts(instance: &Instance, owner: Option<&str>) -> InstanceFacts {
     let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
+    let owned = |value: Option<&str>| value.map(str::to_owned);
+    let metadata = instance.metadata_options();
     InstanceFacts {
         instance_id: text(instance.instance_id()),
-        instance_type: instance
-            .instance_type()
-            .map(|t| t.as_str().to_owned())
-            .unwrap_or_default(),
+        instance_type: text(instance.instance_type().map(InstanceType::as_str)),
         image_id: text(instance.image_id()),
-        state: instance
-            .state()
-            .and_then(|s| s.name())
-            .map(|name| name.as_str().to_owned())
-            .unwrap_or_default(),
-        subnet_id: instance.subnet_id().map(str::to_owned),
-        vpc_id: instance.vpc_id().map(str::to_owned),
+        state: text(instance.state().and_then(|s| s.name()).map(|n| n.as_str())),
+        subnet_id: owned(instance.subnet_id()),
+        vpc_id: owned(instance.vpc_id()),
         security_group_ids: instance
             .security_groups()
             .iter()
-            .filter_map(|group| group.group_id().map(str::to_owned))
+            .filter_map(|group| owned(group.group_id()))
             .collect(),
-        public_ip: instance.public_ip_address().map(str::to_owned),
-        http_tokens: instance
-            .metadata_options()
-            .and_then(|m| m.http_tokens())
-            .map(|tokens| match tokens {
-                HttpTokensState::Required => HttpTokens::Required,
-                _ => HttpTokens::Optional,
-            }),
-        instance_profile_arn: instance
-            .iam_instance_profile()
-            .and_then(|p| p.arn())
-            .map(str::to_owned),
-        owner_account: owner.map(str::to_owned),
-        cpu_options: instance.cpu_options().and_then(|cpu| {
-            let core_count = u32::try_from(cpu.core_count()?).ok()?;
-            let threads_per_core = u32::try_from(cpu.threads_per_core()?).ok()?;
-            Some(CpuOptions {
-                core_count,
-                threads_per_core,
-            })
-        }),
+        public_ip: owned(instance.public_ip_address()),
+        http_tokens: metadata.and_then(|m| m.http_tokens()).map(http_tokens),
+        instance_profile_arn: owned(instance.iam_instance_profile().and_then(|p| p.arn())),
+        owner_account: owned(owner),
+        cpu_options: cpu_options(instance),
         launch_time: instance
             .launch_time()
             .and_then(|t| std::time::SystemTime::try_from(*t).ok()),
         tags: instance
             .tags()
             .iter()
-            .filter_map(|tag| {
-                Some((
-                    tag.key()?.to_owned(),
-                    tag.value().unwrap_or_default().to_owned(),
-                ))
-            })
-            .collect::<BTreeMap<_, _>>(),
-        http_put_response_hop_limit: instance
-            .metadata_options()
+            .filter_map(|tag| tag_entry(tag.key(), tag.value()))
+            .collect(),
+        http_put_response_hop_limit: metadata
             .and_then(|m| m.http_put_response_hop_limit())
             .and_then(|limit| u32::try_from(limit).ok()),
-        key_name: instance.key_name().map(str::to_owned),
+        key_name: owned(instance.key_name()),
         volume_ids: instance
             .block_device_mappings()
             .iter()
-            .filter_map(|mapping| mapping.ebs()?.volume_id().map(str::to_owned))
+            .filter_map(|mapping| owned(mapping.ebs()?.volume_id()))
             .collect(),
     }
+}
+
+/// IMDSv2 is required only when EC2 says so; any other state is optional.
+fn http_tokens(tokens: &HttpTokensState) -> HttpTokens {
+    match tokens {
+        HttpTokensState::Required => HttpTokens::Required,
+        _ => HttpTokens::Optional,
+    }
+}
+
+/// The instance's cores and threads per core, when EC2 gives both.
+fn cpu_options(instance: &Instance) -> Option<CpuOptions> {
+    let cpu = instance.cpu_options()?;
+    Some(CpuOptions {
+        core_count: u32::try_from(cpu.core_count()?).ok()?,
+        threads_per_core: u32::try_from(cpu.threads_per_core()?).ok()?,
+    })
 }
 
 fn volume_facts(volume: &Volume) -> VolumeFacts {
@@ -471,10 +468,7 @@ impl LaunchTemplateRead for Ec2 {
             Ok(output) => output,
             Err(err) => {
                 let err = aws_error("DescribeLaunchTemplateVersions", err);
-                return match is_unknown_template(err.code.as_deref()) {
-                    true => Ok(None),
-                    false => Err(err),
-                };
+                return none_if(err, is_unknown_template);
             }
         };
         Ok(output
@@ -484,14 +478,11 @@ impl LaunchTemplateRead for Ec2 {
             .map(|data| TemplateLaunch {
                 instance_type: data.instance_type().map(|t| t.as_str().to_owned()),
                 requirements: data.instance_requirements().map(|r| {
-                    let bound = |v: Option<i32>| v.and_then(|v| u64::try_from(v).ok());
-                    InstanceRequirements {
-                        vcpus_min: bound(r.v_cpu_count().and_then(|c| c.min())).unwrap_or_default(),
-                        vcpus_max: bound(r.v_cpu_count().and_then(|c| c.max())),
-                        memory_mib_min: bound(r.memory_mib().and_then(|m| m.min()))
-                            .unwrap_or_default(),
-                        memory_mib_max: bound(r.memory_mib().and_then(|m| m.max())),
-                    }
+                    let (vcpus, memory) = (r.v_cpu_count(), r.memory_mib());
+                    instance_requirements(
+                        (vcpus.and_then(|c| c.min()), vcpus.and_then(|c| c.max())),
+                        (memory.and_then(|m| m.min()), memory.and_then(|m| m.max())),
+                    )
                 }),
             }))
     }

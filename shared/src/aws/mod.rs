@@ -3,6 +3,7 @@
 mod autoscaling;
 
 mod cloudwatch;
+mod convert;
 mod ec2;
 mod ec2_actions;
 mod images;
@@ -26,7 +27,7 @@ pub use ec2_actions::Ec2Remediation;
 pub use images::ImageSources;
 pub use sns::Sns;
 
-use crate::ports::{AwsError, Ports};
+use crate::ports::{AwsError, Ports, ReadPorts};
 
 /// Loads a function's SDK configuration, once per execution environment:
 /// credentials and region from the variables Lambda sets in every execution
@@ -129,14 +130,12 @@ where
     }
 }
 
-/// The AWS adapters of the cold start.
-impl Ports for Adapters {
+/// The AWS adapters of the cold start, as read ports.
+impl ReadPorts for Adapters {
     type Instances = Ec2;
     type Images = CachedNetworkImages<ImageSources>;
     type Groups = AutoScaling;
-    type Remediation = Ec2Remediation;
     type Metrics = CloudWatch;
-    type Alerts = Sns;
 
     fn instances(&self) -> &Ec2 {
         &self.ec2
@@ -147,11 +146,18 @@ impl Ports for Adapters {
     fn groups(&self) -> &AutoScaling {
         &self.autoscaling
     }
-    fn remediation(&self) -> &Ec2Remediation {
-        &self.remediation
-    }
     fn metrics(&self) -> &CloudWatch {
         &self.cloudwatch
+    }
+}
+
+/// The AWS adapters of the cold start.
+impl Ports for Adapters {
+    type Remediation = Ec2Remediation;
+    type Alerts = Sns;
+
+    fn remediation(&self) -> &Ec2Remediation {
+        &self.remediation
     }
     fn alerts(&self) -> &Sns {
         &self.sns

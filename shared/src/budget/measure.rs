@@ -28,8 +28,9 @@ pub enum MeasureError {
     Usage(#[from] UsageError),
 }
 
-/// Reads the cluster's instances and groups, in parallel.
-pub async fn read_cluster(
+/// Reads the cluster's instances and groups, in parallel: the state every
+/// measurement counts on (the assessment bounds it by its deadline).
+pub async fn read_cluster_state(
     tag: &ClusterTag,
     instances: &impl ClusterInstancesRead,
     groups: &impl ClusterGroupsRead,
@@ -283,7 +284,7 @@ pub async fn measure(
     admitted: &BTreeSet<String>,
     candidate: Option<&InstanceFacts>,
 ) -> Result<Measurement, MeasureError> {
-    let state = read_cluster(tag, ec2, groups).await?;
+    let state = read_cluster_state(tag, ec2, groups).await?;
     measure_state(Arc::new(state), ec2, groups, guarded, admitted, candidate).await
 }
 

@@ -4,22 +4,15 @@ use pretty_assertions::assert_eq;
 
 use super::*;
 use crate::facts::HookFacts;
-use crate::fakes::FakeAws;
+use crate::fakes::{FakeAws, suspended_by_guard};
+use crate::fixtures::{CLUSTER, CLUSTER_TAG, HOOK, now};
 use crate::suspension::SUSPENDED_TAG;
-
-const TAG: &str = "kubernetes.io/cluster/prod";
-const HOOK: &str = "scaling-guard-prod";
-
-/// 2026-12-01T11:00:00Z.
-fn now() -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_122_800)
-}
 
 fn scope() -> Scope {
     Scope {
-        cluster: "prod".to_owned(),
+        cluster: CLUSTER.to_owned(),
         hook_name: HOOK.to_owned(),
-        cluster_tag: ClusterTag::any_value(TAG),
+        cluster_tag: ClusterTag::any_value(CLUSTER_TAG),
         except: None,
         record_key: None,
         unsigned: UnsignedRecords::Trust,
@@ -48,38 +41,22 @@ fn hook(name: &str) -> HookFacts {
     }
 }
 
-/// Suspended and clamped from 20 to 4 by the guard, an hour ago.
-fn suspended(mut group: GroupFacts) -> GroupFacts {
-    let mut record = SuspensionRecord::new(
-        "usage 100% of MaxVcpus".into(),
-        "schedule",
-        now() - Duration::from_secs(3600),
-        Vec::new(),
-    );
-    record.original_max_size = Some(20);
-    record.clamped_to = Some(4);
-    group.max_size = 4;
-    group.suspended_processes = vec!["Launch".into()];
-    group.tags.insert(
-        SUSPENDED_TAG.to_owned(),
-        record.to_tag_value(&group.name, None),
-    );
-    group
-}
-
 /// prod-a: hooked, suspended, clamped; prod-b: hooked; lost-c: the cluster
 /// tag removed, still hooked; staging-a: another cluster, suspended by its
 /// guard, with a hook of its own.
 fn account() -> FakeAws {
     let aws = FakeAws::new();
-    aws.add_group(suspended(group("prod-a", &[(TAG, "owned")])));
+    aws.add_group(suspended_by_guard(group(
+        "prod-a",
+        &[(CLUSTER_TAG, "owned")],
+    )));
     aws.add_hook("prod-a", hook(HOOK));
-    aws.add_group(group("prod-b", &[(TAG, "owned")]));
+    aws.add_group(group("prod-b", &[(CLUSTER_TAG, "owned")]));
     aws.add_hook("prod-b", hook(HOOK));
     aws.add_hook("prod-b", hook("node-bootstrap"));
     aws.add_group(group("lost-c", &[]));
     aws.add_hook("lost-c", hook(HOOK));
-    aws.add_group(suspended(group(
+    aws.add_group(suspended_by_guard(group(
         "staging-a",
         &[("kubernetes.io/cluster/staging", "owned")],
     )));
@@ -175,7 +152,7 @@ async fn a_release_that_cannot_delete_a_hook_lists_it_as_left() {
 async fn a_release_leaves_the_excepted_identitys_groups_alone() {
     let aws = account();
     let scope = Scope {
-        except: Some(ClusterTag::any_value(TAG)),
+        except: Some(ClusterTag::any_value(CLUSTER_TAG)),
         ..scope()
     };
     let mut report = ReleaseReport::default();
@@ -202,8 +179,8 @@ async fn a_release_at_500_groups_under_throttling_leaves_nothing_of_the_guard() 
     let aws = FakeAws::new();
     for i in 0..500 {
         let name = format!("prod-{i:03}");
-        let g = group(&name, &[(TAG, "owned")]);
-        aws.add_group(if i % 5 == 0 { suspended(g) } else { g });
+        let g = group(&name, &[(CLUSTER_TAG, "owned")]);
+        aws.add_group(if i % 5 == 0 { suspended_by_guard(g) } else { g });
         aws.add_hook(&name, hook(HOOK));
     }
     for i in 0..20 {
@@ -290,7 +267,7 @@ async fn a_group_deleted_while_it_is_released_is_no_leftover() {
     // (Auto Scaling then answers that the group is not found)
     let aws = account();
     aws.add_hook("gone-c", hook(HOOK));
-    aws.add_group(group("gone-c", &[(TAG, "owned")]));
+    aws.add_group(group("gone-c", &[(CLUSTER_TAG, "owned")]));
     aws.vanish_after_listing("gone-c");
     let mut report = ReleaseReport::default();
 

@@ -72,7 +72,7 @@ enum Applied {
 /// first so that a suspension is never without its record. With `clamp`,
 /// MaxSize is then lowered to what the group has, read again after `Launch`
 /// was suspended, so that the clamp never scales the group in.
-pub async fn suspend(
+pub async fn suspend_groups(
     control: &(impl ScaleOutControl + GroupRead),
     groups: &[GroupFacts],
     clamp: bool,

@@ -210,7 +210,7 @@ fn a_long_reason_is_cut_to_fit_a_tag_value() {
 async fn suspend_tags_then_suspends_only_launch_then_records_and_makes_the_clamp() {
     let aws = FakeAws::new();
     aws.add_group(group("a"));
-    let report = suspend(
+    let report = suspend_groups(
         &aws,
         &[group("a")],
         true,
@@ -243,7 +243,7 @@ async fn suspend_tags_then_suspends_only_launch_then_records_and_makes_the_clamp
 async fn suspend_then_resume_restores_the_group_as_it_was() {
     let aws = FakeAws::new();
     aws.add_group(group("a"));
-    suspend(
+    suspend_groups(
         &aws,
         &[group("a")],
         true,
@@ -276,7 +276,7 @@ async fn a_failed_call_is_reported_per_group_and_the_others_proceed() {
     aws.add_group(group("b"));
     // The first group's read (the first call of all) fails.
     aws.fail_times("DescribeAutoScalingGroups", 1);
-    let report = suspend(
+    let report = suspend_groups(
         &aws,
         &[group("a"), group("b")],
         false,
@@ -300,7 +300,7 @@ use crate::ports::GroupRead;
 /// launch-guard: reads the group, then suspends it.
 async fn launch_guard_suspends(aws: &FakeAws) {
     let group = aws.group("prod-a").await.unwrap().unwrap();
-    suspend(aws, &[group], false, &record(), OnIncomplete::Leave, None).await;
+    suspend_groups(aws, &[group], false, &record(), OnIncomplete::Leave, None).await;
 }
 
 /// budget-guard: reads the group, then resumes it (usage allows, no alarm),
@@ -367,7 +367,7 @@ async fn a_resume_before_the_clamp_leaves_nothing_clamped_nor_recorded() {
     // to compute the clamp,
     let gate = aws.pause_before("DescribeAutoScalingGroups");
     let (groups, record) = ([read], record());
-    let launch_guard = suspend(&aws, &groups, true, &record, OnIncomplete::Leave, None);
+    let launch_guard = suspend_groups(&aws, &groups, true, &record, OnIncomplete::Leave, None);
     let budget_guard = async {
         // (launch-guard reads the group right before its write and reads its
         // record back after it: the clamp's read is the third)

@@ -7,7 +7,7 @@
 //! crates' tests include this file with `#[path]`.
 
 use std::cell::Cell;
-use std::fmt::Debug;
+use std::fmt::{self, Debug};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -169,16 +169,27 @@ pub fn json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Why a property test failed: what a `#[test]` returns, printed as is
+/// (the test harness prints an error's `Debug`), so that the helpers report
+/// a failure as a value instead of panicking outside a `#[test]` function.
+pub struct Failure(String);
+
+impl Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The sample events `names` of the `events` directory, read at test time.
-pub fn samples(events: &Path, names: &[&str]) -> Vec<Value> {
+pub fn samples(events: &Path, names: &[&str]) -> Result<Vec<Value>, Failure> {
     names
         .iter()
         .map(|name| {
             let path = events.join(name);
             let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
+                .map_err(|err| Failure(format!("cannot read {}: {err}", path.display())))?;
             serde_json::from_str(&text)
-                .unwrap_or_else(|err| panic!("{} is not json: {err}", path.display()))
+                .map_err(|err| Failure(format!("{} is not json: {err}", path.display())))
         })
         .collect()
 }
@@ -616,8 +627,12 @@ pub fn config() -> Config {
 
 /// Runs `property` on `config().cases` inputs of `strategy` and prints
 /// `<parser>: cases run: N, failures: 0` from a count kept inside the property;
-/// panics with the (shrunk) failing input otherwise.
-pub fn check<S>(parser: &str, strategy: S, property: impl Fn(S::Value) -> Result<(), TestCaseError>)
+/// fails with the (shrunk) failing input otherwise.
+pub fn check<S>(
+    parser: &str,
+    strategy: S,
+    property: impl Fn(S::Value) -> Result<(), TestCaseError>,
+) -> Result<(), Failure>
 where
     S: Strategy,
     S::Value: Debug,
@@ -635,10 +650,10 @@ where
         outcome
     });
     if let Err(err) = result {
-        panic!(
+        return Err(Failure(format!(
             "{parser}: a case failed ({} runs including shrinking): {err}",
             runs.get()
-        );
+        )));
     }
     assert_eq!(
         runs.get(),
@@ -651,4 +666,5 @@ where
         started.elapsed(),
         slowest.get()
     );
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! `tests/remediation_adapters.rs`): the retry bound of the mocked clients,
 //! request recording for `match_requests`, AWS error metadata.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -29,14 +29,17 @@ where
     let seen: Seen<I> = Arc::default();
     let sink = Arc::clone(&seen);
     let record = move |request: &I| {
-        sink.lock().unwrap().push(request.clone());
+        // A poisoned lock still holds what was recorded.
+        sink.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(request.clone());
         true
     };
     (seen, record)
 }
 
 pub fn taken<I: Clone>(seen: &Seen<I>) -> Vec<I> {
-    seen.lock().unwrap().clone()
+    seen.lock().unwrap_or_else(PoisonError::into_inner).clone()
 }
 
 /// An error as AWS's query protocols report it: a code and a message.

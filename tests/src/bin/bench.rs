@@ -23,10 +23,6 @@
 //! CLI's peak RSS at 10,000 instances. Exits non-zero if any measurement
 //! failed.
 
-// Reading `serde_json::Value` by key never panics (a missing key or a
-// non-object gives `Null`); the lint cannot tell that from slice indexing.
-#![allow(clippy::indexing_slicing)]
-
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::io::{Read, Write};

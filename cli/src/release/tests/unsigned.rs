@@ -5,8 +5,9 @@
 use clap::Parser as _;
 use pretty_assertions::assert_eq;
 use shared::fakes::FakeAws;
+use shared::fixtures::at;
 
-use super::{HOOK, TAG, now, text};
+use super::{CLUSTER_TAG, HOOK, now, text};
 use crate::args::{Args, Command};
 use crate::exit_status::ExitStatus;
 use crate::release::{Outcome, TIME_LIMIT};
@@ -26,7 +27,7 @@ fn account() -> FakeAws {
         desired_capacity: 3,
         suspended_processes: vec!["Launch".into()],
         tags: [
-            (TAG.to_owned(), "owned".to_owned()),
+            (CLUSTER_TAG.to_owned(), "owned".to_owned()),
             (
                 shared::suspension::SUSPENDED_TAG.to_owned(),
                 FORGED.to_owned(),
@@ -102,7 +103,7 @@ async fn without_the_key_yes_lists_a_record_as_unverified_and_lifts_nothing() {
     assert!(text.contains("--trust-unsigned-records"), "{text}");
     let json = serde_json::to_value(&outcome).unwrap();
     assert_eq!(
-        json["unverified"],
+        *at(&json, "unverified"),
         serde_json::json!([{"group": "prod-a", "record": FORGED}])
     );
 }

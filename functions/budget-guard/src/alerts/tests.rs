@@ -1,7 +1,7 @@
 //! Each builder from plain values: no ports, no runtime.
 
 use pretty_assertions::assert_eq;
-use shared::checks::fixtures::usage;
+use shared::fixtures::usage;
 
 use super::*;
 use crate::fixtures::{now, policy};

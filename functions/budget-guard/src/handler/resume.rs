@@ -135,7 +135,7 @@ fn hold_reason(budget: &BudgetPolicy, total: Usage, demand: Usage) -> String {
 #[cfg(test)]
 mod tests {
     use pretty_assertions::assert_eq;
-    use shared::checks::fixtures::usage;
+    use shared::fixtures::usage;
 
     use super::*;
 

@@ -30,7 +30,7 @@ impl<P: Ports> BudgetGuard<'_, P> {
             outcome.would_suspend = self.would_suspend(measured, scope, &record, checks).await;
             return;
         }
-        let report = suspension::suspend(
+        let report = suspension::suspend_groups(
             self.ports.groups(),
             scope,
             self.policy.budget.clamp_max_size,

@@ -9,6 +9,7 @@ use shared::suspension::{SUSPENDED_TAG, SuspensionRecord};
 
 use super::*;
 use crate::fixtures::{home, now, policy};
+use shared::fixtures::{CLUSTER_TAG, HOOK, NOW_RFC3339};
 
 mod alarm_trust;
 mod back_to_enforce;
@@ -25,11 +26,16 @@ const SCHEDULE: &str = include_str!("../../../../events/budget-schedule.json");
 const ALARM: &str = include_str!("../../../../events/budget-alarm-alarm.json");
 const OK: &str = include_str!("../../../../events/budget-alarm-ok.json");
 const SNS_ALARM: &str = include_str!("../../../../events/budget-alarm-sns.json");
-const TAG: &str = "kubernetes.io/cluster/prod";
 const VCPU_ALARM: &str = "scaling-guard-VcpuPercentOfBudget";
 /// A surge alarm on the guard's vCPU metric (the samples' budget alarm,
 /// renamed with the surge prefix).
 const SURGE_ALARM: &str = "scaling-guard-surge-vcpus";
+
+/// When launch-guard answered a launch that still waits on another hook:
+/// nine minutes ago, as the tag records it.
+fn nine_minutes_ago() -> String {
+    shared::time::format_rfc3339(now() - std::time::Duration::from_secs(540))
+}
 
 /// `event` (a sample of the vCPU budget alarm) from the surge alarm.
 fn surge(event: &str) -> String {
@@ -41,7 +47,7 @@ fn surge(event: &str) -> String {
 /// one is put back; tests/off_switch.rs: audit mode makes it continue).
 fn hook() -> HookFacts {
     HookFacts {
-        name: "scaling-guard-prod".into(),
+        name: HOOK.into(),
         transition: "autoscaling:EC2_INSTANCE_LAUNCHING".into(),
         default_result: Some("ABANDON".into()),
         ..HookFacts::default()
@@ -62,24 +68,10 @@ fn account() -> FakeAws {
 }
 
 /// Groups prod-a and prod-b (cluster prod, hooked) and staging-a (another
-/// cluster); `running` m6i.large instances in prod-a.
+/// cluster): [`FakeAws::two_clusters`]; `running` m6i.large instances in
+/// prod-a.
 fn cluster(running: usize) -> FakeAws {
-    let aws = account();
-    for (name, tag) in [
-        ("prod-a", TAG),
-        ("prod-b", TAG),
-        ("staging-a", "kubernetes.io/cluster/staging"),
-    ] {
-        aws.add_group(GroupFacts {
-            name: name.into(),
-            min_size: 0,
-            max_size: 20,
-            desired_capacity: 4,
-            tags: [(tag.to_owned(), "owned".to_owned())].into(),
-            ..GroupFacts::default()
-        });
-        aws.add_hook(name, hook());
-    }
+    let aws = FakeAws::two_clusters();
     set_running(&aws, running);
     aws
 }
@@ -91,7 +83,7 @@ fn set_running(aws: &FakeAws, running: usize) {
             instance_id: format!("i-{n:04}"),
             instance_type: "m6i.large".into(),
             state: state.into(),
-            tags: [(TAG.to_owned(), "owned".to_owned())].into(),
+            tags: [(CLUSTER_TAG.to_owned(), "owned".to_owned())].into(),
             ..InstanceFacts::default()
         });
     }
@@ -108,6 +100,72 @@ async fn invoke(guard: &BudgetGuard<'_, FakeAws>, event: &str) -> Result<Value, 
         .await?;
     Ok(serde_json::to_value(response).unwrap())
 }
+
+/// The guard's answer to `event`, typed, before the runtime serialises it.
+async fn answer(guard: &BudgetGuard<'_, FakeAws>, event: &str) -> Result<Response, HandlerError> {
+    guard
+        .handle(serde_json::from_str(event).unwrap(), home())
+        .await
+}
+
+/// The scheduled run's summary of `event` under `policy`.
+async fn run_schedule(policy: &Policy, aws: &FakeAws, event: &str) -> ScheduleSummary {
+    schedule_of(
+        answer(&BudgetGuard::new(policy, aws).with_clock(now), event)
+            .await
+            .unwrap(),
+    )
+}
+
+/// The alarm run's summary of `event` under `policy`.
+async fn run_alarm(policy: &Policy, aws: &FakeAws, event: &str) -> AlarmSummary {
+    alarm_of(
+        answer(&BudgetGuard::new(policy, aws).with_clock(now), event)
+            .await
+            .unwrap(),
+    )
+}
+
+/// The one summary of a response, a scheduled run's; panics otherwise.
+fn schedule_of(response: Response) -> ScheduleSummary {
+    match response {
+        Response::One(summary) => match *summary {
+            Summary::Schedule(schedule) => schedule,
+            other => panic!("not a scheduled run: {other}"),
+        },
+        Response::Batch(runs) => panic!("a batch of {} runs", runs.len()),
+    }
+}
+
+/// The one summary of a response, an alarm's; panics otherwise.
+fn alarm_of(response: Response) -> AlarmSummary {
+    match response {
+        Response::One(summary) => match *summary {
+            Summary::Alarm(alarm) => alarm,
+            other => panic!("not an alarm: {other}"),
+        },
+        Response::Batch(runs) => panic!("a batch of {} runs", runs.len()),
+    }
+}
+
+/// The groups an alarm suspended; panics when it did not suspend.
+fn suspended_by(alarm: &AlarmSummary) -> &[String] {
+    match &alarm.action {
+        AlarmAction::Suspend { suspended, .. } => suspended,
+        other => panic!("not a suspension: {other:?}"),
+    }
+}
+
+/// The groups an alarm resumed; panics when it did not resume.
+fn resumed_by(alarm: &AlarmSummary) -> &[String] {
+    match &alarm.action {
+        AlarmAction::Resume { resumed, .. } => resumed,
+        other => panic!("not a resume: {other:?}"),
+    }
+}
+
+/// No groups: what an empty list in a summary compares with.
+const NONE: [&str; 0] = [];
 
 fn kinds(aws: &FakeAws) -> Vec<AlertKind> {
     aws.published().into_iter().map(|a| a.kind).collect()
@@ -152,19 +210,19 @@ async fn instances_waiting_for_the_launch_guard_are_not_counted() {
             lifecycle_state: "Pending:Wait".into(),
         }];
     });
-    let summary = run(&policy, &aws, SCHEDULE).await.unwrap();
-    assert_eq!(summary["usage"]["instances"], 3);
+    let summary = run_schedule(&policy, &aws, SCHEDULE).await;
+    assert_eq!(summary.usage.instances, 3);
 }
 
 #[tokio::test]
 async fn usage_at_the_threshold_suspends_only_launch_on_cluster_groups_once() {
     let (policy, aws) = (policy(&[]), cluster(10));
 
-    let first = run(&policy, &aws, SCHEDULE).await.unwrap();
-    let second = run(&policy, &aws, SCHEDULE).await.unwrap();
+    let first = run_schedule(&policy, &aws, SCHEDULE).await;
+    let second = run_schedule(&policy, &aws, SCHEDULE).await;
 
-    assert_eq!(first["suspended"], json!(["prod-a", "prod-b"]));
-    assert_eq!(second["suspended"], json!([]));
+    assert_eq!(first.suspended, ["prod-a", "prod-b"]);
+    assert_eq!(second.suspended, NONE);
     assert!(launch_suspended(&aws, "prod-a") && launch_suspended(&aws, "prod-b"));
     assert_eq!(
         aws.group_facts("prod-a").unwrap().suspended_processes,
@@ -207,8 +265,8 @@ async fn resume_waits_below_the_resume_threshold_then_restores_everything() {
 
     // 95 %: below the suspend threshold, not below the resume threshold.
     set_running(&aws, 19 / 2);
-    let held = run(&policy, &aws, SCHEDULE).await.unwrap();
-    assert_eq!(held["resumed"], json!([]));
+    let held = run_schedule(&policy, &aws, SCHEDULE).await;
+    assert_eq!(held.resumed, NONE);
     assert!(launch_suspended(&aws, "prod-a"));
 
     set_running(&aws, 8);
@@ -217,8 +275,8 @@ async fn resume_waits_below_the_resume_threshold_then_restores_everything() {
     for group in ["prod-a", "prod-b"] {
         aws.update_group(group, |g| g.desired_capacity = 0);
     }
-    let resumed = run(&policy, &aws, SCHEDULE).await.unwrap();
-    assert_eq!(resumed["resumed"], json!(["prod-a", "prod-b"]));
+    let resumed = run_schedule(&policy, &aws, SCHEDULE).await;
+    assert_eq!(resumed.resumed, ["prod-a", "prod-b"]);
     let group = aws.group_facts("prod-a").unwrap();
     assert_eq!(
         (
@@ -249,8 +307,8 @@ async fn an_alarm_suspends_every_cluster_group_and_ok_resumes_when_usage_allows(
     let (policy, aws) = (policy(&[]), cluster(2));
     aws.set_alarm(SURGE_ALARM, true);
 
-    let suspended = run(&policy, &aws, &surge(ALARM)).await.unwrap();
-    assert_eq!(suspended["suspended"], json!(["prod-a", "prod-b"]));
+    let suspended = run_alarm(&policy, &aws, &surge(ALARM)).await;
+    assert_eq!(suspended_by(&suspended), ["prod-a", "prod-b"]);
     assert!(!launch_suspended(&aws, "staging-a"));
     // The schedule does not resume while the triggering alarm fires.
     run(&policy, &aws, SCHEDULE).await.unwrap();
@@ -262,8 +320,8 @@ async fn an_alarm_suspends_every_cluster_group_and_ok_resumes_when_usage_allows(
     for group in ["prod-a", "prod-b"] {
         aws.update_group(group, |g| g.desired_capacity = 0);
     }
-    let resumed = run(&policy, &aws, &surge(OK)).await.unwrap();
-    assert_eq!(resumed["resumed"], json!(["prod-a", "prod-b"]));
+    let resumed = run_alarm(&policy, &aws, &surge(OK)).await;
+    assert_eq!(resumed_by(&resumed), ["prod-a", "prod-b"]);
     assert_eq!(
         kinds(&aws),
         vec![AlertKind::ScaleOutSuspended, AlertKind::ScaleOutResumed]
@@ -274,10 +332,10 @@ async fn an_alarm_suspends_every_cluster_group_and_ok_resumes_when_usage_allows(
 async fn an_alarm_with_a_group_dimension_suspends_only_that_group() {
     let (policy, aws) = (policy(&[]), cluster(2));
     aws.set_alarm("scaling-guard-surge-requests", true);
-    let summary = run(&policy, &aws, SNS_ALARM).await.unwrap();
+    let summary = run_alarm(&policy, &aws, SNS_ALARM).await;
     assert_eq!(
-        summary["suspended"],
-        json!([]),
+        suspended_by(&summary),
+        NONE,
         "prod-general is not a group of this fixture"
     );
 
@@ -286,8 +344,8 @@ async fn an_alarm_with_a_group_dimension_suspends_only_that_group() {
         serde_json::from_str(event["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
     message["Trigger"]["Dimensions"][0]["value"] = json!("prod-b");
     event["Records"][0]["Sns"]["Message"] = json!(message.to_string());
-    let summary = run(&policy, &aws, &event.to_string()).await.unwrap();
-    assert_eq!(summary["suspended"], json!(["prod-b"]));
+    let summary = run_alarm(&policy, &aws, &event.to_string()).await;
+    assert_eq!(suspended_by(&summary), ["prod-b"]);
     assert!(!launch_suspended(&aws, "prod-a"));
 }
 
@@ -296,8 +354,11 @@ async fn an_alarm_on_an_already_suspended_group_joins_its_record() {
     let (policy, aws) = (policy(&[]), cluster(10));
     run(&policy, &aws, SCHEDULE).await.unwrap();
     aws.set_alarm(SURGE_ALARM, true);
-    let summary = run(&policy, &aws, &surge(ALARM)).await.unwrap();
-    assert_eq!(summary["alarm_added_to"], json!(["prod-a", "prod-b"]));
+    let summary = run_alarm(&policy, &aws, &surge(ALARM)).await;
+    let AlarmAction::Suspend { alarm_added_to, .. } = &summary.action else {
+        panic!("not a suspension: {summary:?}")
+    };
+    assert_eq!(alarm_added_to, &["prod-a", "prod-b"]);
     // Usage falls, but the alarm still fires: held.
     set_running(&aws, 1);
     run(&policy, &aws, SCHEDULE).await.unwrap();
@@ -309,8 +370,8 @@ async fn an_alarm_on_an_already_suspended_group_joins_its_record() {
 async fn insufficient_data_changes_nothing() {
     let (policy, aws) = (policy(&[]), cluster(10));
     let event = ALARM.replace("\"value\": \"ALARM\"", "\"value\": \"INSUFFICIENT_DATA\"");
-    let summary = run(&policy, &aws, &event).await.unwrap();
-    assert_eq!(summary["action"], "none");
+    let summary = run_alarm(&policy, &aws, &event).await;
+    assert_eq!(summary.action, AlarmAction::None);
     assert_eq!(aws.mutations(), Default::default());
 }
 
@@ -320,16 +381,16 @@ async fn a_cluster_group_without_the_hook_is_enrolled_once() {
     aws.add_group(GroupFacts {
         name: "prod-new".into(),
         max_size: 5,
-        tags: [(TAG.to_owned(), "owned".to_owned())].into(),
+        tags: [(CLUSTER_TAG.to_owned(), "owned".to_owned())].into(),
         ..GroupFacts::default()
     });
     let guard = BudgetGuard::new(&policy, &aws).with_clock(now);
 
-    let first = invoke(&guard, SCHEDULE).await.unwrap();
-    let second = invoke(&guard, SCHEDULE).await.unwrap();
+    let first = schedule_of(answer(&guard, SCHEDULE).await.unwrap());
+    let second = schedule_of(answer(&guard, SCHEDULE).await.unwrap());
 
-    assert_eq!(first["enrolled"], json!(["prod-new"]));
-    assert_eq!(second["enrolled"], json!([]));
+    assert_eq!(first.enrolled, ["prod-new"]);
+    assert_eq!(second.enrolled, NONE);
     assert_eq!(
         aws.calls("DescribeLifecycleHooks"),
         3,
@@ -344,7 +405,7 @@ async fn enrollment_can_be_turned_off() {
     let (policy, aws) = (policy(&[("GUARD_ENROLL_GROUPS", "false")]), cluster(1));
     aws.add_group(GroupFacts {
         name: "prod-new".into(),
-        tags: [(TAG.to_owned(), "owned".to_owned())].into(),
+        tags: [(CLUSTER_TAG.to_owned(), "owned".to_owned())].into(),
         ..GroupFacts::default()
     });
     run(&policy, &aws, SCHEDULE).await.unwrap();
@@ -403,7 +464,7 @@ fn guard_record(extra: Value) -> String {
     let mut record = json!({
         "reason": "vcpus 100% of budget",
         "trigger": "schedule",
-        "time": "2026-11-26T14:00:00Z",
+        "time": NOW_RFC3339,
     });
     if let (Some(record), Some(extra)) = (record.as_object_mut(), extra.as_object()) {
         record.extend(extra.clone());
@@ -432,7 +493,7 @@ async fn audit_mode_suspends_nothing_and_alerts_what_it_would_do_once() {
     // When the schedule runs three times.
     let mut summaries = Vec::new();
     for _ in 0..3 {
-        summaries.push(invoke(&guard, SCHEDULE).await.unwrap());
+        summaries.push(schedule_of(answer(&guard, SCHEDULE).await.unwrap()));
     }
 
     // Then nothing changed but the hooks enforce mode left abandoning (the
@@ -442,8 +503,8 @@ async fn audit_mode_suspends_nothing_and_alerts_what_it_would_do_once() {
         aws.group_changes(),
         vec!["PutLifecycleHook prod-a", "PutLifecycleHook prod-b"]
     );
-    assert_eq!(summaries[0]["would_suspend"], json!(["prod-a", "prod-b"]));
-    assert_eq!(summaries[0]["suspended"], json!([]));
+    assert_eq!(summaries[0].would_suspend, ["prod-a", "prod-b"]);
+    assert_eq!(summaries[0].suspended, NONE);
     let alerts = alerts_of(&aws, AlertKind::ScaleOutSuspended);
     assert_eq!(alerts.len(), 1, "once per condition: {:?}", kinds(&aws));
     assert_eq!(alerts[0].decision, "would_suspend");
@@ -466,8 +527,11 @@ async fn audit_mode_suspends_nothing_and_alerts_what_it_would_do_once() {
 async fn an_alarm_in_audit_mode_suspends_nothing() {
     // At the threshold: the measurement confirms the budget alarm.
     let (policy, aws) = (policy(&[("GUARD_MODE", "audit")]), cluster(10));
-    let summary = run(&policy, &aws, ALARM).await.unwrap();
-    assert_eq!(summary["would_suspend"], json!(["prod-a", "prod-b"]));
+    let summary = run_alarm(&policy, &aws, ALARM).await;
+    let AlarmAction::Suspend { would_suspend, .. } = &summary.action else {
+        panic!("not a suspension: {summary:?}")
+    };
+    assert_eq!(would_suspend, &["prod-a", "prod-b"]);
     assert_eq!(aws.group_changes(), Vec::<String>::new());
     assert_eq!(
         alerts_of(&aws, AlertKind::ScaleOutSuspended)[0].decision,
@@ -479,8 +543,8 @@ async fn an_alarm_in_audit_mode_suspends_nothing() {
 async fn budget_checks_listed_as_audit_only_suspend_nothing_in_enforce_mode() {
     let policy = policy(&[("GUARD_AUDIT_ONLY_CHECKS", "budget.vcpus,budget.instances")]);
     let aws = cluster(10);
-    let summary = run(&policy, &aws, SCHEDULE).await.unwrap();
-    assert_eq!(summary["would_suspend"], json!(["prod-a", "prod-b"]));
+    let summary = run_schedule(&policy, &aws, SCHEDULE).await;
+    assert_eq!(summary.would_suspend, ["prod-a", "prod-b"]);
     assert_eq!(aws.group_changes(), Vec::<String>::new());
 }
 
@@ -489,8 +553,8 @@ async fn one_enforced_budget_over_its_threshold_still_suspends() {
     // vcpus is audit-only, but the instance budget is enforced and reached.
     let policy = policy(&[("GUARD_AUDIT_ONLY_CHECKS", "budget.vcpus")]);
     let aws = cluster(10);
-    let summary = run(&policy, &aws, SCHEDULE).await.unwrap();
-    assert_eq!(summary["suspended"], json!(["prod-a", "prod-b"]));
+    let summary = run_schedule(&policy, &aws, SCHEDULE).await;
+    assert_eq!(summary.suspended, ["prod-a", "prod-b"]);
 }
 
 #[tokio::test]
@@ -498,7 +562,7 @@ async fn enrollment_in_audit_mode_puts_a_hook_that_continues() {
     let (policy, aws) = (policy(&[("GUARD_MODE", "audit")]), cluster(1));
     aws.add_group(GroupFacts {
         name: "prod-new".into(),
-        tags: [(TAG.to_owned(), "owned".to_owned())].into(),
+        tags: [(CLUSTER_TAG.to_owned(), "owned".to_owned())].into(),
         ..GroupFacts::default()
     });
     run(&policy, &aws, SCHEDULE).await.unwrap();
@@ -516,12 +580,12 @@ async fn admitted_instances_still_waiting_on_another_hook_are_counted() {
     for n in 0..4 {
         let id = format!("i-wait{n}");
         let mut tags: std::collections::BTreeMap<String, String> = [
-            (TAG.to_owned(), "owned".to_owned()),
+            (CLUSTER_TAG.to_owned(), "owned".to_owned()),
             (GROUP_NAME_TAG.to_owned(), "prod-a".to_owned()),
         ]
         .into();
         if n < 3 {
-            tags.insert(ADMITTED_TAG.into(), "2026-11-26T14:00:00Z".into());
+            tags.insert(ADMITTED_TAG.into(), NOW_RFC3339.into());
         }
         aws.add_instance(InstanceFacts {
             instance_id: id.clone(),
@@ -537,9 +601,9 @@ async fn admitted_instances_still_waiting_on_another_hook_are_counted() {
     }
     aws.update_group("prod-a", |g| g.instances = listed);
 
-    let summary = run(&policy, &aws, SCHEDULE).await.unwrap();
+    let summary = run_schedule(&policy, &aws, SCHEDULE).await;
 
-    assert_eq!(summary["usage"]["instances"], 5);
+    assert_eq!(summary.usage.instances, 5);
     assert_eq!(metric(&aws, "ClusterInstances"), 5.0);
 }
 
@@ -553,14 +617,14 @@ async fn a_running_warm_pool_instance_is_not_counted() {
         instance_type: "m6i.large".into(),
         state: "running".into(),
         tags: [
-            (TAG.to_owned(), "owned".to_owned()),
+            (CLUSTER_TAG.to_owned(), "owned".to_owned()),
             (GROUP_NAME_TAG.to_owned(), "prod-a".to_owned()),
         ]
         .into(),
         ..InstanceFacts::default()
     });
-    let summary = run(&policy, &aws, SCHEDULE).await.unwrap();
-    assert_eq!(summary["usage"]["instances"], 2);
+    let summary = run_schedule(&policy, &aws, SCHEDULE).await;
+    assert_eq!(summary.usage.instances, 2);
 }
 
 /// Scenario of the resume loop: 7 m6i.2xlarge (8 vCPUs) in prod-a = 56 of 64
@@ -583,7 +647,7 @@ fn loop_cluster() -> FakeAws {
             instance_type: "m6i.2xlarge".into(),
             state: "running".into(),
             tags: [
-                (TAG.to_owned(), "owned".to_owned()),
+                (CLUSTER_TAG.to_owned(), "owned".to_owned()),
                 (GROUP_NAME_TAG.to_owned(), "prod-a".to_owned()),
             ]
             .into(),
@@ -615,13 +679,13 @@ async fn a_group_is_not_resumed_while_what_it_would_launch_does_not_fit() {
 
     // Fifteen scheduled runs, one a minute: 56 + 2 × 8 = 72 vCPUs would be
     // 112 %, so prod-a stays suspended, quietly, with the reason in the summary.
-    let mut last = Value::Null;
+    let mut last = None;
     for _ in 0..15 {
-        last = invoke(&guard, SCHEDULE).await.unwrap();
+        last = Some(schedule_of(answer(&guard, SCHEDULE).await.unwrap()));
     }
     assert_eq!(aws.calls("ResumeProcesses"), 0);
     assert!(launch_suspended(&aws, "prod-a"));
-    let held = last["held"].to_string();
+    let held = format!("{:?}", last.unwrap().held);
     assert!(
         held.contains("prod-a") && held.contains("2 instance"),
         "{held}"
@@ -638,8 +702,8 @@ async fn a_group_is_not_resumed_while_what_it_would_launch_does_not_fit() {
         gone.state = "terminated".into();
         aws.add_instance(gone);
     }
-    let resumed = invoke(&guard, SCHEDULE).await.unwrap();
-    assert_eq!(resumed["resumed"], json!(["prod-a"]));
+    let resumed = schedule_of(answer(&guard, SCHEDULE).await.unwrap());
+    assert_eq!(resumed.resumed, ["prod-a"]);
     assert_eq!(kinds(&aws), vec![AlertKind::ScaleOutResumed]);
 }
 
@@ -657,7 +721,7 @@ async fn groups_resume_one_after_another_only_while_their_demand_fits_together()
                 instance_type: "m6i.large".into(),
                 state: "running".into(),
                 tags: [
-                    (TAG.to_owned(), "owned".to_owned()),
+                    (CLUSTER_TAG.to_owned(), "owned".to_owned()),
                     (GROUP_NAME_TAG.to_owned(), group.to_owned()),
                 ]
                 .into(),
@@ -674,8 +738,8 @@ async fn groups_resume_one_after_another_only_while_their_demand_fits_together()
         });
         suspend_by_guard(&aws, group, guard_record(json!({})));
     }
-    let summary = run(&policy, &aws, SCHEDULE).await.unwrap();
-    assert_eq!(summary["resumed"], json!(["prod-a"]));
+    let summary = run_schedule(&policy, &aws, SCHEDULE).await;
+    assert_eq!(summary.resumed, ["prod-a"]);
     assert!(launch_suspended(&aws, "prod-b"));
 }
 
@@ -692,8 +756,8 @@ async fn a_max_size_changed_by_someone_else_during_the_suspension_is_kept() {
         g.max_size = 40;
         g.desired_capacity = 0;
     });
-    let summary = run(&policy, &aws, SCHEDULE).await.unwrap();
-    assert_eq!(summary["resumed"], json!(["prod-a"]));
+    let summary = run_schedule(&policy, &aws, SCHEDULE).await;
+    assert_eq!(summary.resumed, ["prod-a"]);
     let group = aws.group_facts("prod-a").unwrap();
     assert_eq!(group.max_size, 40, "the operator's value stays");
     assert!(!group.tags.contains_key(SUSPENDED_TAG));

@@ -206,11 +206,9 @@ mod tests {
     use pretty_assertions::assert_eq;
     use shared::facts::{GroupFacts, GroupInstance};
 
-    use super::*;
+    use shared::fixtures::{HOOK, now};
 
-    fn now() -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000)
-    }
+    use super::*;
 
     fn state(tags: &[(&str, &str)], lifecycle: &str, launched_ago: u64) -> ClusterState {
         ClusterState {
@@ -273,11 +271,11 @@ mod tests {
 
     #[test]
     fn in_audit_mode_another_launch_hook_makes_the_wait_ambiguous() {
-        let hooks = [hook("scaling-guard-prod"), hook("node-bootstrap")];
-        assert!(guard_hook(&hooks, "scaling-guard-prod", Mode::Enforce).is_some());
-        assert!(guard_hook(&hooks, "scaling-guard-prod", Mode::Audit).is_none());
-        assert!(guard_hook(&hooks[..1], "scaling-guard-prod", Mode::Audit).is_some());
-        assert!(guard_hook(&hooks[1..], "scaling-guard-prod", Mode::Enforce).is_none());
+        let hooks = [hook(HOOK), hook("node-bootstrap")];
+        assert!(guard_hook(&hooks, HOOK, Mode::Enforce).is_some());
+        assert!(guard_hook(&hooks, HOOK, Mode::Audit).is_none());
+        assert!(guard_hook(&hooks[..1], HOOK, Mode::Audit).is_some());
+        assert!(guard_hook(&hooks[1..], HOOK, Mode::Enforce).is_none());
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Each builder from plain values: no ports, no runtime.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
 
 use pretty_assertions::assert_eq;
 use rstest::rstest;
@@ -9,26 +8,20 @@ use shared::audit::{Listed, Remediation, Unchecked};
 use shared::checks::CheckName;
 use shared::checks::Violation;
 use shared::decision::Finding;
+use shared::fixtures::{ALERT_TOPIC, CLUSTER, NOW_RFC3339, SECURITY_GROUP, SUBNET, now};
 
 use super::*;
 
 const ID: &str = "i-0d1e2f3a4b5c60789";
 const QUARANTINE: &str = "sg-0eee0001";
 
-fn now() -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_687_200) // 2026-11-26
-}
-
 fn policy() -> Policy {
     let base = [
-        ("GUARD_CLUSTER", "prod"),
-        (
-            "GUARD_ALERT_TOPIC_ARN",
-            "arn:aws:sns:eu-west-1:123456789012:alerts",
-        ),
+        ("GUARD_CLUSTER", CLUSTER),
+        ("GUARD_ALERT_TOPIC_ARN", ALERT_TOPIC),
         ("GUARD_ALLOWED_AMI_OWNERS", "amazon"),
-        ("GUARD_ALLOWED_SUBNET_IDS", "subnet-0aaa0001"),
-        ("GUARD_ALLOWED_SECURITY_GROUP_IDS", "sg-0bbb0001"),
+        ("GUARD_ALLOWED_SUBNET_IDS", SUBNET),
+        ("GUARD_ALLOWED_SECURITY_GROUP_IDS", SECURITY_GROUP),
         ("GUARD_QUARANTINE_SECURITY_GROUP_ID", QUARANTINE),
     ];
     shared::fakes::test_policy(&base, &[]).unwrap()
@@ -108,7 +101,7 @@ fn a_reported_instance_alert_names_the_instance_the_event_and_why_nothing_change
     assert_eq!(alert.group, None);
     assert_eq!(alert.violations, audit.findings);
     assert_eq!(alert.cluster, "prod");
-    assert_eq!(alert.time, "2026-11-26T10:00:00Z");
+    assert_eq!(alert.time, NOW_RFC3339);
     assert_eq!(alert.account.as_deref(), Some("123456789012"));
     assert_eq!(alert.region.as_deref(), Some("eu-west-1"));
     assert_eq!(

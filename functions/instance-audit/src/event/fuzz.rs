@@ -13,7 +13,7 @@ use super::{Event, EventError, LAUNCH_SUCCESSFUL, Payload, STATE_CHANGE, Trigger
 #[path = "../../../../shared/tests/fuzz_support/mod.rs"]
 mod fuzz_support;
 
-use fuzz_support::{check, clear_message, inputs, samples};
+use fuzz_support::{Failure, check, clear_message, inputs, samples};
 
 const SAMPLES: &[&str] = &[
     "state-change-pending.json",
@@ -29,7 +29,7 @@ fn events() -> PathBuf {
 }
 
 #[test]
-fn the_audit_event_parser_never_panics_and_explains_every_refusal() {
+fn the_audit_event_parser_never_panics_and_explains_every_refusal() -> Result<(), Failure> {
     let state_change = format!("`{STATE_CHANGE}` event is missing a field or has a wrong one");
     let launch = format!("`{LAUNCH_SUCCESSFUL}` event is missing a field or has a wrong one");
     let heads = [
@@ -62,7 +62,7 @@ fn the_audit_event_parser_never_panics_and_explains_every_refusal() {
     };
     check(
         "instance-audit event::parse_payload",
-        inputs(samples(&events(), SAMPLES)),
+        inputs(samples(&events(), SAMPLES)?),
         |input| {
             let Some(payload) = input.into_value() else {
                 return Ok(());
@@ -79,5 +79,5 @@ fn the_audit_event_parser_never_panics_and_explains_every_refusal() {
                 Err(err) => judge(Err(err)),
             }
         },
-    );
+    )
 }

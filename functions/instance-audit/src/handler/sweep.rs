@@ -8,8 +8,9 @@ use shared::facts::InstanceFacts;
 use shared::lifecycle::Origin;
 use shared::ports::{Metric, MetricUnit, MetricsPublish};
 
-use super::{Auditor, HandlerError, MAX_REMEDIATIONS_PER_SWEEP};
+use super::{Auditor, HandlerError};
 use crate::alerts;
+use crate::limits::MAX_REMEDIATIONS_PER_SWEEP;
 use crate::response::SweepSummary;
 use shared::ports::Ports;
 

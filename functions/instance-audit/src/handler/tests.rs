@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use pretty_assertions::assert_eq;
 use rstest::rstest;
@@ -9,15 +9,18 @@ use shared::audit::{
     PREVIOUS_GROUPS_TAG, QUARANTINE_REASON_TAG, QUARANTINED_TAG, REMEDIATED_TAG,
     REMEDIATION_HELD_TAG,
 };
-use shared::checks::fixtures::{CLUSTER_SETTINGS, NODE_SETTINGS, policy_of};
 use shared::checks::membership::{GROUP_NAME_TAG, VETTED_TAG};
-use shared::facts::{HookFacts, HttpTokens, ImageFacts, InstanceFacts, SubnetFacts};
-use shared::fakes::{FakeAws, checks_of as checks};
-use shared::lifecycle::LAUNCHING;
+use shared::facts::{HttpTokens, ImageFacts, InstanceFacts, SubnetFacts};
+use shared::fakes::{FakeAws, checks_of};
+use shared::fixtures::{
+    CLUSTER_SETTINGS, CLUSTER_TAG, GROUP, IMAGE, NODE_SETTINGS, NOW_RFC3339, compliant_instance,
+    days_ago, now, policy_of,
+};
 use shared::policy::Policy;
 use shared::ports::MetricUnit;
 
 use super::*;
+use crate::response::SweepSummary;
 
 const PENDING: &str = include_str!("../../../../events/state-change-pending.json");
 const RUNNING: &str = include_str!("../../../../events/state-change-running.json");
@@ -28,17 +31,12 @@ const SWEEP: &str = include_str!("../../../../events/audit-sweep.json");
 const BY_HAND: &str = "i-0d1e2f3a4b5c60789";
 /// The instance of the launch-successful sample, in group `prod-legacy`.
 const LEGACY: &str = "i-0e1f2a3b4c5d60718";
-const CLUSTER_TAG: &str = "kubernetes.io/cluster/prod";
-const PROFILE: &str = "arn:aws:iam::123456789012:instance-profile/prod-node";
 const QUARANTINE: &str = "sg-0eee0001";
 const KARPENTER: &str = "karpenter.sh/nodepool";
 
-fn now() -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_687_200) // 2026-11-26
-}
-
-fn days_ago(days: u64) -> SystemTime {
-    now() - Duration::from_secs(days * 86_400)
+/// `seconds` before the test world's clock, as a tag records a time.
+fn ago(seconds: u64) -> String {
+    shared::time::format_rfc3339(now() - Duration::from_secs(seconds))
 }
 
 fn policy(extra: &[(&str, &str)]) -> Policy {
@@ -50,14 +48,8 @@ fn policy(extra: &[(&str, &str)]) -> Policy {
 fn member(id: &str, state: &str, tags: &[(&str, &str)]) -> InstanceFacts {
     let mut instance = InstanceFacts {
         instance_id: id.into(),
-        instance_type: "m6i.large".into(),
-        image_id: "ami-0ccc0001".into(),
         state: state.into(),
-        subnet_id: Some("subnet-0aaa0001".into()),
-        security_group_ids: vec!["sg-0bbb0001".into()],
-        http_tokens: Some(HttpTokens::Required),
-        instance_profile_arn: Some(PROFILE.into()),
-        ..InstanceFacts::default()
+        ..compliant_instance()
     };
     instance.tags.insert(CLUSTER_TAG.into(), "owned".into());
     instance
@@ -66,30 +58,10 @@ fn member(id: &str, state: &str, tags: &[(&str, &str)]) -> InstanceFacts {
     instance
 }
 
-/// The account: an approved image, the allowed subnet, the guarded group
-/// `prod-general` and the hook-less group `prod-legacy`. No instances.
+/// The account: the test world's compliant cluster (its images, subnet
+/// and the guarded group [`GROUP`]); `prod-legacy` has no hook. No instances.
 fn account() -> FakeAws {
-    let aws = FakeAws::new();
-    aws.add_image(ImageFacts {
-        image_id: "ami-0ccc0001".into(),
-        name: Some("amazon-eks-node-al2023-x86_64-standard-1.31-v20261101".into()),
-        owner_alias: Some("amazon".into()),
-        creation_date: Some(days_ago(25)),
-        ..ImageFacts::default()
-    });
-    aws.add_subnet(SubnetFacts {
-        subnet_id: "subnet-0aaa0001".into(),
-        ..SubnetFacts::default()
-    });
-    aws.add_hook(
-        "prod-general",
-        HookFacts {
-            name: "scaling-guard-prod".into(),
-            transition: LAUNCHING.into(),
-            ..HookFacts::default()
-        },
-    );
-    aws
+    FakeAws::compliant_cluster()
 }
 
 /// An instance launched by hand into the cluster, with IMDSv1 on.
@@ -105,6 +77,63 @@ async fn run(policy: &Policy, aws: &FakeAws, event: &str) -> Result<Value, Handl
         .handle(serde_json::from_str(event).unwrap())
         .await
         .map(json_of)
+}
+
+/// The handler's summary of an instance event; panics on any other answer.
+async fn run_instance(policy: &Policy, aws: &FakeAws, event: &str) -> Summary {
+    instance_of(answer(policy, aws, event).await)
+}
+
+/// The summary of an instance event; panics on any other answer.
+fn instance_of(response: Response) -> Summary {
+    match response {
+        Response::Instance(summary) => summary,
+        other => panic!("not an instance summary: {other:?}"),
+    }
+}
+
+/// The handler's summary of a sweep; panics on any other answer.
+async fn run_sweep(policy: &Policy, aws: &FakeAws, event: &str) -> SweepSummary {
+    match answer(policy, aws, event).await {
+        Response::Sweep(summary) => summary,
+        other => panic!("not a sweep summary: {other:?}"),
+    }
+}
+
+/// The handler's answer to `event`, typed, before the runtime serialises it.
+async fn answer(policy: &Policy, aws: &FakeAws, event: &str) -> Response {
+    Auditor::new(policy, aws)
+        .with_clock(now)
+        .handle(serde_json::from_str(event).unwrap())
+        .await
+        .unwrap()
+}
+
+/// Why the summary's outcome is what it is; panics when it does not say.
+fn reason(summary: &Summary) -> &str {
+    summary
+        .reason
+        .as_deref()
+        .unwrap_or_else(|| panic!("no reason: {summary:?}"))
+}
+
+/// The instance's group; panics when the summary names none.
+fn group(summary: &Summary) -> &str {
+    summary
+        .group
+        .as_deref()
+        .unwrap_or_else(|| panic!("no group: {summary:?}"))
+}
+
+/// The checks the summary's violations name, in order.
+fn checks(summary: &Summary) -> Vec<&'static str> {
+    checks_of(&summary.violations)
+}
+
+/// A part of a summary as the runtime writes it: where its wire shape is
+/// what the test states.
+fn wire(part: &impl serde::Serialize) -> Value {
+    serde_json::to_value(part).unwrap()
 }
 
 /// The response as the runtime sends it.
@@ -159,12 +188,12 @@ async fn an_instance_of_another_cluster_or_of_none_is_never_touched(
     aws.add_instance(outsider(tags));
 
     // When
-    let summary = run(&policy, &aws, event).await.unwrap();
+    let summary = run_instance(&policy, &aws, event).await;
 
     // Then: ignored, no alert, no change, no further reads
-    assert_eq!(summary["outcome"], "ignored");
+    assert_eq!(summary.outcome, Outcome::Ignored);
     assert_eq!(
-        summary["reason"],
+        reason(&summary),
         format!("instance `{BY_HAND}` is not a member of cluster `prod`")
     );
     assert_eq!(aws.mutations(), BTreeMap::new());
@@ -183,9 +212,9 @@ async fn a_launch_of_another_clusters_group_is_never_touched() {
         .insert(GROUP_NAME_TAG.into(), "prod-legacy".into());
     aws.add_instance(instance);
 
-    let summary = run(&policy, &aws, LAUNCHED).await.unwrap();
+    let summary = run_instance(&policy, &aws, LAUNCHED).await;
 
-    assert_eq!(summary["outcome"], "ignored");
+    assert_eq!(summary.outcome, Outcome::Ignored);
     assert_eq!(aws.mutations(), BTreeMap::new());
 }
 
@@ -195,9 +224,9 @@ async fn the_sweep_never_touches_or_counts_instances_outside_the_cluster() {
     let aws = account();
     aws.add_instance(outsider(&[("kubernetes.io/cluster/staging", "owned")]));
 
-    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+    let summary = run_sweep(&policy, &aws, SWEEP).await;
 
-    assert_eq!(summary["instances"], 0);
+    assert_eq!(summary.report.instances, 0);
     assert_eq!(aws.instance_changes(), Vec::<String>::new());
     assert_eq!(aws.instance_facts(BY_HAND).unwrap().state, "running");
 }
@@ -221,9 +250,9 @@ async fn another_clusters_node_with_the_same_tag_key_is_never_alerted_or_termina
     let (policy, aws) = (shared_key_policy(), account());
     aws.add_instance(outsider(&[("eks:cluster-name", "staging")]));
 
-    let summary = run(&policy, &aws, event).await.unwrap();
+    let summary = run_instance(&policy, &aws, event).await;
 
-    assert_eq!(summary["outcome"], "ignored");
+    assert_eq!(summary.outcome, Outcome::Ignored);
     assert_eq!(aws.mutations(), BTreeMap::new());
     assert_eq!(aws.published(), Vec::new());
 }
@@ -240,10 +269,10 @@ async fn the_sweep_with_a_shared_tag_key_terminates_its_own_hand_launched_node_a
     aws.add_instance(prod);
 
     // When
-    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+    let summary = run_sweep(&policy, &aws, SWEEP).await;
 
     // Then: one instance swept, prod's, and only it terminated
-    assert_eq!(summary["instances"], 1);
+    assert_eq!(summary.report.instances, 1);
     assert!(
         aws.instance_changes()
             .iter()
@@ -266,10 +295,10 @@ async fn the_sweep_with_a_shared_tag_key_terminates_its_own_hand_launched_node_a
 #[tokio::test]
 async fn an_unknown_instance_is_ignored() {
     let (policy, aws) = (policy(&[]), account());
-    let summary = run(&policy, &aws, RUNNING).await.unwrap();
-    assert_eq!(summary["outcome"], "ignored");
+    let summary = run_instance(&policy, &aws, RUNNING).await;
+    assert_eq!(summary.outcome, Outcome::Ignored);
     assert_eq!(
-        summary["reason"],
+        reason(&summary),
         format!("instance `{BY_HAND}` was not found")
     );
     assert_eq!(aws.mutations(), BTreeMap::new());
@@ -282,10 +311,10 @@ async fn an_unknown_instance_is_ignored() {
 async fn other_state_changes_are_ignored_without_a_call(#[case] state: &str) {
     let (policy, aws) = (policy(&[]), account());
     let event = with(RUNNING, |e| e["detail"]["state"] = json!(state));
-    let summary = run(&policy, &aws, &event).await.unwrap();
-    assert_eq!(summary["outcome"], "ignored");
+    let summary = run_instance(&policy, &aws, &event).await;
+    assert_eq!(summary.outcome, Outcome::Ignored);
     assert_eq!(
-        summary["reason"],
+        reason(&summary),
         format!("state `{state}` is neither pending nor running")
     );
     assert_eq!(aws.calls("DescribeInstances"), 0);
@@ -302,22 +331,22 @@ async fn an_instance_launched_by_hand_is_reported_once_when_running() {
     aws.add_instance(by_hand("pending"));
 
     // When: it is pending
-    let pending = run(&policy, &aws, PENDING).await.unwrap();
+    let pending = run_instance(&policy, &aws, PENDING).await;
 
     // Then: nothing to remediate, so the report waits for `running`
-    assert_eq!(pending["outcome"], "deferred");
+    assert_eq!(pending.outcome, Outcome::Deferred);
     assert_eq!(
-        pending["reason"],
+        reason(&pending),
         "reported once, when the instance is running"
     );
     assert_eq!(kinds(&aws), vec![]);
 
     // When: it runs
     aws.add_instance(by_hand("running"));
-    let running = run(&policy, &aws, RUNNING).await.unwrap();
+    let running = run_instance(&policy, &aws, RUNNING).await;
 
     // Then: one alert with both findings; nothing changed
-    assert_eq!(running["outcome"], "reported");
+    assert_eq!(running.outcome, Outcome::Reported);
     assert_eq!(checks(&running), vec!["imds.v2", "membership.unmanaged"]);
     let alerts = aws.published();
     assert_eq!(alerts.len(), 1);
@@ -347,10 +376,10 @@ async fn a_node_of_an_allowed_launcher_is_a_member_and_compliant() {
     let (policy, aws) = (policy(&[]), account());
     aws.add_instance(member(BY_HAND, "running", &[(KARPENTER, "default")]));
 
-    let summary = run(&policy, &aws, RUNNING).await.unwrap();
+    let summary = run_instance(&policy, &aws, RUNNING).await;
 
-    assert_eq!(summary["outcome"], "compliant");
-    assert_eq!(summary["violations"], json!([]));
+    assert_eq!(summary.outcome, Outcome::Compliant);
+    assert_eq!(summary.violations, vec![]);
     assert_eq!(aws.mutations(), BTreeMap::new());
 }
 
@@ -359,7 +388,7 @@ async fn launcher_tags_are_a_policy_setting() {
     let (policy, aws) = (policy(&[("GUARD_ALLOWED_LAUNCHER_TAGS", "")]), account());
     aws.add_instance(member(BY_HAND, "running", &[(KARPENTER, "default")]));
 
-    let summary = run(&policy, &aws, RUNNING).await.unwrap();
+    let summary = run_instance(&policy, &aws, RUNNING).await;
 
     assert_eq!(checks(&summary), vec!["membership.unmanaged"]);
 }
@@ -376,17 +405,17 @@ async fn a_launch_by_a_group_without_the_hook_is_reported_at_launch_successful()
 
     // When: its state changes first, then its group reports the launch
     let running = with(RUNNING, |e| e["detail"]["instance-id"] = json!(LEGACY));
-    let on_running = run(&policy, &aws, &running).await.unwrap();
-    let on_launch = run(&policy, &aws, LAUNCHED).await.unwrap();
+    let on_running = run_instance(&policy, &aws, &running).await;
+    let on_launch = run_instance(&policy, &aws, LAUNCHED).await;
 
     // Then: one alert, at launch successful
-    assert_eq!(on_running["outcome"], "deferred");
+    assert_eq!(on_running.outcome, Outcome::Deferred);
     assert_eq!(
-        on_running["reason"],
+        reason(&on_running),
         "reported once, when group `prod-legacy` reports the launch successful"
     );
-    assert_eq!(on_launch["outcome"], "reported");
-    assert_eq!(on_launch["group"], "prod-legacy");
+    assert_eq!(on_launch.outcome, Outcome::Reported);
+    assert_eq!(group(&on_launch), "prod-legacy");
     assert_eq!(checks(&on_launch), vec!["membership.unguarded_group"]);
     let alerts = aws.published();
     assert_eq!(alerts.len(), 1);
@@ -399,7 +428,7 @@ async fn the_group_of_the_launch_event_counts_before_the_tag_is_visible() {
     let (policy, aws) = (policy(&[]), account());
     aws.add_instance(member(LEGACY, "running", &[]));
 
-    let summary = run(&policy, &aws, LAUNCHED).await.unwrap();
+    let summary = run_instance(&policy, &aws, LAUNCHED).await;
 
     assert_eq!(checks(&summary), vec!["membership.unguarded_group"]);
     assert_eq!(aws.calls("DescribeLifecycleHooks"), 1);
@@ -415,16 +444,16 @@ async fn a_launch_into_the_warm_pool_waits_for_the_launch_into_service() {
     ));
 
     let into_pool = with(LAUNCHED, |e| e["detail"]["Destination"] = json!("WarmPool"));
-    let pooled = run(&policy, &aws, &into_pool).await.unwrap();
+    let pooled = run_instance(&policy, &aws, &into_pool).await;
     let into_service = with(LAUNCHED, |e| e["detail"]["Origin"] = json!("WarmPool"));
-    let served = run(&policy, &aws, &into_service).await.unwrap();
+    let served = run_instance(&policy, &aws, &into_service).await;
 
-    assert_eq!(pooled["outcome"], "ignored");
+    assert_eq!(pooled.outcome, Outcome::Ignored);
     assert_eq!(
-        pooled["reason"],
+        reason(&pooled),
         "launched into the warm pool of group `prod-legacy`: audited when it enters service"
     );
-    assert_eq!(served["outcome"], "remediated");
+    assert_eq!(served.outcome, Outcome::Remediated);
     assert_eq!(
         aws.instance_changes(),
         vec![
@@ -443,21 +472,18 @@ async fn an_instance_of_a_guarded_group_was_vetted_by_launch_guard_and_is_left_a
     let mut instance = member(
         LEGACY,
         "running",
-        &[
-            (GROUP_NAME_TAG, "prod-general"),
-            (VETTED_TAG, "2026-11-26T09:59:00Z"),
-        ],
+        &[(GROUP_NAME_TAG, GROUP), (VETTED_TAG, &ago(60))],
     );
     instance.http_tokens = Some(HttpTokens::Optional);
     aws.add_instance(instance);
     let launched = with(LAUNCHED, |e| {
-        e["detail"]["AutoScalingGroupName"] = json!("prod-general")
+        e["detail"]["AutoScalingGroupName"] = json!(GROUP)
     });
 
-    let summary = run(&policy, &aws, &launched).await.unwrap();
+    let summary = run_instance(&policy, &aws, &launched).await;
 
-    assert_eq!(summary["outcome"], "vetted");
-    assert_eq!(summary["group"], "prod-general");
+    assert_eq!(summary.outcome, Outcome::Vetted);
+    assert_eq!(group(&summary), "prod-general");
     assert_eq!(aws.mutations(), BTreeMap::new());
     assert_eq!(
         (aws.calls("DescribeImages"), aws.calls("DescribeSubnets")),
@@ -497,9 +523,9 @@ async fn each_node_check_runs_on_a_running_instance(#[case] breaker: Breaker, #[
     breaker(&mut instance);
     aws.add_instance(instance);
 
-    let summary = run(&policy, &aws, RUNNING).await.unwrap();
+    let summary = run_instance(&policy, &aws, RUNNING).await;
 
-    assert_eq!(summary["outcome"], "reported");
+    assert_eq!(summary.outcome, Outcome::Reported);
     assert_eq!(checks(&summary), vec![check]);
     assert_eq!(kinds(&aws), vec![AlertKind::InstanceNonCompliant]);
 }
@@ -508,7 +534,7 @@ async fn each_node_check_runs_on_a_running_instance(#[case] breaker: Breaker, #[
 async fn an_image_that_aged_past_the_limit_is_found() {
     let (policy, aws) = (policy(&[]), account());
     aws.add_image(ImageFacts {
-        image_id: "ami-0ccc0001".into(),
+        image_id: IMAGE.into(),
         name: Some("amazon-eks-node-al2023-x86_64-standard-1.29-v20250101".into()),
         owner_alias: Some("amazon".into()),
         creation_date: Some(days_ago(200)),
@@ -517,7 +543,7 @@ async fn an_image_that_aged_past_the_limit_is_found() {
     });
     aws.add_instance(member(BY_HAND, "running", &[(KARPENTER, "default")]));
 
-    let summary = run(&policy, &aws, RUNNING).await.unwrap();
+    let summary = run_instance(&policy, &aws, RUNNING).await;
 
     assert_eq!(checks(&summary), vec!["image.age", "image.deprecated"]);
 }
@@ -534,11 +560,11 @@ async fn isolate_swaps_in_the_quarantine_group_and_tags_at_pending_then_stays_qu
     aws.add_instance(by_hand("pending"));
 
     // When: pending
-    let summary = run(&policy, &aws, PENDING).await.unwrap();
+    let summary = run_instance(&policy, &aws, PENDING).await;
 
     // Then: isolated at once, tagged, alerted
-    assert_eq!(summary["outcome"], "remediated");
-    assert_eq!(summary["action"], "isolate");
+    assert_eq!(summary.outcome, Outcome::Remediated);
+    assert_eq!(summary.action, Some("isolate"));
     assert_eq!(
         aws.instance_changes(),
         vec![
@@ -549,7 +575,7 @@ async fn isolate_swaps_in_the_quarantine_group_and_tags_at_pending_then_stays_qu
     );
     let isolated = aws.instance_facts(BY_HAND).unwrap();
     assert_eq!(isolated.security_group_ids, vec![QUARANTINE.to_owned()]);
-    assert_eq!(isolated.tags[QUARANTINED_TAG], "2026-11-26T10:00:00Z");
+    assert_eq!(isolated.tags[QUARANTINED_TAG], NOW_RFC3339);
     assert_eq!(
         isolated.tags[QUARANTINE_REASON_TAG],
         "imds.v2 membership.unmanaged"
@@ -574,14 +600,14 @@ async fn isolate_swaps_in_the_quarantine_group_and_tags_at_pending_then_stays_qu
 
     // When: the running event, a duplicate of it, and a sweep follow
     set_state(&aws, BY_HAND, "running");
-    let running = run(&policy, &aws, RUNNING).await.unwrap();
-    let again = run(&policy, &aws, RUNNING).await.unwrap();
-    let sweep = run(&policy, &aws, SWEEP).await.unwrap();
+    let running = run_instance(&policy, &aws, RUNNING).await;
+    let again = run_instance(&policy, &aws, RUNNING).await;
+    let sweep = run_sweep(&policy, &aws, SWEEP).await;
 
     // Then: nothing more is changed, and no second instance alert
-    assert_eq!(running["outcome"], "already_remediated");
-    assert_eq!(again["outcome"], "already_remediated");
-    assert_eq!(sweep["already_remediated"], 1);
+    assert_eq!(running.outcome, Outcome::AlreadyRemediated);
+    assert_eq!(again.outcome, Outcome::AlreadyRemediated);
+    assert_eq!(sweep.report.already_remediated, 1);
     assert_eq!(aws.instance_changes().len(), 3);
     assert_eq!(
         kinds(&aws),
@@ -595,10 +621,10 @@ async fn terminate_happens_at_pending_and_the_running_event_finds_nothing_to_do(
     let aws = account();
     aws.add_instance(by_hand("pending"));
 
-    let pending = run(&policy, &aws, PENDING).await.unwrap();
-    let running = run(&policy, &aws, RUNNING).await.unwrap();
+    let pending = run_instance(&policy, &aws, PENDING).await;
+    let running = run_instance(&policy, &aws, RUNNING).await;
 
-    assert_eq!(pending["outcome"], "remediated");
+    assert_eq!(pending.outcome, Outcome::Remediated);
     assert_eq!(
         aws.instance_changes(),
         vec![
@@ -606,9 +632,9 @@ async fn terminate_happens_at_pending_and_the_running_event_finds_nothing_to_do(
             format!("TerminateInstances {BY_HAND}")
         ]
     );
-    assert_eq!(running["outcome"], "ignored");
+    assert_eq!(running.outcome, Outcome::Ignored);
     assert_eq!(
-        running["reason"],
+        reason(&running),
         format!("instance `{BY_HAND}` is `shutting-down` now")
     );
     assert_eq!(kinds(&aws), vec![AlertKind::InstanceRemediated]);
@@ -622,17 +648,17 @@ async fn stop_waits_for_running_and_is_not_repeated() {
     aws.add_instance(by_hand("pending"));
 
     // EC2 cannot stop a pending instance.
-    let pending = run(&policy, &aws, PENDING).await.unwrap();
-    assert_eq!(pending["outcome"], "deferred");
-    assert_eq!(pending["action"], "stop");
+    let pending = run_instance(&policy, &aws, PENDING).await;
+    assert_eq!(pending.outcome, Outcome::Deferred);
+    assert_eq!(pending.action, Some("stop"));
     assert_eq!(aws.mutations(), BTreeMap::new());
 
     set_state(&aws, BY_HAND, "running");
-    let running = run(&policy, &aws, RUNNING).await.unwrap();
-    let duplicate = run(&policy, &aws, RUNNING).await.unwrap();
+    let running = run_instance(&policy, &aws, RUNNING).await;
+    let duplicate = run_instance(&policy, &aws, RUNNING).await;
 
-    assert_eq!(running["outcome"], "remediated");
-    assert_eq!(duplicate["outcome"], "ignored");
+    assert_eq!(running.outcome, Outcome::Remediated);
+    assert_eq!(duplicate.outcome, Outcome::Ignored);
     assert_eq!(
         aws.instance_changes(),
         vec![
@@ -659,17 +685,17 @@ async fn reported_only_findings_are_never_remediated(
     aws.add_instance(by_hand("pending"));
 
     // When: every trigger fires
-    let pending = run(&policy, &aws, PENDING).await.unwrap();
+    let pending = run_instance(&policy, &aws, PENDING).await;
     set_state(&aws, BY_HAND, "running");
-    let running = run(&policy, &aws, RUNNING).await.unwrap();
-    let sweep = run(&policy, &aws, SWEEP).await.unwrap();
+    let running = run_instance(&policy, &aws, RUNNING).await;
+    let sweep = run_sweep(&policy, &aws, SWEEP).await;
 
     // Then: reported, never changed
-    assert_eq!(pending["outcome"], "deferred");
-    assert_eq!(running["outcome"], "reported");
-    assert_eq!(running["violations"][0]["blocking"], false);
-    assert_eq!(sweep["non_compliant"], 1);
-    assert_eq!(sweep["remediated"], json!([]));
+    assert_eq!(pending.outcome, Outcome::Deferred);
+    assert_eq!(running.outcome, Outcome::Reported);
+    assert_eq!(running.violations[0].blocking, false);
+    assert_eq!(sweep.report.non_compliant, 1);
+    assert_eq!(sweep.report.remediated, vec![]);
     assert_eq!(aws.instance_changes(), Vec::<String>::new());
     assert_eq!(aws.instance_facts(BY_HAND).unwrap().state, "running");
     assert!(aws.published()[0].email().contains(why));
@@ -682,9 +708,9 @@ async fn a_failed_remediation_is_alerted_once_and_left_to_the_next_sweep() {
     aws.add_instance(by_hand("pending"));
     aws.fail("ModifyInstanceAttribute");
 
-    let summary = run(&policy, &aws, PENDING).await.unwrap();
+    let summary = run_instance(&policy, &aws, PENDING).await;
 
-    assert_eq!(summary["outcome"], "remediation_failed");
+    assert_eq!(summary.outcome, Outcome::RemediationFailed);
     let alerts = aws.published();
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].kind, AlertKind::GuardError);
@@ -718,9 +744,9 @@ async fn a_failed_alert_does_not_undo_the_remediation() {
     aws.add_instance(by_hand("running"));
     aws.fail("Publish");
 
-    let summary = run(&policy, &aws, RUNNING).await.unwrap();
+    let summary = run_instance(&policy, &aws, RUNNING).await;
 
-    assert_eq!(summary["outcome"], "remediated");
+    assert_eq!(summary.outcome, Outcome::Remediated);
     assert_eq!(aws.instance_facts(BY_HAND).unwrap().state, "shutting-down");
 }
 
@@ -793,10 +819,7 @@ fn cluster(aws: &FakeAws) {
         let mut node = member(
             &format!("i-{n:017x}"),
             "running",
-            &[
-                (GROUP_NAME_TAG, "prod-general"),
-                (VETTED_TAG, "2026-11-01T10:00:00Z"),
-            ],
+            &[(GROUP_NAME_TAG, GROUP), (VETTED_TAG, &ago(25 * 86_400))],
         );
         if n == 0 {
             node.image_id = "ami-0ccc0002".into();
@@ -831,14 +854,14 @@ async fn the_sweep_sends_one_summary_and_the_metric_with_bounded_calls() {
     cluster(&aws);
 
     // When
-    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+    let summary = run_sweep(&policy, &aws, SWEEP).await;
 
     // Then: the figures
-    assert_eq!(summary["trigger"], "sweep");
-    assert_eq!(summary["instances"], 24);
-    assert_eq!(summary["non_compliant"], 9);
+    assert_eq!(summary.trigger, "sweep");
+    assert_eq!(summary.report.instances, 24);
+    assert_eq!(summary.report.non_compliant, 9);
     assert_eq!(
-        summary["counts"],
+        wire(&summary.report.counts),
         json!({"image.age": 1, "imds.v2": 2, "membership.unmanaged": 2, "membership.unguarded_group": 6})
     );
     // Then: one alert, no per-instance alerts, nothing changed
@@ -886,15 +909,15 @@ async fn the_sweep_remediates_only_unvetted_instances_and_reports_what_it_did() 
     cluster(&aws);
 
     // When
-    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+    let summary = run_sweep(&policy, &aws, SWEEP).await;
 
     // Then: the hook-less group's and the hand-launched nodes are isolated,
     // the guarded group's aged node is only reported
-    let remediated: Vec<&str> = summary["remediated"]
-        .as_array()
-        .unwrap()
+    let remediated: Vec<&str> = summary
+        .report
+        .remediated
         .iter()
-        .map(|r| r["instance_id"].as_str().unwrap())
+        .map(|r| r.instance_id.as_str())
         .collect();
     assert_eq!(remediated.len(), 8);
     assert!(!remediated.contains(&"i-00000000000000000"), "vetted drift");
@@ -918,11 +941,11 @@ async fn the_sweep_remediates_only_unvetted_instances_and_reports_what_it_did() 
     assert_eq!(aws.metrics()[0].1[1].value, 8.0);
 
     // When: the next sweep
-    let next = run(&policy, &aws, SWEEP).await.unwrap();
+    let next = run_sweep(&policy, &aws, SWEEP).await;
 
     // Then: nothing more to do
-    assert_eq!(next["already_remediated"], 8);
-    assert_eq!(next["remediated"], json!([]));
+    assert_eq!(next.report.already_remediated, 8);
+    assert_eq!(next.report.remediated, vec![]);
     assert_eq!(
         aws.instance_changes().len(),
         24,
@@ -938,13 +961,10 @@ async fn the_sweep_changes_at_most_its_limit_of_instances_per_run() {
         aws.add_instance(member(&format!("i-{n:017x}"), "running", &[]));
     }
 
-    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+    let summary = run_sweep(&policy, &aws, SWEEP).await;
 
-    assert_eq!(
-        summary["remediated"].as_array().unwrap().len(),
-        MAX_REMEDIATIONS_PER_SWEEP
-    );
-    assert_eq!(summary["deferred"], 5);
+    assert_eq!(summary.report.remediated.len(), MAX_REMEDIATIONS_PER_SWEEP);
+    assert_eq!(summary.report.deferred, 5);
     assert_eq!(aws.calls("StopInstances"), MAX_REMEDIATIONS_PER_SWEEP);
 }
 
@@ -954,7 +974,7 @@ async fn a_clean_sweep_is_an_info_summary_with_a_zero_metric() {
     aws.add_instance(member(
         "i-00000000000000001",
         "running",
-        &[(GROUP_NAME_TAG, "prod-general")],
+        &[(GROUP_NAME_TAG, GROUP)],
     ));
 
     run(&policy, &aws, SWEEP).await.unwrap();
@@ -980,10 +1000,10 @@ async fn instances_whose_facts_cannot_be_read_are_unchecked_and_not_remediated()
     ));
     aws.fail("DescribeLifecycleHooks");
 
-    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+    let summary = run_sweep(&policy, &aws, SWEEP).await;
 
     assert_eq!(
-        summary["unchecked"],
+        wire(&summary.report.unchecked),
         json!([{"instance_id": "i-00000000000000001", "reason": "`DescribeLifecycleHooks` failed: injected failure"}])
     );
     assert_eq!(aws.instance_changes(), Vec::<String>::new());
@@ -997,10 +1017,13 @@ async fn failed_remediations_make_the_summary_critical() {
     aws.add_instance(member("i-00000000000000001", "running", &[]));
     aws.fail("TerminateInstances");
 
-    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+    let summary = run_sweep(&policy, &aws, SWEEP).await;
 
     assert_eq!(
-        summary["failed"][0]["error"],
+        summary.report.failed[0]
+            .error
+            .as_deref()
+            .unwrap_or_default(),
         "`TerminateInstances` failed: injected failure"
     );
     assert_eq!(aws.published()[0].severity, Severity::Critical);
@@ -1036,20 +1059,22 @@ async fn a_repeated_event_does_not_report_the_same_finding_twice() {
     let auditor = Auditor::new(&policy, &aws);
 
     // When: EventBridge delivers the running event twice
-    let first = auditor
-        .handle(serde_json::from_str(RUNNING).unwrap())
-        .await
-        .map(json_of)
-        .unwrap();
-    let again = auditor
-        .handle(serde_json::from_str(RUNNING).unwrap())
-        .await
-        .map(json_of)
-        .unwrap();
+    let first = instance_of(
+        auditor
+            .handle(serde_json::from_str(RUNNING).unwrap())
+            .await
+            .unwrap(),
+    );
+    let again = instance_of(
+        auditor
+            .handle(serde_json::from_str(RUNNING).unwrap())
+            .await
+            .unwrap(),
+    );
 
     // Then: one alert; the repeat says so
-    assert_eq!(first["outcome"], "reported");
-    assert_eq!(again["reason"], "already reported");
+    assert_eq!(first.outcome, Outcome::Reported);
+    assert_eq!(reason(&again), "already reported");
     assert_eq!(kinds(&aws), vec![AlertKind::InstanceNonCompliant]);
 }
 
@@ -1063,14 +1088,14 @@ const VETTED: &str = VETTED_TAG;
 /// The launch-successful sample, for an instance of the guarded group.
 fn launched_in_general(id: &str) -> String {
     with(LAUNCHED, |e| {
-        e["detail"]["AutoScalingGroupName"] = json!("prod-general");
+        e["detail"]["AutoScalingGroupName"] = json!(GROUP);
         e["detail"]["EC2InstanceId"] = json!(id);
     })
 }
 
 /// A node of the guarded group with IMDSv1 on, launched `age` ago.
 fn general_node_with_imdsv1(id: &str, state: &str, age: Duration) -> InstanceFacts {
-    let mut instance = member(id, state, &[(GROUP_NAME_TAG, "prod-general")]);
+    let mut instance = member(id, state, &[(GROUP_NAME_TAG, GROUP)]);
     instance.http_tokens = Some(HttpTokens::Optional);
     instance.launch_time = Some(now() - age);
     instance
@@ -1090,13 +1115,11 @@ async fn a_guarded_groups_instance_without_launch_guards_record_is_remediated_li
     ));
 
     // When: its group reports the launch successful
-    let summary = run(&policy, &aws, &launched_in_general(LEGACY))
-        .await
-        .unwrap();
+    let summary = run_instance(&policy, &aws, &launched_in_general(LEGACY)).await;
 
     // Then: checked like any unvetted instance, and remediated
-    assert_eq!(summary["outcome"], "remediated", "{summary}");
-    assert_eq!(summary["group"], "prod-general");
+    assert_eq!(summary.outcome, Outcome::Remediated, "{summary:?}");
+    assert_eq!(group(&summary), "prod-general");
     assert_eq!(
         checks(&summary),
         vec!["imds.v2"],
@@ -1123,16 +1146,12 @@ async fn a_guarded_groups_instance_with_launch_guards_record_is_vetted_and_left_
     let policy = policy(&[("GUARD_AUDIT_ACTION", "terminate")]);
     let aws = account();
     let mut instance = general_node_with_imdsv1(LEGACY, "running", Duration::from_secs(60));
-    instance
-        .tags
-        .insert(VETTED.into(), "2026-11-26T09:59:10Z".into());
+    instance.tags.insert(VETTED.into(), ago(50));
     aws.add_instance(instance);
 
-    let summary = run(&policy, &aws, &launched_in_general(LEGACY))
-        .await
-        .unwrap();
+    let summary = run_instance(&policy, &aws, &launched_in_general(LEGACY)).await;
 
-    assert_eq!(summary["outcome"], "vetted", "{summary}");
+    assert_eq!(summary.outcome, Outcome::Vetted, "{summary:?}");
     assert_eq!(aws.mutations(), BTreeMap::new());
 }
 
@@ -1149,16 +1168,16 @@ async fn a_guarded_groups_new_instance_is_left_to_launch_guard_until_its_launch_
     ));
 
     // When: EC2's pending event, and a sweep
-    let pending = run(&policy, &aws, PENDING).await.unwrap();
-    let sweep = run(&policy, &aws, SWEEP).await.unwrap();
+    let pending = run_instance(&policy, &aws, PENDING).await;
+    let sweep = run_sweep(&policy, &aws, SWEEP).await;
 
     // Then: nothing changed; the event waits for the launch to complete
-    assert_eq!(pending["outcome"], "deferred", "{pending}");
+    assert_eq!(pending.outcome, Outcome::Deferred, "{pending:?}");
     assert_eq!(
-        pending["reason"],
+        reason(&pending),
         "launch-guard has not decided it yet: audited when group `prod-general` reports the launch successful"
     );
-    assert_eq!(sweep["remediated"], json!([]), "{sweep}");
+    assert_eq!(sweep.report.remediated, vec![], "{sweep:?}");
     assert_eq!(aws.instance_changes(), Vec::<String>::new());
 }
 
@@ -1170,9 +1189,7 @@ async fn the_sweep_remediates_a_guarded_groups_old_instance_that_no_one_vetted()
     let aws = account();
     let week = Duration::from_secs(7 * 86_400);
     let mut vetted = general_node_with_imdsv1("i-00000000000000001", "running", week);
-    vetted
-        .tags
-        .insert(VETTED.into(), "2026-11-19T10:00:00Z".into());
+    vetted.tags.insert(VETTED.into(), ago(7 * 86_400));
     aws.add_instance(vetted);
     aws.add_instance(general_node_with_imdsv1(
         "i-00000000000000002",
@@ -1181,12 +1198,12 @@ async fn the_sweep_remediates_a_guarded_groups_old_instance_that_no_one_vetted()
     ));
 
     // When
-    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+    let summary = run_sweep(&policy, &aws, SWEEP).await;
 
     // Then: only the unvetted one is stopped; both are reported
-    assert_eq!(summary["non_compliant"], 2, "{summary}");
+    assert_eq!(summary.report.non_compliant, 2, "{summary:?}");
     assert_eq!(
-        summary["remediated"],
+        wire(&summary.report.remediated),
         json!([{"instance_id": "i-00000000000000002", "action": "stop"}])
     );
     assert_eq!(
@@ -1205,13 +1222,11 @@ async fn audit_mode_changes_nothing_on_an_unvetted_instance_of_a_guarded_group()
         Duration::from_secs(3700),
     ));
 
-    let summary = run(&policy, &aws, &launched_in_general(LEGACY))
-        .await
-        .unwrap();
-    let sweep = run(&policy, &aws, SWEEP).await.unwrap();
+    let summary = run_instance(&policy, &aws, &launched_in_general(LEGACY)).await;
+    let sweep = run_sweep(&policy, &aws, SWEEP).await;
 
-    assert_eq!(summary["outcome"], "reported", "{summary}");
-    assert_eq!(sweep["remediated"], json!([]));
+    assert_eq!(summary.outcome, Outcome::Reported, "{summary:?}");
+    assert_eq!(sweep.report.remediated, vec![]);
     assert_eq!(aws.instance_changes(), Vec::<String>::new());
     assert!(aws.published()[0].email().contains("audit mode"));
 }
@@ -1244,9 +1259,9 @@ async fn every_remediation_is_recorded_on_the_instance_before_the_change() {
     let aws = account();
     aws.add_instance(by_hand("pending"));
 
-    let summary = run(&policy, &aws, PENDING).await.unwrap();
+    let summary = run_instance(&policy, &aws, PENDING).await;
 
-    assert_eq!(summary["outcome"], "remediated");
+    assert_eq!(summary.outcome, Outcome::Remediated);
     assert_eq!(
         aws.instance_changes(),
         vec![
@@ -1256,7 +1271,7 @@ async fn every_remediation_is_recorded_on_the_instance_before_the_change() {
     );
     assert_eq!(
         aws.instance_facts(BY_HAND).unwrap().tags[REMEDIATED],
-        "2026-11-26T10:00:00Z"
+        NOW_RFC3339
     );
 }
 
@@ -1287,12 +1302,12 @@ async fn event_path_remediations_stop_at_the_hourly_cap_across_environments_and_
     }
 
     // When: two new unmanaged instances run, each event in a fresh environment
-    let first = run(&policy, &aws, &running_event(held[0])).await.unwrap();
-    let second = run(&policy, &aws, &running_event(held[1])).await.unwrap();
+    let first = run_instance(&policy, &aws, &running_event(held[0])).await;
+    let second = run_instance(&policy, &aws, &running_event(held[1])).await;
 
     // Then: both held, nothing changed, one alert that says why
-    assert_eq!(first["outcome"], "capped", "{first}");
-    assert_eq!(second["outcome"], "capped", "{second}");
+    assert_eq!(first.outcome, Outcome::Capped, "{first:?}");
+    assert_eq!(second.outcome, Outcome::Capped, "{second:?}");
     for id in held {
         assert_eq!(aws.instance_facts(id).unwrap().state, "running");
     }
@@ -1300,7 +1315,7 @@ async fn event_path_remediations_stop_at_the_hourly_cap_across_environments_and_
     for id in held {
         assert_eq!(
             aws.instance_facts(id).unwrap().tags[REMEDIATION_HELD_TAG],
-            "2026-11-26T10:00:00Z",
+            NOW_RFC3339,
             "the hold records when the cap was alerted"
         );
     }
@@ -1324,9 +1339,9 @@ async fn remediations_older_than_an_hour_no_longer_count() {
     remediated_earlier(&aws, 25, Duration::from_secs(61 * 60), "stopped");
     aws.add_instance(by_hand("running"));
 
-    let summary = run(&policy, &aws, RUNNING).await.unwrap();
+    let summary = run_instance(&policy, &aws, RUNNING).await;
 
-    assert_eq!(summary["outcome"], "remediated", "{summary}");
+    assert_eq!(summary.outcome, Outcome::Remediated, "{summary:?}");
 }
 
 #[tokio::test]
@@ -1340,15 +1355,11 @@ async fn the_sweep_shares_the_hourly_cap_with_the_event_path() {
     }
 
     // When
-    let summary = run(&policy, &aws, SWEEP).await.unwrap();
+    let summary = run_sweep(&policy, &aws, SWEEP).await;
 
     // Then: 2 more fit the hour; 3 are held and the summary says so
-    assert_eq!(
-        summary["remediated"].as_array().unwrap().len(),
-        2,
-        "{summary}"
-    );
-    assert_eq!(summary["capped"], 3, "{summary}");
+    assert_eq!(summary.report.remediated.len(), 2, "{summary:?}");
+    assert_eq!(summary.report.capped, 3, "{summary:?}");
     assert_eq!(aws.calls("StopInstances"), 2);
     let alerts = aws.published();
     assert_eq!(alerts.len(), 1, "the summary only");
@@ -1361,8 +1372,8 @@ async fn the_sweep_shares_the_hourly_cap_with_the_event_path() {
 
 mod second_round {
     use pretty_assertions::assert_eq;
-    use shared::checks::fixtures::{AL2023_PARAMETER, KMS_KEY, MORE_NODE_SETTINGS};
     use shared::facts::VolumeFacts;
+    use shared::fixtures::{AL2023_PARAMETER, KMS_KEY, MORE_NODE_SETTINGS};
 
     use super::*;
 
@@ -1425,9 +1436,9 @@ mod second_round {
         breaker(&mut instance);
         aws.add_instance(instance);
 
-        let summary = run(&policy, &aws, RUNNING).await.unwrap();
+        let summary = run_instance(&policy, &aws, RUNNING).await;
 
-        assert_eq!(summary["outcome"], "reported", "{summary:#}");
+        assert_eq!(summary.outcome, Outcome::Reported, "{summary:#?}");
         assert_eq!(checks(&summary), vec![check]);
         assert_eq!(kinds(&aws), vec![AlertKind::InstanceNonCompliant]);
     }
@@ -1443,10 +1454,10 @@ mod second_round {
         bad.http_put_response_hop_limit = Some(2);
         aws.add_instance(bad);
 
-        let sweep = run(&policy, &aws, SWEEP).await.unwrap();
+        let sweep = run_sweep(&policy, &aws, SWEEP).await;
 
-        assert_eq!(sweep["instances"], 31, "{sweep:#}");
-        assert_eq!(sweep["non_compliant"], 1);
+        assert_eq!(sweep.report.instances, 31, "{sweep:#?}");
+        assert_eq!(sweep.report.non_compliant, 1);
         assert_eq!(
             (aws.calls("DescribeVolumes"), aws.calls("GetParameters")),
             (1, 1)
@@ -1460,18 +1471,18 @@ mod second_round {
             ("GUARD_CHECK_EXCEPTIONS", "imds.hop_limit@prod-gen*"),
         ]);
         let aws = with_recommended();
-        let mut instance = node(&aws, BY_HAND, &[(GROUP_NAME_TAG, "prod-general")]);
+        let mut instance = node(&aws, BY_HAND, &[(GROUP_NAME_TAG, GROUP)]);
         instance.http_put_response_hop_limit = Some(2);
         aws.add_instance(instance);
 
-        let running = run(&policy, &aws, RUNNING).await.unwrap();
-        let sweep = run(&policy, &aws, SWEEP).await.unwrap();
+        let running = run_instance(&policy, &aws, RUNNING).await;
+        let sweep = run_sweep(&policy, &aws, SWEEP).await;
 
-        assert_eq!(running["outcome"], "compliant", "{running:#}");
-        assert_eq!(running["violations"], json!([]));
-        assert_eq!(running["exempted"][0]["check"], "imds.hop_limit");
-        assert_eq!(sweep["non_compliant"], 0, "{sweep:#}");
-        assert_eq!(sweep["exempted"], json!({"imds.hop_limit": 1}));
+        assert_eq!(running.outcome, Outcome::Compliant, "{running:#?}");
+        assert_eq!(running.violations, vec![]);
+        assert_eq!(running.exempted[0].check.as_str(), "imds.hop_limit");
+        assert_eq!(sweep.report.non_compliant, 0, "{sweep:#?}");
+        assert_eq!(wire(&sweep.report.exempted), json!({"imds.hop_limit": 1}));
         assert_eq!(
             aws.published()[0].details["exempted"],
             json!({"imds.hop_limit": 1})
@@ -1486,10 +1497,10 @@ mod second_round {
         aws.add_instance(node(&aws, BY_HAND, &[(KARPENTER, "gpu")]));
         aws.fail("GetParameters");
 
-        let sweep = run(&policy, &aws, SWEEP).await.unwrap();
+        let sweep = run_sweep(&policy, &aws, SWEEP).await;
 
-        assert_eq!(sweep["non_compliant"], 0, "{sweep:#}");
-        assert_eq!(sweep["unchecked"][0]["instance_id"], BY_HAND);
+        assert_eq!(sweep.report.non_compliant, 0, "{sweep:#?}");
+        assert_eq!(sweep.report.unchecked[0].instance_id, BY_HAND);
     }
 }
 

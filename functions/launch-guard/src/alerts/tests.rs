@@ -4,20 +4,18 @@ use pretty_assertions::assert_eq;
 use serde_json::json;
 use shared::assess::{Admission, Decided, Missing, Unknown};
 use shared::budget::Usage;
-use shared::checks::fixtures::{now, strict_policy};
 use shared::checks::{CheckName, Violation};
 use shared::facts::GroupFacts;
+use shared::fixtures::{GROUP, HOOK, INSTANCE_ID as INSTANCE, now, strict_policy};
 use shared::lifecycle::{LAUNCHING, LifecycleAction, Origin};
 use shared::suspension::{SUSPENDED_TAG, SuspensionReport};
 
 use super::*;
 
-const INSTANCE: &str = "i-0123456789abcdef0";
-
 static ACTION: LazyLock<LifecycleAction> = LazyLock::new(|| LifecycleAction {
     token: "t-1".into(),
-    group: "prod-general".into(),
-    hook: "scaling-guard-prod".into(),
+    group: GROUP.into(),
+    hook: HOOK.into(),
     instance_id: INSTANCE.into(),
     transition: LAUNCHING.into(),
     notification_metadata: None,
@@ -43,7 +41,7 @@ fn launch(policy: &Policy) -> DecidedLaunch<'_> {
 fn decided(policy: &Policy, violations: Vec<Violation>, unknown: Vec<Unknown>) -> Decided {
     Decided {
         group: GroupFacts {
-            name: "prod-general".into(),
+            name: GROUP.into(),
             ..GroupFacts::default()
         },
         verdict: Verdict::with_unknown(policy, None, violations, !unknown.is_empty()),
@@ -99,7 +97,7 @@ fn a_denial_names_the_checks_the_instance_group_and_origin() {
         format!("launch of {INSTANCE} denied (budget.instances)")
     );
     assert_eq!(alert.instance_id.as_deref(), Some(INSTANCE));
-    assert_eq!(alert.group.as_deref(), Some("prod-general"));
+    assert_eq!(alert.group.as_deref(), Some(GROUP));
     assert_eq!(alert.account.as_deref(), Some("123456789012"));
     assert_eq!(alert.details["usage_instances"], json!("2 of 2 (100.0%)"));
     assert_eq!(

@@ -1,14 +1,19 @@
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use pretty_assertions::assert_eq;
 use rstest::rstest;
 use serde_json::{Value, json};
 use shared::alerts::AlertKind;
-use shared::checks::fixtures::{CLUSTER_SETTINGS, NODE_SETTINGS, policy_of};
-use shared::decision::LifecycleResult;
+use shared::checks::CheckName;
+use shared::checks::membership::VETTED_TAG;
+use shared::decision::{Decision, Finding, LifecycleResult};
 use shared::facts::{GroupFacts, HttpTokens, ImageFacts, InstanceFacts, SubnetFacts};
-use shared::fakes::{FakeAws, checks_of};
-use shared::policy::Policy;
+use shared::fakes::FakeAws;
+use shared::fixtures::{
+    CLUSTER_SETTINGS, CLUSTER_TAG, GROUP, HOOK, IMAGE, NODE_SETTINGS, NOW_RFC3339, days_ago, now,
+    policy_of,
+};
+use shared::policy::{Mode, Policy};
 
 use super::*;
 
@@ -18,69 +23,89 @@ const INTO_WARM_POOL: &str = include_str!("../../../../events/launch-into-warm-p
 const TEST_NOTIFICATION: &str = include_str!("../../../../events/test-notification.json");
 const SQS_BATCH: &str = include_str!("../../../../events/launch-sqs-batch.json");
 
+/// The instance and token of `events/launch-lifecycle-action.json`.
 const INSTANCE: &str = "i-0a1b2c3d4e5f60718";
 const TOKEN: &str = "87654321-4321-4321-4321-210987654321";
-const PROFILE: &str = "arn:aws:iam::123456789012:instance-profile/prod-node";
-
-fn now() -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_687_200) // 2026-11-26
-}
-
-fn days_ago(days: u64) -> SystemTime {
-    now() - Duration::from_secs(days * 86_400)
-}
+/// Another subnet of the account, not allowed by [`NODE_SETTINGS`].
+const OTHER_SUBNET: &str = "subnet-0aaa0002";
 
 fn policy(extra: &[(&str, &str)]) -> Policy {
     policy_of(&[&CLUSTER_SETTINGS, &NODE_SETTINGS], extra)
 }
 
+/// The fixtures' compliant instance, as `id`.
 fn compliant_instance(id: &str) -> InstanceFacts {
     InstanceFacts {
         instance_id: id.into(),
-        instance_type: "m6i.large".into(),
-        image_id: "ami-0ccc0001".into(),
-        state: "pending".into(),
-        subnet_id: Some("subnet-0aaa0001".into()),
-        security_group_ids: vec!["sg-0bbb0001".into()],
-        http_tokens: Some(HttpTokens::Required),
-        instance_profile_arn: Some(PROFILE.into()),
-        ..InstanceFacts::default()
+        ..shared::fixtures::compliant_instance()
     }
 }
 
-/// A cluster group `prod-general` with a compliant pending instance and an
-/// open lifecycle action for it, as in `events/launch-lifecycle-action.json`.
+/// The fixtures' cluster with a compliant pending instance in its group and
+/// an open lifecycle action for it, as in `events/launch-lifecycle-action.json`.
 fn aws() -> FakeAws {
-    let aws = FakeAws::new();
-    aws.add_group(GroupFacts {
-        name: "prod-general".into(),
-        tags: [("kubernetes.io/cluster/prod".to_owned(), "owned".to_owned())].into(),
-        ..GroupFacts::default()
-    });
+    let aws = FakeAws::compliant_cluster();
     aws.add_instance(compliant_instance(INSTANCE));
-    aws.add_image(ImageFacts {
-        image_id: "ami-0ccc0001".into(),
-        name: Some("amazon-eks-node-al2023-x86_64-standard-1.31-v20261101".into()),
-        owner_alias: Some("amazon".into()),
-        creation_date: Some(days_ago(25)),
-        ..ImageFacts::default()
+    aws.add_subnet(SubnetFacts {
+        subnet_id: OTHER_SUBNET.into(),
+        ..SubnetFacts::default()
     });
-    for subnet in ["subnet-0aaa0001", "subnet-0aaa0002"] {
-        aws.add_subnet(SubnetFacts {
-            subnet_id: subnet.into(),
-            ..SubnetFacts::default()
-        });
-    }
     aws.open_action(TOKEN);
     aws
 }
 
-async fn run(policy: &Policy, aws: &FakeAws, event: &str) -> Result<Value, HandlerError> {
+/// The response to `event` of a new environment.
+async fn respond(policy: &Policy, aws: &FakeAws, event: &str) -> Result<Response, HandlerError> {
     let guard = LaunchGuard::new(policy, aws).with_clock(now);
     guard
         .handle(serde_json::from_str(event).unwrap(), lambda_deadline())
         .await
-        .map(|response| serde_json::to_value(response).unwrap())
+}
+
+/// The summary of one notification `event`.
+async fn run(policy: &Policy, aws: &FakeAws, event: &str) -> Result<Summary, HandlerError> {
+    respond(policy, aws, event).await.map(summary_of)
+}
+
+/// The answer to an SQS batch `event`.
+async fn run_batch(
+    policy: &Policy,
+    aws: &FakeAws,
+    event: &str,
+) -> Result<SqsBatchResponse, HandlerError> {
+    respond(policy, aws, event).await.map(batch_of_response)
+}
+
+fn summary_of(response: Response) -> Summary {
+    match response {
+        Response::Decision(summary) => summary,
+        Response::Batch(batch) => panic!("a batch's answer, not a summary: {batch:?}"),
+    }
+}
+
+fn batch_of_response(response: Response) -> SqsBatchResponse {
+    match response {
+        Response::Batch(batch) => batch,
+        Response::Decision(summary) => panic!("a summary, not a batch's answer: {summary:?}"),
+    }
+}
+
+/// A batch's answer returning the messages `ids` to the queue.
+fn returned_messages(ids: &[&str]) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = ids
+        .iter()
+        .map(|id| item_failure((*id).to_owned()))
+        .collect();
+    response
+}
+
+/// The checks of `findings`, in order.
+fn checks_of(findings: &[Finding]) -> Vec<&str> {
+    findings
+        .iter()
+        .map(|f| f.violation.check.as_str())
+        .collect()
 }
 
 /// The deadline of an invocation of the template's launch-guard (30 s).
@@ -108,6 +133,20 @@ async fn a_compliant_launch_continues_without_an_alert() {
     let summary = run(&policy, &aws, LAUNCH).await.unwrap();
     assert_eq!(
         summary,
+        Summary {
+            decision: Decision::Continue,
+            instance_id: Some(INSTANCE.to_owned()),
+            group: Some(GROUP.to_owned()),
+            violations: vec![],
+            exempted: vec![],
+            mode: Mode::Enforce,
+            reason: None,
+            duplicate: false,
+        }
+    );
+    // As the invocation answers it.
+    assert_eq!(
+        serde_json::to_value(&summary).unwrap(),
         json!({
             "decision": "CONTINUE", "instance_id": INSTANCE, "group": "prod-general",
             "violations": [], "mode": "enforce", "duplicate": false
@@ -118,7 +157,7 @@ async fn a_compliant_launch_continues_without_an_alert() {
     let (action, result) = &completed[0];
     assert_eq!(
         (action.token.as_str(), action.hook.as_str(), *result),
-        (TOKEN, "scaling-guard-prod", LifecycleResult::Continue)
+        (TOKEN, HOOK, LifecycleResult::Continue)
     );
     assert_eq!(kinds(&aws), vec![]);
 }
@@ -127,7 +166,7 @@ type Breaker = fn(&mut InstanceFacts);
 
 #[rstest]
 #[case::image_not_allowed(|i: &mut InstanceFacts| i.image_id = "ami-0ccc0099".into(), "image.allowed")]
-#[case::subnet_not_allowed(|i: &mut InstanceFacts| i.subnet_id = Some("subnet-0aaa0002".into()), "subnet.allowed")]
+#[case::subnet_not_allowed(|i: &mut InstanceFacts| i.subnet_id = Some(OTHER_SUBNET.into()), "subnet.allowed")]
 #[case::public_ip(|i: &mut InstanceFacts| i.public_ip = Some("203.0.113.9".into()), "subnet.public")]
 #[case::foreign_security_group(|i: &mut InstanceFacts| i.security_group_ids.push("sg-0fff0666".into()), "security_groups.allowed")]
 #[case::instance_type(|i: &mut InstanceFacts| i.instance_type = "p5.48xlarge".into(), "instance_type.allowed")]
@@ -153,8 +192,8 @@ async fn each_violation_abandons_the_launch_and_names_its_check(
 
     let summary = run(&policy, &aws, LAUNCH).await.unwrap();
 
-    assert_eq!(summary["decision"], "ABANDON");
-    let checks = checks_of(&summary);
+    assert_eq!(summary.decision, Decision::Abandon);
+    let checks = checks_of(&summary.violations);
     assert_eq!(checks, vec![check]);
     assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
     let alerts = aws.published();
@@ -172,7 +211,7 @@ async fn each_violation_abandons_the_launch_and_names_its_check(
 async fn an_old_image_is_denied_by_age() {
     let (policy, aws) = (policy(&[]), aws());
     aws.add_image(ImageFacts {
-        image_id: "ami-0ccc0001".into(),
+        image_id: IMAGE.into(),
         name: Some("amazon-eks-node-al2023-x86_64-standard-1.29-v20250101".into()),
         owner_alias: Some("amazon".into()),
         creation_date: Some(days_ago(200)),
@@ -180,18 +219,21 @@ async fn an_old_image_is_denied_by_age() {
         ..ImageFacts::default()
     });
     let summary = run(&policy, &aws, LAUNCH).await.unwrap();
-    assert_eq!(summary["decision"], "ABANDON");
-    assert_eq!(summary["violations"][0]["check"], "image.age");
-    assert_eq!(summary["violations"][1]["check"], "image.deprecated");
+    assert_eq!(summary.decision, Decision::Abandon);
+    assert_eq!(summary.violations[0].violation.check, CheckName::ImageAge);
+    assert_eq!(
+        summary.violations[1].violation.check,
+        CheckName::ImageDeprecated
+    );
 }
 
 #[rstest]
-#[case::audit_mode(&[("GUARD_MODE", "audit")], "audit")]
-#[case::audit_only_check(&[("GUARD_AUDIT_ONLY_CHECKS", "imds.v2")], "enforce")]
+#[case::audit_mode(&[("GUARD_MODE", "audit")], Mode::Audit)]
+#[case::audit_only_check(&[("GUARD_AUDIT_ONLY_CHECKS", "imds.v2")], Mode::Enforce)]
 #[tokio::test]
 async fn reported_only_violations_continue_with_an_alert(
     #[case] extra: &[(&str, &str)],
-    #[case] mode: &str,
+    #[case] mode: Mode,
 ) {
     let (policy, aws) = (policy(extra), aws());
     let mut instance = compliant_instance(INSTANCE);
@@ -200,10 +242,10 @@ async fn reported_only_violations_continue_with_an_alert(
 
     let summary = run(&policy, &aws, LAUNCH).await.unwrap();
 
-    assert_eq!(summary["decision"], "CONTINUE");
-    assert_eq!(summary["mode"], mode);
-    assert_eq!(summary["violations"][0]["check"], "imds.v2");
-    assert_eq!(summary["violations"][0]["blocking"], false);
+    assert_eq!(summary.decision, Decision::Continue);
+    assert_eq!(summary.mode, mode);
+    assert_eq!(summary.violations[0].violation.check, CheckName::ImdsV2);
+    assert!(!summary.violations[0].blocking);
     assert_eq!(results(&aws), vec![LifecycleResult::Continue]);
     assert_eq!(kinds(&aws), vec![AlertKind::LaunchViolationReported]);
 }
@@ -223,8 +265,8 @@ async fn when_describe_instances_fails_the_fail_mode_decides(
 
     assert_eq!(results(&aws), vec![expected]);
     assert_eq!(
-        summary["reason"],
-        "the instance: `DescribeInstances` failed: injected failure"
+        summary.reason.as_deref(),
+        Some("the instance: `DescribeInstances` failed: injected failure")
     );
     let alerts = aws.published();
     assert_eq!(alerts.len(), 1);
@@ -234,20 +276,16 @@ async fn when_describe_instances_fails_the_fail_mode_decides(
 
 #[tokio::test(start_paused = true)]
 async fn a_missing_instance_is_decided_by_the_fail_mode() {
-    let (policy, aws) = (policy(&[]), FakeAws::new());
-    aws.add_group(GroupFacts {
-        name: "prod-general".into(),
-        tags: [("kubernetes.io/cluster/prod".to_owned(), "owned".to_owned())].into(),
-        ..GroupFacts::default()
-    });
+    // The cluster without the launched instance.
+    let (policy, aws) = (policy(&[]), FakeAws::compliant_cluster());
     aws.open_action(TOKEN);
 
     let summary = run(&policy, &aws, LAUNCH).await.unwrap();
 
-    assert_eq!(summary["decision"], "ABANDON");
+    assert_eq!(summary.decision, Decision::Abandon);
     assert_eq!(
-        summary["reason"],
-        format!("the instance: instance `{INSTANCE}` was not found")
+        summary.reason,
+        Some(format!("the instance: instance `{INSTANCE}` was not found"))
     );
     assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
 }
@@ -257,10 +295,10 @@ async fn when_the_image_lookup_fails_the_fail_mode_decides() {
     let (policy, aws) = (policy(&[]), aws());
     aws.fail("DescribeImages");
     let summary = run(&policy, &aws, LAUNCH).await.unwrap();
-    assert_eq!(summary["decision"], "ABANDON");
+    assert_eq!(summary.decision, Decision::Abandon);
     assert_eq!(
-        summary["reason"],
-        "the image: `DescribeImages` failed: injected failure"
+        summary.reason.as_deref(),
+        Some("the image: `DescribeImages` failed: injected failure")
     );
 }
 
@@ -282,8 +320,8 @@ async fn a_duplicate_event_succeeds_quietly_without_a_second_alert() {
     let first = run(&policy, &aws, LAUNCH).await.unwrap();
     let second = run(&policy, &aws, LAUNCH).await.unwrap();
 
-    assert_eq!(first["duplicate"], false);
-    assert_eq!(second["duplicate"], true);
+    assert!(!first.duplicate);
+    assert!(second.duplicate);
     assert_eq!(aws.calls("CompleteLifecycleAction"), 2);
     assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
     assert_eq!(kinds(&aws), vec![AlertKind::LaunchDenied]);
@@ -295,7 +333,7 @@ async fn the_warm_pool_variant_is_vetted_like_any_launch() {
     aws.add_instance(compliant_instance("i-0f9e8d7c6b5a40312"));
     aws.open_action("11112222-3333-4444-5555-666677778888");
     let summary = run(&policy, &aws, WARM_POOL).await.unwrap();
-    assert_eq!(summary["decision"], "CONTINUE");
+    assert_eq!(summary.decision, Decision::Continue);
     assert_eq!(results(&aws), vec![LifecycleResult::Continue]);
 }
 
@@ -329,8 +367,8 @@ async fn what_is_not_ours_is_ignored_with_no_aws_mutation(
 
     let summary = run(&policy, &aws, &event).await.unwrap();
 
-    assert_eq!(summary["decision"], "IGNORED");
-    assert_eq!(summary["reason"], reason);
+    assert_eq!(summary.decision, Decision::Ignored);
+    assert_eq!(summary.reason.as_deref(), Some(reason));
     assert_eq!(
         aws.mutations(),
         Default::default(),
@@ -367,7 +405,7 @@ async fn a_failed_alert_does_not_undo_the_decision() {
     aws.add_instance(instance);
     aws.fail("Publish");
     let summary = run(&policy, &aws, LAUNCH).await.unwrap();
-    assert_eq!(summary["decision"], "ABANDON");
+    assert_eq!(summary.decision, Decision::Abandon);
     assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
 }
 
@@ -434,12 +472,9 @@ async fn an_sqs_batch_decides_each_message_and_reports_only_the_bad_one() {
     bad["body"] = json!("{\"LifecycleActionToken\": 42");
     batch["Records"].as_array_mut().unwrap().insert(1, bad);
 
-    let response = run(&policy, &aws, &batch.to_string()).await.unwrap();
+    let response = run_batch(&policy, &aws, &batch.to_string()).await.unwrap();
 
-    assert_eq!(
-        response,
-        json!({ "batchItemFailures": [{ "itemIdentifier": "bad-message" }] })
-    );
+    assert_eq!(response, returned_messages(&["bad-message"]));
     let instances: Vec<String> = aws
         .completed()
         .into_iter()
@@ -455,12 +490,11 @@ async fn an_sqs_batch_decides_each_message_and_reports_only_the_bad_one() {
 async fn an_sqs_message_whose_completion_fails_is_returned_for_redelivery() {
     let (policy, aws) = (policy(&[]), aws());
     aws.fail("CompleteLifecycleAction");
-    let response = run(&policy, &aws, SQS_BATCH).await.unwrap();
-    let failed: Vec<&str> = response["batchItemFailures"]
-        .as_array()
-        .unwrap()
+    let response = run_batch(&policy, &aws, SQS_BATCH).await.unwrap();
+    let failed: Vec<&str> = response
+        .batch_item_failures
         .iter()
-        .map(|f| f["itemIdentifier"].as_str().unwrap())
+        .map(|f| f.item_identifier.as_str())
         .collect();
     assert_eq!(
         failed,
@@ -491,10 +525,10 @@ async fn image_and_subnet_are_read_once_per_launch() {
 
 /// When the fake's clock (paused tokio time) says the action was completed,
 /// relative to the start.
-async fn decided_within(policy: &Policy, aws: &FakeAws, event: &str) -> (Value, Duration) {
+async fn decided_within(policy: &Policy, aws: &FakeAws, event: &str) -> (Response, Duration) {
     let started = tokio::time::Instant::now();
-    let summary = run(policy, aws, event).await.unwrap();
-    (summary, started.elapsed())
+    let response = respond(policy, aws, event).await.unwrap();
+    (response, started.elapsed())
 }
 
 #[tokio::test(start_paused = true)]
@@ -503,13 +537,14 @@ async fn a_slow_aws_is_cut_at_the_deadline_and_the_fail_mode_completes_in_time()
     let (policy, aws) = (policy(&[]), aws());
     aws.slow_down("DescribeInstances", Duration::from_secs(40));
 
-    let (summary, took) = decided_within(&policy, &aws, LAUNCH).await;
+    let (response, took) = decided_within(&policy, &aws, LAUNCH).await;
+    let summary = summary_of(response);
 
     assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
     assert!(took < Duration::from_secs(30), "completed after {took:?}");
     assert_eq!(
-        summary["reason"],
-        "the instance: not established before the invocation's deadline"
+        summary.reason.as_deref(),
+        Some("the instance: not established before the invocation's deadline")
     );
 }
 
@@ -520,7 +555,7 @@ async fn an_instance_ec2_does_not_know_yet_is_asked_for_again() {
 
     let summary = run(&policy, &aws, LAUNCH).await.unwrap();
 
-    assert_eq!(summary["decision"], "CONTINUE", "{summary}");
+    assert_eq!(summary.decision, Decision::Continue, "{summary:?}");
     assert_eq!(aws.calls("DescribeInstances"), 3);
 }
 
@@ -529,9 +564,10 @@ async fn an_instance_that_stays_unknown_is_missing_after_a_bounded_wait() {
     let (policy, aws) = (policy(&[]), aws());
     aws.hide_instance(INSTANCE, 100);
 
-    let (summary, took) = decided_within(&policy, &aws, LAUNCH).await;
+    let (response, took) = decided_within(&policy, &aws, LAUNCH).await;
+    let summary = summary_of(response);
 
-    assert_eq!(summary["decision"], "ABANDON");
+    assert_eq!(summary.decision, Decision::Abandon);
     assert_eq!(aws.calls("DescribeInstances"), 4);
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
@@ -554,8 +590,8 @@ async fn a_known_violation_blocks_although_part_of_the_facts_is_unknown(
     let summary = run(&policy, &aws, LAUNCH).await.unwrap();
 
     assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
-    let checks = checks_of(&summary);
-    assert_eq!(checks, vec!["subnet.public"], "{summary}");
+    let checks = checks_of(&summary.violations);
+    assert_eq!(checks, vec!["subnet.public"], "{summary:?}");
     let alerts = aws.published();
     assert_eq!(kinds(&aws), vec![AlertKind::LaunchDenied]);
     let unknown = alerts[0].details["unknown"].as_str().unwrap();
@@ -571,8 +607,8 @@ async fn with_nothing_known_blocking_the_fail_mode_decides_and_says_what_was_unk
 
     assert_eq!(results(&aws), vec![LifecycleResult::Continue]);
     assert_eq!(
-        summary["reason"],
-        "the image: `DescribeImages` failed: injected failure"
+        summary.reason.as_deref(),
+        Some("the image: `DescribeImages` failed: injected failure")
     );
     let alerts = aws.published();
     assert_eq!(kinds(&aws), vec![AlertKind::GuardError]);
@@ -597,10 +633,7 @@ async fn a_launch_let_in_after_its_checks_is_marked_vetted() {
 
     assert_eq!(results(&aws), vec![LifecycleResult::Continue]);
     let tags = aws.instance_facts(INSTANCE).unwrap().tags;
-    assert_eq!(
-        tags.get(VETTED_TAG).map(String::as_str),
-        Some("2026-11-26T10:00:00Z")
-    );
+    assert_eq!(tags.get(VETTED_TAG).map(String::as_str), Some(NOW_RFC3339));
 }
 
 #[tokio::test]
@@ -615,7 +648,7 @@ async fn without_budgets_a_failed_vetting_mark_does_not_change_the_decision() {
     let (policy, aws) = (policy(&[]), aws());
     aws.fail("CreateTags");
     let summary = run(&policy, &aws, LAUNCH).await.unwrap();
-    assert_eq!(summary["decision"], "CONTINUE");
+    assert_eq!(summary.decision, Decision::Continue);
     assert_eq!(kinds(&aws), Vec::<AlertKind>::new());
 }
 
@@ -663,8 +696,8 @@ async fn a_batch_returns_what_it_cannot_finish_before_the_deadline_unprocessed()
     let (response, took) = decided_within(&policy, &aws, &batch.to_string()).await;
 
     assert_eq!(
-        response,
-        json!({ "batchItemFailures": [{ "itemIdentifier": "0c5f1a9e-6b3d-4e2a-9f8c-7d6e5b4a3c22" }] })
+        batch_of_response(response),
+        returned_messages(&["0c5f1a9e-6b3d-4e2a-9f8c-7d6e5b4a3c22"])
     );
     assert_eq!(aws.completed().len(), 2);
     assert!(took < Duration::from_secs(30), "{took:?}");
@@ -672,12 +705,10 @@ async fn a_batch_returns_what_it_cannot_finish_before_the_deadline_unprocessed()
 
 mod budgets {
     use pretty_assertions::assert_eq;
-    use shared::facts::{GroupInstance, InstanceTypeSpec};
+    use shared::facts::GroupInstance;
     use shared::suspension::SUSPENDED_TAG;
 
     use super::*;
-
-    const CLUSTER_TAG: &str = "kubernetes.io/cluster/prod";
 
     fn member(id: &str, state: &str) -> InstanceFacts {
         let mut instance = compliant_instance(id);
@@ -689,14 +720,8 @@ mod budgets {
     /// `waiting` instances of group prod-general sit in Pending:Wait, each
     /// with an open action; `running` cluster instances are in service.
     fn cluster(running: usize, waiting: usize) -> FakeAws {
+        // The fixtures' cluster knows m6i.large: 2 vCPUs, 8 GiB.
         let aws = aws();
-        aws.add_instance_type(
-            "m6i.large",
-            InstanceTypeSpec {
-                default_vcpus: 2,
-                memory_mib: 8192,
-            },
-        );
         let mut group_instances = Vec::new();
         for n in 0..running {
             let id = format!("i-run{n:04}");
@@ -715,7 +740,7 @@ mod budgets {
                 lifecycle_state: "Pending:Wait".into(),
             });
         }
-        aws.update_group("prod-general", |g| {
+        aws.update_group(GROUP, |g| {
             g.instances = group_instances;
             g.max_size = 500;
             g.desired_capacity = i32::try_from(running + waiting).unwrap();
@@ -790,8 +815,11 @@ mod budgets {
 
         let summary = run(&policy, &aws, &launch_of(0)).await.unwrap();
 
-        assert_eq!(summary["decision"], "ABANDON");
-        assert_eq!(summary["violations"][0]["check"], "budget.vcpus");
+        assert_eq!(summary.decision, Decision::Abandon);
+        assert_eq!(
+            summary.violations[0].violation.check,
+            CheckName::BudgetVcpus
+        );
         assert_eq!(
             aws.group_changes(),
             vec![
@@ -893,14 +921,12 @@ mod budgets {
     async fn a_group_suspended_by_someone_else_is_not_taken_over() {
         let policy = policy(&[("GUARD_MAX_INSTANCES", "1")]);
         let aws = cluster(1, 1);
-        aws.update_group("prod-general", |g| {
-            g.suspended_processes = vec!["Launch".into()]
-        });
+        aws.update_group(GROUP, |g| g.suspended_processes = vec!["Launch".into()]);
         run(&policy, &aws, &launch_of(0)).await.unwrap();
         assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
         assert_eq!(aws.group_changes(), Vec::<String>::new());
         assert!(
-            !aws.group_facts("prod-general")
+            !aws.group_facts(GROUP)
                 .unwrap()
                 .tags
                 .contains_key(SUSPENDED_TAG)
@@ -915,10 +941,12 @@ mod budgets {
         odd.instance_type = "m6i.9xhuge".into();
         aws.add_instance(odd);
         let summary = run(&policy, &aws, &launch_of(0)).await.unwrap();
-        assert_eq!(summary["decision"], "ABANDON");
+        assert_eq!(summary.decision, Decision::Abandon);
         assert_eq!(
-            summary["reason"],
-            "the budget: instance type `m6i.9xhuge` is unknown, so its capacity cannot be counted"
+            summary.reason.as_deref(),
+            Some(
+                "the budget: instance type `m6i.9xhuge` is unknown, so its capacity cannot be counted"
+            )
         );
     }
 
@@ -1006,7 +1034,7 @@ mod budgets {
             "99990000-aaaa-4bbb-8ccc-ddddeeeeffff",
         );
         let summary = run(&policy, &aws, INTO_WARM_POOL).await.unwrap();
-        assert_eq!(summary["decision"], "CONTINUE", "{summary}");
+        assert_eq!(summary.decision, Decision::Continue, "{summary:?}");
         assert_eq!(aws.group_changes(), Vec::<String>::new());
         let tags = aws.instance_facts("i-0f9e8d7c6b5a40312").unwrap().tags;
         assert!(!tags.contains_key(ADMITTED_TAG), "not charged yet");
@@ -1024,8 +1052,8 @@ mod budgets {
         bad.http_tokens = Some(HttpTokens::Optional);
         aws.add_instance(bad);
         let summary = run(&policy, &aws, INTO_WARM_POOL).await.unwrap();
-        assert_eq!(summary["decision"], "ABANDON");
-        assert_eq!(summary["violations"][0]["check"], "imds.v2");
+        assert_eq!(summary.decision, Decision::Abandon);
+        assert_eq!(summary.violations[0].violation.check, CheckName::ImdsV2);
         assert_eq!(aws.group_changes(), Vec::<String>::new(), "no suspension");
     }
 
@@ -1037,8 +1065,11 @@ mod budgets {
             "11112222-3333-4444-5555-666677778888",
         );
         let summary = run(&policy, &aws, WARM_POOL).await.unwrap();
-        assert_eq!(summary["decision"], "ABANDON");
-        assert_eq!(summary["violations"][0]["check"], "budget.instances");
+        assert_eq!(summary.decision, Decision::Abandon);
+        assert_eq!(
+            summary.violations[0].violation.check,
+            CheckName::BudgetInstances
+        );
         assert_eq!(aws.calls("SuspendProcesses"), 1);
     }
 
@@ -1070,8 +1101,11 @@ mod budgets {
 
         let summary = run(&policy, &aws, &launch_of(0)).await.unwrap();
 
-        assert_eq!(summary["decision"], "ABANDON", "{summary}");
-        assert_eq!(summary["violations"][0]["check"], "subnet.public");
+        assert_eq!(summary.decision, Decision::Abandon, "{summary:?}");
+        assert_eq!(
+            summary.violations[0].violation.check,
+            CheckName::SubnetPublic
+        );
         let alerts = aws.published();
         assert_eq!(kinds(&aws), vec![AlertKind::LaunchDenied]);
         assert_eq!(

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use shared::release::ReleaseReport;
 
+use crate::response::left_undone;
+
 fn list(items: &[String]) -> String {
     items.join(", ")
 }
@@ -24,13 +26,11 @@ pub(super) fn reason(report: &ReleaseReport, cluster: &str) -> String {
     if !report.notes.is_empty() {
         reason.push_str(&format!("; {}", report.notes.join("; ")));
     }
-    if !report.leftovers.is_empty() {
-        reason.push_str(&format!(
-            "; NOT UNDONE ({}), retry the delete: {}",
-            report.leftovers.len(),
-            report.leftovers.join("; ")
-        ));
-    }
+    reason.push_str(&left_undone(
+        "NOT UNDONE",
+        ", retry the delete",
+        &report.leftovers,
+    ));
     reason
 }
 

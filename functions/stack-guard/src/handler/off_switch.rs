@@ -26,7 +26,7 @@ use tokio::time::Instant;
 use super::StackGuard;
 use crate::event::Request;
 use crate::respond::ResponseSend;
-use crate::response::{Response, Status};
+use crate::response::{Response, Status, left_undone};
 
 impl<P: Ports, R: ResponseSend> StackGuard<'_, P, R> {
     /// After a successful update that switches the guard to audit mode,
@@ -179,13 +179,11 @@ fn reason(done: &HandOver) -> String {
     for note in &done.notes {
         reason.push_str(&format!("; {note}"));
     }
-    if !done.left.is_empty() {
-        reason.push_str(&format!(
-            "; NOT HANDED OVER YET ({}), budget-guard retries: {}",
-            done.left.len(),
-            done.left.join("; ")
-        ));
-    }
+    reason.push_str(&left_undone(
+        "NOT HANDED OVER YET",
+        ", budget-guard retries",
+        &done.left,
+    ));
     reason
 }
 
@@ -210,9 +208,9 @@ fn data(done: &HandOver) -> [(String, String); 4] {
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
-    use shared::checks::fixtures::{CLUSTER_SETTINGS, policy_of};
     use shared::facts::{GroupFacts, HookFacts};
     use shared::fakes::FakeAws;
+    use shared::fixtures::{CLUSTER_SETTINGS, policy_of};
     use shared::lifecycle::LAUNCHING;
 
     use super::*;

@@ -4,10 +4,11 @@ use std::time::Duration;
 use pretty_assertions::assert_eq;
 use rstest::rstest;
 use serde_json::{Value, json};
-use shared::facts::{GroupFacts, HookFacts};
-use shared::fakes::FakeAws;
+use shared::facts::GroupFacts;
+use shared::fakes::{FakeAws, launch_hook, suspended_by_guard};
+use shared::fixtures::{CLUSTER_TAG, HOOK, now};
 use shared::ports::ClusterGroupsRead;
-use shared::suspension::{SUSPENDED_TAG, SuspensionRecord};
+use shared::suspension::SUSPENDED_TAG;
 
 use super::*;
 use crate::respond::SendError;
@@ -22,13 +23,6 @@ mod shared_key;
 const CREATE: &str = include_str!("../../../../events/stack-create.json");
 const UPDATE: &str = include_str!("../../../../events/stack-update.json");
 const DELETE: &str = include_str!("../../../../events/stack-delete.json");
-const TAG: &str = "kubernetes.io/cluster/prod";
-const HOOK: &str = "scaling-guard-prod";
-
-/// 2026-12-01T11:00:00Z.
-fn now() -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_122_800)
-}
 
 /// The function's timeout in template.yaml (`StackGuardFunction`).
 pub(super) const FUNCTION_TIMEOUT: Duration = Duration::from_secs(600);
@@ -114,7 +108,7 @@ async fn a_create_with_a_valid_policy_succeeds_with_the_clusters_id() {
     assert_eq!(response.logical_resource_id, "Guard");
     assert_eq!(response.request_id, "9f1c6c55-3f4e-4a55-9d55-2f8b0a1f7c11");
     assert_eq!(response.data["Cluster"], "prod");
-    assert_eq!(response.data["ClusterTagKey"], TAG);
+    assert_eq!(response.data["ClusterTagKey"], CLUSTER_TAG);
     assert_eq!(response.data["HookName"], HOOK);
     assert!(aws.mutations().is_empty(), "{:?}", aws.mutations());
     assert_eq!(aws.calls("DescribeAutoScalingGroups"), 0);
@@ -213,55 +207,19 @@ fn group(name: &str, tag: &str) -> GroupFacts {
     }
 }
 
-fn launch_hook(name: &str) -> HookFacts {
-    HookFacts {
-        name: name.into(),
-        transition: "autoscaling:EC2_INSTANCE_LAUNCHING".into(),
-        default_result: Some("ABANDON".into()),
-        heartbeat_timeout: Some(600),
-        ..HookFacts::default()
-    }
-}
-
-/// The guard's suspension of `group`, an hour old, with MaxSize clamped
-/// from 20 to 4.
-fn suspended_by_guard(mut group: GroupFacts) -> GroupFacts {
-    let mut record = SuspensionRecord::new(
-        "usage 100% of MaxVcpus".into(),
-        "schedule",
-        now() - Duration::from_secs(3600),
-        Vec::new(),
-    );
-    record.original_max_size = Some(20);
-    record.clamped_to = Some(4);
-    group.max_size = 4;
-    group.suspended_processes = vec!["Launch".into()];
-    group.tags.insert(
-        SUSPENDED_TAG.to_owned(),
-        record.to_tag_value(&group.name, None),
-    );
-    group
-}
-
 /// prod-a: hooked, suspended and clamped by the guard; prod-b: hooked;
 /// prod-c: `Launch` suspended by someone else, another team's hook;
 /// staging-a: another cluster, hooked and suspended by its own guard.
 fn cluster() -> FakeAws {
-    let aws = FakeAws::new();
-    aws.add_group(suspended_by_guard(group("prod-a", TAG)));
-    aws.add_hook("prod-a", launch_hook(HOOK));
-    aws.add_group(group("prod-b", TAG));
-    aws.add_hook("prod-b", launch_hook(HOOK));
+    let aws = FakeAws::two_clusters();
+    for guarded in ["prod-a", "staging-a"] {
+        aws.update_group(guarded, |g| *g = suspended_by_guard(g.clone()));
+    }
     aws.add_hook("prod-b", launch_hook("node-bootstrap"));
-    let mut foreign = group("prod-c", TAG);
+    let mut foreign = group("prod-c", CLUSTER_TAG);
     foreign.suspended_processes = vec!["Launch".into(), "AZRebalance".into()];
     aws.add_group(foreign);
     aws.add_hook("prod-c", launch_hook("node-bootstrap"));
-    aws.add_group(suspended_by_guard(group(
-        "staging-a",
-        "kubernetes.io/cluster/staging",
-    )));
-    aws.add_hook("staging-a", launch_hook(HOOK));
     aws
 }
 
@@ -371,7 +329,7 @@ async fn a_delete_that_cannot_list_the_groups_fails_saying_so() {
 #[tokio::test]
 async fn a_delete_with_nothing_to_do_succeeds() {
     let aws = FakeAws::new();
-    aws.add_group(group("prod-a", TAG));
+    aws.add_group(group("prod-a", CLUSTER_TAG));
 
     let response = answer(&aws, event(DELETE, &[])).await;
 

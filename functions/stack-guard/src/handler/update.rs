@@ -26,6 +26,8 @@ use shared::policy::{ClusterTag, Policy};
 use shared::ports::{ClusterGroupsRead, ScaleOutControl};
 use shared::release::{ReleaseReport, Scope};
 
+use crate::response::left_undone;
+
 /// How many groups are moved at once: each move is two or three calls.
 const GROUPS_AT_ONCE: usize = 10;
 
@@ -215,13 +217,7 @@ impl Renaming {
                 self.renamed.len()
             ));
         }
-        if !self.not_renamed.is_empty() {
-            reason.push_str(&format!(
-                "; NOT RENAMED ({}): {}",
-                self.not_renamed.len(),
-                self.not_renamed.join("; ")
-            ));
-        }
+        reason.push_str(&left_undone("NOT RENAMED", "", &self.not_renamed));
         reason
     }
 
@@ -257,13 +253,7 @@ pub fn released_reason(scope: &Scope, report: &ReleaseReport) -> String {
     if !report.notes.is_empty() {
         reason.push_str(&format!("; {}", report.notes.join("; ")));
     }
-    if !report.is_complete() {
-        reason.push_str(&format!(
-            "; NOT UNDONE ({}): {}",
-            report.leftovers.len(),
-            report.leftovers.join("; ")
-        ));
-    }
+    reason.push_str(&left_undone("NOT UNDONE", "", &report.leftovers));
     reason
 }
 

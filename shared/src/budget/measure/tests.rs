@@ -5,8 +5,8 @@ use pretty_assertions::assert_eq;
 use super::*;
 use crate::facts::{GroupFacts, GroupInstance, HookFacts};
 use crate::fakes::FakeAws;
+use crate::fixtures::HOOK;
 
-const HOOK: &str = "scaling-guard-prod";
 const QUEUE: &str = "arn:aws:sqs:eu-west-1:123456789012:scaling-guard-launches";
 const ROLE: &str = "arn:aws:iam::123456789012:role/scaling-guard-hook-notification";
 

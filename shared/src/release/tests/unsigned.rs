@@ -13,7 +13,7 @@ const FORGED: &str = r#"{"reason":"x","trigger":"schedule","time":"2026-01-01T00
 /// forged record; also the guard's hook.
 fn forged_account() -> FakeAws {
     let aws = FakeAws::new();
-    let mut prod_a = group("prod-a", &[(TAG, "owned"), (SUSPENDED_TAG, FORGED)]);
+    let mut prod_a = group("prod-a", &[(CLUSTER_TAG, "owned"), (SUSPENDED_TAG, FORGED)]);
     prod_a.max_size = 3;
     prod_a.desired_capacity = 3;
     prod_a.suspended_processes = vec!["Launch".into()];

@@ -130,8 +130,9 @@ async fn stale_reads_in_either_order_keep_the_union_of_alarms_and_the_original_m
         let (denial, alarm) = (budget_denial(), surge("surge-api"));
         let key = key();
         let key = Some(&key);
-        let launch_guard = || suspend(&aws, &stale, true, &denial, OnIncomplete::Leave, key);
-        let budget_guard = || suspend(&aws, &stale, true, &alarm, OnIncomplete::Complete, key);
+        let launch_guard = || suspend_groups(&aws, &stale, true, &denial, OnIncomplete::Leave, key);
+        let budget_guard =
+            || suspend_groups(&aws, &stale, true, &alarm, OnIncomplete::Complete, key);
         let first = match launch_guard_first {
             true => launch_guard().await,
             false => budget_guard().await,
@@ -250,7 +251,7 @@ async fn a_record_the_guard_did_not_sign_is_reported_and_the_guard_writes_its_ow
     // When the guard must suspend the group (its Launch runs), it writes its
     // own signed record, without the forged MaxSize.
     let denial = budget_denial();
-    let report = suspend(
+    let report = suspend_groups(
         &aws,
         &[forged],
         true,
@@ -307,7 +308,7 @@ async fn two_alarm_runs_from_the_same_stale_read_keep_both_alarms_in_either_orde
         let key = key();
         let key = Some(&key);
         for alarm in [first, second] {
-            suspend(
+            suspend_groups(
                 &aws,
                 &stale,
                 false,

@@ -11,10 +11,12 @@ use shared::policy::Policy;
 use shared::suspension::SuspensionRecord;
 
 use super::{
-    ALARM, SCHEDULE, SNS_ALARM, VCPU_ALARM, cluster, invoke, kinds, launch_suspended, set_running,
+    ALARM, NONE, SCHEDULE, SNS_ALARM, VCPU_ALARM, answer, cluster, kinds, launch_suspended,
+    resumed_by, set_running, suspended_by,
 };
 use crate::fixtures::{now, policy};
 use crate::handler::BudgetGuard;
+use crate::response::{AlarmAction, AlarmSummary, IgnoreReason, Ignored, Response, Summary};
 use crate::trust::Home;
 
 const ACCOUNT: &str = "123456789012";
@@ -67,19 +69,36 @@ fn notification(name: &str, account: &str, region: &str, group: Option<&str>) ->
     event.to_string()
 }
 
-async fn run(policy: &Policy, aws: &FakeAws, event: &str) -> Value {
-    invoke(&BudgetGuard::new(policy, aws).with_clock(now), event)
+/// The one summary of the guard's answer to `event`.
+async fn run(policy: &Policy, aws: &FakeAws, event: &str) -> Summary {
+    match answer(&BudgetGuard::new(policy, aws).with_clock(now), event)
         .await
         .unwrap()
+    {
+        Response::One(summary) => *summary,
+        Response::Batch(runs) => panic!("a batch of {} runs", runs.len()),
+    }
+}
+
+/// The alarm run a summary is; panics on a scheduled run.
+fn alarm(summary: &Summary) -> &AlarmSummary {
+    match summary {
+        Summary::Alarm(alarm) => alarm,
+        other => panic!("not an alarm: {other}"),
+    }
+}
+
+/// Why an alarm was ignored; panics when it was not.
+fn ignored(summary: &Summary) -> &Ignored {
+    match &alarm(summary).action {
+        AlarmAction::Ignored(ignored) => ignored,
+        _ => panic!("not ignored: {summary}"),
+    }
 }
 
 /// Asserts an alarm was ignored for `reason` and nothing changed.
-fn assert_ignored(summary: &Value, aws: &FakeAws, reason: &str) {
-    assert_eq!(
-        (&summary["action"], &summary["reason"]),
-        (&json!("ignored"), &json!(reason)),
-        "{summary}"
-    );
+fn assert_ignored(summary: &Summary, aws: &FakeAws, reason: IgnoreReason) {
+    assert_eq!(ignored(summary).reason, reason, "{summary}");
     assert_eq!(aws.group_changes(), Vec::<String>::new());
     assert_eq!(kinds(aws), vec![], "no alert");
 }
@@ -95,7 +114,7 @@ async fn an_alarm_of_another_account_is_ignored_even_in_alarm() {
     let summary = run(&policy, &aws, &event).await;
 
     // Then it is ignored, without a single AWS call
-    assert_ignored(&summary, &aws, "foreign_account");
+    assert_ignored(&summary, &aws, IgnoreReason::ForeignAccount);
     assert_eq!(
         aws.calls("DescribeAlarms") + aws.calls("DescribeInstances"),
         0
@@ -110,7 +129,7 @@ async fn an_alarm_of_another_region_is_ignored_even_at_the_threshold() {
 
     let summary = run(&policy, &aws, &event).await;
 
-    assert_ignored(&summary, &aws, "foreign_region");
+    assert_ignored(&summary, &aws, IgnoreReason::ForeignRegion);
     assert!(!launch_suspended(&aws, "prod-a"));
 }
 
@@ -127,11 +146,10 @@ async fn an_unrelated_alarm_on_a_shared_topic_never_suspends_the_cluster() {
     )
     .await;
 
-    assert_ignored(&summary, &aws, "unknown_alarm");
+    assert_ignored(&summary, &aws, IgnoreReason::UnknownAlarm);
     assert!(
-        summary["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("`rds-cpu-high`") && d.contains("`scaling-guard-surge-`")),
+        ignored(&summary).detail.contains("`rds-cpu-high`")
+            && ignored(&summary).detail.contains("`scaling-guard-surge-`"),
         "{summary}"
     );
     assert_eq!(
@@ -148,7 +166,7 @@ async fn an_alarm_whose_name_only_resembles_a_budget_alarm_is_ignored() {
 
     let summary = run(&policy, &aws, &event).await;
 
-    assert_ignored(&summary, &aws, "unknown_alarm");
+    assert_ignored(&summary, &aws, IgnoreReason::UnknownAlarm);
 }
 
 #[tokio::test]
@@ -162,11 +180,10 @@ async fn a_budget_alarm_the_guards_own_measurement_does_not_confirm_suspends_not
     let summary = run(&policy, &aws, ALARM).await;
 
     // Then the fresh measurement decides: nothing is suspended
-    assert_ignored(&summary, &aws, "budget_not_reached");
+    assert_ignored(&summary, &aws, IgnoreReason::BudgetNotReached);
     assert!(
-        summary["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("vcpus 4 of 20 (20.0%)") && d.contains("100%")),
+        ignored(&summary).detail.contains("vcpus 4 of 20 (20.0%)")
+            && ignored(&summary).detail.contains("100%"),
         "{summary}"
     );
     assert_eq!(aws.calls("DescribeInstances"), 1, "a fresh measurement");
@@ -179,8 +196,11 @@ async fn a_budget_alarm_confirmed_by_the_measurement_at_the_threshold_suspends()
 
     let summary = run(&policy, &aws, ALARM).await;
 
-    assert_eq!(summary["action"], "suspend", "{summary}");
-    assert_eq!(summary["suspended"], json!(["prod-a", "prod-b"]));
+    assert_eq!(
+        suspended_by(alarm(&summary)),
+        ["prod-a", "prod-b"],
+        "{summary}"
+    );
     assert!(!launch_suspended(&aws, "staging-a"));
     let record = SuspensionRecord::of(&aws.group_facts("prod-a").unwrap(), None).unwrap();
     assert_eq!(record.trigger, "alarm");
@@ -204,7 +224,10 @@ async fn a_budget_alarm_kept_in_alarm_by_forged_data_never_holds_the_resume() {
     let summary = run(&policy, &aws, SCHEDULE).await;
 
     // Then the guard's own measurement lifts the suspension
-    assert_eq!(summary["resumed"], json!(["prod-a", "prod-b"]), "{summary}");
+    let Summary::Schedule(schedule) = &summary else {
+        panic!("not a scheduled run: {summary}")
+    };
+    assert_eq!(schedule.resumed, ["prod-a", "prod-b"], "{summary}");
     assert!(!launch_suspended(&aws, "prod-a"));
 }
 
@@ -216,7 +239,7 @@ async fn a_surge_alarm_that_describe_alarms_shows_ok_suspends_nothing() {
 
     let summary = run(&policy, &aws, &event).await;
 
-    assert_ignored(&summary, &aws, "not_in_alarm");
+    assert_ignored(&summary, &aws, IgnoreReason::NotInAlarm);
     assert_eq!(aws.calls("DescribeAlarms"), 1);
 }
 
@@ -228,7 +251,7 @@ async fn a_surge_alarm_confirmed_in_alarm_suspends_its_group() {
 
     let summary = run(&policy, &aws, &event).await;
 
-    assert_eq!(summary["suspended"], json!(["prod-b"]), "{summary}");
+    assert_eq!(suspended_by(alarm(&summary)), ["prod-b"], "{summary}");
     assert!(!launch_suspended(&aws, "prod-a"));
     let record = SuspensionRecord::of(&aws.group_facts("prod-b").unwrap(), None).unwrap();
     assert_eq!(
@@ -264,8 +287,8 @@ async fn an_ok_of_an_alarm_that_is_not_this_stacks_changes_nothing() {
 
     // Then it is ignored: the schedule lifts the suspension, not this OK
     assert_eq!(
-        (&summary["action"], &summary["reason"]),
-        (&json!("ignored"), &json!("unknown_alarm")),
+        ignored(&summary).reason,
+        IgnoreReason::UnknownAlarm,
         "{summary}"
     );
     assert!(launch_suspended(&aws, "prod-b"));
@@ -289,8 +312,7 @@ async fn an_ok_of_a_budget_alarm_does_not_lift_a_suspension_while_its_surge_alar
     let summary = run(&policy, &aws, &action(VCPU_ALARM, ACCOUNT, REGION, "OK")).await;
 
     // Then the resume is held by the surge alarm
-    assert_eq!(summary["action"], "resume", "{summary}");
-    assert_eq!(summary["resumed"], json!([]), "{summary}");
+    assert_eq!(resumed_by(alarm(&summary)), NONE, "{summary}");
     assert!(launch_suspended(&aws, "prod-b"));
 }
 
@@ -308,12 +330,15 @@ async fn no_alarm_is_believed_when_the_function_does_not_know_where_it_runs() {
             .handle(serde_json::from_str(&event).unwrap(), Home::of_function(""))
             .await
             .unwrap();
-        summaries.push(serde_json::to_value(response).unwrap());
+        let Response::One(summary) = response else {
+            panic!("one event, one summary")
+        };
+        summaries.push(*summary);
     }
 
     // Then both alarms are ignored
     for summary in &summaries {
-        assert_ignored(summary, &aws, "unknown_home");
+        assert_ignored(summary, &aws, IgnoreReason::UnknownHome);
     }
 }
 
@@ -330,5 +355,5 @@ async fn an_sns_alarm_that_does_not_say_where_it_lives_is_ignored() {
 
     let summary = run(&policy, &aws, &event.to_string()).await;
 
-    assert_ignored(&summary, &aws, "unknown_source");
+    assert_ignored(&summary, &aws, IgnoreReason::UnknownSource);
 }

@@ -10,8 +10,9 @@ use shared::facts::{GroupFacts, HookFacts};
 use shared::fakes::FakeAws;
 use shared::ports::ClusterGroupsRead;
 
-use super::{SCHEDULE, TAG, account, alerts_of, hook, run};
+use super::{CLUSTER_TAG, SCHEDULE, account, alerts_of, hook, run};
 use crate::fixtures::policy;
+use shared::fixtures::HOOK;
 
 /// The guard's hook as the audit hand-over leaves it: `CONTINUE`, with the
 /// heartbeat, target, role and metadata enrollment put.
@@ -33,7 +34,7 @@ fn cluster() -> FakeAws {
         aws.add_group(GroupFacts {
             name: name.into(),
             max_size: 20,
-            tags: [(TAG.to_owned(), "owned".to_owned())].into(),
+            tags: [(CLUSTER_TAG.to_owned(), "owned".to_owned())].into(),
             ..GroupFacts::default()
         });
     }
@@ -42,10 +43,7 @@ fn cluster() -> FakeAws {
 
 async fn guard_hook(aws: &FakeAws, group: &str) -> HookFacts {
     let hooks = aws.lifecycle_hooks(group).await.unwrap();
-    hooks
-        .into_iter()
-        .find(|h| h.name == "scaling-guard-prod")
-        .unwrap()
+    hooks.into_iter().find(|h| h.name == HOOK).unwrap()
 }
 
 #[tokio::test]

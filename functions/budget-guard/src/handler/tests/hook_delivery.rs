@@ -12,7 +12,9 @@ use shared::fakes::FakeAws;
 use shared::policy::Policy;
 use shared::ports::ClusterGroupsRead;
 
-use super::{SCHEDULE, TAG, hook, invoke, kinds, set_running};
+use super::{
+    CLUSTER_TAG, NONE, SCHEDULE, answer, hook, kinds, run_schedule, schedule_of, set_running,
+};
 use crate::fixtures::{now, policy};
 use crate::handler::BudgetGuard;
 
@@ -43,8 +45,8 @@ fn hook_to(target: Option<&str>, role: Option<&str>) -> HookFacts {
 fn sqs_cluster(prod_b: HookFacts) -> FakeAws {
     let aws = super::account();
     for (name, tag, hook) in [
-        ("prod-a", TAG, hook_to(Some(QUEUE), Some(ROLE))),
-        ("prod-b", TAG, prod_b),
+        ("prod-a", CLUSTER_TAG, hook_to(Some(QUEUE), Some(ROLE))),
+        ("prod-b", CLUSTER_TAG, prod_b),
         ("staging-a", "kubernetes.io/cluster/staging", hook()),
     ] {
         aws.add_group(GroupFacts {
@@ -84,18 +86,16 @@ async fn an_enrolled_hook_notifies_the_policys_queue_with_its_role() {
     aws.add_group(GroupFacts {
         name: "prod-new".into(),
         max_size: 5,
-        tags: [(TAG.to_owned(), "owned".to_owned())].into(),
+        tags: [(CLUSTER_TAG.to_owned(), "owned".to_owned())].into(),
         ..GroupFacts::default()
     });
 
     // When the schedule runs
-    let summary = invoke(&BudgetGuard::new(&policy, &aws).with_clock(now), SCHEDULE)
-        .await
-        .unwrap();
+    let summary = run_schedule(&policy, &aws, SCHEDULE).await;
 
     // Then the hook it put notifies the queue, with the role Auto Scaling assumes
-    assert_eq!(summary["enrolled"], json!(["prod-new"]));
-    assert_eq!(summary["repaired"], json!([]));
+    assert_eq!(summary.enrolled, ["prod-new"]);
+    assert_eq!(summary.repaired, NONE);
     let put = guard_hook(&aws, "prod-new").await;
     assert_eq!(put.notification_target_arn.as_deref(), Some(QUEUE));
     assert_eq!(put.role_arn.as_deref(), Some(ROLE));
@@ -126,13 +126,13 @@ async fn a_guard_hook_that_does_not_notify_the_queue_is_put_again_and_alerted(
     let guard = BudgetGuard::new(&policy, &aws).with_clock(now);
 
     // When the schedule runs, twice
-    let first = invoke(&guard, SCHEDULE).await.unwrap();
-    let second = invoke(&guard, SCHEDULE).await.unwrap();
+    let first = schedule_of(answer(&guard, SCHEDULE).await.unwrap());
+    let second = schedule_of(answer(&guard, SCHEDULE).await.unwrap());
 
     // Then the hook is put again, once, notifying the queue with the role
-    assert_eq!(first["repaired"], json!(["prod-b"]));
-    assert_eq!(first["enrolled"], json!([]));
-    assert_eq!(second["repaired"], json!([]));
+    assert_eq!(first.repaired, ["prod-b"]);
+    assert_eq!(first.enrolled, NONE);
+    assert_eq!(second.repaired, NONE);
     assert_eq!(delivery(&aws, "prod-b").await, to_queue());
     assert_eq!(aws.group_changes(), vec!["PutLifecycleHook prod-b"]);
     let alerts = aws.published();
@@ -145,12 +145,10 @@ async fn a_guard_hook_that_does_not_notify_the_queue_is_put_again_and_alerted(
 async fn a_guard_hook_that_notifies_the_queue_is_left_alone() {
     let (policy, aws) = (sqs_policy(), sqs_cluster(hook_to(Some(QUEUE), Some(ROLE))));
 
-    let summary = invoke(&BudgetGuard::new(&policy, &aws).with_clock(now), SCHEDULE)
-        .await
-        .unwrap();
+    let summary = run_schedule(&policy, &aws, SCHEDULE).await;
 
-    assert_eq!(summary["enrolled"], json!([]));
-    assert_eq!(summary["repaired"], json!([]));
+    assert_eq!(summary.enrolled, NONE);
+    assert_eq!(summary.repaired, NONE);
     assert_eq!(aws.group_changes(), Vec::<String>::new());
     assert_eq!(kinds(&aws), vec![]);
 }
@@ -163,11 +161,9 @@ async fn without_sqs_delivery_the_target_of_a_guard_hook_is_left_alone() {
         sqs_cluster(hook_to(Some(OTHER_QUEUE), Some(OTHER_ROLE))),
     );
 
-    let summary = invoke(&BudgetGuard::new(&policy, &aws).with_clock(now), SCHEDULE)
-        .await
-        .unwrap();
+    let summary = run_schedule(&policy, &aws, SCHEDULE).await;
 
-    assert_eq!(summary["repaired"], json!([]));
+    assert_eq!(summary.repaired, NONE);
     assert_eq!(aws.group_changes(), Vec::<String>::new());
 }
 
@@ -176,11 +172,9 @@ async fn a_hook_that_cannot_be_put_again_is_neither_reported_repaired_nor_alerte
     let (policy, aws) = (sqs_policy(), sqs_cluster(hook_to(None, None)));
     aws.fail("PutLifecycleHook");
 
-    let summary = invoke(&BudgetGuard::new(&policy, &aws).with_clock(now), SCHEDULE)
-        .await
-        .unwrap();
+    let summary = run_schedule(&policy, &aws, SCHEDULE).await;
 
-    assert_eq!(summary["repaired"], json!([]));
+    assert_eq!(summary.repaired, NONE);
     assert_eq!(kinds(&aws), vec![]);
     assert_eq!(guard_hook(&aws, "prod-b").await, hook_to(None, None));
 }

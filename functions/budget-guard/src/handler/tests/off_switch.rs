@@ -11,7 +11,7 @@ use shared::ports::ClusterGroupsRead;
 use shared::suspension::SUSPENDED_TAG;
 
 use super::{
-    SCHEDULE, TAG, account, alerts_of, hook, invoke, kinds, launch_suspended, set_running,
+    CLUSTER_TAG, SCHEDULE, account, alerts_of, hook, invoke, kinds, launch_suspended, set_running,
 };
 use crate::fixtures::{now, policy};
 use crate::handler::BudgetGuard;
@@ -40,9 +40,9 @@ fn continuing_hook() -> HookFacts {
 fn cluster_with(hook: fn() -> HookFacts, running: usize) -> FakeAws {
     let aws = account();
     for (name, tag, max_size, suspended) in [
-        ("prod-a", TAG, 20, false),
-        ("prod-b", TAG, 20, false),
-        ("prod-c", TAG, 7, true),
+        ("prod-a", CLUSTER_TAG, 20, false),
+        ("prod-b", CLUSTER_TAG, 20, false),
+        ("prod-c", CLUSTER_TAG, 7, true),
         ("staging-a", "kubernetes.io/cluster/staging", 20, false),
     ] {
         aws.add_group(GroupFacts {

@@ -9,6 +9,7 @@ use shared::ports::ClusterGroupsRead;
 
 use super::{SCHEDULE, cluster, hook, run};
 use crate::fixtures::policy;
+use shared::fixtures::HOOK;
 
 /// A launch hook named `name` that the guard of `cluster` enrolled.
 fn enrolled(name: &str, cluster: &str) -> HookFacts {
@@ -44,14 +45,10 @@ async fn a_hook_the_guard_enrolled_under_an_old_name_is_removed() {
     run(&policy, &aws, SCHEDULE).await.unwrap();
 
     // Then: only the guard's own hook of an old name goes
-    assert_eq!(hook_names(&aws, "prod-a").await, vec!["scaling-guard-prod"]);
+    assert_eq!(hook_names(&aws, "prod-a").await, vec![HOOK]);
     assert_eq!(
         hook_names(&aws, "prod-b").await,
-        vec![
-            "scaling-guard-prod",
-            "scaling-guard-blue",
-            "scaling-guard-staging"
-        ]
+        vec![HOOK, "scaling-guard-blue", "scaling-guard-staging"]
     );
     assert_eq!(aws.group_changes(), vec!["DeleteLifecycleHook prod-a"]);
 }

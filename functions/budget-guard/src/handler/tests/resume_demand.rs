@@ -9,7 +9,6 @@ use std::cell::Cell;
 use std::time::{Duration, SystemTime};
 
 use pretty_assertions::assert_eq;
-use serde_json::Value;
 use shared::facts::{
     CapacityUnit, GroupFacts, GroupInstance, GroupLaunch, InstanceFacts, InstanceRequirements,
     InstanceTypeSpec, LaunchOverride, TemplateLaunch, TemplateRef,
@@ -17,9 +16,10 @@ use shared::facts::{
 use shared::fakes::FakeAws;
 use shared::policy::Policy;
 
-use super::{SCHEDULE, TAG, hook, invoke, launch_suspended};
+use super::{CLUSTER_TAG, SCHEDULE, answer, hook, launch_suspended, schedule_of};
 use crate::fixtures::{now, policy};
 use crate::handler::BudgetGuard;
+use crate::response::ScheduleSummary;
 
 const GROUP: &str = "prod-shape";
 const TICKS: u64 = 30;
@@ -72,7 +72,7 @@ fn account() -> FakeAws {
 }
 
 fn node(id: &str, instance_type: &str, group: Option<&str>) -> InstanceFacts {
-    let mut tags = vec![(TAG.to_owned(), "owned".to_owned())];
+    let mut tags = vec![(CLUSTER_TAG.to_owned(), "owned".to_owned())];
     if let Some(group) = group {
         tags.push(("aws:autoscaling:groupName".to_owned(), group.to_owned()));
     }
@@ -109,7 +109,7 @@ fn add_group(aws: &FakeAws, desired: i32, launch: GroupLaunch, running: &[(&str,
         name: GROUP.into(),
         max_size: 50,
         desired_capacity: desired,
-        tags: [(TAG.to_owned(), "owned".to_owned())].into(),
+        tags: [(CLUSTER_TAG.to_owned(), "owned".to_owned())].into(),
         instances,
         instance_types: types,
         launch,
@@ -171,14 +171,14 @@ struct Cycles {
 }
 
 /// Runs the schedule `TICKS` times; returns the cycles and the last answer.
-async fn thirty_ticks(policy: &Policy, aws: &FakeAws, fill: Fill) -> (Cycles, Value) {
+async fn thirty_ticks(policy: &Policy, aws: &FakeAws, fill: Fill) -> (Cycles, ScheduleSummary) {
     MINUTE.with(|m| m.set(0));
     let guard = BudgetGuard::new(policy, aws).with_clock(ticking);
     let mut launched = 0;
-    let mut last = Value::Null;
+    let mut last = None;
     for minute in 0..TICKS {
         MINUTE.with(|m| m.set(minute));
-        last = invoke(&guard, SCHEDULE).await.unwrap();
+        last = Some(schedule_of(answer(&guard, SCHEDULE).await.unwrap()));
         auto_scaling_fills(aws, fill, &mut launched);
         surge_drains(aws, minute);
     }
@@ -196,7 +196,7 @@ async fn thirty_ticks(policy: &Policy, aws: &FakeAws, fill: Fill) -> (Cycles, Va
         filled: !launch_suspended(aws, GROUP)
             && group.instances.len() as u64 == launched + group_start(&group),
     };
-    (cycles, last)
+    (cycles, last.expect("at least one tick"))
 }
 
 /// The instances the group had before the surge (not filled by the ticks).
@@ -243,7 +243,7 @@ async fn a_weighted_group_resumes_once_when_its_units_fit() {
 
     let (cycles, last) = thirty_ticks(&budget_policy(), &aws, fill).await;
 
-    assert_eq!(cycles, ONE_CYCLE, "{last}");
+    assert_eq!(cycles, ONE_CYCLE, "{last:?}");
 }
 
 #[tokio::test]
@@ -272,7 +272,7 @@ async fn a_vcpu_group_resumes_once_when_its_vcpus_fit() {
 
     let (cycles, last) = thirty_ticks(&budget_policy(), &aws, fill).await;
 
-    assert_eq!(cycles, ONE_CYCLE, "{last}");
+    assert_eq!(cycles, ONE_CYCLE, "{last:?}");
 }
 
 #[tokio::test]
@@ -297,7 +297,7 @@ async fn an_empty_gpu_group_is_priced_with_its_templates_type_and_does_not_flap(
 
     let (cycles, last) = thirty_ticks(&budget_policy(), &aws, fill).await;
 
-    assert_eq!(cycles, ONE_CYCLE, "{last}");
+    assert_eq!(cycles, ONE_CYCLE, "{last:?}");
 }
 
 #[tokio::test]
@@ -324,10 +324,10 @@ async fn a_gpu_group_whose_template_cannot_be_read_stays_held_and_says_why() {
             filled: false
         }
     );
-    let held = last["held"].to_string();
+    let held = format!("{:?}", last.held);
     assert!(
         held.contains("cannot be priced") && held.contains("lt-0gpu"),
-        "{last}"
+        "{last:?}"
     );
 }
 
@@ -359,5 +359,5 @@ async fn a_group_whose_template_changed_is_priced_with_what_it_launches_now() {
 
     let (cycles, last) = thirty_ticks(&budget_policy(), &aws, fill).await;
 
-    assert_eq!(cycles, ONE_CYCLE, "{last}");
+    assert_eq!(cycles, ONE_CYCLE, "{last:?}");
 }

@@ -3,13 +3,12 @@
 //! counts, suspends and enrolls prod alone (issue 20, scenario 1).
 
 use pretty_assertions::assert_eq;
-use serde_json::json;
 use shared::alerts::AlertKind;
 use shared::facts::{GroupFacts, InstanceFacts};
 use shared::fakes::FakeAws;
 use shared::policy::Policy;
 
-use super::{SCHEDULE, hook, invoke, kinds, launch_suspended};
+use super::{NONE, SCHEDULE, answer, hook, kinds, launch_suspended, schedule_of};
 use crate::fixtures::{now, policy};
 use crate::handler::BudgetGuard;
 
@@ -59,12 +58,12 @@ async fn another_cluster_with_the_same_tag_key_is_neither_counted_nor_suspended_
     let (policy, aws) = (prod_policy(), two_clusters());
     let guard = BudgetGuard::new(&policy, &aws).with_clock(now);
 
-    let response = invoke(&guard, SCHEDULE).await.unwrap();
+    let response = schedule_of(answer(&guard, SCHEDULE).await.unwrap());
 
     // 3 of 4 instances: prod's own, not 6 with staging's.
-    assert_eq!(response["usage"]["instances"], json!(3));
-    assert_eq!(response["suspended"], json!([]));
-    assert_eq!(response["enrolled"], json!([]));
+    assert_eq!(response.usage.instances, 3);
+    assert_eq!(response.suspended, NONE);
+    assert_eq!(response.enrolled, NONE);
     assert!(!launch_suspended(&aws, "staging-a"));
     assert_eq!(aws.group_changes(), Vec::<String>::new());
     assert_eq!(kinds(&aws), Vec::<AlertKind>::new());
@@ -82,10 +81,10 @@ async fn a_surge_in_its_own_cluster_suspends_only_its_own_groups() {
     });
     let guard = BudgetGuard::new(&policy, &aws).with_clock(now);
 
-    let response = invoke(&guard, SCHEDULE).await.unwrap();
+    let response = schedule_of(answer(&guard, SCHEDULE).await.unwrap());
 
-    assert_eq!(response["usage"]["instances"], json!(4));
-    assert_eq!(response["suspended"], json!(["prod-a"]));
+    assert_eq!(response.usage.instances, 4);
+    assert_eq!(response.suspended, ["prod-a"]);
     assert!(launch_suspended(&aws, "prod-a"));
     assert!(!launch_suspended(&aws, "staging-a"));
     assert!(

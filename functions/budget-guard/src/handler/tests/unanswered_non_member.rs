@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use pretty_assertions::assert_eq;
+use shared::fixtures::at;
 
 use super::*;
 use crate::handler::unanswered::UNANSWERED_TAG;
@@ -32,10 +33,10 @@ fn left_group(hook_name: &str, waited: u64) -> FakeAws {
         name: "prod-a".into(),
         max_size: 20,
         desired_capacity: 2,
-        tags: [(TAG.to_owned(), "owned".to_owned())].into(),
+        tags: [(CLUSTER_TAG.to_owned(), "owned".to_owned())].into(),
         ..GroupFacts::default()
     });
-    aws.add_hook("prod-a", launch_hook("scaling-guard-prod"));
+    aws.add_hook("prod-a", launch_hook(HOOK));
     aws.add_group(GroupFacts {
         name: "old-a".into(),
         max_size: 20,
@@ -73,7 +74,7 @@ async fn a_launch_waiting_on_the_guards_hook_of_a_non_member_group_is_alerted_on
         now() + Duration::from_secs(LATER.load(Ordering::SeqCst))
     }
     // Given a launch into old-a, no longer a member, waiting 301 s of 600 s.
-    let (policy, aws) = (policy(&[]), left_group("scaling-guard-prod", 301));
+    let (policy, aws) = (policy(&[]), left_group(HOOK, 301));
     let guard = BudgetGuard::new(&policy, &aws).with_clock(clock);
 
     // When the schedule runs.
@@ -86,9 +87,12 @@ async fn a_launch_waiting_on_the_guards_hook_of_a_non_member_group_is_alerted_on
     assert_eq!(alert.severity, shared::alerts::Severity::Critical);
     assert_eq!(alert.instance_id.as_deref(), Some("i-left"));
     assert_eq!(alert.group.as_deref(), Some("old-a"));
-    assert_eq!(alert.details["hook"], json!("scaling-guard-prod"));
+    assert_eq!(alert.details["hook"], json!(HOOK));
     assert_eq!(alert.details["cluster_member"], json!(false));
-    assert_eq!(alert.details["unanswered"][0]["waited_seconds"], json!(301));
+    assert_eq!(
+        *at(&alert.details["unanswered"], "0/waited_seconds"),
+        json!(301)
+    );
     let email = alert.email();
     assert!(email.contains("no longer a member"), "{email}");
     assert!(email.contains("restore"), "{email}");
@@ -115,7 +119,7 @@ async fn non_member_groups_are_scanned_at_most_every_five_minutes() {
         now() + Duration::from_secs(LATER.load(Ordering::SeqCst))
     }
     // Given a launch that waited 200 s: not late at the first scan.
-    let (policy, aws) = (policy(&[]), left_group("scaling-guard-prod", 200));
+    let (policy, aws) = (policy(&[]), left_group(HOOK, 200));
     let guard = BudgetGuard::new(&policy, &aws).with_clock(clock);
     invoke(&guard, SCHEDULE).await.unwrap();
     assert_eq!(unanswered(&aws), vec![]);
@@ -133,7 +137,7 @@ async fn non_member_groups_are_scanned_at_most_every_five_minutes() {
 
 #[tokio::test]
 async fn a_non_member_group_with_another_hook_or_an_early_launch_is_not_alerted() {
-    for (hook_name, waited) in [("someone-elses-hook", 2000), ("scaling-guard-prod", 299)] {
+    for (hook_name, waited) in [("someone-elses-hook", 2000), (HOOK, 299)] {
         let (policy, aws) = (policy(&[]), left_group(hook_name, waited));
         run(&policy, &aws, SCHEDULE).await.unwrap();
         assert_eq!(unanswered(&aws), vec![], "{hook_name} {waited}");
@@ -143,11 +147,9 @@ async fn a_non_member_group_with_another_hook_or_an_early_launch_is_not_alerted(
 #[tokio::test]
 async fn a_launch_launch_guard_answered_before_its_group_left_is_not_alerted() {
     for tag in ["scaling-guard:admitted", "scaling-guard:vetted"] {
-        let (policy, aws) = (policy(&[]), left_group("scaling-guard-prod", 500));
+        let (policy, aws) = (policy(&[]), left_group(HOOK, 500));
         let mut answered = aws.instance_facts("i-left").unwrap();
-        answered
-            .tags
-            .insert(tag.to_owned(), "2026-11-26T13:51:00Z".to_owned());
+        answered.tags.insert(tag.to_owned(), nine_minutes_ago());
         aws.add_instance(answered);
         run(&policy, &aws, SCHEDULE).await.unwrap();
         assert_eq!(unanswered(&aws), vec![], "{tag}");
@@ -157,13 +159,13 @@ async fn a_launch_launch_guard_answered_before_its_group_left_is_not_alerted() {
 #[tokio::test]
 async fn a_member_launch_and_a_non_member_launch_are_alerted_each_their_way() {
     // Given i-left waiting in old-a and i-wait waiting in member prod-a.
-    let (policy, aws) = (policy(&[]), left_group("scaling-guard-prod", 400));
+    let (policy, aws) = (policy(&[]), left_group(HOOK, 400));
     aws.add_instance(InstanceFacts {
         instance_id: "i-wait".into(),
         instance_type: "m6i.large".into(),
         state: "pending".into(),
         launch_time: Some(now() - Duration::from_secs(350)),
-        tags: [(TAG.to_owned(), "owned".to_owned())].into(),
+        tags: [(CLUSTER_TAG.to_owned(), "owned".to_owned())].into(),
         ..InstanceFacts::default()
     });
     aws.update_group("prod-a", |g| {

@@ -206,10 +206,13 @@ mod tests {
     use pretty_assertions::assert_eq;
     use shared::facts::GroupInstance;
 
+    use shared::fixtures::CLUSTER_TAG;
+
     use super::*;
 
+    /// `seconds` after the test world's clock.
     fn at(seconds: u64) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 + seconds)
+        shared::fixtures::now() + Duration::from_secs(seconds)
     }
 
     #[test]
@@ -242,11 +245,11 @@ mod tests {
 
     #[test]
     fn only_waiting_launches_of_groups_outside_the_cluster_are_listed() {
-        let tag = ClusterTag::any_value("kubernetes.io/cluster/prod");
+        let tag = ClusterTag::any_value(CLUSTER_TAG);
         let groups = [
             group(
                 "prod-a",
-                &[("kubernetes.io/cluster/prod", "owned")],
+                &[(CLUSTER_TAG, "owned")],
                 &[("i-1", "Pending:Wait")],
             ),
             group(

@@ -2,39 +2,24 @@
 //! `volumes.encrypted`, `instance.key_pair`, and exceptions per group.
 
 use pretty_assertions::assert_eq;
-use serde_json::Value;
-use shared::checks::fixtures::{AL2023_PARAMETER, KMS_KEY, MORE_NODE_SETTINGS};
+use shared::checks::Violation;
 use shared::facts::{ImageFacts, VolumeFacts};
+use shared::fixtures::{AL2023_PARAMETER, MORE_NODE_SETTINGS, RECOMMENDED_IMAGE, VOLUME};
 
 use super::*;
 
 /// Every new check on ([`MORE_NODE_SETTINGS`]): Kubernetes 1.31, hop
-/// limit 1, volumes encrypted with [`KMS_KEY`], no key pair.
+/// limit 1, volumes encrypted with `KMS_KEY`, no key pair.
 fn every_check(extra: &[(&str, &str)]) -> Policy {
     policy(&[&MORE_NODE_SETTINGS[..], extra].concat())
 }
 
-/// [`aws`], with the instance's volume encrypted, hop limit 1, and AWS's
-/// recommended AL2023 image of 1.31 ten days newer than the node's.
+/// [`aws`]: the fixtures' instance (volume encrypted with `KMS_KEY`, hop
+/// limit 1) and AWS's recommended AL2023 image of 1.31, ten days newer than
+/// the node's, named by its public parameter.
 fn account() -> FakeAws {
     let aws = aws();
-    let mut instance = compliant_instance(INSTANCE);
-    instance.http_put_response_hop_limit = Some(1);
-    instance.volume_ids = vec!["vol-0eee0001".into()];
-    aws.add_instance(instance);
-    aws.add_volume(VolumeFacts {
-        volume_id: "vol-0eee0001".into(),
-        encrypted: true,
-        kms_key_id: Some(KMS_KEY.into()),
-    });
-    aws.add_image(ImageFacts {
-        image_id: "ami-0ccc0009".into(),
-        name: Some("amazon-eks-node-al2023-x86_64-standard-1.31-v20261111".into()),
-        owner_alias: Some("amazon".into()),
-        creation_date: Some(days_ago(15)),
-        ..ImageFacts::default()
-    });
-    aws.add_public_parameter(AL2023_PARAMETER, "ami-0ccc0009");
+    aws.add_public_parameter(AL2023_PARAMETER, RECOMMENDED_IMAGE);
     aws
 }
 
@@ -44,16 +29,9 @@ fn change_instance(aws: &FakeAws, change: impl FnOnce(&mut InstanceFacts)) {
     aws.add_instance(instance);
 }
 
-fn checks(summary: &Value, key: &str) -> Vec<String> {
-    summary[key]
-        .as_array()
-        .map(|found| {
-            found
-                .iter()
-                .map(|v| v["check"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+/// The checks of violations that are exempted, in order.
+fn exempted_checks(exempted: &[Violation]) -> Vec<&str> {
+    exempted.iter().map(|v| v.check.as_str()).collect()
 }
 
 #[tokio::test]
@@ -63,8 +41,8 @@ async fn a_compliant_launch_with_every_check_on_reads_its_volumes_once_and_the_r
 
     let summary = run(&policy, &aws, LAUNCH).await.unwrap();
 
-    assert_eq!(summary["decision"], "CONTINUE", "{summary:#}");
-    assert_eq!(summary["violations"], json!([]));
+    assert_eq!(summary.decision, Decision::Continue, "{summary:#?}");
+    assert_eq!(summary.violations, vec![]);
     assert_eq!(
         (
             aws.calls("DescribeInstances"),
@@ -90,11 +68,11 @@ async fn with_the_new_checks_off_no_volume_or_parameter_is_read() {
 }
 
 #[rstest]
-#[case::unencrypted_volume(|aws: &FakeAws| aws.add_volume(VolumeFacts { volume_id: "vol-0eee0001".into(), ..VolumeFacts::default() }), "volumes.encrypted")]
+#[case::unencrypted_volume(|aws: &FakeAws| aws.add_volume(VolumeFacts { volume_id: VOLUME.into(), ..VolumeFacts::default() }), "volumes.encrypted")]
 #[case::hop_limit(|aws: &FakeAws| change_instance(aws, |i| i.http_put_response_hop_limit = Some(2)), "imds.hop_limit")]
 #[case::key_pair(|aws: &FakeAws| change_instance(aws, |i| i.key_name = Some("ops".into())), "instance.key_pair")]
-#[case::other_kubernetes_version(|aws: &FakeAws| aws.add_image(ImageFacts { image_id: "ami-0ccc0001".into(), name: Some("amazon-eks-node-al2023-x86_64-standard-1.30-v20261101".into()), owner_alias: Some("amazon".into()), creation_date: Some(days_ago(25)), ..ImageFacts::default() }), "image.outdated")]
-#[case::behind_the_recommended_image(|aws: &FakeAws| aws.add_image(ImageFacts { image_id: "ami-0ccc0001".into(), name: Some("amazon-eks-node-al2023-x86_64-standard-1.31-v20260901".into()), owner_alias: Some("amazon".into()), creation_date: Some(days_ago(60)), ..ImageFacts::default() }), "image.outdated")]
+#[case::other_kubernetes_version(|aws: &FakeAws| aws.add_image(ImageFacts { image_id: IMAGE.into(), name: Some("amazon-eks-node-al2023-x86_64-standard-1.30-v20261101".into()), owner_alias: Some("amazon".into()), creation_date: Some(days_ago(25)), ..ImageFacts::default() }), "image.outdated")]
+#[case::behind_the_recommended_image(|aws: &FakeAws| aws.add_image(ImageFacts { image_id: IMAGE.into(), name: Some("amazon-eks-node-al2023-x86_64-standard-1.31-v20260901".into()), owner_alias: Some("amazon".into()), creation_date: Some(days_ago(60)), ..ImageFacts::default() }), "image.outdated")]
 #[tokio::test]
 async fn each_new_check_abandons_a_launch_that_breaks_it_and_alerts(
     #[case] breaker: fn(&FakeAws),
@@ -105,8 +83,8 @@ async fn each_new_check_abandons_a_launch_that_breaks_it_and_alerts(
 
     let summary = run(&policy, &aws, LAUNCH).await.unwrap();
 
-    assert_eq!(summary["decision"], "ABANDON", "{summary:#}");
-    assert_eq!(checks(&summary, "violations"), vec![check.to_owned()]);
+    assert_eq!(summary.decision, Decision::Abandon, "{summary:#?}");
+    assert_eq!(checks_of(&summary.violations), vec![check]);
     assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
     let alerts = aws.published();
     assert_eq!(alerts.len(), 1);
@@ -126,13 +104,10 @@ async fn an_exempted_check_lets_the_launch_in_and_is_listed_as_exempted_without_
 
     let summary = run(&policy, &aws, LAUNCH).await.unwrap();
 
-    assert_eq!(summary["decision"], "CONTINUE", "{summary:#}");
-    assert_eq!(summary["violations"], json!([]));
-    assert_eq!(checks(&summary, "exempted"), vec!["imds.hop_limit"]);
-    assert_eq!(
-        summary["exempted"][0]["actual"],
-        "HttpPutResponseHopLimit=2"
-    );
+    assert_eq!(summary.decision, Decision::Continue, "{summary:#?}");
+    assert_eq!(summary.violations, vec![]);
+    assert_eq!(exempted_checks(&summary.exempted), vec!["imds.hop_limit"]);
+    assert_eq!(summary.exempted[0].actual, "HttpPutResponseHopLimit=2");
     assert_eq!(aws.published(), vec![]);
 
     // Another group's glob does not exempt this one.
@@ -140,8 +115,10 @@ async fn an_exempted_check_lets_the_launch_in_and_is_listed_as_exempted_without_
     let aws = account();
     change_instance(&aws, |i| i.http_put_response_hop_limit = Some(2));
     let summary = run(&other, &aws, LAUNCH).await.unwrap();
-    assert_eq!(summary["decision"], "ABANDON");
-    assert!(summary.get("exempted").is_none());
+    assert_eq!(summary.decision, Decision::Abandon);
+    assert_eq!(summary.exempted, vec![]);
+    let answered = serde_json::to_value(&summary).unwrap();
+    assert!(answered.get("exempted").is_none(), "{answered}");
 }
 
 #[rstest]
@@ -153,12 +130,15 @@ async fn a_new_fact_that_cannot_be_read_leaves_the_launch_to_the_fail_mode(
     #[case] fault: fn(&FakeAws),
     #[case] reason: &str,
 ) {
-    for (fail_mode, decision) in [("abandon", "ABANDON"), ("continue", "CONTINUE")] {
+    for (fail_mode, decision) in [
+        ("abandon", Decision::Abandon),
+        ("continue", Decision::Continue),
+    ] {
         let (policy, aws) = (every_check(&[("GUARD_FAIL_MODE", fail_mode)]), account());
         fault(&aws);
         let summary = run(&policy, &aws, LAUNCH).await.unwrap();
-        assert_eq!(summary["decision"], decision, "{summary:#}");
-        assert_eq!(summary["reason"], reason);
-        assert_eq!(summary["violations"], json!([]));
+        assert_eq!(summary.decision, decision, "{summary:#?}");
+        assert_eq!(summary.reason.as_deref(), Some(reason));
+        assert_eq!(summary.violations, vec![]);
     }
 }

@@ -11,7 +11,7 @@ use shared::fakes::FakeAws;
 use shared::suspension::SUSPENDED_TAG;
 
 use super::rename::update;
-use super::{HOOK, TAG, answer, group, hook_names, launch_hook, suspended_by_guard};
+use super::{CLUSTER_TAG, HOOK, answer, group, hook_names, launch_hook, suspended_by_guard};
 use crate::response::Status;
 
 const EKS_KEY: &str = "eks:cluster-name";
@@ -42,7 +42,7 @@ async fn a_new_hook_name_moves_the_hook_and_removes_the_old_one_from_groups_that
     // Given: the old hook on a cluster group, and on a group whose cluster
     // tag was removed
     let aws = FakeAws::new();
-    aws.add_group(suspended_by_guard(group("prod-a", TAG)));
+    aws.add_group(suspended_by_guard(group("prod-a", CLUSTER_TAG)));
     aws.add_hook("prod-a", launch_hook("scaling-guard-blue"));
     aws.add_group(group("lost-b", "team"));
     aws.add_hook("lost-b", launch_hook("scaling-guard-blue"));
@@ -71,7 +71,7 @@ async fn a_new_cluster_name_releases_the_old_clusters_groups() {
         "kubernetes.io/cluster/prod-old",
     )));
     aws.add_hook("old-a", launch_hook("scaling-guard-prod-old"));
-    aws.add_group(group("prod-a", TAG));
+    aws.add_group(group("prod-a", CLUSTER_TAG));
 
     // When: the stack now guards `prod`
     let response = answer(&aws, update(&[("GUARD_CLUSTER", json!("prod-old"))], &[])).await;
@@ -93,7 +93,7 @@ async fn a_new_cluster_tag_key_releases_the_groups_only_the_old_key_marked() {
     // both-a carries the new default key too, eks-b does not
     let aws = FakeAws::new();
     let mut both = suspended_by_guard(tagged("both-a", EKS_KEY, "prod"));
-    both.tags.insert(TAG.to_owned(), "owned".to_owned());
+    both.tags.insert(CLUSTER_TAG.to_owned(), "owned".to_owned());
     aws.add_group(both);
     aws.add_hook("both-a", launch_hook(HOOK));
     aws.add_group(suspended_by_guard(tagged("eks-b", EKS_KEY, "prod")));
@@ -171,7 +171,7 @@ async fn an_identity_cleanup_that_cannot_finish_fails_the_update_with_what_is_le
 #[tokio::test]
 async fn an_update_that_keeps_the_identity_reads_no_group() {
     let aws = FakeAws::new();
-    aws.add_group(suspended_by_guard(group("prod-a", TAG)));
+    aws.add_group(suspended_by_guard(group("prod-a", CLUSTER_TAG)));
 
     let response = answer(&aws, update(&[], &[("GUARD_MAX_VCPUS", json!("512"))])).await;
 
@@ -185,14 +185,14 @@ async fn a_new_cluster_name_keeps_the_resource_id_so_that_no_cleanup_delete_undo
     // Given the resource of the guard of `prod-old`, whose cluster tag both
     // identities share (a pinned tag key: the groups stay guarded)
     let aws = FakeAws::new();
-    aws.add_group(suspended_by_guard(group("prod-a", TAG)));
+    aws.add_group(suspended_by_guard(group("prod-a", CLUSTER_TAG)));
     aws.add_hook("prod-a", launch_hook(HOOK));
     let mut input = update(
         &[
             ("GUARD_CLUSTER", json!("prod-old")),
-            ("GUARD_CLUSTER_TAG_KEY", json!(TAG)),
+            ("GUARD_CLUSTER_TAG_KEY", json!(CLUSTER_TAG)),
         ],
-        &[("GUARD_CLUSTER_TAG_KEY", json!(TAG))],
+        &[("GUARD_CLUSTER_TAG_KEY", json!(CLUSTER_TAG))],
     );
     if let crate::event::Input::Request(request) = &mut input {
         request.physical_resource_id = Some("scaling-guard-prod-old".to_owned());

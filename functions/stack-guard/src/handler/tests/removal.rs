@@ -12,7 +12,8 @@ use shared::ports::ClusterGroupsRead;
 use shared::suspension::SUSPENDED_TAG;
 
 use super::{
-    DELETE, HOOK, TAG, answer, cluster, event, group, hook_names, launch_hook, suspended_by_guard,
+    CLUSTER_TAG, DELETE, HOOK, answer, cluster, event, group, hook_names, launch_hook,
+    suspended_by_guard,
 };
 use crate::response::Status;
 
@@ -23,7 +24,7 @@ async fn a_delete_at_500_groups_under_throttling_leaves_no_hook_suspension_or_cl
     let aws = FakeAws::new();
     for i in 0..500 {
         let name = format!("prod-{i:03}");
-        let g = group(&name, TAG);
+        let g = group(&name, CLUSTER_TAG);
         aws.add_group(if i % 5 == 0 { suspended_by_guard(g) } else { g });
         aws.add_hook(&name, launch_hook(HOOK));
     }

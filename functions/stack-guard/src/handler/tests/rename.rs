@@ -12,7 +12,9 @@ use shared::facts::HookFacts;
 use shared::fakes::FakeAws;
 use shared::ports::ClusterGroupsRead;
 
-use super::{HOOK, TAG, UPDATE, answer, group, hook_names, launch_hook, suspended_by_guard};
+use super::{
+    CLUSTER_TAG, HOOK, UPDATE, answer, group, hook_names, launch_hook, suspended_by_guard,
+};
 use crate::event::Input;
 use crate::handler::ANSWER_RESERVE;
 use crate::response::Status;
@@ -66,12 +68,12 @@ fn old_hook() -> HookFacts {
 /// another cluster, carrying a hook of the same old name (its own guard's).
 fn upgraded_cluster() -> FakeAws {
     let aws = FakeAws::new();
-    aws.add_group(suspended_by_guard(group("prod-a", TAG)));
+    aws.add_group(suspended_by_guard(group("prod-a", CLUSTER_TAG)));
     aws.add_hook("prod-a", old_hook());
-    aws.add_group(group("prod-b", TAG));
+    aws.add_group(group("prod-b", CLUSTER_TAG));
     aws.add_hook("prod-b", launch_hook("node-bootstrap"));
     aws.add_hook("prod-b", old_hook());
-    aws.add_group(group("prod-c", TAG));
+    aws.add_group(group("prod-c", CLUSTER_TAG));
     aws.add_hook("prod-c", launch_hook("node-bootstrap"));
     aws.add_group(group("staging-a", "kubernetes.io/cluster/staging"));
     aws.add_hook("staging-a", launch_hook(OLD_HOOK));
@@ -198,7 +200,7 @@ async fn an_update_that_also_changes_the_cluster_tag_moves_the_hook_on_the_new_t
     // Given: the old guard knew its groups by the default key; the new one
     // by `eks:cluster-name` = `prod`
     let aws = FakeAws::new();
-    aws.add_group(group("prod-a", TAG));
+    aws.add_group(group("prod-a", CLUSTER_TAG));
     aws.add_hook("prod-a", launch_hook(OLD_HOOK));
     let mut eks_only = group("prod-new", "eks:cluster-name");
     eks_only
@@ -233,7 +235,7 @@ async fn an_update_that_also_changes_the_cluster_tag_moves_the_hook_on_the_new_t
 async fn a_group_already_carrying_the_new_hook_only_loses_the_old_one() {
     // Given: the new budget-guard enrolled the new hook before the update
     let aws = FakeAws::new();
-    aws.add_group(group("prod-a", TAG));
+    aws.add_group(group("prod-a", CLUSTER_TAG));
     aws.add_hook("prod-a", old_hook());
     aws.add_hook("prod-a", launch_hook(HOOK));
 

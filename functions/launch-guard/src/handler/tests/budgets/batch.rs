@@ -31,10 +31,10 @@ fn batch_of(range: std::ops::Range<usize>) -> String {
 pub(super) async fn decide_batch(
     guard: &LaunchGuard<'_, FakeAws>,
     range: std::ops::Range<usize>,
-) -> Value {
+) -> SqsBatchResponse {
     let event = serde_json::from_str(&batch_of(range)).unwrap();
     let response = guard.handle(event, lambda_deadline()).await.unwrap();
-    serde_json::to_value(response).unwrap()
+    batch_of_response(response)
 }
 
 /// `count` more launches wait in prod-general, begun after the snapshot
@@ -50,7 +50,7 @@ fn launch_more(aws: &FakeAws, from: usize, count: usize) {
             lifecycle_state: "Pending:Wait".into(),
         });
     }
-    aws.update_group("prod-general", |g| g.instances.extend(waiting));
+    aws.update_group(GROUP, |g| g.instances.extend(waiting));
 }
 
 /// Every call but those the real adapters cache (images, subnets, instance
@@ -69,18 +69,12 @@ async fn a_warm_batch_of_ten_makes_twelve_calls_one_read_one_tag_write_ten_compl
     let aws = cluster(5, 1);
     let guard = LaunchGuard::new(&policy, &aws).with_clock(now);
     // Caches and snapshot warm.
-    assert_eq!(
-        decide_batch(&guard, 0..1).await,
-        json!({ "batchItemFailures": [] })
-    );
+    assert_eq!(decide_batch(&guard, 0..1).await, returned_messages(&[]));
     launch_more(&aws, 1, 10);
     let before = calls(&aws);
     let (reads, tags) = (aws.calls("DescribeInstances"), aws.calls("CreateTags"));
 
-    assert_eq!(
-        decide_batch(&guard, 1..11).await,
-        json!({ "batchItemFailures": [] })
-    );
+    assert_eq!(decide_batch(&guard, 1..11).await, returned_messages(&[]));
 
     assert_eq!(launched(&aws, LifecycleResult::Continue), 11);
     assert_eq!(aws.calls("DescribeInstances") - reads, 1);
@@ -136,7 +130,7 @@ async fn a_failed_batch_tag_write_is_tried_per_instance_and_only_what_fails_agai
 
     let response = decide_batch(&guard, 1..5).await;
 
-    assert_eq!(response, json!({ "batchItemFailures": [] }));
+    assert_eq!(response, returned_messages(&[]));
     assert_eq!(aws.calls("CreateTags") - tags, 1 + 4);
     assert_eq!(launched(&aws, LifecycleResult::Continue), 1 + 3);
     assert_eq!(launched(&aws, LifecycleResult::Abandon), 1);

@@ -22,7 +22,7 @@ async fn a_batch_of_three_budget_denials_with_clamp_keeps_the_original_max_size_
     ]);
     let key = policy.record_key.as_ref();
     let aws = cluster(1, 3);
-    aws.update_group("prod-general", |g| g.max_size = 50);
+    aws.update_group(GROUP, |g| g.max_size = 50);
     let guard = LaunchGuard::new(&policy, &aws).with_clock(now);
 
     // when one SQS batch brings three launches, each denied for budget,
@@ -30,7 +30,7 @@ async fn a_batch_of_three_budget_denials_with_clamp_keeps_the_original_max_size_
 
     // then the group is suspended and clamped once, its record keeps 50,
     assert_eq!(launched(&aws, LifecycleResult::Abandon), 3);
-    let clamped = aws.group_facts("prod-general").unwrap();
+    let clamped = aws.group_facts(GROUP).unwrap();
     assert_eq!(clamped.max_size, 4);
     let record = SuspensionRecord::of(&clamped, key).expect("the guard's record");
     assert_eq!(
@@ -49,7 +49,7 @@ async fn a_batch_of_three_budget_denials_with_clamp_keeps_the_original_max_size_
     let later = now() + Duration::from_secs(3600);
     let report = suspension::resume(&aws, &[clamped], later, &[], key, |_| Ok(())).await;
     assert_eq!(report.changed, vec!["prod-general".to_owned()]);
-    let resumed = aws.group_facts("prod-general").unwrap();
+    let resumed = aws.group_facts(GROUP).unwrap();
     assert_eq!(resumed.max_size, 50);
     assert!(!resumed.tags.contains_key(SUSPENDED_TAG));
 }

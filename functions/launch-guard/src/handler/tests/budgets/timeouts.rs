@@ -28,12 +28,21 @@ async fn a_slow_image_read_still_abandons_a_public_node_in_enforce_mode() {
     aws.add_instance(instance);
     aws.slow_down("DescribeImages", TOO_SLOW);
 
-    let (summary, took) = decided_within(&policy, &aws, LAUNCH).await;
+    let (response, took) = decided_within(&policy, &aws, LAUNCH).await;
+    let summary = summary_of(response);
 
     assert_eq!(results(&aws), vec![LifecycleResult::Abandon]);
     assert!(took < Duration::from_secs(30), "completed after {took:?}");
-    assert_eq!(checks_of(&summary), vec!["subnet.public"], "{summary}");
-    assert_eq!(summary["reason"], LATE_IMAGE, "what could not run is said");
+    assert_eq!(
+        checks_of(&summary.violations),
+        vec!["subnet.public"],
+        "{summary:?}"
+    );
+    assert_eq!(
+        summary.reason.as_deref(),
+        Some(LATE_IMAGE),
+        "what could not run is said"
+    );
     assert_eq!(kinds(&aws), vec![AlertKind::LaunchDenied]);
     assert_eq!(aws.published()[0].details["unknown"], json!(LATE_IMAGE));
 }
@@ -46,8 +55,12 @@ async fn a_slow_image_read_still_denies_and_suspends_for_a_known_budget_denial()
 
     let summary = run(&policy, &aws, &launch_of(0)).await.unwrap();
 
-    assert_eq!(summary["decision"], "ABANDON", "{summary}");
-    assert_eq!(checks_of(&summary), vec!["budget.vcpus"], "{summary}");
+    assert_eq!(summary.decision, Decision::Abandon, "{summary:?}");
+    assert_eq!(
+        checks_of(&summary.violations),
+        vec!["budget.vcpus"],
+        "{summary:?}"
+    );
     assert!(
         aws.group_changes()
             .contains(&"SuspendProcesses prod-general".to_owned()),
@@ -62,7 +75,7 @@ fn launched_later(aws: &FakeAws, n: usize) {
     let id = format!("i-new{n:04}");
     aws.add_instance(member(&id, "pending"));
     aws.open_action(&format!("token-{id}"));
-    aws.update_group("prod-general", |g| {
+    aws.update_group(GROUP, |g| {
         g.instances.push(GroupInstance {
             instance_id: id.clone(),
             lifecycle_state: "Pending:Wait".into(),
@@ -81,7 +94,7 @@ async fn counted_for(
 ) -> u64 {
     let event: Value = serde_json::from_str(&launch_of(n)).unwrap();
     let action: LifecycleAction = serde_json::from_value(event["detail"].clone()).unwrap();
-    let admitted = guard.ledger.current();
+    let admitted = guard.admissions.recent();
     let launch = Launch {
         action: &action,
         now: now(),
@@ -89,7 +102,7 @@ async fn counted_for(
         admitted: Some(&admitted),
     };
     let context = Context {
-        snapshot: Some(&guard.snapshot),
+        snapshot: Some(guard.admissions.snapshot()),
         ..Context::default()
     };
     let assessed = shared::assess::assess_with(policy, aws, &guard.guarded, launch, context)

@@ -19,7 +19,8 @@ pub(super) struct Ledger {
 }
 
 impl Ledger {
-    pub fn record(&self, instance_id: &str) {
+    /// Notes an admission made now.
+    pub fn add(&self, instance_id: &str) {
         if let Ok(mut admitted) = self.admitted.lock() {
             admitted.insert(instance_id.to_owned(), Instant::now());
         }
