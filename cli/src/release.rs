@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use shared::policy::Policy;
+use shared::policy::settings::{CLUSTER, CLUSTER_TAG_KEY, CLUSTER_TAG_VALUE, HOOK_NAME};
 use shared::release::{ReleaseReport, Scope, Survey, UnsignedRecords, Unverified};
 
 use crate::args::Identity;
@@ -30,10 +31,10 @@ pub const TIME_LIMIT: Duration = Duration::from_secs(15 * 60);
 /// The flags, written over the policy's settings (a flag wins).
 pub fn apply(settings: &mut Settings, identity: &Identity) {
     let flags = [
-        ("GUARD_CLUSTER", &identity.cluster),
-        ("GUARD_CLUSTER_TAG_KEY", &identity.cluster_tag_key),
-        ("GUARD_CLUSTER_TAG_VALUE", &identity.cluster_tag_value),
-        ("GUARD_HOOK_NAME", &identity.hook_name),
+        (CLUSTER.name, &identity.cluster),
+        (CLUSTER_TAG_KEY.name, &identity.cluster_tag_key),
+        (CLUSTER_TAG_VALUE.name, &identity.cluster_tag_value),
+        (HOOK_NAME.name, &identity.hook_name),
     ];
     for (key, value) in flags {
         if let Some(value) = value {

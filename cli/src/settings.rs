@@ -16,14 +16,14 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use shared::policy::{Policy, settings};
+use shared::policy::Policy;
+use shared::policy::settings::{self, PREFIX};
 
 /// The topic filled in when `GUARD_ALERT_TOPIC_ARN` is missing or blank.
 pub const PLACEHOLDER_TOPIC_ARN: &str =
     "arn:aws:sns:us-east-1:000000000000:scaling-guard-cli-placeholder";
 /// `GUARD_ALERT_TOPIC_ARN`, the one setting the CLI may do without.
 pub const TOPIC_SETTING: &str = settings::ALERT_TOPIC_ARN.name;
-const PREFIX: &str = "GUARD_";
 
 /// Where the settings were read from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::decision::Finding;
+use crate::lifecycle::Origin;
 use crate::policy::{Mode, Policy};
 use crate::time::format_rfc3339;
 
@@ -138,6 +139,13 @@ impl Alert {
             advice: String::new(),
             details: BTreeMap::new(),
         }
+    }
+
+    /// Names the account and region the alert's event came from, as far as
+    /// the event says: the operator of many accounts sees where to look.
+    pub fn came_from(&mut self, origin: &Origin) {
+        self.account = origin.account.clone();
+        self.region = origin.region.clone();
     }
 
     /// `[scaling-guard] prod: launch of i-0abc denied (instance_type.allowed)`:

@@ -18,6 +18,7 @@ pub mod cache;
 pub mod deadline;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fakes;
+pub mod invocation;
 pub mod lifecycle;
 pub mod node_facts;
 pub mod off_switch;

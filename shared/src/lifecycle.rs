@@ -7,6 +7,7 @@ use aws_lambda_events::sqs::SqsEvent;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::invocation::Decode;
 use crate::sqs::{self, RecordProblem};
 
 pub use guard_core::lifecycle::*;
@@ -89,6 +90,15 @@ pub fn parse_payload(payload: Value) -> Result<Payload, EventError> {
     serde_json::from_value(payload)
         .map(Payload::Batch)
         .map_err(|e| EventError::BadDetail(format!("sqs batch: {e}")))
+}
+
+/// launch-guard's invocation ([`crate::invocation::Input`]) reads with [`parse_payload`].
+impl Decode for Payload {
+    type Error = EventError;
+
+    fn decode(json: Value) -> Result<Self, EventError> {
+        parse_payload(json)
+    }
 }
 
 /// An SNS envelope is no SQS batch: the hook's queue, not a topic, must be

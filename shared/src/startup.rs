@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::alerts::{misconfigured_alert, publish_best_effort};
 use crate::aws::{Adapters, Sns, load_config};
+use crate::policy::settings::{ALERT_TOPIC_ARN, CLUSTER, MODE};
 use crate::policy::{Mode, Policy, PolicyError};
 use crate::ports::AlertPublish;
 
@@ -54,7 +55,7 @@ pub async fn cold_start(function: &'static str) -> Result<(Policy, Adapters), Mi
 
 /// `GUARD_ALERT_TOPIC_ARN` when it looks like a topic's ARN.
 fn readable_topic(vars: &BTreeMap<String, String>) -> Option<&str> {
-    vars.get("GUARD_ALERT_TOPIC_ARN")
+    vars.get(ALERT_TOPIC_ARN.name)
         .map(|arn| arn.trim())
         .filter(|arn| arn.starts_with("arn:") && arn.split(':').count() == 6)
 }
@@ -68,8 +69,8 @@ impl Misconfigured {
         vars: &BTreeMap<String, String>,
         now: SystemTime,
     ) {
-        let cluster = vars.get("GUARD_CLUSTER").map_or("", String::as_str);
-        let mode = match vars.get("GUARD_MODE").map(|mode| mode.trim()) {
+        let cluster = vars.get(CLUSTER.name).map_or("", String::as_str);
+        let mode = match vars.get(MODE.name).map(|mode| mode.trim()) {
             Some("audit") => Mode::Audit,
             _ => Mode::Enforce,
         };

@@ -1,20 +1,15 @@
 //! The seeded cluster: what an EKS/eksctl deployment looks like from EC2 and
 //! Auto Scaling, created in the emulator.
 
+mod seed;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime};
 
-use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
-use aws_sdk_ec2::primitives::DateTime;
-use aws_sdk_ec2::types::{
-    AttributeBooleanValue, Instance, InstanceType, LaunchTemplateHttpTokensState,
-    LaunchTemplateIamInstanceProfileSpecificationRequest,
-    LaunchTemplateInstanceMetadataOptionsRequest, RequestLaunchTemplateData,
-};
-use aws_sdk_sqs::types::QueueAttributeName;
+use aws_sdk_autoscaling::types::{AutoScalingGroup, LaunchTemplateSpecification};
+use aws_sdk_ec2::types::{Instance, InstanceType};
 
-use crate::clients::{Clients, REGION};
-use crate::emulator::{ACCOUNT, ImageDates, PendingAction};
+use crate::clients::Clients;
+use crate::emulator::{ACCOUNT, PendingAction};
 use crate::error::{Error, Result};
 
 /// The guarded cluster and the other one sharing the account.
@@ -103,239 +98,33 @@ pub struct GroupState {
     pub instances: BTreeMap<String, String>,
 }
 
-/// What one launch template puts on a node.
-struct NodeSpec<'a> {
-    image: &'a str,
-    instance_type: &'a str,
-    security_groups: &'a [String],
-    profile: &'a str,
-    imdsv2: bool,
-}
-
 impl Cluster {
-    /// Creates the whole cluster in the emulator behind `clients`.
+    /// Creates the whole cluster in the emulator behind `clients`, part by
+    /// part (see [`seed`]).
     pub async fn seed(clients: &Clients) -> Result<Self> {
-        let ec2 = &clients.ec2;
-
-        // Network: one VPC, two private subnets (room for 4,000 nodes each:
-        // the large scale-ups), one public subnet.
-        let vpc_id = ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .send()
-            .await
-            .map_err(Error::aws("CreateVpc"))?
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .map(str::to_owned)
-            .ok_or_else(|| missing("CreateVpc", "VpcId"))?;
-        let mut private_subnet_ids = Vec::new();
-        for (cidr, zone) in [("10.0.16.0/20", "a"), ("10.0.32.0/20", "b")] {
-            private_subnet_ids.push(subnet(clients, &vpc_id, cidr, zone, false).await?);
-        }
-        let public_subnet_id = subnet(clients, &vpc_id, "10.0.100.0/24", "a", true).await?;
-
-        // Security groups: the node group and the cluster-shared group are
-        // allowed; an "ssh from anywhere" group is not.
-        let mut node_security_group_ids = Vec::new();
-        for name in ["eks-prod-nodes", "eks-prod-cluster-shared"] {
-            node_security_group_ids.push(security_group(clients, &vpc_id, name).await?);
-        }
-        let foreign_security_group_id =
-            security_group(clients, &vpc_id, "ssh-from-anywhere").await?;
-
-        // Images.
-        let images = Images {
-            fresh: image(
-                clients,
-                "amazon-eks-node-al2023-x86_64-standard-1.31-v20261101",
-            )
-            .await?,
-            old: image(
-                clients,
-                "amazon-eks-node-al2023-x86_64-standard-1.31-v20250115",
-            )
-            .await?,
-            deprecated: image(
-                clients,
-                "amazon-eks-node-al2023-x86_64-standard-1.31-v20260601",
-            )
-            .await?,
-            unapproved: image(clients, "ubuntu-jammy-22.04-amd64-server-20261101").await?,
-        };
-        clients.control.set_image_dates(
-            &images.old,
-            &ImageDates {
-                creation_date: Some("2025-01-15T00:00:00.000Z".to_owned()),
-                deprecation_time: None,
-            },
-        )?;
-        let yesterday = SystemTime::now()
-            .checked_sub(Duration::from_secs(86_400))
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        ec2.enable_image_deprecation()
-            .image_id(&images.deprecated)
-            .deprecate_at(DateTime::from(yesterday))
-            .send()
-            .await
-            .map_err(Error::aws("EnableImageDeprecation"))?;
-
-        // Instance profiles of the two environments (moto does not check
-        // them against IAM; AWS would).
-        let prod_profile_arn = format!("arn:aws:iam::{ACCOUNT}:instance-profile/prod-node");
-        let staging_profile_arn = format!("arn:aws:iam::{ACCOUNT}:instance-profile/staging-node");
-
-        // Launch templates.
-        let compliant = NodeSpec {
-            image: &images.fresh,
-            instance_type: NODE_TYPE,
-            security_groups: &node_security_group_ids,
-            profile: &prod_profile_arn,
-            imdsv2: true,
-        };
-        let foreign = [foreign_security_group_id.clone()];
-        let variants = [
-            ("prod-node", NodeSpec { ..compliant }),
-            (
-                "prod-node-p5",
-                NodeSpec {
-                    instance_type: DENIED_TYPE,
-                    ..compliant
-                },
-            ),
-            (
-                "prod-node-ssh-sg",
-                NodeSpec {
-                    security_groups: &foreign,
-                    ..compliant
-                },
-            ),
-            (
-                "prod-node-old-ami",
-                NodeSpec {
-                    image: &images.old,
-                    ..compliant
-                },
-            ),
-            (
-                "prod-node-deprecated-ami",
-                NodeSpec {
-                    image: &images.deprecated,
-                    ..compliant
-                },
-            ),
-            (
-                "prod-node-ubuntu",
-                NodeSpec {
-                    image: &images.unapproved,
-                    ..compliant
-                },
-            ),
-            (
-                "prod-node-imdsv1",
-                NodeSpec {
-                    imdsv2: false,
-                    ..compliant
-                },
-            ),
-            (
-                "prod-node-staging-profile",
-                NodeSpec {
-                    profile: &staging_profile_arn,
-                    ..compliant
-                },
-            ),
-            (
-                "staging-node",
-                NodeSpec {
-                    profile: &staging_profile_arn,
-                    ..compliant
-                },
-            ),
-        ];
-        for (name, spec) in &variants {
-            launch_template(clients, name, spec).await?;
-        }
-        let templates = Templates {
-            compliant: "prod-node".into(),
-            denied_type: "prod-node-p5".into(),
-            foreign_security_group: "prod-node-ssh-sg".into(),
-            old_image: "prod-node-old-ami".into(),
-            deprecated_image: "prod-node-deprecated-ami".into(),
-            unapproved_image: "prod-node-ubuntu".into(),
-            imdsv1: "prod-node-imdsv1".into(),
-            staging_profile: "prod-node-staging-profile".into(),
-            staging: "staging-node".into(),
-        };
-
-        // Node groups, as EKS managed node groups tag them, each with the
-        // guard's launch hook. They start empty: scenarios scale them.
-        let mut groups = Vec::new();
-        for nodegroup in ["general", "system", "batch"] {
-            let name = format!("{CLUSTER}-{nodegroup}");
-            node_group(
-                clients,
-                &name,
-                CLUSTER,
-                nodegroup,
-                &templates.compliant,
-                &private_subnet_ids,
-                true,
-            )
-            .await?;
-            groups.push(name);
-        }
-        let staging_group = format!("{OTHER_CLUSTER}-general");
-        node_group(
-            clients,
-            &staging_group,
-            OTHER_CLUSTER,
-            "general",
-            &templates.staging,
-            &private_subnet_ids,
-            true,
-        )
-        .await?;
-
-        // Alerts: the topic, a paging queue that only takes warning and
-        // critical alerts (filter policy on the `severity` attribute), and an
-        // archive queue that takes everything.
-        let topic_arn = clients
-            .sns
-            .create_topic()
-            .name("scaling-guard-alerts")
-            .send()
-            .await
-            .map_err(Error::aws("CreateTopic"))?
-            .topic_arn()
-            .map(str::to_owned)
-            .ok_or_else(|| missing("CreateTopic", "TopicArn"))?;
-        let paging_queue_url = subscribed_queue(
-            clients,
-            &topic_arn,
-            "scaling-guard-paging",
-            Some(r#"{"severity":["warning","critical"]}"#),
-        )
-        .await?;
-        let archive_queue_url =
-            subscribed_queue(clients, &topic_arn, "scaling-guard-archive", None).await?;
-
+        let network = seed::network(clients).await?;
+        let security_groups = seed::security_groups(clients, &network.vpc_id).await?;
+        let images = seed::images(clients).await?;
+        let profiles = seed::profiles();
+        let templates = seed::templates(clients, &images, &security_groups, &profiles).await?;
+        let groups = seed::node_groups(clients, &templates, &network.private_subnet_ids).await?;
+        let alerts = seed::alert_topic(clients).await?;
         Ok(Cluster {
             name: CLUSTER.to_owned(),
-            vpc_id,
-            private_subnet_ids,
-            public_subnet_id,
-            node_security_group_ids,
-            foreign_security_group_id,
+            vpc_id: network.vpc_id,
+            private_subnet_ids: network.private_subnet_ids,
+            public_subnet_id: network.public_subnet_id,
+            node_security_group_ids: security_groups.node,
+            foreign_security_group_id: security_groups.foreign,
             images,
-            prod_profile_arn,
-            staging_profile_arn,
+            prod_profile_arn: profiles.prod,
+            staging_profile_arn: profiles.staging,
             templates,
-            groups,
-            staging_group,
-            topic_arn,
-            paging_queue_url,
-            archive_queue_url,
+            groups: groups.prod,
+            staging_group: groups.staging,
+            topic_arn: alerts.topic_arn,
+            paging_queue_url: alerts.paging_queue_url,
+            archive_queue_url: alerts.archive_queue_url,
             clients: clients.clone(),
             nodes_subnet: std::sync::Arc::default(),
         })
@@ -344,8 +133,19 @@ impl Cluster {
     /// The `GUARD_*` variables of a deployment that guards this cluster, as
     /// the SAM template sets them: every variable, empty where not used.
     pub fn policy_env(&self) -> BTreeMap<String, String> {
+        self.check_env()
+            .into_iter()
+            .chain(budget_env())
+            .chain(self.response_env())
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect()
+    }
+
+    /// The launch checks: which cluster, which images, subnets, security
+    /// groups, types and profiles.
+    fn check_env(&self) -> Vec<(&'static str, String)> {
         let join = |items: &[String]| items.join(",");
-        [
+        vec![
             ("GUARD_CLUSTER", CLUSTER.to_owned()),
             ("GUARD_CLUSTER_TAG_KEY", String::new()),
             ("GUARD_CLUSTER_TAG_VALUE", String::new()),
@@ -372,12 +172,12 @@ impl Cluster {
                 "GUARD_ALLOWED_INSTANCE_PROFILES",
                 self.prod_profile_arn.clone(),
             ),
-            ("GUARD_MAX_VCPUS", String::new()),
-            ("GUARD_MAX_MEMORY_MIB", String::new()),
-            ("GUARD_MAX_INSTANCES", String::new()),
-            ("GUARD_SUSPEND_AT_PERCENT", "100".to_owned()),
-            ("GUARD_RESUME_BELOW_PERCENT", "90".to_owned()),
-            ("GUARD_CLAMP_MAX_SIZE", "false".to_owned()),
+        ]
+    }
+
+    /// What the guard does about a launch or a node, and whom it tells.
+    fn response_env(&self) -> Vec<(&'static str, String)> {
+        vec![
             ("GUARD_FAIL_MODE", "abandon".to_owned()),
             ("GUARD_HOOK_NAME", HOOK.to_owned()),
             ("GUARD_ENROLL_GROUPS", "true".to_owned()),
@@ -405,9 +205,6 @@ impl Cluster {
             // template; the others ignore it.
             ("GUARD_RECORD_KEY", RECORD_KEY.to_owned()),
         ]
-        .into_iter()
-        .map(|(key, value)| (key.to_owned(), value))
-        .collect()
     }
 
     /// Points a group at another launch template (`$Latest`).
@@ -439,40 +236,14 @@ impl Cluster {
     /// Raises the group's desired capacity by one and returns the lifecycle
     /// action of the instance it launched (waiting in `Pending:Wait`).
     pub async fn launch(&self, group: &str) -> Result<PendingAction> {
-        let before: BTreeSet<String> = self
-            .clients
-            .control
-            .lifecycle_actions(Some(group))?
-            .into_iter()
-            .map(|a| a.token)
-            .collect();
+        let before = self.pending_tokens(group)?;
         let desired = self
-            .clients
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(group)
-            .send()
-            .await
-            .map_err(Error::aws("DescribeAutoScalingGroups"))?
-            .auto_scaling_groups()
-            .first()
-            .and_then(|g| g.desired_capacity())
+            .describe_group(group)
+            .await?
+            .desired_capacity()
             .ok_or_else(|| Error::Fixture(format!("no group `{group}`")))?;
-        self.clients
-            .autoscaling
-            .set_desired_capacity()
-            .auto_scaling_group_name(group)
-            .desired_capacity(desired.saturating_add(1))
-            .send()
-            .await
-            .map_err(Error::aws("SetDesiredCapacity"))?;
-        let mut new: Vec<PendingAction> = self
-            .clients
-            .control
-            .lifecycle_actions(Some(group))?
-            .into_iter()
-            .filter(|a| !before.contains(&a.token))
-            .collect();
+        self.set_desired(group, desired.saturating_add(1)).await?;
+        let mut new = self.pending_since(group, &before)?;
         match (new.pop(), new.is_empty()) {
             (Some(action), true) => Ok(action),
             (found, _) => Err(Error::Fixture(format!(
@@ -522,7 +293,7 @@ impl Cluster {
         } else {
             &self.templates.staging
         };
-        node_group(
+        seed::node_group(
             &self.clients,
             &name,
             cluster,
@@ -535,21 +306,25 @@ impl Cluster {
         Ok(name)
     }
 
-    /// The group as Auto Scaling describes it now.
-    pub async fn group_state(&self, group: &str) -> Result<GroupState> {
-        let output = self
-            .clients
+    /// The group as `DescribeAutoScalingGroups` answers it now.
+    pub async fn describe_group(&self, group: &str) -> Result<AutoScalingGroup> {
+        self.clients
             .autoscaling
             .describe_auto_scaling_groups()
             .auto_scaling_group_names(group)
             .send()
             .await
-            .map_err(Error::aws("DescribeAutoScalingGroups"))?;
-        let found = output
+            .map_err(Error::aws("DescribeAutoScalingGroups"))?
             .auto_scaling_groups()
             .iter()
             .find(|g| g.auto_scaling_group_name() == Some(group))
-            .ok_or_else(|| Error::Fixture(format!("no group `{group}`")))?;
+            .cloned()
+            .ok_or_else(|| Error::Fixture(format!("no group `{group}`")))
+    }
+
+    /// The group as Auto Scaling describes it now.
+    pub async fn group_state(&self, group: &str) -> Result<GroupState> {
+        let found = self.describe_group(group).await?;
         let mut suspended_processes: Vec<String> = found
             .suspended_processes()
             .iter()
@@ -598,31 +373,27 @@ impl Cluster {
     /// when needed) in one `SetDesiredCapacity`, and returns the lifecycle
     /// actions of the instances it launched (all waiting in `Pending:Wait`).
     pub async fn scale_to(&self, group: &str, desired: i32) -> Result<Vec<PendingAction>> {
-        let before: BTreeSet<String> = self
+        let before = self.pending_tokens(group)?;
+        if self.group_state(group).await?.max_size < desired {
+            self.set_max_size(group, desired).await?;
+        }
+        self.set_desired(group, desired).await?;
+        self.pending_since(group, &before)
+    }
+
+    /// The tokens of the group's lifecycle actions waiting now.
+    fn pending_tokens(&self, group: &str) -> Result<BTreeSet<String>> {
+        Ok(self
             .clients
             .control
             .lifecycle_actions(Some(group))?
             .into_iter()
             .map(|a| a.token)
-            .collect();
-        if self.group_state(group).await?.max_size < desired {
-            self.clients
-                .autoscaling
-                .update_auto_scaling_group()
-                .auto_scaling_group_name(group)
-                .max_size(desired)
-                .send()
-                .await
-                .map_err(Error::aws("UpdateAutoScalingGroup"))?;
-        }
-        self.clients
-            .autoscaling
-            .set_desired_capacity()
-            .auto_scaling_group_name(group)
-            .desired_capacity(desired)
-            .send()
-            .await
-            .map_err(Error::aws("SetDesiredCapacity"))?;
+            .collect())
+    }
+
+    /// The group's waiting lifecycle actions that were not in `before`.
+    fn pending_since(&self, group: &str, before: &BTreeSet<String>) -> Result<Vec<PendingAction>> {
         Ok(self
             .clients
             .control
@@ -739,24 +510,11 @@ impl Cluster {
     /// first call. For clusters of thousands of nodes.
     pub async fn run_nodes(&self, count: usize) -> Result<()> {
         let subnet = self.nodes_subnet().await?;
+        let groups = Some(self.node_security_group_ids.clone());
         let mut left = count;
         while left > 0 {
             let n = left.min(500);
-            let tags = node_tags(CLUSTER);
-            let n32 = i32::try_from(n).map_err(|_| missing("RunInstances", "a count"))?;
-            self.clients
-                .ec2
-                .run_instances()
-                .image_id(&self.images.fresh)
-                .instance_type(InstanceType::M6iLarge)
-                .min_count(n32)
-                .max_count(n32)
-                .subnet_id(&subnet)
-                .set_security_group_ids(Some(self.node_security_group_ids.clone()))
-                .tag_specifications(tags)
-                .send()
-                .await
-                .map_err(Error::aws("RunInstances"))?;
+            self.run_batch(CLUSTER, &subnet, n, groups.clone()).await?;
             left -= n;
         }
         Ok(())
@@ -770,29 +528,42 @@ impl Cluster {
         let subnet = self.nodes_subnet().await?;
         let mut ids = Vec::with_capacity(count);
         while ids.len() < count {
-            let n = i32::try_from((count - ids.len()).min(500))
-                .map_err(|_| missing("RunInstances", "a count"))?;
-            let output = self
-                .clients
-                .ec2
-                .run_instances()
-                .image_id(&self.images.fresh)
-                .instance_type(InstanceType::M6iLarge)
-                .min_count(n)
-                .max_count(n)
-                .subnet_id(&subnet)
-                .tag_specifications(node_tags(cluster))
-                .send()
-                .await
-                .map_err(Error::aws("RunInstances"))?;
-            ids.extend(
-                output
-                    .instances()
-                    .iter()
-                    .filter_map(|i| i.instance_id().map(str::to_owned)),
-            );
+            let n = (count - ids.len()).min(500);
+            ids.extend(self.run_batch(cluster, &subnet, n, None).await?);
         }
         Ok(ids)
+    }
+
+    /// One `RunInstances` of `count` m6i.large nodes of `cluster` in
+    /// `subnet`, with `security_groups` when given (else the VPC's default).
+    /// Returns their ids.
+    async fn run_batch(
+        &self,
+        cluster: &str,
+        subnet: &str,
+        count: usize,
+        security_groups: Option<Vec<String>>,
+    ) -> Result<Vec<String>> {
+        let n = i32::try_from(count).map_err(|_| missing("RunInstances", "a count"))?;
+        let output = self
+            .clients
+            .ec2
+            .run_instances()
+            .image_id(&self.images.fresh)
+            .instance_type(InstanceType::M6iLarge)
+            .min_count(n)
+            .max_count(n)
+            .subnet_id(subnet)
+            .set_security_group_ids(security_groups)
+            .tag_specifications(node_tags(cluster))
+            .send()
+            .await
+            .map_err(Error::aws("RunInstances"))?;
+        Ok(output
+            .instances()
+            .iter()
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect())
     }
 
     /// The /17 subnet of the nodes run outside the groups, made by the first
@@ -801,7 +572,7 @@ impl Cluster {
         if let Some(subnet) = self.nodes_subnet.get() {
             return Ok(subnet.clone());
         }
-        let made = subnet(&self.clients, &self.vpc_id, "10.0.128.0/17", "a", false).await?;
+        let made = seed::subnet(&self.clients, &self.vpc_id, "10.0.128.0/17", "a", false).await?;
         Ok(self.nodes_subnet.get_or_init(|| made).clone())
     }
 
@@ -967,6 +738,19 @@ impl Cluster {
     }
 }
 
+/// The budgets: none set (scenarios set the ones they test), suspension at
+/// 100 %, resumption below 90 %, MaxSize not clamped.
+fn budget_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("GUARD_MAX_VCPUS", String::new()),
+        ("GUARD_MAX_MEMORY_MIB", String::new()),
+        ("GUARD_MAX_INSTANCES", String::new()),
+        ("GUARD_SUSPEND_AT_PERCENT", "100".to_owned()),
+        ("GUARD_RESUME_BELOW_PERCENT", "90".to_owned()),
+        ("GUARD_CLAMP_MAX_SIZE", "false".to_owned()),
+    ]
+}
+
 /// The tag of a node of `cluster`, on the instances `RunInstances` starts.
 fn node_tags(cluster: &str) -> aws_sdk_ec2::types::TagSpecification {
     aws_sdk_ec2::types::TagSpecification::builder()
@@ -989,199 +773,4 @@ fn template_spec(name: &str) -> LaunchTemplateSpecification {
         .launch_template_name(name)
         .version("$Latest")
         .build()
-}
-
-async fn subnet(
-    clients: &Clients,
-    vpc_id: &str,
-    cidr: &str,
-    zone: &str,
-    public: bool,
-) -> Result<String> {
-    let id = clients
-        .ec2
-        .create_subnet()
-        .vpc_id(vpc_id)
-        .cidr_block(cidr)
-        .availability_zone(format!("{REGION}{zone}"))
-        .send()
-        .await
-        .map_err(Error::aws("CreateSubnet"))?
-        .subnet()
-        .and_then(|s| s.subnet_id())
-        .map(str::to_owned)
-        .ok_or_else(|| missing("CreateSubnet", "SubnetId"))?;
-    clients
-        .ec2
-        .modify_subnet_attribute()
-        .subnet_id(&id)
-        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(public).build())
-        .send()
-        .await
-        .map_err(Error::aws("ModifySubnetAttribute"))?;
-    Ok(id)
-}
-
-async fn security_group(clients: &Clients, vpc_id: &str, name: &str) -> Result<String> {
-    clients
-        .ec2
-        .create_security_group()
-        .group_name(name)
-        .description(name)
-        .vpc_id(vpc_id)
-        .send()
-        .await
-        .map_err(Error::aws("CreateSecurityGroup"))?
-        .group_id()
-        .map(str::to_owned)
-        .ok_or_else(|| missing("CreateSecurityGroup", "GroupId"))
-}
-
-async fn image(clients: &Clients, name: &str) -> Result<String> {
-    clients
-        .ec2
-        .register_image()
-        .name(name)
-        .description(name)
-        .architecture(aws_sdk_ec2::types::ArchitectureValues::X8664)
-        .send()
-        .await
-        .map_err(Error::aws("RegisterImage"))?
-        .image_id()
-        .map(str::to_owned)
-        .ok_or_else(|| missing("RegisterImage", "ImageId"))
-}
-
-async fn launch_template(clients: &Clients, name: &str, spec: &NodeSpec<'_>) -> Result<()> {
-    let tokens = if spec.imdsv2 {
-        LaunchTemplateHttpTokensState::Required
-    } else {
-        LaunchTemplateHttpTokensState::Optional
-    };
-    let data = RequestLaunchTemplateData::builder()
-        .image_id(spec.image)
-        .instance_type(InstanceType::from(spec.instance_type))
-        .set_security_group_ids(Some(spec.security_groups.to_vec()))
-        .iam_instance_profile(
-            LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
-                .arn(spec.profile)
-                .build(),
-        )
-        .metadata_options(
-            LaunchTemplateInstanceMetadataOptionsRequest::builder()
-                .http_tokens(tokens)
-                .http_put_response_hop_limit(2)
-                .build(),
-        )
-        .build();
-    clients
-        .ec2
-        .create_launch_template()
-        .launch_template_name(name)
-        .launch_template_data(data)
-        .send()
-        .await
-        .map_err(Error::aws("CreateLaunchTemplate"))?;
-    Ok(())
-}
-
-async fn node_group(
-    clients: &Clients,
-    name: &str,
-    cluster: &str,
-    nodegroup: &str,
-    template: &str,
-    subnets: &[String],
-    hooked: bool,
-) -> Result<()> {
-    let tag = |key: String, value: &str| {
-        Tag::builder()
-            .resource_id(name)
-            .resource_type("auto-scaling-group")
-            .key(key)
-            .value(value)
-            .propagate_at_launch(true)
-            .build()
-    };
-    clients
-        .autoscaling
-        .create_auto_scaling_group()
-        .auto_scaling_group_name(name)
-        .launch_template(template_spec(template))
-        .min_size(0)
-        .max_size(10)
-        .desired_capacity(0)
-        .vpc_zone_identifier(subnets.join(","))
-        .tags(tag(format!("kubernetes.io/cluster/{cluster}"), "owned"))
-        .tags(tag("eks:cluster-name".into(), cluster))
-        .tags(tag("eks:nodegroup-name".into(), nodegroup))
-        .tags(tag("k8s.io/cluster-autoscaler/enabled".into(), "true"))
-        .tags(tag(format!("k8s.io/cluster-autoscaler/{cluster}"), "owned"))
-        .send()
-        .await
-        .map_err(Error::aws("CreateAutoScalingGroup"))?;
-    if !hooked {
-        return Ok(());
-    }
-    clients
-        .autoscaling
-        .put_lifecycle_hook()
-        .auto_scaling_group_name(name)
-        .lifecycle_hook_name(HOOK)
-        .lifecycle_transition("autoscaling:EC2_INSTANCE_LAUNCHING")
-        .default_result("ABANDON")
-        .heartbeat_timeout(300)
-        .notification_metadata(format!(r#"{{"cluster":"{cluster}"}}"#))
-        .send()
-        .await
-        .map_err(Error::aws("PutLifecycleHook"))?;
-    Ok(())
-}
-
-/// Creates a queue, subscribes it to the topic and returns its URL. Delivery
-/// is not raw: the subscriber gets the SNS envelope, whose
-/// `MessageAttributes` the tests read.
-async fn subscribed_queue(
-    clients: &Clients,
-    topic_arn: &str,
-    name: &str,
-    filter_policy: Option<&str>,
-) -> Result<String> {
-    let url = clients
-        .sqs
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .map_err(Error::aws("CreateQueue"))?
-        .queue_url()
-        .map(str::to_owned)
-        .ok_or_else(|| missing("CreateQueue", "QueueUrl"))?;
-    let arn = clients
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(Error::aws("GetQueueAttributes"))?
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .cloned()
-        .ok_or_else(|| missing("GetQueueAttributes", "QueueArn"))?;
-    let mut subscribe = clients
-        .sns
-        .subscribe()
-        .topic_arn(topic_arn)
-        .protocol("sqs")
-        .endpoint(arn)
-        .attributes("RawMessageDelivery", "false")
-        .return_subscription_arn(true);
-    if let Some(policy) = filter_policy {
-        subscribe = subscribe
-            .attributes("FilterPolicyScope", "MessageAttributes")
-            .attributes("FilterPolicy", policy);
-    }
-    subscribe.send().await.map_err(Error::aws("Subscribe"))?;
-    Ok(url)
 }

@@ -135,26 +135,7 @@ impl Function {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "function".to_owned());
         let api = RuntimeApi::start(&name)?;
-        let mut command = Command::new(binary);
-        command
-            .env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .env("TZ", ":UTC")
-            .env("AWS_LAMBDA_RUNTIME_API", api.address())
-            .env("AWS_LAMBDA_FUNCTION_NAME", &name)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", MEMORY_MB)
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-            .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "e2e")
-            .env("AWS_REGION", REGION)
-            .env("AWS_DEFAULT_REGION", REGION)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_SESSION_TOKEN", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_ENDPOINT_URL", endpoint);
+        let mut command = lambda_command(binary, &name, &api.address(), endpoint);
         for (key, value) in env {
             command.env(key.as_ref(), value.as_ref());
         }
@@ -165,14 +146,7 @@ impl Function {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(Error::io(format!("cannot start `{}`", binary.display())))?;
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        if let Some(pipe) = child.stdout.take() {
-            collect(pipe, Arc::clone(&stdout));
-        }
-        if let Some(pipe) = child.stderr.take() {
-            collect(pipe, Arc::clone(&stderr));
-        }
+        let (stdout, stderr) = collect_output(&mut child);
         let function = Function {
             name,
             child: Mutex::new(child),
@@ -368,4 +342,46 @@ impl Drop for Function {
             eprintln!("--- {} logs ---\n{}", self.name, self.logs());
         }
     }
+}
+
+/// The command that runs `binary` as Lambda would run function `name`: a
+/// clear environment with the Runtime API at `api`, the function's name,
+/// memory, version, JSON logs, region, test credentials, and
+/// `AWS_ENDPOINT_URL` pointing at the emulator's `endpoint`.
+fn lambda_command(binary: &Path, name: &str, api: &str, endpoint: &str) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("TZ", ":UTC")
+        .env("AWS_LAMBDA_RUNTIME_API", api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", MEMORY_MB)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "e2e")
+        .env("AWS_REGION", REGION)
+        .env("AWS_DEFAULT_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_SESSION_TOKEN", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", endpoint);
+    command
+}
+
+/// Collects the child's stdout and stderr, each into a shared string, in
+/// background threads.
+fn collect_output(child: &mut Child) -> (Arc<Mutex<String>>, Arc<Mutex<String>>) {
+    let stdout = Arc::new(Mutex::new(String::new()));
+    let stderr = Arc::new(Mutex::new(String::new()));
+    if let Some(pipe) = child.stdout.take() {
+        collect(pipe, Arc::clone(&stdout));
+    }
+    if let Some(pipe) = child.stderr.take() {
+        collect(pipe, Arc::clone(&stderr));
+    }
+    (stdout, stderr)
 }

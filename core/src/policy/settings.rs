@@ -118,6 +118,10 @@ impl Setting {
     }
 }
 
+/// What every setting's name starts with: the variables the policy reads.
+/// A `GUARD_*` variable that is no row is a typo, not someone else's.
+pub const PREFIX: &str = "GUARD_";
+
 const NONE: &str = "(none)";
 const UNSET: &str = "(unset)";
 const NO_BUDGET: &str = "(unset: no budget)";

@@ -170,8 +170,7 @@ pub fn sweep_summary(
         now,
         report.headline(),
     );
-    alert.account = origin.account.clone();
-    alert.region = origin.region.clone();
+    alert.came_from(origin);
     alert.details = sweep_details(report);
     alert.advice = sweep_advice(policy, report);
     alert
@@ -193,8 +192,7 @@ fn instance_alert(
     alert.instance_id = Some(instance.instance_id.clone());
     alert.group = audit.membership.group().map(str::to_owned);
     alert.violations = audit.findings.clone();
-    alert.account = about.origin.account.clone();
-    alert.region = about.origin.region.clone();
+    alert.came_from(about.origin);
     alert
         .details
         .insert("trigger".into(), json!(about.trigger.as_str()));

@@ -6,6 +6,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::SqsEvent;
 use serde::Deserialize;
 use serde_json::Value;
+use shared::invocation::{self, Decode};
 use shared::lifecycle::Origin;
 use shared::sqs::{self, RecordProblem};
 
@@ -85,26 +86,16 @@ pub struct Message {
     pub event: Result<Event, EventError>,
 }
 
-/// An invocation's payload: the [`Payload`] it is, or why it is none.
-///
-/// It deserializes from any JSON value, decoding it with [`parse_payload`],
-/// so that a payload that is no trigger reaches the handler and is refused
-/// with the function's own error (`MalformedEvent` and the messages above),
-/// not with the runtime's deserialization error.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(from = "Value")]
-pub struct Input(Result<Payload, EventError>);
+/// An invocation's payload: the [`Payload`] it is, or why it is none. Any
+/// JSON value deserializes, through [`parse_payload`] ([`invocation::Input`]
+/// says why).
+pub type Input = invocation::Input<Payload>;
 
-impl Input {
-    /// The event or batch, or why the payload is neither.
-    pub fn into_payload(self) -> Result<Payload, EventError> {
-        self.0
-    }
-}
+impl Decode for Payload {
+    type Error = EventError;
 
-impl From<Value> for Input {
-    fn from(payload: Value) -> Self {
-        Self(parse_payload(payload))
+    fn decode(json: Value) -> Result<Self, EventError> {
+        parse_payload(json)
     }
 }
 

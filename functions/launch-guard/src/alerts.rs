@@ -8,6 +8,7 @@ use shared::alerts::{self, Alert, AlertKind, Severity, Suspended};
 use shared::assess::{Admission, Decided};
 use shared::decision::{LifecycleResult, Verdict};
 use shared::lifecycle::{LifecycleAction, Origin};
+use shared::policy::settings::AUDIT_ONLY_CHECKS;
 use shared::policy::{Mode, Policy};
 use shared::suspension::{SUSPENDED_TAG, SuspensionReport};
 
@@ -28,8 +29,7 @@ impl DecidedLaunch<'_> {
         alert.instance_id = Some(self.action.instance_id.clone());
         alert.group = Some(self.action.group.clone());
         alert.violations = verdict.findings.clone();
-        alert.account = self.origin.account.clone();
-        alert.region = self.origin.region.clone();
+        alert.came_from(self.origin);
         alert
     }
 }
@@ -102,7 +102,7 @@ fn by_verdict(launch: DecidedLaunch<'_>, verdict: &Verdict) -> Option<Alert> {
                 "these checks only report ({}). Fix the launch template before they are enforced.",
                 match launch.policy.mode {
                     Mode::Audit => "audit mode",
-                    Mode::Enforce => "GUARD_AUDIT_ONLY_CHECKS",
+                    Mode::Enforce => AUDIT_ONLY_CHECKS.name,
                 }
             );
             Some(alert)
@@ -144,8 +144,7 @@ pub fn suspension(
     let mut alert = alerts::scale_out_suspended(launch.policy, launch.now, suspended);
     alert.instance_id = Some(launch.action.instance_id.clone());
     alert.violations = verdict.findings.clone();
-    alert.account = launch.origin.account.clone();
-    alert.region = launch.origin.region.clone();
+    alert.came_from(launch.origin);
     add_usage(&mut alert, launch.policy, admission);
     Some(alert)
 }

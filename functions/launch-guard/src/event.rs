@@ -3,32 +3,13 @@
 //! itself is decoded by [`shared::lifecycle`], which the CLI's `explain`
 //! shares; this is launch-guard's envelope.
 
-use serde::Deserialize;
-use serde_json::Value;
-use shared::lifecycle::{self, EventError, Payload};
+use shared::invocation;
+use shared::lifecycle::Payload;
 
-/// An invocation's payload: the [`Payload`] it is, or why it is none.
-///
-/// It deserializes from any JSON value, decoding it with
-/// [`lifecycle::parse_payload`], so that a payload that is no lifecycle
-/// notification reaches the handler and is refused with the function's own
-/// error (`MalformedEvent` and its message), not the runtime's.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(from = "Value")]
-pub struct Input(Result<Payload, EventError>);
-
-impl Input {
-    /// The batch or notification, or why the payload is neither.
-    pub fn into_payload(self) -> Result<Payload, EventError> {
-        self.0
-    }
-}
-
-impl From<Value> for Input {
-    fn from(payload: Value) -> Self {
-        Self(lifecycle::parse_payload(payload))
-    }
-}
+/// An invocation's payload: the [`Payload`] it is, or why it is none. Any
+/// JSON value deserializes, through [`shared::lifecycle::parse_payload`]
+/// ([`invocation::Input`] says why).
+pub type Input = invocation::Input<Payload>;
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceRequest;
 use serde::Deserialize;
 use serde_json::Value;
+use shared::policy::settings;
 
 /// What CloudFormation asks of the resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +154,7 @@ fn policy_vars(properties: &Value) -> Result<BTreeMap<String, String>, Vec<Strin
     let mut vars = BTreeMap::new();
     let mut problems = Vec::new();
     for (key, value) in policy {
-        if !key.starts_with("GUARD_") {
+        if !key.starts_with(settings::PREFIX) {
             problems.push(format!(
                 "`{POLICY_PROPERTY}` key `{key}` is not a `GUARD_*` setting"
             ));

@@ -5,6 +5,7 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::aws::{Adapters, load_config};
 use shared::deadline::Deadline;
+use shared::policy::settings::{ALERT_TOPIC_ARN, RECORD_KEY};
 use shared::startup::diagnostic;
 use shared::suspension::RecordKey;
 use stack_guard::{HttpResponder, Input, StackGuard};
@@ -15,12 +16,12 @@ async fn main() -> Result<(), Error> {
     // The policy comes with each request, not from the environment. The one
     // alert stack-guard sends (an update's hand-over to audit mode) goes to
     // the topic the stack gives every function.
-    let topic = std::env::var("GUARD_ALERT_TOPIC_ARN").unwrap_or_default();
+    let topic = std::env::var(ALERT_TOPIC_ARN.name).unwrap_or_default();
     let aws = &Adapters::new(&load_config().await, &topic);
     let responder = &HttpResponder::new()?;
     // The suspension records' key is a secret: the stack hands it to this
     // function's environment, never to the request's properties.
-    let record_key = std::env::var("GUARD_RECORD_KEY")
+    let record_key = std::env::var(RECORD_KEY.name)
         .ok()
         .filter(|key| !key.trim().is_empty())
         .map(|key| RecordKey::new(key.trim()));

@@ -32,7 +32,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use scaling_guard_e2e::{Clients, Cluster, Control, Emulator, FaultRule, Function, events};
+use scaling_guard_e2e::{
+    Clients, Cluster, Control, Emulator, FaultRule, Function, RequestRecord, events,
+};
 use serde_json::{Value, json};
 
 type Result<T, E = Box<dyn StdError>> = std::result::Result<T, E>;
@@ -210,8 +212,7 @@ impl Bench {
         let clients = Clients::new(&emulator).await;
         let cluster = Cluster::seed(&clients).await?;
         let policy_off = cluster.policy_env();
-        let mut policy_on = policy_off.clone();
-        policy_on.insert("GUARD_MAX_INSTANCES".into(), MAX_INSTANCES.into());
+        let policy_on = budgets_on(&cluster);
         let scene = Scene {
             control: emulator.control(),
             proxy: &proxy,
@@ -326,41 +327,70 @@ impl Bench {
                 );
             }
             if budgets == "on" {
-                // An SQS batch of 10 launches, on the warm function.
-                let desired = scene.cluster.group_state(&group).await?.desired_capacity;
-                let actions = scene
-                    .cluster
-                    .scale_to(&group, desired.saturating_add(10))
-                    .await?;
-                let bodies: Vec<String> = actions.iter().map(events::hook_message).collect();
-                let batch = events::sqs_batch(&bodies)?;
-                let (answer, cost) = scene.measure(guard.invoke(&batch)).await?;
-                let failed = answer["batchItemFailures"]
-                    .as_array()
-                    .map(Vec::len)
-                    .unwrap_or_default();
-                if failed > 0 || bodies.len() != 10 {
-                    return Err(format!(
-                        "SQS batch of {}: {failed} item failures: {answer}",
-                        bodies.len()
-                    )
-                    .into());
-                }
-                self.cost_row("SQS batch of 10 launches, budgets on", &cost, 10);
+                self.sqs_batch_calls(scene, &guard, &group).await?;
             }
         }
+        self.budget_guard_calls(scene, policy_on).await?;
+        let instance = admitted.ok_or("no admitted instance")?;
+        self.instance_audit_calls(scene, policy_on, &instance).await
+    }
 
-        let budget_guard = Function::budget_guard(&endpoint, policy_on).await?;
+    /// An SQS batch of 10 launches, on the warm launch-guard `guard`.
+    async fn sqs_batch_calls(
+        &mut self,
+        scene: &Scene<'_>,
+        guard: &Function,
+        group: &str,
+    ) -> Result<()> {
+        let desired = scene.cluster.group_state(group).await?.desired_capacity;
+        let actions = scene
+            .cluster
+            .scale_to(group, desired.saturating_add(10))
+            .await?;
+        let bodies: Vec<String> = actions.iter().map(events::hook_message).collect();
+        let batch = events::sqs_batch(&bodies)?;
+        let (answer, cost) = scene.measure(guard.invoke(&batch)).await?;
+        let failed = answer["batchItemFailures"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or_default();
+        if failed > 0 || bodies.len() != 10 {
+            return Err(format!(
+                "SQS batch of {}: {failed} item failures: {answer}",
+                bodies.len()
+            )
+            .into());
+        }
+        self.cost_row("SQS batch of 10 launches, budgets on", &cost, 10);
+        Ok(())
+    }
+
+    /// Two schedule runs of a new budget-guard.
+    async fn budget_guard_calls(
+        &mut self,
+        scene: &Scene<'_>,
+        policy: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let budget_guard = Function::budget_guard(&scene.proxy.endpoint(), policy).await?;
         for run in ["first", "second"] {
             let (_, cost) = scene
                 .measure(budget_guard.invoke(&events::budget_schedule()?))
                 .await?;
             self.cost_row(&format!("budget-guard schedule run ({run})"), &cost, 1);
         }
+        Ok(())
+    }
 
-        let audit = Function::instance_audit(&endpoint, policy_on).await?;
-        let instance = admitted.ok_or("no admitted instance")?;
-        let event = events::state_change(&instance, "running")?;
+    /// A new instance-audit: the state change of the group node `instance`,
+    /// then a sweep.
+    async fn instance_audit_calls(
+        &mut self,
+        scene: &Scene<'_>,
+        policy: &BTreeMap<String, String>,
+        instance: &str,
+    ) -> Result<()> {
+        let audit = Function::instance_audit(&scene.proxy.endpoint(), policy).await?;
+        let event = events::state_change(instance, "running")?;
         let (_, cost) = scene.measure(audit.invoke(&event)).await?;
         self.cost_row("instance-audit state-change event (group node)", &cost, 1);
         let (_, cost) = scene.measure(audit.invoke(&events::audit_sweep()?)).await?;
@@ -402,8 +432,7 @@ impl Bench {
             proxy: &proxy,
             cluster: &cluster,
         };
-        let mut policy = cluster.policy_env();
-        policy.insert("GUARD_MAX_INSTANCES".into(), MAX_INSTANCES.into());
+        let policy = budgets_on(&cluster);
         let guard = Function::launch_guard(&proxy.endpoint(), &policy).await?;
         let group = cluster.groups.first().cloned().unwrap_or_default();
         // Warm the function's caches (image, subnet) on the empty cluster.
@@ -518,7 +547,21 @@ impl Bench {
         policy.insert("GUARD_AUDIT_ACTION".into(), "terminate".into());
         let audit = Function::instance_audit(&emulator.endpoint(), &policy).await?;
         let control = emulator.control();
+        self.foreign_burst_queued(&audit, &control, &events, nodes.len())
+            .await?;
+        self.foreign_burst_direct(&audit, &control, &events).await
+    }
 
+    /// The burst's `events` through the instance-event queue, in batches of
+    /// [`QUEUE_BATCH`]: `DescribeInstances` per state change.
+    async fn foreign_burst_queued(
+        &mut self,
+        audit: &Function,
+        control: &Control,
+        events: &[Value],
+        nodes: usize,
+    ) -> Result<()> {
+        let changes = events.len();
         control.clear_requests()?;
         let started = Instant::now();
         let batches = events.chunks(QUEUE_BATCH).len();
@@ -529,7 +572,7 @@ impl Bench {
                 return Err(format!("a batch returned messages: {answer}").into());
             }
         }
-        let queued = journal_cost(&control, started.elapsed())?;
+        let queued = journal_cost(control, started.elapsed())?;
         let reads = queued
             .calls
             .get("DescribeInstances")
@@ -543,19 +586,29 @@ impl Bench {
                 reads as f64 / changes.max(1) as f64
             ),
             &format!(
-                "the instance-event queue, {batches} batches of {QUEUE_BATCH} (the event source mapping's BatchSize), {} nodes of another cluster pending then running, action terminate; all requests: {}; {} ms; issue 20's bound: 1 per 10",
-                nodes.len(),
+                "the instance-event queue, {batches} batches of {QUEUE_BATCH} (the event source mapping's BatchSize), {nodes} nodes of another cluster pending then running, action terminate; all requests: {}; {} ms; issue 20's bound: 1 per 10",
                 queued.breakdown(),
                 ms(queued.wall)
             ),
         );
+        Ok(())
+    }
 
+    /// The burst's `events` one invocation each, as the EventBridge rule
+    /// delivered them before the queue.
+    async fn foreign_burst_direct(
+        &mut self,
+        audit: &Function,
+        control: &Control,
+        events: &[Value],
+    ) -> Result<()> {
+        let changes = events.len();
         control.clear_requests()?;
         let started = Instant::now();
-        for event in &events {
+        for event in events {
             audit.invoke(event).await?;
         }
-        let direct = journal_cost(&control, started.elapsed())?;
+        let direct = journal_cost(control, started.elapsed())?;
         self.row(
             "AWS calls",
             &format!("instance-audit: {changes} foreign state changes, one invocation each"),
@@ -577,53 +630,19 @@ impl Bench {
         let emulator = Emulator::start()?;
         let clients = Clients::new(&emulator).await;
         let cluster = Cluster::seed(&clients).await?;
-        let mut policy = cluster.policy_env();
-        policy.insert("GUARD_MAX_INSTANCES".into(), MAX_INSTANCES.into());
+        let policy = budgets_on(&cluster);
         let guard = Arc::new(Function::launch_guard(&emulator.endpoint(), &policy).await?);
         let group = cluster.groups.first().cloned().unwrap_or_default();
         let actions = cluster.scale_to(&group, i32::try_from(launches)?).await?;
         let control = emulator.control();
         control.set_faults(&[FaultRule::latency("*", SLOWER_MS, SLOWER_MS)], 13)?;
         let started = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        let events: Vec<Value> = match path {
-            Delivery::EventBridge => actions
-                .iter()
-                .map(events::lifecycle_event)
-                .collect::<Result<_, _>>()?,
-            Delivery::Sqs => actions
-                .chunks(10)
-                .map(|batch| {
-                    events::sqs_batch(&batch.iter().map(events::hook_message).collect::<Vec<_>>())
-                })
-                .collect::<Result<_, _>>()?,
-        };
+        let events = path.events(&actions)?;
         let invocations = events.len();
-        for event in events {
-            let guard = Arc::clone(&guard);
-            tasks.spawn(async move {
-                guard
-                    .invoke_within(&event, Duration::from_secs(1_800))
-                    .await
-            });
-        }
-        while let Some(joined) = tasks.join_next().await {
-            joined??;
-        }
+        invoke_all_at_once(&guard, events).await?;
         let wall = started.elapsed();
         control.clear_faults()?;
-        let ended = control.ended_actions(Some(&group))?;
-        let completed = ended
-            .iter()
-            .filter(|a| {
-                a.by == "CompleteLifecycleAction" && a.result.as_deref() == Some("CONTINUE")
-            })
-            .count();
-        if completed != launches {
-            return Err(
-                format!("{completed} of {launches} launches completed with CONTINUE").into(),
-            );
-        }
+        expect_all_continued(&control, &group, launches)?;
         self.row(
             "throughput",
             &format!("{launches} launches at once, {path}"),
@@ -687,58 +706,22 @@ impl Bench {
         size: usize,
     ) -> Result<()> {
         let binary = Function::binary("scaling-guard")?;
-        scene.control.clear_requests()?;
-        scene.proxy.take();
-        let started = Instant::now();
-        let python = std::env::var("BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
-        let rusage = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/lib/rusage.py");
-        let output = std::process::Command::new(&python)
-            .arg(rusage)
-            .arg(&binary)
-            .arg("audit")
-            .env_clear()
-            .envs(policy)
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .env("AWS_ENDPOINT_URL", scene.proxy.endpoint())
-            .env("AWS_REGION", scaling_guard_e2e::REGION)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .output()
-            .map_err(|err| format!("cannot run {python} {rusage} {}: {err}", binary.display()))?;
-        let wall = started.elapsed();
-        let (up, down) = scene.proxy.take();
-        let calls = scene.calls()?;
+        let started = scene.reset()?;
+        let output = run_cli_audit(scene, policy, &binary)?;
+        let cost = scene.cost_since(started)?;
         let stderr = String::from_utf8_lossy(&output.stderr);
         let code = output.status.code().unwrap_or(-1);
         // 0: clean; 1: violations (the seeded instances are unmanaged).
         if code > 1 || !output.status.success() && code != 1 {
             return Err(format!("exit code {code}: {}", stderr.trim()).into());
         }
-        let times = stderr
-            .lines()
-            .rev()
-            .find_map(|line| line.strip_prefix("time:"))
-            .ok_or("no rusage line")?;
-        let fields: Vec<f64> = times
-            .split_whitespace()
-            .filter_map(|f| f.parse().ok())
-            .collect();
-        let [_, user, sys, rss_kib] = fields.as_slice() else {
-            return Err(format!("cannot read rusage.py's `{times}`").into());
-        };
-        let cost = Cost {
-            wall,
-            calls,
-            up,
-            down,
-        };
+        let (user, sys, rss_kib) = rusage(&stderr)?;
         self.row(
             "CLI audit",
             &format!("`scaling-guard audit`, {size} instances"),
             &format!(
                 "wall {} ms, CPU {} ms, peak RSS {:.1} MiB",
-                ms(wall),
+                ms(cost.wall),
                 ((user + sys) * 1000.0).round(),
                 rss_kib / 1024.0
             ),
@@ -753,6 +736,49 @@ impl Bench {
     }
 }
 
+/// Runs `binary audit` with `policy` against the scene's proxy, under
+/// scripts/lib/rusage.py run by `BENCH_PYTHON` (default `python3`).
+fn run_cli_audit(
+    scene: &Scene<'_>,
+    policy: &BTreeMap<String, String>,
+    binary: &std::path::Path,
+) -> Result<std::process::Output> {
+    let python = std::env::var("BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let rusage = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/lib/rusage.py");
+    Ok(std::process::Command::new(&python)
+        .arg(rusage)
+        .arg(binary)
+        .arg("audit")
+        .env_clear()
+        .envs(policy)
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("AWS_ENDPOINT_URL", scene.proxy.endpoint())
+        .env("AWS_REGION", scaling_guard_e2e::REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .map_err(|err| format!("cannot run {python} {rusage} {}: {err}", binary.display()))?)
+}
+
+/// User and system CPU seconds and peak RSS in KiB from rusage.py's last
+/// `time:` line on `stderr` (GNU time's format: wall, user, sys, RSS).
+fn rusage(stderr: &str) -> Result<(f64, f64, f64)> {
+    let times = stderr
+        .lines()
+        .rev()
+        .find_map(|line| line.strip_prefix("time:"))
+        .ok_or("no rusage line")?;
+    let fields: Vec<f64> = times
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let [_, user, sys, rss_kib] = fields.as_slice() else {
+        return Err(format!("cannot read rusage.py's `{times}`").into());
+    };
+    Ok((*user, *sys, *rss_kib))
+}
+
 /// How launch notifications reach launch-guard.
 #[derive(Debug, Clone, Copy)]
 enum Delivery {
@@ -760,6 +786,24 @@ enum Delivery {
     EventBridge,
     /// Batches of 10 (the SQS queue's event source mapping).
     Sqs,
+}
+
+impl Delivery {
+    /// The events that carry `actions` along this path.
+    fn events(self, actions: &[scaling_guard_e2e::PendingAction]) -> Result<Vec<Value>> {
+        Ok(match self {
+            Self::EventBridge => actions
+                .iter()
+                .map(events::lifecycle_event)
+                .collect::<Result<_, _>>()?,
+            Self::Sqs => actions
+                .chunks(10)
+                .map(|batch| {
+                    events::sqs_batch(&batch.iter().map(events::hook_message).collect::<Vec<_>>())
+                })
+                .collect::<Result<_, _>>()?,
+        })
+    }
 }
 
 impl std::fmt::Display for Delivery {
@@ -787,22 +831,31 @@ impl Scene<'_> {
     where
         E: StdError + 'static,
     {
+        let started = self.reset()?;
+        let answer = step.await?;
+        Ok((answer, self.cost_since(started)?))
+    }
+
+    /// Clears the journal and the proxy's counters; returns the start of
+    /// the step they will count.
+    fn reset(&self) -> Result<Instant> {
         self.control.clear_requests()?;
         self.proxy.take();
-        let started = Instant::now();
-        let answer = step.await?;
+        Ok(Instant::now())
+    }
+
+    /// What the step begun at `started` cost: its wall time, the bytes
+    /// through the proxy and the requests of the journal.
+    fn cost_since(&self, started: Instant) -> Result<Cost> {
         let wall = started.elapsed();
         let (up, down) = self.proxy.take();
         let calls = self.calls()?;
-        Ok((
-            answer,
-            Cost {
-                wall,
-                calls,
-                up,
-                down,
-            },
-        ))
+        Ok(Cost {
+            wall,
+            calls,
+            up,
+            down,
+        })
     }
 
     /// The requests of the journal per operation. The emulator may still be
@@ -820,28 +873,67 @@ impl Scene<'_> {
                 Err(err) => return Err(err.into()),
             }
         };
-        let mut calls = BTreeMap::new();
-        for record in records {
-            let operation = record.operation.unwrap_or_else(|| "?".into());
-            *calls.entry(operation).or_default() += 1;
-        }
-        Ok(calls)
+        Ok(per_operation(records))
     }
+}
+
+/// How many of `records` each operation made.
+fn per_operation(records: Vec<RequestRecord>) -> BTreeMap<String, usize> {
+    let mut calls = BTreeMap::new();
+    for record in records {
+        let operation = record.operation.unwrap_or_else(|| "?".into());
+        *calls.entry(operation).or_default() += 1;
+    }
+    calls
 }
 
 /// What the emulator's journal holds since it was last cleared, per
 /// operation, with the step's wall time.
 fn journal_cost(control: &Control, wall: Duration) -> Result<Cost> {
-    let mut calls = BTreeMap::new();
-    for record in control.requests(None)? {
-        let operation = record.operation.unwrap_or_else(|| "?".into());
-        *calls.entry(operation).or_default() += 1;
-    }
     Ok(Cost {
         wall,
-        calls,
+        calls: per_operation(control.requests(None)?),
         ..Cost::default()
     })
+}
+
+/// The seeded cluster's policy with budgets on ([`MAX_INSTANCES`]).
+fn budgets_on(cluster: &Cluster) -> BTreeMap<String, String> {
+    let mut policy = cluster.policy_env();
+    policy.insert("GUARD_MAX_INSTANCES".into(), MAX_INSTANCES.into());
+    policy
+}
+
+/// Invokes `guard` with every event at once (each in its own task) and
+/// waits for every answer.
+async fn invoke_all_at_once(guard: &Arc<Function>, events: Vec<Value>) -> Result<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for event in events {
+        let guard = Arc::clone(guard);
+        tasks.spawn(async move {
+            guard
+                .invoke_within(&event, Duration::from_secs(1_800))
+                .await
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined??;
+    }
+    Ok(())
+}
+
+/// Every one of the group's `launches` actions was completed by the guard
+/// with `CONTINUE`.
+fn expect_all_continued(control: &Control, group: &str, launches: usize) -> Result<()> {
+    let ended = control.ended_actions(Some(group))?;
+    let completed = ended
+        .iter()
+        .filter(|a| a.by == "CompleteLifecycleAction" && a.result.as_deref() == Some("CONTINUE"))
+        .count();
+    if completed != launches {
+        return Err(format!("{completed} of {launches} launches completed with CONTINUE").into());
+    }
+    Ok(())
 }
 
 /// The cheap event of each function for the memory measurement: one it

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
 use scaling_guard_e2e::CLUSTER;
-use scaling_guard_e2e::{Clients, Cluster, Emulator, Function, PendingAction, events, http};
+use scaling_guard_e2e::{
+    Clients, Cluster, Emulator, Function, PendingAction, Templates, events, http,
+};
 use serde_json::{Value, json};
 
 type Result<T, E = Box<dyn StdError>> = std::result::Result<T, E>;
@@ -64,24 +66,47 @@ async fn run() -> Result<Vec<String>> {
     let emulator = Emulator::start()?;
     let clients = Clients::new(&emulator).await;
     let cluster = Cluster::seed(&clients).await?;
-    let quarantine = clients
+    let quarantine = quarantine_group(&clients, &cluster.vpc_id).await?;
+    let policy = demo_policy(&cluster, &quarantine);
+    print_setup(&emulator, &cluster);
+    let mut demo = Demo::start(emulator, clients, cluster, &policy).await?;
+    demo.launches().await?;
+    demo.surge().await?;
+    demo.bypass(&quarantine).await?;
+    demo.alerts()?;
+    demo.operator_audit(&policy)?;
+    Ok(demo.failures)
+}
+
+/// The security group `isolate` moves hand-launched nodes into.
+async fn quarantine_group(clients: &Clients, vpc_id: &str) -> Result<String> {
+    Ok(clients
         .ec2
         .create_security_group()
         .group_name("scaling-guard-quarantine")
         .description("no ingress, no egress: isolated nodes")
-        .vpc_id(&cluster.vpc_id)
+        .vpc_id(vpc_id)
         .send()
         .await?
         .group_id()
         .unwrap_or_default()
-        .to_owned();
+        .to_owned())
+}
+
+/// The seeded cluster's policy with the demo's instance budget and the
+/// audit action `isolate` into `quarantine`.
+fn demo_policy(cluster: &Cluster, quarantine: &str) -> BTreeMap<String, String> {
     let mut policy = cluster.policy_env();
     policy.insert("GUARD_MAX_INSTANCES".into(), MAX_INSTANCES.to_string());
     policy.insert("GUARD_AUDIT_ACTION".into(), "isolate".into());
     policy.insert(
         "GUARD_QUARANTINE_SECURITY_GROUP_ID".into(),
-        quarantine.clone(),
+        quarantine.to_owned(),
     );
+    policy
+}
+
+fn print_setup(emulator: &Emulator, cluster: &Cluster) {
     println!(
         "  emulator      {} (moto + scripts/emulator extension)",
         emulator.endpoint()
@@ -98,35 +123,37 @@ async fn run() -> Result<Vec<String>> {
     println!(
         "                m6i.* only, IMDSv2, the prod node profile, at most {MAX_INSTANCES} instances, audit action `isolate`"
     );
-    let endpoint = emulator.endpoint();
-    let launch_guard =
-        Function::start(&Function::binary("launch-guard")?, &endpoint, &policy).await?;
-    let budget_guard =
-        Function::start(&Function::binary("budget-guard")?, &endpoint, &policy).await?;
-    let instance_audit =
-        Function::start(&Function::binary("instance-audit")?, &endpoint, &policy).await?;
-    println!(
-        "  functions     launch-guard, budget-guard, instance-audit (target/debug binaries behind a local Runtime API)"
-    );
-
-    let mut demo = Demo {
-        emulator,
-        clients,
-        cluster,
-        launch_guard,
-        budget_guard,
-        instance_audit,
-        failures: Vec::new(),
-    };
-    demo.launches().await?;
-    demo.surge().await?;
-    demo.bypass(&quarantine).await?;
-    demo.alerts()?;
-    demo.operator_audit(&policy)?;
-    Ok(demo.failures)
 }
 
 impl Demo {
+    /// Starts the three functions with `policy` against the emulator.
+    async fn start(
+        emulator: Emulator,
+        clients: Clients,
+        cluster: Cluster,
+        policy: &BTreeMap<String, String>,
+    ) -> Result<Self> {
+        let endpoint = emulator.endpoint();
+        let launch_guard =
+            Function::start(&Function::binary("launch-guard")?, &endpoint, policy).await?;
+        let budget_guard =
+            Function::start(&Function::binary("budget-guard")?, &endpoint, policy).await?;
+        let instance_audit =
+            Function::start(&Function::binary("instance-audit")?, &endpoint, policy).await?;
+        println!(
+            "  functions     launch-guard, budget-guard, instance-audit (target/debug binaries behind a local Runtime API)"
+        );
+        Ok(Demo {
+            emulator,
+            clients,
+            cluster,
+            launch_guard,
+            budget_guard,
+            instance_audit,
+            failures: Vec::new(),
+        })
+    }
+
     fn expect(&mut self, what: &str, actual: &str, expected: &str) {
         if actual != expected {
             self.failures
@@ -139,91 +166,67 @@ impl Demo {
         heading("1. Launches: every node vetted before it serves (launch-guard)");
         let group = self.cluster.groups.first().cloned().unwrap_or_default();
         let templates = self.cluster.templates.clone();
-        let steps = [
-            ("compliant node", templates.compliant.clone(), "CONTINUE"),
-            (
-                "GPU type nobody approved",
-                templates.denied_type.clone(),
-                "ABANDON",
-            ),
-            (
-                "image older than 90 days",
-                templates.old_image.clone(),
-                "ABANDON",
-            ),
-            (
-                "deprecated image",
-                templates.deprecated_image.clone(),
-                "ABANDON",
-            ),
-            ("IMDSv1 left on", templates.imdsv1.clone(), "ABANDON"),
-            (
-                "staging's instance profile",
-                templates.staging_profile.clone(),
-                "ABANDON",
-            ),
-            (
-                "a foreign security group",
-                templates.foreign_security_group.clone(),
-                "ABANDON",
-            ),
-        ];
-        for (label, template, expected) in steps {
-            let action = self.cluster.launch_with(&group, &template).await?;
-            let decided = self.decide(&action).await?;
-            self.row(label, &action, &decided).await?;
-            self.expect(
-                label,
-                decided["decision"].as_str().unwrap_or_default(),
-                expected,
-            );
+        for (label, template, expected) in vetted_templates(&templates) {
+            self.vet(&group, &template, label, label, expected).await?;
         }
+        self.public_subnet(&group, &templates.compliant).await?;
+        self.duplicate_event(&group, &templates.compliant).await?;
+        self.other_cluster(&templates.staging).await
+    }
 
-        // A node in the public subnet.
-        self.cluster
-            .use_subnets(&group, std::slice::from_ref(&self.cluster.public_subnet_id))
-            .await?;
-        let action = self
-            .cluster
-            .launch_with(&group, &templates.compliant)
-            .await?;
+    /// Launches one node of `template` into `group`, prints its row as
+    /// `label` and checks (as `check`) that the decision is `expected`.
+    async fn vet(
+        &mut self,
+        group: &str,
+        template: &str,
+        label: &str,
+        check: &str,
+        expected: &str,
+    ) -> Result<PendingAction> {
+        let action = self.cluster.launch_with(group, template).await?;
         let decided = self.decide(&action).await?;
-        self.row("public subnet", &action, &decided).await?;
+        self.row(label, &action, &decided).await?;
         self.expect(
-            "public subnet",
+            check,
             decided["decision"].as_str().unwrap_or_default(),
-            "ABANDON",
+            expected,
         );
-        self.cluster
-            .use_subnets(&group, &self.cluster.private_subnet_ids.clone())
-            .await?;
-        self.settle(&group).await?;
+        Ok(action)
+    }
 
-        // The same event delivered twice (at-least-once delivery).
-        let action = self
-            .cluster
-            .launch_with(&group, &templates.compliant)
+    /// A node in the public subnet; then the group goes back to the private
+    /// subnets and comes to rest.
+    async fn public_subnet(&mut self, group: &str, template: &str) -> Result<()> {
+        self.cluster
+            .use_subnets(group, std::slice::from_ref(&self.cluster.public_subnet_id))
             .await?;
+        self.vet(group, template, "public subnet", "public subnet", "ABANDON")
+            .await?;
+        self.cluster
+            .use_subnets(group, &self.cluster.private_subnet_ids.clone())
+            .await?;
+        self.settle(group).await
+    }
+
+    /// The same event delivered twice (at-least-once delivery).
+    async fn duplicate_event(&mut self, group: &str, template: &str) -> Result<()> {
+        let action = self.cluster.launch_with(group, template).await?;
         let first = self.decide(&action).await?;
         let again = self.decide(&action).await?;
         self.row("compliant node", &action, &first).await?;
         self.row("  ...its event again", &action, &again).await?;
         self.expect("duplicate event", &again["duplicate"].to_string(), "true");
+        Ok(())
+    }
 
-        // Another cluster's group with the same hook name: not ours.
+    /// Another cluster's group with the same hook name: not ours.
+    async fn other_cluster(&mut self, template: &str) -> Result<()> {
         let staging = self.cluster.staging_group.clone();
+        let label = "staging cluster's node";
         let action = self
-            .cluster
-            .launch_with(&staging, &templates.staging)
+            .vet(&staging, template, label, "other cluster", "IGNORED")
             .await?;
-        let decided = self.decide(&action).await?;
-        self.row("staging cluster's node", &action, &decided)
-            .await?;
-        self.expect(
-            "other cluster",
-            decided["decision"].as_str().unwrap_or_default(),
-            "IGNORED",
-        );
         let waiting = self
             .cluster
             .lifecycle_state(&action.instance_id)
@@ -249,14 +252,23 @@ impl Demo {
             .await?;
         let desired = self.desired(&group).await?;
         println!("  the cluster autoscaler asks `{group}` for 6 more nodes at once");
-        self.set_desired(&group, desired.saturating_add(6)).await?;
+        self.cluster
+            .set_desired(&group, desired.saturating_add(6))
+            .await?;
+        let (admitted, denied) = self.decide_all_waiting(&group).await?;
+        self.surge_held(&group, admitted, denied).await?;
+        self.surge_ends(&group).await
+    }
+
+    /// Delivers every pending launch of `group`, including replacements of
+    /// abandoned ones, until the group has nothing waiting. Returns how many
+    /// were admitted and how many denied.
+    async fn decide_all_waiting(&mut self, group: &str) -> Result<(usize, usize)> {
         let (mut admitted, mut denied) = (0, 0);
-        // Deliver every pending launch, including replacements of abandoned
-        // ones, until the group has nothing waiting.
         while let Some(action) = self
             .emulator
             .control()
-            .lifecycle_actions(Some(&group))?
+            .lifecycle_actions(Some(group))?
             .into_iter()
             .next()
         {
@@ -267,6 +279,12 @@ impl Demo {
                 _ => denied += 1,
             }
         }
+        Ok((admitted, denied))
+    }
+
+    /// After the surge's launches: usage within the budget, only `Launch`
+    /// suspended on `group`.
+    async fn surge_held(&mut self, group: &str, admitted: usize, denied: usize) -> Result<()> {
         let run = self.schedule().await?;
         let usage = run["usage"]["instances"].as_u64().unwrap_or_default();
         println!(
@@ -277,7 +295,7 @@ impl Demo {
             &(usage <= MAX_INSTANCES).to_string(),
             "true",
         );
-        let suspended = self.suspended_processes(&group).await?;
+        let suspended = self.suspended_processes(group).await?;
         println!(
             "  `{group}` suspended processes: {suspended:?} (only Launch: health checks go on; an unhealthy node is not replaced until Launch resumes)"
         );
@@ -286,15 +304,19 @@ impl Demo {
             &format!("{suspended:?}"),
             "[\"Launch\"]",
         );
+        Ok(())
+    }
 
+    /// The surge ends: the group shrinks, usage falls, scale-out resumes.
+    async fn surge_ends(&mut self, group: &str) -> Result<()> {
         println!("  the surge ends: the autoscaler scales `{group}` back to 1 node, usage falls");
-        self.set_desired_and_shrink(&group, 1).await?;
+        self.set_desired_and_shrink(group, 1).await?;
         let run = self.schedule().await?;
         println!(
             "  budget-guard schedule: usage {} of {MAX_INSTANCES}, resumed {}",
             run["usage"]["instances"], run["resumed"]
         );
-        let after = self.suspended_processes(&group).await?;
+        let after = self.suspended_processes(group).await?;
         self.expect("resumed after the surge", &format!("{after:?}"), "[]");
         Ok(())
     }
@@ -368,6 +390,25 @@ impl Demo {
     /// Part 4: the alerts as SNS received them.
     fn alerts(&mut self) -> Result<()> {
         heading("4. Alerts on the topic, as subscribers receive them");
+        let published = self.published()?;
+        let mut shown: BTreeMap<String, usize> = BTreeMap::new();
+        for (n, publish) in published.iter().enumerate() {
+            let (_, body) = decode(publish)?;
+            let kind = body["kind"].as_str().unwrap_or_default().to_owned();
+            println!(
+                "  {:>2}. [{:<8}] {}",
+                n + 1,
+                body["severity"].as_str().unwrap_or_default(),
+                publish["subject"].as_str().unwrap_or_default()
+            );
+            *shown.entry(kind).or_default() += 1;
+        }
+        self.expect_alert_kinds(&shown);
+        print_one_of_each_kind(&published)
+    }
+
+    /// What the emulator's SNS published on the alert topic, in order.
+    fn published(&self) -> Result<Vec<Value>> {
         let path = format!(
             "/_scaling_guard/sns/published?topic={}",
             self.cluster.topic_arn
@@ -379,21 +420,11 @@ impl Demo {
             None,
             Duration::from_secs(10),
         )?;
-        let published: Vec<Value> = serde_json::from_str(&answer.body)?;
-        let mut shown: BTreeMap<String, usize> = BTreeMap::new();
-        for (n, publish) in published.iter().enumerate() {
-            let structure: Value =
-                serde_json::from_str(publish["message"].as_str().unwrap_or("{}"))?;
-            let body: Value = serde_json::from_str(structure["default"].as_str().unwrap_or("{}"))?;
-            let kind = body["kind"].as_str().unwrap_or_default().to_owned();
-            println!(
-                "  {:>2}. [{:<8}] {}",
-                n + 1,
-                body["severity"].as_str().unwrap_or_default(),
-                publish["subject"].as_str().unwrap_or_default()
-            );
-            *shown.entry(kind).or_default() += 1;
-        }
+        Ok(serde_json::from_str(&answer.body)?)
+    }
+
+    /// Every kind the demo provokes was published, the suspension once.
+    fn expect_alert_kinds(&mut self, shown: &BTreeMap<String, usize>) {
         let kinds: Vec<&str> = shown.keys().map(String::as_str).collect();
         for wanted in [
             "launch_denied",
@@ -415,34 +446,6 @@ impl Demo {
                 .to_string(),
             "1",
         );
-
-        // One alert of each kind in full: the e-mail text, then the JSON.
-        let mut seen = Vec::new();
-        for publish in &published {
-            let structure: Value =
-                serde_json::from_str(publish["message"].as_str().unwrap_or("{}"))?;
-            let body: Value = serde_json::from_str(structure["default"].as_str().unwrap_or("{}"))?;
-            let kind = body["kind"].as_str().unwrap_or_default().to_owned();
-            if seen.contains(&kind) {
-                continue;
-            }
-            seen.push(kind.clone());
-            println!("\n---------------- {kind}: e-mail ----------------");
-            println!(
-                "Subject: {}",
-                publish["subject"].as_str().unwrap_or_default()
-            );
-            println!(
-                "{}",
-                structure["email"].as_str().unwrap_or_default().trim_end()
-            );
-            println!(
-                "---------------- {kind}: JSON (default body), attributes {} ----------------",
-                attributes(&publish["attributes"])
-            );
-            println!("{}", serde_json::to_string_pretty(&body)?);
-        }
-        Ok(())
     }
 
     async fn decide(&self, action: &PendingAction) -> Result<Value> {
@@ -498,13 +501,7 @@ impl Demo {
     async fn settle(&self, group: &str) -> Result<()> {
         let waiting = self.emulator.control().lifecycle_actions(Some(group))?;
         for action in &waiting {
-            self.clients
-                .autoscaling
-                .terminate_instance_in_auto_scaling_group()
-                .instance_id(&action.instance_id)
-                .should_decrement_desired_capacity(true)
-                .send()
-                .await?;
+            self.cluster.terminate_in_group(&action.instance_id).await?;
         }
         println!(
             "  ({} replacement launch(es) of abandoned nodes scaled in while still waiting)",
@@ -514,18 +511,7 @@ impl Demo {
     }
 
     async fn group(&self, group: &str) -> Result<aws_sdk_autoscaling::types::AutoScalingGroup> {
-        let output = self
-            .clients
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(group)
-            .send()
-            .await?;
-        output
-            .auto_scaling_groups()
-            .first()
-            .cloned()
-            .ok_or_else(|| format!("no group `{group}`").into())
+        Ok(self.cluster.describe_group(group).await?)
     }
 
     async fn desired(&self, group: &str) -> Result<i32> {
@@ -536,31 +522,19 @@ impl Demo {
             .unwrap_or_default())
     }
 
-    async fn set_desired(&self, group: &str, desired: i32) -> Result<()> {
-        self.clients
-            .autoscaling
-            .set_desired_capacity()
-            .auto_scaling_group_name(group)
-            .desired_capacity(desired)
-            .send()
-            .await?;
-        Ok(())
-    }
-
     /// Scales the group in to `keep` nodes, terminating the rest.
     async fn set_desired_and_shrink(&self, group: &str, keep: usize) -> Result<()> {
         let g = self.group(group).await?;
         for instance in g.instances().iter().skip(keep) {
-            self.clients
-                .autoscaling
-                .terminate_instance_in_auto_scaling_group()
-                .instance_id(instance.instance_id().unwrap_or_default())
-                .should_decrement_desired_capacity(true)
-                .send()
+            self.cluster
+                .terminate_in_group(instance.instance_id().unwrap_or_default())
                 .await?;
         }
         // The autoscaler's new wish: abandoned launches left the old one high.
-        self.set_desired(group, i32::try_from(keep)?).await
+        Ok(self
+            .cluster
+            .set_desired(group, i32::try_from(keep)?)
+            .await?)
     }
 
     async fn suspended_processes(&self, group: &str) -> Result<Vec<String>> {
@@ -572,17 +546,9 @@ impl Demo {
     }
 
     async fn security_groups(&self, instance_id: &str) -> Result<Vec<String>> {
-        let output = self
-            .clients
-            .ec2
-            .describe_instances()
-            .instance_ids(instance_id)
-            .send()
-            .await?;
-        Ok(output
-            .reservations()
+        let instance = self.cluster.instance(instance_id).await?;
+        Ok(instance
             .iter()
-            .flat_map(|r| r.instances())
             .flat_map(|i| i.security_groups())
             .filter_map(|g| g.group_id().map(str::to_owned))
             .collect())
@@ -628,6 +594,76 @@ impl Demo {
             .map(str::to_owned)
             .ok_or_else(|| "RunInstances returned no instance".into())
     }
+}
+
+/// The launches of part 1 with one template each: a label, the template,
+/// the decision the guard must take.
+fn vetted_templates(templates: &Templates) -> [(&'static str, String, &'static str); 7] {
+    [
+        ("compliant node", templates.compliant.clone(), "CONTINUE"),
+        (
+            "GPU type nobody approved",
+            templates.denied_type.clone(),
+            "ABANDON",
+        ),
+        (
+            "image older than 90 days",
+            templates.old_image.clone(),
+            "ABANDON",
+        ),
+        (
+            "deprecated image",
+            templates.deprecated_image.clone(),
+            "ABANDON",
+        ),
+        ("IMDSv1 left on", templates.imdsv1.clone(), "ABANDON"),
+        (
+            "staging's instance profile",
+            templates.staging_profile.clone(),
+            "ABANDON",
+        ),
+        (
+            "a foreign security group",
+            templates.foreign_security_group.clone(),
+            "ABANDON",
+        ),
+    ]
+}
+
+/// A published alert's message structure (one body per protocol) and its
+/// default body (the JSON).
+fn decode(publish: &Value) -> Result<(Value, Value)> {
+    let structure: Value = serde_json::from_str(publish["message"].as_str().unwrap_or("{}"))?;
+    let body: Value = serde_json::from_str(structure["default"].as_str().unwrap_or("{}"))?;
+    Ok((structure, body))
+}
+
+/// One alert of each kind in full: the e-mail text, then the JSON.
+fn print_one_of_each_kind(published: &[Value]) -> Result<()> {
+    let mut seen = Vec::new();
+    for publish in published {
+        let (structure, body) = decode(publish)?;
+        let kind = body["kind"].as_str().unwrap_or_default().to_owned();
+        if seen.contains(&kind) {
+            continue;
+        }
+        seen.push(kind.clone());
+        println!("\n---------------- {kind}: e-mail ----------------");
+        println!(
+            "Subject: {}",
+            publish["subject"].as_str().unwrap_or_default()
+        );
+        println!(
+            "{}",
+            structure["email"].as_str().unwrap_or_default().trim_end()
+        );
+        println!(
+            "---------------- {kind}: JSON (default body), attributes {} ----------------",
+            attributes(&publish["attributes"])
+        );
+        println!("{}", serde_json::to_string_pretty(&body)?);
+    }
+    Ok(())
 }
 
 fn heading(text: &str) {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::super::Choice;
 use super::super::Patterns;
-use super::super::settings::{Kind, Setting};
+use super::super::settings::{Kind, PREFIX, Setting};
 
 pub(super) struct Reader {
     vars: BTreeMap<String, String>,
@@ -205,7 +205,7 @@ impl Reader {
         let unknown: Vec<String> = self
             .vars
             .keys()
-            .filter(|key| key.starts_with("GUARD_") && Setting::named(key).is_none())
+            .filter(|key| key.starts_with(PREFIX) && Setting::named(key).is_none())
             .cloned()
             .collect();
         for key in unknown {

@@ -19,6 +19,7 @@ use std::time::SystemTime;
 
 use shared::alerts::{HandOver, audit_handover, publish_best_effort};
 use shared::off_switch;
+use shared::policy::settings::MODE;
 use shared::policy::{Mode, Policy};
 use shared::ports::{ClusterGroupsRead, Ports};
 use tokio::time::Instant;
@@ -87,19 +88,20 @@ impl<P: Ports, R: ResponseSend> StackGuard<'_, P, R> {
 /// that names no mode, or one that cannot be read, may have enforced: a
 /// hand-over where the guard made nothing changes nothing).
 fn switches_to_audit(old: Option<&BTreeMap<String, String>>, new: &Policy) -> bool {
-    let old_mode = old
-        .and_then(|vars| vars.get("GUARD_MODE"))
-        .map(|mode| mode.trim().to_ascii_lowercase());
-    new.mode == Mode::Audit && old_mode.as_deref() != Some(Mode::Audit.as_str())
+    new.mode == Mode::Audit && old_mode(old).as_deref() != Some(Mode::Audit.as_str())
 }
 
 /// Whether an update from the `old` settings to `new` switches the guard
 /// from audit back to enforce mode (the old mode named, and audit).
 fn switches_to_enforce(old: Option<&BTreeMap<String, String>>, new: &Policy) -> bool {
-    let old_mode = old
-        .and_then(|vars| vars.get("GUARD_MODE"))
-        .map(|mode| mode.trim().to_ascii_lowercase());
-    new.mode == Mode::Enforce && old_mode.as_deref() == Some(Mode::Audit.as_str())
+    new.mode == Mode::Enforce && old_mode(old).as_deref() == Some(Mode::Audit.as_str())
+}
+
+/// The mode the old settings name, as written (trimmed, lower case): read
+/// from the raw variables, since an old policy may be one today's rules refuse.
+fn old_mode(old: Option<&BTreeMap<String, String>>) -> Option<String> {
+    old.and_then(|vars| vars.get(MODE.name))
+        .map(|mode| mode.trim().to_ascii_lowercase())
 }
 
 /// Back to enforce: the guard's hooks on the cluster's groups get the fail

@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use futures::StreamExt;
 use shared::facts::HookFacts;
 use shared::lifecycle::LAUNCHING;
+use shared::policy::settings::{CLUSTER, HOOK_NAME};
 use shared::policy::{ClusterTag, Policy};
 use shared::ports::{ClusterGroupsRead, ScaleOutControl};
 use shared::release::{ReleaseReport, Scope};
@@ -90,14 +91,14 @@ impl Rename {
                 .map(|value| value.trim())
                 .filter(|value| !value.is_empty())
         };
-        let from = setting("GUARD_HOOK_NAME")?;
-        (setting("GUARD_CLUSTER") == Some(new.cluster.as_str()) && from != new.hook_name).then(
-            || Rename {
+        let from = setting(HOOK_NAME.name)?;
+        (setting(CLUSTER.name) == Some(new.cluster.as_str()) && from != new.hook_name).then(|| {
+            Rename {
                 from: from.to_owned(),
                 to: new.hook_name.clone(),
                 tag: new.cluster_tag.clone(),
-            },
-        )
+            }
+        })
     }
 }
 
