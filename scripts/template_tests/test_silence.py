@@ -150,7 +150,7 @@ def test_alerts_the_topic_fails_to_deliver_alarm() -> None:
     assert properties["Threshold"] == 1
     assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     # It can only notify the same topic: a subscriber that cannot be reached
-    # does not hear it, the others (and the console) do. README says so.
+    # does not hear it, the others (and the console) do. docs/operations.md says so.
     _on_alert_topic(alarm)
 
 
