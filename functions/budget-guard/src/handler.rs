@@ -204,7 +204,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
         if !over.is_empty() {
             let checks: Vec<CheckName> = over.iter().map(|d| d.check).collect();
             let record = self.record(suspend::over_reason(&over), "schedule", Vec::new());
-            self.suspend(&measured, measured.groups(), record, &checks, &mut outcome)
+            self.suspend_or_say_so(&measured, measured.groups(), record, &checks, &mut outcome)
                 .await;
         }
         let suspended_groups = metrics::count_suspended(measured.groups(), &outcome);
@@ -352,7 +352,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
             .cloned()
             .collect();
         let mut outcome = Changes::default();
-        self.suspend(measured, &scope, record, checks, &mut outcome)
+        self.suspend_or_say_so(measured, &scope, record, checks, &mut outcome)
             .await;
         let report = outcome.suspended;
         let alarm_added_to = match joining {

@@ -18,7 +18,7 @@ impl<P: Ports> BudgetGuard<'_, P> {
     /// `joined`), so that the resume also waits for them. When the trigger's
     /// `checks` are not enforced, only says (once) what it would have
     /// suspended.
-    pub(super) async fn suspend(
+    pub(super) async fn suspend_or_say_so(
         &self,
         measured: &Measurement,
         scope: &[GroupFacts],
