@@ -20,8 +20,10 @@
 //! notes |`) and writes them to `--out FILE`. `--smoke`: a tiny run (3
 //! starts, 5 invocations, a cluster of 20, scale-ups of 20); `--large`: also
 //! a cluster of 30,000 instances; `--memory`: only each function's and the
-//! CLI's peak RSS at 10,000 instances. Exits non-zero if any measurement
-//! failed.
+//! CLI's peak RSS at 10,000 instances; `--startup`: only the cold starts and
+//! the peak RSS after warm invocations (the first rows, alone, to compare
+//! binaries quickly); `--function NAME` (repeatable): those rows for NAME
+//! alone. Exits non-zero if any measurement failed.
 
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
@@ -62,6 +64,11 @@ const QUEUE_BATCH: usize = 100;
 struct Plan {
     starts: usize,
     invocations: usize,
+    /// The functions whose cold start and memory after invocations are
+    /// measured (FUNCTIONS, or those named by `--function`).
+    functions: Vec<String>,
+    /// Whether to count the AWS calls of each decision (small cluster).
+    calls: bool,
     decision_sizes: Vec<usize>,
     audit_sizes: Vec<usize>,
     /// Cluster sizes at which each function's peak RSS is measured after
@@ -74,58 +81,118 @@ struct Plan {
     out: Option<PathBuf>,
 }
 
+/// Which run the arguments ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Full { large: bool },
+    Smoke,
+    Memory,
+    Startup,
+}
+
 impl Plan {
     fn from_args() -> Result<Self> {
-        let (mut smoke, mut large, mut memory, mut out) = (false, false, false, None);
+        let (mut smoke, mut large, mut memory, mut startup) = (false, false, false, false);
+        let (mut functions, mut out) = (Vec::new(), None);
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--smoke" => smoke = true,
                 "--large" => large = true,
                 "--memory" => memory = true,
+                "--startup" => startup = true,
+                "--function" => functions.push(function_arg(args.next())?),
                 "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a file")?)),
                 other => return Err(format!("unknown argument `{other}`").into()),
             }
         }
-        Ok(if memory {
-            // Only the memory at 10,000 instances: each function and the CLI.
-            Self {
-                starts: 0,
-                invocations: 0,
-                decision_sizes: Vec::new(),
-                audit_sizes: vec![10_000],
-                memory_sizes: vec![10_000],
-                scale_ups: Vec::new(),
-                foreign_burst: false,
-                out,
-            }
+        let mode = if memory {
+            Mode::Memory
+        } else if startup {
+            Mode::Startup
         } else if smoke {
-            Self {
+            Mode::Smoke
+        } else {
+            Mode::Full { large }
+        };
+        let mut plan = Self::of(mode);
+        if !functions.is_empty() {
+            plan.functions = functions;
+        }
+        plan.out = out;
+        Ok(plan)
+    }
+
+    fn of(mode: Mode) -> Self {
+        let all = Self {
+            starts: 20,
+            invocations: 50,
+            functions: FUNCTIONS.map(String::from).to_vec(),
+            calls: true,
+            decision_sizes: Vec::new(),
+            audit_sizes: Vec::new(),
+            memory_sizes: Vec::new(),
+            scale_ups: vec![100, 1_000],
+            foreign_burst: true,
+            out: None,
+        };
+        match mode {
+            Mode::Full { large } => {
+                let mut sizes = vec![1_000, 10_000];
+                if large {
+                    sizes.push(30_000);
+                }
+                Self {
+                    decision_sizes: [100].into_iter().chain(sizes.iter().copied()).collect(),
+                    audit_sizes: [3_000].into_iter().chain(sizes.iter().copied()).collect(),
+                    memory_sizes: sizes,
+                    ..all
+                }
+            }
+            Mode::Smoke => Self {
                 starts: 3,
                 invocations: 5,
                 decision_sizes: vec![20],
                 audit_sizes: vec![20],
                 memory_sizes: vec![20],
                 scale_ups: vec![20],
-                foreign_burst: true,
-                out,
-            }
-        } else {
-            let mut sizes = vec![1_000, 10_000];
-            if large {
-                sizes.push(30_000);
-            }
-            Self {
-                starts: 20,
-                invocations: 50,
-                decision_sizes: [100].into_iter().chain(sizes.iter().copied()).collect(),
-                audit_sizes: [3_000].into_iter().chain(sizes.iter().copied()).collect(),
-                memory_sizes: sizes,
-                scale_ups: vec![100, 1_000],
-                foreign_burst: true,
-                out,
-            }
-        })
+                ..all
+            },
+            // Only the memory at 10,000 instances: each function and the CLI.
+            Mode::Memory => Self {
+                starts: 0,
+                invocations: 0,
+                calls: false,
+                audit_sizes: vec![10_000],
+                memory_sizes: vec![10_000],
+                scale_ups: Vec::new(),
+                foreign_burst: false,
+                ..all
+            },
+            // Only the cold starts and the memory after warm invocations.
+            Mode::Startup => Self {
+                calls: false,
+                scale_ups: Vec::new(),
+                foreign_burst: false,
+                ..all
+            },
+        }
+    }
+
+    /// Whether any cluster size is measured (a second emulator to seed).
+    fn has_sizes(&self) -> bool {
+        !(self.decision_sizes.is_empty()
+            && self.audit_sizes.is_empty()
+            && self.memory_sizes.is_empty())
+    }
+}
+
+/// The value of `--function`: one of FUNCTIONS.
+fn function_arg(value: Option<String>) -> Result<String> {
+    match value {
+        Some(name) if FUNCTIONS.contains(&name.as_str()) => Ok(name),
+        Some(name) => Err(format!("--function {name}: not one of {FUNCTIONS:?}").into()),
+        None => Err("--function needs a name".into()),
     }
 }
 
@@ -220,22 +287,25 @@ impl Bench {
         };
 
         if plan.starts > 0 {
-            for name in FUNCTIONS {
+            for name in &plan.functions {
                 if let Err(err) = self.start_and_memory(plan, &scene, name, &policy_on).await {
                     self.fail(&format!("{name} start and memory"), &err.to_string());
                 }
             }
-            if let Err(err) = self
+        }
+        if plan.calls
+            && let Err(err) = self
                 .calls_per_decision(&scene, &policy_off, &policy_on)
                 .await
-            {
-                self.fail("calls per decision", &err.to_string());
-            }
+        {
+            self.fail("calls per decision", &err.to_string());
         }
         drop(emulator);
 
         // Growing clusters, on a fresh emulator.
-        if let Err(err) = self.sizes(plan).await {
+        if plan.has_sizes()
+            && let Err(err) = self.sizes(plan).await
+        {
             self.fail("cluster sizes", &err.to_string());
         }
 
