@@ -14,10 +14,10 @@ use shared::policy::Policy;
 use shared::ports::{AwsError, ClusterGroupsRead, GroupRead, ReadPorts, ScaleOutControl};
 use shared::release::{ReleaseReport, Scope};
 
-use crate::args::{Args, Command, Identity};
+use crate::args::{Args, Command, Format, Identity};
 use crate::exit_status::ExitStatus;
 use crate::settings::{Invalid, Loaded, Settings};
-use crate::{audit, explain, release, validate};
+use crate::{audit, explain, export, release, validate};
 
 /// Why a command could not run (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,12 @@ pub enum CliError {
     NoRegion,
     #[error(transparent)]
     Aws(#[from] AwsError),
+    #[error("cannot write the export into `{path}`")]
+    OutDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot write json")]
     Json(#[from] serde_json::Error),
     #[error("cannot write the output")]
@@ -56,6 +62,7 @@ pub async fn run(args: Args) -> Result<ExitStatus, CliError> {
         Command::Validate => Ok(run_validate(&settings)),
         Command::Audit { json } => run_audit(&settings, json).await,
         Command::Explain { event, json } => run_explain(&settings, &event, json).await,
+        Command::Export { format, out } => run_export(&settings, format, out.as_deref()),
         Command::Release {
             yes,
             trust_unsigned_records,
@@ -154,6 +161,30 @@ async fn run_explain(
         out.write_all(explain::render(e, &policy).as_bytes())
     })?;
     Ok(explanation.outcome())
+}
+
+/// `export`: the policy compiled into preventive controls, printed, or
+/// written into `out` (then only the summary is printed). No AWS is read.
+fn run_export(
+    settings: &Settings,
+    format: Format,
+    out: Option<&Path>,
+) -> Result<ExitStatus, CliError> {
+    let Loaded { policy, notes, .. } = settings.load()?;
+    for note in &notes {
+        eprintln!("note: {note}");
+    }
+    let exported = export::Exported::of(shared::export::compile(&policy));
+    if let Some(dir) = out {
+        exported.write_to(dir).map_err(|source| CliError::OutDir {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    print_result(format == Format::Json, &exported, |e, w| {
+        w.write_all(export::render(e, out).as_bytes())
+    })?;
+    Ok(ExitStatus::Clean)
 }
 
 /// One JSON document (`--json`), or the text for people; either written as

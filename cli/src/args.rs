@@ -61,6 +61,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compile the policy into preventive controls: SCP / permissions-boundary
+    /// documents, EC2 Allowed AMIs criteria and an EC2 declarative policy,
+    /// each within AWS's size limit (or split, and said so), and list the
+    /// checks no launch-time control can express. Reads no AWS (exit 0, or 2
+    /// for a bad policy or an unwritable --out).
+    Export {
+        /// `text` (for people) or `json` (one document).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Write each document (and checks.json) into DIR instead of printing it.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// CHANGES THE ACCOUNT with --yes: undo what a guard did when its stack is
     /// gone — remove its launch hook from every group that carries it (tagged
     /// or not), lift the suspensions and MaxSize clamps it recorded on the
@@ -84,6 +97,13 @@ pub enum Command {
         #[command(flatten)]
         identity: Identity,
     },
+}
+
+/// How `export` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
 }
 
 /// Whose guard to release: each flag replaces the policy's setting.

@@ -57,8 +57,9 @@ pub struct Counts {
 pub struct InstanceRow {
     pub instance_id: String,
     pub group: Option<String>,
-    /// `guarded_group`, `unguarded_group`, `launcher`, `unmanaged`; `None`
-    /// when the instance could not be audited.
+    /// `guarded_group`, `unguarded_group`, `launcher`, `unmanaged`, `managed`
+    /// (an EC2 managed instance: EKS Auto Mode); `None` when the instance
+    /// could not be audited.
     pub membership: Option<&'static str>,
     /// The allowed launcher tag that admits an instance outside any group.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -299,6 +300,7 @@ fn membership_kind(membership: &Membership) -> &'static str {
         Membership::UnguardedGroup(_) => "unguarded_group",
         Membership::Launcher(_) => "launcher",
         Membership::Unmanaged => "unmanaged",
+        Membership::Managed { .. } => "managed",
     }
 }
 

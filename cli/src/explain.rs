@@ -14,6 +14,7 @@ use shared::budget::measure::GuardedGroups;
 use shared::budget::{self, Usage};
 use shared::checks::{CheckName, Violation};
 use shared::decision::{Decision, Finding, fail_result};
+use shared::export::{Layer, layers};
 use shared::facts::NodeFacts;
 use shared::lifecycle::{LifecycleAction, Notification};
 use shared::policy::{Mode, Policy};
@@ -60,6 +61,10 @@ pub struct Explanation {
     pub exempted: Vec<Violation>,
     /// `None` when the policy sets no budget (or the facts were missing).
     pub admission: Option<AdmissionView>,
+    /// Every check the launch breaks (exempted or not) and the layers that
+    /// enforce it, earliest first ([`shared::export::layers`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub enforced_by: Vec<CheckLayers>,
     /// Always `false`: explain completes nothing.
     pub completed: bool,
 }
@@ -72,6 +77,25 @@ pub struct InstanceView {
     pub image_id: String,
     pub image_name: Option<String>,
     pub subnet_id: Option<String>,
+}
+
+/// A check and every layer that enforces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckLayers {
+    pub check: CheckName,
+    pub layers: Vec<Layer>,
+}
+
+/// The layers of each check among `checks`, once each, in check order.
+fn enforced_by(checks: impl IntoIterator<Item = CheckName>) -> Vec<CheckLayers> {
+    let checks: BTreeSet<CheckName> = checks.into_iter().collect();
+    checks
+        .into_iter()
+        .map(|check| CheckLayers {
+            check,
+            layers: layers::enforcement(check).layers.to_vec(),
+        })
+        .collect()
 }
 
 /// The budget admission (SPEC §7).
@@ -121,6 +145,7 @@ impl Explanation {
             violations: Vec::new(),
             exempted: Vec::new(),
             admission: None,
+            enforced_by: Vec::new(),
             completed: false,
         }
     }
@@ -213,8 +238,11 @@ fn explained(
             ..Explanation::by_fail_mode(policy, action, reason)
         });
     }
+    let broken = decided.verdict.findings.iter().map(|f| f.violation.check);
+    let enforced_by = enforced_by(broken.chain(decided.verdict.exempted.iter().map(|v| v.check)));
     Ok(Explanation {
         lifecycle_state,
+        enforced_by,
         instance: Some(instance_view(facts)),
         unknown: decided.unknown_line(),
         admission: decided
@@ -279,5 +307,7 @@ fn admission_view(policy: &Policy, admission: &Admission) -> AdmissionView {
     }
 }
 
+#[cfg(test)]
+mod layers_tests;
 #[cfg(test)]
 mod tests;

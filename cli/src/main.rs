@@ -1,5 +1,6 @@
 //! `scaling-guard`: the operator's read-only view of what the guard would do
-//! — `validate` the policy, `audit` the cluster, `explain` a launch decision —
+//! — `validate` the policy, `audit` the cluster, `explain` a launch decision,
+//! `export` the policy as preventive controls —
 //! and `release`, the one command that changes the account (with `--yes`):
 //! it undoes what a guard whose stack is gone left.
 
@@ -8,6 +9,7 @@ mod args;
 mod audit;
 mod exit_status;
 mod explain;
+mod export;
 mod release;
 mod settings;
 mod table;

@@ -4,6 +4,7 @@
 
 mod budget;
 mod handover;
+pub mod managed_node_group;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -48,6 +49,11 @@ pub enum AlertKind {
     /// hook's heartbeat: launch-guard is not answering (critical, once per
     /// instance).
     HookUnanswered,
+    /// instance-audit held the remediations of one launcher pool (a
+    /// Karpenter NodePool) past `GUARD_MAX_REMEDIATIONS_PER_POOL`:
+    /// the launcher relaunches what the guard removes (critical, at most
+    /// once an hour per pool).
+    LauncherLoop,
 }
 
 impl AlertKind {
@@ -66,6 +72,7 @@ impl AlertKind {
             AlertKind::RemediationCapped => "remediation_capped",
             AlertKind::AuditHandover => "audit_handover",
             AlertKind::HookUnanswered => "hook_unanswered",
+            AlertKind::LauncherLoop => "launcher_loop",
         }
     }
 }

@@ -10,11 +10,15 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::checks::membership::{self, Membership};
-use crate::checks::{CheckName, Violation, check_node};
+use crate::checks::{AfterLaunch, CheckName, Violation, check_after_launch};
 use crate::decision::{Finding, exempt};
 use crate::facts::{InstanceFacts, InstanceState, NodeFacts};
 use crate::policy::{AuditAction, Mode, Policy};
 use crate::time::{format_rfc3339, parse_rfc3339};
+
+mod nodepool;
+
+pub use nodepool::{KARPENTER_NODEPOOL_TAG, LauncherPool, POOL_HELD_TAG, karpenter_fix};
 
 /// When the guard isolated the instance (RFC 3339).
 pub const QUARANTINED_TAG: &str = "scaling-guard:quarantined";
@@ -45,23 +49,32 @@ pub struct InstanceAudit {
     pub membership: Membership,
     /// Sorted by check, then resource; `blocking` as the policy says.
     pub findings: Vec<Finding>,
-    /// Violations the policy exempts for the instance's group: reported,
-    /// never remediated or counted.
+    /// Violations the policy exempts for the instance's group, and those
+    /// set aside after launch because the node's OS updates in place
+    /// ([`check_after_launch`]): reported, never remediated or counted.
     pub exempted: Vec<Violation>,
 }
 
 impl InstanceAudit {
-    /// Runs the membership check and every node check of SPEC §4.
+    /// Runs the membership check and every node check of SPEC §4, as after
+    /// launch ([`check_after_launch`]).
     pub fn of(policy: &Policy, facts: &NodeFacts, membership: Membership, now: SystemTime) -> Self {
-        let mut violations = check_node(policy, facts, now);
+        let AfterLaunch {
+            mut violations,
+            set_aside,
+        } = check_after_launch(policy, facts, now);
         violations.extend(membership::check(policy, &facts.instance, &membership));
         violations.sort();
         let group = membership::auto_scaling_group(&facts.instance);
-        let (violations, exempted) = exempt(policy, group, violations);
+        let (violations, mut exempted) = exempt(policy, group, violations);
+        exempted.extend(set_aside);
+        exempted.sort();
+        // A managed instance's findings never block: nothing may change it.
+        let managed = membership.is_managed();
         let findings = violations
             .into_iter()
             .map(|violation| Finding {
-                blocking: policy.blocks(violation.check),
+                blocking: !managed && policy.blocks(violation.check),
                 violation,
             })
             .collect();
@@ -170,6 +183,9 @@ pub enum ReportOnly {
     /// recorded a decision yet, and the hook may still hold the launch: it is
     /// launch-guard's to decide first.
     Undecided,
+    /// An EC2 managed instance (EKS Auto Mode): its AWS service owns its
+    /// lifecycle, so the fix belongs in what that service launches from.
+    Managed,
 }
 
 impl ReportOnly {
@@ -189,6 +205,9 @@ impl ReportOnly {
             ReportOnly::Undecided => {
                 "Nothing was changed yet: the guard's launch hook may still hold the launch for launch-guard's decision; the audit acts once the launch completes"
             }
+            ReportOnly::Managed => {
+                "Nothing was changed, and nothing will be: EC2 runs this managed instance for an AWS service (EKS Auto Mode), which owns it; the guard counts it in the budgets and reports it, and never stops, terminates or isolates it"
+            }
         }
     }
 }
@@ -203,11 +222,14 @@ pub enum Plan {
 
 impl Plan {
     /// Remediation only in enforce mode, only for blocking findings, only for
-    /// instances launch-guard did not vet (and is not deciding now), and only
-    /// with a remedy configured.
+    /// instances launch-guard did not vet (and is not deciding now), never
+    /// for a managed instance, and only with a remedy configured.
     pub fn for_audit(policy: &Policy, audit: &InstanceAudit) -> Self {
         if audit.is_compliant() {
             return Plan::Compliant;
+        }
+        if audit.membership.is_managed() {
+            return Plan::Report(ReportOnly::Managed);
         }
         if audit.membership.is_vetted() {
             return Plan::Report(ReportOnly::Vetted);
@@ -252,6 +274,22 @@ impl RemediationWindow {
     /// record in the future counts (a clock ahead holds back, never lets
     /// through); a value that is not a time is not the guard's and does not.
     pub fn count(policy: &Policy, instances: &[InstanceFacts], now: SystemTime) -> Self {
+        let members = instances
+            .iter()
+            .filter(|i| policy.cluster_tag.matches(&i.tags));
+        let cap = usize::try_from(policy.max_remediations_per_hour).unwrap_or(usize::MAX);
+        Self::tally(members, REMEDIATION_HELD_TAG, cap, now)
+    }
+
+    /// Counts the [`REMEDIATED_TAG`] records among `instances` within the
+    /// window, and the latest `held_tag` alert: the cluster's cap and a
+    /// launcher pool's ([`nodepool`]) read the same records.
+    fn tally<'i>(
+        instances: impl Iterator<Item = &'i InstanceFacts>,
+        held_tag: &str,
+        cap: usize,
+        now: SystemTime,
+    ) -> Self {
         let since = now
             .checked_sub(CAP_WINDOW)
             .unwrap_or(SystemTime::UNIX_EPOCH);
@@ -264,20 +302,17 @@ impl RemediationWindow {
         };
         let mut ids: Vec<&str> = Vec::new();
         let mut alerted = None;
-        for instance in instances
-            .iter()
-            .filter(|i| policy.cluster_tag.matches(&i.tags))
-        {
+        for instance in instances {
             if within(instance, REMEDIATED_TAG).is_some() {
                 ids.push(&instance.instance_id);
             }
-            alerted = alerted.max(within(instance, REMEDIATION_HELD_TAG));
+            alerted = alerted.max(within(instance, held_tag));
         }
         ids.sort_unstable();
         ids.dedup();
         Self {
             remediated: ids.len(),
-            cap: usize::try_from(policy.max_remediations_per_hour).unwrap_or(usize::MAX),
+            cap,
             alerted,
         }
     }
@@ -399,6 +434,10 @@ pub struct Unchecked {
     pub reason: String,
 }
 
+fn is_zero(count: &usize) -> bool {
+    *count == 0
+}
+
 /// What one sweep found and did (SPEC §6): the body of its summary alert.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
@@ -406,6 +445,10 @@ pub struct SweepReport {
     pub instances: usize,
     /// Instances with at least one finding (reported-only ones included).
     pub non_compliant: usize,
+    /// Of those, EC2 managed instances (EKS Auto Mode): reported for their
+    /// service's configuration to be fixed, never remediated.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub managed_non_compliant: usize,
     /// Instances per broken check.
     pub counts: BTreeMap<CheckName, usize>,
     /// Instances per check the policy exempts for their group
@@ -441,6 +484,9 @@ impl SweepReport {
             return;
         }
         self.non_compliant = self.non_compliant.saturating_add(1);
+        if audit.membership.is_managed() {
+            self.managed_non_compliant = self.managed_non_compliant.saturating_add(1);
+        }
         let checks = audit.checks();
         for check in &checks {
             let count = self.counts.entry(*check).or_default();
@@ -516,6 +562,9 @@ impl SweepReport {
         headline
     }
 }
+
+#[cfg(test)]
+mod managed_tests;
 
 #[cfg(test)]
 mod tests {

@@ -76,6 +76,20 @@ pub struct InstanceFacts {
     pub key_name: Option<String>,
     /// The EBS volumes attached to the instance (its block-device mappings).
     pub volume_ids: Vec<String>,
+    /// `Operator`: the AWS service that runs the instance for the account,
+    /// when EC2 says one does; `None` when EC2 reports no operator.
+    pub operator: Option<Operator>,
+}
+
+/// What EC2 says runs an instance (`Operator`). A *managed instance*
+/// (`managed`) is launched and run by an AWS service for the account (EKS
+/// Auto Mode nodes: principal `eks.amazonaws.com`): the service owns its
+/// lifecycle, so the guard counts and reports it but never changes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Operator {
+    pub managed: bool,
+    /// The service that manages it, e.g. `eks.amazonaws.com`.
+    pub principal: Option<String>,
 }
 
 /// What `DescribeImages` says about one image.
@@ -261,6 +275,12 @@ impl InstanceFacts {
     /// Its state, as the guard tells them apart.
     pub fn instance_state(&self) -> InstanceState {
         InstanceState::of(&self.state)
+    }
+
+    /// The operator of a managed instance (`Operator.Managed` true); `None`
+    /// for an instance the account runs itself.
+    pub fn managed_by(&self) -> Option<&Operator> {
+        self.operator.as_ref().filter(|operator| operator.managed)
     }
 }
 

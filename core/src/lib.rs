@@ -10,6 +10,7 @@ pub mod budget;
 pub mod check_name;
 pub mod checks;
 pub mod decision;
+pub mod export;
 pub mod facts;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fixtures;

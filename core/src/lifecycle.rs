@@ -69,6 +69,20 @@ impl LifecycleAction {
     }
 }
 
+/// Whether Auto Scaling's lifecycle state of a group's instance says its
+/// launch into the group is over: the launch hooks, if the group had any
+/// then, let it go. An instance past its launch that launch-guard never
+/// recorded was never vetted, and no hook added later can hold it again
+/// (EKS managed node groups launch their first instances before enrollment
+/// can put the guard's hook on). A warm pool's instance (`Warmed:*`) has yet
+/// to launch into the group, and `Pending*` may still wait for a decision.
+pub fn launch_is_over(lifecycle_state: &str) -> bool {
+    matches!(
+        lifecycle_state,
+        "InService" | "EnteringStandby" | "Standby" | "Detaching" | "Detached" | "Terminated"
+    ) || lifecycle_state.starts_with("Terminating")
+}
+
 /// Where a notification came from, for alerts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origin {
@@ -96,4 +110,31 @@ pub enum EventError {
     Unrecognised(String),
     #[error("lifecycle notification is missing a field or has a wrong one: {0}")]
     BadDetail(String),
+}
+
+#[cfg(test)]
+mod launch_state_tests {
+    use rstest::rstest;
+
+    use super::launch_is_over;
+
+    #[rstest]
+    #[case::in_service("InService", true)]
+    #[case::standby("Standby", true)]
+    #[case::entering_standby("EnteringStandby", true)]
+    #[case::detaching("Detaching", true)]
+    #[case::terminating_wait("Terminating:Wait", true)]
+    #[case::pending("Pending", false)]
+    #[case::pending_wait("Pending:Wait", false)]
+    #[case::pending_proceed("Pending:Proceed", false)]
+    #[case::warmed_running("Warmed:Running", false)]
+    #[case::warmed_pending_wait("Warmed:Pending:Wait", false)]
+    #[case::quarantined("Quarantined", false)]
+    #[case::unknown("", false)]
+    fn a_launch_is_over_once_the_group_lets_the_instance_past_pending(
+        #[case] state: &str,
+        #[case] over: bool,
+    ) {
+        assert_eq!(launch_is_over(state), over, "{state}");
+    }
 }

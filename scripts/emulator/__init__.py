@@ -13,10 +13,11 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from . import autoscaling_ext, cloudwatch_ext, ec2_ext, fast_instances  # imports moto: only when installing
+    from . import autoscaling_ext, cloudwatch_ext, ec2_ext, fast_instances, managed_ext  # imports moto: only when installing
 
     autoscaling_ext.install()
     ec2_ext.install()
     fast_instances.install()
+    managed_ext.install()
     cloudwatch_ext.install()
     _installed = True

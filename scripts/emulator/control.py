@@ -35,6 +35,15 @@ for what moto cannot do through the AWS API. Everything else goes to moto.
             public parameters in moto's SSM backend of the default account:
             GetParameter(s) answer them; seeding a name again adds a version)
 
+    POST /_scaling_guard/managed-instances
+         body {"instance_ids": ["i-...", ...], "principal": "eks.amazonaws.com"}
+         -> 200 [{instance_id, account, region, principal}]   (the instances
+            become EC2 managed instances of that service, as EKS Auto Mode's
+            nodes are: DescribeInstances shows their Operator and, while the
+            account's managed-resource visibility is `hidden`, leaves them out
+            unless IncludeManagedResources=true; 404 for an unknown id, and
+            then nothing is marked)
+
     GET  /_scaling_guard/lifecycle-actions/ended[?group=NAME]
          -> 200 [{token, group, hook, instance_id, destination, by, result,
                   launched, ended, seconds, heartbeat_timeout, seq}]
@@ -97,7 +106,7 @@ from moto.sns.models import sns_backends
 from moto.ec2.utils import format_timestamp
 from werkzeug.wrappers import Request, Response
 
-from . import autoscaling_ext, cloudwatch_cbor, ec2_ext, faults, ssm_ext
+from . import autoscaling_ext, cloudwatch_cbor, ec2_ext, faults, managed_ext, ssm_ext
 
 PREFIX = "/_scaling_guard/"
 
@@ -235,6 +244,21 @@ def seed_public_parameters(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [ssm_ext.seed(region, name, value) for name, value in parameters.items()]
 
 
+def mark_managed(body: dict[str, Any]) -> list[dict[str, Any]]:
+    unknown = set(body) - {"instance_ids", "principal"}
+    if unknown:
+        raise ControlError(400, f"unknown keys: {sorted(unknown)}")
+    ids, principal = body.get("instance_ids"), body.get("principal", "eks.amazonaws.com")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+        raise ControlError(400, "`instance_ids` must be a non-empty list of instance ids")
+    if not isinstance(principal, str) or not principal:
+        raise ControlError(400, "`principal` must be a non-empty string")
+    try:
+        return managed_ext.mark_managed(ids, principal)
+    except managed_ext.NotFound as missing:
+        raise ControlError(404, f"no instance {missing}") from None
+
+
 def published(request: Request) -> list[dict[str, Any]]:
     topic = request.args.get("topic")
     if not topic:
@@ -291,6 +315,11 @@ def route(request: Request, app: "EmulatorApp") -> Any:
         if not isinstance(body, dict):
             raise ControlError(400, "the body must be a JSON object")
         return warm_pool(parts[1], parts[3], body)
+    if request.method == "POST" and parts == ["managed-instances"]:
+        body = request.get_json(force=True, silent=True)
+        if not isinstance(body, dict):
+            raise ControlError(400, "the body must be a JSON object")
+        return mark_managed(body)
     if request.method == "POST" and parts == ["ssm", "public-parameters"]:
         body = request.get_json(force=True, silent=True)
         if not isinstance(body, dict):

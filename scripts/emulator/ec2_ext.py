@@ -15,6 +15,9 @@ Closes these moto gaps (each patch below says which one):
   resource up by its id (the same answer, in the same order); and each
   launched instance finds its image by filtering every image of the region
   (10 ms each): looked up by id here;
+* fleets: instances an EC2 Fleet (`CreateFleet`, e.g. Karpenter's `instant`
+  fleets) launches from a launch template lack the template's
+  SecurityGroupIds, IamInstanceProfile, MetadataOptions and CpuOptions;
 * volumes: moto gives every instance launched without an explicit
   `BlockDeviceMappings` an unencrypted 8 GiB root volume at `/dev/sda1`, also
   when the launch template maps the image's root device itself.
@@ -32,6 +35,7 @@ from moto.core.responses import ActionResult
 from moto.ec2.models import EC2Backend
 from moto.ec2.models.amis import Ami
 from moto.ec2.models.core import TaggedEC2Resource
+from moto.ec2.models.fleets import Fleet
 from moto.ec2.models.instances import Instance, MetadataOptions
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, filter_iam_instance_profiles, get_prefix
@@ -277,6 +281,35 @@ def _patch_group_launch() -> None:
     )
 
 
+def _patch_fleet_launch() -> None:
+    """Gap: an EC2 Fleet's on-demand instances are launched without the
+    template's SecurityGroupIds, IamInstanceProfile, MetadataOptions and
+    CpuOptions (moto passes only image, type, subnet and tags). Wraps
+    `Fleet.create_on_demand_requests` and applies each instance's template
+    version, as resolved by the fleet."""
+    original = Fleet.create_on_demand_requests
+
+    def create_on_demand_requests(self: Fleet, weight_to_add: float) -> None:
+        before = len(self.on_demand_instances)
+        original(self, weight_to_add)
+        for launched in self.on_demand_instances[before:]:
+            spec = launched["launch_spec"].launch_template_spec or {}
+            if "LaunchTemplateId" not in spec:
+                continue
+            template = self.ec2_backend.get_launch_template(spec["LaunchTemplateId"])
+            version = spec.get("Version", template.default_version_number)
+            data = template.get_version(version).data
+            instance = launched["instance"]
+            apply_template(self.ec2_backend, instance, data, set())
+            if data.get("SecurityGroupIds"):
+                instance.security_groups = [
+                    self.ec2_backend.get_security_group_from_id(group)
+                    for group in data["SecurityGroupIds"]
+                ]
+
+    Fleet.create_on_demand_requests = create_on_demand_requests  # type: ignore[method-assign]
+
+
 def _patch_run_instances_cpu_options() -> None:
     """Gap: RunInstances drops `CpuOptions`. Wraps `EC2Response.run_instances`;
     DescribeInstances (and the RunInstances answer) then show them."""
@@ -306,3 +339,4 @@ def install() -> None:
     _patch_run_instances()
     _patch_group_launch()
     _patch_run_instances_cpu_options()
+    _patch_fleet_launch()

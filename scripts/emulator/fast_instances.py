@@ -42,6 +42,8 @@ from moto.core.serialize import AttributePickerContext, XFormedAttributePicker
 from moto.core.utils import MISSING, get_value
 from moto.ec2.responses import EC2Response
 
+from . import managed_ext
+
 # Pages of at most this many instances are also rendered by moto and compared.
 VERIFY_LIMIT = 50
 
@@ -278,7 +280,9 @@ def page_by_instance(reservations: list[Any], token: str | None, max_results: in
 def install() -> None:
     """Gaps: moto pages DescribeInstances by reservation, and renders about
     3 ms an instance. Replaces `EC2Response.describe_instances` (same
-    parameters, filters and errors as moto's; see the module's doc)."""
+    parameters, filters and errors as moto's; see the module's doc), with
+    the managed instances the account's visibility hides left out
+    (`managed_ext`)."""
     from moto.ec2.exceptions import InvalidParameterCombination
 
     def describe_instances(self: EC2Response) -> ActionResult:
@@ -295,6 +299,9 @@ def install() -> None:
             )
         else:
             reservations = self.ec2_backend.describe_instances(filters=filter_dict)
+        reservations = managed_ext.visible_reservations(
+            self.ec2_backend, reservations, self._get_param("IncludeManagedResources")
+        )
         max_results = self._get_param("MaxResults")
         views, next_token, count = page_by_instance(
             reservations, self._get_param("NextToken"), int(max_results) if max_results else None

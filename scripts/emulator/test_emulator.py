@@ -509,6 +509,43 @@ def test_run_instances_echoes_cpu_options_and_template_settings(ec2, world):
     assert described[templated]["MetadataOptions"]["HttpTokens"] == "optional"  # the request wins
 
 
+def test_instant_fleet_instances_carry_the_template_settings_groups_and_tags(ec2, world):
+    # Karpenter's launch: an `instant` CreateFleet of a launch template, the
+    # subnet in an override, the NodePool's tags on the instances.
+    group = ec2.create_security_group(
+        GroupName=f"nodes-{uuid.uuid4().hex[:8]}", Description="nodes",
+        VpcId=ec2.describe_subnets(SubnetIds=[world["subnet"]])["Subnets"][0]["VpcId"],
+    )["GroupId"]
+    template = ec2.create_launch_template(
+        LaunchTemplateName=f"karpenter-{uuid.uuid4().hex[:8]}",
+        LaunchTemplateData={
+            "ImageId": world["image"],
+            "SecurityGroupIds": [group],
+            "IamInstanceProfile": {"Arn": world["profile"]},
+            "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 1},
+        },
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    tags = [{"Key": "karpenter.sh/nodepool", "Value": "default"}]
+    fleet = ec2.create_fleet(
+        Type="instant",
+        LaunchTemplateConfigs=[{
+            "LaunchTemplateSpecification": {"LaunchTemplateId": template, "Version": "$Latest"},
+            "Overrides": [{"InstanceType": "m6i.large", "SubnetId": world["subnet"]}],
+        }],
+        TargetCapacitySpecification={"TotalTargetCapacity": 3, "DefaultTargetCapacityType": "on-demand"},
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+    )
+    ids = [i for launched in fleet["Instances"] for i in launched["InstanceIds"]]
+    assert len(ids) == 3
+    described = [i for r in ec2.describe_instances(InstanceIds=ids)["Reservations"] for i in r["Instances"]]
+    for instance in described:
+        assert [g["GroupId"] for g in instance["SecurityGroups"]] == [group]
+        assert instance["IamInstanceProfile"]["Arn"] == world["profile"]
+        assert instance["MetadataOptions"]["HttpTokens"] == "required"
+        assert instance["SubnetId"] == world["subnet"]
+        assert {"Key": "karpenter.sh/nodepool", "Value": "default"} in instance["Tags"]
+
+
 def test_published_notifications_keep_the_whole_json_structure(endpoint):
     sns = client(endpoint, "sns")
     topic = sns.create_topic(Name="published-check")["TopicArn"]
@@ -1353,3 +1390,73 @@ def test_a_fast_rendering_that_differs_from_motos_is_an_error_not_an_answer(in_p
     )
     with pytest.raises(Exception, match="differs from moto's"):
         in_process.describe_instances()
+
+
+# --- managed instances and the account's managed-resource visibility ----------
+
+
+@pytest.fixture
+def hidden_managed(endpoint, ec2):
+    """The account's managed-resource visibility `hidden` for the test, then
+    `visible` again (the emulator is shared by the session's tests)."""
+    answer = ec2.modify_managed_resource_visibility(DefaultVisibility="hidden")
+    assert answer["Visibility"] == {"DefaultVisibility": "hidden"}
+    try:
+        yield
+    finally:
+        ec2.modify_managed_resource_visibility(DefaultVisibility="visible")
+
+
+def described(ec2, **request) -> dict[str, dict]:
+    return {
+        i["InstanceId"]: i
+        for page in ec2.get_paginator("describe_instances").paginate(**request)
+        for r in page["Reservations"]
+        for i in r["Instances"]
+    }
+
+
+def test_hidden_managed_instances_are_listed_only_with_include_managed_resources(endpoint, ec2, world, hidden_managed):
+    # Given: an Auto Mode-style node pool of two managed instances beside a plain one, visibility hidden.
+    tag = {"Key": "kubernetes.io/cluster/auto", "Value": "owned"}
+    run = ec2.run_instances(
+        ImageId=world["image"], MinCount=3, MaxCount=3, SubnetId=world["subnet"],
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [tag]}],
+    )
+    plain, *managed = [i["InstanceId"] for i in run["Instances"]]
+    status, marked = control(endpoint, "POST", "managed-instances", {"instance_ids": managed, "principal": "eks.amazonaws.com"})
+    assert status == 200, marked
+    assert [m["instance_id"] for m in marked] == managed
+    assert ec2.get_managed_resource_visibility()["Visibility"] == {"DefaultVisibility": "hidden"}
+    by_tag = {"Filters": [{"Name": "tag-key", "Values": [tag["Key"]]}]}
+
+    # Without the flag: absent, by filter, by id and by id filter alike.
+    assert set(described(ec2, **by_tag)) == {plain}
+    assert set(described(ec2, **by_tag, MaxResults=5)) == {plain}
+    assert described(ec2, InstanceIds=managed) == {}
+    assert described(ec2, Filters=[{"Name": "instance-id", "Values": managed}]) == {}
+
+    # With it: present, with their Operator; the plain instance shows none.
+    shown = described(ec2, **by_tag, IncludeManagedResources=True, MaxResults=5)
+    assert set(shown) == {plain, *managed}
+    for instance_id in managed:
+        assert shown[instance_id]["Operator"] == {"Managed": True, "Principal": "eks.amazonaws.com", "HiddenByDefault": True}
+    assert "Operator" not in shown[plain]
+    assert set(described(ec2, InstanceIds=managed, IncludeManagedResources=True)) == set(managed)
+
+    # Visibility `visible`: listed without the flag, no longer hidden by default.
+    ec2.modify_managed_resource_visibility(DefaultVisibility="visible")
+    shown = described(ec2, **by_tag)
+    assert set(shown) == {plain, *managed}
+    assert shown[managed[0]]["Operator"]["HiddenByDefault"] is False
+
+
+def test_managed_marking_and_visibility_refuse_bad_input(endpoint, ec2):
+    status, answer = control(endpoint, "POST", "managed-instances", {"instance_ids": ["i-00000000000000000"]})
+    assert (status, answer) == (404, {"error": "no instance i-00000000000000000"})
+    status, answer = control(endpoint, "POST", "managed-instances", {"instance_ids": []})
+    assert status == 400, answer
+    with pytest.raises(ClientError) as refused:
+        ec2.modify_managed_resource_visibility(DefaultVisibility="sometimes")
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert ec2.get_managed_resource_visibility()["Visibility"] == {"DefaultVisibility": "visible"}

@@ -74,6 +74,7 @@ CUSTOM_WITH_EVERY_FEATURE: list[dict[str, str]] = [
         "MaxMemoryMib": "262144",
         "MaxInstances": "20",
         "AuditAction": action,
+        "LauncherRoleArns": f"arn:aws:iam::{ACCOUNT}:role/karpenter-controller",
     }
     for action in ["stop", "terminate", "isolate"]
 ]
@@ -430,6 +431,22 @@ NOT_PINNABLE: dict[tuple[str, str], NotPinnable] = {
         ],
         None,
     ),
+    **{
+        (role, sid): NotPinnable(
+            "an IAM role carries no cluster tag, and IAM has no condition key for an "
+            "inline policy's name (PutRolePolicy and DeleteRolePolicy take "
+            "iam:PermissionsBoundary only): bound to the launcher roles the operator "
+            "named (LauncherRoleArns); the code writes only the launch breaker "
+            "scaling-guard-<cluster>-<region>-launch-breaker",
+            [{"Fn::Split": [",", {"Ref": "LauncherRoleArns"}]}],
+            None,
+        )
+        for role, sid in [
+            ("BudgetGuardRole", "PutLaunchBreakerOnLauncherRoles"),
+            ("BudgetGuardRole", "DeleteLaunchBreakerFromLauncherRoles"),
+            ("StackGuardRole", "DeleteLaunchBreakerFromLauncherRoles"),
+        ]
+    },
     ("InstanceAuditRole", "PublishSweepMetrics"): NotPinnable(
         _METRICS_REASON, ["*"], {"StringEquals": {"cloudwatch:namespace": "ScalingGuard"}}
     ),

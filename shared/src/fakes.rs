@@ -22,6 +22,8 @@ mod scenes;
 pub use scenes::{OTHER_CLUSTER_TAG, guard_hook, guarded_group, launch_hook, suspended_by_guard};
 mod read_only;
 pub use read_only::ReadOnlyAws;
+mod launchers;
+pub use launchers::FAKE_REGION;
 
 use crate::ports::{
     AlarmRead, AlertPublish, AwsError, AwsResult, ClusterGroupsRead, ClusterInstancesRead,
@@ -72,6 +74,8 @@ struct State {
     /// With [`FakeAws::show_tags_late`]: instance tags written but not yet
     /// shown by `DescribeInstances` (EC2's eventual consistency).
     late_tags: Option<BTreeMap<String, BTreeMap<String, String>>>,
+    /// IAM roles by arn, with their inline policies: name → document.
+    role_policies: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// Holds the next call of one operation before it takes effect, so that a test
@@ -805,6 +809,11 @@ impl crate::ports::ReadPorts for FakeAws {
 impl crate::ports::Ports for FakeAws {
     type Remediation = Self;
     type Alerts = Self;
+    type Launchers = Self;
+
+    fn launchers(&self) -> &Self {
+        self
+    }
 
     fn remediation(&self) -> &Self {
         self

@@ -19,6 +19,7 @@ pub mod deadline;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fakes;
 pub mod invocation;
+pub mod launch_breaker;
 pub mod lifecycle;
 pub mod node_facts;
 pub mod off_switch;
@@ -31,4 +32,4 @@ pub mod suspension;
 /// The test world (one clock, one cluster, one compliant node): [`guard_core::fixtures`].
 #[cfg(any(test, feature = "test-util"))]
 pub use guard_core::fixtures;
-pub use guard_core::{check_name, checks, decision, facts, policy, time};
+pub use guard_core::{check_name, checks, decision, export, facts, policy, time};

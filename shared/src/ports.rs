@@ -286,6 +286,36 @@ pub trait TaggedInstancesRead: Send + Sync {
     ) -> impl Future<Output = AwsResult<Vec<InstanceFacts>>> + Send;
 }
 
+/// How a breaker's delete ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerRemoval {
+    /// The role carried it: deleted now.
+    Removed,
+    /// Neither the policy nor (perhaps) the role exists: nothing to delete.
+    Absent,
+}
+
+/// Puts and deletes the launch breaker ([`crate::launch_breaker`]): one
+/// inline policy of a fixed name on a launcher role. The IAM grant allows
+/// these calls on the named roles only.
+pub trait LauncherRoles: Send + Sync {
+    /// The region the breaker's deny is scoped to (the adapter's own).
+    fn region(&self) -> &str;
+    /// `PutRolePolicy`: overwrites a breaker of the same name.
+    fn put_breaker(
+        &self,
+        role_arn: &str,
+        breaker: &crate::launch_breaker::LaunchBreaker,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+    /// `DeleteRolePolicy`; a policy or role that no longer exists is
+    /// [`BreakerRemoval::Absent`].
+    fn delete_breaker(
+        &self,
+        role_arn: &str,
+        policy_name: &str,
+    ) -> impl Future<Output = AwsResult<BreakerRemoval>> + Send;
+}
+
 /// The read ports, one accessor each: what a caller that only looks needs
 /// (`assess`, the CLI's `audit` and `explain`). A function that takes
 /// `&impl ReadPorts` cannot tag, complete, suspend, remediate, publish or
@@ -352,9 +382,12 @@ pub trait Ports:
     /// Stop, terminate, isolate (instance-audit).
     type Remediation: InstanceRemediate;
     type Alerts: AlertPublish;
+    /// IAM: the launch breaker on launcher roles (budget-guard, stack-guard).
+    type Launchers: LauncherRoles;
 
     fn remediation(&self) -> &Self::Remediation;
     fn alerts(&self) -> &Self::Alerts;
+    fn launchers(&self) -> &Self::Launchers;
 }
 
 #[cfg(test)]

@@ -627,6 +627,7 @@ fn instance_facts(http_tokens: Option<HttpTokens>) -> InstanceFacts {
         key_name: Some("break-glass".to_owned()),
         volume_ids: vec!["vol-0aaa".to_owned(), "vol-0bbb".to_owned()],
         http_tokens,
+        operator: None,
     }
 }
 
@@ -648,6 +649,7 @@ async fn describe_instance_maps_every_fact_the_checks_read(
 
     assert_eq!(facts, Ok(Some(instance_facts(http_tokens))));
     let expected = DescribeInstancesInput::builder()
+        .include_managed_resources(true)
         .instance_ids(INSTANCE)
         .build()
         .unwrap();

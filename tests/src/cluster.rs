@@ -1,7 +1,10 @@
 //! The seeded cluster: what an EKS/eksctl deployment looks like from EC2 and
 //! Auto Scaling, created in the emulator.
 
+mod fleet;
 mod seed;
+
+pub use fleet::{NODECLAIM_TAG, NODECLASS_TAG, NODEPOOL_TAG};
 
 use std::collections::{BTreeMap, BTreeSet};
 

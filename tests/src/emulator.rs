@@ -16,6 +16,8 @@ use crate::error::{Error, Result};
 use crate::http;
 use crate::workspace_root;
 
+mod managed;
+
 /// moto's account: every resource the emulator creates belongs to it.
 pub const ACCOUNT: &str = "123456789012";
 

@@ -23,13 +23,15 @@ mod error;
 pub mod events;
 mod function;
 pub mod http;
+pub mod launcher;
 mod runtime_api;
 
 use std::path::PathBuf;
 
 pub use clients::{Clients, REGION, sdk_config};
 pub use cluster::{
-    CLUSTER, Cluster, GroupState, HOOK, Images, NODE_TYPE, OTHER_CLUSTER, RECORD_KEY, Templates,
+    CLUSTER, Cluster, GroupState, HOOK, Images, NODE_TYPE, NODECLAIM_TAG, NODECLASS_TAG,
+    NODEPOOL_TAG, OTHER_CLUSTER, RECORD_KEY, Templates,
 };
 pub use emulator::{
     ACCOUNT, Control, Emulator, EndedAction, FaultCounter, FaultKind, FaultRule, FaultState,

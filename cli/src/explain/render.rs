@@ -9,7 +9,9 @@ use shared::decision::{Decision, Finding};
 use shared::facts::PENDING_WAIT as WAITING;
 use shared::policy::Policy;
 
-use super::{AdmissionView, Explanation, InstanceView};
+use shared::export::layers_text;
+
+use super::{AdmissionView, CheckLayers, Explanation, InstanceView};
 use crate::table::{Table, yes_no};
 
 /// The last line: explain is read-only.
@@ -25,6 +27,9 @@ pub fn render(explanation: &Explanation, policy: &Policy) -> String {
             &explanation.violations,
             &explanation.exempted,
         ));
+    }
+    if !explanation.enforced_by.is_empty() {
+        out.push_str(&layers_section(&explanation.enforced_by));
     }
     if let Some(admission) = &explanation.admission {
         out.push_str(&admission_section(admission));
@@ -143,6 +148,19 @@ fn violations_section(findings: &[Finding], exempted: &[Violation]) -> String {
         ]);
     }
     format!("\n{}", table.render())
+}
+
+/// Where each broken check is enforced, earliest layer first: what could
+/// have stopped the launch before it reached the hook.
+fn layers_section(rows: &[CheckLayers]) -> String {
+    let mut table = Table::new(["CHECK", "ENFORCED BY"]);
+    for row in rows {
+        table.row([row.check.as_str().to_owned(), layers_text(row.check)]);
+    }
+    format!(
+        "\nwhere these checks are enforced (`scaling-guard export` writes the preventive ones):\n{}",
+        table.render()
+    )
 }
 
 /// The admission's verdict and every budget: in use, this launch, the

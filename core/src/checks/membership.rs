@@ -37,6 +37,8 @@ pub enum Vetting {
     Vetted,
     /// No record yet, and launched less than the hook's heartbeat timeout
     /// ago: its launch may still wait in `Pending:Wait` for launch-guard.
+    /// Its group listing it past its launch settles it
+    /// ([`Membership::launch_completed`]): a launch before the hook.
     Undecided,
     /// No record, and the hook's time is over: admitted by the hook's
     /// `DefaultResult`, by the fail mode, or launched before the hook.
@@ -56,18 +58,30 @@ pub enum Membership {
     Launcher(String),
     /// Outside any group and without an allowed launcher's tag.
     Unmanaged,
+    /// An EC2 managed instance (`Operator.Managed`): an AWS service runs it
+    /// for the account (EKS Auto Mode: `eks.amazonaws.com`) and owns its
+    /// lifecycle. Counted and reported, never remediated; `principal` is the
+    /// service, when EC2 names it.
+    Managed { principal: Option<String> },
 }
 
 impl Membership {
     /// Classifies `instance` at `now`. `group_hooks` are the hooks of the
     /// instance's group (see [`auto_scaling_group`]); they are ignored for an
-    /// instance outside any group.
+    /// instance outside any group. A managed instance is classified as such
+    /// whatever its tags say: its service, not a group or a launcher the
+    /// guard could act on, owns it.
     pub fn of(
         policy: &Policy,
         instance: &InstanceFacts,
         group_hooks: &[HookFacts],
         now: SystemTime,
     ) -> Self {
+        if let Some(operator) = instance.managed_by() {
+            return Membership::Managed {
+                principal: operator.principal.clone(),
+            };
+        }
         if let Some(group) = auto_scaling_group(instance) {
             return if let Some(hook) = guard_hook(policy, group_hooks) {
                 Membership::GuardedGroup {
@@ -93,8 +107,14 @@ impl Membership {
             Membership::GuardedGroup { group, .. } | Membership::UnguardedGroup(group) => {
                 Some(group)
             }
-            Membership::Launcher(_) | Membership::Unmanaged => None,
+            Membership::Launcher(_) | Membership::Unmanaged | Membership::Managed { .. } => None,
         }
+    }
+
+    /// An AWS service runs this instance for the account (EC2 managed
+    /// instance): nothing the guard may change.
+    pub fn is_managed(&self) -> bool {
+        matches!(self, Membership::Managed { .. })
     }
 
     /// Launch-guard decided this instance at launch (and recorded it).
@@ -167,9 +187,17 @@ impl fmt::Display for Membership {
             }
             Membership::Launcher(tag) => write!(f, "launcher tag `{tag}`"),
             Membership::Unmanaged => f.write_str("unmanaged"),
+            Membership::Managed { principal } => write!(
+                f,
+                "managed instance of `{}` (EC2 managed instance)",
+                principal.as_deref().unwrap_or(UNNAMED_OPERATOR)
+            ),
         }
     }
 }
+
+/// How a managed instance's service is named when EC2 does not say which.
+pub const UNNAMED_OPERATOR: &str = "an AWS service";
 
 /// The Auto Scaling group named by the instance's `aws:autoscaling:groupName` tag.
 pub fn auto_scaling_group(instance: &InstanceFacts) -> Option<&str> {
@@ -228,8 +256,11 @@ pub fn check(
     let id = &instance.instance_id;
     match membership {
         // A hooked group is guarded, vetted or not: its unvetted instances
-        // are checked like any other, not reported as an unguarded group.
-        Membership::GuardedGroup { .. } | Membership::Launcher(_) => None,
+        // are checked like any other, not reported as an unguarded group. A
+        // managed instance came in through its service, not by hand.
+        Membership::GuardedGroup { .. } | Membership::Launcher(_) | Membership::Managed { .. } => {
+            None
+        }
         Membership::UnguardedGroup(group) => Some(Violation::new(
             CheckName::MembershipUnguardedGroup,
             group,
@@ -266,6 +297,7 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
+    use crate::facts::Operator;
     use crate::fixtures::{CLUSTER_TAG, compliant_node, now, strict_policy};
 
     fn hook(name: &str, transition: &str) -> HookFacts {
@@ -398,6 +430,63 @@ mod tests {
         assert_eq!(
             violation.message,
             "instance `i-0123456789abcdef0` was launched by group `prod-legacy`, which lacks the guard's launch hook `scaling-guard-prod`, so nothing vetted it"
+        );
+    }
+
+    /// An EKS Auto Mode node: a managed instance of `eks.amazonaws.com`.
+    fn auto_mode(tags: &[(&str, &str)]) -> InstanceFacts {
+        let mut node = instance(tags);
+        node.operator = Some(Operator {
+            managed: true,
+            principal: Some("eks.amazonaws.com".into()),
+        });
+        node
+    }
+
+    fn managed_by(principal: &str) -> Membership {
+        Membership::Managed {
+            principal: Some(principal.into()),
+        }
+    }
+
+    #[rstest]
+    #[case::no_group_no_launcher(&[])]
+    #[case::karpenter_tags(&[("karpenter.sh/nodepool", "general-purpose")])]
+    #[case::group_tag(&[(GROUP_NAME_TAG, "prod-general")])]
+    fn a_managed_instance_is_its_services_whatever_its_tags_say(#[case] tags: &[(&str, &str)]) {
+        let hooks = [hook(GUARD, LAUNCHING)];
+        let node = auto_mode(tags);
+        let membership = Membership::of(&strict_policy(&[]), &node, &hooks, now());
+        assert_eq!(membership, managed_by("eks.amazonaws.com"));
+        assert!(membership.is_managed());
+        assert_eq!(membership.group(), None);
+        assert!(!membership.is_vetted() && !membership.is_undecided());
+        assert_eq!(
+            membership.to_string(),
+            "managed instance of `eks.amazonaws.com` (EC2 managed instance)"
+        );
+        assert_eq!(
+            check(&strict_policy(&[]), &node, &membership),
+            None,
+            "never `membership.unmanaged`"
+        );
+    }
+
+    #[test]
+    fn an_operator_that_does_not_manage_leaves_the_instance_to_its_tags() {
+        let mut node = instance(&[]);
+        node.operator = Some(Operator {
+            managed: false,
+            principal: None,
+        });
+        assert_eq!(
+            Membership::of(&strict_policy(&[]), &node, &[], now()),
+            Membership::Unmanaged
+        );
+        let unnamed = Membership::Managed { principal: None };
+        assert_eq!(
+            unnamed.to_string(),
+            "managed instance of `an AWS service` (EC2 managed instance)"
         );
     }
 

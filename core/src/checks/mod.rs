@@ -5,6 +5,7 @@
 
 mod image;
 mod imds;
+pub mod in_place;
 mod instance_profile;
 mod instance_type;
 mod key_pair;
@@ -56,6 +57,9 @@ impl Violation {
 /// Runs every node check (image, subnet, security groups, instance type,
 /// IMDS, instance profile, volumes, key pair) and returns all violations,
 /// sorted. Exceptions are not applied here: the verdict applies them.
+///
+/// These are the checks at launch (launch-guard), where the launch image is
+/// what the node will run; after launch, see [`check_after_launch`].
 pub fn check_node(policy: &Policy, facts: &NodeFacts, now: SystemTime) -> Vec<Violation> {
     let mut violations = Vec::new();
     violations.extend(image::check(&policy.image, facts, now));
@@ -79,6 +83,37 @@ pub fn check_node(policy: &Policy, facts: &NodeFacts, now: SystemTime) -> Vec<Vi
     violations.extend(key_pair::check(&policy.key_pairs, &facts.instance));
     violations.sort();
     violations
+}
+
+/// A node's violations after launch, and those set aside because its OS
+/// updates in place.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AfterLaunch {
+    /// Sorted, as [`check_node`]'s.
+    pub violations: Vec<Violation>,
+    /// `image.age` and `image.outdated` of the launch image of a node whose
+    /// OS updates in place, each message saying so: listed, never counted.
+    pub set_aside: Vec<Violation>,
+}
+
+/// The node checks after launch (instance-audit's events and sweep,
+/// `scaling-guard audit`): [`check_node`]'s, except that a node whose OS
+/// updates in place ([`in_place::updates_in_place`]: Bottlerocket) is not
+/// judged by its launch image's age or release, which EC2 keeps showing
+/// after the node updated (see [`in_place`]).
+pub fn check_after_launch(policy: &Policy, facts: &NodeFacts, now: SystemTime) -> AfterLaunch {
+    let violations = check_node(policy, facts, now);
+    match facts
+        .image
+        .as_ref()
+        .filter(|image| in_place::updates_in_place(image))
+    {
+        Some(image) => in_place::set_aside(policy, facts, image, violations),
+        None => AfterLaunch {
+            violations,
+            set_aside: Vec::new(),
+        },
+    }
 }
 
 /// The node facts whose read failed (an AWS error, not "not found").

@@ -247,10 +247,19 @@ pub struct Policy {
     /// At most this many instances remediated per hour across the cluster,
     /// by events and sweeps together (`GUARD_MAX_REMEDIATIONS_PER_HOUR`).
     pub max_remediations_per_hour: u32,
+    /// At most this many instances of one launcher pool (the value of its
+    /// launcher tag, e.g. a Karpenter NodePool) remediated per hour; then
+    /// that pool's are held (`GUARD_MAX_REMEDIATIONS_PER_POOL`).
+    /// 0: no limit per pool.
+    pub max_remediations_per_pool: u32,
     pub quarantine_security_group_id: Option<String>,
     /// Tags whose presence marks an instance as launched by an allowed
     /// launcher outside any Auto Scaling group (e.g. Karpenter).
     pub allowed_launcher_tags: BTreeSet<String>,
+    /// Roles of launchers without hooks (`GUARD_LAUNCHER_ROLE_ARNS`): a
+    /// budget suspension also puts the launch breaker on each, its resume
+    /// removes it.
+    pub launcher_role_arns: BTreeSet<String>,
     pub alert_topic_arn: String,
     /// Which alarms budget-guard believes: its own budget alarms by name and
     /// the operator's surge alarms by prefix.

@@ -93,6 +93,7 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
     let network = network_rules(&mut r);
     let instance = instance_rules(&mut r);
     let budget = budget_policy(&mut r);
+    let launcher_role_arns = r.checked_list(&s::LAUNCHER_ROLE_ARNS);
     let hooks = hooks(&mut r, &scope.cluster);
     let audit = audit_rules(&mut r);
     let alerts = alerts(&mut r);
@@ -123,8 +124,10 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
         enroll_groups: hooks.enroll_groups,
         audit_action: audit.action,
         max_remediations_per_hour: audit.max_remediations_per_hour,
+        max_remediations_per_pool: audit.max_remediations_per_pool,
         quarantine_security_group_id: audit.quarantine_security_group_id,
         allowed_launcher_tags: audit.allowed_launcher_tags,
+        launcher_role_arns,
         alert_topic_arn: alerts.topic_arn,
         alarms: alerts.alarms,
         hook_notification,
@@ -368,6 +371,7 @@ fn hooks(r: &mut Reader, cluster: &str) -> Hooks {
 struct AuditRules {
     action: AuditAction,
     max_remediations_per_hour: u32,
+    max_remediations_per_pool: u32,
     quarantine_security_group_id: Option<String>,
     allowed_launcher_tags: BTreeSet<String>,
 }
@@ -376,6 +380,7 @@ fn audit_rules(r: &mut Reader) -> AuditRules {
     let action = r.choice(&s::AUDIT_ACTION);
     // Always a number: the table's default is one.
     let max_remediations_per_hour = r.small_number(&s::MAX_REMEDIATIONS_PER_HOUR).unwrap_or(0);
+    let max_remediations_per_pool = r.small_number(&s::MAX_REMEDIATIONS_PER_POOL).unwrap_or(0);
     let quarantine_name = s::QUARANTINE_SECURITY_GROUP_ID.name;
     let quarantine_security_group_id = r.given(&s::QUARANTINE_SECURITY_GROUP_ID);
     match &quarantine_security_group_id {
@@ -391,6 +396,7 @@ fn audit_rules(r: &mut Reader) -> AuditRules {
     AuditRules {
         action,
         max_remediations_per_hour,
+        max_remediations_per_pool,
         quarantine_security_group_id,
         allowed_launcher_tags: r.list(&s::ALLOWED_LAUNCHER_TAGS).into_iter().collect(),
     }
@@ -470,6 +476,8 @@ fn record_key(r: &mut Reader) -> Option<RecordKey> {
         .map(|secret| RecordKey::new(&secret))
 }
 
+#[cfg(test)]
+mod launcher_role_tests;
 #[cfg(test)]
 mod record_key_tests;
 #[cfg(test)]

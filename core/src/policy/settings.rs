@@ -401,6 +401,18 @@ table! {
         help: "while suspended, also set each group's MaxSize to its current size, restored on resume",
         holds: |p| text(p.budget.clamp_max_size), shown_unset: UNSET,
     };
+    /// Launchers without hooks (Karpenter) are stopped at the API instead:
+    /// a budget suspension also denies these roles cluster-tagged launches.
+    LAUNCHER_ROLE_ARNS = Setting {
+        name: "GUARD_LAUNCHER_ROLE_ARNS", section: Budget,
+        kind: list(
+            "an iam role arn (`arn:aws:iam::<account>:role/<name>`)",
+            |arn| is_arn(arn, "iam", false, "role/"),
+        ),
+        default: Unset, blank_is_a_value: false,
+        help: "roles of launchers without hooks (e.g. Karpenter's controller): while a budget suspends scale-out, each gets an inline deny of cluster-tagged RunInstances and CreateFleet",
+        holds: |p| joined(&p.launcher_role_arns), shown_unset: "(none: no launcher breaker)",
+    };
     FAIL_MODE = Setting {
         name: "GUARD_FAIL_MODE", section: Hooks, kind: Kind::Choice { choices: FailMode::CHOICES },
         default: Value("abandon"), blank_is_a_value: false,
@@ -447,6 +459,15 @@ table! {
         kind: Kind::Number { min: 1, max: 1000 }, default: Value("20"), blank_is_a_value: false,
         help: "at most this many instances stopped, terminated or isolated per hour, by events and sweeps together",
         holds: |p| text(p.max_remediations_per_hour), shown_unset: UNSET,
+    };
+    /// Karpenter relaunches what the guard terminates: past this many
+    /// remediations of one NodePool in an hour, that pool's are held and one
+    /// critical alert names the pool (`launcher_loop`). 0: no limit per pool.
+    MAX_REMEDIATIONS_PER_POOL = Setting {
+        name: "GUARD_MAX_REMEDIATIONS_PER_POOL", section: Audit,
+        kind: Kind::Number { min: 0, max: 1000 }, default: Value("10"), blank_is_a_value: false,
+        help: "at most this many instances of one launcher pool (e.g. a Karpenter NodePool) remediated per hour, then held with one alert; 0: no limit per pool",
+        holds: |p| text(p.max_remediations_per_pool), shown_unset: UNSET,
     };
     ALERT_TOPIC_ARN = Setting {
         name: "GUARD_ALERT_TOPIC_ARN", section: Alerts, kind: Kind::Text, default: Required,

@@ -7,6 +7,7 @@
 
 mod demand;
 mod enroll;
+mod launchers;
 mod metrics;
 mod off_switch;
 mod resume;
@@ -30,7 +31,8 @@ use shared::suspension::{SuspensionRecord, SuspensionReport};
 use crate::alerts;
 use crate::event::{AlarmState, EventError, Input, Trigger};
 use crate::response::{
-    AlarmAction, AlarmSummary, IgnoreReason, Ignored, Response, ScheduleSummary, Summary,
+    AlarmAction, AlarmSummary, IgnoreReason, Ignored, LaunchBreakerSummary, Response,
+    ScheduleSummary, Summary,
 };
 use crate::trust::{self, AlarmRole, Home};
 use shared::ports::Ports;
@@ -101,6 +103,12 @@ struct Changes {
     would_suspend: Vec<String>,
     /// Audit mode: what the off switch undid of what enforce mode made.
     handed_over: HandOver,
+    /// The launch breaker on the launcher roles: put, removed, or (audit)
+    /// what it would block.
+    launch_breaker: LaunchBreakerSummary,
+    /// Whether the breaker alone is worth a suspension alert (newly on, or
+    /// a role failed).
+    breaker_news: bool,
 }
 
 /// The would-be changes of audit mode already alerted: each condition once,
@@ -111,6 +119,8 @@ struct Alerted {
     would_suspend: BTreeSet<String>,
     /// What the off switch could not undo yet.
     handover_left: BTreeSet<String>,
+    /// Whether the launch breaker is on, off, or not known here.
+    launch_breaker: launchers::BreakerMemory,
 }
 
 /// The budget guard over its ports.
@@ -197,13 +207,16 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
             // Audit mode is the off switch, whatever the usage: what enforce
             // mode made is undone (and the suspension below only says what
             // it would do).
-            (Mode::Audit, _) => outcome.handed_over = self.hand_over(&measured).await,
+            (Mode::Audit, _) => {
+                outcome.handed_over = self.hand_over(&measured, &mut outcome.launch_breaker).await;
+            }
             (Mode::Enforce, true) => self.resume(&measured, &mut outcome).await?,
             (Mode::Enforce, false) => {}
         }
         if !over.is_empty() {
             let checks: Vec<CheckName> = over.iter().map(|d| d.check).collect();
             let record = self.record(suspend::over_reason(&over), "schedule", Vec::new());
+            self.break_launchers(&checks, &mut outcome).await;
             self.suspend_or_say_so(&measured, measured.groups(), record, &checks, &mut outcome)
                 .await;
         }
@@ -223,6 +236,8 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
             resumed,
             would_suspend,
             handed_over,
+            launch_breaker,
+            breaker_news: _,
         } = outcome;
         let summary = Summary::Schedule(ScheduleSummary {
             mode: self.policy.mode,
@@ -238,6 +253,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
             repaired,
             restored,
             suspended_groups,
+            launch_breaker: Box::new(launch_breaker),
         });
         tracing::info!(summary = %summary, "budget run");
         Ok(summary)
@@ -302,8 +318,10 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
             suspend::over_reason(&over)
         );
         let record = self.record(reason, "alarm", Vec::new());
+        let mut outcome = Changes::default();
+        self.break_launchers(&checks, &mut outcome).await;
         Ok(self
-            .alarm_suspends(&measured, group, record, &checks, None)
+            .alarm_suspends(&measured, group, record, &checks, None, outcome)
             .await)
     }
 
@@ -331,12 +349,20 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
         let reason = format!("alarm `{name}` in ALARM");
         let record = self.record(reason, "alarm", vec![name.to_owned()]);
         Ok(self
-            .alarm_suspends(&measured, group, record, checks, Some(name))
+            .alarm_suspends(
+                &measured,
+                group,
+                record,
+                checks,
+                Some(name),
+                Changes::default(),
+            )
             .await)
     }
 
     /// Suspends the alarm's group, or every cluster group; groups already
-    /// suspended by the guard wait for `joining` too, if given.
+    /// suspended by the guard wait for `joining` too, if given. `outcome`
+    /// holds what the run did before (the launch breaker of a budget alarm).
     async fn alarm_suspends(
         &self,
         measured: &Measurement,
@@ -344,6 +370,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
         record: SuspensionRecord,
         checks: &[CheckName],
         joining: Option<&str>,
+        mut outcome: Changes,
     ) -> AlarmAction {
         let scope: Vec<GroupFacts> = measured
             .groups()
@@ -351,7 +378,6 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
             .filter(|g| group.is_none_or(|wanted| g.name == wanted))
             .cloned()
             .collect();
-        let mut outcome = Changes::default();
         self.suspend_or_say_so(measured, &scope, record, checks, &mut outcome)
             .await;
         let report = outcome.suspended;

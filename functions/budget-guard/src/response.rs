@@ -73,6 +73,40 @@ pub struct ScheduleSummary {
     pub restored: Vec<String>,
     /// `SuspendedGroups` after this run's changes.
     pub suspended_groups: usize,
+    /// The launch breaker on the launcher roles (absent when untouched).
+    /// Boxed: most runs leave it empty, and the summary is moved around.
+    #[serde(skip_serializing_if = "untouched")]
+    pub launch_breaker: Box<LaunchBreakerSummary>,
+}
+
+fn untouched(summary: &LaunchBreakerSummary) -> bool {
+    summary.is_empty()
+}
+
+/// What a run did to the launcher roles (`GUARD_LAUNCHER_ROLE_ARNS`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LaunchBreakerSummary {
+    /// Roles the breaker was put on (a budget suspension).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub put: Vec<String>,
+    /// Roles the breaker was removed from (resume, hand-over).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+    /// Audit mode: the roles enforce mode would have blocked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_block: Vec<String>,
+    /// `role: why` for each call that failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<String>,
+}
+
+impl LaunchBreakerSummary {
+    pub fn is_empty(&self) -> bool {
+        self.put.is_empty()
+            && self.removed.is_empty()
+            && self.would_block.is_empty()
+            && self.failed.is_empty()
+    }
 }
 
 /// An alarm's state change and what the guard did about it.
@@ -183,6 +217,7 @@ mod tests {
             repaired: vec!["prod-b".into()],
             restored: vec![],
             suspended_groups: 2,
+            launch_breaker: Box::default(),
         });
 
         let text = serde_json::to_string(&Response::One(Box::new(summary))).unwrap();

@@ -10,7 +10,7 @@ use shared::audit::{
     InstanceAudit, PREVIOUS_GROUPS_TAG, REMEDIATION_HELD_TAG, RemediationWindow, Remedy,
     ReportOnly, SweepReport, WORST_LISTED,
 };
-use shared::checks::membership::{Membership, UNVETTED_REASON, Vetting};
+use shared::checks::membership::{Membership, UNNAMED_OPERATOR, UNVETTED_REASON, Vetting};
 use shared::facts::InstanceFacts;
 use shared::lifecycle::Origin;
 use shared::policy::Policy;
@@ -18,6 +18,10 @@ use shared::ports::AwsError;
 
 use crate::event::Trigger;
 use crate::limits::MAX_REMEDIATIONS_PER_SWEEP;
+
+mod launcher_loop;
+
+pub use launcher_loop::launcher_loop;
 
 /// What every alert about one audited instance names: the policy and the
 /// time, the event and where it came from, the instance and its audit.
@@ -32,13 +36,16 @@ pub struct AuditedInstance<'a> {
 }
 
 /// `instance_non_compliant`: findings reported, nothing changed (`why`).
+/// Information only for a managed instance: nothing here is the guard's or
+/// the operator's to change on the node, the fix is its service's
+/// configuration.
 pub fn non_compliant(about: &AuditedInstance, why: ReportOnly) -> Alert {
-    let mut alert = instance_alert(
-        about,
-        AlertKind::InstanceNonCompliant,
-        Severity::Warning,
-        "alert",
-    );
+    let severity = if about.audit.membership.is_managed() {
+        Severity::Info
+    } else {
+        Severity::Warning
+    };
+    let mut alert = instance_alert(about, AlertKind::InstanceNonCompliant, severity, "alert");
     alert.headline = format!(
         "instance {} non-compliant ({})",
         about.instance.instance_id,
@@ -229,15 +236,22 @@ fn what_to_fix(membership: &Membership) -> String {
         Membership::GuardedGroup { group, .. } => {
             format!("Fix the launch template of group `{group}` and roll the group.")
         }
+        Membership::Managed { principal } => format!(
+            "EC2 runs this managed instance for `{}` (EKS Auto Mode), which owns its lifecycle: fix the \
+             configuration in the EKS NodeClass (image, subnets, security groups, role) or the NodePool \
+             (instance types) that launched it; EKS replaces its nodes to match.",
+            principal.as_deref().unwrap_or(UNNAMED_OPERATOR)
+        ),
     }
 }
 
-/// Critical when a remediation failed, a warning when something is wrong,
-/// otherwise information.
+/// Critical when a remediation failed, a warning when something is wrong
+/// outside managed instances, otherwise information.
 fn sweep_severity(report: &SweepReport) -> Severity {
     if !report.failed.is_empty() {
         Severity::Critical
-    } else if report.non_compliant > 0 || !report.unchecked.is_empty() {
+    } else if report.non_compliant > report.managed_non_compliant || !report.unchecked.is_empty() {
+        // Managed instances alone are information: nothing is to be done on them.
         Severity::Warning
     } else {
         Severity::Info
@@ -277,6 +291,10 @@ fn sweep_details(report: &SweepReport) -> BTreeMap<String, Value> {
         ("unchecked", lines(unchecked)),
     ]
     .into_iter()
+    .chain(
+        (report.managed_non_compliant > 0)
+            .then(|| ("managed_non_compliant", json!(report.managed_non_compliant))),
+    )
     .map(|(key, value)| (key.to_owned(), value))
     .collect()
 }
@@ -298,6 +316,13 @@ fn sweep_advice(policy: &Policy, report: &SweepReport) -> String {
          the events' (GUARD_MAX_REMEDIATIONS_PER_HOUR).",
         policy.max_remediations_per_hour
     );
+    if report.managed_non_compliant > 0 {
+        advice.push_str(&format!(
+            " {} of them are EC2 managed instances (EKS Auto Mode, `managed_non_compliant`): counted and \
+             reported, never remediated; fix the EKS NodeClass or NodePool that launches them.",
+            report.managed_non_compliant
+        ));
+    }
     if report.capped > 0 {
         advice.push_str(&format!(
             " The hourly cap held {} remediations back (`capped`): later sweeps make them as the hour \

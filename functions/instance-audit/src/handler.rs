@@ -18,14 +18,22 @@
 //!   it). One without that record was let in by no one's check (the hook's
 //!   `DefaultResult`, the fail mode, a launch before the hook): it is audited
 //!   like any unvetted instance, once its launch is complete (at `EC2
-//!   Instance Launch Successful`, or by the sweep once the hook's heartbeat
-//!   timeout is over), never while launch-guard may still be deciding it;
+//!   Instance Launch Successful`; at a state change or in the sweep when its
+//!   group lists it past its launch, e.g. `InService` — the first nodes of a
+//!   new EKS managed node group, launched before enrollment put the hook on;
+//!   otherwise by the sweep once the hook's heartbeat timeout is over), never
+//!   while launch-guard may still be deciding it;
 //! - every remediation is first recorded on the instance
 //!   (`scaling-guard:remediated`); events and sweeps together change at most
 //!   `GUARD_MAX_REMEDIATIONS_PER_HOUR` instances an hour, counted from those
 //!   records, so the cap holds across execution environments. A remediation
 //!   the cap holds back waits for a later sweep; the first one held in an
 //!   hour is alerted (`remediation_capped`);
+//! - within that, at most `GUARD_MAX_REMEDIATIONS_PER_POOL` instances of one
+//!   launcher pool (a Karpenter NodePool) an hour, counted from the same
+//!   records: the launcher relaunches what is removed, so past the limit the
+//!   pool's remediations are held and the first hold is alerted once
+//!   (`launcher_loop`, see `pool`);
 //! - the sweep audits everything and sends one summary.
 
 use std::time::{Duration, SystemTime};
@@ -42,7 +50,7 @@ use shared::facts::{InstanceFacts, InstanceState};
 use shared::lifecycle::Origin;
 use shared::node_facts::gather_node_facts;
 use shared::policy::Policy;
-use shared::ports::{AwsError, InstanceRead, InstanceRemediate, InstanceTag, TaggedInstancesRead};
+use shared::ports::{AwsError, InstanceRead, InstanceRemediate, InstanceTag};
 use shared::time::format_rfc3339;
 
 use crate::alerts::{self, AuditedInstance};
@@ -54,6 +62,7 @@ use crate::response::{Outcome, Response, Summary};
 use shared::ports::Ports;
 
 mod batch;
+mod pool;
 mod sweep;
 
 pub use batch::INSTANCES_PER_CALL;
@@ -251,7 +260,7 @@ impl<'a, P: Ports> Auditor<'a, P> {
             return Ok(ignored);
         }
         let instance = with_event_group(instance, event.group);
-        let membership = self.membership(event, &instance).await?;
+        let (instance, membership) = self.membership(event, instance).await?;
         if let Some(left) = self.left_to_launch_guard(event, &instance, &membership) {
             return Ok(left);
         }
@@ -299,21 +308,26 @@ impl<'a, P: Ports> Auditor<'a, P> {
         None
     }
 
-    /// How the instance came in. Auto Scaling reports a launch successful
-    /// once its hooks let it go.
+    /// How the instance came in, with the instance as last read. Auto
+    /// Scaling reports a launch successful once its hooks let it go; at a
+    /// state change, the group says whether its launch is over (a launch
+    /// before the hook was put on: see [`gather::event_membership`]).
     async fn membership(
         &self,
         event: &InstanceEvent<'_>,
-        instance: &InstanceFacts,
-    ) -> Result<Membership, HandlerError> {
-        let groups = self.ports.groups();
-        let membership = gather::membership(self.policy, groups, instance, self.now())
-            .await
-            .map_err(|error| event.facts_error(error))?;
-        Ok(match event.trigger {
-            Trigger::LaunchSuccessful { .. } => membership.launch_completed(),
-            _ => membership,
-        })
+        instance: InstanceFacts,
+    ) -> Result<(InstanceFacts, Membership), HandlerError> {
+        let (policy, groups, now) = (self.policy, self.ports.groups(), self.now());
+        let read = match event.trigger {
+            Trigger::LaunchSuccessful { .. } => gather::membership(policy, groups, &instance, now)
+                .await
+                .map(|membership| (instance, membership.launch_completed())),
+            _ => {
+                gather::event_membership(policy, self.ports.instances(), groups, instance, now)
+                    .await
+            }
+        };
+        read.map_err(|error| event.facts_error(error))
     }
 
     /// The summary of an instance launch-guard decided (vetted: the sweep
@@ -417,7 +431,16 @@ impl<'a, P: Ports> Auditor<'a, P> {
                 instance.state
             )));
         }
-        let window = self.window().await?;
+        let records = self.records().await?;
+        if let Some(held) = self
+            .hold_pool(event, instance, audit, remedy, &records)
+            .await
+        {
+            return Ok(summary(Outcome::Capped).because(held));
+        }
+        // The cluster's remediations of the last hour, from the records on
+        // its instances: the same count in every execution environment.
+        let window = RemediationWindow::count(self.policy, &records, self.now());
         if window.is_full() {
             let held = self.hold(event, instance, audit, remedy, &window).await;
             return Ok(summary(Outcome::Capped).because(held));
@@ -433,18 +456,6 @@ impl<'a, P: Ports> Auditor<'a, P> {
         };
         self.publish(&alert).await;
         Ok(summary(outcome))
-    }
-
-    /// The cluster's remediations of the last hour, from the records on its
-    /// instances: the same count in every execution environment.
-    async fn window(&self) -> Result<RemediationWindow, HandlerError> {
-        let recorded = self
-            .ports
-            .instances()
-            .tagged_instances(&[REMEDIATED_TAG, REMEDIATION_HELD_TAG])
-            .await
-            .map_err(|error| HandlerError::Cap { error })?;
-        Ok(RemediationWindow::count(self.policy, &recorded, self.now()))
     }
 
     /// Holds a remediation back at the hourly cap: records the hold on the

@@ -4,6 +4,7 @@
 use std::time::SystemTime;
 
 use serde_json::json;
+use shared::alerts::managed_node_group::add_abandon_consequences;
 use shared::alerts::{self, Alert, AlertKind, Severity, Suspended};
 use shared::assess::{Admission, Decided};
 use shared::decision::{LifecycleResult, Verdict};
@@ -37,6 +38,8 @@ impl DecidedLaunch<'_> {
 /// The alert on a decision, if it needs one: a denial, a launch let in with
 /// violations, or a decision the fail mode took. A budget-only denial on a
 /// group the guard already suspended is the same condition, not alerted again.
+/// An ABANDON on a group EKS owns says what it does there (the launch's
+/// group, with its tags, is read for every decision: no extra call).
 pub fn decision(launch: DecidedLaunch<'_>, decided: &Decided) -> Option<Alert> {
     let already_suspended = decided.group.tags.contains_key(SUSPENDED_TAG);
     if decided.denied_only_for_budget() && already_suspended {
@@ -54,6 +57,9 @@ pub fn decision(launch: DecidedLaunch<'_>, decided: &Decided) -> Option<Alert> {
         }
         None => by_verdict(launch, &decided.verdict)?,
     };
+    if decided.verdict.result == LifecycleResult::Abandon {
+        add_abandon_consequences(&mut alert, &decided.group.tags);
+    }
     if let Some(admission) = &decided.admission {
         add_usage(&mut alert, launch.policy, admission);
     }

@@ -4,6 +4,7 @@
 //! CloudFormation.
 
 mod delete;
+mod launchers;
 mod off_switch;
 mod update;
 
@@ -198,6 +199,8 @@ impl<'a, P: Ports, R: ResponseSend> StackGuard<'a, P, R> {
                 );
             }
         };
+        // The launch breaker first: a few calls, and Karpenter launches again.
+        let breaker = launchers::remove_breaker(self.aws, &policy).await;
         let mut report = ReleaseReport::default();
         shared::release::release(
             self.aws.groups(),
@@ -207,6 +210,7 @@ impl<'a, P: Ports, R: ResponseSend> StackGuard<'a, P, R> {
             &mut report,
         )
         .await;
+        report.leftovers.extend(launchers::leftovers(&breaker));
         let status = match report.is_complete() {
             true => Status::Success,
             false => Status::Failed,
@@ -216,7 +220,10 @@ impl<'a, P: Ports, R: ResponseSend> StackGuard<'a, P, R> {
             status,
             physical_id,
             delete::reason(&report, &policy.cluster),
-            delete::data(&report, &policy.cluster),
+            delete::data(&report, &policy.cluster)
+                .into_iter()
+                .chain(launchers::data(&policy, &breaker))
+                .collect(),
         )
     }
 }

@@ -4,19 +4,30 @@
 //! ([`crate::node_facts`]: each distinct image and subnet once, the volumes
 //! [`VOLUMES_PER_CALL`] at a time and AWS's recommended images once, when
 //! their checks are on); a few requests at a time.
+//!
+//! An instance of a group with the guard's hook that launch-guard has not
+//! recorded is undecided only while its group may still hold its launch:
+//! once the group reports the launch over ([`launch_is_over`]), it is
+//! unvetted. That is how the first instances of a new EKS managed node
+//! group, launched before enrollment put the hook on, are caught at once
+//! rather than after the hook's heartbeat (or never, by the events). The
+//! group is read *before* the instance whose record decides it, so that a
+//! decision launch-guard records and then completes is never missed.
 
+use std::collections::BTreeSet;
 use std::time::SystemTime;
 
 use super::InstanceAudit;
 use crate::checks::membership::{Membership, auto_scaling_group};
-use crate::facts::{HookFacts, InstanceFacts};
+use crate::facts::{GroupFacts, HookFacts, InstanceFacts};
+use crate::lifecycle::launch_is_over;
 use crate::node_facts::{
     ClusterNodeFacts, Fetched, distinct, fetch_each, gather_cluster_node_facts,
 };
 use crate::policy::Policy;
 use crate::ports::{
-    AwsResult, ClusterGroupsRead, ClusterInstancesRead, NetworkImageRead, RecommendedImagesRead,
-    VolumeRead,
+    AwsResult, ClusterGroupsRead, ClusterInstancesRead, GroupRead, InstanceRead, NetworkImageRead,
+    RecommendedImagesRead, VolumeRead,
 };
 
 pub use crate::node_facts::{CONCURRENCY, VOLUMES_PER_CALL};
@@ -42,6 +53,76 @@ pub async fn membership<G: ClusterGroupsRead>(
     Ok(Membership::of(policy, instance, &hooks, now))
 }
 
+/// How the instance an event names came into the cluster at `now`, with
+/// the instance as last read. When launch-guard's decision looks open
+/// (undecided) and the instance's group reports its launch over, the
+/// instance is read again, after the group: without launch-guard's record
+/// then, it is unvetted. An instance EC2 no longer knows stays undecided.
+pub async fn event_membership<I, G>(
+    policy: &Policy,
+    instances: &I,
+    groups: &G,
+    instance: InstanceFacts,
+    now: SystemTime,
+) -> AwsResult<(InstanceFacts, Membership)>
+where
+    I: InstanceRead,
+    G: ClusterGroupsRead + GroupRead,
+{
+    let Some(group) = auto_scaling_group(&instance).map(str::to_owned) else {
+        let membership = Membership::of(policy, &instance, &[], now);
+        return Ok((instance, membership));
+    };
+    let hooks = groups.lifecycle_hooks(&group).await?;
+    let membership = Membership::of(policy, &instance, &hooks, now);
+    if !membership.is_undecided() {
+        return Ok((instance, membership));
+    }
+    let described = groups.group(&group).await?;
+    if !described.is_some_and(|found| reports_launch_over(&found, &instance.instance_id)) {
+        return Ok((instance, membership));
+    }
+    Ok(match instances.instance(&instance.instance_id).await? {
+        Some(fresh) => {
+            let settled = Membership::of(policy, &fresh, &hooks, now).launch_completed();
+            (fresh, settled)
+        }
+        None => (instance, membership),
+    })
+}
+
+/// Whether `group` lists the instance in a state past its launch.
+fn reports_launch_over(group: &GroupFacts, instance_id: &str) -> bool {
+    group
+        .instances
+        .iter()
+        .any(|member| member.instance_id == instance_id && launch_is_over(&member.lifecycle_state))
+}
+
+/// The ids of the instances whose group reports their launch over.
+fn launches_over(groups: &[GroupFacts]) -> BTreeSet<String> {
+    groups
+        .iter()
+        .flat_map(|group| &group.instances)
+        .filter(|member| launch_is_over(&member.lifecycle_state))
+        .map(|member| member.instance_id.clone())
+        .collect()
+}
+
+/// The cluster's instances whose group reports their launch over: read it
+/// *before* listing the instances ([`ClusterRead::with_launches_over`]).
+/// When the groups cannot be read, none: undecided instances then stay
+/// undecided until the hook's heartbeat is over, never unvetted on a guess.
+async fn read_launches_over<G: ClusterGroupsRead>(policy: &Policy, groups: &G) -> BTreeSet<String> {
+    match groups.cluster_groups(&policy.cluster_tag).await {
+        Ok(found) => launches_over(&found),
+        Err(err) => {
+            tracing::warn!(%err, "groups unread: undecided launches stay undecided");
+            BTreeSet::new()
+        }
+    }
+}
+
 /// One cluster instance and its audit, or why it could not be audited.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Audited {
@@ -62,6 +143,15 @@ pub struct ClusterRead<'p> {
 }
 
 impl ClusterRead<'_> {
+    /// The read, knowing which launches the groups reported over
+    /// ([`read_launches_over`], read before the instances were listed): an
+    /// undecided instance among them is unvetted.
+    #[must_use]
+    fn with_launches_over(mut self, launches_over: BTreeSet<String>) -> Self {
+        self.read.launches_over = launches_over;
+        self
+    }
+
     /// Each instance with its audit, in instance-id order, audited as it is
     /// taken.
     pub fn audits(self) -> impl Iterator<Item = Audited> {
@@ -78,8 +168,10 @@ impl ClusterRead<'_> {
     }
 }
 
-/// What the audit of every cluster instance reads: the instances, their groups' hooks, images,
-/// subnets and volumes, and AWS's recommended images; nothing audited yet.
+/// What the audit of every cluster instance reads: which launches the
+/// cluster's groups report over (first), the instances, their groups' hooks,
+/// images, subnets and volumes, and AWS's recommended images; nothing
+/// audited yet.
 pub async fn read_audit<'p, E, N, G>(
     policy: &'p Policy,
     instances: &E,
@@ -92,8 +184,10 @@ where
     N: NetworkImageRead + RecommendedImagesRead,
     G: ClusterGroupsRead,
 {
+    let launches_over = read_launches_over(policy, groups).await;
     let listed = instances.cluster_instances(&policy.cluster_tag).await?;
-    Ok(read_listed(policy, listed, instances, images, groups, now).await)
+    let read = read_listed(policy, listed, instances, images, groups, now).await;
+    Ok(read.with_launches_over(launches_over))
 }
 
 /// [`read_audit`] of instances already listed (`cluster_instances`): the
@@ -126,7 +220,11 @@ where
     ClusterRead {
         policy,
         listed,
-        read: Read { hooks, nodes },
+        read: Read {
+            hooks,
+            nodes,
+            launches_over: BTreeSet::new(),
+        },
         now,
     }
 }
@@ -136,6 +234,9 @@ where
 struct Read {
     hooks: Fetched<Vec<HookFacts>>,
     nodes: ClusterNodeFacts,
+    /// Instances whose group reported their launch over before they were
+    /// listed ([`read_launches_over`]).
+    launches_over: BTreeSet<String>,
 }
 
 fn audit_one(
@@ -152,6 +253,11 @@ fn audit_one(
     };
     let facts = read.nodes.of(instance)?;
     let membership = Membership::of(policy, instance, group_hooks, now);
+    let membership = if read.launches_over.contains(&instance.instance_id) {
+        membership.launch_completed()
+    } else {
+        membership
+    };
     Ok(InstanceAudit::of(policy, &facts, membership, now))
 }
 
@@ -161,8 +267,8 @@ mod tests {
 
     use super::*;
     use crate::checks::CheckName;
-    use crate::checks::membership::GROUP_NAME_TAG;
-    use crate::facts::HookFacts;
+    use crate::checks::membership::{GROUP_NAME_TAG, VETTED_TAG, Vetting};
+    use crate::facts::{GroupInstance, HookFacts};
     use crate::fakes::FakeAws;
     use crate::fixtures::{CLUSTER_TAG, compliant_node, now, strict_policy};
     use crate::lifecycle::LAUNCHING;
@@ -282,6 +388,126 @@ mod tests {
             audited[0].audit,
             Err("`DescribeImages` failed: injected failure".to_owned())
         );
+    }
+
+    /// A cluster whose group `prod-a` carries the guard's hook and lists
+    /// `members` (id, lifecycle state), each launched a minute ago (well
+    /// within the hook's heartbeat) and not recorded by launch-guard.
+    fn fresh_group(members: &[(&str, &str)]) -> FakeAws {
+        let aws = cluster(0);
+        let mut group = GroupFacts {
+            name: "prod-a".into(),
+            ..GroupFacts::default()
+        };
+        group.tags.insert(CLUSTER_TAG.into(), "owned".into());
+        for (id, state) in members {
+            let mut instance = member(id, Some("prod-a"));
+            instance.launch_time = Some(now() - std::time::Duration::from_secs(60));
+            aws.add_instance(instance);
+            group.instances.push(GroupInstance {
+                instance_id: (*id).into(),
+                lifecycle_state: (*state).into(),
+            });
+        }
+        aws.add_group(group);
+        aws
+    }
+
+    fn vetting_of(audited: &[Audited]) -> Vec<(String, Membership)> {
+        audited
+            .iter()
+            .map(|a| {
+                let audit = a.audit.as_ref().unwrap();
+                (a.instance.instance_id.clone(), audit.membership.clone())
+            })
+            .collect()
+    }
+
+    fn guarded(vetting: Vetting) -> Membership {
+        Membership::GuardedGroup {
+            group: "prod-a".into(),
+            vetting,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sweep_finds_an_unrecorded_instance_its_group_let_in_unvetted_at_once() {
+        // Launched before the hook was put on: in service, never recorded.
+        let aws = fresh_group(&[
+            ("i-0000000000000000a", "InService"),
+            ("i-0000000000000000b", "Pending:Wait"),
+        ]);
+        let policy = strict_policy(&[]);
+
+        let audited = audit_cluster(&policy, &aws, &aws, &aws, now())
+            .await
+            .unwrap();
+
+        assert_eq!(
+            vetting_of(&audited),
+            vec![
+                ("i-0000000000000000a".into(), guarded(Vetting::Unvetted)),
+                ("i-0000000000000000b".into(), guarded(Vetting::Undecided)),
+            ]
+        );
+        assert_eq!(aws.calls("DescribeAutoScalingGroups"), 1);
+    }
+
+    #[tokio::test]
+    async fn when_the_groups_cannot_be_read_an_undecided_launch_stays_undecided() {
+        let aws = fresh_group(&[("i-0000000000000000a", "InService")]);
+        aws.fail("DescribeAutoScalingGroups");
+
+        let audited = audit_cluster(&strict_policy(&[]), &aws, &aws, &aws, now())
+            .await
+            .unwrap();
+
+        assert_eq!(
+            vetting_of(&audited),
+            vec![("i-0000000000000000a".into(), guarded(Vetting::Undecided))]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_event_finds_an_unrecorded_instance_its_group_let_in_unvetted() {
+        let aws = fresh_group(&[
+            ("i-0000000000000000a", "InService"),
+            ("i-0000000000000000b", "Pending:Wait"),
+        ]);
+        let policy = strict_policy(&[]);
+        let read = |id: &str| aws.instance_facts(id).unwrap();
+
+        let (_, over) = event_membership(&policy, &aws, &aws, read("i-0000000000000000a"), now())
+            .await
+            .unwrap();
+        let (_, waiting) =
+            event_membership(&policy, &aws, &aws, read("i-0000000000000000b"), now())
+                .await
+                .unwrap();
+
+        assert_eq!(over, guarded(Vetting::Unvetted));
+        assert_eq!(waiting, guarded(Vetting::Undecided));
+    }
+
+    #[tokio::test]
+    async fn an_event_sees_the_record_launch_guard_wrote_before_letting_the_launch_go() {
+        // Given the instance as the event first read it (no record), and
+        // launch-guard recording it and completing its launch since.
+        let aws = fresh_group(&[("i-0000000000000000a", "InService")]);
+        let first_read = aws.instance_facts("i-0000000000000000a").unwrap();
+        let mut recorded = first_read.clone();
+        recorded
+            .tags
+            .insert(VETTED_TAG.into(), "2026-09-14T14:13:20Z".into());
+        aws.add_instance(recorded.clone());
+
+        let (instance, membership) =
+            event_membership(&strict_policy(&[]), &aws, &aws, first_read, now())
+                .await
+                .unwrap();
+
+        assert_eq!(membership, guarded(Vetting::Vetted));
+        assert_eq!(instance, recorded, "the instance as read after its group");
     }
 
     #[tokio::test]

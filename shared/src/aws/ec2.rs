@@ -11,7 +11,7 @@ use aws_sdk_ec2::types::{
 use super::aws_error;
 use super::convert::{instance_requirements, tag_entry};
 use crate::facts::{
-    CpuOptions, HttpTokens, ImageFacts, InstanceFacts, InstanceState, InstanceTypeSpec,
+    CpuOptions, HttpTokens, ImageFacts, InstanceFacts, InstanceState, InstanceTypeSpec, Operator,
     SubnetFacts, TemplateLaunch, TemplateRef, VolumeFacts,
 };
 use crate::policy::ClusterTag;
@@ -20,6 +20,12 @@ use crate::ports::{
     LaunchTemplateRead, NetworkImageRead, VolumeRead,
 };
 use crate::time::parse_rfc3339;
+
+/// Every `DescribeInstances` sends `IncludeManagedResources=true`: with the
+/// account's managed-resource visibility `hidden`, EC2 otherwise leaves out
+/// managed instances (EKS Auto Mode nodes), which still run and are billed,
+/// so budgets and sweeps would under-count them silently.
+const INCLUDE_MANAGED: bool = true;
 
 /// `DescribeInstanceTypes` takes at most 100 names per request.
 const TYPES_PER_REQUEST: usize = 100;
@@ -84,13 +90,15 @@ impl ClusterInstancesRead for Ec2 {
 }
 
 impl Ec2 {
-    /// Every instance matching `filters`, all pages (1000 a page). Each
-    /// page is reduced to the facts as it arrives: at most one page of the
-    /// SDK's full descriptions is held at a time, whatever the cluster's size.
+    /// Every instance matching `filters`, all pages (1000 a page), managed
+    /// instances included ([`INCLUDE_MANAGED`]). Each page is reduced to the
+    /// facts as it arrives: at most one page of the SDK's full descriptions
+    /// is held at a time, whatever the cluster's size.
     async fn describe_all(&self, filters: Vec<Filter>) -> AwsResult<Vec<InstanceFacts>> {
         let mut pages = self
             .client
             .describe_instances()
+            .include_managed_resources(INCLUDE_MANAGED)
             .set_filters(Some(filters))
             .max_results(1000)
             .into_paginator()
@@ -225,6 +233,7 @@ impl InstanceRead for Ec2 {
         let output = match self
             .client
             .describe_instances()
+            .include_managed_resources(INCLUDE_MANAGED)
             .instance_ids(instance_id)
             .send()
             .await
@@ -381,6 +390,10 @@ pub(crate) fn instance_facts(instance: &Instance, owner: Option<&str>) -> Instan
             .iter()
             .filter_map(|mapping| owned(mapping.ebs()?.volume_id()))
             .collect(),
+        operator: instance.operator().map(|operator| Operator {
+            managed: operator.managed().unwrap_or(false),
+            principal: owned(operator.principal()),
+        }),
     }
 }
 

@@ -6,6 +6,7 @@ mod cloudwatch;
 mod convert;
 mod ec2;
 mod ec2_actions;
+mod iam;
 mod images;
 mod sns;
 
@@ -24,6 +25,7 @@ pub use autoscaling::AutoScaling;
 pub use cloudwatch::{CloudWatch, NAMESPACE};
 pub use ec2::Ec2;
 pub use ec2_actions::Ec2Remediation;
+pub use iam::Iam;
 pub use images::ImageSources;
 pub use sns::Sns;
 
@@ -92,6 +94,8 @@ pub struct Adapters {
     pub autoscaling: AutoScaling,
     pub cloudwatch: CloudWatch,
     pub sns: Sns,
+    /// The launch breaker on launcher roles (budget-guard, stack-guard).
+    pub iam: Iam,
 }
 
 impl Adapters {
@@ -108,6 +112,10 @@ impl Adapters {
             autoscaling: AutoScaling::new(aws_sdk_autoscaling::Client::new(config)),
             cloudwatch: CloudWatch::new(aws_sdk_cloudwatch::Client::new(config)),
             sns: Sns::new(aws_sdk_sns::Client::new(config), alert_topic_arn),
+            iam: Iam::new(
+                aws_sdk_iam::Client::new(config),
+                config.region().map(|r| r.as_ref()).unwrap_or_default(),
+            ),
         }
     }
 }
@@ -155,11 +163,15 @@ impl ReadPorts for Adapters {
 impl Ports for Adapters {
     type Remediation = Ec2Remediation;
     type Alerts = Sns;
+    type Launchers = Iam;
 
     fn remediation(&self) -> &Ec2Remediation {
         &self.remediation
     }
     fn alerts(&self) -> &Sns {
         &self.sns
+    }
+    fn launchers(&self) -> &Iam {
+        &self.iam
     }
 }

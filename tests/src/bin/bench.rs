@@ -14,7 +14,10 @@
 //!   SQS path, every AWS call 50 ms slower;
 //! * what another cluster's burst costs instance-audit: `DescribeInstances`
 //!   per 1,000 foreign state changes through the instance-event queue, and
-//!   one invocation each as before (issue 20).
+//!   one invocation each as before (issue 20);
+//! * how fast a Karpenter-style burst's non-compliant nodes are remediated:
+//!   p50 and p99 from the state change to the remediation call, every AWS
+//!   call 50 ms slower (issue 23).
 //!
 //! Prints the rows of one markdown table (`| area | measurement | value |
 //! notes |`) and writes them to `--out FILE`. `--smoke`: a tiny run (3
@@ -22,8 +25,9 @@
 //! a cluster of 30,000 instances; `--memory`: only each function's and the
 //! CLI's peak RSS at 10,000 instances; `--startup`: only the cold starts and
 //! the peak RSS after warm invocations (the first rows, alone, to compare
-//! binaries quickly); `--function NAME` (repeatable): those rows for NAME
-//! alone. Exits non-zero if any measurement failed.
+//! binaries quickly); `--karpenter`: only the Karpenter fleet's row;
+//! `--function NAME` (repeatable): those rows for NAME alone. Exits non-zero
+//! if any measurement failed.
 
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
@@ -38,6 +42,10 @@ use scaling_guard_e2e::{
     Clients, Cluster, Control, Emulator, FaultRule, Function, RequestRecord, events,
 };
 use serde_json::{Value, json};
+
+// A crate root's modules live beside it: this one is the driver's own.
+#[path = "bench/karpenter.rs"]
+mod karpenter;
 
 type Result<T, E = Box<dyn StdError>> = std::result::Result<T, E>;
 
@@ -78,21 +86,29 @@ struct Plan {
     scale_ups: Vec<usize>,
     /// Whether to measure another cluster's burst (FOREIGN_CHANGES).
     foreign_burst: bool,
+    /// The Karpenter-style fleet of the remediation latency: its nodes and
+    /// how many of them are non-compliant.
+    fleet: Option<(usize, usize)>,
     out: Option<PathBuf>,
 }
 
 /// Which run the arguments ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    Full { large: bool },
+    Full {
+        large: bool,
+    },
     Smoke,
     Memory,
     Startup,
+    /// Only the Karpenter fleet's remediation latency.
+    Karpenter,
 }
 
 impl Plan {
     fn from_args() -> Result<Self> {
         let (mut smoke, mut large, mut memory, mut startup) = (false, false, false, false);
+        let mut karpenter = false;
         let (mut functions, mut out) = (Vec::new(), None);
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -101,6 +117,7 @@ impl Plan {
                 "--large" => large = true,
                 "--memory" => memory = true,
                 "--startup" => startup = true,
+                "--karpenter" => karpenter = true,
                 "--function" => functions.push(function_arg(args.next())?),
                 "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a file")?)),
                 other => return Err(format!("unknown argument `{other}`").into()),
@@ -108,6 +125,8 @@ impl Plan {
         }
         let mode = if memory {
             Mode::Memory
+        } else if karpenter {
+            Mode::Karpenter
         } else if startup {
             Mode::Startup
         } else if smoke {
@@ -134,6 +153,7 @@ impl Plan {
             memory_sizes: Vec::new(),
             scale_ups: vec![100, 1_000],
             foreign_burst: true,
+            fleet: Some((200, 20)),
             out: None,
         };
         match mode {
@@ -156,6 +176,7 @@ impl Plan {
                 audit_sizes: vec![20],
                 memory_sizes: vec![20],
                 scale_ups: vec![20],
+                fleet: Some((20, 2)),
                 ..all
             },
             // Only the memory at 10,000 instances: each function and the CLI.
@@ -167,10 +188,20 @@ impl Plan {
                 memory_sizes: vec![10_000],
                 scale_ups: Vec::new(),
                 foreign_burst: false,
+                fleet: None,
                 ..all
             },
             // Only the cold starts and the memory after warm invocations.
             Mode::Startup => Self {
+                calls: false,
+                scale_ups: Vec::new(),
+                foreign_burst: false,
+                fleet: None,
+                ..all
+            },
+            Mode::Karpenter => Self {
+                starts: 0,
+                invocations: 0,
                 calls: false,
                 scale_ups: Vec::new(),
                 foreign_burst: false,
@@ -314,6 +345,13 @@ impl Bench {
             && let Err(err) = self.foreign_burst(FOREIGN_CHANGES).await
         {
             self.fail("foreign state changes", &err.to_string());
+        }
+
+        // A Karpenter-style burst's remediations, on a fresh emulator.
+        if let Some((nodes, bad)) = plan.fleet
+            && let Err(err) = self.karpenter_remediation(nodes, bad).await
+        {
+            self.fail("Karpenter fleet remediation", &err.to_string());
         }
 
         // Scale-ups through each delivery path, each on a fresh emulator.

@@ -9,9 +9,12 @@
 
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{
+    InstanceType, ManagedResourceDefaultVisibility, ResourceType, Tag, TagSpecification,
+};
 use scaling_guard_e2e::CLUSTER;
 use scaling_guard_e2e::{
     Clients, Cluster, Emulator, Function, PendingAction, Templates, events, http,
@@ -73,6 +76,7 @@ async fn run() -> Result<Vec<String>> {
     demo.launches().await?;
     demo.surge().await?;
     demo.bypass(&quarantine).await?;
+    demo.launchers(&policy).await?;
     demo.alerts()?;
     demo.operator_audit(&policy)?;
     Ok(demo.failures)
@@ -325,7 +329,7 @@ impl Demo {
     async fn bypass(&mut self, quarantine: &str) -> Result<()> {
         heading("3. Nodes launched by hand (instance-audit)");
         let inside = self.run_by_hand(true).await?;
-        let audited = self.audit(&inside).await?;
+        let audited = self.audit(&inside, "pending").await?;
         let groups = self.security_groups(&inside).await?;
         println!(
             "  {inside}  tagged for cluster `{CLUSTER}`, no group  -> {} ({}), security groups now {groups:?}",
@@ -346,7 +350,7 @@ impl Demo {
         );
 
         let outside = self.run_by_hand(false).await?;
-        let audited = self.audit(&outside).await?;
+        let audited = self.audit(&outside, "pending").await?;
         println!(
             "  {outside}  no cluster tag                  -> {} (never touched, never alerted)",
             audited["outcome"].as_str().unwrap_or_default()
@@ -359,22 +363,72 @@ impl Demo {
         Ok(())
     }
 
+    /// Part 3b: launchers without hooks. A Karpenter-style node (`CreateFleet`,
+    /// no group, no hook) is judged at its first state change; an EKS Auto
+    /// Mode node (an EC2 managed instance, hidden from a plain
+    /// `DescribeInstances`) is reported, never touched, and counted. Usage
+    /// is read with the read-only CLI: a budget-guard run would suspend.
+    async fn launchers(&mut self, policy: &BTreeMap<String, String>) -> Result<()> {
+        heading("3b. Launchers without hooks: Karpenter and EKS Auto Mode (instance-audit)");
+        let before = self.usage(policy)?;
+        let imdsv1 = self.cluster.templates.imdsv1.clone();
+        for id in self.cluster.karpenter_fleet("default", &imdsv1, 1).await? {
+            let audited = self.audit(&id, "pending").await?;
+            print_audited(&id, "Karpenter node (CreateFleet, IMDSv1)", &audited);
+            let outcome = audited["outcome"].as_str().unwrap_or_default();
+            self.expect("Karpenter node judged", outcome, "remediated");
+        }
+        let managed = self.auto_mode_node().await?;
+        let audited = self.audit(&managed, "running").await?;
+        print_audited(&managed, "Auto Mode node (managed, hidden)", &audited);
+        let outcome = audited["outcome"].as_str().unwrap_or_default();
+        self.expect(
+            "Auto Mode node reported, never remediated",
+            outcome,
+            "reported",
+        );
+        let after = self.usage(policy)?;
+        println!(
+            "  `scaling-guard audit`: usage {before} -> {after} instance(s): both count, the hidden managed node included"
+        );
+        self.expect(
+            "Karpenter and Auto Mode nodes counted",
+            &after.to_string(),
+            &(before + 2).to_string(),
+        );
+        Ok(())
+    }
+
+    /// The cluster's instance usage as `scaling-guard audit --json` measures it.
+    fn usage(&self, policy: &BTreeMap<String, String>) -> Result<u64> {
+        let output = self.cli(policy, &["audit", "--json"])?;
+        let report: Value = serde_json::from_slice(&output.stdout)?;
+        report["budget"]["usage"]["instances"]
+            .as_u64()
+            .ok_or_else(|| format!("no budget usage in the audit report: {report}").into())
+    }
+
+    /// One EKS Auto Mode node of the cluster: launched, marked an EC2 managed
+    /// instance of EKS, with the account's managed-resource visibility
+    /// `hidden`. Returns its id.
+    async fn auto_mode_node(&self) -> Result<String> {
+        let id = self.run_by_hand(true).await?;
+        self.emulator
+            .control()
+            .mark_managed(std::slice::from_ref(&id), "eks.amazonaws.com")?;
+        self.clients
+            .ec2
+            .modify_managed_resource_visibility()
+            .default_visibility(ManagedResourceDefaultVisibility::Hidden)
+            .send()
+            .await?;
+        Ok(id)
+    }
+
     /// Part 5: what an operator sees with the read-only CLI.
     fn operator_audit(&mut self, policy: &BTreeMap<String, String>) -> Result<()> {
         heading("5. The operator's view: `scaling-guard audit` (read-only CLI) on this cluster");
-        let binary = scaling_guard_e2e::target_dir()
-            .join("debug")
-            .join("scaling-guard");
-        let output = std::process::Command::new(&binary)
-            .arg("audit")
-            .env_clear()
-            .envs(policy)
-            .env("AWS_ENDPOINT_URL", self.emulator.endpoint())
-            .env("AWS_REGION", scaling_guard_e2e::REGION)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .output()
-            .map_err(|err| format!("cannot run {}: {err}", binary.display()))?;
+        let output = self.cli(policy, &["audit"])?;
         print!("{}", String::from_utf8_lossy(&output.stdout));
         eprint!("{}", String::from_utf8_lossy(&output.stderr));
         println!("(exit code {})", output.status.code().unwrap_or(-1));
@@ -385,6 +439,23 @@ impl Demo {
             "1",
         );
         Ok(())
+    }
+
+    /// Runs the operator CLI with `args` and `policy` against the emulator.
+    fn cli(&self, policy: &BTreeMap<String, String>, args: &[&str]) -> Result<Output> {
+        let binary = scaling_guard_e2e::target_dir()
+            .join("debug")
+            .join("scaling-guard");
+        Command::new(&binary)
+            .args(args)
+            .env_clear()
+            .envs(policy)
+            .env("AWS_ENDPOINT_URL", self.emulator.endpoint())
+            .env("AWS_REGION", scaling_guard_e2e::REGION)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .map_err(|err| format!("cannot run {}: {err}", binary.display()).into())
     }
 
     /// Part 4: the alerts as SNS received them.
@@ -461,10 +532,12 @@ impl Demo {
         Ok(self.budget_guard.invoke(&event).await?)
     }
 
-    async fn audit(&self, instance_id: &str) -> Result<Value> {
+    /// instance-audit on the instance's state change to `state`.
+    async fn audit(&self, instance_id: &str, state: &str) -> Result<Value> {
         let mut event: Value =
             serde_json::from_str(include_str!("../../../events/state-change-pending.json"))?;
         event["detail"]["instance-id"] = json!(instance_id);
+        event["detail"]["state"] = json!(state);
         Ok(self.instance_audit.invoke(&event).await?)
     }
 
@@ -593,6 +666,22 @@ impl Demo {
             .and_then(|i| i.instance_id())
             .map(str::to_owned)
             .ok_or_else(|| "RunInstances returned no instance".into())
+    }
+}
+
+/// One audited instance: its outcome, the action taken, the findings.
+fn print_audited(id: &str, label: &str, audited: &Value) {
+    println!(
+        "  {id}  {label:<38} -> {} ({})",
+        audited["outcome"].as_str().unwrap_or_default(),
+        audited["action"].as_str().unwrap_or("none"),
+    );
+    for finding in audited["violations"].as_array().into_iter().flatten() {
+        println!(
+            "      {}: {}",
+            finding["check"].as_str().unwrap_or_default(),
+            finding["message"].as_str().unwrap_or_default()
+        );
     }
 }
 

@@ -82,6 +82,7 @@ fn the_defaults_are_the_ones_the_spec_names() {
                 Fallback::Value("karpenter.sh/nodepool")
             ),
             ("GUARD_MAX_REMEDIATIONS_PER_HOUR", Fallback::Value("20")),
+            ("GUARD_MAX_REMEDIATIONS_PER_POOL", Fallback::Value("10")),
             ("GUARD_ALERT_TOPIC_ARN", Fallback::Required),
         ]
     );

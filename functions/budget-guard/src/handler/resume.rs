@@ -9,7 +9,10 @@ use shared::policy::{BudgetPolicy, Mode};
 use shared::ports::AlarmRead;
 use shared::suspension::{self, SuspensionRecord};
 
+use shared::launch_breaker;
+
 use super::demand::Launches;
+use super::launchers;
 use super::{BudgetGuard, Changes, HandlerError, Measurement};
 use crate::alerts;
 use shared::ports::Ports;
@@ -25,7 +28,7 @@ impl<P: Ports> BudgetGuard<'_, P> {
         outcome: &mut Changes,
     ) -> Result<(), HandlerError> {
         if self.policy.mode == Mode::Audit {
-            outcome.handed_over = self.hand_over(measured).await;
+            outcome.handed_over = self.hand_over(measured, &mut outcome.launch_breaker).await;
             return Ok(());
         }
         let firing = self.firing_alarms(measured.groups()).await?;
@@ -45,10 +48,18 @@ impl<P: Ports> BudgetGuard<'_, P> {
         };
         let groups = self.ports.groups();
         let report = suspension::resume(groups, measured.groups(), now, &firing, key, fits).await;
-        if !report.changed.is_empty() {
-            let alert = alerts::scale_out_resumed(self.policy, self.now(), &report, measured.usage);
+        let mended = self
+            .mend_launchers(measured, !report.unchanged.is_empty())
+            .await;
+        if !report.changed.is_empty() || !mended.changed.is_empty() {
+            let mut alert =
+                alerts::scale_out_resumed(self.policy, self.now(), &report, measured.usage);
+            if !mended.is_empty() {
+                launch_breaker::annotate_removed(&mut alert, &mended);
+            }
             self.publish(&alert).await;
         }
+        launchers::removed(&mut outcome.launch_breaker, mended);
         outcome.resumed = report;
         Ok(())
     }

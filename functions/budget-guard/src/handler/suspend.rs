@@ -27,7 +27,9 @@ impl<P: Ports> BudgetGuard<'_, P> {
         outcome: &mut Changes,
     ) {
         if !self.enforces(checks) {
-            outcome.would_suspend = self.would_suspend(measured, scope, &record, checks).await;
+            outcome.would_suspend = self
+                .would_suspend(measured, scope, &record, checks, outcome)
+                .await;
             return;
         }
         let report = suspension::suspend_groups(
@@ -39,31 +41,30 @@ impl<P: Ports> BudgetGuard<'_, P> {
             self.policy.record_key.as_ref(),
         )
         .await;
-        if !report.changed.is_empty() || !report.failed.is_empty() {
+        if !report.changed.is_empty() || !report.failed.is_empty() || outcome.breaker_news {
             let suspended = Suspended {
                 reason: &record.reason,
                 changed: &report.changed,
                 failed: &report.failed,
                 usage: measured.usage,
             };
-            self.publish(&shared_alerts::scale_out_suspended(
-                self.policy,
-                self.now(),
-                suspended,
-            ))
-            .await;
+            let mut alert = shared_alerts::scale_out_suspended(self.policy, self.now(), suspended);
+            self.annotate_suspension(&mut alert, &outcome.launch_breaker);
+            self.publish(&alert).await;
         }
         outcome.suspended = report;
     }
 
     /// The groups of `scope` a suspension would change; alerted the first
-    /// time a group is among them.
+    /// time a group (or a launcher role the breaker would block) is among
+    /// them.
     async fn would_suspend(
         &self,
         measured: &Measurement,
         scope: &[GroupFacts],
         record: &SuspensionRecord,
         checks: &[CheckName],
+        outcome: &Changes,
     ) -> Vec<String> {
         let would: Vec<String> = scope
             .iter()
@@ -75,8 +76,9 @@ impl<P: Ports> BudgetGuard<'_, P> {
             })
             .map(|g| g.name.clone())
             .collect();
-        if self.first_time(|a| &mut a.would_suspend, &would) {
-            let alert = alerts::would_suspend_scale_out(
+        let condition = [would.as_slice(), &outcome.launch_breaker.would_block].concat();
+        if self.first_time(|a| &mut a.would_suspend, &condition) {
+            let mut alert = alerts::would_suspend_scale_out(
                 self.policy,
                 self.now(),
                 WouldSuspend {
@@ -86,6 +88,7 @@ impl<P: Ports> BudgetGuard<'_, P> {
                     usage: measured.usage,
                 },
             );
+            self.annotate_suspension(&mut alert, &outcome.launch_breaker);
             self.publish(&alert).await;
         }
         would

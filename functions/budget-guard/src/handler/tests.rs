@@ -15,6 +15,7 @@ mod alarm_trust;
 mod back_to_enforce;
 mod digest_hold;
 mod hook_delivery;
+mod launch_breaker;
 mod off_switch;
 mod renamed_hooks;
 mod resume_demand;

@@ -2,10 +2,16 @@
 //! the per-sweep limit and the hourly cap, one metrics call and one summary
 //! alert.
 
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
 use shared::audit::gather::{self, Audited};
-use shared::audit::{InstanceAudit, Plan, Remediation, RemediationWindow, Remedy, SweepReport};
+use shared::audit::{
+    InstanceAudit, LauncherPool, Plan, Remediation, RemediationWindow, Remedy, SweepReport,
+};
 use shared::facts::InstanceFacts;
 use shared::lifecycle::Origin;
+use shared::policy::Policy;
 use shared::ports::{Metric, MetricUnit, MetricsPublish};
 
 use super::{Auditor, HandlerError};
@@ -22,6 +28,49 @@ struct Limits {
     /// The cluster's remediations of the last hour (or why they could not be
     /// counted), read once, at the first remediation the sweep plans.
     window: Option<Result<RemediationWindow, String>>,
+    /// The records the window was counted from, for the launcher pools'.
+    records: Vec<InstanceFacts>,
+    /// Each launcher pool's window (`None`: no limit per pool), counted at
+    /// the pool's first planned remediation.
+    pools: BTreeMap<LauncherPool, Option<RemediationWindow>>,
+}
+
+impl Limits {
+    /// Counts a remediation about to be made, in the sweep's and the hour's.
+    fn count_attempt(&mut self) {
+        self.attempts = self.attempts.saturating_add(1);
+        if let Some(Ok(window)) = &mut self.window {
+            window.add();
+        }
+    }
+
+    /// Whether the instance's launcher pool has room for one more
+    /// remediation (always, outside any pool or without a limit per pool);
+    /// counts it in the pool's window when it has.
+    fn pool_takes(
+        &mut self,
+        policy: &Policy,
+        instance: &InstanceFacts,
+        audit: &InstanceAudit,
+        now: SystemTime,
+    ) -> bool {
+        let Some(pool) = LauncherPool::of(&audit.membership, instance) else {
+            return true;
+        };
+        let records = &self.records;
+        let window = self
+            .pools
+            .entry(pool)
+            .or_insert_with_key(|pool| pool.window(policy, records, now));
+        match window {
+            Some(window) if window.is_full() => false,
+            Some(window) => {
+                window.add();
+                true
+            }
+            None => true,
+        }
+    }
 }
 
 impl<P: Ports> Auditor<'_, P> {
@@ -96,32 +145,47 @@ impl<P: Ports> Auditor<'_, P> {
             report.deferred = report.deferred.saturating_add(1);
             return;
         }
-        let window = match limits.window.take() {
-            Some(window) => window,
-            None => self.window().await.map_err(|err| err.to_string()),
-        };
         let record = |error| Remediation {
             instance_id: instance.instance_id.clone(),
             action: remedy.as_str(),
             error,
         };
-        let counted = match limits.window.insert(window) {
-            Ok(counted) => counted,
+        let room = match self.hour_has_room(limits).await {
+            Ok(room) => room && limits.pool_takes(self.policy, instance, audit, self.now()),
             Err(reason) => {
-                report.failed.push(record(Some(reason.clone())));
+                report.failed.push(record(Some(reason)));
                 return;
             }
         };
-        if counted.is_full() {
+        if !room {
             report.capped = report.capped.saturating_add(1);
             return;
         }
-        counted.add();
-        limits.attempts = limits.attempts.saturating_add(1);
+        limits.count_attempt();
         match self.remediate(remedy, instance, audit).await {
             Ok(()) => report.remediated.push(record(None)),
             Err(err) => report.failed.push(record(Some(err.to_string()))),
         }
+    }
+
+    /// Whether the hour's cap has room for one more remediation. The window
+    /// is read at the sweep's first planned remediation (or why it could
+    /// not be), with the records the launcher pools are counted from.
+    async fn hour_has_room(&self, limits: &mut Limits) -> Result<bool, String> {
+        let window = match limits.window.take() {
+            Some(window) => window,
+            None => match self.records().await {
+                Ok(records) => {
+                    let window = RemediationWindow::count(self.policy, &records, self.now());
+                    limits.records = records;
+                    Ok(window)
+                }
+                Err(err) => Err(err.to_string()),
+            },
+        };
+        let room = window.as_ref().map(|w| !w.is_full()).map_err(Clone::clone);
+        limits.window = Some(window);
+        room
     }
 
     /// `NonCompliantInstances` and `RemediatedInstances`, in one call; a

@@ -1505,3 +1505,9 @@ mod second_round {
 }
 
 mod batch;
+
+mod nodepool;
+
+mod managed;
+
+mod managed_node_group;

@@ -1183,4 +1183,5 @@ mod budgets {
     mod timeouts;
 }
 
+mod managed_node_group;
 mod second_round;

@@ -18,13 +18,14 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use shared::alerts::{HandOver, audit_handover, publish_best_effort};
+use shared::launch_breaker::{self, BreakerReport};
 use shared::off_switch;
 use shared::policy::settings::MODE;
 use shared::policy::{Mode, Policy};
 use shared::ports::{ClusterGroupsRead, Ports};
 use tokio::time::Instant;
 
-use super::StackGuard;
+use super::{StackGuard, launchers};
 use crate::event::Request;
 use crate::respond::ResponseSend;
 use crate::response::{Response, Status, left_undone};
@@ -62,17 +63,23 @@ impl<P: Ports, R: ResponseSend> StackGuard<'_, P, R> {
         if !switches_to_audit(old.as_ref(), &policy) {
             return response;
         }
-        let done = match tokio::time::timeout_at(until, hand_over(self.aws, &policy, now)).await {
-            Ok(done) => done,
-            Err(_) => HandOver {
-                left: vec![
-                    "the hand-over stopped at its time limit: budget-guard finishes it".to_owned(),
-                ],
-                ..HandOver::default()
-            },
-        };
+        let (done, breaker) =
+            match tokio::time::timeout_at(until, hand_over(self.aws, &policy, now)).await {
+                Ok(handed) => handed,
+                Err(_) => (
+                    HandOver {
+                        left: vec![
+                            "the hand-over stopped at its time limit: budget-guard finishes it"
+                                .to_owned(),
+                        ],
+                        ..HandOver::default()
+                    },
+                    BreakerReport::default(),
+                ),
+            };
         let mut data = response.data;
         data.extend(self::data(&done));
+        data.extend(launchers::data(&policy, &breaker));
         Response::to(
             request,
             response.status,
@@ -145,10 +152,15 @@ fn handed_back(back: Option<&(Vec<String>, Vec<String>)>) -> String {
 }
 
 /// Hands the cluster of `policy` over to audit mode, alerting what it undid
-/// (or could not).
-async fn hand_over(aws: &impl Ports, policy: &Policy, now: SystemTime) -> HandOver {
+/// (or could not): the groups, and the launch breaker on the launcher roles.
+async fn hand_over(
+    aws: &impl Ports,
+    policy: &Policy,
+    now: SystemTime,
+) -> (HandOver, BreakerReport) {
+    let breaker = launchers::remove_breaker(aws, policy).await;
     let groups = aws.groups();
-    let done = match groups.cluster_groups(&policy.cluster_tag).await {
+    let mut done = match groups.cluster_groups(&policy.cluster_tag).await {
         Ok(cluster_groups) => {
             let names: Vec<String> = cluster_groups.iter().map(|g| g.name.clone()).collect();
             off_switch::hand_over(groups, &cluster_groups, &names, policy, now)
@@ -160,11 +172,15 @@ async fn hand_over(aws: &impl Ports, policy: &Policy, now: SystemTime) -> HandOv
             ..HandOver::default()
         },
     };
-    if !done.is_empty() {
-        let alert = audit_handover(policy, now, "the stack update", &done);
+    done.left.extend(launchers::leftovers(&breaker));
+    if !done.is_empty() || !breaker.is_empty() {
+        let mut alert = audit_handover(policy, now, "the stack update", &done);
+        if !breaker.is_empty() {
+            launch_breaker::annotate_removed(&mut alert, &breaker);
+        }
         publish_best_effort(aws.alerts(), &alert).await;
     }
-    done
+    (done, breaker)
 }
 
 /// What to add to the update's reason: nothing when nothing was undone or left.

@@ -15,6 +15,7 @@ use crate::respond::SendError;
 use shared::deadline::Deadline;
 
 mod identity;
+mod launch_breaker;
 mod off_switch;
 mod removal;
 mod rename;

@@ -1,0 +1,60 @@
+//! IAM: the launch breaker on launcher roles (`PutRolePolicy`,
+//! `DeleteRolePolicy`). Throttling (IAM's `Throttling`) and server errors
+//! are retried by the SDK's standard retry ([`super::retry_config`]).
+
+use aws_sdk_iam::Client;
+use aws_sdk_iam::error::ProvideErrorMetadata;
+
+use super::aws_error;
+use crate::launch_breaker::{LaunchBreaker, role_name};
+use crate::ports::{AwsResult, BreakerRemoval, LauncherRoles};
+
+/// The IAM adapter; the breaker denies launches in `region`, the
+/// configuration's.
+#[derive(Debug, Clone)]
+pub struct Iam {
+    client: Client,
+    region: String,
+}
+
+impl Iam {
+    pub fn new(client: Client, region: impl Into<String>) -> Self {
+        Self {
+            client,
+            region: region.into(),
+        }
+    }
+}
+
+impl LauncherRoles for Iam {
+    fn region(&self) -> &str {
+        &self.region
+    }
+
+    async fn put_breaker(&self, role_arn: &str, breaker: &LaunchBreaker) -> AwsResult<()> {
+        self.client
+            .put_role_policy()
+            .role_name(role_name(role_arn))
+            .policy_name(&breaker.name)
+            .policy_document(&breaker.document)
+            .send()
+            .await
+            .map_err(|err| aws_error("PutRolePolicy", err))?;
+        Ok(())
+    }
+
+    async fn delete_breaker(&self, role_arn: &str, policy_name: &str) -> AwsResult<BreakerRemoval> {
+        let deleted = self
+            .client
+            .delete_role_policy()
+            .role_name(role_name(role_arn))
+            .policy_name(policy_name)
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(BreakerRemoval::Removed),
+            Err(err) if err.code() == Some("NoSuchEntity") => Ok(BreakerRemoval::Absent),
+            Err(err) => Err(aws_error("DeleteRolePolicy", err)),
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The fake's IAM: launcher roles and their inline policies (the launch
+//! breaker, issue 23).
+
+use std::collections::BTreeMap;
+
+use crate::launch_breaker::LaunchBreaker;
+use crate::ports::{AwsError, AwsResult, BreakerRemoval, LauncherRoles};
+
+use super::FakeAws;
+
+/// The region the fake's breakers are scoped to.
+pub const FAKE_REGION: &str = "eu-west-1";
+
+impl FakeAws {
+    /// A role that exists (by arn), with no inline policy.
+    pub fn add_role(&self, role_arn: &str) {
+        self.state()
+            .role_policies
+            .entry(role_arn.to_owned())
+            .or_default();
+    }
+
+    /// The inline policies of a role: name → document.
+    pub fn role_policies(&self, role_arn: &str) -> BTreeMap<String, String> {
+        self.state()
+            .role_policies
+            .get(role_arn)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+fn no_such_role(operation: &'static str, role_arn: &str) -> AwsError {
+    AwsError::new(
+        operation,
+        Some("NoSuchEntity"),
+        format!("The role with name {role_arn} cannot be found."),
+    )
+}
+
+impl LauncherRoles for FakeAws {
+    fn region(&self) -> &str {
+        FAKE_REGION
+    }
+
+    async fn put_breaker(&self, role_arn: &str, breaker: &LaunchBreaker) -> AwsResult<()> {
+        tokio::task::yield_now().await;
+        let mut state = self.call("PutRolePolicy")?;
+        let policies = state
+            .role_policies
+            .get_mut(role_arn)
+            .ok_or_else(|| no_such_role("PutRolePolicy", role_arn))?;
+        policies.insert(breaker.name.clone(), breaker.document.clone());
+        Ok(())
+    }
+
+    async fn delete_breaker(&self, role_arn: &str, policy_name: &str) -> AwsResult<BreakerRemoval> {
+        tokio::task::yield_now().await;
+        let mut state = self.call("DeleteRolePolicy")?;
+        let removed = state
+            .role_policies
+            .get_mut(role_arn)
+            .and_then(|policies| policies.remove(policy_name));
+        Ok(match removed {
+            Some(_) => BreakerRemoval::Removed,
+            None => BreakerRemoval::Absent,
+        })
+    }
+}
