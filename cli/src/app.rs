@@ -8,10 +8,12 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::timeout::TimeoutConfig;
 use serde::Serialize;
-use shared::aws::{Adapters, AutoScaling, load_config_with_default_chains};
+use shared::aws::{Adapters, AutoScaling, Iam, load_config_with_default_chains};
 use shared::lifecycle::{self, Notification};
 use shared::policy::Policy;
-use shared::ports::{AwsError, ClusterGroupsRead, GroupRead, ReadPorts, ScaleOutControl};
+use shared::ports::{
+    AwsError, ClusterGroupsRead, GroupRead, LauncherRoles, ReadPorts, ScaleOutControl,
+};
 use shared::release::{ReleaseReport, Scope};
 
 use crate::args::{Args, Command, Format, Identity};
@@ -73,9 +75,10 @@ pub async fn run(args: Args) -> Result<ExitStatus, CliError> {
 }
 
 /// `release`: what the guard of the policy (and the flags) left, undone with
-/// `--yes`, else only listed. It gets the Auto Scaling port alone: the only
-/// service the release reads or changes; only `--yes` may change it
-/// ([`release_changes`]).
+/// `--yes`, else only listed. It gets the Auto Scaling port, the only service
+/// the release reads; only `--yes` may change it, and only `--yes` gets the
+/// IAM port of the launcher roles too, to delete the launch breaker
+/// ([`release_changes`]). The dry run only names the breaker: no IAM call.
 async fn run_release(
     mut settings: Settings,
     identity: &Identity,
@@ -88,22 +91,29 @@ async fn run_release(
     for note in &notes {
         eprintln!("note: {note}");
     }
-    let groups = AutoScaling::new(aws_sdk_autoscaling::Client::new(&sdk_config().await?));
+    let config = sdk_config().await?;
+    let groups = AutoScaling::new(aws_sdk_autoscaling::Client::new(&config));
+    let region = config.region().map(|r| r.to_string()).unwrap_or_default();
     let scope = release::scope(&policy, trust_unsigned_records);
     let outcome = match yes {
-        false => release_dry_run(&groups, &policy, &scope).await,
-        true => release_changes(&groups, &policy, &scope).await,
+        false => release_dry_run(&groups, &policy, &scope, &region).await,
+        true => {
+            let launchers = Iam::new(aws_sdk_iam::Client::new(&config), region);
+            release_changes(&groups, &launchers, &policy, &scope).await
+        }
     };
     print_result(json, &outcome, |o, out| release::write_text(o, out))?;
     Ok(outcome.status())
 }
 
 /// What `release` would undo: a dry run reads the groups and their hooks
-/// ([`ClusterGroupsRead`]) and nothing else.
+/// ([`ClusterGroupsRead`]) and nothing else; the launch breaker of `region`
+/// is only named.
 async fn release_dry_run(
     groups: &impl ClusterGroupsRead,
     policy: &Policy,
     scope: &Scope,
+    region: &str,
 ) -> release::Outcome {
     let survey = shared::release::survey(groups, scope).await;
     let clamps = match scope.restores_max_size() {
@@ -115,25 +125,30 @@ async fn release_dry_run(
         hook_name: policy.hook_name.clone(),
         survey,
         clamps,
+        launch_breaker: release::Breaker::of(policy, region),
     }
 }
 
 /// What `release --yes` undid. The one write of the CLI, typed as such:
 /// Auto Scaling's group reads and [`ScaleOutControl`] (resume `Launch`,
-/// restore MaxSize, delete the hook), nothing else — no instance tag, no
-/// lifecycle completion, no remediation, no alert, no metric.
+/// restore MaxSize, delete the hook), and [`LauncherRoles`] (delete the
+/// launch breaker), nothing else — no instance tag, no lifecycle
+/// completion, no remediation, no alert, no metric.
 async fn release_changes(
     groups: &(impl ClusterGroupsRead + GroupRead + ScaleOutControl),
+    launchers: &impl LauncherRoles,
     policy: &Policy,
     scope: &Scope,
 ) -> release::Outcome {
     let mut report = ReleaseReport::default();
     let until = tokio::time::Instant::now() + release::TIME_LIMIT;
     shared::release::release(groups, scope, SystemTime::now(), until, &mut report).await;
+    let launch_breaker = release::remove_breaker(launchers, policy, &mut report).await;
     release::Outcome::Released {
         cluster: policy.cluster.clone(),
         hook_name: policy.hook_name.clone(),
         report,
+        launch_breaker,
     }
 }
 

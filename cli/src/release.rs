@@ -5,7 +5,8 @@
 //! It runs the same code as stack-guard's delete ([`shared::release`]): the
 //! guard's hook is removed from every group that carries it, tagged or not;
 //! the suspensions and MaxSize clamps the guard recorded on the cluster's
-//! groups are lifted; a `Launch` someone else suspended stays. By default it
+//! groups are lifted; a `Launch` someone else suspended stays; the launch
+//! breaker is deleted from the launcher roles ([`breaker`]). By default it
 //! only reads and prints what it would undo (a dry run); `--yes` acts.
 //!
 //! The identity comes from the policy (the `GUARD_*` variables or
@@ -23,6 +24,10 @@ use shared::release::{ReleaseReport, Scope, Survey, UnsignedRecords, Unverified}
 use crate::args::Identity;
 use crate::exit_status::ExitStatus;
 use crate::settings::Settings;
+
+mod breaker;
+
+pub use breaker::{Breaker, BreakerRemoved, remove_breaker};
 
 /// How long `--yes` may take before it reports what is left: far longer
 /// than 500 groups need under throttling, short enough to be retried.
@@ -69,18 +74,25 @@ pub enum Outcome {
         survey: Survey,
         /// `group=size`: the MaxSize each clamp would be set back to.
         clamps: Vec<String>,
+        /// The launch breaker `--yes` would delete, if the roles carry it.
+        launch_breaker: Option<Breaker>,
     },
     Released {
         cluster: String,
         hook_name: String,
         #[serde(flatten)]
         report: ReleaseReport,
+        /// What became of the launch breaker (its failures are leftovers).
+        launch_breaker: Option<BreakerRemoved>,
     },
 }
 
 impl Outcome {
     /// 0: nothing (left) to undo; 1: a dry run found something to undo, or
     /// a release left something.
+    /// The launch breaker a dry run names is not read (whether a role still
+    /// carries it is unknown), so it does not count; one a release could not
+    /// delete is among the leftovers.
     pub fn status(&self) -> ExitStatus {
         let clean = match self {
             Outcome::DryRun { survey, .. } => survey.is_clean(),
@@ -128,12 +140,25 @@ pub fn write_text(outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
             hook_name,
             survey,
             clamps,
-        } => write_dry_run(out, cluster, hook_name, survey, clamps),
+            launch_breaker,
+        } => write_dry_run(
+            out,
+            cluster,
+            hook_name,
+            survey,
+            clamps,
+            launch_breaker.as_ref(),
+        ),
         Outcome::Released {
             cluster,
             hook_name,
             report,
-        } => write_released(out, cluster, hook_name, report),
+            launch_breaker,
+        } => {
+            write_released(out, cluster, hook_name, report)?;
+            breaker::write_removed(out, launch_breaker.as_ref())?;
+            leftovers(out, report)
+        }
     }
 }
 
@@ -144,6 +169,7 @@ fn write_dry_run(
     hook_name: &str,
     survey: &Survey,
     clamps: &[String],
+    launch_breaker: Option<&Breaker>,
 ) -> io::Result<()> {
     writeln!(
         out,
@@ -158,6 +184,7 @@ fn write_dry_run(
         "leave suspended by others",
         &survey.suspended_by_others,
     )?;
+    breaker::write_planned(out, launch_breaker)?;
     unverified(out, &survey.unverified)?;
     for unread in &survey.unread {
         writeln!(out, "could not read: {unread}")?;
@@ -165,7 +192,7 @@ fn write_dry_run(
     Ok(())
 }
 
-/// What the release undid, its notes, and what it left.
+/// What the release undid to the groups, and its notes.
 fn write_released(
     out: &mut dyn Write,
     cluster: &str,
@@ -189,7 +216,7 @@ fn write_released(
     for note in &report.notes {
         writeln!(out, "note: {note}")?;
     }
-    leftovers(out, report)
+    Ok(())
 }
 
 /// What the release could not undo; "run it again" unless every leftover

@@ -4,7 +4,7 @@
 //! the same answer through it as through the whole fake account.
 
 use pretty_assertions::assert_eq;
-use shared::fakes::{FakeAws, ReadOnlyAws};
+use shared::fakes::{FAKE_REGION as REGION, FakeAws, ReadOnlyAws};
 use shared::lifecycle::{LAUNCHING, LifecycleAction, Notification, Origin};
 use shared::release::Scope;
 
@@ -67,12 +67,12 @@ async fn release_s_dry_run_runs_on_read_ports_only() {
     let (aws, policy) = (account(), policy(&[]));
     let scope = Scope::of(&policy);
 
-    let read_only = release_dry_run(&ReadOnlyAws(&aws), &policy, &scope).await;
+    let read_only = release_dry_run(&ReadOnlyAws(&aws), &policy, &scope, REGION).await;
 
     let json = |outcome: &release::Outcome| serde_json::to_value(outcome).unwrap();
     assert_eq!(json(&read_only)["hooks"], serde_json::json!([GROUP]));
     assert_eq!(
         json(&read_only),
-        json(&release_dry_run(&aws, &policy, &scope).await)
+        json(&release_dry_run(&aws, &policy, &scope, REGION).await)
     );
 }

@@ -87,6 +87,7 @@ async fn a_dry_run_lists_what_it_would_undo_and_changes_nothing() {
         hook_name: scope.hook_name.clone(),
         clamps: found.clamps(None),
         survey: found,
+        launch_breaker: None,
     };
 
     assert!(aws.mutations().is_empty(), "{:?}", aws.mutations());
@@ -119,6 +120,7 @@ async fn yes_releases_everything_and_says_nothing_is_left() {
         cluster: "prod".into(),
         hook_name: scope.hook_name.clone(),
         report,
+        launch_breaker: None,
     };
 
     assert_eq!(outcome.status(), ExitStatus::Clean);
@@ -133,4 +135,5 @@ async fn yes_releases_everything_and_says_nothing_is_left() {
     assert!(survey(&aws, &scope).await.is_clean());
 }
 
+mod breaker;
 mod unsigned;

@@ -157,18 +157,7 @@ impl Plan {
             out: None,
         };
         match mode {
-            Mode::Full { large } => {
-                let mut sizes = vec![1_000, 10_000];
-                if large {
-                    sizes.push(30_000);
-                }
-                Self {
-                    decision_sizes: [100].into_iter().chain(sizes.iter().copied()).collect(),
-                    audit_sizes: [3_000].into_iter().chain(sizes.iter().copied()).collect(),
-                    memory_sizes: sizes,
-                    ..all
-                }
-            }
+            Mode::Full { large } => Self::full(large, all),
             Mode::Smoke => Self {
                 starts: 3,
                 invocations: 5,
@@ -207,6 +196,20 @@ impl Plan {
                 foreign_burst: false,
                 ..all
             },
+        }
+    }
+
+    /// The default run: `all` at every cluster size (`large`: also 30,000).
+    fn full(large: bool, all: Self) -> Self {
+        let mut sizes = vec![1_000, 10_000];
+        if large {
+            sizes.push(30_000);
+        }
+        Self {
+            decision_sizes: [100].into_iter().chain(sizes.iter().copied()).collect(),
+            audit_sizes: [3_000].into_iter().chain(sizes.iter().copied()).collect(),
+            memory_sizes: sizes,
+            ..all
         }
     }
 
@@ -304,7 +307,20 @@ impl Bench {
 
     async fn run(&mut self, plan: &Plan) -> Result<()> {
         eprintln!("bench: binaries from {}", Function::binary_dir().display());
-        // The scenarios: a small cluster, one emulator behind a counting proxy.
+        self.small_cluster(plan).await?;
+
+        // Growing clusters, on a fresh emulator.
+        if plan.has_sizes()
+            && let Err(err) = self.sizes(plan).await
+        {
+            self.fail("cluster sizes", &err.to_string());
+        }
+        self.bursts(plan).await;
+        Ok(())
+    }
+
+    /// The scenarios on a small cluster: one emulator behind a counting proxy.
+    async fn small_cluster(&mut self, plan: &Plan) -> Result<()> {
         let emulator = Emulator::start()?;
         let proxy = Proxy::start(&emulator.address())?;
         let clients = Clients::new(&emulator).await;
@@ -331,15 +347,12 @@ impl Bench {
         {
             self.fail("calls per decision", &err.to_string());
         }
-        drop(emulator);
+        Ok(())
+    }
 
-        // Growing clusters, on a fresh emulator.
-        if plan.has_sizes()
-            && let Err(err) = self.sizes(plan).await
-        {
-            self.fail("cluster sizes", &err.to_string());
-        }
-
+    /// Bursts, each on a fresh emulator: another cluster's state changes, a
+    /// Karpenter fleet's remediations, scale-ups through each delivery path.
+    async fn bursts(&mut self, plan: &Plan) {
         // Another cluster's burst, as instance-audit hears it.
         if plan.foreign_burst
             && let Err(err) = self.foreign_burst(FOREIGN_CHANGES).await
@@ -362,7 +375,6 @@ impl Bench {
                 }
             }
         }
-        Ok(())
     }
 
     /// Cold starts of `name` (spawn → first poll), then its peak RSS after

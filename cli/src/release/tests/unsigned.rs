@@ -75,6 +75,7 @@ async fn release_yes(aws: &FakeAws, trust_unsigned_records: bool) -> Outcome {
         cluster: "prod".into(),
         hook_name: scope.hook_name.clone(),
         report,
+        launch_breaker: None,
     }
 }
 
@@ -136,6 +137,7 @@ async fn without_the_key_a_dry_run_lists_the_record_and_no_clamp() {
         hook_name: scope.hook_name.clone(),
         clamps: Vec::new(),
         survey: found,
+        launch_breaker: None,
     };
 
     assert_eq!(outcome.status(), ExitStatus::Found);
