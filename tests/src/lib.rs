@@ -24,6 +24,7 @@ pub mod events;
 mod function;
 pub mod http;
 pub mod launcher;
+mod operator_cli;
 mod runtime_api;
 
 use std::path::PathBuf;
@@ -39,6 +40,7 @@ pub use emulator::{
 };
 pub use error::{Error, Result};
 pub use function::{Function, InvokeError};
+pub use operator_cli::operator_cli;
 pub use runtime_api::{Outcome, RuntimeApi};
 
 /// The workspace root (this crate lives in `<root>/tests`).

@@ -14,7 +14,7 @@
 //! `cargo build -p instance-audit -p scaling-guard`.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_ec2::types::{
@@ -23,7 +23,7 @@ use aws_sdk_ec2::types::{
     LaunchTemplateInstanceMetadataOptionsRequest, RequestLaunchTemplateData,
 };
 use aws_smithy_types::date_time::{DateTime, Format};
-use scaling_guard_e2e::{Function, ImageDates, NODE_TYPE, REGION, events};
+use scaling_guard_e2e::{ImageDates, NODE_TYPE, REGION, events};
 use serde_json::{Value, json};
 
 mod support;
@@ -185,16 +185,8 @@ fn policy(bed: &Bed) -> BTreeMap<String, String> {
 
 /// `scaling-guard audit --json` against the bed: its exit code and report.
 fn cli_audit(bed: &Bed, policy: &BTreeMap<String, String>) -> (Option<i32>, Value) {
-    let output = Command::new(Function::binary("scaling-guard").unwrap())
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_ENDPOINT_URL", bed.endpoint())
-        .env("AWS_REGION", REGION)
+    let output = scaling_guard_e2e::operator_cli(Some(bed.endpoint().as_str()))
+        .unwrap()
         .envs(policy)
         .args(["audit", "--json"])
         .stdin(Stdio::null())

@@ -9,11 +9,11 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_sdk_ec2::types::LaunchTemplateSpecification;
-use scaling_guard_e2e::{Function, REGION, events};
+use scaling_guard_e2e::events;
 use serde_json::Value;
 
 mod support;
@@ -47,15 +47,8 @@ fn cli_with_input(
     args: &[&str],
     input: Option<&str>,
 ) -> Run {
-    let mut command = Command::new(Function::binary("scaling-guard").unwrap());
+    let mut command = scaling_guard_e2e::operator_cli(endpoint).unwrap();
     command
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .envs(env)
         .args(args)
         .stdin(if input.is_some() {
@@ -65,11 +58,6 @@ fn cli_with_input(
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if let Some(endpoint) = endpoint {
-        command
-            .env("AWS_ENDPOINT_URL", endpoint)
-            .env("AWS_REGION", REGION);
-    }
     let mut child = command.spawn().expect("the cli starts");
     if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
         stdin.write_all(input.as_bytes()).unwrap();

@@ -313,16 +313,8 @@ fn cli(
     env: &std::collections::BTreeMap<String, String>,
     args: &[&str],
 ) -> (i32, String) {
-    let output = std::process::Command::new(Function::binary("scaling-guard").unwrap())
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_ENDPOINT_URL", bed.endpoint())
-        .env("AWS_REGION", scaling_guard_e2e::REGION)
+    let output = scaling_guard_e2e::operator_cli(Some(bed.endpoint().as_str()))
+        .unwrap()
         .envs(env)
         .args(args)
         .stdin(std::process::Stdio::null())

@@ -11,7 +11,7 @@
 //! `cargo build -p launch-guard -p instance-audit -p scaling-guard`.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_ec2::types::{
@@ -500,16 +500,8 @@ async fn instance_audit_reports_unencrypted_volumes_and_hop_limits_and_lists_exe
 /// `policy` as its environment; asserts exit code 1 (some instance is
 /// non-compliant) and returns its stdout.
 fn cli(bed: &Bed, policy: &BTreeMap<String, String>, args: &[&str]) -> String {
-    let output = Command::new(Function::binary("scaling-guard").unwrap())
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_ENDPOINT_URL", bed.endpoint())
-        .env("AWS_REGION", REGION)
+    let output = scaling_guard_e2e::operator_cli(Some(bed.endpoint().as_str()))
+        .unwrap()
         .envs(policy)
         .args(args)
         .stdin(Stdio::null())

@@ -7,10 +7,10 @@
 //! Build the binary first: `cargo build -p scaling-guard`.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use scaling_guard_e2e::launcher::LauncherDouble;
-use scaling_guard_e2e::{FaultRule, Function, REGION};
+use scaling_guard_e2e::{FaultRule, REGION};
 use serde_json::{Value, json};
 
 mod support;
@@ -47,16 +47,8 @@ struct Run {
 
 /// Runs the CLI against the bed with only test credentials and `env`.
 fn release(bed: &Bed, env: &BTreeMap<String, String>, args: &[&str]) -> Run {
-    let output = Command::new(Function::binary("scaling-guard").unwrap())
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_ENDPOINT_URL", bed.endpoint())
-        .env("AWS_REGION", REGION)
+    let output = scaling_guard_e2e::operator_cli(Some(bed.endpoint().as_str()))
+        .unwrap()
         .envs(env)
         .arg("release")
         .args(args)

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{
@@ -443,19 +443,11 @@ impl Demo {
 
     /// Runs the operator CLI with `args` and `policy` against the emulator.
     fn cli(&self, policy: &BTreeMap<String, String>, args: &[&str]) -> Result<Output> {
-        let binary = scaling_guard_e2e::target_dir()
-            .join("debug")
-            .join("scaling-guard");
-        Command::new(&binary)
+        scaling_guard_e2e::operator_cli(Some(self.emulator.endpoint().as_str()))?
             .args(args)
-            .env_clear()
             .envs(policy)
-            .env("AWS_ENDPOINT_URL", self.emulator.endpoint())
-            .env("AWS_REGION", scaling_guard_e2e::REGION)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
             .output()
-            .map_err(|err| format!("cannot run {}: {err}", binary.display()).into())
+            .map_err(|err| format!("cannot run the operator CLI: {err}").into())
     }
 
     /// Part 4: the alerts as SNS received them.
