@@ -15,15 +15,14 @@
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_sdk_ec2::types::{
-    ArchitectureValues, InstanceType, LaunchTemplateHttpTokensState,
+    InstanceType, LaunchTemplateHttpTokensState,
     LaunchTemplateIamInstanceProfileSpecificationRequest,
     LaunchTemplateInstanceMetadataOptionsRequest, RequestLaunchTemplateData,
 };
-use aws_smithy_types::date_time::{DateTime, Format};
-use scaling_guard_e2e::{ImageDates, NODE_TYPE, REGION, events};
+use scaling_guard_e2e::{NODE_TYPE, REGION, events};
 use serde_json::{Value, json};
 
 mod support;
@@ -58,42 +57,6 @@ struct Images {
 
 /// What only these tests ask of the bed.
 impl Bed {
-    /// Registers an x86_64 image named `name`, created `age_days` before
-    /// `now` (whole seconds), and returns its id.
-    async fn register_dated_image(&self, name: &str, now: SystemTime, age_days: u64) -> String {
-        let id = self
-            .clients
-            .ec2
-            .register_image()
-            .name(name)
-            .description(name)
-            .architecture(ArchitectureValues::X8664)
-            .root_device_name("/dev/xvda")
-            .send()
-            .await
-            .unwrap()
-            .image_id()
-            .unwrap()
-            .to_owned();
-        let created = now
-            .checked_sub(Duration::from_secs(age_days * 86_400))
-            .unwrap();
-        let created = DateTime::from_secs(DateTime::from(created).secs())
-            .fmt(Format::DateTime)
-            .unwrap();
-        self.clients
-            .control
-            .set_image_dates(
-                &id,
-                &ImageDates {
-                    creation_date: Some(created),
-                    deprecation_time: None,
-                },
-            )
-            .unwrap();
-        id
-    }
-
     /// The images, AWS recommending Bottlerocket v1.26.1 and AL2023
     /// `v20261115`.
     async fn seed_bottlerocket_images(&self) -> Images {

@@ -12,16 +12,14 @@
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_sdk_ec2::types::{
-    ArchitectureValues, InstanceType, LaunchTemplateBlockDeviceMappingRequest,
-    LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState,
-    LaunchTemplateIamInstanceProfileSpecificationRequest,
+    InstanceType, LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
+    LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
     LaunchTemplateInstanceMetadataOptionsRequest, RequestLaunchTemplateData, VolumeType,
 };
-use aws_smithy_types::date_time::{DateTime, Format};
-use scaling_guard_e2e::{Function, ImageDates, NODE_TYPE, PendingAction, REGION, events};
+use scaling_guard_e2e::{Function, NODE_TYPE, PendingAction, REGION, events};
 use serde_json::{Value, json};
 
 mod support;
@@ -77,42 +75,6 @@ struct Images {
 
 /// What only these tests ask of the bed.
 impl Bed {
-    /// Registers an image named `name` (x86_64, root device [`ROOT_DEVICE`])
-    /// created `age_days` before `now` (whole seconds), and returns its id.
-    async fn register_image(&self, name: &str, now: SystemTime, age_days: u64) -> String {
-        let id = self
-            .clients
-            .ec2
-            .register_image()
-            .name(name)
-            .description(name)
-            .architecture(ArchitectureValues::X8664)
-            .root_device_name(ROOT_DEVICE)
-            .send()
-            .await
-            .unwrap()
-            .image_id()
-            .unwrap()
-            .to_owned();
-        let created = now
-            .checked_sub(Duration::from_secs(age_days * 86_400))
-            .unwrap();
-        let created = DateTime::from_secs(DateTime::from(created).secs())
-            .fmt(Format::DateTime)
-            .unwrap();
-        self.clients
-            .control
-            .set_image_dates(
-                &id,
-                &ImageDates {
-                    creation_date: Some(created),
-                    deprecation_time: None,
-                },
-            )
-            .unwrap();
-        id
-    }
-
     /// The three images, the recommended one published through SSM (in the
     /// bed's region, as AWS publishes its own). Their creation dates are set
     /// from one clock reading, so that the lag is exactly 60 days.
@@ -121,13 +83,13 @@ impl Bed {
         let now = SystemTime::now();
         let images = Images {
             recommended: self
-                .register_image(&format!("{family}-1.31-v20261115"), now, 1)
+                .register_dated_image(&format!("{family}-1.31-v20261115"), now, 1)
                 .await,
             behind: self
-                .register_image(&format!("{family}-1.31-v20260915"), now, 61)
+                .register_dated_image(&format!("{family}-1.31-v20260915"), now, 61)
                 .await,
             other_version: self
-                .register_image(&format!("{family}-1.30-v20261115"), now, 1)
+                .register_dated_image(&format!("{family}-1.30-v20261115"), now, 1)
                 .await,
         };
         self.clients

@@ -10,14 +10,16 @@
 pub mod custom_resource;
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
 use aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder;
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{ArchitectureValues, ResourceType, Tag, TagSpecification};
+use aws_smithy_types::date_time::{DateTime, Format};
 use scaling_guard_e2e::alerts::{self, Received};
 use scaling_guard_e2e::{
-    CLUSTER, Clients, Cluster, Emulator, Function, GroupState, PendingAction, RequestRecord, events,
+    CLUSTER, Clients, Cluster, Emulator, Function, GroupState, ImageDates, PendingAction,
+    RequestRecord, events,
 };
 use serde_json::Value;
 
@@ -158,6 +160,43 @@ impl Bed {
             .send()
             .await
             .unwrap();
+    }
+
+    /// Registers an x86_64 image named `name` (root device `/dev/xvda`),
+    /// created `age_days` before `now` (whole seconds, set through the
+    /// emulator), and returns its id.
+    pub async fn register_dated_image(&self, name: &str, now: SystemTime, age_days: u64) -> String {
+        let id = self
+            .clients
+            .ec2
+            .register_image()
+            .name(name)
+            .description(name)
+            .architecture(ArchitectureValues::X8664)
+            .root_device_name("/dev/xvda")
+            .send()
+            .await
+            .unwrap()
+            .image_id()
+            .unwrap()
+            .to_owned();
+        let created = now
+            .checked_sub(Duration::from_secs(age_days * 86_400))
+            .unwrap();
+        let created = DateTime::from_secs(DateTime::from(created).secs())
+            .fmt(Format::DateTime)
+            .unwrap();
+        self.clients
+            .control
+            .set_image_dates(
+                &id,
+                &ImageDates {
+                    creation_date: Some(created),
+                    deprecation_time: None,
+                },
+            )
+            .unwrap();
+        id
     }
 
     pub async fn group(&self, name: &str) -> GroupState {
