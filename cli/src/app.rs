@@ -98,7 +98,7 @@ async fn run_release(
     let outcome = match yes {
         false => release_dry_run(&groups, &policy, &scope, &region).await,
         true => {
-            let launchers = Iam::new(aws_sdk_iam::Client::new(&config), region);
+            let launchers = Iam::new(&config);
             release_changes(&groups, &launchers, &policy, &scope).await
         }
     };

@@ -2,6 +2,9 @@
 //! `DeleteRolePolicy`). Throttling (IAM's `Throttling`) and server errors
 //! are retried by the SDK's standard retry ([`super::retry_config`]).
 
+use std::sync::OnceLock;
+
+use aws_config::SdkConfig;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 
@@ -11,18 +14,30 @@ use crate::ports::{AwsResult, BreakerRemoval, LauncherRoles};
 
 /// The IAM adapter; the breaker denies launches in `region`, the
 /// configuration's.
+///
+/// Its client is made at the first call, not with the adapters: only
+/// budget-guard and stack-guard (and `release --yes`) ever call IAM, and a
+/// client made at start would put the IAM SDK's code on the pages of
+/// launch-guard and instance-audit too, whose peak RSS is mostly their
+/// executable's pages (issue 13's goal).
 #[derive(Debug, Clone)]
 pub struct Iam {
-    client: Client,
+    config: SdkConfig,
+    client: OnceLock<Client>,
     region: String,
 }
 
 impl Iam {
-    pub fn new(client: Client, region: impl Into<String>) -> Self {
+    pub fn new(config: &SdkConfig) -> Self {
         Self {
-            client,
-            region: region.into(),
+            config: config.clone(),
+            client: OnceLock::new(),
+            region: config.region().map(ToString::to_string).unwrap_or_default(),
         }
+    }
+
+    fn client(&self) -> &Client {
+        self.client.get_or_init(|| Client::new(&self.config))
     }
 }
 
@@ -32,7 +47,7 @@ impl LauncherRoles for Iam {
     }
 
     async fn put_breaker(&self, role_arn: &str, breaker: &LaunchBreaker) -> AwsResult<()> {
-        self.client
+        self.client()
             .put_role_policy()
             .role_name(role_name(role_arn))
             .policy_name(&breaker.name)
@@ -45,7 +60,7 @@ impl LauncherRoles for Iam {
 
     async fn delete_breaker(&self, role_arn: &str, policy_name: &str) -> AwsResult<BreakerRemoval> {
         let deleted = self
-            .client
+            .client()
             .delete_role_policy()
             .role_name(role_name(role_arn))
             .policy_name(policy_name)

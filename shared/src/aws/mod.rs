@@ -112,10 +112,7 @@ impl Adapters {
             autoscaling: AutoScaling::new(aws_sdk_autoscaling::Client::new(config)),
             cloudwatch: CloudWatch::new(aws_sdk_cloudwatch::Client::new(config)),
             sns: Sns::new(aws_sdk_sns::Client::new(config), alert_topic_arn),
-            iam: Iam::new(
-                aws_sdk_iam::Client::new(config),
-                config.region().map(|r| r.as_ref()).unwrap_or_default(),
-            ),
+            iam: Iam::new(config),
         }
     }
 }
