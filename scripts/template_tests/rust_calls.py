@@ -4,7 +4,9 @@ The derivation, in three steps, all from the source text (no build):
 
 1. Adapters (`shared/src/aws/*.rs`): every SDK call is written
    `self.<field>.<operation>()` (possibly across lines), where `<field>` is a
-   struct field holding an SDK client: `client: Client` with
+   struct field holding an SDK client (or `self.<field>().<operation>()`
+   where the field is `OnceLock<Client>`, a client made at first use, and
+   `<field>()` the method that makes it): `client: Client` with
    `use aws_sdk_<service>::Client;` (one client per file), or, in an adapter
    that uses several services, `ssm: aws_sdk_ssm::Client` (or a `Client as
    Alias` import). Each adapter method maps to the operations it calls,
@@ -56,10 +58,15 @@ _LINE_COMMENT = re.compile(r"//[^\n]*")
 _BLOCK_COMMENT = re.compile(r"/\*(?:.|\n)*?\*/")
 _FN = re.compile(r"\bfn\s+([a-z_][a-z0-9_]*)\s*(?:<[^{;]*?>)?\s*\(")
 _CALL = re.compile(r"\b([a-z_][a-z0-9_]*)\s*(?:::\s*<[^()]*?>\s*)?\((\s*\)?)")
-_FIELD_CALL = re.compile(r"\.\s*([a-z_][a-z0-9_]*)\s*\.\s*([a-z_][a-z0-9_]*)\s*\(")
+# `.field.operation(`, or `.field().operation(` for a client made at first use.
+_FIELD_CALL = re.compile(r"\.\s*([a-z_][a-z0-9_]*)\s*(?:\(\s*\))?\s*\.\s*([a-z_][a-z0-9_]*)\s*\(")
 _CLIENT_IMPORT = re.compile(r"\buse\s+aws_sdk_([a-z0-9]+)::Client(?:\s+as\s+([A-Za-z_][A-Za-z0-9_]*))?\s*;")
 _STRUCT = re.compile(r"\bstruct\s+([A-Z][A-Za-z0-9_]*)\s*(?:<[^{;]*?>)?\s*\{")
-_FIELD = re.compile(r"([a-z_][a-z0-9_]*)\s*:\s*((?:[A-Za-z_][A-Za-z0-9_]*::)*[A-Za-z_][A-Za-z0-9_]*)")
+# `field: Type`, also `field: OnceLock<Type>` (a client made at first use).
+_FIELD = re.compile(
+    r"([a-z_][a-z0-9_]*)\s*:\s*(?:(?:std::sync::)?OnceLock\s*<\s*)?"
+    r"((?:[A-Za-z_][A-Za-z0-9_]*::)*[A-Za-z_][A-Za-z0-9_]*)"
+)
 _SELF_CALL = re.compile(r"\bself\s*\.\s*([a-z_][a-z0-9_]*)\s*\(")
 _CFG_TEST = re.compile(r"#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+\w+\s*\{")
 _KEYWORDS = {"if", "while", "for", "match", "return", "fn", "loop", "in", "as", "move", "async"}
@@ -186,7 +193,13 @@ def adapter_actions() -> dict[str, set[str]]:
                         found |= operations(other, op, seen | {key})
             for helper in _SELF_CALL.findall(body):
                 key = (id(adapter), helper)
-                if helper in adapter.bodies and key not in seen and helper not in ports:
+                # `self.client()` returns a client made at first use: not a helper that calls one.
+                if (
+                    helper in adapter.bodies
+                    and key not in seen
+                    and helper not in ports
+                    and helper not in adapter.clients
+                ):
                     found |= operations(adapter, helper, seen | {key})
         return found
 
