@@ -90,3 +90,13 @@ def test_the_parameter_feeds_the_functions_and_the_policy_check() -> None:
     assert environment["GUARD_LAUNCHER_ROLE_ARNS"] == {"Ref": "LauncherRoleArns"}
     policy = decoded["Resources"]["Guard"]["Properties"]["Policy"]
     assert policy["GUARD_LAUNCHER_ROLE_ARNS"] == {"Ref": "LauncherRoleArns"}
+
+
+def test_budget_guard_runs_one_environment_at_a_time() -> None:
+    """budget-guard remembers in its execution environment that it removed
+    the breaker, and skips the delete while that holds
+    (functions/budget-guard/src/handler/launchers.rs): sound only while no
+    second environment can put the breaker meanwhile, that is while its
+    reserved concurrency is 1."""
+    properties = template()["Resources"]["BudgetGuardFunction"]["Properties"]
+    assert int(evaluate(properties.get("ReservedConcurrentExecutions"), WITH_ROLES)) == 1

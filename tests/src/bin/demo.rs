@@ -336,13 +336,7 @@ impl Demo {
             audited["outcome"].as_str().unwrap_or_default(),
             audited["action"].as_str().unwrap_or("none"),
         );
-        for finding in audited["violations"].as_array().into_iter().flatten() {
-            println!(
-                "      {}: {}",
-                finding["check"].as_str().unwrap_or_default(),
-                finding["message"].as_str().unwrap_or_default()
-            );
-        }
+        print_findings(&audited);
         self.expect(
             "hand-launched node isolated",
             &format!("{groups:?}"),
@@ -668,6 +662,11 @@ fn print_audited(id: &str, label: &str, audited: &Value) {
         audited["outcome"].as_str().unwrap_or_default(),
         audited["action"].as_str().unwrap_or("none"),
     );
+    print_findings(audited);
+}
+
+/// The findings instance-audit answered with, one line each.
+fn print_findings(audited: &Value) {
     for finding in audited["violations"].as_array().into_iter().flatten() {
         println!(
             "      {}: {}",

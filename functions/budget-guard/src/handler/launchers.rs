@@ -14,7 +14,10 @@ use crate::response::LaunchBreakerSummary;
 
 /// What this execution environment knows of the breaker: a new environment
 /// does not know, so it removes once (a delete of a missing policy is free
-/// of effect) before it trusts "off".
+/// of effect) before it trusts "off". Trusting it is sound because only
+/// budget-guard puts the breaker and the template reserves it one
+/// concurrent execution: no other environment can put it meanwhile (the
+/// hand-over and the stack's delete only remove it).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(super) enum BreakerMemory {
     #[default]
