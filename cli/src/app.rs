@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::timeout::TimeoutConfig;
 use serde::Serialize;
-use shared::aws::{Adapters, AutoScaling, Iam, load_config_with_default_chains};
+use shared::aws::{Adapters, AutoScaling, Destinations, Iam, load_config_with_default_chains};
 use shared::lifecycle::{self, Notification};
 use shared::policy::Policy;
 use shared::ports::{
@@ -16,7 +16,8 @@ use shared::ports::{
 };
 use shared::release::{ReleaseReport, Scope};
 
-use crate::args::{Args, Command, Format, Identity};
+use crate::args::{Args, AuditFormat, Command, Format, Identity};
+use crate::audit::findings;
 use crate::exit_status::ExitStatus;
 use crate::settings::{Invalid, Loaded, Settings};
 use crate::{audit, explain, export, release, validate};
@@ -54,6 +55,8 @@ pub enum CliError {
     },
     #[error("cannot write json")]
     Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Findings(#[from] findings::ExportError),
     #[error("cannot write the output")]
     Output(#[from] io::Error),
 }
@@ -62,7 +65,7 @@ pub async fn run(args: Args) -> Result<ExitStatus, CliError> {
     let settings = read_settings(args.policy.as_deref())?;
     match args.command {
         Command::Validate => Ok(run_validate(&settings)),
-        Command::Audit { json } => run_audit(&settings, json).await,
+        Command::Audit { format, .. } => run_audit(&settings, format).await,
         Command::Explain { event, json } => run_explain(&settings, &event, json).await,
         Command::Export { format, out } => run_export(&settings, format, out.as_deref()),
         Command::Release {
@@ -152,13 +155,50 @@ async fn release_changes(
     }
 }
 
-/// `audit`: the cluster's instances against the policy, and the budgets.
-async fn run_audit(settings: &Settings, json: bool) -> Result<ExitStatus, CliError> {
-    let (policy, aws) = connect(settings).await?;
+/// `audit`: the cluster's instances against the policy, and the budgets;
+/// or their findings as ASFF or OCSF. The exit status is the same in
+/// every format.
+async fn run_audit(settings: &Settings, format: AuditFormat) -> Result<ExitStatus, CliError> {
+    let (policy, aws, region) = connect(settings).await?;
     let now = SystemTime::now();
     let report = audit::run(&policy, &aws, now).await?;
-    print_result(json, &report, |report, out| audit::write_text(report, out))?;
+    let standard = match format {
+        AuditFormat::Text | AuditFormat::Json => {
+            print_result(format == AuditFormat::Json, &report, |report, out| {
+                audit::write_text(report, out)
+            })?;
+            return Ok(report.outcome());
+        }
+        AuditFormat::Asff => findings::Standard::Asff,
+        AuditFormat::Ocsf => findings::Standard::Ocsf,
+    };
+    let export = findings::Export {
+        standard,
+        policy: &policy,
+        region: &region,
+        now,
+    };
+    print_findings(&report, &export)?;
     Ok(report.outcome())
+}
+
+/// The findings of `audit --format asff|ocsf` on standard output; what they
+/// leave out (unaudited instances, the budgets) is said on standard error.
+fn print_findings(report: &audit::AuditReport, export: &findings::Export) -> Result<(), CliError> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    findings::write(report, export, &mut out)?;
+    out.flush()?;
+    for row in &report.instances {
+        if let Some(error) = &row.error {
+            eprintln!("note: {} was not audited: {error}", row.instance_id);
+        }
+    }
+    if report.budget.is_some() {
+        eprintln!(
+            "note: the budgets are the cluster's, no instance's finding: `--format text` or `json` shows them"
+        );
+    }
+    Ok(())
 }
 
 /// `explain`: what launch-guard would decide for the event. The event is
@@ -169,7 +209,7 @@ async fn run_explain(
     json: bool,
 ) -> Result<ExitStatus, CliError> {
     let notification = read_event(event)?;
-    let (policy, aws) = connect(settings).await?;
+    let (policy, aws, _) = connect(settings).await?;
     let now = SystemTime::now();
     let explanation = explain::run(&policy, &aws, notification, now).await?;
     print_result(json, &explanation, |e, out| {
@@ -253,26 +293,28 @@ fn run_validate(settings: &Settings) -> ExitStatus {
     }
 }
 
-/// The policy and the AWS clients for `audit` and `explain`; the policy's
-/// notes go to standard error. The clients come back as read ports only:
-/// neither command can change anything.
-async fn connect(settings: &Settings) -> Result<(Policy, impl ReadPorts), CliError> {
+/// The policy, the AWS clients and their region for `audit` and
+/// `explain`; the policy's notes go to standard error. The clients come
+/// back as read ports only: neither command can change anything.
+async fn connect(settings: &Settings) -> Result<(Policy, impl ReadPorts, String), CliError> {
     let Loaded { policy, notes, .. } = settings.load()?;
     for note in &notes {
         eprintln!("note: {note}");
     }
-    let aws = adapters(&policy).await?;
-    Ok((policy, aws))
+    let config = sdk_config().await?;
+    let region = config.region().map(ToString::to_string).unwrap_or_default();
+    let aws = adapters(&policy, &config);
+    Ok((policy, aws, region))
+}
+
+/// The functions' adapters on the CLI's SDK configuration ([`sdk_config`]).
+fn adapters(policy: &Policy, config: &aws_config::SdkConfig) -> Adapters {
+    Adapters::new(config, &Destinations::of(policy))
 }
 
 /// The functions' SDK configuration (`AWS_ENDPOINT_URL`, bounded retries)
 /// with the default credential and region chains (profiles, SSO), and
 /// timeouts for a laptop on a slow link rather than for a Lambda's deadline.
-async fn adapters(policy: &Policy) -> Result<Adapters, CliError> {
-    Ok(Adapters::new(&sdk_config().await?, &policy.alert_topic_arn))
-}
-
-/// The SDK configuration of [`adapters`].
 async fn sdk_config() -> Result<aws_config::SdkConfig, CliError> {
     let config = load_config_with_default_chains()
         .await

@@ -43,10 +43,21 @@ pub enum Command {
     /// are on, and every problem (exit 0 valid, 2 invalid).
     Validate,
     /// Sweep the cluster's pending and running instances: a table of their
-    /// violations and the budget usage (exit 0 clean, 1 violations, 2 error).
+    /// violations and the budget usage, or their findings as ASFF or OCSF
+    /// (exit 0 clean, 1 violations, 2 error, in every format).
     Audit {
-        /// Print one JSON document instead of tables.
-        #[arg(long)]
+        /// How to print. `asff` and `ocsf` print one JSON array with one
+        /// finding per instance and broken check (exempted ones suppressed,
+        /// with the exception's reason).
+        #[arg(
+            long,
+            value_enum,
+            default_value = "text",
+            default_value_if("json", "true", "json")
+        )]
+        format: AuditFormat,
+        /// The same as `--format json`.
+        #[arg(long, conflicts_with = "format")]
         json: bool,
     },
     /// Show what launch-guard would decide for a lifecycle event, without
@@ -106,6 +117,20 @@ pub enum Format {
     Json,
 }
 
+/// How `audit` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    /// Tables, for people.
+    Text,
+    /// The report as one JSON document.
+    Json,
+    /// AWS Security Finding Format: the findings the functions import into
+    /// Security Hub, as BatchImportFindings takes them.
+    Asff,
+    /// OCSF 1.6.0 Compliance Finding events (class 2003), for a data lake.
+    Ocsf,
+}
+
 /// Whose guard to release: each flag replaces the policy's setting.
 #[derive(Debug, Default, clap::Args)]
 pub struct Identity {
@@ -140,7 +165,13 @@ mod tests {
         let args = Args::try_parse_from(["scaling-guard", "audit", "--json", "--policy", "p.env"])
             .unwrap();
         assert_eq!(args.policy, Some(PathBuf::from("p.env")));
-        assert!(matches!(args.command, Command::Audit { json: true }));
+        assert!(matches!(
+            args.command,
+            Command::Audit {
+                format: AuditFormat::Json,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -164,3 +195,6 @@ mod tests {
         assert!(err.to_string().contains("audit"), "suggests: {err}");
     }
 }
+
+#[cfg(test)]
+mod audit_format_tests;

@@ -27,6 +27,9 @@ use shared::time::format_rfc3339;
 use crate::exit_status::ExitStatus;
 use crate::table::{Table, write_table};
 
+pub mod exceptions;
+pub mod findings;
+
 /// The whole audit, as `--json` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditReport {
@@ -41,6 +44,9 @@ pub struct AuditReport {
     pub instances: Vec<InstanceRow>,
     /// `None` when the policy sets no budget.
     pub budget: Option<BudgetSection>,
+    /// Exceptions that ended, or end within 14 days (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exceptions: Vec<exceptions::ExceptionRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,6 +62,11 @@ pub struct Counts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InstanceRow {
     pub instance_id: String,
+    /// The account that owns the instance (its reservation's `OwnerId`):
+    /// the account the `asff` and `ocsf` exports name. Not in the report:
+    /// one audit reads one account.
+    #[serde(skip)]
+    pub account: Option<String>,
     pub group: Option<String>,
     /// `guarded_group`, `unguarded_group`, `launcher`, `unmanaged`, `managed`
     /// (an EC2 managed instance: EKS Auto Mode); `None` when the instance
@@ -242,6 +253,7 @@ fn report(
     for Audited { instance, audit } in audited {
         let mut row = InstanceRow {
             instance_id: instance.instance_id.clone(),
+            account: instance.owner_account.clone(),
             group: auto_scaling_group(&instance).map(str::to_owned),
             membership: None,
             launcher_tag: None,
@@ -284,6 +296,7 @@ fn report(
         },
         instances: rows,
         budget,
+        exceptions: exceptions::rows(policy, now),
     }
 }
 
@@ -399,6 +412,7 @@ pub fn write_text(report: &AuditReport, out: &mut (impl Write + ?Sized)) -> io::
         writeln!(out)?;
         out.write_all(render_budget(budget).as_bytes())?;
     }
+    exceptions::write_text(&report.exceptions, out)?;
 
     let summary = &report.summary;
     write!(
@@ -449,5 +463,7 @@ fn render_budget(budget: &BudgetSection) -> String {
     out
 }
 
+#[cfg(test)]
+mod exception_expiry_tests;
 #[cfg(test)]
 mod tests;

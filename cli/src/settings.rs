@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use shared::policy::Policy;
 use shared::policy::settings::{self, PREFIX};
@@ -190,14 +191,19 @@ impl Settings {
         if placeholder_topic {
             vars.insert(TOPIC_SETTING.to_owned(), PLACEHOLDER_TOPIC_ARN.to_owned());
         }
-        let notes = self.notes.clone();
+        let mut notes = self.notes.clone();
         let mut problems = self.problems.clone();
-        match Policy::from_vars(vars) {
-            Ok(policy) if problems.is_empty() => Ok(Loaded {
-                policy,
-                notes,
-                placeholder_topic,
-            }),
+        let now = SystemTime::now();
+        match Policy::from_vars_at(vars, now) {
+            Ok(policy) if problems.is_empty() => {
+                // Expired exceptions are valid (they exempt nothing): said, not refused.
+                notes.extend(policy.exceptions.expiry_notes(now));
+                Ok(Loaded {
+                    policy,
+                    notes,
+                    placeholder_topic,
+                })
+            }
             Ok(_) => Err(self.invalid(problems)),
             Err(err) => {
                 problems.extend(err.problems);

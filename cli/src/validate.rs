@@ -127,6 +127,9 @@ pub fn render_valid(settings: &Settings, loaded: &Loaded) -> String {
 }
 
 #[cfg(test)]
+mod expiry_tests;
+
+#[cfg(test)]
 mod tests {
     use pretty_assertions::assert_eq;
 

@@ -3,6 +3,7 @@
 //! message attributes for subscription filter policies.
 
 mod budget;
+pub mod chatbot;
 mod handover;
 pub mod managed_node_group;
 
@@ -54,9 +55,38 @@ pub enum AlertKind {
     /// the launcher relaunches what the guard removes (critical, at most
     /// once an hour per pool).
     LauncherLoop,
+    /// A launch let in with no violation. Never an SNS alert: only the
+    /// document of its decision event ([`crate::events`]), so that every
+    /// launch decision reaches the event bus.
+    LaunchAllowed,
+    /// An exception of `GUARD_CHECK_EXCEPTIONS` passed its `until=`: its
+    /// check applies to its groups again (warning, once per exception and
+    /// group, recorded on the group by budget-guard).
+    ExceptionExpired,
 }
 
 impl AlertKind {
+    /// Every kind, for what must cover each one (the event and chat schemas'
+    /// tests). `every_kind_is_listed_once` keeps it whole.
+    pub const ALL: [AlertKind; 16] = [
+        AlertKind::LaunchDenied,
+        AlertKind::LaunchViolationReported,
+        AlertKind::LaunchAllowed,
+        AlertKind::ScaleOutSuspended,
+        AlertKind::ScaleOutResumed,
+        AlertKind::InstanceNonCompliant,
+        AlertKind::InstanceRemediated,
+        AlertKind::GroupEnrolled,
+        AlertKind::SweepSummary,
+        AlertKind::GuardError,
+        AlertKind::GuardMisconfigured,
+        AlertKind::RemediationCapped,
+        AlertKind::AuditHandover,
+        AlertKind::HookUnanswered,
+        AlertKind::LauncherLoop,
+        AlertKind::ExceptionExpired,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AlertKind::LaunchDenied => "launch_denied",
@@ -73,6 +103,8 @@ impl AlertKind {
             AlertKind::AuditHandover => "audit_handover",
             AlertKind::HookUnanswered => "hook_unanswered",
             AlertKind::LauncherLoop => "launcher_loop",
+            AlertKind::LaunchAllowed => "launch_allowed",
+            AlertKind::ExceptionExpired => "exception_expired",
         }
     }
 }
@@ -318,6 +350,40 @@ mod tests {
         }];
         alert.advice = "fix the launch template".into();
         alert
+    }
+
+    /// A kind's place in [`AlertKind::ALL`]: a new kind does not compile
+    /// here until it is given the next place, and the test below fails
+    /// until `ALL` lists it there.
+    fn place(kind: AlertKind) -> usize {
+        match kind {
+            AlertKind::LaunchDenied => 0,
+            AlertKind::LaunchViolationReported => 1,
+            AlertKind::LaunchAllowed => 2,
+            AlertKind::ScaleOutSuspended => 3,
+            AlertKind::ScaleOutResumed => 4,
+            AlertKind::InstanceNonCompliant => 5,
+            AlertKind::InstanceRemediated => 6,
+            AlertKind::GroupEnrolled => 7,
+            AlertKind::SweepSummary => 8,
+            AlertKind::GuardError => 9,
+            AlertKind::GuardMisconfigured => 10,
+            AlertKind::RemediationCapped => 11,
+            AlertKind::AuditHandover => 12,
+            AlertKind::HookUnanswered => 13,
+            AlertKind::LauncherLoop => 14,
+            AlertKind::ExceptionExpired => 15,
+        }
+    }
+
+    #[test]
+    fn every_kind_is_listed_once() {
+        for (at, kind) in AlertKind::ALL.iter().enumerate() {
+            assert_eq!(place(*kind), at, "{kind:?}");
+        }
+        let names: std::collections::BTreeSet<&str> =
+            AlertKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), AlertKind::ALL.len());
     }
 
     #[test]

@@ -66,7 +66,7 @@ impl InstanceAudit {
         violations.extend(membership::check(policy, &facts.instance, &membership));
         violations.sort();
         let group = membership::auto_scaling_group(&facts.instance);
-        let (violations, mut exempted) = exempt(policy, group, violations);
+        let (violations, mut exempted) = exempt(policy, group, violations, now);
         exempted.extend(set_aside);
         exempted.sort();
         // A managed instance's findings never block: nothing may change it.
@@ -563,6 +563,8 @@ impl SweepReport {
     }
 }
 
+#[cfg(test)]
+mod exception_expiry_tests;
 #[cfg(test)]
 mod managed_tests;
 

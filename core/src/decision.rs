@@ -9,6 +9,7 @@
 //!   [`LifecycleResult`], or `IGNORED` when it was not the guard's to decide.
 
 use std::fmt;
+use std::time::SystemTime;
 
 use serde::Serialize;
 
@@ -79,26 +80,30 @@ pub struct Verdict {
 }
 
 /// Splits `violations` into those that count and those the policy exempts
-/// for `group`.
+/// for `group` at `now`, the decision's time: an expired exception exempts
+/// nothing, however long ago the policy was read.
 pub fn exempt(
     policy: &Policy,
     group: Option<&str>,
     violations: Vec<Violation>,
+    now: SystemTime,
 ) -> (Vec<Violation>, Vec<Violation>) {
     violations
         .into_iter()
-        .partition(|v| !policy.exempts(v.check, group))
+        .partition(|v| !policy.exempts(v.check, group, now))
 }
 
 impl Verdict {
     /// Any blocking violation abandons the launch; reported-only ones do
-    /// not; exempted ones (of the instance's `group`) are only listed.
+    /// not; exempted ones (of the instance's `group`, by an exception in
+    /// force at `now`) are only listed.
     pub fn from_violations(
         policy: &Policy,
         group: Option<&str>,
         violations: Vec<Violation>,
+        now: SystemTime,
     ) -> Self {
-        let (counted, exempted) = exempt(policy, group, violations);
+        let (counted, exempted) = exempt(policy, group, violations, now);
         let findings: Vec<Finding> = counted
             .into_iter()
             .map(|violation| Finding {
@@ -126,8 +131,9 @@ impl Verdict {
         group: Option<&str>,
         violations: Vec<Violation>,
         unknown: bool,
+        now: SystemTime,
     ) -> Self {
-        let mut verdict = Self::from_violations(policy, group, violations);
+        let mut verdict = Self::from_violations(policy, group, violations, now);
         if unknown && verdict.result == LifecycleResult::Continue {
             verdict.result = fail_result(policy);
         }
@@ -170,7 +176,7 @@ mod tests {
 
     use super::*;
     use crate::checks::CheckName;
-    use crate::fixtures::strict_policy;
+    use crate::fixtures::{now, strict_policy};
 
     fn violation(check: CheckName) -> Violation {
         Violation::new(check, "i-1", "x", "y", "z")
@@ -192,6 +198,7 @@ mod tests {
             &policy,
             None,
             checks.iter().copied().map(violation).collect(),
+            now(),
         );
         assert_eq!(verdict.result, expected);
         assert_eq!(verdict.findings.len(), checks.len());
@@ -210,7 +217,7 @@ mod tests {
     ) {
         let policy = strict_policy(extra);
         let violations = checks.iter().copied().map(violation).collect();
-        let verdict = Verdict::with_unknown(&policy, None, violations, true);
+        let verdict = Verdict::with_unknown(&policy, None, violations, true, now());
         assert_eq!(verdict.result, expected);
         assert_eq!(verdict.findings.len(), checks.len());
     }
@@ -223,7 +230,7 @@ mod tests {
             violation(CheckName::SubnetPublic),
             violation(CheckName::SubnetPublic),
         ];
-        let verdict = Verdict::from_violations(&policy, None, violations);
+        let verdict = Verdict::from_violations(&policy, None, violations, now());
         assert_eq!(
             verdict.check_names(),
             vec!["subnet.allowed", "subnet.public"]

@@ -10,8 +10,10 @@ pub mod budget;
 pub mod check_name;
 pub mod checks;
 pub mod decision;
+pub mod events;
 pub mod export;
 pub mod facts;
+pub mod findings;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fixtures;
 pub mod lifecycle;

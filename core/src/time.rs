@@ -21,6 +21,12 @@ pub fn format_rfc3339(time: SystemTime) -> String {
         .unwrap_or_default()
 }
 
+/// The UTC calendar day of `time`: the day a policy's dates (an exception's
+/// `until=`) are compared with.
+pub fn utc_date(time: SystemTime) -> time::Date {
+    OffsetDateTime::from(time).date()
+}
+
 /// Parses `2024-01-31T12:00:00.000Z` (the format EC2 uses for image dates).
 pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     OffsetDateTime::parse(text, &Rfc3339)

@@ -13,11 +13,13 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from . import autoscaling_ext, cloudwatch_ext, ec2_ext, fast_instances, managed_ext  # imports moto: only when installing
+    from . import autoscaling_ext, cloudwatch_ext, ec2_ext, events_ext, fast_instances, managed_ext, securityhub_ext  # imports moto: only when installing
 
     autoscaling_ext.install()
     ec2_ext.install()
     fast_instances.install()
     managed_ext.install()
     cloudwatch_ext.install()
+    events_ext.install()
+    securityhub_ext.install()
     _installed = True

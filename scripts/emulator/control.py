@@ -78,6 +78,13 @@ for what moto cannot do through the AWS API. Everything else goes to moto.
                     caller: the access key id that signed it)
     DELETE /_scaling_guard/requests -> 200 []
 
+    GET  /_scaling_guard/events
+         -> 200 [{detail_type, detail, bus, problems}]   (every PutEvents entry of
+            source scaling-guard, in order, with what its schema in
+            schemas/events finds wrong: events_ext.py)
+    GET  /_scaling_guard/events/invalid
+         -> 200 the same, only the entries with problems
+
     GET  /_scaling_guard/sns/published?topic=ARN
          -> 200 [{message_id, subject, message, attributes}]   (every Publish to
             the topic as SNS received it: with MessageStructure json, `message`
@@ -106,7 +113,7 @@ from moto.sns.models import sns_backends
 from moto.ec2.utils import format_timestamp
 from werkzeug.wrappers import Request, Response
 
-from . import autoscaling_ext, cloudwatch_cbor, ec2_ext, faults, managed_ext, ssm_ext
+from . import autoscaling_ext, cloudwatch_cbor, ec2_ext, events_ext, faults, managed_ext, ssm_ext
 
 PREFIX = "/_scaling_guard/"
 
@@ -302,6 +309,10 @@ def route(request: Request, app: "EmulatorApp") -> Any:
         return []
     if request.method == "POST" and len(parts) == 3 and parts[0] == "lifecycle-actions" and parts[2] == "timeout":
         return time_out_action(parts[1])
+    if request.method == "GET" and parts == ["events"]:
+        return events_ext.received()
+    if request.method == "GET" and parts == ["events", "invalid"]:
+        return events_ext.received(invalid_only=True)
     if request.method == "GET" and parts == ["sns", "published"]:
         return published(request)
     if (

@@ -12,7 +12,8 @@ credential scope's service: `ec2`, `autoscaling`, `sns`, `sqs`, `monitoring`,
 * `kind`: `throttle` (the service's own throttling error, one the AWS SDKs
   retry: Query protocol `Throttling` with 400, EC2 `RequestLimitExceeded`
   with 503, JSON protocol `ThrottlingException` with 400, CloudWatch over
-  CBOR `Throttling` with 400 and the `x-amzn-query-error` header), `error`
+  CBOR `Throttling` with 400 and the `x-amzn-query-error` header, Security
+  Hub (REST-JSON) `LimitExceededException` with 429), `error`
   (a plain 5xx: `status` 500, the default, answers `InternalFailure` — EC2:
   `InternalError` —, 503 answers `ServiceUnavailable` — EC2: `Unavailable`)
   or `latency` (the call is answered normally after `latency_ms`);
@@ -226,7 +227,7 @@ class Call:
 
     service: str | None
     operation: str | None
-    protocol: str  # "query", "ec2", "json", "cbor" or "other"
+    protocol: str  # "query", "ec2", "json", "cbor", "restjson" or "other"
     # The groups and instances a form-encoded request names (`AutoScalingGroupName`,
     # `InstanceId.N`, `ResourceId.N`, `Tags.member.N.ResourceId`), so that a test
     # can tell which cluster's resources a call acted on.
@@ -250,6 +251,14 @@ def _targets(params: dict[str, list[str]]) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+# REST-JSON calls, named by service, method and path (extension 14): the
+# Security Hub calls the guard makes.
+REST_OPERATIONS = {
+    ("securityhub", "POST", "/findings/import"): "BatchImportFindings",
+    ("securityhub", "POST", "/findings"): "GetFindings",
+}
+
+
 def identify(environ: dict[str, Any]) -> Call:
     """Service and operation of an AWS request. Reads (and puts back) a
     form-encoded body to find its `Action=`."""
@@ -262,6 +271,9 @@ def _identify(environ: dict[str, Any], service: str | None) -> Call:
     if cloudwatch_cbor.handles(environ):
         operation = environ["PATH_INFO"][len(cloudwatch_cbor.PREFIX):].strip("/")
         return Call(service or "monitoring", operation, "cbor")
+    rest = REST_OPERATIONS.get((service, environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")))
+    if rest is not None:
+        return Call(service, rest, "restjson")
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return Call(service, target.rsplit(".", 1)[-1], "json")
@@ -295,7 +307,13 @@ _JSON_CODES = {
     500: (500, "InternalFailure", "InternalFailure", "Receiver", "The request processing has failed"),
     503: (503, "ServiceUnavailable", "ServiceUnavailable", "Receiver", "Service unavailable"),
 }
-_REASONS = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}
+# Security Hub's own: it throttles with 429 `LimitExceededException`.
+_REST_JSON_CODES = {
+    "throttle": (429, "LimitExceededException", "Rate exceeded"),
+    500: (500, "InternalException", "Internal service error"),
+    503: (503, "InternalException", "Service unavailable"),
+}
+_REASONS = {400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def error_response(call: Call, fault: Fault) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -310,6 +328,10 @@ def error_response(call: Call, fault: Fault) -> tuple[str, list[tuple[str, str]]
             f"<RequestID>{request_id}</RequestID></Response>"
         ).encode()
         headers = [("Content-Type", "text/xml")]
+    elif call.protocol == "restjson":
+        status, code, message = _REST_JSON_CODES[key]
+        body = json.dumps({"message": message}).encode()
+        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)]
     elif call.protocol in ("json", "cbor"):
         status, code, query_code, sender, message = _JSON_CODES[key]
         if call.protocol == "cbor":

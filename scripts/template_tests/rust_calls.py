@@ -16,7 +16,8 @@ The derivation, in three steps, all from the source text (no build):
    prefix of the field's `aws_sdk_<service>` crate and the operation in
    PascalCase (`describe_auto_scaling_groups` -> `DescribeAutoScalingGroups`,
    `get_parameters` on an `aws_sdk_ssm` client -> `ssm:GetParameters`).
-2. Ports (`shared/src/ports.rs`): the method names of the port traits. A port
+2. Ports (`shared/src/ports.rs` and its submodules, `shared/src/ports/*.rs`):
+   the method names of the port traits. A port
    method's operations are those of every adapter method of that name.
 3. Reachability: starting from every non-test function of
    `functions/<crate>/src/**`, follow calls by name into the non-test
@@ -51,9 +52,13 @@ SERVICE_PREFIX = {
     "lambda": "lambda",
     "iam": "iam",
     "ssm": "ssm",
+    "securityhub": "securityhub",
+    "eventbridge": "events",
 }
 
-_STRING = re.compile(r'r#"(?:.|\n)*?"#|"(?:\\.|[^"\\])*"')
+# A string may continue over a line with `\` at its end (`\\[\s\S]`: the
+# escaped character may be the newline).
+_STRING = re.compile(r'r#"(?:.|\n)*?"#|"(?:\\[\s\S]|[^"\\])*"')
 _LINE_COMMENT = re.compile(r"//[^\n]*")
 _BLOCK_COMMENT = re.compile(r"/\*(?:.|\n)*?\*/")
 _FN = re.compile(r"\bfn\s+([a-z_][a-z0-9_]*)\s*(?:<[^{;]*?>)?\s*\(")
@@ -124,9 +129,15 @@ def _pascal(snake: str) -> str:
     return "".join(part.capitalize() for part in snake.split("_"))
 
 
+def _port_files() -> list[pathlib.Path]:
+    """`ports.rs` and its submodules (`ports/findings.rs`), not their tests."""
+    submodules = sorted((SHARED / "ports").glob("*.rs")) if (SHARED / "ports").is_dir() else []
+    return [PORTS, *(path for path in submodules if not _is_test_file(path.relative_to(SHARED)))]
+
+
 def port_arities() -> dict[str, int]:
     """Port-trait method name -> its number of arguments besides `self`."""
-    text = _clean(PORTS.read_text())
+    text = "\n".join(_clean(path.read_text()) for path in _port_files())
     arities: dict[str, int] = {}
     for trait in re.finditer(r"\btrait\s+\w+[^{]*\{", text):
         body = text[trait.end() - 1 : _matching_brace(text, trait.end() - 1) + 1]
@@ -205,7 +216,9 @@ def adapter_actions() -> dict[str, set[str]]:
 
     actions: dict[str, set[str]] = {}
     for adapter in adapters:
-        if not adapter.clients:
+        # An adapter with no client of its own may compose others (the alert
+        # port `Notifier`: the SNS and EventBridge adapters in fields).
+        if not adapter.clients and not adapter.adapters:
             continue
         for name in adapter.bodies:
             if name in ports:

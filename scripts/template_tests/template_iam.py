@@ -61,7 +61,8 @@ CUSTOM: dict[str, str] = {
 }
 # CUSTOM with every feature that adds a mutating statement on: the clamp,
 # enrollment through the launch queue (and its key), image.outdated, budgets,
-# and each audit action in turn (one deployment holds one).
+# check exceptions (their expiry record), and each audit action in turn (one
+# deployment holds one).
 CUSTOM_WITH_EVERY_FEATURE: list[dict[str, str]] = [
     {
         **CUSTOM,
@@ -75,6 +76,9 @@ CUSTOM_WITH_EVERY_FEATURE: list[dict[str, str]] = [
         "MaxInstances": "20",
         "AuditAction": action,
         "LauncherRoleArns": f"arn:aws:iam::{ACCOUNT}:role/karpenter-controller",
+        "CheckExceptions": "imds.hop_limit@prod-ebs-csi-* until=2027-03-31 reason=PLAT-123",
+        "SecurityHub": "true",
+        "ChatTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:team-chat",
     }
     for action in ["stop", "terminate", "isolate"]
 ]
@@ -272,7 +276,8 @@ def statements(
     for policy in resources[role]["Properties"].get("Policies", []):
         condition, policy = _unwrap(policy)
         for body in _document(policy["PolicyDocument"], values, held)["Statement"]:
-            found.append(Statement(role, policy["PolicyName"], condition, body))
+            inner, body = _unwrap(body)
+            found.append(Statement(role, policy["PolicyName"], inner or condition, body))
     for name, resource in resources.items():
         if resource["Type"] != "AWS::IAM::Policy":
             continue
@@ -280,7 +285,10 @@ def statements(
             continue
         document = _document(resource["Properties"]["PolicyDocument"], values, held)
         for body in document["Statement"]:
-            found.append(Statement(role, name, resource.get("Condition"), body))
+            # A statement of its own condition (`!If [Cond, {...}, !Ref
+            # AWS::NoValue]`) holds under that condition.
+            inner, body = _unwrap(body)
+            found.append(Statement(role, name, inner or resource.get("Condition"), body))
     return found
 
 
@@ -362,8 +370,71 @@ _METRICS_REASON = (
     "Reference): Resource \"*\", bound to the guard's namespace (cloudwatch:namespace)"
 )
 
+_FINDINGS_REASON = (
+    "Security Hub's product is no cluster resource (a product ARN carries no tag): "
+    "bound to the account's own default product in this region and to findings of "
+    "this account (securityhub:TargetAccount, the finding's AwsAccountId)"
+)
+_FINDINGS_PRODUCT = {
+    "Fn::Sub": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}"
+    ":product/${AWS::AccountId}/default"
+}
+_FINDINGS_ACCOUNT = {"StringEquals": {"securityhub:TargetAccount": {"Ref": "AWS::AccountId"}}}
+
+_EVENTS_REASON = (
+    "an event bus is no cluster resource (it carries no cluster tag): bound to the one bus "
+    "DecisionEventBus names (this account's default bus by default), to the guard's source "
+    "and to its detail-types (events:source, events:detail-type)"
+)
+_EVENTS_BUS = {
+    "Fn::If": [
+        "OnDefaultEventBus",
+        {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"},
+        {"Ref": "DecisionEventBus"},
+    ]
+}
+# The detail-types of core/src/events.rs, in the template's order
+# (test_decision_events.py holds them equal to schemas/events).
+DECISION_DETAIL_TYPES = [
+    "Scaling Guard Launch Decision v1",
+    "Scaling Guard Instance Remediation v1",
+    "Scaling Guard Scale-out Suspended v1",
+    "Scaling Guard Scale-out Resumed v1",
+    "Scaling Guard Group Enrolled v1",
+    "Scaling Guard Instance Finding v1",
+    "Scaling Guard Alert v1",
+]
+_EVENTS_CONDITION = {
+    "Null": {"events:source": "false", "events:detail-type": "false"},
+    "ForAllValues:StringEquals": {
+        "events:source": ["scaling-guard"],
+        "events:detail-type": DECISION_DETAIL_TYPES,
+    },
+}
+_EVENTS = NotPinnable(_EVENTS_REASON, [_EVENTS_BUS], _EVENTS_CONDITION)
+
 # (role, Sid) -> why IAM cannot pin the cluster tag, and what bounds it.
 NOT_PINNABLE: dict[tuple[str, str], NotPinnable] = {
+    ("LaunchGuardRole", "PutDecisionEvents"): _EVENTS,
+    ("InstanceAuditRole", "PutDecisionEvents"): _EVENTS,
+    ("BudgetGuardRole", "PutDecisionEvents"): _EVENTS,
+    ("StackGuardRole", "PutDecisionEvents"): _EVENTS,
+    ("LaunchGuardRole", "ImportFindings"): NotPinnable(
+        _FINDINGS_REASON, [_FINDINGS_PRODUCT], _FINDINGS_ACCOUNT
+    ),
+    ("InstanceAuditRole", "ImportFindings"): NotPinnable(
+        _FINDINGS_REASON, [_FINDINGS_PRODUCT], _FINDINGS_ACCOUNT
+    ),
+    **{
+        (role, "PublishChatNotifications"): NotPinnable(
+            "an SNS topic carries no cluster tag, and sns:Publish has no condition key of its own: "
+            "bound to the one topic ChatTopicArn names, and held only while it names one "
+            "(test_chat_topic.py)",
+            [{"Ref": "ChatTopicArn"}],
+            None,
+        )
+        for role in ["LaunchGuardRole", "InstanceAuditRole", "BudgetGuardRole", "StackGuardRole"]
+    },
     ("LaunchGuardRole", "ReadLaunchQueue"): NotPinnable(
         _QUEUE_REASON, [{"Ref": "LaunchQueueArn"}], None
     ),

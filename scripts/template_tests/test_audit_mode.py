@@ -118,8 +118,12 @@ def test_stack_guard_keeps_every_hand_over_grant_in_every_mode() -> None:
             assert needed in actions, (deployment["Mode"], needed)
     # Every grant of stack-guard is there whatever the mode: an update that
     # switches to audit runs with the role as the template renders it.
-    # (HasLauncherRoles, the launch breaker's delete, does not depend on the mode.)
+    # (HasLauncherRoles, the launch breaker's delete, does not depend on the mode;
+    # nor does SendsDecisionEvents, the hand-over alert's event on the bus;
+    # nor HasChatTopic, the hand-over alert's chat message.)
     assert {s.condition for s in statements("StackGuardRole") if s.condition} <= {
         "HasLaunchQueue",
         "HasLauncherRoles",
+        "SendsDecisionEvents",
+        "HasChatTopic",
     }

@@ -279,7 +279,7 @@ pub async fn assess_with(
     guarded.mark(&action.group);
     let instance = match instance {
         Ok(instance) => instance,
-        Err(missing) => return Ok(unestablished(policy, group, missing).into()),
+        Err(missing) => return Ok(unestablished(policy, group, missing, launch.now).into()),
     };
     // Each read stops at `until` on its own: what was read by then (the
     // instance's own facts, the admission) still decides.
@@ -589,7 +589,8 @@ fn decide(
         None => None,
     };
     violations.sort();
-    let verdict = Verdict::with_unknown(policy, Some(&group.name), violations, !unknown.is_empty());
+    let unknown_any = !unknown.is_empty();
+    let verdict = Verdict::with_unknown(policy, Some(&group.name), violations, unknown_any, now);
     Decided {
         group,
         verdict,
@@ -601,8 +602,8 @@ fn decide(
 }
 
 /// The instance could not be established: the fail mode decides.
-fn unestablished(policy: &Policy, group: GroupFacts, missing: Missing) -> Decided {
-    let verdict = Verdict::with_unknown(policy, Some(&group.name), Vec::new(), true);
+fn unestablished(policy: &Policy, group: GroupFacts, missing: Missing, now: SystemTime) -> Decided {
+    let verdict = Verdict::with_unknown(policy, Some(&group.name), Vec::new(), true, now);
     Decided {
         group,
         verdict,

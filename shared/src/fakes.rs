@@ -20,10 +20,13 @@ use crate::lifecycle::LifecycleAction;
 use crate::policy::ClusterTag;
 mod scenes;
 pub use scenes::{OTHER_CLUSTER_TAG, guard_hook, guarded_group, launch_hook, suspended_by_guard};
+mod events;
 mod read_only;
 pub use read_only::ReadOnlyAws;
 mod launchers;
 pub use launchers::FAKE_REGION;
+mod security_hub;
+pub use security_hub::FAKE_ACCOUNT;
 
 use crate::ports::{
     AlarmRead, AlertPublish, AwsError, AwsResult, ClusterGroupsRead, ClusterInstancesRead,
@@ -49,6 +52,8 @@ struct State {
     open_tokens: BTreeSet<String>,
     completed: Vec<(LifecycleAction, LifecycleResult)>,
     published: Vec<Alert>,
+    /// Decision events put on the bus (`fakes/events.rs`).
+    events_sent: Vec<crate::events::DecisionEvent>,
     failing: BTreeSet<&'static str>,
     alarms_in_alarm: BTreeSet<String>,
     metrics: Vec<(String, Vec<Metric>)>,
@@ -76,6 +81,8 @@ struct State {
     late_tags: Option<BTreeMap<String, BTreeMap<String, String>>>,
     /// IAM roles by arn, with their inline policies: name → document.
     role_policies: BTreeMap<String, BTreeMap<String, String>>,
+    /// Security Hub's findings and import calls.
+    security_hub: security_hub::SecurityHub,
 }
 
 /// Holds the next call of one operation before it takes effect, so that a test
@@ -704,6 +711,10 @@ impl ScaleOutControl for FakeAws {
 impl AlertPublish for FakeAws {
     async fn publish(&self, alert: &Alert) -> AwsResult<()> {
         self.pace("Publish").await;
+        // As the production alert port (`aws::Notifier`): every alert is
+        // also a decision event, sent whatever the topic answers.
+        let event = crate::events::DecisionEvent::of(alert);
+        let _ = crate::ports::EventPublish::put_event(self, &event).await;
         self.call("Publish")?.published.push(alert.clone());
         Ok(())
     }
@@ -810,8 +821,12 @@ impl crate::ports::Ports for FakeAws {
     type Remediation = Self;
     type Alerts = Self;
     type Launchers = Self;
+    type Findings = Self;
 
     fn launchers(&self) -> &Self {
+        self
+    }
+    fn findings(&self) -> &Self {
         self
     }
 

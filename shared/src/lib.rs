@@ -16,6 +16,7 @@ pub mod aws;
 pub mod budget;
 pub mod cache;
 pub mod deadline;
+pub mod events;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fakes;
 pub mod invocation;
@@ -32,4 +33,4 @@ pub mod suspension;
 /// The test world (one clock, one cluster, one compliant node): [`guard_core::fixtures`].
 #[cfg(any(test, feature = "test-util"))]
 pub use guard_core::fixtures;
-pub use guard_core::{check_name, checks, decision, export, facts, policy, time};
+pub use guard_core::{check_name, checks, decision, export, facts, findings, policy, time};

@@ -41,6 +41,11 @@ impl AwsError {
 
 pub type AwsResult<T> = Result<T, AwsError>;
 
+mod findings;
+pub use findings::{FailedFinding, FindingsPublish, IMPORT_BATCH, Imported};
+mod events;
+pub use events::EventPublish;
+
 /// Reads instances (never cached: their state is what is being decided).
 pub trait InstanceRead: Send + Sync {
     /// `Ok(None)` when EC2 does not know the instance.
@@ -162,7 +167,8 @@ pub trait LifecycleComplete: Send + Sync {
     ) -> impl Future<Output = AwsResult<Completion>> + Send;
 }
 
-/// Publishes alerts to the topic.
+/// Publishes alerts to the topic (and, in production, each as a decision
+/// event to the bus: [`crate::aws::Notifier`]).
 pub trait AlertPublish: Send + Sync {
     fn publish(&self, alert: &Alert) -> impl Future<Output = AwsResult<()>> + Send;
 }
@@ -381,13 +387,18 @@ pub trait Ports:
 {
     /// Stop, terminate, isolate (instance-audit).
     type Remediation: InstanceRemediate;
-    type Alerts: AlertPublish;
+    /// The alert topic, and the event bus: every alert is also a decision
+    /// event, and a decision without an alert is an event alone.
+    type Alerts: AlertPublish + EventPublish;
     /// IAM: the launch breaker on launcher roles (budget-guard, stack-guard).
     type Launchers: LauncherRoles;
+    /// Security Hub: the guard's findings (`GUARD_SECURITY_HUB`).
+    type Findings: FindingsPublish;
 
     fn remediation(&self) -> &Self::Remediation;
     fn alerts(&self) -> &Self::Alerts;
     fn launchers(&self) -> &Self::Launchers;
+    fn findings(&self) -> &Self::Findings;
 }
 
 #[cfg(test)]

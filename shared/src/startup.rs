@@ -9,7 +9,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
 use crate::alerts::{misconfigured_alert, publish_best_effort};
-use crate::aws::{Adapters, Sns, load_config};
+use crate::aws::{Adapters, Destinations, Sns, load_config};
 use crate::policy::settings::{ALERT_TOPIC_ARN, CLUSTER, MODE};
 use crate::policy::{Mode, Policy, PolicyError};
 use crate::ports::AlertPublish;
@@ -49,7 +49,7 @@ pub async fn cold_start(function: &'static str) -> Result<(Policy, Adapters), Mi
         ?checks,
         "policy loaded"
     );
-    let adapters = Adapters::new(&load_config().await, &policy.alert_topic_arn);
+    let adapters = Adapters::new(&load_config().await, &Destinations::of(&policy));
     Ok((policy, adapters))
 }
 

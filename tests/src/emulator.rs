@@ -16,7 +16,10 @@ use crate::error::{Error, Result};
 use crate::http;
 use crate::workspace_root;
 
+mod decision_events;
 mod managed;
+
+pub use decision_events::ReceivedEvent;
 
 /// moto's account: every resource the emulator creates belongs to it.
 pub const ACCOUNT: &str = "123456789012";
@@ -120,7 +123,25 @@ impl Emulator {
 }
 
 impl Drop for Emulator {
+    /// Fails the test, unless it failed already, when an event it made is
+    /// invalid against its schema (`decision_events.rs`); then stops.
     fn drop(&mut self) {
+        if !std::thread::panicking() && self.child.try_wait().is_ok_and(|exited| exited.is_none()) {
+            let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.assert_decision_events_valid();
+            }));
+            self.stop();
+            if let Err(failure) = checked {
+                std::panic::resume_unwind(failure);
+            }
+            return;
+        }
+        self.stop();
+    }
+}
+
+impl Emulator {
+    fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.port_file);

@@ -16,8 +16,10 @@
 //! the demo reports.
 
 pub mod alerts;
+pub mod chat;
 mod clients;
 mod cluster;
+pub mod decision_rule;
 mod emulator;
 mod error;
 pub mod events;
@@ -26,6 +28,7 @@ pub mod http;
 pub mod launcher;
 mod operator_cli;
 mod runtime_api;
+pub mod security_hub;
 
 use std::path::PathBuf;
 
@@ -36,7 +39,7 @@ pub use cluster::{
 };
 pub use emulator::{
     ACCOUNT, Control, Emulator, EndedAction, FaultCounter, FaultKind, FaultRule, FaultState,
-    ImageDates, PendingAction, RequestRecord,
+    ImageDates, PendingAction, ReceivedEvent, RequestRecord,
 };
 pub use error::{Error, Result};
 pub use function::{Function, InvokeError};

@@ -9,7 +9,7 @@ use aws_sdk_ec2::types::{
     InstanceType,
 };
 use scaling_guard_e2e::{CLUSTER, Clients, Cluster, Emulator, NODE_TYPE, REGION, sdk_config};
-use shared::aws::Adapters;
+use shared::aws::{Adapters, Destinations};
 use shared::facts::VolumeFacts;
 use shared::ports::{InstanceRead, RecommendedImagesRead, VolumeRead};
 
@@ -40,7 +40,7 @@ impl World {
         let emulator = Emulator::start().expect("emulator");
         let clients = Clients::new(&emulator).await;
         let cluster = Cluster::seed(&clients).await.expect("seeded cluster");
-        let adapters = Adapters::new(&sdk_config(&emulator).await, "");
+        let adapters = Adapters::new(&sdk_config(&emulator).await, &Destinations::default());
         World {
             adapters,
             clients,

@@ -421,12 +421,13 @@ mod second_round {
         let violations = check_node(&policy, &node, now());
 
         let exempted =
-            Verdict::from_violations(&policy, Some("prod-ebs-csi-a"), violations.clone());
+            Verdict::from_violations(&policy, Some("prod-ebs-csi-a"), violations.clone(), now());
         assert_eq!(exempted.result, LifecycleResult::Abandon);
         assert_eq!(names(&exempted.exempted), vec!["imds.hop_limit"]);
         assert_eq!(exempted.check_names(), vec!["volumes.encrypted"]);
 
-        let other_group = Verdict::from_violations(&policy, Some("prod-general"), violations);
+        let other_group =
+            Verdict::from_violations(&policy, Some("prod-general"), violations, now());
         assert!(other_group.exempted.is_empty());
         assert_eq!(
             other_group.check_names(),

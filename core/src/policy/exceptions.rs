@@ -1,20 +1,44 @@
-//! `GUARD_CHECK_EXCEPTIONS`: named checks that do not apply to named groups.
+//! `GUARD_CHECK_EXCEPTIONS`: named checks that do not apply to named groups,
+//! each until a day and for a stated reason.
 //!
 //! Exceptions live in the policy (the stack's parameters), never in tags: a
 //! group's owner cannot exempt their own group. An exempted violation does
 //! not block, alert or count; it is still reported, as `exempted`.
+//!
+//! An item is `<check>@<group glob>`, optionally followed by terms separated
+//! by spaces: `until=YYYY-MM-DD`, the last day (UTC) the exception applies,
+//! and `reason=<text>`, the ticket or owner, which runs to the end of the
+//! item (so it comes last, and holds no comma: items are comma-separated):
+//! `imds.hop_limit@prod-ebs-csi-* until=2027-03-31 reason=PLAT-123 ebs csi needs hop 2`.
+//! Expiry is judged at each decision, against the decision's own time: an
+//! exception past its day exempts nothing, whichever function read it.
 
 use std::fmt;
+use std::time::SystemTime;
+
+use time::{Date, Month};
 
 use super::Patterns;
+use super::settings;
 use crate::check_name::CheckName;
+use crate::time::utc_date;
 
-/// One exception: `check` does not apply to the groups `groups` matches.
+/// The term that ends an exception (`until=2027-03-31`).
+const UNTIL: &str = "until=";
+/// The term that says why, to the end of the item (`reason=PLAT-123`).
+const REASON: &str = "reason=";
+
+/// One exception: `check` does not apply to the groups `groups` matches,
+/// up to and including the day `until` (none: no end).
 #[derive(Debug, Clone)]
 pub struct Exception {
     pub check: CheckName,
     /// One glob on the group name (`prod-ebs-csi-*`).
     pub groups: Patterns,
+    /// The last day (UTC) the exception applies.
+    pub until: Option<Date>,
+    /// Why the check does not apply: a ticket or an owner.
+    pub reason: Option<String>,
 }
 
 impl Exception {
@@ -22,11 +46,52 @@ impl Exception {
     pub fn group_pattern(&self) -> &str {
         self.groups.texts().first().map_or("", String::as_str)
     }
+
+    /// Whether the exception applies at `now`: no `until`, or `until` is
+    /// today or later (UTC).
+    pub fn is_in_force(&self, now: SystemTime) -> bool {
+        !self.has_expired(now)
+    }
+
+    /// Whether `now` is past the exception's last day.
+    pub fn has_expired(&self, now: SystemTime) -> bool {
+        self.until.is_some_and(|until| utc_date(now) > until)
+    }
+
+    /// Whole days from today (UTC) to the last day: 0 on the last day,
+    /// negative once expired; `None` without `until`.
+    pub fn days_left(&self, now: SystemTime) -> Option<i64> {
+        self.until.map(|until| (until - utc_date(now)).whole_days())
+    }
+
+    /// Whether the exception is in force and ends within `days` days.
+    pub fn expires_within(&self, now: SystemTime, days: i64) -> bool {
+        self.days_left(now)
+            .is_some_and(|left| (0..=days).contains(&left))
+    }
+
+    /// Whether it exempts `check` for the group named `group` at `now`.
+    fn exempts(&self, check: CheckName, group: &str, now: SystemTime) -> bool {
+        self.check == check && self.matches(group) && self.is_in_force(now)
+    }
+
+    /// Whether the glob matches the group named `group`.
+    pub fn matches(&self, group: &str) -> bool {
+        self.groups.first_match(group).is_some()
+    }
 }
 
 impl fmt::Display for Exception {
+    /// The item as it is written in the policy: it parses back to itself.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.check, self.group_pattern())
+        write!(f, "{}@{}", self.check, self.group_pattern())?;
+        if let Some(until) = self.until {
+            write!(f, " {UNTIL}{until}")?;
+        }
+        if let Some(reason) = &self.reason {
+            write!(f, " {REASON}{reason}")?;
+        }
+        Ok(())
     }
 }
 
@@ -45,8 +110,18 @@ pub const NOT_EXEMPTIBLE: [CheckName; 5] = [
     CheckName::MembershipUnguardedGroup,
 ];
 
+/// What the policy asks of every exception's terms
+/// (`GUARD_MAX_EXCEPTION_DAYS`, `GUARD_REQUIRE_EXCEPTION_REASON`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExceptionTerms {
+    /// An `until` at most this many days after today.
+    pub max_days: u32,
+    /// Every exception names its reason.
+    pub require_reason: bool,
+}
+
 impl Exceptions {
-    /// Parses `check@group-glob` items; the error lists every bad item.
+    /// Parses the items; the error lists every bad item.
     pub fn parse(items: &[String]) -> Result<Self, Vec<String>> {
         let mut exceptions = Vec::new();
         let mut problems = Vec::new();
@@ -63,14 +138,75 @@ impl Exceptions {
         }
     }
 
-    /// Whether `check` is exempted for the group named `group`.
-    pub fn exempts(&self, check: CheckName, group: Option<&str>) -> bool {
-        let Some(group) = group else {
-            return false;
-        };
-        self.0
-            .iter()
-            .any(|e| e.check == check && e.groups.first_match(group).is_some())
+    /// The exception, in force at `now`, that exempts `check` for the group
+    /// named `group`: the first in the policy's order. An instance outside
+    /// any group is never exempted.
+    pub fn exempting(
+        &self,
+        check: CheckName,
+        group: Option<&str>,
+        now: SystemTime,
+    ) -> Option<&Exception> {
+        let group = group?;
+        self.0.iter().find(|e| e.exempts(check, group, now))
+    }
+
+    /// Whether `check` is exempted for the group named `group` at `now`.
+    pub fn exempts(&self, check: CheckName, group: Option<&str>, now: SystemTime) -> bool {
+        self.exempting(check, group, now).is_some()
+    }
+
+    /// The exceptions past their last day at `now`.
+    pub fn expired(&self, now: SystemTime) -> impl Iterator<Item = &Exception> {
+        self.0.iter().filter(move |e| e.has_expired(now))
+    }
+
+    /// The exceptions in force that end within `days` days of `now`.
+    pub fn expiring_within(&self, now: SystemTime, days: i64) -> impl Iterator<Item = &Exception> {
+        self.0.iter().filter(move |e| e.expires_within(now, days))
+    }
+
+    /// What the policy's `terms` refuse, one problem per item: an `until`
+    /// too far after today (at `now`), a missing reason when one is
+    /// required. An `until` already past is no problem: that exception is
+    /// simply expired ([`Exceptions::expiry_notes`]).
+    pub fn terms_problems(&self, terms: ExceptionTerms, now: SystemTime) -> Vec<String> {
+        let today = utc_date(now);
+        let mut problems = Vec::new();
+        for exception in &self.0 {
+            if let Some(until) = exception.until
+                && (until - today).whole_days() > i64::from(terms.max_days)
+            {
+                problems.push(format!(
+                    "`{exception}`: `{UNTIL}{until}` is {} days after today ({today}); at most {} (`{}`)",
+                    (until - today).whole_days(),
+                    terms.max_days,
+                    settings::MAX_EXCEPTION_DAYS.name
+                ));
+            }
+            if terms.require_reason && exception.reason.is_none() {
+                problems.push(format!(
+                    "`{exception}` names no `{REASON}<ticket or owner>`, which `{}` requires",
+                    settings::REQUIRE_EXCEPTION_REASON.name
+                ));
+            }
+        }
+        problems
+    }
+
+    /// One note per exception already expired at `now`: it no longer
+    /// exempts anything and may be removed.
+    pub fn expiry_notes(&self, now: SystemTime) -> Vec<String> {
+        self.expired(now)
+            .map(|e| {
+                format!(
+                    "`{}`: exception `{e}` expired after its last day: `{}` applies to the groups `{}` matches again",
+                    settings::CHECK_EXCEPTIONS.name,
+                    e.check,
+                    e.group_pattern()
+                )
+            })
+            .collect()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Exception> {
@@ -83,7 +219,11 @@ impl Exceptions {
 }
 
 fn parse_one(item: &str) -> Result<Exception, String> {
-    let Some((check, group)) = item.split_once('@') else {
+    let (head, rest) = item
+        .trim()
+        .split_once(char::is_whitespace)
+        .unwrap_or((item.trim(), ""));
+    let Some((check, group)) = head.split_once('@') else {
         return Err(format!(
             "`{item}` is not `<check>@<group glob>` (e.g. `imds.hop_limit@prod-ebs-csi-*`)"
         ));
@@ -103,12 +243,65 @@ fn parse_one(item: &str) -> Result<Exception, String> {
     }
     let groups = Patterns::new(vec![group.to_owned()])
         .map_err(|problems| format!("`{item}`: {}", problems.join("; ")))?;
-    Ok(Exception { check, groups })
+    let (until, reason) = parse_terms(rest).map_err(|problem| format!("`{item}`: {problem}"))?;
+    Ok(Exception {
+        check,
+        groups,
+        until,
+        reason,
+    })
 }
+
+/// The terms after `check@glob`: `until=YYYY-MM-DD`, then `reason=` and
+/// the rest of the item.
+fn parse_terms(text: &str) -> Result<(Option<Date>, Option<String>), String> {
+    let mut until = None;
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        if let Some(reason) = rest.strip_prefix(REASON) {
+            let reason = reason.trim();
+            if reason.is_empty() {
+                return Err(format!("`{REASON}` names no ticket or owner"));
+            }
+            return Ok((until, Some(reason.to_owned())));
+        }
+        let (term, tail) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        let Some(day) = term.strip_prefix(UNTIL) else {
+            return Err(format!(
+                "`{term}` is not `{UNTIL}YYYY-MM-DD` or `{REASON}<text>` (the reason comes last)"
+            ));
+        };
+        if until.is_some() {
+            return Err(format!("`{UNTIL}` is given twice"));
+        }
+        until = Some(parse_day(day).ok_or_else(|| {
+            format!("`{term}` is not a day `{UNTIL}YYYY-MM-DD` (e.g. `{UNTIL}2027-03-31`)")
+        })?);
+        rest = tail.trim_start();
+    }
+    Ok((until, None))
+}
+
+/// `2027-03-31`: four, two and two digits naming a day of the calendar.
+fn parse_day(text: &str) -> Option<Date> {
+    let mut parts = text.split('-');
+    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits =
+        |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_digit());
+    if parts.next().is_some() || !digits(year, 4) || !digits(month, 2) || !digits(day, 2) {
+        return None;
+    }
+    let month = Month::try_from(month.parse::<u8>().ok()?).ok()?;
+    Date::from_calendar_date(year.parse().ok()?, month, day.parse().ok()?).ok()
+}
+
+#[cfg(test)]
+mod expiry_tests;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::now;
 
     fn parse(items: &[&str]) -> Result<Exceptions, Vec<String>> {
         Exceptions::parse(&items.iter().map(|i| (*i).to_owned()).collect::<Vec<_>>())
@@ -118,12 +311,12 @@ mod tests {
     fn a_check_is_exempted_only_for_the_groups_its_glob_matches() {
         let exceptions =
             parse(&["imds.hop_limit@prod-ebs-csi-*", "instance.key_pair@bastion"]).unwrap();
-        assert!(exceptions.exempts(CheckName::ImdsHopLimit, Some("prod-ebs-csi-a")));
-        assert!(!exceptions.exempts(CheckName::ImdsHopLimit, Some("prod-general")));
-        assert!(!exceptions.exempts(CheckName::ImdsV2, Some("prod-ebs-csi-a")));
-        assert!(exceptions.exempts(CheckName::InstanceKeyPair, Some("bastion")));
-        assert!(!exceptions.exempts(CheckName::InstanceKeyPair, Some("bastion-2")));
-        assert!(!exceptions.exempts(CheckName::ImdsHopLimit, None));
+        assert!(exceptions.exempts(CheckName::ImdsHopLimit, Some("prod-ebs-csi-a"), now()));
+        assert!(!exceptions.exempts(CheckName::ImdsHopLimit, Some("prod-general"), now()));
+        assert!(!exceptions.exempts(CheckName::ImdsV2, Some("prod-ebs-csi-a"), now()));
+        assert!(exceptions.exempts(CheckName::InstanceKeyPair, Some("bastion"), now()));
+        assert!(!exceptions.exempts(CheckName::InstanceKeyPair, Some("bastion-2"), now()));
+        assert!(!exceptions.exempts(CheckName::ImdsHopLimit, None, now()));
         let listed: Vec<String> = exceptions.iter().map(ToString::to_string).collect();
         assert_eq!(
             listed,

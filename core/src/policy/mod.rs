@@ -7,18 +7,19 @@
 
 mod cluster_tag;
 mod exceptions;
-mod ids;
+pub(crate) mod ids;
 mod parse;
 mod patterns;
 pub mod settings;
 
 use std::collections::BTreeSet;
+use std::time::SystemTime;
 
 use crate::suspension::RecordKey;
 use std::fmt;
 
 pub use cluster_tag::ClusterTag;
-pub use exceptions::{Exception, Exceptions, NOT_EXEMPTIBLE};
+pub use exceptions::{Exception, ExceptionTerms, Exceptions, NOT_EXEMPTIBLE};
 pub use ids::{is_account_id, is_arn, is_resource_id};
 pub use parse::PolicyError;
 pub use patterns::Patterns;
@@ -239,6 +240,9 @@ pub struct Policy {
     pub key_pairs: KeyPairRules,
     /// Checks that do not apply to named groups (`GUARD_CHECK_EXCEPTIONS`).
     pub exceptions: Exceptions,
+    /// How long an exception may run and whether it must say why
+    /// (`GUARD_MAX_EXCEPTION_DAYS`, `GUARD_REQUIRE_EXCEPTION_REASON`).
+    pub exception_terms: ExceptionTerms,
     pub budget: BudgetPolicy,
     pub fail_mode: FailMode,
     pub hook_name: String,
@@ -261,6 +265,14 @@ pub struct Policy {
     /// removes it.
     pub launcher_role_arns: BTreeSet<String>,
     pub alert_topic_arn: String,
+    /// Every alert also goes to this topic as an AWS Chatbot custom
+    /// notification (`GUARD_CHAT_TOPIC_ARN`), or to no chat.
+    pub chat_topic_arn: Option<String>,
+    /// The bus every decision event goes to (`GUARD_EVENT_BUS`), or none.
+    pub event_bus: crate::events::EventBus,
+    /// Violations also go to Security Hub as ASFF findings
+    /// (`GUARD_SECURITY_HUB`).
+    pub security_hub: bool,
     /// Which alarms budget-guard believes: its own budget alarms by name and
     /// the operator's surge alarms by prefix.
     pub alarms: AlarmTrust,
@@ -320,10 +332,25 @@ impl Policy {
         K: Into<String>,
         V: Into<String>,
     {
-        parse::parse(
+        Self::from_vars_at(vars, SystemTime::now())
+    }
+
+    /// [`Policy::from_vars`] on the day of `now`: the rules that depend on
+    /// today (an exception's `until` at most `GUARD_MAX_EXCEPTION_DAYS`
+    /// ahead) are judged against it. Tests pin it.
+    pub fn from_vars_at<K, V>(
+        vars: impl IntoIterator<Item = (K, V)>,
+        now: SystemTime,
+    ) -> Result<Self, PolicyError>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        parse::parse_at(
             vars.into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
+            now,
         )
     }
 
@@ -333,9 +360,10 @@ impl Policy {
     }
 
     /// Whether a violation of `check` by an instance of `group` is exempted
-    /// (`GUARD_CHECK_EXCEPTIONS`).
-    pub fn exempts(&self, check: CheckName, group: Option<&str>) -> bool {
-        self.exceptions.exempts(check, group)
+    /// at `now`, the time of the decision (`GUARD_CHECK_EXCEPTIONS`): an
+    /// exception past its `until` exempts nothing.
+    pub fn exempts(&self, check: CheckName, group: Option<&str>, now: SystemTime) -> bool {
+        self.exceptions.exempts(check, group, now)
     }
 
     /// The SSM public parameters `image.outdated` reads; empty when it is off.

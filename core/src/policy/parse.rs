@@ -8,15 +8,17 @@ mod reader;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::time::SystemTime;
 
 use super::ids::{is_arn, is_resource_id};
 use super::settings as s;
 use super::{
-    AlarmTrust, AuditAction, BudgetPolicy, ClusterTag, Exceptions, FailMode, HookNotification,
-    ImageRules, InstanceTypeRules, KeyPairRules, MAX_RECOMMENDED_PARAMETERS, Mode, NetworkRules,
-    OutdatedImageRules, Policy, VolumeRules, recommended_parameters,
+    AlarmTrust, AuditAction, BudgetPolicy, ClusterTag, ExceptionTerms, Exceptions, FailMode,
+    HookNotification, ImageRules, InstanceTypeRules, KeyPairRules, MAX_RECOMMENDED_PARAMETERS,
+    Mode, NetworkRules, OutdatedImageRules, Policy, VolumeRules, recommended_parameters,
 };
 use crate::check_name::CheckName;
+use crate::events::EventBus;
 use crate::suspension::RecordKey;
 use reader::Reader;
 
@@ -85,13 +87,22 @@ fn nothing_left_allowed(rules: &InstanceTypeRules) -> bool {
             .all(|allowed| rules.denied.first_match(allowed).is_some())
 }
 
-pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyError> {
+/// [`parse_at`] today: the parser's own tests.
+#[cfg(test)]
+fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyError> {
+    parse_at(vars, SystemTime::now())
+}
+
+pub(super) fn parse_at(
+    vars: BTreeMap<String, String>,
+    now: SystemTime,
+) -> Result<Policy, PolicyError> {
     let mut r = Reader::new(vars);
     r.unknown_settings();
     let scope = scope(&mut r);
     let image = image_rules(&mut r);
     let network = network_rules(&mut r);
-    let instance = instance_rules(&mut r);
+    let instance = instance_rules(&mut r, now);
     let budget = budget_policy(&mut r);
     let launcher_role_arns = r.checked_list(&s::LAUNCHER_ROLE_ARNS);
     let hooks = hooks(&mut r, &scope.cluster);
@@ -99,6 +110,8 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
     let alerts = alerts(&mut r);
     let hook_notification = hook_notification(&mut r);
     let record_key = record_key(&mut r);
+    let event_bus = event_bus(&mut r);
+    let security_hub = r.flag(&s::SECURITY_HUB);
 
     let problems = r.into_problems();
     if !problems.is_empty() {
@@ -118,6 +131,7 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
         volumes: instance.volumes,
         key_pairs: instance.key_pairs,
         exceptions: instance.exceptions,
+        exception_terms: instance.exception_terms,
         budget,
         fail_mode: hooks.fail_mode,
         hook_name: hooks.hook_name,
@@ -129,6 +143,9 @@ pub(super) fn parse(vars: BTreeMap<String, String>) -> Result<Policy, PolicyErro
         allowed_launcher_tags: audit.allowed_launcher_tags,
         launcher_role_arns,
         alert_topic_arn: alerts.topic_arn,
+        chat_topic_arn: alerts.chat_topic_arn,
+        event_bus,
+        security_hub,
         alarms: alerts.alarms,
         hook_notification,
         record_key,
@@ -257,9 +274,10 @@ struct InstanceRules {
     volumes: VolumeRules,
     key_pairs: KeyPairRules,
     exceptions: Exceptions,
+    exception_terms: ExceptionTerms,
 }
 
-fn instance_rules(r: &mut Reader) -> InstanceRules {
+fn instance_rules(r: &mut Reader, now: SystemTime) -> InstanceRules {
     let types = instance_types(r);
     let require_imdsv2 = r.flag(&s::REQUIRE_IMDSV2);
     let max_imds_hop_limit = r.small_number(&s::MAX_IMDS_HOP_LIMIT);
@@ -274,7 +292,7 @@ fn instance_rules(r: &mut Reader) -> InstanceRules {
         deny: r.flag(&s::DENY_KEY_PAIRS),
         allowed: r.checked_list(&s::ALLOWED_KEY_PAIRS),
     };
-    let exceptions = exceptions(r);
+    let (exceptions, exception_terms) = exceptions(r, now);
     InstanceRules {
         types,
         require_imdsv2,
@@ -283,6 +301,7 @@ fn instance_rules(r: &mut Reader) -> InstanceRules {
         volumes,
         key_pairs,
         exceptions,
+        exception_terms,
     }
 }
 
@@ -305,8 +324,17 @@ fn instance_types(r: &mut Reader) -> InstanceTypeRules {
     types
 }
 
-fn exceptions(r: &mut Reader) -> Exceptions {
-    match Exceptions::parse(&r.list(&s::CHECK_EXCEPTIONS)) {
+/// The exceptions and their terms: an `until` too far ahead of `now` (or,
+/// when required, a missing reason) is a problem at every cold start, so a
+/// policy cannot exempt for longer than `GUARD_MAX_EXCEPTION_DAYS` from the
+/// day it is deployed; an `until` already past is not (it has expired).
+fn exceptions(r: &mut Reader, now: SystemTime) -> (Exceptions, ExceptionTerms) {
+    let terms = ExceptionTerms {
+        // Always a number: the table's default is one.
+        max_days: r.small_number(&s::MAX_EXCEPTION_DAYS).unwrap_or(0),
+        require_reason: r.flag(&s::REQUIRE_EXCEPTION_REASON),
+    };
+    let exceptions = match Exceptions::parse(&r.list(&s::CHECK_EXCEPTIONS)) {
         Ok(exceptions) => exceptions,
         Err(problems) => {
             for problem in problems {
@@ -314,7 +342,11 @@ fn exceptions(r: &mut Reader) -> Exceptions {
             }
             Exceptions::default()
         }
+    };
+    for problem in exceptions.terms_problems(terms, now) {
+        r.problem(format!("`{}`: {problem}", s::CHECK_EXCEPTIONS.name));
     }
+    (exceptions, terms)
 }
 
 fn budget_policy(r: &mut Reader) -> BudgetPolicy {
@@ -406,6 +438,7 @@ fn audit_rules(r: &mut Reader) -> AuditRules {
 /// budget-guard believes.
 struct Alerts {
     topic_arn: String,
+    chat_topic_arn: Option<String>,
     alarms: AlarmTrust,
 }
 
@@ -417,11 +450,36 @@ fn alerts(r: &mut Reader) -> Alerts {
             s::ALERT_TOPIC_ARN.name
         ));
     }
+    let chat_topic_arn = r.given(&s::CHAT_TOPIC_ARN);
+    if let Some(chat) = &chat_topic_arn
+        && !is_arn(chat, "sns", true, "")
+    {
+        r.problem(format!(
+            "`{}` is not an sns topic arn: `{chat}`",
+            s::CHAT_TOPIC_ARN.name
+        ));
+    }
     let alarms = AlarmTrust {
         budget_alarm_names: r.list(&s::BUDGET_ALARM_NAMES).into_iter().collect(),
         surge_alarm_prefix: r.given(&s::SURGE_ALARM_PREFIX),
     };
-    Alerts { topic_arn, alarms }
+    Alerts {
+        topic_arn,
+        chat_topic_arn,
+        alarms,
+    }
+}
+
+/// `GUARD_EVENT_BUS`: `default`, `none` or an event bus ARN.
+fn event_bus(r: &mut Reader) -> EventBus {
+    let text = r.text(&s::EVENT_BUS, "").unwrap_or_default();
+    EventBus::parse(&text).unwrap_or_else(|| {
+        r.problem(format!(
+            "`{}` must be `default`, `none` or an event bus arn, not `{text}`",
+            s::EVENT_BUS.name
+        ));
+        EventBus::Off
+    })
 }
 
 /// `GUARD_HOOK_NOTIFICATION_TARGET_ARN` and `GUARD_HOOK_NOTIFICATION_ROLE_ARN`:
@@ -476,6 +534,8 @@ fn record_key(r: &mut Reader) -> Option<RecordKey> {
         .map(|secret| RecordKey::new(&secret))
 }
 
+#[cfg(test)]
+mod chat_topic_tests;
 #[cfg(test)]
 mod launcher_role_tests;
 #[cfg(test)]

@@ -359,8 +359,20 @@ table! {
     CHECK_EXCEPTIONS = Setting {
         name: "GUARD_CHECK_EXCEPTIONS", section: Instance, kind: ANY_ITEMS, default: Unset,
         blank_is_a_value: false,
-        help: "check@group-glob items: the node check does not apply to the groups the glob matches (e.g. imds.hop_limit@prod-ebs-csi-*)",
+        help: "check@group-glob items, each optionally followed by until=YYYY-MM-DD (its last day, UTC) and reason=<ticket or owner> (last, no comma): the node check does not apply to the groups the glob matches until then (e.g. imds.hop_limit@prod-ebs-csi-* until=2027-03-31 reason=PLAT-123)",
         holds: |p| joined(p.exceptions.iter().map(ToString::to_string)), shown_unset: NONE,
+    };
+    MAX_EXCEPTION_DAYS = Setting {
+        name: "GUARD_MAX_EXCEPTION_DAYS", section: Instance, kind: Kind::Number { min: 1, max: 3_650 },
+        default: Value("180"), blank_is_a_value: false,
+        help: "an exception's until= may be at most this many days after the day the policy is read",
+        holds: |p| text(p.exception_terms.max_days), shown_unset: UNSET,
+    };
+    REQUIRE_EXCEPTION_REASON = Setting {
+        name: "GUARD_REQUIRE_EXCEPTION_REASON", section: Instance, kind: Kind::Flag,
+        default: Value("false"), blank_is_a_value: false,
+        help: "every exception must name reason=<ticket or owner>",
+        holds: |p| text(p.exception_terms.require_reason), shown_unset: UNSET,
     };
     MAX_VCPUS = Setting {
         name: "GUARD_MAX_VCPUS", section: Budget,
@@ -474,6 +486,32 @@ table! {
         blank_is_a_value: false,
         help: "the SNS topic every alert is published to",
         holds: |p| text(&p.alert_topic_arn), shown_unset: UNSET,
+    };
+    /// Chat (issue 24): AWS Chatbot drops a message it cannot read, so this
+    /// topic gets each alert as a Chatbot custom notification instead of
+    /// the alert topic's JSON and e-mail bodies.
+    CHAT_TOPIC_ARN = Setting {
+        name: "GUARD_CHAT_TOPIC_ARN", section: Alerts, kind: Kind::Text, default: Unset,
+        blank_is_a_value: false,
+        help: "an SNS topic that AWS Chatbot delivers to Slack, Teams or Chime: every alert is also published there as a Chatbot custom notification",
+        holds: |p| optional(p.chat_topic_arn.as_ref()), shown_unset: "(unset: no chat messages)",
+    };
+    /// Decision events (issue 24): a rule on this bus is how teams automate
+    /// on the guard; an ARN may name another account's (hub) bus.
+    EVENT_BUS = Setting {
+        name: "GUARD_EVENT_BUS", section: Alerts, kind: Kind::Text, default: Value("default"),
+        blank_is_a_value: false,
+        help: "the EventBridge bus every decision event goes to (source scaling-guard): `default` (this account's default bus), an event bus arn, or `none`",
+        holds: |p| text(p.event_bus.as_text()), shown_unset: UNSET,
+    };
+    /// Security Hub (issue 24): one ASFF finding per instance and check, in
+    /// this account and region's own product. Off by default: Security Hub
+    /// must be enabled in the account, and findings are billed.
+    SECURITY_HUB = Setting {
+        name: "GUARD_SECURITY_HUB", section: Alerts, kind: Kind::Flag, default: Value("false"),
+        blank_is_a_value: false,
+        help: "also send every violation as a Security Hub finding (ASFF) and archive it when the instance is fixed or gone",
+        holds: |p| text(p.security_hub), shown_unset: UNSET,
     };
     BUDGET_ALARM_NAMES = Setting {
         name: "GUARD_BUDGET_ALARM_NAMES", section: Alerts, kind: ANY_ITEMS, default: Unset,

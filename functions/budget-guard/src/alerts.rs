@@ -187,8 +187,10 @@ fn why_audit(policy: &Policy, checks: &[CheckName]) -> &'static str {
     }
 }
 
+mod exception_expired;
 mod unanswered;
 
+pub use exception_expired::exception_expired;
 pub use unanswered::{Unanswered, hook_unanswered, hook_unanswered_on_non_members};
 
 #[cfg(test)]

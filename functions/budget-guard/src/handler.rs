@@ -7,6 +7,7 @@
 
 mod demand;
 mod enroll;
+mod expired_exceptions;
 mod launchers;
 mod metrics;
 mod off_switch;
@@ -228,9 +229,7 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
             repaired,
             restored,
         } = self.enroll(measured.groups()).await;
-        // Launches left waiting on the guard's hook: alerted once (and logged).
-        self.alert_unanswered(&measured).await;
-        self.alert_unanswered_on_non_members().await;
+        let exceptions_expired = self.look_out(&measured).await;
         let Changes {
             suspended,
             resumed,
@@ -254,9 +253,19 @@ impl<'a, P: Ports> BudgetGuard<'a, P> {
             restored,
             suspended_groups,
             launch_breaker: Box::new(launch_breaker),
+            exceptions_expired,
         });
         tracing::info!(summary = %summary, "budget run");
         Ok(summary)
+    }
+
+    /// What the schedule watches besides the budgets, each alerted once
+    /// (and logged): launches left waiting on the guard's hook, and
+    /// exceptions past their `until=` (returned for the summary).
+    async fn look_out(&self, measured: &Measurement) -> Vec<String> {
+        self.alert_unanswered(measured).await;
+        self.alert_unanswered_on_non_members().await;
+        self.alert_expired_exceptions(measured.groups()).await
     }
 
     /// A believed alarm changed state: `ALARM` suspends its scope once

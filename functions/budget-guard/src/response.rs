@@ -77,6 +77,10 @@ pub struct ScheduleSummary {
     /// Boxed: most runs leave it empty, and the summary is moved around.
     #[serde(skip_serializing_if = "untouched")]
     pub launch_breaker: Box<LaunchBreakerSummary>,
+    /// Expired exceptions this run alerted (`exception_expired`), as the
+    /// policy writes them (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exceptions_expired: Vec<String>,
 }
 
 fn untouched(summary: &LaunchBreakerSummary) -> bool {
@@ -218,6 +222,7 @@ mod tests {
             restored: vec![],
             suspended_groups: 2,
             launch_breaker: Box::default(),
+            exceptions_expired: vec![],
         });
 
         let text = serde_json::to_string(&Response::One(Box::new(summary))).unwrap();

@@ -17,7 +17,8 @@ pub const SCHEDULED: &str = "Scheduled Event";
 /// What started an invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trigger {
-    /// An instance entered a state (`pending`, `running`, …).
+    /// An instance entered a state (`pending`, `running`, `terminated`
+    /// with Security Hub on, …).
     StateChange { instance_id: String, state: String },
     /// An Auto Scaling group launched an instance: into service, or into
     /// its warm pool (`warm_pool`), from where it enters service later with
@@ -238,6 +239,7 @@ mod tests {
     const PENDING: &str = include_str!("../../../events/state-change-pending.json");
     const RUNNING: &str = include_str!("../../../events/state-change-running.json");
     const LAUNCHED: &str = include_str!("../../../events/launch-successful.json");
+    const TERMINATED: &str = include_str!("../../../events/state-change-terminated.json");
     const SWEEP: &str = include_str!("../../../events/audit-sweep.json");
     const BATCH: &str = include_str!("../../../events/audit-sqs-batch.json");
 
@@ -248,6 +250,7 @@ mod tests {
     #[rstest]
     #[case::pending(PENDING, Trigger::StateChange { instance_id: "i-0d1e2f3a4b5c60789".into(), state: "pending".into() })]
     #[case::running(RUNNING, Trigger::StateChange { instance_id: "i-0d1e2f3a4b5c60789".into(), state: "running".into() })]
+    #[case::terminated(TERMINATED, Trigger::StateChange { instance_id: "i-0d1e2f3a4b5c60789".into(), state: "terminated".into() })]
     #[case::launch_successful(LAUNCHED, Trigger::LaunchSuccessful { instance_id: "i-0e1f2a3b4c5d60718".into(), group: "prod-legacy".into(), warm_pool: false })]
     #[case::sweep(SWEEP, Trigger::Sweep)]
     fn every_sample_event_is_its_trigger(#[case] text: &str, #[case] trigger: Trigger) {

@@ -62,10 +62,14 @@ use crate::response::{Outcome, Response, Summary};
 use shared::ports::Ports;
 
 mod batch;
+mod findings;
 mod pool;
 mod sweep;
 
 pub use batch::INSTANCES_PER_CALL;
+
+/// The state of a state change whose instance's findings are archived.
+const TERMINATED: &str = "terminated";
 
 /// How long a reported finding is not reported again by the same environment
 /// (the sweep's summary still lists it every run).
@@ -148,6 +152,9 @@ enum TakenUp<'e> {
     Sweep,
     /// Its instance is read and audited.
     Audit(InstanceEvent<'e>),
+    /// Its instance is terminated: its Security Hub findings are archived
+    /// (`findings.rs`), nothing is read from EC2.
+    Retire(InstanceEvent<'e>),
     /// Nothing to read: the summary says why.
     Done(Summary),
 }
@@ -184,6 +191,10 @@ impl<'a, P: Ports> Auditor<'a, P> {
         let summary = match self.take_up(&event) {
             TakenUp::Sweep => return Ok(Response::Sweep(self.sweep(&event.origin).await?)),
             TakenUp::Done(summary) => summary,
+            TakenUp::Retire(event) => {
+                let summary = self.retire(&[event]).await.pop();
+                summary.unwrap_or_else(|| self.terminated(&event))
+            }
             TakenUp::Audit(event) => {
                 let instance = self.read_instance(&event).await?;
                 self.audit_instance(&event, instance).await?
@@ -195,7 +206,8 @@ impl<'a, P: Ports> Auditor<'a, P> {
 
     /// Whether the event's instance is to be read and audited: only those
     /// of a state change to `pending` or `running` and of a launch into
-    /// service are.
+    /// service are. A terminated instance's findings are archived (with
+    /// Security Hub on; the rule delivers `terminated` only then).
     fn take_up<'e>(&self, event: &'e Event) -> TakenUp<'e> {
         let Event { trigger, origin } = event;
         match trigger {
@@ -209,6 +221,8 @@ impl<'a, P: Ports> Auditor<'a, P> {
                 };
                 if InstanceState::of(state).is_live() {
                     TakenUp::Audit(event)
+                } else if state == TERMINATED && self.policy.security_hub {
+                    TakenUp::Retire(event)
                 } else {
                     TakenUp::Done(self.ignored(
                         &event,
@@ -404,8 +418,10 @@ impl<'a, P: Ports> Auditor<'a, P> {
             return summary.because("already reported");
         }
         self.reported.insert(&key, ());
-        let alert = alerts::non_compliant(&self.about(event, instance, audit), why);
+        let about = self.about(event, instance, audit);
+        let alert = alerts::non_compliant(&about, why);
         self.publish(&alert).await;
+        self.import_instance_findings(&about, &alert).await;
         summary
     }
 
@@ -455,6 +471,7 @@ impl<'a, P: Ports> Auditor<'a, P> {
             ),
         };
         self.publish(&alert).await;
+        self.import_instance_findings(&about, &alert).await;
         Ok(summary(outcome))
     }
 

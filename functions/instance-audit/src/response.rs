@@ -47,6 +47,9 @@ pub enum Outcome {
     Capped,
     /// The remediation failed: alerted; the next sweep tries again.
     RemediationFailed,
+    /// The instance is terminated: its active Security Hub findings are
+    /// archived (`GUARD_SECURITY_HUB`), nothing else is done.
+    Terminated,
 }
 
 /// The JSON summary an instance event returns (and logs).
@@ -117,6 +120,25 @@ pub struct SweepSummary {
     pub mode: Mode,
     #[serde(flatten)]
     pub report: SweepReport,
+    /// What the sweep did to the cluster's Security Hub findings
+    /// (`GUARD_SECURITY_HUB`; absent when off or when they could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_hub: Option<FindingsReport>,
+}
+
+/// The sweep's Security Hub findings: how many it created, updated,
+/// refreshed, left unchanged and archived, and how the import went.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FindingsReport {
+    pub created: usize,
+    pub updated: usize,
+    pub refreshed: usize,
+    pub unchanged: usize,
+    pub archived: usize,
+    /// Findings Security Hub refused or that could not be sent.
+    pub failed: usize,
+    /// `BatchImportFindings` calls.
+    pub calls: usize,
 }
 
 impl SweepSummary {
@@ -125,6 +147,7 @@ impl SweepSummary {
             trigger: Trigger::Sweep.as_str(),
             mode,
             report,
+            security_hub: None,
         }
     }
 }

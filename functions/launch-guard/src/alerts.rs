@@ -8,6 +8,7 @@ use shared::alerts::managed_node_group::add_abandon_consequences;
 use shared::alerts::{self, Alert, AlertKind, Severity, Suspended};
 use shared::assess::{Admission, Decided};
 use shared::decision::{LifecycleResult, Verdict};
+use shared::events::{DecisionEvent, DetailType};
 use shared::lifecycle::{LifecycleAction, Origin};
 use shared::policy::settings::AUDIT_ONLY_CHECKS;
 use shared::policy::{Mode, Policy};
@@ -64,6 +65,39 @@ pub fn decision(launch: DecidedLaunch<'_>, decided: &Decided) -> Option<Alert> {
         add_usage(&mut alert, launch.policy, admission);
     }
     Some(alert)
+}
+
+/// The decision event of a launch whose alert does not carry it: a clean
+/// CONTINUE, a budget denial on a group already suspended, a decision the
+/// fail mode took (a `guard_error` alert). Every launch decision reaches the
+/// bus once: a decision alert is already its event.
+pub fn decision_event(
+    launch: DecidedLaunch<'_>,
+    decided: &Decided,
+    alert: Option<&Alert>,
+) -> Option<DecisionEvent> {
+    if alert.is_some_and(|alert| DetailType::of(alert.kind) == DetailType::LaunchDecision) {
+        return None;
+    }
+    Some(DecisionEvent::of(&decision_document(launch, decided)))
+}
+
+/// The launch decision as the event's document: the decision alert's kind
+/// by the verdict, `launch_allowed` when nothing was found.
+fn decision_document(launch: DecidedLaunch<'_>, decided: &Decided) -> Alert {
+    let verdict = &decided.verdict;
+    let mut alert = by_verdict(launch, verdict).unwrap_or_else(|| {
+        let mut alert = launch.alert(AlertKind::LaunchAllowed, Severity::Info, verdict);
+        alert.headline = format!("launch of {} let in", launch.action.instance_id);
+        alert
+    });
+    if let Some(unknown) = decided.unknown_line() {
+        alert.details.insert("unknown".to_owned(), json!(unknown));
+    }
+    if let Some(admission) = &decided.admission {
+        add_usage(&mut alert, launch.policy, admission);
+    }
+    alert
 }
 
 /// Nothing known blocks and part of the launch is unknown: the fail mode decided.

@@ -31,6 +31,7 @@ pub use complete::COMPLETION_FAILED_TAG;
 mod admission;
 mod complete;
 mod decide;
+mod findings;
 mod finish;
 mod record;
 mod reserves;
@@ -166,7 +167,8 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
         response
     }
 
-    /// decide → record → finish. With budgets, this environment admits one
+    /// decide → record → finish, then the Security Hub findings of the
+    /// finished launches (`findings.rs`). With budgets, this environment admits one
     /// batch at a time: its turn is held until the batch's admissions are
     /// recorded, so that the next decision counts them.
     async fn process(&self, arrivals: Vec<Arrival>, deadline: Deadline) -> Vec<Finished> {
@@ -183,7 +185,9 @@ impl<'a, P: Ports> LaunchGuard<'a, P> {
         let decided = self.decide(arrivals, round).await;
         let recorded = self.record(decided, deadline).await;
         drop(turn);
-        self.finish_all(recorded, deadline).await
+        let finished = self.finish_all(recorded, deadline).await;
+        self.import_findings(&finished, deadline).await;
+        finished
     }
 }
 

@@ -3,9 +3,10 @@
 //! removes the guard's hooks and lifts its suspensions.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use shared::aws::{Adapters, load_config};
+use shared::aws::{Adapters, Destinations, load_config};
 use shared::deadline::Deadline;
-use shared::policy::settings::{ALERT_TOPIC_ARN, RECORD_KEY};
+use shared::events::EventBus;
+use shared::policy::settings::{ALERT_TOPIC_ARN, CHAT_TOPIC_ARN, EVENT_BUS, RECORD_KEY};
 use shared::startup::diagnostic;
 use shared::suspension::RecordKey;
 use stack_guard::{HttpResponder, Input, StackGuard};
@@ -15,9 +16,17 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     // The policy comes with each request, not from the environment. The one
     // alert stack-guard sends (an update's hand-over to audit mode) goes to
-    // the topic the stack gives every function.
+    // the topics the stack gives every function (the chat topic when set),
+    // and as a decision event to its bus.
     let topic = std::env::var(ALERT_TOPIC_ARN.name).unwrap_or_default();
-    let aws = &Adapters::new(&load_config().await, &topic);
+    let chat = std::env::var(CHAT_TOPIC_ARN.name).ok();
+    let bus = std::env::var(EVENT_BUS.name)
+        .ok()
+        .and_then(|bus| EventBus::parse(bus.trim()));
+    let destinations = Destinations::alert_topic(topic)
+        .with_chat_topic(chat)
+        .with_event_bus(bus.unwrap_or_default());
+    let aws = &Adapters::new(&load_config().await, &destinations);
     let responder = &HttpResponder::new()?;
     // The suspension records' key is a secret: the stack hands it to this
     // function's environment, never to the request's properties.

@@ -6,8 +6,11 @@ mod cloudwatch;
 mod convert;
 mod ec2;
 mod ec2_actions;
+mod events;
 mod iam;
 mod images;
+mod notify;
+mod securityhub;
 mod sns;
 
 use std::time::Duration;
@@ -25,8 +28,11 @@ pub use autoscaling::AutoScaling;
 pub use cloudwatch::{CloudWatch, NAMESPACE};
 pub use ec2::Ec2;
 pub use ec2_actions::Ec2Remediation;
+pub use events::Events;
 pub use iam::Iam;
 pub use images::ImageSources;
+pub use notify::Notifier;
+pub use securityhub::{IMPORT_PACE, SecurityHub};
 pub use sns::Sns;
 
 use crate::ports::{AwsError, Ports, ReadPorts};
@@ -93,13 +99,70 @@ pub struct Adapters {
     pub images: CachedNetworkImages<ImageSources>,
     pub autoscaling: AutoScaling,
     pub cloudwatch: CloudWatch,
-    pub sns: Sns,
+    /// The alert topic and the decision events' bus: every alert goes to both.
+    pub alerts: Notifier,
     /// The launch breaker on launcher roles (budget-guard, stack-guard).
     pub iam: Iam,
+    /// The guard's findings, when `GUARD_SECURITY_HUB` is on.
+    pub securityhub: SecurityHub,
+}
+
+/// Where a function's alerts (and, as they are configured, its decision
+/// events, chat messages and findings) go: read from the policy at the cold
+/// start, or from the stack's variables for stack-guard.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Destinations {
+    /// The SNS alert topic (`GUARD_ALERT_TOPIC_ARN`).
+    pub alert_topic_arn: String,
+    /// The decision events' bus (`GUARD_EVENT_BUS`).
+    pub event_bus: crate::events::EventBus,
+    /// Findings to Security Hub (`GUARD_SECURITY_HUB`).
+    pub security_hub: bool,
+    /// Every alert also as an AWS Chatbot custom notification
+    /// (`GUARD_CHAT_TOPIC_ARN`).
+    pub chat_topic_arn: Option<String>,
+}
+
+impl Destinations {
+    /// Alerts to `topic` only.
+    pub fn alert_topic(topic: impl Into<String>) -> Self {
+        Self {
+            alert_topic_arn: topic.into(),
+            event_bus: crate::events::EventBus::default(),
+            security_hub: false,
+            chat_topic_arn: None,
+        }
+    }
+
+    /// Alerts to the chat `topic` too, when there is one.
+    pub fn with_chat_topic(mut self, topic: Option<String>) -> Self {
+        self.chat_topic_arn = topic;
+        self
+    }
+
+    /// Findings to Security Hub too, when `on`.
+    pub fn with_security_hub(mut self, on: bool) -> Self {
+        self.security_hub = on;
+        self
+    }
+
+    /// Events to `bus` (default: the account's default bus).
+    pub fn with_event_bus(mut self, bus: crate::events::EventBus) -> Self {
+        self.event_bus = bus;
+        self
+    }
+
+    /// The destinations the policy names.
+    pub fn of(policy: &crate::policy::Policy) -> Self {
+        Self::alert_topic(policy.alert_topic_arn.clone())
+            .with_event_bus(policy.event_bus.clone())
+            .with_security_hub(policy.security_hub)
+            .with_chat_topic(policy.chat_topic_arn.clone())
+    }
 }
 
 impl Adapters {
-    pub fn new(config: &SdkConfig, alert_topic_arn: &str) -> Self {
+    pub fn new(config: &SdkConfig, destinations: &Destinations) -> Self {
         let ec2_client = aws_sdk_ec2::Client::new(config);
         let ec2 = Ec2::new(ec2_client.clone());
         Self {
@@ -111,8 +174,19 @@ impl Adapters {
             ec2,
             autoscaling: AutoScaling::new(aws_sdk_autoscaling::Client::new(config)),
             cloudwatch: CloudWatch::new(aws_sdk_cloudwatch::Client::new(config)),
-            sns: Sns::new(aws_sdk_sns::Client::new(config), alert_topic_arn),
+            alerts: Notifier::new(
+                Sns::new(
+                    aws_sdk_sns::Client::new(config),
+                    &destinations.alert_topic_arn,
+                )
+                .with_chat_topic(destinations.chat_topic_arn.clone()),
+                Events::new(
+                    aws_sdk_eventbridge::Client::new(config),
+                    destinations.event_bus.clone(),
+                ),
+            ),
             iam: Iam::new(config),
+            securityhub: SecurityHub::new(config, destinations.security_hub),
         }
     }
 }
@@ -159,16 +233,20 @@ impl ReadPorts for Adapters {
 /// The AWS adapters of the cold start.
 impl Ports for Adapters {
     type Remediation = Ec2Remediation;
-    type Alerts = Sns;
+    type Alerts = Notifier;
     type Launchers = Iam;
+    type Findings = SecurityHub;
 
     fn remediation(&self) -> &Ec2Remediation {
         &self.remediation
     }
-    fn alerts(&self) -> &Sns {
-        &self.sns
+    fn alerts(&self) -> &Notifier {
+        &self.alerts
     }
     fn launchers(&self) -> &Iam {
         &self.iam
+    }
+    fn findings(&self) -> &SecurityHub {
+        &self.securityhub
     }
 }

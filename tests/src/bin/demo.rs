@@ -23,6 +23,12 @@ use serde_json::{Value, json};
 
 type Result<T, E = Box<dyn StdError>> = std::result::Result<T, E>;
 
+#[path = "demo/security_hub.rs"]
+mod security_hub;
+
+#[path = "demo/decision_events.rs"]
+mod decision_events;
+
 /// The cluster-wide instance budget of the demo's deployment.
 const MAX_INSTANCES: u64 = 4;
 
@@ -77,6 +83,8 @@ async fn run() -> Result<Vec<String>> {
     demo.surge().await?;
     demo.bypass(&quarantine).await?;
     demo.launchers(&policy).await?;
+    demo.security_hub(&policy).await?;
+    demo.decision_events(&policy).await?;
     demo.alerts()?;
     demo.operator_audit(&policy)?;
     Ok(demo.failures)

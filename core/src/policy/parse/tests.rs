@@ -215,7 +215,11 @@ fn full_policy_parses_every_setting() {
         exceptions,
         ["imds.hop_limit@prod-ebs-csi-*", "instance.key_pair@bastion"]
     );
-    assert!(policy.exempts(CheckName::InstanceKeyPair, Some("bastion")));
+    assert!(policy.exempts(
+        CheckName::InstanceKeyPair,
+        Some("bastion"),
+        SystemTime::now()
+    ));
     // Deprecation and private-subnet checks are off in this policy.
     assert_eq!(policy.enabled_checks().len(), CheckName::ALL.len() - 2);
 }

@@ -70,6 +70,8 @@ fn the_defaults_are_the_ones_the_spec_names() {
             ("GUARD_REQUIRE_IMDSV2", Fallback::Value("true")),
             ("GUARD_REQUIRE_ENCRYPTED_VOLUMES", Fallback::Value("false")),
             ("GUARD_DENY_KEY_PAIRS", Fallback::Value("false")),
+            ("GUARD_MAX_EXCEPTION_DAYS", Fallback::Value("180")),
+            ("GUARD_REQUIRE_EXCEPTION_REASON", Fallback::Value("false")),
             ("GUARD_SUSPEND_AT_PERCENT", Fallback::Value("100")),
             ("GUARD_RESUME_BELOW_PERCENT", Fallback::Value("90")),
             ("GUARD_CLAMP_MAX_SIZE", Fallback::Value("false")),
@@ -84,6 +86,8 @@ fn the_defaults_are_the_ones_the_spec_names() {
             ("GUARD_MAX_REMEDIATIONS_PER_HOUR", Fallback::Value("20")),
             ("GUARD_MAX_REMEDIATIONS_PER_POOL", Fallback::Value("10")),
             ("GUARD_ALERT_TOPIC_ARN", Fallback::Required),
+            ("GUARD_EVENT_BUS", Fallback::Value("default")),
+            ("GUARD_SECURITY_HUB", Fallback::Value("false")),
         ]
     );
 }

@@ -14,6 +14,7 @@ use shared::fixtures::{CLUSTER_TAG, HOOK, NOW_RFC3339};
 mod alarm_trust;
 mod back_to_enforce;
 mod digest_hold;
+mod exception_expiry;
 mod hook_delivery;
 mod launch_breaker;
 mod off_switch;

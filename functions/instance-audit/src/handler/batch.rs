@@ -18,6 +18,8 @@
 //! - When the read fails (throttling, an outage), every message that needed
 //!   it returns to the queue: no read per instance as a fallback, which would
 //!   drain the account's budget further when it is already short.
+//! - A terminated instance is not read: its Security Hub findings are
+//!   archived, those of every termination in the batch with one read.
 //! - An instance that an event of the batch changed (a remediation, its
 //!   record, a hold at the cap) is read again, alone, by its next event in
 //!   the batch, so that two events of one instance never remediate it twice.
@@ -67,15 +69,20 @@ impl<P: Ports> Auditor<'_, P> {
             .iter()
             .filter_map(|(_, _, taken)| match taken {
                 TakenUp::Audit(event) => Some(event.instance_id),
-                TakenUp::Sweep | TakenUp::Done(_) => None,
+                TakenUp::Sweep | TakenUp::Done(_) | TakenUp::Retire(_) => None,
             })
             .collect();
         let mut read = self.read_batch(&to_read).await;
         let mut sweeps = Vec::new();
+        let mut terminated = Vec::new();
         for (id, event, taken) in taken {
             let audited = match taken {
                 TakenUp::Sweep => {
                     sweeps.push((id, event));
+                    continue;
+                }
+                TakenUp::Retire(event) => {
+                    terminated.push(event);
                     continue;
                 }
                 TakenUp::Done(summary) => Ok(summary),
@@ -85,6 +92,10 @@ impl<P: Ports> Auditor<'_, P> {
                 Ok(summary) => self.log(&summary),
                 Err(err) => hand_back(&mut response, id.to_owned(), &err),
             }
+        }
+        // The batch's terminations: one read of the findings for them all.
+        for summary in self.retire(&terminated).await {
+            self.log(&summary);
         }
         // The schedule does not deliver to the queue; should a sweep arrive
         // there, one sweep serves every such message of the batch.
@@ -163,7 +174,8 @@ fn may_have_changed(outcome: Outcome) -> bool {
         | Outcome::Vetted
         | Outcome::Reported
         | Outcome::Deferred
-        | Outcome::AlreadyRemediated => false,
+        | Outcome::AlreadyRemediated
+        | Outcome::Terminated => false,
     }
 }
 

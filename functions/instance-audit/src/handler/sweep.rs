@@ -2,7 +2,7 @@
 //! the per-sweep limit and the hourly cap, one metrics call and one summary
 //! alert.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 use shared::audit::gather::{self, Audited};
@@ -10,15 +10,30 @@ use shared::audit::{
     InstanceAudit, LauncherPool, Plan, Remediation, RemediationWindow, Remedy, SweepReport,
 };
 use shared::facts::InstanceFacts;
+use shared::findings::asff::AsffFinding;
 use shared::lifecycle::Origin;
 use shared::policy::Policy;
 use shared::ports::{Metric, MetricUnit, MetricsPublish};
 
-use super::{Auditor, HandlerError};
-use crate::alerts;
+use super::{Auditor, HandlerError, findings};
+use crate::alerts::{self, AuditedInstance};
+use crate::event::Trigger;
 use crate::limits::MAX_REMEDIATIONS_PER_SWEEP;
 use crate::response::SweepSummary;
 use shared::ports::Ports;
+
+/// The sweep's trigger, for what its findings say.
+static SWEEP: Trigger = Trigger::Sweep;
+
+/// What the sweep made of the cluster's instances.
+#[derive(Debug, Default)]
+struct Swept {
+    report: SweepReport,
+    /// The Security Hub findings of the instances (Security Hub on).
+    found: Vec<AsffFinding>,
+    /// The instances whose audit could not be made: their findings stand.
+    unchecked: BTreeSet<String>,
+}
 
 /// What limits the sweep's remediations: its own count, and the hour's.
 #[derive(Debug, Default)]
@@ -87,10 +102,14 @@ impl<P: Ports> Auditor<'_, P> {
         )
         .await
         .map_err(|error| HandlerError::Sweep { error })?;
-        let report = self.sweep_instances(read.audits()).await.finish();
+        let swept = self.sweep_instances(read.audits(), origin).await;
+        let report = swept.report.finish();
         self.publish_sweep_metrics(&report).await;
         let alert = alerts::sweep_summary(policy, self.now(), origin, &report);
         self.publish(&alert).await;
+        let security_hub = self
+            .sweep_findings(origin, swept.found, &swept.unchecked)
+            .await;
         tracing::info!(
             trigger = "sweep",
             instances = report.instances,
@@ -102,29 +121,53 @@ impl<P: Ports> Auditor<'_, P> {
             mode = %policy.mode,
             "cluster swept"
         );
-        Ok(SweepSummary::new(policy.mode, report))
+        let mut summary = SweepSummary::new(policy.mode, report);
+        summary.security_hub = security_hub;
+        Ok(summary)
     }
 
-    /// Counts every audited instance into the report and makes the
-    /// remediations the plans call for, within the limits.
-    async fn sweep_instances(&self, audited: impl Iterator<Item = Audited>) -> SweepReport {
-        let mut report = SweepReport::default();
+    /// Counts every audited instance into the report, makes the
+    /// remediations the plans call for, within the limits, and (Security Hub
+    /// on) builds each instance's findings.
+    async fn sweep_instances(
+        &self,
+        audited: impl Iterator<Item = Audited>,
+        origin: &Origin,
+    ) -> Swept {
+        let mut swept = Swept::default();
         let mut limits = Limits::default();
         for Audited { instance, audit } in audited {
             let audit = match audit {
                 Ok(audit) => audit,
                 Err(reason) => {
-                    report.add_unchecked(&instance.instance_id, reason);
+                    swept.report.add_unchecked(&instance.instance_id, reason);
+                    swept.unchecked.insert(instance.instance_id);
                     continue;
                 }
             };
-            report.add(&instance, &audit);
-            if let Plan::Remediate(remedy) = Plan::for_audit(self.policy, &audit) {
-                self.sweep_remediation(&mut report, &mut limits, &remedy, &instance, &audit)
+            swept.report.add(&instance, &audit);
+            let plan = Plan::for_audit(self.policy, &audit);
+            if self.policy.security_hub {
+                let about = AuditedInstance {
+                    policy: self.policy,
+                    now: self.now(),
+                    trigger: &SWEEP,
+                    origin,
+                    instance: &instance,
+                    audit: &audit,
+                };
+                let alert = findings::plan_alert(&about, &plan);
+                swept
+                    .found
+                    .extend(findings::found_on(&about, alert.as_ref()));
+            }
+            if let Plan::Remediate(remedy) = plan {
+                let report = &mut swept.report;
+                self.sweep_remediation(report, &mut limits, &remedy, &instance, &audit)
                     .await;
             }
         }
-        report
+        swept
     }
 
     /// One planned remediation: found done, deferred, capped, or made (and

@@ -1511,3 +1511,5 @@ mod nodepool;
 mod managed;
 
 mod managed_node_group;
+
+mod security_hub;

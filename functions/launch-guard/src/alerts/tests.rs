@@ -44,7 +44,7 @@ fn decided(policy: &Policy, violations: Vec<Violation>, unknown: Vec<Unknown>) -
             name: GROUP.into(),
             ..GroupFacts::default()
         },
-        verdict: Verdict::with_unknown(policy, None, violations, !unknown.is_empty()),
+        verdict: Verdict::with_unknown(policy, None, violations, !unknown.is_empty(), now()),
         unknown,
         facts: None,
         admission: None,

@@ -4,9 +4,11 @@
 //! outlive the invocation.
 
 use futures::future::join_all;
+use shared::alerts::Alert;
 use shared::assess::{Assessment, Decided};
 use shared::deadline::Deadline;
 use shared::decision::Decision;
+use shared::findings::asff::AsffFinding;
 use shared::ports::{Completion, Ports};
 use shared::suspension::SuspensionReport;
 
@@ -44,28 +46,36 @@ impl<P: Ports> LaunchGuard<'_, P> {
             arrival,
             assessment,
         } = launch;
-        let outcome = match assessment {
-            Err(err) => Err(err),
+        let (outcome, findings) = match assessment {
+            Err(err) => (Err(err), Vec::new()),
             Ok(Assessment::Ignored { reason }) => {
                 let action = &arrival.action;
                 let (id, group) = (action.instance_id.clone(), action.group.clone());
-                Ok(self.ignored(Some(id), Some(group), reason))
+                (Ok(self.ignored(Some(id), Some(group), reason)), Vec::new())
             }
             Ok(Assessment::Decided(decided)) => {
-                self.finish_decided(&arrival, &decided, deadline).await
+                match self.finish_decided(&arrival, &decided, deadline).await {
+                    Ok((summary, findings)) => (Ok(summary), findings),
+                    Err(err) => (Err(err), Vec::new()),
+                }
             }
         };
-        Finished { arrival, outcome }
+        Finished {
+            arrival,
+            outcome,
+            findings,
+        }
     }
 
     /// A decided launch: suspend its own group on a budget denial →
-    /// complete → suspend the other groups → alert.
+    /// complete → suspend the other groups → alert; with its Security Hub
+    /// findings, imported later (`findings.rs`).
     async fn finish_decided(
         &self,
         arrival: &Arrival,
         decided: &Decided,
         deadline: Deadline,
-    ) -> Result<Summary, HandlerError> {
+    ) -> Result<(Summary, Vec<AsffFinding>), HandlerError> {
         let action = &arrival.action;
         let launch = DecidedLaunch {
             policy: self.policy,
@@ -89,11 +99,22 @@ impl<P: Ports> LaunchGuard<'_, P> {
             merge(report, rest);
         }
         let summary = self.summary(arrival, decided, completion);
-        let closing = self.publish_alerts(launch, decided, completion, suspension.as_ref());
+        // A duplicate was alerted on, and its findings made, when its first
+        // copy was decided.
+        let (decision, findings) = match completion {
+            Completion::Completed => {
+                let decision = alerts::decision(launch, decided);
+                let findings = self.launch_findings(launch, decided, decision.as_ref());
+                (decision, findings)
+            }
+            Completion::NoActiveAction => (None, Vec::new()),
+        };
+        let closing =
+            self.publish_alerts(launch, decided, completion, decision, suspension.as_ref());
         if deadline.run(CLOSING, closing).await.is_none() {
             tracing::warn!(instance_id = %action.instance_id, "alerts not all sent before the deadline");
         }
-        Ok(summary)
+        Ok((summary, findings))
     }
 
     /// The decision's summary, logged.
@@ -124,19 +145,16 @@ impl<P: Ports> LaunchGuard<'_, P> {
         summary
     }
 
-    /// The decision's alert (a duplicate was alerted on when its first copy
-    /// was decided) and the suspension's.
+    /// The decision's alert, if it has one, and the suspension's; then the
+    /// decision's event, when no alert carried it (each alert is an event).
     async fn publish_alerts(
         &self,
         launch: DecidedLaunch<'_>,
         decided: &Decided,
         completion: Completion,
+        decision: Option<Alert>,
         suspension: Option<&SuspensionReport>,
     ) {
-        let decision = match completion {
-            Completion::Completed => alerts::decision(launch, decided),
-            Completion::NoActiveAction => None,
-        };
         let suspended = match (suspension, &decided.admission) {
             (Some(report), Some(admission)) => {
                 alerts::suspension(launch, &decided.verdict, report, admission)
@@ -145,6 +163,14 @@ impl<P: Ports> LaunchGuard<'_, P> {
         };
         for alert in decision.iter().chain(&suspended) {
             shared::alerts::publish_best_effort(self.aws.alerts(), alert).await;
+        }
+        // A duplicate's event went when its first copy was decided.
+        let event = match completion {
+            Completion::Completed => alerts::decision_event(launch, decided, decision.as_ref()),
+            Completion::NoActiveAction => None,
+        };
+        if let Some(event) = event {
+            shared::events::put_best_effort(self.aws.alerts(), &event).await;
         }
     }
 

@@ -5,6 +5,7 @@
 //! An SQS batch is a list of them; a direct notification is a batch of one.
 
 use shared::assess::{self, Assessment};
+use shared::findings::asff::AsffFinding;
 use shared::lifecycle::{LifecycleAction, Origin};
 use shared::policy::Policy;
 use tokio::time::Instant;
@@ -105,4 +106,7 @@ impl Recorded {
 pub(super) struct Finished {
     pub arrival: Arrival,
     pub outcome: Result<Summary, HandlerError>,
+    /// Its Security Hub findings, imported with the invocation's others
+    /// once every launch is finished (`findings.rs`).
+    pub findings: Vec<AsffFinding>,
 }

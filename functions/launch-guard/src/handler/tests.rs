@@ -1183,5 +1183,8 @@ mod budgets {
     mod timeouts;
 }
 
+mod decision_events;
+mod exception_expiry;
 mod managed_node_group;
 mod second_round;
+mod security_hub;
