@@ -54,13 +54,7 @@ impl<P: Ports> Auditor<'_, P> {
     /// returns the messages to hand back to the queue.
     pub(super) async fn handle_batch(&self, messages: Vec<Message>) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
-        let mut events = Vec::new();
-        for Message { id, event } in messages {
-            match event {
-                Ok(event) => events.push((id, event)),
-                Err(err) => hand_back(&mut response, id, &HandlerError::from(err)),
-            }
-        }
+        let events = decoded(messages, &mut response);
         let taken: Vec<(&str, &Event, TakenUp<'_>)> = events
             .iter()
             .map(|(id, event)| (id.as_str(), event, self.take_up(event)))
@@ -166,6 +160,18 @@ impl<P: Ports> Auditor<'_, P> {
 
 /// Whether the audit may have written to the instance: a remediation (also
 /// a failed one, which may have written its record) or a hold at the cap.
+/// The batch's events; a message that is not one goes back to the queue.
+fn decoded(messages: Vec<Message>, response: &mut SqsBatchResponse) -> Vec<(String, Event)> {
+    let mut events = Vec::new();
+    for Message { id, event } in messages {
+        match event {
+            Ok(event) => events.push((id, event)),
+            Err(err) => hand_back(response, id, &HandlerError::from(err)),
+        }
+    }
+    events
+}
+
 fn may_have_changed(outcome: Outcome) -> bool {
     match outcome {
         Outcome::Remediated | Outcome::RemediationFailed | Outcome::Capped => true,
