@@ -12,7 +12,11 @@ alerts what it undid (sns:Publish on the alert topic).
 
 In audit mode nothing new is suspended or clamped, so no role holds
 SuspendProcesses, and no role writes the suspension record
-(CreateOrUpdateTags); in enforce mode launch-guard and budget-guard do."""
+(CreateOrUpdateTags); in enforce mode launch-guard and budget-guard do. The
+one tag budget-guard writes in either mode is its record of an expired
+exception already alerted (`scaling-guard:exception-expired`, issue 24),
+only with CheckExceptions set: it changes no launch, only keeps the alert
+from repeating every minute."""
 
 from __future__ import annotations
 
@@ -47,6 +51,18 @@ def test_in_audit_mode_budget_guard_may_hand_over_and_may_not_suspend(clamp: str
         assert needed in actions, needed
     assert "autoscaling:SuspendProcesses" not in actions
     assert "autoscaling:CreateOrUpdateTags" not in actions
+
+
+def test_in_audit_mode_budget_guard_writes_only_the_expired_exception_record() -> None:
+    deployment = {**AUDIT, "CheckExceptions": "imds.hop_limit@prod-ebs-csi-* until=2027-03-31"}
+    granting = _granting("BudgetGuardRole", "autoscaling:CreateOrUpdateTags", deployment)
+    assert granting, "budget-guard records an expired exception's alert in audit mode too"
+    for statement in granting:
+        assert statement.resources == [CLUSTER_GROUPS]
+        assert statement.body["Condition"]["ForAllValues:StringEquals"] == {
+            "aws:TagKeys": ["scaling-guard:exception-expired"]
+        }
+        assert statement.body["Condition"]["StringLike"] == {"aws:ResourceTag/kubernetes.io/cluster/prod": "*"}
 
 
 def test_in_audit_mode_launch_guard_never_suspends_nor_writes_the_record() -> None:
