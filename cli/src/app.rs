@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::timeout::TimeoutConfig;
 use serde::Serialize;
-use shared::aws::{Adapters, AutoScaling, Destinations, Iam, load_config_with_default_chains};
+use shared::aws::{
+    Adapters, AutoScaling, Destinations, Iam, PageSizes, load_config_with_default_chains,
+};
 use shared::lifecycle::{self, Notification};
 use shared::policy::Policy;
 use shared::ports::{
@@ -16,7 +18,7 @@ use shared::ports::{
 };
 use shared::release::{ReleaseReport, Scope};
 
-use crate::args::{Args, AuditFormat, Command, Format, Identity};
+use crate::args::{Args, AuditFormat, Command, Format, Identity, OrgCommand, Timeout};
 use crate::audit::findings;
 use crate::exit_status::ExitStatus;
 use crate::settings::{Invalid, Loaded, Settings};
@@ -65,7 +67,9 @@ pub async fn run(args: Args) -> Result<ExitStatus, CliError> {
     let settings = read_settings(args.policy.as_deref())?;
     match args.command {
         Command::Validate => Ok(run_validate(&settings)),
-        Command::Audit { format, .. } => run_audit(&settings, format).await,
+        Command::Audit {
+            format, timeout, ..
+        } => run_audit(&settings, format, timeout).await,
         Command::Explain { event, json } => run_explain(&settings, &event, json).await,
         Command::Export { format, out } => run_export(&settings, format, out.as_deref()),
         Command::Release {
@@ -74,6 +78,9 @@ pub async fn run(args: Args) -> Result<ExitStatus, CliError> {
             json,
             identity,
         } => run_release(settings, &identity, yes, trust_unsigned_records, json).await,
+        Command::Org {
+            command: OrgCommand::Audit(org),
+        } => crate::org::audit(&settings, &org).await,
     }
 }
 
@@ -94,7 +101,7 @@ async fn run_release(
     for note in &notes {
         eprintln!("note: {note}");
     }
-    let config = sdk_config().await?;
+    let config = sdk_config(DEFAULT_TIMEOUT).await?;
     let groups = AutoScaling::new(aws_sdk_autoscaling::Client::new(&config));
     let region = config.region().map(|r| r.to_string()).unwrap_or_default();
     let scope = release::scope(&policy, trust_unsigned_records);
@@ -157,11 +164,18 @@ async fn release_changes(
 
 /// `audit`: the cluster's instances against the policy, and the budgets;
 /// or their findings as ASFF or OCSF. The exit status is the same in
-/// every format.
-async fn run_audit(settings: &Settings, format: AuditFormat) -> Result<ExitStatus, CliError> {
-    let (policy, aws, region) = connect(settings).await?;
+/// every format. A slow `DescribeInstances` shrinks its pages
+/// ([`PageSizes::shrinking`]) and the report says so.
+async fn run_audit(
+    settings: &Settings,
+    format: AuditFormat,
+    timeout: Timeout,
+) -> Result<ExitStatus, CliError> {
+    let pages = PageSizes::shrinking();
+    let (policy, aws, region) = connect(settings, timeout, pages.clone()).await?;
     let now = SystemTime::now();
-    let report = audit::run(&policy, &aws, now).await?;
+    let mut report = audit::run(&policy, &aws, now).await?;
+    report.slow = audit::SlowNote::of(pages.slow(), &region, timeout);
     let standard = match format {
         AuditFormat::Text | AuditFormat::Json => {
             print_result(format == AuditFormat::Json, &report, |report, out| {
@@ -209,7 +223,7 @@ async fn run_explain(
     json: bool,
 ) -> Result<ExitStatus, CliError> {
     let notification = read_event(event)?;
-    let (policy, aws, _) = connect(settings).await?;
+    let (policy, aws, _) = connect(settings, Timeout::default(), PageSizes::default()).await?;
     let now = SystemTime::now();
     let explanation = explain::run(&policy, &aws, notification, now).await?;
     print_result(json, &explanation, |e, out| {
@@ -296,41 +310,68 @@ fn run_validate(settings: &Settings) -> ExitStatus {
 /// The policy, the AWS clients and their region for `audit` and
 /// `explain`; the policy's notes go to standard error. The clients come
 /// back as read ports only: neither command can change anything.
-async fn connect(settings: &Settings) -> Result<(Policy, impl ReadPorts, String), CliError> {
+async fn connect(
+    settings: &Settings,
+    timeout: Timeout,
+    pages: PageSizes,
+) -> Result<(Policy, impl ReadPorts, String), CliError> {
     let Loaded { policy, notes, .. } = settings.load()?;
     for note in &notes {
         eprintln!("note: {note}");
     }
-    let config = sdk_config().await?;
+    let config = sdk_config(timeout).await?;
     let region = config.region().map(ToString::to_string).unwrap_or_default();
-    let aws = adapters(&policy, &config);
+    let aws = adapters(&policy, &config, pages);
     Ok((policy, aws, region))
 }
 
-/// The functions' adapters on the CLI's SDK configuration ([`sdk_config`]).
-fn adapters(policy: &Policy, config: &aws_config::SdkConfig) -> Adapters {
-    Adapters::new(config, &Destinations::of(policy))
+/// The functions' adapters on the CLI's SDK configuration ([`sdk_config`]),
+/// listing the cluster's instances with `pages`.
+pub(crate) fn adapters(
+    policy: &Policy,
+    config: &aws_config::SdkConfig,
+    pages: PageSizes,
+) -> Adapters {
+    let mut aws = Adapters::new(config, &Destinations::of(policy));
+    aws.ec2 = aws.ec2.with_page_sizes(pages);
+    aws
+}
+
+/// What `release` and `explain` allow an AWS operation.
+const DEFAULT_TIMEOUT: Timeout = Timeout { seconds: 60 };
+
+impl Default for Timeout {
+    fn default() -> Self {
+        DEFAULT_TIMEOUT
+    }
 }
 
 /// The functions' SDK configuration (`AWS_ENDPOINT_URL`, bounded retries)
 /// with the default credential and region chains (profiles, SSO), and
 /// timeouts for a laptop on a slow link rather than for a Lambda's deadline.
-async fn sdk_config() -> Result<aws_config::SdkConfig, CliError> {
+pub(crate) async fn sdk_config(timeout: Timeout) -> Result<aws_config::SdkConfig, CliError> {
     let config = load_config_with_default_chains()
         .await
         .into_builder()
-        .timeout_config(
-            TimeoutConfig::builder()
-                .operation_attempt_timeout(Duration::from_secs(20))
-                .operation_timeout(Duration::from_secs(60))
-                .build(),
-        )
+        .timeout_config(timeout_config(timeout))
         .build();
     if config.region().is_none() {
         return Err(CliError::NoRegion);
     }
     Ok(config)
 }
+
+/// The operation's bound is `timeout`; each attempt's, at most
+/// [`ATTEMPT_TIMEOUT`] of it, so that a stalled connection is retried
+/// within the bound (as before `--timeout`: 20 s attempts, 60 s in all).
+pub(crate) fn timeout_config(timeout: Timeout) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .operation_attempt_timeout(timeout.duration().min(ATTEMPT_TIMEOUT))
+        .operation_timeout(timeout.duration())
+        .build()
+}
+
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Reads and parses the event file (`-`: standard input).
 fn read_event(path: &Path) -> Result<Notification, CliError> {

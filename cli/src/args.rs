@@ -59,6 +59,8 @@ pub enum Command {
         /// The same as `--format json`.
         #[arg(long, conflicts_with = "format")]
         json: bool,
+        #[command(flatten)]
+        timeout: Timeout,
     },
     /// Show what launch-guard would decide for a lifecycle event, without
     /// completing it (exit 0 CONTINUE, 1 ABANDON, 2 error).
@@ -108,6 +110,63 @@ pub enum Command {
         #[command(flatten)]
         identity: Identity,
     },
+    /// Across an organisation: `org audit` audits every account (and
+    /// region) asked, each with credentials of its own.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+}
+
+/// `scaling-guard org ...`
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// `audit` in every account (named, or under organisational units) and
+    /// every region asked, as the audit role assumed in each account: one
+    /// report whose rows name their account, region and cluster (exit 0
+    /// clean, 1 findings, 2 when any account or region could not be read:
+    /// its row says why).
+    Audit(OrgAudit),
+}
+
+/// What `org audit` reads, as whom, and how it prints.
+#[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("targets").required(true).multiple(true).args(["accounts", "ou"])))]
+pub struct OrgAudit {
+    /// The accounts to audit (12-digit ids, comma-separated or repeated).
+    #[arg(long, value_name = "ID,ID", value_delimiter = ',', value_parser = crate::org::account_id)]
+    pub accounts: Vec<String>,
+    /// An organisational unit (or root) whose accounts, and its child OUs'
+    /// accounts, are audited (AWS Organizations, from the management or a
+    /// delegated administrator account); repeatable. Suspended accounts are
+    /// skipped and said so.
+    #[arg(long, value_name = "OU-ID")]
+    pub ou: Vec<String>,
+    /// The role assumed in each account:
+    /// `arn:<partition>:iam::<account>:role/<NAME>`, with the default
+    /// credential chain.
+    #[arg(long, value_name = "NAME", default_value = "scaling-guard-audit")]
+    pub role: String,
+    /// The ExternalId the role's trust policy requires.
+    #[arg(long, value_name = "ID")]
+    pub external_id: Option<String>,
+    /// The regions to audit in every account (default: the configured region).
+    #[arg(long, value_name = "R,R", value_delimiter = ',')]
+    pub regions: Vec<String>,
+    /// How many accounts and regions are read at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    #[command(flatten)]
+    pub timeout: Timeout,
+    /// How to print: `text`, `json` (one document: targets and rows), or
+    /// the findings as `asff` or `ocsf` (each naming its own account and
+    /// region).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: AuditFormat,
+    /// Also list, per account, what a removed guard left (hooks,
+    /// suspensions, clamps, inline policies).
+    #[arg(long)]
+    pub leftovers: bool,
 }
 
 /// How `export` prints.
@@ -129,6 +188,28 @@ pub enum AuditFormat {
     Asff,
     /// OCSF 1.6.0 Compliance Finding events (class 2003), for a data lake.
     Ocsf,
+}
+
+/// How long one AWS operation may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct Timeout {
+    /// Seconds one AWS operation may take (all its attempts). A
+    /// `DescribeInstances` page that takes longer is asked again smaller
+    /// (1000, then 250, then 50 instances) and the report says the region
+    /// was slow; any other call that takes longer fails.
+    #[arg(
+        long = "timeout",
+        value_name = "SECONDS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub seconds: u64,
+}
+
+impl Timeout {
+    pub fn duration(self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.seconds)
+    }
 }
 
 /// Whose guard to release: each flag replaces the policy's setting.

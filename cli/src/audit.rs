@@ -29,6 +29,9 @@ use crate::table::{Table, write_table};
 
 pub mod exceptions;
 pub mod findings;
+mod slow;
+
+pub use slow::SlowNote;
 
 /// The whole audit, as `--json` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,6 +50,10 @@ pub struct AuditReport {
     /// Exceptions that ended, or end within 14 days (absent when none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exceptions: Vec<exceptions::ExceptionRow>,
+    /// Pages of `DescribeInstances` that timed out and were asked again
+    /// smaller (absent when none did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slow: Option<SlowNote>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -297,10 +304,11 @@ fn report(
         instances: rows,
         budget,
         exceptions: exceptions::rows(policy, now),
+        slow: None,
     }
 }
 
-fn whole_seconds(time: SystemTime) -> SystemTime {
+pub(crate) fn whole_seconds(time: SystemTime) -> SystemTime {
     let seconds = time
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
@@ -318,7 +326,7 @@ fn membership_kind(membership: &Membership) -> &'static str {
 }
 
 /// The checks column: `ok`, the broken checks (each once), or `unchecked`.
-fn checks_cell(row: &InstanceRow) -> Cow<'_, str> {
+pub(crate) fn checks_cell(row: &InstanceRow) -> Cow<'_, str> {
     if row.error.is_some() {
         return Cow::Borrowed("unchecked (see below)");
     }
@@ -334,7 +342,7 @@ fn checks_cell(row: &InstanceRow) -> Cow<'_, str> {
     Cow::Owned(names.join(", "))
 }
 
-fn group_cell(row: &InstanceRow) -> Cow<'_, str> {
+pub(crate) fn group_cell(row: &InstanceRow) -> Cow<'_, str> {
     match (&row.group, &row.launcher_tag, row.membership) {
         (Some(group), _, _) => Cow::Borrowed(group),
         (None, Some(tag), _) => Cow::Owned(format!("({tag})")),
@@ -345,7 +353,7 @@ fn group_cell(row: &InstanceRow) -> Cow<'_, str> {
 
 /// The violations table's lines of one instance: each finding, each
 /// exempted violation, and why it was not audited.
-fn finding_cells(row: &InstanceRow) -> impl Iterator<Item = [Cow<'_, str>; 4]> {
+pub(crate) fn finding_cells(row: &InstanceRow) -> impl Iterator<Item = [Cow<'_, str>; 4]> {
     let id = row.instance_id.as_str();
     let findings = row.violations.iter().map(move |finding| {
         let blocking = if finding.blocking { "yes" } else { "no" };
@@ -413,7 +421,12 @@ pub fn write_text(report: &AuditReport, out: &mut (impl Write + ?Sized)) -> io::
         out.write_all(render_budget(budget).as_bytes())?;
     }
     exceptions::write_text(&report.exceptions, out)?;
+    write_summary(report, out)
+}
 
+/// The last lines: how many instances were compliant, and whether the
+/// listing was slow (its pages shrank).
+fn write_summary(report: &AuditReport, out: &mut (impl Write + ?Sized)) -> io::Result<()> {
     let summary = &report.summary;
     write!(
         out,
@@ -428,7 +441,11 @@ pub fn write_text(report: &AuditReport, out: &mut (impl Write + ?Sized)) -> io::
     if summary.unchecked > 0 {
         write!(out, ", {} unchecked", summary.unchecked)?;
     }
-    writeln!(out)
+    writeln!(out)?;
+    if let Some(slow) = &report.slow {
+        writeln!(out, "{}", slow.line())?;
+    }
+    Ok(())
 }
 
 fn render_budget(budget: &BudgetSection) -> String {

@@ -10,6 +10,7 @@ mod audit;
 mod exit_status;
 mod explain;
 mod export;
+mod org;
 mod release;
 mod settings;
 mod table;

@@ -132,6 +132,15 @@ fn line(out: &mut dyn Write, label: &str, items: &[String]) -> io::Result<()> {
     }
 }
 
+/// [`line`], only when there is something to say (budget-guard's record of
+/// expired exceptions is there only where an exception expired).
+fn optional_line(out: &mut dyn Write, label: &str, items: &[String]) -> io::Result<()> {
+    match items.is_empty() {
+        true => Ok(()),
+        false => line(out, label, items),
+    }
+}
+
 /// The text for people.
 pub fn write_text(outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
     match outcome {
@@ -184,6 +193,11 @@ fn write_dry_run(
         "leave suspended by others",
         &survey.suspended_by_others,
     )?;
+    optional_line(
+        out,
+        "remove the expired exceptions' record from",
+        &survey.exception_records,
+    )?;
     breaker::write_planned(out, launch_breaker)?;
     unverified(out, &survey.unverified)?;
     for unread in &survey.unread {
@@ -207,6 +221,11 @@ fn write_released(
     line(out, "hook removed from", &report.hooks_removed)?;
     line(out, "Launch resumed on", &report.resumed)?;
     line(out, "MaxSize restored", &report.max_size_restored)?;
+    optional_line(
+        out,
+        "expired exceptions' record removed from",
+        &report.records_removed,
+    )?;
     line(
         out,
         "left suspended by others",

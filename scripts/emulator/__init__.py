@@ -13,7 +13,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from . import autoscaling_ext, cloudwatch_ext, ec2_ext, events_ext, fast_instances, managed_ext, securityhub_ext  # imports moto: only when installing
+    from . import autoscaling_ext, bus_policy_ext, cloudwatch_ext, ec2_ext, events_ext, fast_instances, managed_ext, securityhub_ext, stackset_ext, sts_ext  # imports moto: only when installing
 
     autoscaling_ext.install()
     ec2_ext.install()
@@ -21,5 +21,8 @@ def install() -> None:
     managed_ext.install()
     cloudwatch_ext.install()
     events_ext.install()
+    bus_policy_ext.install()  # after events_ext: it wraps its PutEvents
+    stackset_ext.install()
     securityhub_ext.install()
+    sts_ext.install()
     _installed = True

@@ -63,6 +63,8 @@ for what moto cannot do through the AWS API. Everything else goes to moto.
            body {"rules": [{"operation": NAME | "*", "kind": "throttle" | "error" | "latency",
                             "count": N | "share": 0..1, "service": optional,
                             "skip": optional N, "latency_ms": N | [LOW, HIGH],
+                            "latency_per_result_ms": optional N (x MaxResults),
+                            "account": optional ID, "region": optional NAME,
                             "status": 500 | 503 (error only)}, ...],
                  "seed": N}
            -> 200 the state below (replaces the rules, restarts the RNG)
@@ -78,12 +80,26 @@ for what moto cannot do through the AWS API. Everything else goes to moto.
                     caller: the access key id that signed it)
     DELETE /_scaling_guard/requests -> 200 []
 
+    POST   /_scaling_guard/sts/checked-accounts
+           body {"accounts": ["111111111111", ...]}
+           -> 200 {"accounts": [...]}   (in those accounts AssumeRole answers
+              AccessDenied unless the role exists there, with the ExternalId
+              its trust policy requires: sts_ext.py; elsewhere any AssumeRole
+              succeeds, as in moto)
+
     GET  /_scaling_guard/events
          -> 200 [{detail_type, detail, bus, problems}]   (every PutEvents entry of
             source scaling-guard, in order, with what its schema in
             schemas/events finds wrong: events_ext.py)
     GET  /_scaling_guard/events/invalid
          -> 200 the same, only the entries with problems
+    GET  /_scaling_guard/events/refused
+         -> 200 [{sender, bus, detail_type, detail}]   (events another account
+            forwarded to a bus whose policy refused them: bus_policy_ext.py)
+    POST /_scaling_guard/organizations
+         body {"management": "111111111111", "accounts": ["hub", "member-a"]}
+         -> 200 {"id": "o-...", "accounts": ["<id>", ...]}   (CreateOrganization
+            by management, one CreateAccount per name: bus_policy_ext.py)
 
     GET  /_scaling_guard/sns/published?topic=ARN
          -> 200 [{message_id, subject, message, attributes}]   (every Publish to
@@ -113,7 +129,7 @@ from moto.sns.models import sns_backends
 from moto.ec2.utils import format_timestamp
 from werkzeug.wrappers import Request, Response
 
-from . import autoscaling_ext, cloudwatch_cbor, ec2_ext, events_ext, faults, managed_ext, ssm_ext
+from . import autoscaling_ext, bus_policy_ext, cloudwatch_cbor, ec2_ext, events_ext, faults, managed_ext, ssm_ext, sts_ext
 
 PREFIX = "/_scaling_guard/"
 
@@ -292,6 +308,11 @@ def route(request: Request, app: "EmulatorApp") -> Any:
         return ended_actions(request)
     if request.method == "POST" and parts == ["heartbeat-timeouts"]:
         return heartbeat_timeouts(request.get_json(force=True, silent=True))
+    if request.method == "POST" and parts == ["sts", "checked-accounts"]:
+        try:
+            return sts_ext.set_checked(request.get_json(force=True, silent=True))
+        except ValueError as error:
+            raise ControlError(400, str(error)) from error
     if parts == ["faults"]:
         try:
             if request.method == "POST":
@@ -313,6 +334,13 @@ def route(request: Request, app: "EmulatorApp") -> Any:
         return events_ext.received()
     if request.method == "GET" and parts == ["events", "invalid"]:
         return events_ext.received(invalid_only=True)
+    if request.method == "GET" and parts == ["events", "refused"]:
+        return bus_policy_ext.refused()
+    if request.method == "POST" and parts == ["organizations"]:
+        body = request.get_json(force=True, silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("management"), str):
+            raise ControlError(400, "the body must be {management, accounts: [name, ...]}")
+        return bus_policy_ext.create_organization(body["management"], list(body.get("accounts", [])))
     if request.method == "GET" and parts == ["sns", "published"]:
         return published(request)
     if (

@@ -21,9 +21,19 @@ credential scope's service: `ec2`, `autoscaling`, `sns`, `sqs`, `monitoring`,
   probability `share`, drawn from one RNG seeded by the request's `seed`, so
   the same sequence of calls meets the same faults);
 * `skip` (optional): the first N matching calls pass untouched;
-* `latency_ms` (optional for `throttle` and `error`, required for
-  `latency`): N, or [LOW, HIGH] for a uniform draw; the error is answered
-  after it.
+* `latency_ms` (optional for `throttle` and `error`; `latency` needs it
+  or `latency_per_result_ms`): N, or [LOW, HIGH] for a uniform draw; the
+  error is answered after it;
+* `latency_per_result_ms` (optional): N more milliseconds per result the
+  request asks for (its `MaxResults`; nothing for a request without one),
+  as a slow endpoint whose answer grows with the page: asking for smaller
+  pages makes each one faster (`scaling-guard audit` shrinks its pages on
+  a timeout);
+* `account` (optional): only requests acting in that account — moto's
+  account of the access key that signed them (the static test credentials:
+  moto's default account; an `AssumeRole`'s: the role's account);
+* `region` (optional): only requests signed for that region (the SigV4
+  credential scope's region).
 
 For each call the rules are tried in order; the first that fires decides
 (later rules are not tried, and do not count the call). So three rules of
@@ -48,8 +58,11 @@ from typing import Any, Callable, Iterable
 from . import cloudwatch_cbor
 
 KINDS = ("throttle", "error", "latency")
-RULE_KEYS = {"operation", "service", "kind", "count", "share", "skip", "latency_ms", "status"}
-_SCOPE = re.compile(r"Credential=([^/,]+)/[^/,]+/[^/,]+/([^/,]+)/aws4_request")
+RULE_KEYS = {
+    "operation", "service", "kind", "count", "share", "skip", "latency_ms", "status",
+    "latency_per_result_ms", "account", "region",
+}
+_SCOPE = re.compile(r"Credential=([^/,]+)/[^/,]+/([^/,]+)/([^/,]+)/aws4_request")
 
 _seq_lock = threading.Lock()
 _seq = itertools.count(1)
@@ -74,6 +87,9 @@ class Rule:
     share: float | None = None
     skip: int = 0
     latency_ms: tuple[int, int] | None = None
+    latency_per_result_ms: int = 0
+    account: str | None = None
+    region: str | None = None
     status: int = 500
     matched: int = 0
     injected: int = 0
@@ -91,6 +107,11 @@ class Rule:
         if self.latency_ms is not None:
             low, high = self.latency_ms
             out["latency_ms"] = low if low == high else [low, high]
+        if self.latency_per_result_ms:
+            out["latency_per_result_ms"] = self.latency_per_result_ms
+        for key in ("account", "region"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         if self.kind == "error":
             out["status"] = self.status
         out["matched"] = self.matched
@@ -123,12 +144,16 @@ def parse_rule(n: int, raw: Any) -> Rule:
         raise BadRules(f"rule {n} needs `operation` (an operation name or \"*\")")
     if kind not in KINDS:
         raise BadRules(f"rule {n}: `kind` must be one of {list(KINDS)}, not {kind!r}")
-    service = raw.get("service")
-    if service is not None and (not isinstance(service, str) or not service):
-        raise BadRules(f"rule {n}: `service` must be a non-empty string")
+    scope = {}
+    for key in ("service", "account", "region"):
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise BadRules(f"rule {n}: `{key}` must be a non-empty string")
+        scope[key] = value
     if ("count" in raw) == ("share" in raw):
         raise BadRules(f"rule {n} needs exactly one of `count` and `share`")
-    rule = Rule(operation=operation, kind=kind, service=service)
+    rule = Rule(operation=operation, kind=kind, **scope)
+    rule.latency_per_result_ms = _int(raw.get("latency_per_result_ms", 0), f"rule {n}: latency_per_result_ms")
     if "count" in raw:
         rule.count = _int(raw["count"], f"rule {n}: count")
     else:
@@ -146,8 +171,8 @@ def parse_rule(n: int, raw: Any) -> Rule:
         if low > high:
             raise BadRules(f"rule {n}: latency_ms [{low}, {high}] is not a range")
         rule.latency_ms = (low, high)
-    elif kind == "latency":
-        raise BadRules(f"rule {n}: a latency rule needs `latency_ms`")
+    elif kind == "latency" and not rule.latency_per_result_ms:
+        raise BadRules(f"rule {n}: a latency rule needs `latency_ms` or `latency_per_result_ms`")
     status = raw.get("status", 500)
     if kind != "error" and "status" in raw:
         raise BadRules(f"rule {n}: `status` is for error rules only")
@@ -194,14 +219,23 @@ class Faults:
                 "injected": sum(rule.injected for rule in self.rules),
             }
 
-    def decide(self, service: str | None, operation: str | None) -> Fault | None:
-        if operation is None:
+    def decide(self, call: "Call") -> Fault | None:
+        if call.operation is None:
             return None
         with self.lock:
+            rules = list(self.rules)
+        # moto's account of the caller, looked up only when a rule asks, and
+        # outside the lock (it reads moto's IAM backends).
+        account = _account_of(call.caller) if any(r.account for r in rules) else None
+        with self.lock:
             for n, rule in enumerate(self.rules):
-                if rule.operation not in ("*", operation):
+                if rule.operation not in ("*", call.operation):
                     continue
-                if rule.service is not None and rule.service != service:
+                if rule.service is not None and rule.service != call.service:
+                    continue
+                if rule.account is not None and rule.account != account:
+                    continue
+                if rule.region is not None and rule.region != call.region:
                     continue
                 rule.matched += 1
                 if rule.matched <= rule.skip:
@@ -217,6 +251,7 @@ class Faults:
                 if rule.latency_ms is not None:
                     low, high = rule.latency_ms
                     latency = self.rng.uniform(low, high) / 1000.0
+                latency += rule.latency_per_result_ms * (call.max_results or 0) / 1000.0
                 return Fault(rule=n, kind=rule.kind, latency_s=latency, status=rule.status)
         return None
 
@@ -235,6 +270,23 @@ class Call:
     # The access key id that signed it: several guards on one emulator each
     # sign with their own, so the journal tells whose call it was.
     caller: str | None = None
+    # The region it was signed for, and the page it asks for (`MaxResults`).
+    region: str | None = None
+    max_results: int | None = None
+
+
+def _account_of(access_key: str | None) -> str | None:
+    """moto's account of a request signed with `access_key`."""
+    if access_key is None:
+        return None
+    from moto.iam.models import get_account_id_from  # imports moto: only when asked
+
+    return get_account_id_from(access_key)
+
+
+def _max_results(params: dict[str, list[str]]) -> int | None:
+    value = params.get("MaxResults", [None])[0]
+    return int(value) if value is not None and value.isdigit() else None
 
 
 _TARGET_PARAMETERS = {"AutoScalingGroupName", "InstanceId", "InstanceIds", "ResourceId"}
@@ -263,8 +315,10 @@ def identify(environ: dict[str, Any]) -> Call:
     """Service and operation of an AWS request. Reads (and puts back) a
     form-encoded body to find its `Action=`."""
     scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    call = _identify(environ, scope.group(2) if scope else None)
-    return dataclasses.replace(call, caller=scope.group(1) if scope else None)
+    call = _identify(environ, scope.group(3) if scope else None)
+    if scope is None:
+        return call
+    return dataclasses.replace(call, caller=scope.group(1), region=scope.group(2))
 
 
 def _identify(environ: dict[str, Any], service: str | None) -> Call:
@@ -289,7 +343,8 @@ def _identify(environ: dict[str, Any], service: str | None) -> Call:
         action = params.get("Action", [None])[0]
     if action is None:
         return Call(service, None, "other")
-    return Call(service, action, "ec2" if service == "ec2" else "query", _targets(params))
+    protocol = "ec2" if service == "ec2" else "query"
+    return Call(service, action, protocol, _targets(params), max_results=_max_results(params))
 
 
 _QUERY_CODES = {
@@ -387,7 +442,7 @@ def serve(
     moto), else `answer` (which takes the lock); journaled either way."""
     call = identify(environ)
     seq, received = next_seq(), time.time()
-    fault = faults.decide(call.service, call.operation)
+    fault = faults.decide(call)
     if fault is not None and fault.latency_s > 0:
         time.sleep(fault.latency_s)
     status_line: dict[str, str] = {}

@@ -24,7 +24,12 @@ GOALS = {
     "memory at size": (48.0 / MB_PER_MIB, "peak RSS ≤ 48 MB (45.8 MiB) at 10,000 instances"),
     # issue 20: another cluster's burst costs at most 1 DescribeInstances per 10 state changes
     "many stacks": (100.0, "≤ 100 DescribeInstances per 1000 foreign state changes (issue 20)"),
+    # issue 25: `org audit` of 10 accounts × 1,000 instances
+    "org audit wall": (60.0, "≤ 60 s wall at 10 accounts × 1,000 instances (issue 25)"),
+    "org audit memory": (64.0 / MB_PER_MIB, "peak RSS ≤ 64 MB (61.0 MiB) at 10 accounts × 1,000 instances (issue 25)"),
 }
+# The scale at which issue 25's goals are judged (smaller fleets: compared only).
+ORG_AUDIT_GOAL_SCALE = "10 accounts × 1000 instances"
 
 
 def rows(text: str) -> dict[tuple[str, str], str]:
@@ -34,7 +39,7 @@ def rows(text: str) -> dict[tuple[str, str], str]:
     found = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 4 and cells[0] in ("cold start", "memory", "size", "memory at size", "CLI audit", "many stacks"):
+        if len(cells) == 4 and cells[0] in ("cold start", "memory", "size", "memory at size", "CLI audit", "many stacks", "org audit"):
             found.setdefault((cells[0], cells[1]), cells[2])
     return found
 
@@ -60,6 +65,33 @@ def number(area: str, value: str) -> tuple[str, float] | None:
     return (area, float(match.group(1))) if match else None
 
 
+def measures(area: str, measurement: str, value: str) -> list[tuple[str, str, float]]:
+    """The compared numbers of a row: (label, kind, number) each, lower is
+    better. The `org audit` row gives two, its wall and its peak RSS (its
+    reference row, the single audits, none); every other row at most one,
+    unlabelled."""
+    if area == "org audit":
+        if not measurement.startswith("`scaling-guard org audit`"):
+            return []
+        wall = re.search(r"wall ([\d.]+) s", value)
+        rss = re.search(r"peak RSS ([\d.]+) MiB", value)
+        return [(label, kind, float(match.group(1)))
+                for label, kind, match in ((": wall (s)", "org audit wall", wall),
+                                           (": peak RSS (MiB)", "org audit memory", rss))
+                if match]
+    parsed = number(area, value)
+    return [("", parsed[0], parsed[1])] if parsed else []
+
+
+def judged(kind: str, measurement: str) -> bool:
+    """Whether the goal of `kind` applies at the row's size."""
+    if kind == "memory at size":
+        return "10000 instances" in measurement
+    if kind.startswith("org audit"):
+        return ORG_AUDIT_GOAL_SCALE in measurement
+    return True
+
+
 def main(old_path: str, new_path: str) -> int:
     old = rows(Path(old_path).read_text()) if Path(old_path).exists() else {}
     new = rows(Path(new_path).read_text())
@@ -68,24 +100,21 @@ def main(old_path: str, new_path: str) -> int:
         "|---|---|---|---|---|---|",
     ]
     for (area, measurement), value in new.items():
-        parsed = number(area, value)
-        if parsed is None:
-            continue
-        kind, after = parsed
         before_value = old.get((area, measurement))
-        before = number(area, before_value)[1] if before_value and number(area, before_value) else None
-        verdicts = []
-        if before is not None and after > before * (1 + TOLERANCE):
-            verdicts.append(f"**regressed** (> {TOLERANCE:.0%} worse)")
-        goal = GOALS.get(kind)
-        at_size = kind == "memory at size" and "10000 instances" not in measurement
-        if goal and not at_size:
-            verdicts.append(("goal met: " if after <= goal[0] else "**goal not met**: ") + goal[1])
-        change = f"{(after - before) / before:+.0%}" if before else "new"
-        lines.append(
-            f"| {area} | {measurement} | {before if before is not None else '-'} | {after} | {change} | "
-            f"{'; '.join(verdicts) or 'ok'} |"
-        )
+        previous = {label: n for label, _, n in measures(area, measurement, before_value)} if before_value else {}
+        for label, kind, after in measures(area, measurement, value):
+            before = previous.get(label)
+            verdicts = []
+            if before is not None and after > before * (1 + TOLERANCE):
+                verdicts.append(f"**regressed** (> {TOLERANCE:.0%} worse)")
+            goal = GOALS.get(kind)
+            if goal and judged(kind, measurement):
+                verdicts.append(("goal met: " if after <= goal[0] else "**goal not met**: ") + goal[1])
+            change = f"{(after - before) / before:+.0%}" if before else "new"
+            lines.append(
+                f"| {area} | {measurement}{label} | {before if before is not None else '-'} | {after} | {change} | "
+                f"{'; '.join(verdicts) or 'ok'} |"
+            )
     print("\n".join(lines))
     return 0
 

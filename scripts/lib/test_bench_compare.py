@@ -68,3 +68,25 @@ def test_the_foreign_burst_row_is_judged_against_issue_20s_bound(tmp_path, capsy
     goal = "≤ 100 DescribeInstances per 1000 foreign state changes (issue 20)"
     assert lines[2] == f"| many stacks | {measurement} | - | 10.0 | new | goal met: {goal} |"
     assert lines[3] == f"| many stacks | {measurement}, one invocation each | - | 1000.0 | new | **goal not met**: {goal} |"
+
+
+def test_the_org_audit_row_is_compared_by_wall_and_peak_rss_and_judged_against_issue_25s_goals(tmp_path, capsys):
+    # 10 accounts × 1,000 instances in at most 60 s and 64 MB (61.0 MiB).
+    measurement = "`scaling-guard org audit`, 10 accounts × 1000 instances"
+    old, new = tmp_path / "BENCHMARKS.md", tmp_path / "rows"
+    old.write_text(PREVIOUS + f"| org audit | {measurement} | wall 20.00 s, CPU 3.00 s, peak RSS 40.0 MiB | exit 1 |\n")
+    new.write_text(
+        f"| org audit | {measurement} | wall 61.50 s, CPU 3.10 s, peak RSS 41.0 MiB | exit 1 |\n"
+        "| org audit | 10 single-account `scaling-guard audit`s, 1000 instances each "
+        "| wall 31.35 s, CPU 4.27 s in total, peak RSS 39.6 MiB (largest) | the reference |\n"
+    )
+
+    assert bench_compare.main(str(old), str(new)) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2:] == [
+        f"| org audit | {measurement}: wall (s) | 20.0 | 61.5 | +208% | **regressed** (> 10% worse); "
+        "**goal not met**: ≤ 60 s wall at 10 accounts × 1,000 instances (issue 25) |",
+        f"| org audit | {measurement}: peak RSS (MiB) | 40.0 | 41.0 | +2% | "
+        "goal met: peak RSS ≤ 64 MB (61.0 MiB) at 10 accounts × 1,000 instances (issue 25) |",
+    ]

@@ -49,6 +49,8 @@ DEFAULT: dict[str, str] = {
 }
 LAUNCH_QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:prod-launches"
 LAUNCH_QUEUE_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+# The organisation's bus in the hub account (org/hub.yaml), for CentralEventBusArn.
+CENTRAL_BUS = f"arn:aws:events:{REGION}:111122223333:event-bus/scaling-guard-org"
 # A cluster marked by a key every cluster of the account carries
 # (eks:cluster-name on EKS managed node groups): only key and value name it.
 CUSTOM_KEY = "eks:cluster-name"
@@ -79,6 +81,7 @@ CUSTOM_WITH_EVERY_FEATURE: list[dict[str, str]] = [
         "CheckExceptions": "imds.hop_limit@prod-ebs-csi-* until=2027-03-31 reason=PLAT-123",
         "SecurityHub": "true",
         "ChatTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:team-chat",
+        "CentralEventBusArn": CENTRAL_BUS,
     }
     for action in ["stop", "terminate", "isolate"]
 ]
@@ -518,6 +521,13 @@ NOT_PINNABLE: dict[tuple[str, str], NotPinnable] = {
             ("StackGuardRole", "DeleteLaunchBreakerFromLauncherRoles"),
         ]
     },
+    ("CentralBusForwardRole", "ForwardDecisionEventsToCentralBus"): NotPinnable(
+        "an event bus is no cluster resource, and the events EventBridge forwards are already "
+        "this cluster's (the rule's pattern names it): bound to the one bus CentralEventBusArn "
+        "names, and held only while it names one (test_org_templates.py)",
+        [{"Ref": "CentralEventBusArn"}],
+        None,
+    ),
     ("InstanceAuditRole", "PublishSweepMetrics"): NotPinnable(
         _METRICS_REASON, ["*"], {"StringEquals": {"cloudwatch:namespace": "ScalingGuard"}}
     ),

@@ -21,6 +21,14 @@ def _on_alert_topic(alarm: dict[str, Any]) -> None:
     assert properties["OKActions"] == [ALERT_TOPIC]
 
 
+def _granted(query: dict[str, Any]) -> dict[str, Any]:
+    """A metric query as written, or the one an `!If [Condition, query,
+    AWS::NoValue]` adds under its condition (a rule that exists only then)."""
+    if "Fn::If" in query:
+        return query["Fn::If"][1]
+    return query
+
+
 def _alarms_on_metric(namespace: str, metric: str) -> list[dict[str, Any]]:
     """Alarms on one metric, directly or in a metric-math alarm's queries."""
     found = []
@@ -29,7 +37,7 @@ def _alarms_on_metric(namespace: str, metric: str) -> list[dict[str, Any]]:
         if properties.get("Namespace") == namespace and properties.get("MetricName") == metric:
             found.append(alarm)
             continue
-        for query in properties.get("Metrics", []):
+        for query in map(_granted, properties.get("Metrics", [])):
             stat = query.get("MetricStat", {}).get("Metric", {})
             if stat.get("Namespace") == namespace and stat.get("MetricName") == metric:
                 found.append(alarm)
@@ -43,7 +51,7 @@ def _dimension_values(alarm: dict[str, Any], namespace: str, metric: str, name: 
     metrics = [
         {"Namespace": properties.get("Namespace"), "MetricName": properties.get("MetricName"),
          "Dimensions": properties.get("Dimensions", [])}
-    ] + [q["MetricStat"]["Metric"] for q in properties.get("Metrics", []) if "MetricStat" in q]
+    ] + [q["MetricStat"]["Metric"] for q in map(_granted, properties.get("Metrics", [])) if "MetricStat" in q]
     return [
         d["Value"]
         for m in metrics

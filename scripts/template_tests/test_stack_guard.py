@@ -52,10 +52,12 @@ def test_the_cleanup_changes_only_cluster_groups(
     # The current identity's grant, and the one of the identity Guard last
     # accepted (the same one, once an update succeeded).
     statements = allowing("StackGuardRole", action, deployment)
-    assert [s.policy for s in statements] == [
-        "undo-guard-on-cluster-groups",
-        "StackGuardOldIdentityAccess",
-    ]
+    # DeleteTags: one statement per tag key the guard owns (the suspension
+    # record, the expired exceptions' record), in each policy.
+    per_policy = 2 if action == "autoscaling:DeleteTags" else 1
+    assert sorted(s.policy for s in statements) == sorted(
+        ["undo-guard-on-cluster-groups", "StackGuardOldIdentityAccess"] * per_policy
+    )
     for statement in statements:
         assert statement.body["Condition"][operator] == tag
 
@@ -71,13 +73,15 @@ def test_the_guards_hook_is_deleted_on_any_group_of_the_account_and_region_only(
     )
 
 
-def test_the_cleanup_deletes_only_the_guards_suspension_tag() -> None:
+def test_the_cleanup_deletes_only_the_guards_own_tags() -> None:
+    # The suspension record, and budget-guard's record of expired
+    # exceptions' alerts (issue 25, point 4), each in the current identity's
+    # policy and in the accepted identity's.
     statements = allowing("StackGuardRole", "autoscaling:DeleteTags")
-    assert len(statements) == 2
-    for statement in statements:
-        assert statement.body["Condition"]["ForAllValues:StringEquals"] == {
-            "aws:TagKeys": ["scaling-guard:suspended"]
-        }
+    keys = sorted(
+        tuple(s.body["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]) for s in statements
+    )
+    assert keys == [("scaling-guard:exception-expired",)] * 2 + [("scaling-guard:suspended",)] * 2
     assert not allowing("StackGuardRole", "autoscaling:CreateOrUpdateTags")
 
 

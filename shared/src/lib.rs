@@ -21,6 +21,7 @@ pub mod events;
 pub mod fakes;
 pub mod invocation;
 pub mod launch_breaker;
+pub mod leftovers;
 pub mod lifecycle;
 pub mod node_facts;
 pub mod off_switch;

@@ -45,6 +45,8 @@ mod findings;
 pub use findings::{FailedFinding, FindingsPublish, IMPORT_BATCH, Imported};
 mod events;
 pub use events::EventPublish;
+mod roles;
+pub use roles::RolePoliciesRead;
 
 /// Reads instances (never cached: their state is what is being decided).
 pub trait InstanceRead: Send + Sync {

@@ -1,6 +1,7 @@
 //! Release: undo what one guard did to the account's Auto Scaling groups —
-//! its launch hook, its suspensions of `Launch` and its MaxSize clamps —
-//! and say what could not be undone.
+//! its launch hook, its suspensions of `Launch`, its MaxSize clamps and
+//! budget-guard's record of expired exceptions' alerts
+//! ([`EXCEPTION_EXPIRED_TAG`]) — and say what could not be undone.
 //!
 //! One code path for every caller: stack-guard's delete (the stack goes
 //! away), stack-guard's update that changes the guard's identity (the old
@@ -38,7 +39,7 @@ use tokio::time::Instant;
 
 use crate::facts::{GroupFacts, HookFacts};
 use crate::lifecycle::LAUNCHING;
-use crate::policy::{ClusterTag, Policy};
+use crate::policy::{ClusterTag, EXCEPTION_EXPIRED_TAG, Policy};
 use crate::ports::{AwsError, AwsResult, ClusterGroupsRead, GroupRead, ScaleOutControl};
 use crate::suspension::{RecordKey, Restore, SUSPENDED_TAG, SuspensionRecord, launch_suspended};
 
@@ -195,6 +196,9 @@ pub struct Survey {
     /// Records a release without the key lists and does not lift
     /// ([`UnsignedRecords::ListOnly`]).
     pub unverified: Vec<Unverified>,
+    /// Cluster groups carrying the guard's record of expired exceptions'
+    /// alerts ([`EXCEPTION_EXPIRED_TAG`]): the tag is removed.
+    pub exception_records: Vec<String>,
     /// What could not be read, with why.
     pub unread: Vec<String>,
 }
@@ -220,7 +224,10 @@ impl Survey {
     /// Nothing a release would change, and everything read: the records
     /// it only lists are left for a person.
     fn nothing_to_undo(&self) -> bool {
-        self.hooks.is_empty() && self.suspensions.is_empty() && self.unread.is_empty()
+        self.hooks.is_empty()
+            && self.suspensions.is_empty()
+            && self.exception_records.is_empty()
+            && self.unread.is_empty()
     }
 
     /// `group=size` for each clamp a release would restore.
@@ -244,6 +251,8 @@ pub struct ReleaseReport {
     pub resumed: Vec<String>,
     /// `group=size`: MaxSize set back to what it was before the guard's clamp.
     pub max_size_restored: Vec<String>,
+    /// Groups whose record of expired exceptions' alerts was removed.
+    pub records_removed: Vec<String>,
     /// Cluster groups whose `Launch` someone else suspended: left so.
     pub left_suspended_by_others: Vec<String>,
     /// Records that could not be verified (no key): not lifted, also in
@@ -270,6 +279,7 @@ impl ReleaseReport {
             &mut self.hooks_removed,
             &mut self.resumed,
             &mut self.max_size_restored,
+            &mut self.records_removed,
             &mut self.left_suspended_by_others,
             &mut self.notes,
             &mut self.leftovers,
@@ -303,6 +313,9 @@ pub async fn survey(read: &impl ClusterGroupsRead, scope: &Scope) -> Survey {
             Some(_) => survey.suspensions.push(group.clone()),
             None if launch_suspended(group) => survey.suspended_by_others.push(group.name.clone()),
             None => {}
+        }
+        if group.tags.contains_key(EXCEPTION_EXPIRED_TAG) {
+            survey.exception_records.push(group.name.clone());
         }
     }
     let mut reads = futures::stream::iter(&groups)
@@ -393,10 +406,17 @@ async fn passes(
                 .filter(|g| !explained(format!("the suspension of {} ", g.name)))
                 .map(|g| format!("{} is still suspended by the guard", g.name))
                 .collect();
+            let records: Vec<String> = found
+                .exception_records
+                .iter()
+                .filter(|group| !explained(record_left(group)))
+                .map(|group| format!("{group} still carries the tag `{EXCEPTION_EXPIRED_TAG}`"))
+                .collect();
             report.leftovers = previous;
             report.leftovers.extend(found.unread);
             report.leftovers.extend(hooks);
             report.leftovers.extend(suspensions);
+            report.leftovers.extend(records);
             return;
         }
         report.leftovers.extend(found.unread.iter().cloned());
@@ -459,6 +479,39 @@ async fn undo(
             }
             Undone::Gone => {}
             Undone::Left(why) => {
+                tracing::warn!(%group, %why, "not released");
+                report.leftovers.push(why);
+            }
+        }
+    }
+    remove_records(control, &found.exception_records, report).await;
+}
+
+/// How a leftover record of `group` begins, as [`remove_records`] words it.
+fn record_left(group: &str) -> String {
+    format!("the tag `{EXCEPTION_EXPIRED_TAG}` of {group} ")
+}
+
+/// Removes the guard's record of expired exceptions' alerts from `groups`,
+/// [`GROUPS_AT_ONCE`] at a time. Only budget-guard writes it, and only
+/// while the guard runs: once the guard goes, it records nothing.
+async fn remove_records(
+    control: &(impl GroupRead + ScaleOutControl),
+    groups: &[String],
+    report: &mut ReleaseReport,
+) {
+    let mut removals = futures::stream::iter(groups)
+        .map(|group| async move {
+            let removed = control.untag_group(group, EXCEPTION_EXPIRED_TAG).await;
+            (group, removed)
+        })
+        .buffer_unordered(GROUPS_AT_ONCE);
+    while let Some((group, removed)) = removals.next().await {
+        match removed {
+            Ok(()) => report.records_removed.push(group.clone()),
+            Err(err) if is_gone(&err) => {}
+            Err(err) => {
+                let why = format!("{}may remain: {err}", record_left(group));
                 tracing::warn!(%group, %why, "not released");
                 report.leftovers.push(why);
             }
@@ -607,7 +660,7 @@ fn is_transient(err: &AwsError) -> bool {
 
 /// `call`, attempted up to [`ATTEMPTS`] times on transient errors, with a
 /// doubling pause.
-async fn retried<T, F, C>(mut call: C) -> AwsResult<T>
+pub(crate) async fn retried<T, F, C>(mut call: C) -> AwsResult<T>
 where
     C: FnMut() -> F,
     F: Future<Output = AwsResult<T>>,

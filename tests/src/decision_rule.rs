@@ -22,6 +22,13 @@ impl DecisionRule {
     /// Creates queue `name` and rule `name` on the default bus, the queue
     /// its one target.
     pub async fn create(config: &aws_config::SdkConfig, name: &str) -> Result<Self> {
+        Self::on_bus(config, name, "default").await
+    }
+
+    /// Creates queue `name` and rule `name` on the bus `bus` (a name in the
+    /// config's account), the queue its one target: a hub's view of the
+    /// organisation bus.
+    pub async fn on_bus(config: &aws_config::SdkConfig, name: &str, bus: &str) -> Result<Self> {
         let sqs = aws_sdk_sqs::Client::new(config);
         let events = aws_sdk_eventbridge::Client::new(config);
         let queue_url = sqs
@@ -47,6 +54,7 @@ impl DecisionRule {
         events
             .put_rule()
             .name(name)
+            .event_bus_name(bus)
             .event_pattern(pattern().to_string())
             .send()
             .await
@@ -59,6 +67,7 @@ impl DecisionRule {
         events
             .put_targets()
             .rule(name)
+            .event_bus_name(bus)
             .targets(target)
             .send()
             .await

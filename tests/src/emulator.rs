@@ -18,8 +18,10 @@ use crate::workspace_root;
 
 mod decision_events;
 mod managed;
+mod org;
 
 pub use decision_events::ReceivedEvent;
+pub use org::SlowPages;
 
 /// moto's account: every resource the emulator creates belongs to it.
 pub const ACCOUNT: &str = "123456789012";

@@ -15,6 +15,8 @@
 //! Everything returns [`Result`] (no panics in the harness): tests unwrap,
 //! the demo reports.
 
+mod account_clients;
+pub mod accounts;
 pub mod alerts;
 pub mod chat;
 mod clients;
@@ -27,6 +29,7 @@ mod function;
 pub mod http;
 pub mod launcher;
 mod operator_cli;
+pub mod org_bus;
 mod runtime_api;
 pub mod security_hub;
 
@@ -39,7 +42,7 @@ pub use cluster::{
 };
 pub use emulator::{
     ACCOUNT, Control, Emulator, EndedAction, FaultCounter, FaultKind, FaultRule, FaultState,
-    ImageDates, PendingAction, ReceivedEvent, RequestRecord,
+    ImageDates, PendingAction, ReceivedEvent, RequestRecord, SlowPages,
 };
 pub use error::{Error, Result};
 pub use function::{Function, InvokeError};

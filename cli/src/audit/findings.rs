@@ -67,17 +67,30 @@ pub fn write(
     export: &Export,
     out: &mut (impl Write + ?Sized),
 ) -> Result<(), ExportError> {
+    write_all(&[(report, *export)], out)
+}
+
+/// [`write`] of several reports into one array, each with its own export
+/// (`org audit`: each account and region's report, with its region): one
+/// document for a fleet.
+pub fn write_all(
+    reports: &[(&AuditReport, Export)],
+    out: &mut (impl Write + ?Sized),
+) -> Result<(), ExportError> {
     let with_findings = || {
-        report
-            .instances
-            .iter()
-            .filter(|row| !row.violations.is_empty() || !row.exempted.is_empty())
+        reports.iter().flat_map(|(report, export)| {
+            report
+                .instances
+                .iter()
+                .filter(|row| !row.violations.is_empty() || !row.exempted.is_empty())
+                .map(move |row| (row, export))
+        })
     };
-    if let Some(row) = with_findings().find(|row| row.account.is_none()) {
+    if let Some((row, _)) = with_findings().find(|(row, _)| row.account.is_none()) {
         return Err(ExportError::NoAccount(row.instance_id.clone()));
     }
     let mut array = JsonArray::start(out)?;
-    for row in with_findings() {
+    for (row, export) in with_findings() {
         write_row(row, export, &mut array)?;
     }
     array.end()?;

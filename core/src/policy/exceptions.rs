@@ -28,6 +28,11 @@ const UNTIL: &str = "until=";
 /// The term that says why, to the end of the item (`reason=PLAT-123`).
 const REASON: &str = "reason=";
 
+/// The group tag in which budget-guard records the `exception_expired`
+/// alerts of the group (issue 24, point 5): the guard's own record, which a
+/// release removes with the rest of what the guard left (issue 25, point 4).
+pub const EXCEPTION_EXPIRED_TAG: &str = "scaling-guard:exception-expired";
+
 /// One exception: `check` does not apply to the groups `groups` matches,
 /// up to and including the day `until` (none: no end).
 #[derive(Debug, Clone)]

@@ -19,7 +19,9 @@ use crate::suspension::RecordKey;
 use std::fmt;
 
 pub use cluster_tag::ClusterTag;
-pub use exceptions::{Exception, ExceptionTerms, Exceptions, NOT_EXEMPTIBLE};
+pub use exceptions::{
+    EXCEPTION_EXPIRED_TAG, Exception, ExceptionTerms, Exceptions, NOT_EXEMPTIBLE,
+};
 pub use ids::{is_account_id, is_arn, is_resource_id};
 pub use parse::PolicyError;
 pub use patterns::Patterns;

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_ec2::Client;
+use aws_sdk_ec2::error::SdkError;
 use aws_sdk_ec2::types::{
     Filter, HttpTokensState, Image, Instance, InstanceType, InstanceTypeInfo, Subnet, Volume,
 };
@@ -30,12 +31,17 @@ const INCLUDE_MANAGED: bool = true;
 /// `DescribeInstanceTypes` takes at most 100 names per request.
 const TYPES_PER_REQUEST: usize = 100;
 
+mod pages;
+
+pub use pages::{PageSizes, SlowListing};
+
 /// The EC2 adapter. Instance type specs never change, so they are kept for
 /// the life of the execution environment.
 #[derive(Debug, Clone)]
 pub struct Ec2 {
     client: Client,
     type_specs: Arc<Mutex<BTreeMap<String, InstanceTypeSpec>>>,
+    pages: PageSizes,
 }
 
 impl Ec2 {
@@ -43,7 +49,21 @@ impl Ec2 {
         Self {
             client,
             type_specs: Arc::default(),
+            pages: PageSizes::default(),
         }
+    }
+
+    /// Lists the cluster's instances with these page sizes (the CLI's
+    /// [`PageSizes::shrinking`]); the functions keep the default.
+    pub fn with_page_sizes(mut self, pages: PageSizes) -> Self {
+        self.pages = pages;
+        self
+    }
+
+    /// The timeouts the cluster listings met, and the page size they came
+    /// down to; `None` when no page timed out.
+    pub fn slow_listing(&self) -> Option<SlowListing> {
+        self.pages.slow()
     }
 }
 
@@ -90,28 +110,46 @@ impl ClusterInstancesRead for Ec2 {
 }
 
 impl Ec2 {
-    /// Every instance matching `filters`, all pages (1000 a page), managed
+    /// Every instance matching `filters`, all pages (1000 a page, or
+    /// smaller after a timeout with [`PageSizes::shrinking`]), managed
     /// instances included ([`INCLUDE_MANAGED`]). Each page is reduced to the
     /// facts as it arrives: at most one page of the SDK's full descriptions
-    /// is held at a time, whatever the cluster's size.
+    /// is held at a time, whatever the cluster's size. A page that timed out
+    /// is asked again, smaller, from the same `NextToken`: nothing is listed
+    /// twice or skipped.
     async fn describe_all(&self, filters: Vec<Filter>) -> AwsResult<Vec<InstanceFacts>> {
-        let mut pages = self
-            .client
-            .describe_instances()
-            .include_managed_resources(INCLUDE_MANAGED)
-            .set_filters(Some(filters))
-            .max_results(1000)
-            .into_paginator()
-            .send();
         let mut facts = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|err| aws_error("DescribeInstances", err))?;
+        let (mut step, mut token) = (0, None::<String>);
+        while let Some(size) = self.pages.size(step) {
+            let page = self
+                .client
+                .describe_instances()
+                .include_managed_resources(INCLUDE_MANAGED)
+                .set_filters(Some(filters.clone()))
+                .max_results(size)
+                .set_next_token(token.clone())
+                .send()
+                .await;
+            let page = match page {
+                Err(SdkError::TimeoutError(_)) if self.pages.timed_out(step).is_some() => {
+                    step += 1;
+                    continue;
+                }
+                page => page.map_err(|err| aws_error("DescribeInstances", err))?,
+            };
             facts.extend(page.reservations().iter().flat_map(|reservation| {
                 reservation
                     .instances()
                     .iter()
                     .map(move |instance| instance_facts(instance, reservation.owner_id()))
             }));
+            token = page
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
         }
         Ok(facts)
     }

@@ -1,5 +1,6 @@
 //! IAM: the launch breaker on launcher roles (`PutRolePolicy`,
-//! `DeleteRolePolicy`). Throttling (IAM's `Throttling`) and server errors
+//! `DeleteRolePolicy`), and the roles' inline policies for the leftovers
+//! survey (`ListRoles`, `ListRolePolicies`). Throttling (IAM's `Throttling`) and server errors
 //! are retried by the SDK's standard retry ([`super::retry_config`]).
 
 use std::sync::OnceLock;
@@ -10,7 +11,7 @@ use aws_sdk_iam::error::ProvideErrorMetadata;
 
 use super::aws_error;
 use crate::launch_breaker::{LaunchBreaker, role_name};
-use crate::ports::{AwsResult, BreakerRemoval, LauncherRoles};
+use crate::ports::{AwsResult, BreakerRemoval, LauncherRoles, RolePoliciesRead};
 
 /// The IAM adapter; the breaker denies launches in `region`, the
 /// configuration's.
@@ -71,5 +72,44 @@ impl LauncherRoles for Iam {
             Err(err) if err.code() == Some("NoSuchEntity") => Ok(BreakerRemoval::Absent),
             Err(err) => Err(aws_error("DeleteRolePolicy", err)),
         }
+    }
+}
+
+/// Every page of both lists: IAM pages by `Marker`, 100 items a page by
+/// default (`MaxItems` up to 1,000).
+impl RolePoliciesRead for Iam {
+    async fn role_names(&self) -> AwsResult<Vec<String>> {
+        let mut pages = self
+            .client()
+            .list_roles()
+            .max_items(1000)
+            .into_paginator()
+            .send();
+        let mut names = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| aws_error("ListRoles", err))?;
+            names.extend(page.roles.into_iter().map(|role| role.role_name));
+        }
+        Ok(names)
+    }
+
+    async fn inline_policy_names(&self, role: &str) -> AwsResult<Vec<String>> {
+        let mut pages = self
+            .client()
+            .list_role_policies()
+            .role_name(role)
+            .max_items(1000)
+            .into_paginator()
+            .send();
+        let mut names = Vec::new();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => names.extend(page.policy_names),
+                // Deleted since it was listed: it carries nothing.
+                Err(err) if err.code() == Some("NoSuchEntity") => return Ok(Vec::new()),
+                Err(err) => return Err(aws_error("ListRolePolicies", err)),
+            }
+        }
+        Ok(names)
     }
 }

@@ -26,7 +26,7 @@ use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use crate::cache::CachedNetworkImages;
 pub use autoscaling::AutoScaling;
 pub use cloudwatch::{CloudWatch, NAMESPACE};
-pub use ec2::Ec2;
+pub use ec2::{Ec2, PageSizes, SlowListing};
 pub use ec2_actions::Ec2Remediation;
 pub use events::Events;
 pub use iam::Iam;

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::launch_breaker::LaunchBreaker;
-use crate::ports::{AwsError, AwsResult, BreakerRemoval, LauncherRoles};
+use crate::launch_breaker::{LaunchBreaker, role_name};
+use crate::ports::{AwsError, AwsResult, BreakerRemoval, LauncherRoles, RolePoliciesRead};
 
 use super::FakeAws;
 
@@ -65,5 +65,30 @@ impl LauncherRoles for FakeAws {
             Some(_) => BreakerRemoval::Removed,
             None => BreakerRemoval::Absent,
         })
+    }
+}
+
+/// `ListRoles` and `ListRolePolicies` on the roles the fake knows, by name.
+impl RolePoliciesRead for FakeAws {
+    async fn role_names(&self) -> AwsResult<Vec<String>> {
+        tokio::task::yield_now().await;
+        let state = self.call("ListRoles")?;
+        Ok(state
+            .role_policies
+            .keys()
+            .map(|arn| role_name(arn).to_owned())
+            .collect())
+    }
+
+    async fn inline_policy_names(&self, role: &str) -> AwsResult<Vec<String>> {
+        tokio::task::yield_now().await;
+        let state = self.call("ListRolePolicies")?;
+        // A role deleted since it was listed carries nothing (as the adapter).
+        Ok(state
+            .role_policies
+            .iter()
+            .find(|(arn, _)| role_name(arn) == role)
+            .map(|(_, policies)| policies.keys().cloned().collect())
+            .unwrap_or_default())
     }
 }

@@ -283,4 +283,5 @@ async fn a_group_deleted_while_it_is_released_is_no_leftover() {
     assert!(report.is_complete(), "{:?}", report.leftovers);
 }
 
+mod exception_records;
 mod unsigned;

@@ -17,7 +17,10 @@
 //!   one invocation each as before (issue 20);
 //! * how fast a Karpenter-style burst's non-compliant nodes are remediated:
 //!   p50 and p99 from the state change to the remediation call, every AWS
-//!   call 50 ms slower (issue 23).
+//!   call 50 ms slower (issue 23);
+//! * `scaling-guard org audit` of 10 accounts × 1,000 instances (wall, CPU,
+//!   peak RSS against issue 25's goals), its findings checked against ten
+//!   single-account audits.
 //!
 //! Prints the rows of one markdown table (`| area | measurement | value |
 //! notes |`) and writes them to `--out FILE`. `--smoke`: a tiny run (3
@@ -26,7 +29,8 @@
 //! CLI's peak RSS at 10,000 instances; `--startup`: only the cold starts and
 //! the peak RSS after warm invocations (the first rows, alone, to compare
 //! binaries quickly); `--karpenter`: only the Karpenter fleet's row;
-//! `--function NAME` (repeatable): those rows for NAME alone. Exits non-zero
+//! `--org-audit`: only the `org audit` rows (with `--smoke`: 2 accounts ×
+//! 20 instances); `--function NAME` (repeatable): those rows for NAME alone. Exits non-zero
 //! if any measurement failed.
 
 use std::collections::BTreeMap;
@@ -46,6 +50,8 @@ use serde_json::{Value, json};
 // A crate root's modules live beside it: this one is the driver's own.
 #[path = "bench/karpenter.rs"]
 mod karpenter;
+#[path = "bench/org_audit.rs"]
+mod org_audit;
 
 type Result<T, E = Box<dyn StdError>> = std::result::Result<T, E>;
 
@@ -89,6 +95,8 @@ struct Plan {
     /// The Karpenter-style fleet of the remediation latency: its nodes and
     /// how many of them are non-compliant.
     fleet: Option<(usize, usize)>,
+    /// The fleet of `org audit`: its accounts and the instances of each.
+    org_audit: Option<(usize, usize)>,
     out: Option<PathBuf>,
 }
 
@@ -103,12 +111,16 @@ enum Mode {
     Startup,
     /// Only the Karpenter fleet's remediation latency.
     Karpenter,
+    /// Only the `org audit` rows (`smoke`: the smoke run's fleet).
+    OrgAudit {
+        smoke: bool,
+    },
 }
 
 impl Plan {
     fn from_args() -> Result<Self> {
         let (mut smoke, mut large, mut memory, mut startup) = (false, false, false, false);
-        let mut karpenter = false;
+        let (mut karpenter, mut org_audit) = (false, false);
         let (mut functions, mut out) = (Vec::new(), None);
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -118,6 +130,7 @@ impl Plan {
                 "--memory" => memory = true,
                 "--startup" => startup = true,
                 "--karpenter" => karpenter = true,
+                "--org-audit" => org_audit = true,
                 "--function" => functions.push(function_arg(args.next())?),
                 "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a file")?)),
                 other => return Err(format!("unknown argument `{other}`").into()),
@@ -127,6 +140,8 @@ impl Plan {
             Mode::Memory
         } else if karpenter {
             Mode::Karpenter
+        } else if org_audit {
+            Mode::OrgAudit { smoke }
         } else if startup {
             Mode::Startup
         } else if smoke {
@@ -154,6 +169,7 @@ impl Plan {
             scale_ups: vec![100, 1_000],
             foreign_burst: true,
             fleet: Some((200, 20)),
+            org_audit: Some(org_audit::GOAL_SCALE),
             out: None,
         };
         match mode {
@@ -166,6 +182,7 @@ impl Plan {
                 memory_sizes: vec![20],
                 scale_ups: vec![20],
                 fleet: Some((20, 2)),
+                org_audit: Some((2, 20)),
                 ..all
             },
             // Only the memory at 10,000 instances: each function and the CLI.
@@ -178,6 +195,7 @@ impl Plan {
                 scale_ups: Vec::new(),
                 foreign_burst: false,
                 fleet: None,
+                org_audit: None,
                 ..all
             },
             // Only the cold starts and the memory after warm invocations.
@@ -186,6 +204,7 @@ impl Plan {
                 scale_ups: Vec::new(),
                 foreign_burst: false,
                 fleet: None,
+                org_audit: None,
                 ..all
             },
             Mode::Karpenter => Self {
@@ -194,6 +213,17 @@ impl Plan {
                 calls: false,
                 scale_ups: Vec::new(),
                 foreign_burst: false,
+                org_audit: None,
+                ..all
+            },
+            Mode::OrgAudit { smoke } => Self {
+                starts: 0,
+                invocations: 0,
+                calls: false,
+                scale_ups: Vec::new(),
+                foreign_burst: false,
+                fleet: None,
+                org_audit: if smoke { Some((2, 20)) } else { all.org_audit },
                 ..all
             },
         }
@@ -307,7 +337,9 @@ impl Bench {
 
     async fn run(&mut self, plan: &Plan) -> Result<()> {
         eprintln!("bench: binaries from {}", Function::binary_dir().display());
-        self.small_cluster(plan).await?;
+        if plan.starts > 0 || plan.calls {
+            self.small_cluster(plan).await?;
+        }
 
         // Growing clusters, on a fresh emulator.
         if plan.has_sizes()
@@ -316,6 +348,13 @@ impl Bench {
             self.fail("cluster sizes", &err.to_string());
         }
         self.bursts(plan).await;
+
+        // One organisation's accounts, on a fresh emulator.
+        if let Some((accounts, instances)) = plan.org_audit
+            && let Err(err) = self.org_audit(accounts, instances).await
+        {
+            self.fail("org audit", &err.to_string());
+        }
         Ok(())
     }
 

@@ -29,6 +29,9 @@ mod security_hub;
 #[path = "demo/decision_events.rs"]
 mod decision_events;
 
+#[path = "demo/organisation.rs"]
+mod organisation;
+
 /// The cluster-wide instance budget of the demo's deployment.
 const MAX_INSTANCES: u64 = 4;
 
@@ -87,6 +90,7 @@ async fn run() -> Result<Vec<String>> {
     demo.decision_events(&policy).await?;
     demo.alerts()?;
     demo.operator_audit(&policy)?;
+    demo.organisation().await?;
     Ok(demo.failures)
 }
 

@@ -137,27 +137,37 @@ impl Bed {
         kind: &str,
         event: impl FnOnce(&str) -> Value,
     ) -> Captured {
-        let server = ResponseUrl::start();
-        // The template's deadline: a delete or an identity change keeps
-        // `ANSWER_RESERVE` of it to answer and releases until then.
-        function
-            .invoke_with_deadline(&event(&server.url), STACK_GUARD_TIMEOUT)
-            .await
-            .unwrap();
-        let answer = server.answer();
-        assert_eq!(answer.method, "PUT");
-        assert_eq!(answer.url, "/response/stack%7CGuard?X-Amz-Signature=abc");
-        assert_eq!(
-            answer.content_type.as_deref(),
-            Some(""),
-            "signed for no type"
-        );
-        assert_eq!(
-            answer.body["StackId"],
-            request(kind, "", &BTreeMap::new())["StackId"]
-        );
-        assert_eq!(answer.body["RequestId"], format!("request-{kind}"));
-        assert_eq!(answer.body["LogicalResourceId"], "Guard");
-        answer
+        answer_to(function, kind, event).await
     }
+}
+
+/// [`Bed::answer_to`] without a bed: for a function acting in another
+/// account of the emulator (`org_removal.rs`).
+pub async fn answer_to(
+    function: &Function,
+    kind: &str,
+    event: impl FnOnce(&str) -> Value,
+) -> Captured {
+    let server = ResponseUrl::start();
+    // The template's deadline: a delete or an identity change keeps
+    // `ANSWER_RESERVE` of it to answer and releases until then.
+    function
+        .invoke_with_deadline(&event(&server.url), STACK_GUARD_TIMEOUT)
+        .await
+        .unwrap();
+    let answer = server.answer();
+    assert_eq!(answer.method, "PUT");
+    assert_eq!(answer.url, "/response/stack%7CGuard?X-Amz-Signature=abc");
+    assert_eq!(
+        answer.content_type.as_deref(),
+        Some(""),
+        "signed for no type"
+    );
+    assert_eq!(
+        answer.body["StackId"],
+        request(kind, "", &BTreeMap::new())["StackId"]
+    );
+    assert_eq!(answer.body["RequestId"], format!("request-{kind}"));
+    assert_eq!(answer.body["LogicalResourceId"], "Guard");
+    answer
 }

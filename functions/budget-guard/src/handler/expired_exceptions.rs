@@ -32,8 +32,9 @@ use shared::ports::{AlertPublish, Ports, ScaleOutControl};
 use super::BudgetGuard;
 use crate::alerts;
 
-/// The group tag that records the `exception_expired` alerts of the group.
-pub const EXCEPTION_EXPIRED_TAG: &str = "scaling-guard:exception-expired";
+/// The group tag that records the `exception_expired` alerts of the group
+/// (the domain's: a release removes it too).
+pub use shared::policy::EXCEPTION_EXPIRED_TAG;
 
 /// Auto Scaling tag values hold at most 256 characters.
 const TAG_VALUE_MAX: usize = 256;

@@ -2,7 +2,8 @@
 //! guard owns — its launch hook, wherever a group carries it, and the
 //! suspensions (and MaxSize clamps) it recorded on the cluster's groups —
 //! with the release the CLI's `scaling-guard release` also runs
-//! ([`shared::release`]). A `Launch` someone else suspended stays suspended.
+//! ([`shared::release`]), and budget-guard's record of expired exceptions'
+//! alerts on those groups (`scaling-guard:exception-expired`). A `Launch` someone else suspended stays suspended.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +43,7 @@ pub(super) fn data(report: &ReleaseReport, cluster: &str) -> BTreeMap<String, St
         ("HooksRemoved", list(&report.hooks_removed)),
         ("Resumed", list(&report.resumed)),
         ("MaxSizeRestored", list(&report.max_size_restored)),
+        ("ExceptionRecordsRemoved", list(&report.records_removed)),
         (
             "LeftSuspendedByOthers",
             list(&report.left_suspended_by_others),

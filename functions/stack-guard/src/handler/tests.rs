@@ -14,6 +14,7 @@ use super::*;
 use crate::respond::SendError;
 use shared::deadline::Deadline;
 
+mod exception_records;
 mod identity;
 mod launch_breaker;
 mod off_switch;
@@ -269,6 +270,7 @@ async fn a_delete_removes_the_guards_hooks_and_lifts_only_its_own_suspensions() 
         ("HooksRemoved", "prod-a, prod-b"),
         ("Resumed", "prod-a"),
         ("MaxSizeRestored", "prod-a=20"),
+        ("ExceptionRecordsRemoved", ""),
         ("LeftSuspendedByOthers", "prod-c"),
         ("NotUndone", ""),
     ]
