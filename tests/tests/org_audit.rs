@@ -486,3 +486,44 @@ async fn an_ou_is_audited_with_its_child_ous_and_suspended_accounts_are_skipped(
         assert!(left.stdout.contains(&heading), "{left:#?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_that_asks_for_an_external_id_is_assumed_with_it_and_refused_without() {
+    let emulator = Emulator::start().unwrap();
+    let policy = seed_account(&emulator, A, 2).await.policy_env();
+    let iam = aws_sdk_iam::Client::new(&accounts::account_config(&emulator, A).await.unwrap());
+    let trust = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"AWS": scaling_guard_e2e::ACCOUNT},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": "platform-audit-7"}}}]});
+    iam.create_role()
+        .role_name(AUDIT_ROLE)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    emulator.control().check_roles_in(&[A]).unwrap();
+    let accounts = ["--accounts", A, "--format", "json"];
+
+    let without = org_audit(&emulator, &policy, &accounts);
+    let with = org_audit(
+        &emulator,
+        &policy,
+        &[&accounts[..], &["--external-id", "platform-audit-7"]].concat(),
+    );
+
+    assert_eq!(without.code, 2, "{without:#?}");
+    let error = target(&without.json(), A, REGION)["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The service's code and message, in one line: not the HTTP response.
+    assert!(
+        error.contains("AccessDenied") && !error.contains('\n') && error.len() < 400,
+        "{error}"
+    );
+    assert_ne!(with.code, 2, "{with:#?}");
+    assert_eq!(target(&with.json(), A, REGION)["status"], "audited");
+    assert!(fleet_rows(&with.json(), A, REGION).len() >= 2);
+}
