@@ -46,7 +46,7 @@ pub use emulator::{
 };
 pub use error::{Error, Result};
 pub use function::{Function, InvokeError};
-pub use operator_cli::operator_cli;
+pub use operator_cli::{CliRun, operator_cli};
 pub use runtime_api::{Outcome, RuntimeApi};
 
 /// The workspace root (this crate lives in `<root>/tests`).

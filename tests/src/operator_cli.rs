@@ -3,7 +3,7 @@
 //! environment but a `PATH`, test credentials, no instance metadata and no
 //! AWS config files, so that only what a test gives it decides.
 
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use crate::{Function, REGION, Result};
 
@@ -27,4 +27,42 @@ pub fn operator_cli(endpoint: Option<&str>) -> Result<Command> {
             .env("AWS_REGION", REGION);
     }
     Ok(command)
+}
+
+/// One run of the CLI, ended: its exit code, standard output and error.
+#[derive(Debug)]
+pub struct CliRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliRun {
+    /// Runs `command` to its end, its output captured (standard input as
+    /// the command has it: closed, unless the caller said otherwise).
+    pub fn of(mut command: Command) -> Self {
+        let output = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("the cli runs");
+        Self::from(output)
+    }
+
+    /// Standard output as one JSON document; a test fails, with the whole
+    /// run, when it is not one.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|err| panic!("stdout is not json ({err}): {self:#?}"))
+    }
+}
+
+impl From<Output> for CliRun {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code().expect("the cli exits, not killed"),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
 }

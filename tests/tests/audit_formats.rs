@@ -10,11 +10,10 @@
 //! Build the binary first: `cargo build -p scaling-guard`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Stdio;
 
 use aws_sdk_ec2::types::LaunchTemplateSpecification;
 use scaling_guard_e2e::security_hub;
-use scaling_guard_e2e::{ACCOUNT, REGION};
+use scaling_guard_e2e::{ACCOUNT, CliRun as Run, REGION};
 use serde_json::Value;
 use shared::aws::SecurityHub;
 use shared::check_name::CheckName;
@@ -25,21 +24,11 @@ mod support;
 
 use support::Bed;
 
-/// One run of the CLI: exit code, standard output and error.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    /// The findings printed: one JSON array.
-    fn findings(&self) -> Vec<Value> {
-        match serde_json::from_str(&self.stdout) {
-            Ok(Value::Array(findings)) => findings,
-            other => panic!("stdout is not a json array ({other:?}): {self:#?}"),
-        }
+/// The findings a run printed: one JSON array.
+fn findings(run: &Run) -> Vec<Value> {
+    match run.json() {
+        Value::Array(findings) => findings,
+        other => panic!("stdout is not a json array ({other}): {run:#?}"),
     }
 }
 
@@ -54,20 +43,9 @@ fn ocsf_validator() -> jsonschema::Validator {
 impl Bed {
     /// Runs the CLI with `policy` and `args` against the emulator.
     fn audit(&self, policy: &BTreeMap<String, String>, args: &[&str]) -> Run {
-        let output = scaling_guard_e2e::operator_cli(Some(&self.endpoint()))
-            .unwrap()
-            .envs(policy)
-            .arg("audit")
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .output()
-            .expect("the cli runs");
-        Run {
-            code: output.status.code().expect("the cli exits, not killed"),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        let mut command = scaling_guard_e2e::operator_cli(Some(&self.endpoint())).unwrap();
+        command.envs(policy).arg("audit").args(args);
+        Run::of(command)
     }
 
     /// Launches one instance from `template` into `group`, `InService`.
@@ -160,7 +138,7 @@ async fn the_ocsf_export_is_one_compliance_finding_per_instance_and_check_valid_
     let run = seeded.bed.audit(&seeded.policy, &["--format", "ocsf"]);
 
     assert_eq!(run.code, 1, "findings exit 1, as the text audit: {run:#?}");
-    let events = run.findings();
+    let events = findings(&run);
     let validator = ocsf_validator();
     for event in &events {
         let errors: Vec<String> = validator
@@ -197,7 +175,7 @@ async fn the_asff_export_is_the_security_hub_finding_of_each_instance_and_check(
     let run = seeded.bed.audit(&seeded.policy, &["--format", "asff"]);
 
     assert_eq!(run.code, 1, "{run:#?}");
-    let findings = run.findings();
+    let findings = findings(&run);
     assert_eq!(
         pairs(
             &findings,

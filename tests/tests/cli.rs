@@ -13,27 +13,11 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_sdk_ec2::types::LaunchTemplateSpecification;
-use scaling_guard_e2e::events;
-use serde_json::Value;
+use scaling_guard_e2e::{CliRun as Run, events};
 
 mod support;
 
 use support::Bed;
-
-/// One run of the CLI.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|err| panic!("stdout is not json ({err}): {self:#?}"))
-    }
-}
 
 /// Runs the CLI with a clean environment: test credentials, the region,
 /// `AWS_ENDPOINT_URL` (when given) and `env` (the policy), nothing inherited.
@@ -62,12 +46,7 @@ fn cli_with_input(
     if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
         stdin.write_all(input.as_bytes()).unwrap();
     }
-    let output = child.wait_with_output().unwrap();
-    Run {
-        code: output.status.code().expect("the cli exits, not killed"),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Run::from(child.wait_with_output().unwrap())
 }
 
 /// A file in the temp dir, removed on drop.

@@ -7,26 +7,12 @@
 //! Build the binary first: `cargo build -p scaling-guard`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Stdio;
 
 use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
-use scaling_guard_e2e::{Clients, Cluster, Emulator, REGION, SlowPages, accounts, operator_cli};
+use scaling_guard_e2e::{
+    CliRun as Run, Clients, Cluster, Emulator, REGION, SlowPages, accounts, operator_cli,
+};
 use serde_json::{Value, json};
-
-/// One run of the CLI: exit code, standard output and error.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|err| panic!("stdout is not json ({err}): {self:#?}"))
-    }
-}
 
 /// Runs the CLI against `emulator` with `policy`, then `env` (credentials
 /// of another account, say), and `args`.
@@ -36,20 +22,9 @@ fn cli(
     env: &[(String, String)],
     args: &[&str],
 ) -> Run {
-    let output = operator_cli(Some(&emulator.endpoint()))
-        .unwrap()
-        .envs(policy)
-        .envs(env.iter().cloned())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("the cli runs");
-    Run {
-        code: output.status.code().expect("the cli exits, not killed"),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    let mut command = operator_cli(Some(&emulator.endpoint())).unwrap();
+    command.envs(policy).envs(env.iter().cloned()).args(args);
+    Run::of(command)
 }
 
 /// The report's instance rows, by id.

@@ -7,11 +7,10 @@
 //! Build the binary first: `cargo build -p scaling-guard`.
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 
 use scaling_guard_e2e::launcher::LauncherDouble;
-use scaling_guard_e2e::{FaultRule, REGION};
-use serde_json::{Value, json};
+use scaling_guard_e2e::{CliRun, FaultRule, REGION};
+use serde_json::json;
 
 mod support;
 
@@ -39,34 +38,15 @@ async fn broken_launcher(bed: &Bed) -> LauncherDouble {
     double
 }
 
-/// One run of the CLI: exit code and standard output.
-struct Run {
-    code: i32,
-    stdout: String,
-}
-
 /// Runs the CLI against the bed with only test credentials and `env`.
-fn release(bed: &Bed, env: &BTreeMap<String, String>, args: &[&str]) -> Run {
-    let output = scaling_guard_e2e::operator_cli(Some(bed.endpoint().as_str()))
-        .unwrap()
-        .envs(env)
-        .arg("release")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the cli runs");
-    Run {
-        code: output.status.code().expect("the cli exits, not killed"),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-    }
+fn release(bed: &Bed, env: &BTreeMap<String, String>, args: &[&str]) -> CliRun {
+    let mut command = scaling_guard_e2e::operator_cli(Some(bed.endpoint().as_str())).unwrap();
+    command.envs(env).arg("release").args(args);
+    CliRun::of(command)
 }
 
 fn policy(bed: &Bed, double: &LauncherDouble) -> BTreeMap<String, String> {
     bed.policy_with(&[("GUARD_LAUNCHER_ROLE_ARNS", &double.role_arn)])
-}
-
-fn json_of(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|err| panic!("{err}: {}", run.stdout))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,7 +74,7 @@ async fn a_dry_run_names_the_breaker_and_yes_deletes_it() {
 
     // Then: the breaker is gone and nothing of the guard is left
     assert_eq!(done.code, 0, "{}", done.stdout);
-    let report = json_of(&done);
+    let report = done.json();
     assert_eq!(
         report["launch_breaker"],
         json!({ "policy": breaker_name(), "removed_from": [double.role_arn], "failed": [] })
@@ -118,7 +98,7 @@ async fn a_role_iam_fails_on_is_a_leftover() {
 
     // Then: exit 1, the role among the leftovers, the breaker still there
     assert_eq!(done.code, 1, "{}", done.stdout);
-    let report = json_of(&done);
+    let report = done.json();
     let leftovers = report["leftovers"].as_array().unwrap();
     let on_role = format!("launch breaker on {}: ", double.role_arn);
     assert!(
