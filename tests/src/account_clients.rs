@@ -11,14 +11,9 @@ impl Clients {
     /// The clients of [`Clients::new`], with the credentials of an
     /// `AssumeRole` into `account`: everything they create is `account`'s.
     pub async fn in_account(emulator: &Emulator, account: &str) -> Result<Self> {
-        let config = account_config(emulator, account).await?;
-        Ok(Self {
-            ec2: aws_sdk_ec2::Client::new(&config),
-            autoscaling: aws_sdk_autoscaling::Client::new(&config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
-            sns: aws_sdk_sns::Client::new(&config),
-            sqs: aws_sdk_sqs::Client::new(&config),
-            control: emulator.control(),
-        })
+        Ok(Self::of(
+            &account_config(emulator, account).await?,
+            emulator,
+        ))
     }
 }

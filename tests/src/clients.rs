@@ -48,13 +48,17 @@ pub struct Clients {
 
 impl Clients {
     pub async fn new(emulator: &Emulator) -> Self {
-        let config = sdk_config(emulator).await;
+        Self::of(&sdk_config(emulator).await, emulator)
+    }
+
+    /// The clients on `config` (another account's credentials, say).
+    pub(crate) fn of(config: &aws_config::SdkConfig, emulator: &Emulator) -> Self {
         Self {
-            ec2: aws_sdk_ec2::Client::new(&config),
-            autoscaling: aws_sdk_autoscaling::Client::new(&config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
-            sns: aws_sdk_sns::Client::new(&config),
-            sqs: aws_sdk_sqs::Client::new(&config),
+            ec2: aws_sdk_ec2::Client::new(config),
+            autoscaling: aws_sdk_autoscaling::Client::new(config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+            sns: aws_sdk_sns::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
             control: emulator.control(),
         }
     }

@@ -874,7 +874,7 @@ impl Bench {
         if code > 1 || !output.status.success() && code != 1 {
             return Err(format!("exit code {code}: {}", stderr.trim()).into());
         }
-        let (user, sys, rss_kib) = rusage(&stderr)?;
+        let [_, user, sys, rss_kib] = rusage_line(&stderr)?;
         self.row(
             "CLI audit",
             &format!("`scaling-guard audit`, {size} instances"),
@@ -920,9 +920,9 @@ fn run_cli_audit(
         .map_err(|err| format!("cannot run {python} {rusage} {}: {err}", binary.display()))?)
 }
 
-/// User and system CPU seconds and peak RSS in KiB from rusage.py's last
-/// `time:` line on `stderr` (GNU time's format: wall, user, sys, RSS).
-fn rusage(stderr: &str) -> Result<(f64, f64, f64)> {
+/// Wall, user CPU, system CPU (seconds) and peak RSS (KiB) of rusage.py's
+/// last `time:` line on `stderr` (GNU time's format).
+fn rusage_line(stderr: &str) -> Result<[f64; 4]> {
     let times = stderr
         .lines()
         .rev()
@@ -932,10 +932,7 @@ fn rusage(stderr: &str) -> Result<(f64, f64, f64)> {
         .split_whitespace()
         .filter_map(|f| f.parse().ok())
         .collect();
-    let [_, user, sys, rss_kib] = fields.as_slice() else {
-        return Err(format!("cannot read rusage.py's `{times}`").into());
-    };
-    Ok((*user, *sys, *rss_kib))
+    <[f64; 4]>::try_from(fields).map_err(|_| format!("cannot read rusage.py's `{times}`").into())
 }
 
 /// How launch notifications reach launch-guard.

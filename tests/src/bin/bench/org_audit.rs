@@ -13,7 +13,7 @@ use scaling_guard_e2e::accounts::{TEST_ROLE, account_env};
 use scaling_guard_e2e::{ACCOUNT, Clients, Cluster, Emulator, Function};
 use serde_json::Value;
 
-use super::{Bench, Proxy, Result, per_operation};
+use super::{Bench, Proxy, Result, per_operation, rusage_line};
 
 /// Issue 25's goals for 10 accounts × 1,000 instances.
 pub(super) const GOAL_SCALE: (usize, usize) = (10, 1_000);
@@ -365,21 +365,6 @@ fn run_cli(
 
 fn cannot_run(python: &str, rusage: &str, binary: &Path, err: &std::io::Error) -> String {
     format!("cannot run {python} {rusage} {}: {err}", binary.display())
-}
-
-/// Wall, user CPU, system CPU (seconds) and peak RSS (KiB) of rusage.py's
-/// last `time:` line on `stderr`.
-fn rusage_line(stderr: &str) -> Result<[f64; 4]> {
-    let times = stderr
-        .lines()
-        .rev()
-        .find_map(|line| line.strip_prefix("time:"))
-        .ok_or("no rusage line")?;
-    let fields: Vec<f64> = times
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    <[f64; 4]>::try_from(fields).map_err(|_| format!("cannot read rusage.py's `{times}`").into())
 }
 
 #[cfg(test)]
